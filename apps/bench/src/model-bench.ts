@@ -1,0 +1,94 @@
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { benchModelName, imageFixturesDir, modelsDir, repoRoot } from '@vision/testing';
+import { EXECUTION_PROVIDERS, YoloModel, type ExecutionProviderName } from '@vision/yolo';
+import { mean, percentile, table } from './stats';
+
+/**
+ * `npm run bench:model`: raw ONNX Runtime throughput and latency per batch size for the
+ * YOLOv8n-topology model, with preprocessing (decode + letterbox of real JPEGs) timed apart.
+ */
+interface Row {
+  batch: number;
+  runs: number;
+  inferMsP50: number;
+  inferMsP95: number;
+  inferFps: number;
+  preprocessMsPerFrame: number;
+  postprocessMsPerFrame: number;
+}
+
+async function main(): Promise<void> {
+  const o = new Command('bench:model')
+    .option('--model <file>', 'ONNX model', join(modelsDir(), `${benchModelName(640)}.onnx`))
+    .option('--batches <list>', 'batch sizes', '1,2,4,8,16')
+    .option('--seconds <n>', 'time per batch size', '3')
+    .option('--min-runs <n>', 'fewest runs per batch size', '3')
+    .option('--threads <n>', 'ONNX Runtime intra-op threads (0 = ORT default)', '0')
+    .option('--provider <name>', `execution provider (${EXECUTION_PROVIDERS.join(', ')})`, 'cpu')
+    .option('--out <file>', 'JSON results', join(repoRoot(), 'results', 'model-bench.json'))
+    .parse()
+    .opts<{ model: string; batches: string; seconds: string; minRuns: string; threads: string; provider: string; out: string }>();
+
+  const model = await YoloModel.load({
+    modelPath: o.model,
+    intraOpThreads: Number(o.threads),
+    executionProvider: o.provider as ExecutionProviderName,
+  });
+  const dir = imageFixturesDir();
+  const jpegs = readdirSync(dir)
+    .filter((f) => /-(640x480|1280x720)\.jpg$/.test(f))
+    .sort()
+    .map((f) => readFileSync(join(dir, f)));
+  const machine = `${cpus().length}× ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`;
+  console.log(`model ${o.model} (${model.description.inputWidth}×${model.description.inputHeight}, provider ${model.description.provider})`);
+  console.log(`machine ${machine}; images: ${jpegs.length} real JPEGs (640×480 and 1280×720)\n`);
+
+  const rows: Row[] = [];
+  for (const batch of o.batches.split(',').map(Number)) {
+    const frames = Array.from({ length: batch }, (_, i) => jpegs[i % jpegs.length]);
+    await model.infer(await model.prepare(frames)); // warm-up: allocations, kernel selection
+    const infer: number[] = [];
+    const pre: number[] = [];
+    const post: number[] = [];
+    const deadline = performance.now() + Number(o.seconds) * 1000;
+    while (infer.length < Number(o.minRuns) || performance.now() < deadline) {
+      const prepared = await model.prepare(frames);
+      const r = await model.infer(prepared);
+      pre.push(prepared.preprocessMs / batch);
+      infer.push(r.inferenceMs);
+      post.push(r.postprocessMs / batch);
+    }
+    const row: Row = {
+      batch,
+      runs: infer.length,
+      inferMsP50: percentile(infer, 50),
+      inferMsP95: percentile(infer, 95),
+      inferFps: (batch * 1000) / mean(infer),
+      preprocessMsPerFrame: mean(pre),
+      postprocessMsPerFrame: mean(post),
+    };
+    rows.push(row);
+    process.stdout.write(`batch ${batch}: ${row.inferFps.toFixed(1)} frames/s\n`);
+  }
+  console.log(
+    `\n${table(
+      ['batch', 'runs', 'infer p50 ms', 'infer p95 ms', 'infer frames/s', 'vs batch 1', 'preprocess ms/frame', 'postprocess ms/frame'],
+      rows.map((r) => [
+        r.batch, r.runs, r.inferMsP50, r.inferMsP95, r.inferFps, `${(r.inferFps / rows[0].inferFps).toFixed(2)}×`,
+        r.preprocessMsPerFrame, r.postprocessMsPerFrame,
+      ]),
+    )}`,
+  );
+  mkdirSync(join(o.out, '..'), { recursive: true });
+  writeFileSync(o.out, JSON.stringify({ model: o.model, description: model.description, machine, rows }, null, 2));
+  console.log(`\nwritten ${o.out}`);
+  await model.dispose();
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

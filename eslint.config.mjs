@@ -1,0 +1,44 @@
+import nx from '@nx/eslint-plugin';
+import tseslint from 'typescript-eslint';
+
+// Which scopes may import which. The edge never imports worker code (and vice versa); only the
+// embedded server and tooling combine them.
+const depConstraints = [
+  { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
+  { sourceTag: 'scope:edge', onlyDependOnLibsWithTags: ['scope:edge', 'scope:shared'] },
+  { sourceTag: 'scope:worker', onlyDependOnLibsWithTags: ['scope:worker', 'scope:shared'] },
+  { sourceTag: 'scope:standalone', onlyDependOnLibsWithTags: ['scope:edge', 'scope:worker', 'scope:shared'] },
+  { sourceTag: 'scope:testing', onlyDependOnLibsWithTags: ['scope:testing', 'scope:worker', 'scope:shared'] },
+  { sourceTag: 'scope:bench', onlyDependOnLibsWithTags: ['scope:bench', 'scope:testing', 'scope:worker', 'scope:shared'] },
+  { sourceTag: 'type:util', notDependOnLibsWithTags: ['type:app', 'type:feature'] },
+  { sourceTag: 'type:feature', notDependOnLibsWithTags: ['type:app'] },
+];
+
+export default [
+  { ignores: ['**/dist/**', '**/node_modules/**', 'models/**', 'results/**', '.nx/**', 'coverage/**'] },
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts', '**/*.mts'],
+    plugins: { '@nx': nx },
+    rules: {
+      '@nx/enforce-module-boundaries': ['error', { enforceBuildableLibDependency: false, depConstraints }],
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // Tests may use the testing library whatever their project's scope; production code may not.
+    files: ['**/test/**/*.ts'],
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          depConstraints: depConstraints.map((c) =>
+            c.onlyDependOnLibsWithTags ? { ...c, onlyDependOnLibsWithTags: [...c.onlyDependOnLibsWithTags, 'scope:testing'] } : c,
+          ),
+        },
+      ],
+    },
+  },
+];

@@ -1,0 +1,144 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const num = (min: number, max: number) => z.coerce.number().min(min).max(max);
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/**
+ * Every setting of every role, read from the environment once at start-up. The README's
+ * configuration table is this schema in prose; keep them together.
+ */
+const schema = z.object({
+  // Roles and wiring
+  PORT: int(0, 65535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]+$/).default('vision'),
+  EDGE_ID: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
+  WORKER_ID: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Model
+  MODEL_PATH: z.string().min(1).default('models/colors-v8-dyn.onnx'),
+  NAMES_FILE: z.string().min(1).optional(),
+  CONF_THRESHOLD: num(0, 1).default(0.25),
+  IOU_THRESHOLD: num(0, 1).default(0.45),
+  MAX_DETECTIONS: int(1, 10000).default(300),
+  EXECUTION_PROVIDER: z.enum(['cpu', 'cuda', 'tensorrt']).default('cpu'),
+  ALLOW_PROVIDER_FALLBACK: bool.default(false),
+  DEVICE_ID: int(0, 64).default(0),
+  INTRA_OP_THREADS: int(0, 1024).default(0),
+  INTER_OP_THREADS: int(0, 1024).default(0),
+  MAX_INPUT_PIXELS: int(1, 1_000_000_000).default(40_000_000),
+  // Batching (worker)
+  MAX_BATCH: int(1, 256).default(8),
+  MAX_WAIT_MS: int(0, 10_000).default(10),
+  MAX_QUEUE: int(1, 100_000).default(64),
+  // Frames (edge)
+  FRAME_DEADLINE_MS: int(10, 600_000).default(2000),
+  RESULT_MARGIN_MS: int(0, 60_000).default(1000),
+  MAX_FRAME_BYTES: int(1024, 64 * 1024 * 1024).default(8 * 1024 * 1024),
+  MAX_IN_FLIGHT: int(1, 1024).default(2),
+  PING_INTERVAL_MS: int(100, 600_000).default(25_000),
+  SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
+  // Redis Streams
+  STREAM_MAXLEN: int(1, 10_000_000).default(1000),
+  CLAIM_MIN_IDLE_MS: int(10, 600_000).default(3000),
+  MAX_DELIVERIES: int(1, 100).default(3),
+});
+
+export type Env = Record<string, string | undefined>;
+
+export interface AppConfig {
+  port: number;
+  host: string;
+  /** Unset: embedded mode (one process, in-memory transport). */
+  redisUrl: string | undefined;
+  redisPrefix: string;
+  edgeId: string;
+  workerId: string;
+  logLevel: z.infer<typeof schema>['LOG_LEVEL'];
+  model: {
+    path: string;
+    namesFile: string | undefined;
+    confThreshold: number;
+    iouThreshold: number;
+    maxDetections: number;
+    executionProvider: 'cpu' | 'cuda' | 'tensorrt';
+    allowProviderFallback: boolean;
+    deviceId: number;
+    intraOpThreads: number;
+    interOpThreads: number;
+    maxInputPixels: number;
+  };
+  batching: { maxBatch: number; maxWaitMs: number; maxQueue: number };
+  frames: {
+    deadlineMs: number;
+    resultMarginMs: number;
+    maxFrameBytes: number;
+    maxInFlight: number;
+    pingIntervalMs: number;
+    shutdownGraceMs: number;
+  };
+  streams: { maxLen: number; claimMinIdleMs: number; maxDeliveries: number };
+}
+
+export class ConfigError extends Error {
+  readonly code = 'E_CONFIG';
+  constructor(readonly issues: string[]) {
+    super(`invalid configuration:\n  ${issues.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates `env` (normally `process.env`) and returns typed settings; errors name the variable. */
+export function loadConfig(env: Env): AppConfig {
+  // Empty strings mean "unset" so `FOO= npm start` behaves like not setting FOO.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const suffix = randomBytes(3).toString('hex');
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
+    edgeId: e.EDGE_ID ?? `edge-${hostname()}-${process.pid}-${suffix}`,
+    workerId: e.WORKER_ID ?? `worker-${hostname()}-${process.pid}-${suffix}`,
+    logLevel: e.LOG_LEVEL,
+    model: {
+      path: e.MODEL_PATH,
+      namesFile: e.NAMES_FILE,
+      confThreshold: e.CONF_THRESHOLD,
+      iouThreshold: e.IOU_THRESHOLD,
+      maxDetections: e.MAX_DETECTIONS,
+      executionProvider: e.EXECUTION_PROVIDER,
+      allowProviderFallback: e.ALLOW_PROVIDER_FALLBACK,
+      deviceId: e.DEVICE_ID,
+      intraOpThreads: e.INTRA_OP_THREADS,
+      interOpThreads: e.INTER_OP_THREADS,
+      maxInputPixels: e.MAX_INPUT_PIXELS,
+    },
+    batching: { maxBatch: e.MAX_BATCH, maxWaitMs: e.MAX_WAIT_MS, maxQueue: e.MAX_QUEUE },
+    frames: {
+      deadlineMs: e.FRAME_DEADLINE_MS,
+      resultMarginMs: e.RESULT_MARGIN_MS,
+      maxFrameBytes: e.MAX_FRAME_BYTES,
+      maxInFlight: e.MAX_IN_FLIGHT,
+      pingIntervalMs: e.PING_INTERVAL_MS,
+      shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    },
+    streams: { maxLen: e.STREAM_MAXLEN, claimMinIdleMs: e.CLAIM_MIN_IDLE_MS, maxDeliveries: e.MAX_DELIVERIES },
+  };
+}
+
+/** The only place that reads `process.env`. */
+export function loadConfigFromProcess(): AppConfig {
+  return loadConfig(process.env);
+}

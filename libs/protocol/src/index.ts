@@ -1,0 +1,3 @@
+export * from './error-codes';
+export * from './detection';
+export * from './image-format';

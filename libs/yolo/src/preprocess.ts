@@ -1,0 +1,98 @@
+import sharp from 'sharp';
+import { sniffImageFormat, VisionError } from '@vision/protocol';
+import { letterboxGeometry, type LetterboxGeometry } from './letterbox';
+
+export interface PreprocessOptions {
+  /** Model input width and height. */
+  inputWidth: number;
+  inputHeight: number;
+  /**
+   * Largest decoded image accepted, in pixels. Checked from the header before decoding and again
+   * by sharp's `limitInputPixels`, so a tiny PNG claiming 30000×30000 never allocates.
+   * @defaultValue 40_000_000
+   */
+  maxInputPixels: number;
+}
+
+const PAD = 114;
+
+/**
+ * Decodes one JPEG/PNG/WebP (EXIF orientation applied), letterboxes it and writes it as RGB /255
+ * NCHW float32 into `target` at `offset`. Decoding runs on libuv's pool (sharp), so several frames
+ * of a batch decode in parallel while the event loop stays free; only the final HWC→CHW copy runs here.
+ */
+export async function letterboxInto(
+  image: Uint8Array,
+  target: Float32Array,
+  offset: number,
+  opts: PreprocessOptions,
+): Promise<LetterboxGeometry> {
+  if (image.length === 0) throw new VisionError('E_EMPTY_FRAME');
+  if (!sniffImageFormat(image)) throw new VisionError('E_UNSUPPORTED_FORMAT');
+  const input = Buffer.isBuffer(image) ? image : Buffer.from(image.buffer, image.byteOffset, image.length);
+  const sharpOpts = { limitInputPixels: opts.maxInputPixels, failOn: 'error' as const };
+
+  let meta: sharp.Metadata;
+  try {
+    meta = await sharp(input, sharpOpts).metadata();
+  } catch (err) {
+    throw decodeError(err);
+  }
+  if (!meta.width || !meta.height) throw new VisionError('E_IMAGE_DECODE', 'the image header has no size');
+  if (meta.width * meta.height > opts.maxInputPixels) {
+    throw new VisionError(
+      'E_IMAGE_TOO_LARGE',
+      `the image is ${meta.width}×${meta.height}; the limit is ${opts.maxInputPixels} pixels`,
+    );
+  }
+  // EXIF orientations 5–8 swap width and height once applied.
+  const rotated = (meta.orientation ?? 1) >= 5;
+  const w = rotated ? meta.height : meta.width;
+  const h = rotated ? meta.width : meta.height;
+  const g = letterboxGeometry(w, h, opts.inputWidth, opts.inputHeight);
+
+  let pixels: Buffer;
+  try {
+    const { data, info } = await sharp(input, sharpOpts)
+      .rotate()
+      .removeAlpha()
+      .toColourspace('srgb')
+      .resize(g.resizedWidth, g.resizedHeight, { fit: 'fill', kernel: 'linear' })
+      .extend({
+        top: g.padTop,
+        bottom: g.padBottom,
+        left: g.padLeft,
+        right: g.padRight,
+        background: { r: PAD, g: PAD, b: PAD },
+      })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3 || info.width !== opts.inputWidth || info.height !== opts.inputHeight) {
+      throw new Error(`unexpected decoded layout ${info.width}×${info.height}×${info.channels}`);
+    }
+    pixels = data;
+  } catch (err) {
+    throw decodeError(err);
+  }
+  hwcToChw(pixels, target, offset, opts.inputWidth * opts.inputHeight);
+  return g;
+}
+
+function hwcToChw(src: Uint8Array, dst: Float32Array, offset: number, plane: number): void {
+  const inv = 1 / 255;
+  const r = offset;
+  const gr = offset + plane;
+  const b = offset + 2 * plane;
+  for (let p = 0, s = 0; p < plane; p++, s += 3) {
+    dst[r + p] = src[s] * inv;
+    dst[gr + p] = src[s + 1] * inv;
+    dst[b + p] = src[s + 2] * inv;
+  }
+}
+
+function decodeError(err: unknown): VisionError {
+  if (err instanceof VisionError) return err;
+  const msg = err instanceof Error ? err.message : String(err);
+  if (/pixel limit/i.test(msg)) return new VisionError('E_IMAGE_TOO_LARGE', msg.split('\n')[0], { cause: err });
+  return new VisionError('E_IMAGE_DECODE', `the image could not be decoded: ${msg.split('\n')[0]}`, { cause: err });
+}

@@ -1,0 +1,24 @@
+import type { InferenceSession } from 'onnxruntime-node';
+
+export type ExecutionProviderName = 'cpu' | 'cuda' | 'tensorrt';
+
+export const EXECUTION_PROVIDERS: readonly ExecutionProviderName[] = ['cpu', 'cuda', 'tensorrt'];
+
+/**
+ * The provider list handed to ONNX Runtime. `cpu` trails GPU providers only so that operators the
+ * GPU provider lacks can still run; it is not a fallback for a provider that fails to load (ORT
+ * throws in that case, which is what we want).
+ */
+export function providerConfig(
+  name: ExecutionProviderName,
+  deviceId: number,
+): InferenceSession.ExecutionProviderConfig[] {
+  switch (name) {
+    case 'cpu':
+      return ['cpu'];
+    case 'cuda':
+      return [{ name: 'cuda', deviceId }, 'cpu'];
+    case 'tensorrt':
+      return [{ name: 'tensorrt', deviceId }, { name: 'cuda', deviceId }, 'cpu'];
+  }
+}
