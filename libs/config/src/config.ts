@@ -20,6 +20,7 @@ const schema = z.object({
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]+$/).default('vision'),
   EDGE_ID: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
   WORKER_ID: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
+  METRICS_PORT: int(0, 65535).default(0),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Model
   MODEL_PATH: z.string().min(1).default('models/colors-v8-dyn.onnx'),
@@ -60,6 +61,8 @@ export interface AppConfig {
   redisPrefix: string;
   edgeId: string;
   workerId: string;
+  /** Port of a stand-alone worker's /metrics and /healthz; 0 = off (edges serve them on PORT). */
+  metricsPort: number;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
   model: {
     path: string;
@@ -103,6 +106,10 @@ export function loadConfig(env: Env): AppConfig {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const e = parsed.data;
+  if (e.STREAM_MAXLEN < 2 * e.MAX_QUEUE) {
+    // Trimming must only ever remove frames workers already took, never the backlog itself.
+    throw new ConfigError([`STREAM_MAXLEN: must be at least twice MAX_QUEUE (${e.MAX_QUEUE}), got ${e.STREAM_MAXLEN}`]);
+  }
   const suffix = randomBytes(3).toString('hex');
   return {
     port: e.PORT,
@@ -111,6 +118,7 @@ export function loadConfig(env: Env): AppConfig {
     redisPrefix: e.REDIS_PREFIX,
     edgeId: e.EDGE_ID ?? `edge-${hostname()}-${process.pid}-${suffix}`,
     workerId: e.WORKER_ID ?? `worker-${hostname()}-${process.pid}-${suffix}`,
+    metricsPort: e.METRICS_PORT,
     logLevel: e.LOG_LEVEL,
     model: {
       path: e.MODEL_PATH,

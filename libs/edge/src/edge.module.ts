@@ -1,0 +1,16 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { DetectGateway } from './detect.gateway';
+import { EDGE_CONTEXT, type EdgeContext } from './edge-context';
+import { EdgeService } from './edge.service';
+import { HealthController } from './health.controller';
+
+@Module({})
+export class EdgeModule {
+  static forRoot(ctx: EdgeContext): DynamicModule {
+    return {
+      module: EdgeModule,
+      controllers: [HealthController],
+      providers: [{ provide: EDGE_CONTEXT, useValue: ctx }, EdgeService, DetectGateway],
+    };
+  }
+}

@@ -1,0 +1,141 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import type WebSocket from 'ws';
+import { PROTOCOL_V1, type ErrorCode, type FrameOutcomeMessage, type HelloMessage } from '@vision/protocol';
+import { ClientSession, type SessionHost, type WireProtocol } from './client-session';
+import { EDGE_CONTEXT, type EdgeContext } from './edge-context';
+
+/**
+ * Routes frames from sessions to the queue and outcomes back to sessions. Holds nothing another
+ * edge would need: a session lives and dies with its socket.
+ */
+@Injectable()
+export class EdgeService implements SessionHost, OnModuleDestroy {
+  private readonly sessions = new Map<string, ClientSession>();
+  private readonly sockets = new Map<string, WebSocket>();
+  private readonly instance = randomBytes(3).toString('hex');
+  private connSeq = 0;
+  private draining = false;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private readonly alive = new WeakSet<WebSocket>();
+
+  constructor(@Inject(EDGE_CONTEXT) private readonly ctx: EdgeContext) {}
+
+  get edgeId(): string {
+    return this.ctx.config.edgeId;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /** Subscribes to this edge's outcomes and starts the keep-alive sweep. */
+  async start(): Promise<void> {
+    await this.ctx.transport.start(this.edgeId, (m) => this.onOutcome(m));
+    this.pingTimer = setInterval(() => this.sweep(), this.ctx.config.frames.pingIntervalMs);
+    this.pingTimer.unref();
+  }
+
+  attach(ws: WebSocket, _req: IncomingMessage): void {
+    if (this.draining) {
+      ws.close(1001, 'draining');
+      return;
+    }
+    const protocol: WireProtocol = ws.protocol === PROTOCOL_V1 ? 'yolo.v1' : 'seed';
+    const connId = `${this.instance}${(++this.connSeq).toString(36)}`;
+    const f = this.ctx.config.frames;
+    const session = new ClientSession(connId, protocol, ws, {
+      maxInFlight: f.maxInFlight,
+      maxFrameBytes: f.maxFrameBytes,
+      deadlineMs: f.deadlineMs,
+      resultMarginMs: f.resultMarginMs,
+    }, this);
+    this.sessions.set(connId, session);
+    this.sockets.set(connId, ws);
+    this.alive.add(ws);
+    this.ctx.metrics.edgeConnections.inc();
+    ws.on('pong', () => this.alive.add(ws));
+    ws.on('message', (data: Buffer, isBinary: boolean) => session.onMessage(data, isBinary));
+    ws.on('close', () => {
+      session.dispose();
+      this.sessions.delete(connId);
+      this.sockets.delete(connId);
+      this.ctx.metrics.edgeConnections.dec();
+    });
+    if (protocol === 'yolo.v1') session.send(this.hello());
+  }
+
+  async submit(
+    session: ClientSession,
+    f: { key: string; frameId: number; receivedAt: number; deadline: number; image: Buffer },
+  ): Promise<void> {
+    await this.ctx.transport.submit({ ...f, edgeId: this.edgeId, connId: session.connId });
+  }
+
+  answered(outcome: 'result' | ErrorCode, receivedAt: number): void {
+    this.ctx.metrics.edgeFrames.inc({ outcome });
+    if (outcome === 'result') this.ctx.metrics.edgeLatency.observe((Date.now() - receivedAt) / 1000);
+  }
+
+  control(_session: ClientSession, msg: unknown): object | undefined {
+    const m = msg as { type?: unknown; ts?: unknown };
+    if (m?.type === 'ping') return { type: 'pong', ...(typeof m.ts === 'number' ? { ts: m.ts } : {}) };
+    if (m?.type === 'hello') return this.hello();
+    return undefined;
+  }
+
+  /** Every open frame's fate became unknown (the queue connection dropped): answer them now. */
+  failAllOpen(code: ErrorCode, message: string): void {
+    for (const s of this.sessions.values()) s.failOpen(code, message);
+  }
+
+  openFrames(): number {
+    let n = 0;
+    for (const s of this.sessions.values()) n += s.inFlight;
+    return n;
+  }
+
+  /**
+   * SIGTERM: refuse new connections, let open frames finish for up to `graceMs`, then close every
+   * socket with 1001 (going away) so clients reconnect to another edge.
+   */
+  async drain(graceMs: number): Promise<void> {
+    this.draining = true;
+    const until = Date.now() + graceMs;
+    while (this.openFrames() > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    this.failAllOpen('E_SHUTTING_DOWN', 'the edge is shutting down');
+    for (const ws of this.sockets.values()) ws.close(1001, 'server going away');
+  }
+
+  onModuleDestroy(): void {
+    if (this.pingTimer) clearInterval(this.pingTimer);
+  }
+
+  private onOutcome(m: FrameOutcomeMessage): void {
+    // A connection that has gone away simply has no session: the outcome is dropped quietly.
+    this.sessions.get(m.connId)?.onOutcome(m);
+  }
+
+  /** Terminates peers that missed the previous ping's pong, pings the rest. */
+  private sweep(): void {
+    for (const ws of this.sockets.values()) {
+      if (!this.alive.has(ws)) {
+        ws.terminate();
+        continue;
+      }
+      this.alive.delete(ws);
+      ws.ping();
+    }
+  }
+
+  private hello(): HelloMessage {
+    const f = this.ctx.config.frames;
+    return {
+      type: 'hello',
+      protocol: PROTOCOL_V1,
+      edgeId: this.edgeId,
+      limits: { maxInFlight: f.maxInFlight, maxFrameBytes: f.maxFrameBytes, deadlineMs: f.deadlineMs },
+    };
+  }
+}

@@ -1,0 +1,81 @@
+import type { Detection } from './detection';
+import type { ErrorCode } from './error-codes';
+
+/** Sub-protocol names offered in `Sec-WebSocket-Protocol`. No header: the seed-compatible protocol. */
+export const PROTOCOL_V1 = 'yolo.v1';
+
+export interface Timings {
+  /** Edge receive → worker picked the frame up. */
+  queueMs: number;
+  preprocessMs: number;
+  inferenceMs: number;
+  /** Edge receive → reply sent. */
+  totalMs: number;
+}
+
+export interface ResultReply {
+  type: 'result';
+  frameId: number;
+  streamId?: string;
+  captureTs?: number;
+  detections: Detection[];
+  model: string;
+  /** Frames in the `session.run` that produced this result. */
+  batchSize: number;
+  timings: Timings;
+}
+
+export interface ErrorReply {
+  type: 'error';
+  /** Absent only for errors about a message that carried no frame (a bad text message). */
+  frameId?: number;
+  streamId?: string;
+  error: { code: ErrorCode; message: string };
+}
+
+/** First message on a yolo.v1 connection: what the server runs and the limits it applies. */
+export interface HelloMessage {
+  type: 'hello';
+  protocol: typeof PROTOCOL_V1;
+  edgeId: string;
+  limits: { maxInFlight: number; maxFrameBytes: number; deadlineMs: number };
+}
+
+export type ServerMessageV1 = ResultReply | ErrorReply | HelloMessage | { type: 'pong'; ts?: number };
+
+/** Text control messages a yolo.v1 client may send. */
+export type ClientControl = { type: 'ping'; ts?: number } | { type: 'hello' };
+
+// ---- Edge ↔ worker (transport) messages -------------------------------------------------------
+
+/** What an edge enqueues for a frame. `key` is unique across edges and connections. */
+export interface FrameJobMeta {
+  key: string;
+  edgeId: string;
+  connId: string;
+  frameId: number;
+  /** Epoch ms when the edge received the frame. */
+  receivedAt: number;
+  /** Epoch ms after which inference is pointless. */
+  deadline: number;
+}
+
+export interface FrameJob extends FrameJobMeta {
+  image: Buffer;
+}
+
+/** What a worker publishes back to the owning edge for one frame. */
+export type FrameOutcomeMessage =
+  | {
+      key: string;
+      connId: string;
+      ok: true;
+      detections: Detection[];
+      model: string;
+      batchSize: number;
+      /** Epoch ms when a worker took the frame. */
+      pickedAt: number;
+      preprocessMs: number;
+      inferenceMs: number;
+    }
+  | { key: string; connId: string; ok: false; error: { code: ErrorCode; message: string } };

@@ -1,0 +1,41 @@
+import Redis, { type RedisOptions } from 'ioredis';
+
+export interface RedisConnectionOptions {
+  /** For connections that run blocking reads: no command timeout. */
+  blocking?: boolean;
+  /**
+   * Queue commands while disconnected (true) or fail them at once (false). Edges fail fast so a
+   * client hears `E_UNAVAILABLE` instead of waiting on a dead socket. @defaultValue false
+   */
+  offlineQueue?: boolean;
+  name: string;
+}
+
+/**
+ * One place for connection policy: reconnect forever with capped backoff, never hang a request on
+ * a broken connection, label connections so `CLIENT LIST` shows who is who.
+ */
+export function createRedis(url: string, opts: RedisConnectionOptions): Redis {
+  const options: RedisOptions = {
+    connectionName: opts.name,
+    enableOfflineQueue: opts.offlineQueue ?? false,
+    maxRetriesPerRequest: opts.offlineQueue ? 1 : 0,
+    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+    reconnectOnError: () => false,
+    lazyConnect: true,
+    ...(opts.blocking ? {} : { commandTimeout: 2000 }),
+  };
+  const redis = new Redis(url, options);
+  // Errors surface through the commands that fail; the event itself would crash the process if unhandled.
+  redis.on('error', () => undefined);
+  return redis;
+}
+
+/** Connects, tolerating a Redis that is not up yet: ioredis keeps retrying in the background. */
+export async function connectTolerant(redis: Redis): Promise<void> {
+  try {
+    await redis.connect();
+  } catch {
+    // retryStrategy takes over; readiness reports the outage meanwhile.
+  }
+}

@@ -1,0 +1,153 @@
+import type Redis from 'ioredis';
+import type { FrameJobMeta, FrameOutcomeMessage } from '@vision/protocol';
+import { connectTolerant, createRedis } from './redis-connection';
+import { redisKeys, type RedisKeys } from './redis-keys';
+import type { CompletedFrame, Delivery, WorkerTransport } from './transport';
+
+export interface RedisWorkerTransportOptions {
+  url: string;
+  prefix: string;
+  /** How often the worker reports itself alive. @defaultValue 1000 */
+  heartbeatMs?: number;
+  /** Pause after a failed read, doubled up to `maxBackoffMs`; a dead Redis never spins a core. @defaultValue 100 */
+  minBackoffMs?: number;
+  /** @defaultValue 2000 */
+  maxBackoffMs?: number;
+  onError?: (err: Error, where: string) => void;
+}
+
+type StreamEntry = [Buffer, Buffer[] | null];
+
+export class RedisWorkerTransport implements WorkerTransport {
+  readonly kind = 'redis' as const;
+  private readonly keys: RedisKeys;
+  private readonly cmd: Redis;
+  private readonly blocking: Redis;
+  private consumer = '';
+  private heartbeat: NodeJS.Timeout | undefined;
+  private backoffMs = 0;
+  private closed = false;
+
+  constructor(private readonly opts: RedisWorkerTransportOptions) {
+    this.keys = redisKeys(opts.prefix);
+    this.cmd = createRedis(opts.url, { name: 'worker-cmd' });
+    // Blocking reads get their own connection: a command behind XREADGROUP BLOCK would wait for it.
+    this.blocking = createRedis(opts.url, { name: 'worker-read', blocking: true });
+  }
+
+  async start(workerId: string): Promise<void> {
+    this.consumer = workerId;
+    await Promise.all([connectTolerant(this.cmd), connectTolerant(this.blocking)]);
+    await this.ensureGroup().catch((err: Error) => this.report(err, 'create group'));
+    const beat = () =>
+      this.cmd
+        .zadd(this.keys.workers, Date.now(), workerId)
+        .catch((err: Error) => this.report(err, 'heartbeat'));
+    await beat();
+    this.heartbeat = setInterval(beat, this.opts.heartbeatMs ?? 1000);
+    this.heartbeat.unref();
+  }
+
+  async read(max: number, blockMs: number): Promise<Delivery[]> {
+    if (this.closed) return [];
+    const block = Math.floor(blockMs);
+    // BLOCK 0 would mean "forever": below 1 ms, read what is there without blocking.
+    const args = block >= 1 ? ['BLOCK', block] : [];
+    let reply: unknown;
+    try {
+      reply = await this.blocking.callBuffer(
+        'XREADGROUP', 'GROUP', this.keys.group, this.consumer, 'COUNT', max, ...args, 'STREAMS', this.keys.stream, '>',
+      );
+      this.backoffMs = 0;
+    } catch (err) {
+      const e = err as Error;
+      if (/NOGROUP/.test(e.message)) {
+        // Redis restarted without persistence: the stream and group are gone. Recreate from `$`:
+        // frames from before the restart must not be replayed.
+        await this.ensureGroup().catch((err2: Error) => this.report(err2, 'recreate group'));
+        return [];
+      }
+      this.report(e, 'read');
+      await this.backoff();
+      return [];
+    }
+    return this.parse(reply);
+  }
+
+  async complete(frames: CompletedFrame[]): Promise<void> {
+    if (frames.length === 0) return;
+    const byEdge = new Map<string, FrameOutcomeMessage[]>();
+    for (const { delivery, outcome } of frames) {
+      const list = byEdge.get(delivery.job.edgeId) ?? [];
+      list.push(outcome);
+      byEdge.set(delivery.job.edgeId, list);
+    }
+    // Publish before acknowledging: a crash in between re-runs the frame rather than losing it.
+    const pipe = this.cmd.multi();
+    for (const [edgeId, outcomes] of byEdge) pipe.publish(this.keys.results(edgeId), JSON.stringify(outcomes));
+    pipe.xack(this.keys.stream, this.keys.group, ...frames.map((f) => f.delivery.id));
+    await pipe.exec();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    await this.cmd.zrem(this.keys.workers, this.consumer).catch(() => undefined);
+    this.blocking.disconnect();
+    this.cmd.disconnect();
+  }
+
+  private async ensureGroup(): Promise<void> {
+    try {
+      await this.cmd.xgroup('CREATE', this.keys.stream, this.keys.group, '$', 'MKSTREAM');
+    } catch (err) {
+      if (!/BUSYGROUP/.test((err as Error).message)) throw err;
+    }
+  }
+
+  private parse(reply: unknown): Delivery[] {
+    if (!Array.isArray(reply)) return [];
+    const now = Date.now();
+    const out: Delivery[] = [];
+    const orphans: string[] = [];
+    for (const [, entries] of reply as [Buffer, StreamEntry[]][]) {
+      for (const [idBuf, fields] of entries) {
+        const id = idBuf.toString();
+        const job = fields ? decodeEntry(fields) : undefined;
+        if (!job) {
+          orphans.push(id); // trimmed or malformed: nobody can answer it, so do not keep it pending
+          continue;
+        }
+        out.push({ id, job, deliveryCount: 1, pickedAt: now });
+      }
+    }
+    if (orphans.length) this.cmd.xack(this.keys.stream, this.keys.group, ...orphans).catch(() => undefined);
+    return out;
+  }
+
+  private async backoff(): Promise<void> {
+    const min = this.opts.minBackoffMs ?? 100;
+    this.backoffMs = Math.min(this.opts.maxBackoffMs ?? 2000, this.backoffMs ? this.backoffMs * 2 : min);
+    await new Promise((r) => setTimeout(r, this.backoffMs));
+  }
+
+  private report(err: Error, where: string): void {
+    this.opts.onError?.(err, where);
+  }
+}
+
+function decodeEntry(fields: Buffer[]): Delivery['job'] | undefined {
+  let meta: FrameJobMeta | undefined;
+  let image: Buffer | undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const k = fields[i].toString();
+    if (k === 'm') {
+      try {
+        meta = JSON.parse(fields[i + 1].toString('utf8')) as FrameJobMeta;
+      } catch {
+        return undefined;
+      }
+    } else if (k === 'img') image = fields[i + 1];
+  }
+  return meta && image ? { ...meta, image } : undefined;
+}

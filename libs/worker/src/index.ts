@@ -1,0 +1,3 @@
+export * from './dynamic-batcher';
+export * from './inference-worker';
+export * from './worker-runtime';

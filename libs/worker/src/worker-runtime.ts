@@ -1,0 +1,66 @@
+import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { AppConfig } from '@vision/config';
+import type { VisionMetrics } from '@vision/metrics';
+import { RedisWorkerTransport, type WorkerTransport } from '@vision/transport';
+import { parseNamesFile, YoloModel } from '@vision/yolo';
+import { InferenceWorker } from './inference-worker';
+
+export interface WorkerRuntime {
+  model: YoloModel;
+  transport: WorkerTransport;
+  /** Stops reading, finishes and acknowledges the batches in hand, releases the model. */
+  stop(): Promise<void>;
+}
+
+/** Loads the model, connects the transport (Redis unless one is given) and starts the worker loop. */
+export async function startWorkerRuntime(
+  config: AppConfig,
+  log: Logger,
+  deps: { transport?: WorkerTransport; metrics?: VisionMetrics } = {},
+): Promise<WorkerRuntime> {
+  const m = config.model;
+  const model = await YoloModel.load({
+    modelPath: m.path,
+    names: m.namesFile ? parseNamesFile(await readFile(m.namesFile, 'utf8')) : undefined,
+    confThreshold: m.confThreshold,
+    iouThreshold: m.iouThreshold,
+    maxDetections: m.maxDetections,
+    executionProvider: m.executionProvider,
+    allowProviderFallback: m.allowProviderFallback,
+    deviceId: m.deviceId,
+    intraOpThreads: m.intraOpThreads,
+    interOpThreads: m.interOpThreads,
+    maxInputPixels: m.maxInputPixels,
+    logger: log,
+  });
+  let transport = deps.transport;
+  if (!transport) {
+    if (!config.redisUrl) throw new Error('REDIS_URL is required for a stand-alone worker');
+    transport = new RedisWorkerTransport({
+      url: config.redisUrl,
+      prefix: config.redisPrefix,
+      onError: (err, where) => log.warn({ err: err.message, where }, 'redis'),
+    });
+  }
+  await transport.start(config.workerId);
+  const worker = new InferenceWorker(
+    transport,
+    model,
+    { workerId: config.workerId, maxBatch: config.batching.maxBatch, maxWaitMs: config.batching.maxWaitMs },
+    log,
+    deps.metrics,
+  );
+  worker.start();
+  log.info({ workerId: config.workerId, transport: transport.kind, ...config.batching }, 'worker started');
+  return {
+    model,
+    transport,
+    async stop() {
+      await worker.stop();
+      await transport.close();
+      await model.dispose();
+      log.info({ workerId: config.workerId }, 'worker stopped');
+    },
+  };
+}
