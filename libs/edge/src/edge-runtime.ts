@@ -53,15 +53,19 @@ export async function startEdgeRuntime(input: EdgeRuntimeInput): Promise<EdgeRun
   await app.listen(config.port, config.host);
   const port = (app.getHttpServer().address() as AddressInfo).port;
   log.info({ edgeId: config.edgeId, port, transport: transport.kind }, 'edge listening');
+  let stopped: Promise<void> | undefined;
   return {
     app,
     port,
     edge,
-    async stop() {
-      await edge.drain(config.frames.shutdownGraceMs);
-      await app.close();
-      await transport.close();
-      log.info({ edgeId: config.edgeId }, 'edge stopped');
+    stop() {
+      stopped ??= (async () => {
+        await edge.drain(config.frames.shutdownGraceMs);
+        await app.close();
+        await transport.close();
+        log.info({ edgeId: config.edgeId }, 'edge stopped');
+      })();
+      return stopped;
     },
   };
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type WebSocket from 'ws';
-import { PROTOCOL_V1, type ErrorCode, type FrameOutcomeMessage, type HelloMessage } from '@vision/protocol';
+import { PROTOCOL_V1, VisionError, type ErrorCode, type FrameOutcomeMessage, type HelloMessage } from '@vision/protocol';
 import { ClientSession, type SessionHost, type WireProtocol } from './client-session';
 import { EDGE_CONTEXT, type EdgeContext } from './edge-context';
 
@@ -70,6 +70,8 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
     session: ClientSession,
     f: { key: string; frameId: number; receivedAt: number; deadline: number; image: Buffer },
   ): Promise<void> {
+    // Frames that arrive while draining would only extend the drain: send them elsewhere.
+    if (this.draining) throw new VisionError('E_SHUTTING_DOWN');
     await this.ctx.transport.submit({ ...f, edgeId: this.edgeId, connId: session.connId });
   }
 

@@ -4,3 +4,6 @@ export * from './models/color-cell-detector';
 export * from './models/yolov8n-topology';
 export * from './models/catalog';
 export * from './images';
+export * from './redis-server';
+export * from './service-process';
+export * from './ws-client';

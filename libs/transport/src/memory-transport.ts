@@ -37,7 +37,8 @@ export class MemoryTransport implements EdgeTransport, WorkerTransport {
   }
 
   async read(max: number, blockMs: number): Promise<Delivery[]> {
-    if (this.queue.length === 0 && blockMs > 0 && !this.closed) {
+    if (this.queue.length === 0 && blockMs > 0) {
+      // Even when closed, an empty read takes its time: a caller looping on read() must never spin.
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, blockMs);
         const prev = this.waiter;

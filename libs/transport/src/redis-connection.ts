@@ -19,7 +19,8 @@ export function createRedis(url: string, opts: RedisConnectionOptions): Redis {
   const options: RedisOptions = {
     connectionName: opts.name,
     enableOfflineQueue: opts.offlineQueue ?? false,
-    maxRetriesPerRequest: opts.offlineQueue ? 1 : 0,
+    // Offline-queued commands wait for the reconnect however long it takes; the rest fail at once.
+    maxRetriesPerRequest: opts.offlineQueue ? null : 0,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
     reconnectOnError: () => false,
     lazyConnect: true,

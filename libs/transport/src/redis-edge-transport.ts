@@ -76,7 +76,9 @@ export class RedisEdgeTransport implements EdgeTransport {
       for (const m of batch) onOutcome(m);
     });
     await Promise.all([connectTolerant(this.cmd), connectTolerant(this.sub)]);
-    await this.sub.subscribe(channel);
+    // Queued until Redis answers; ioredis re-subscribes by itself after every reconnect.
+    const subscribed = this.sub.subscribe(channel).catch(() => undefined);
+    if (this.sub.status === 'ready') await subscribed;
   }
 
   async submit(job: FrameJob): Promise<void> {

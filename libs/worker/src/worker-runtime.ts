@@ -53,14 +53,18 @@ export async function startWorkerRuntime(
   );
   worker.start();
   log.info({ workerId: config.workerId, transport: transport.kind, ...config.batching }, 'worker started');
+  let stopped: Promise<void> | undefined;
   return {
     model,
     transport,
-    async stop() {
-      await worker.stop();
-      await transport.close();
-      await model.dispose();
-      log.info({ workerId: config.workerId }, 'worker stopped');
+    stop() {
+      stopped ??= (async () => {
+        await worker.stop();
+        await transport.close();
+        await model.dispose();
+        log.info({ workerId: config.workerId }, 'worker stopped');
+      })();
+      return stopped;
     },
   };
 }

@@ -1,0 +1,154 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeFrame, PROTOCOL_V1, type Detection } from '@vision/protocol';
+import {
+  cleanupPrefix, COLORS, drawScene, modelsDir, startService, startTestRedis, TestClient, uniquePrefix,
+  type ServiceProcess, type TestRedis,
+} from '@vision/testing';
+
+const MODEL = join(modelsDir(), 'colors-v8-dyn.onnx');
+const CLIENTS = 12;
+const FRAMES = 6;
+const colors = [COLORS.red, COLORS.green, COLORS.blue] as const;
+const names = ['red', 'green', 'blue'];
+
+/** Client i's scene: a 1280×720 JPEG (ratio 0.5, 140 px padding) with a square on its own cell. */
+function sceneFor(i: number) {
+  const col = 1 + (i % 6) * 3;
+  const row = 5 + Math.floor(i / 6) * 4;
+  const box = [col * 64, (row * 32 - 140) * 2, col * 64 + 64, (row * 32 - 140) * 2 + 64];
+  return {
+    box,
+    name: names[i % 3],
+    image: drawScene({ width: 1280, height: 720, format: 'jpeg', rects: [{ x: box[0], y: box[1], w: 64, h: 64, color: colors[i % 3] }] }),
+  };
+}
+
+describe('distributed pipeline: 2 edges, 2 workers, real Redis, real processes', () => {
+  let redis: TestRedis;
+  const prefix = uniquePrefix('e2e');
+  const procs: ServiceProcess[] = [];
+  let edges: ServiceProcess[];
+  let workers: ServiceProcess[];
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    const common = { REDIS_URL: redis.url, REDIS_PREFIX: prefix, MODEL_PATH: MODEL, LOG_LEVEL: 'info' };
+    workers = await Promise.all(
+      ['w1', 'w2'].map((id) =>
+        startService('worker', { ...common, WORKER_ID: id, MAX_BATCH: '8', MAX_WAIT_MS: '40', INTRA_OP_THREADS: '1' }),
+      ),
+    );
+    edges = await Promise.all(['e1', 'e2'].map((id) => startService('edge', { ...common, EDGE_ID: id })));
+    procs.push(...workers, ...edges);
+  });
+
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
+    await cleanupPrefix(redis.url, prefix);
+    await redis.stop();
+  });
+
+  it('both edges are ready and see both workers', async () => {
+    for (const e of edges) {
+      const r = await fetch(`http://127.0.0.1:${e.port}/readyz`);
+      expect(r.status).toBe(200);
+      expect(await r.json()).toMatchObject({ ready: true, workers: 2 });
+    }
+  });
+
+  it('gives every client exactly its own boxes, and batches across connections', async () => {
+    const scenes = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => sceneFor(i)));
+    const images = await Promise.all(scenes.map((s) => s.image));
+    const clients = scenes.map((_, i) => {
+      const edge = edges[i % 2];
+      const v1 = i % 4 < 2;
+      return { i, v1, c: new TestClient(`ws://127.0.0.1:${edge.port}/ws/detect`, v1 ? PROTOCOL_V1 : undefined) };
+    });
+    await Promise.all(clients.map((x) => x.c.opened));
+
+    // Each client keeps two frames in flight (its limit) until it has sent FRAMES.
+    await Promise.all(
+      clients.map(async ({ i, v1, c }) => {
+        const greeting = v1 ? 1 : 0;
+        let sent = 0;
+        const send = () => {
+          sent++;
+          c.send(v1 ? encodeFrame({ frameId: 1000 * i + sent, streamId: `cam-${i}` }, images[i]) : images[i]);
+        };
+        send();
+        send();
+        while (sent < FRAMES) {
+          await c.waitFor(greeting + sent - 1, 20_000);
+          send();
+        }
+        await c.waitFor(greeting + FRAMES, 20_000);
+      }),
+    );
+
+    const batchSizes: number[] = [];
+    for (const { i, v1, c } of clients) {
+      const replies = c.messages.slice(v1 ? 1 : 0);
+      expect(replies, `client ${i}`).toHaveLength(FRAMES);
+      const detections: Detection[][] = [];
+      for (const r of replies) {
+        if (v1) {
+          const m = r as { type: string; frameId: number; streamId: string; batchSize: number; detections: Detection[] };
+          expect(m.type, JSON.stringify(m)).toBe('result');
+          expect(m.streamId).toBe(`cam-${i}`);
+          expect(Math.floor(m.frameId / 1000)).toBe(i);
+          batchSizes.push(m.batchSize);
+          detections.push(m.detections);
+        } else {
+          expect(Array.isArray(r), JSON.stringify(r)).toBe(true);
+          detections.push(r as Detection[]);
+        }
+      }
+      for (const d of detections) {
+        expect(d, `client ${i}`).toHaveLength(1);
+        expect(d[0].name).toBe(scenes[i].name);
+        const got = [d[0].xmin, d[0].ymin, d[0].xmax, d[0].ymax];
+        got.forEach((v, k) => expect(Math.abs(v - scenes[i].box[k]), `client ${i} coordinate ${k}`).toBeLessThanOrEqual(1));
+      }
+      if (v1) {
+        const ids = (replies as { frameId: number }[]).map((m) => m.frameId % 1000).sort((a, b) => a - b);
+        expect(ids).toEqual(Array.from({ length: FRAMES }, (_, k) => k + 1));
+      }
+      c.close();
+    }
+    expect(Math.max(...batchSizes)).toBeGreaterThan(1);
+    // Both workers took part.
+    for (const w of workers) expect(w.logs.some((l) => l['msg'] === 'worker started')).toBe(true);
+  });
+
+  it('stops cleanly on SIGTERM: a worker acknowledges what it holds, an edge closes sockets with 1001', async () => {
+    const c = new TestClient(`ws://127.0.0.1:${edges[0].port}/ws/detect`);
+    await c.opened;
+    expect(await edges[0].kill('SIGTERM')).toBe(0);
+    expect(await c.closed).toBe(1001);
+    expect(await workers[0].kill('SIGTERM')).toBe(0);
+    expect(workers[0].logs.some((l) => l['msg'] === 'worker stopped')).toBe(true);
+  });
+});
+
+describe('npm start (embedded mode, no Redis)', () => {
+  it('serves boxes for a real image with the generated demo model', async () => {
+    const server = await startService('server', { MODEL_PATH: MODEL });
+    try {
+      const c = new TestClient(`ws://127.0.0.1:${server.port}/ws/detect`);
+      await c.opened;
+      const s = await sceneFor(4);
+      c.send(await s.image);
+      const [reply] = (await c.waitFor(1)) as [Detection[]];
+      expect(reply.map((d) => d.name)).toEqual([s.name]);
+      expect(server.logs.find((l) => l['msg'] === 'ready')).toMatchObject({ mode: 'embedded' });
+    } finally {
+      expect(await server.kill('SIGTERM')).toBe(0);
+    }
+  });
+
+  it('a stand-alone role without REDIS_URL, or a bad setting, fails start-up naming the variable', async () => {
+    await expect(startService('edge', {}, 10_000)).rejects.toThrow(/REDIS_URL/);
+    await expect(startService('server', { MAX_BATCH: 'lots' }, 10_000)).rejects.toThrow(/MAX_BATCH/);
+  });
+});

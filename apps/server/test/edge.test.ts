@@ -1,0 +1,168 @@
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { createLogger, loadConfig, type Env } from '@vision/config';
+import { VisionMetrics } from '@vision/metrics';
+import { encodeFrame, PROTOCOL_V1 } from '@vision/protocol';
+import { MemoryTransport } from '@vision/transport';
+import { startWorkerRuntime, type WorkerRuntime } from '@vision/worker';
+import { COLORS, drawScene, modelsDir, TestClient } from '@vision/testing';
+import { startEdgeRuntime, type EdgeRuntime } from '@vision/edge';
+
+const stops: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const s of stops.splice(0).reverse()) await s();
+});
+
+/** An edge in this process, over the in-memory queue, with or without a real worker behind it. */
+async function edgeWith(env: Env, opts: { worker?: boolean } = {}) {
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), ...env });
+  const log = createLogger(config, 'test');
+  const metrics = new VisionMetrics({ defaultMetrics: false });
+  const transport = new MemoryTransport({ maxQueue: config.batching.maxQueue });
+  let worker: WorkerRuntime | undefined;
+  if (opts.worker !== false) worker = await startWorkerRuntime(config, log, { transport, metrics });
+  const edge: EdgeRuntime = await startEdgeRuntime({ config, log, metrics, transport });
+  stops.push(async () => {
+    await edge.stop();
+    await worker?.stop();
+  });
+  const url = `ws://127.0.0.1:${edge.port}/ws/detect`;
+  return { edge, url, http: `http://127.0.0.1:${edge.port}`, config, log, metrics, transport };
+}
+
+const square = () => drawScene({ width: 1280, height: 720, format: 'jpeg', rects: [{ x: 640, y: 232, w: 64, h: 64, color: COLORS.red }] });
+
+describe('edge: seed-compatible protocol', () => {
+  it('answers a binary JPEG with a JSON array of boxes in original pixels', async () => {
+    const { url } = await edgeWith({});
+    const c = new TestClient(url);
+    await c.opened;
+    c.send(await square());
+    const [reply] = (await c.waitFor(1)) as [Array<Record<string, number | string>>];
+    expect(Array.isArray(reply)).toBe(true);
+    expect(reply).toHaveLength(1);
+    expect(reply[0]).toMatchObject({ class: 0, name: 'red' });
+    expect([reply[0].xmin, reply[0].ymin, reply[0].xmax, reply[0].ymax]).toEqual([640, 232, 704, 296]);
+    c.close();
+  });
+
+  it('answers bad input with an error object and keeps the connection and later frames working', async () => {
+    const { url } = await edgeWith({ MAX_FRAME_BYTES: '4096' });
+    const c = new TestClient(url);
+    await c.opened;
+    c.send('hello');
+    c.send(Buffer.from('not an image at all'));
+    c.send(Buffer.alloc(0));
+    c.send(Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.alloc(5000)]));
+    c.send(Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.alloc(100, 3)])); // JPEG magic, undecodable
+    const codes = ((await c.waitFor(5)) as { error: { code: string } }[]).map((m) => m.error.code);
+    expect(codes.slice(0, 4)).toEqual(['E_BAD_MESSAGE', 'E_UNSUPPORTED_FORMAT', 'E_EMPTY_FRAME', 'E_FRAME_TOO_LARGE']);
+    expect(codes[4]).toBe('E_IMAGE_DECODE');
+    c.send(await drawScene({ width: 64, height: 64, format: 'png' }));
+    expect((await c.waitFor(6))[5]).toEqual([]);
+    expect(c.ws.readyState).toBe(WebSocket.OPEN);
+    // Beyond the hard cap (twice the limit) the socket itself refuses the message.
+    c.send(Buffer.alloc(4096 * 2 + 2048, 1));
+    expect(await c.closed).toBe(1009);
+  });
+});
+
+describe('edge: yolo.v1', () => {
+  it('greets, echoes frame ids and stream ids, reports batch size and timings, answers control messages', async () => {
+    const { url } = await edgeWith({});
+    const c = new TestClient(url, PROTOCOL_V1);
+    await c.opened;
+    expect(c.ws.protocol).toBe(PROTOCOL_V1);
+    const [hello] = (await c.waitFor(1)) as [Record<string, unknown>];
+    expect(hello).toMatchObject({ type: 'hello', protocol: 'yolo.v1', limits: { maxInFlight: 2 } });
+    const captureTs = Date.now() - 5;
+    c.send(encodeFrame({ frameId: 4242, streamId: 'gate-3', captureTs }, await square()));
+    c.send(JSON.stringify({ type: 'ping', ts: 7 }));
+    const msgs = (await c.waitFor(3)) as Record<string, unknown>[];
+    const result = msgs.find((m) => m['type'] === 'result')!;
+    expect(result).toMatchObject({ frameId: 4242, streamId: 'gate-3', captureTs, model: 'colors-v8-dyn.onnx', batchSize: 1 });
+    expect((result['detections'] as unknown[]).length).toBe(1);
+    const t = result['timings'] as Record<string, number>;
+    for (const k of ['queueMs', 'preprocessMs', 'inferenceMs', 'totalMs']) expect(t[k]).toBeGreaterThanOrEqual(0);
+    expect(t['totalMs']).toBeGreaterThanOrEqual(t['inferenceMs']);
+    expect(msgs).toContainEqual({ type: 'pong', ts: 7 });
+  });
+
+  it('accepts headerless images, and answers a broken header or an unknown control message with a typed error', async () => {
+    const { url } = await edgeWith({});
+    const c = new TestClient(url, PROTOCOL_V1);
+    await c.waitFor(1);
+    c.send(Buffer.from([1, 0, 0, 200, 0, 0, 0, 1])); // version 1, truncated header
+    c.send(JSON.stringify({ type: 'subscribe' }));
+    c.send(await square());
+    const msgs = (await c.waitFor(4)).slice(1) as Record<string, unknown>[];
+    expect(msgs).toContainEqual(expect.objectContaining({ type: 'error', error: expect.objectContaining({ code: 'E_BAD_HEADER' }) }));
+    expect(msgs).toContainEqual(expect.objectContaining({ type: 'error', error: expect.objectContaining({ code: 'E_BAD_MESSAGE' }) }));
+    expect(msgs).toContainEqual(expect.objectContaining({ type: 'result', frameId: 1 }));
+  });
+
+  it('bounds frames in flight: latest frame wins, every frame gets exactly one terminal reply', async () => {
+    // No worker: nothing is ever answered downstream, so the edge's own deadline logic must answer.
+    const { url } = await edgeWith({ FRAME_DEADLINE_MS: '300', RESULT_MARGIN_MS: '100' }, { worker: false });
+    const c = new TestClient(url, PROTOCOL_V1);
+    await c.waitFor(1);
+    const img = await square();
+    for (let id = 1; id <= 5; id++) c.send(encodeFrame({ frameId: id }, img));
+    const replies = (await c.waitFor(6, 5000)).slice(1) as { frameId: number; error: { code: string } }[];
+    const byFrame = Object.fromEntries(replies.map((r) => [r.frameId, r.error.code]));
+    // 1 and 2 were submitted (in flight) and time out; 3 and 4 were replaced while waiting; 5 waited
+    // past its deadline, so it is expired rather than submitted late.
+    expect(byFrame).toEqual({ 1: 'E_TIMEOUT', 2: 'E_TIMEOUT', 3: 'E_DROPPED', 4: 'E_DROPPED', 5: 'E_EXPIRED' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(c.messages).toHaveLength(6);
+  });
+
+  it('refuses frames beyond MAX_QUEUE at once with E_OVERLOADED', async () => {
+    const { url } = await edgeWith({ MAX_QUEUE: '1', MAX_IN_FLIGHT: '4', STREAM_MAXLEN: '10', FRAME_DEADLINE_MS: '300', RESULT_MARGIN_MS: '50' }, { worker: false });
+    const c = new TestClient(url, PROTOCOL_V1);
+    await c.waitFor(1);
+    const img = await square();
+    c.send(encodeFrame({ frameId: 1 }, img));
+    c.send(encodeFrame({ frameId: 2 }, img));
+    const [reply] = (await c.waitFor(2, 1000)).slice(1) as { frameId: number; error: { code: string } }[];
+    expect(reply).toMatchObject({ frameId: 2, error: { code: 'E_OVERLOADED' } });
+  });
+});
+
+describe('edge: health and lifecycle', () => {
+  it('is ready only with a worker present', async () => {
+    const lonely = await edgeWith({}, { worker: false });
+    const r1 = await fetch(`${lonely.http}/readyz`);
+    expect(r1.status).toBe(503);
+    expect(await r1.json()).toMatchObject({ ready: false, checks: { queue: true, workers: false } });
+    const full = await edgeWith({});
+    expect((await fetch(`${full.http}/readyz`)).status).toBe(200);
+    expect((await fetch(`${full.http}/healthz`)).status).toBe(200);
+    expect(await (await fetch(`${full.http}/metrics`)).text()).toContain('vision_edge_connections');
+  });
+
+  it('drains on stop: open frames finish, sockets close with 1001, new connections are refused', async () => {
+    const { url, edge, config, log, metrics, transport } = await edgeWith({}, { worker: false });
+    const c = new TestClient(url, PROTOCOL_V1);
+    await c.waitFor(1);
+    c.send(encodeFrame({ frameId: 9 }, await square()));
+    await expect.poll(() => edge.edge.openFrames()).toBe(1);
+    const stopping = edge.stop();
+    // The frame is still open when draining starts; a worker arriving now completes it within the grace period.
+    const worker = await startWorkerRuntime(config, log, { transport, metrics });
+    stops.push(() => worker.stop());
+    expect(await c.closed).toBe(1001);
+    expect(c.messages).toContainEqual(expect.objectContaining({ type: 'result', frameId: 9 }));
+    const late = new WebSocket(url);
+    await expect(new Promise((resolve, reject) => (late.once('open', resolve), late.once('error', reject)))).rejects.toThrow();
+    await stopping;
+  });
+
+  it('terminates peers that stop answering pings', async () => {
+    const { url } = await edgeWith({ PING_INTERVAL_MS: '150' });
+    const mute = new WebSocket(url, { autoPong: false });
+    const code = await new Promise((resolve) => mute.once('close', resolve));
+    expect(code).toBe(1006);
+  });
+});

@@ -1,0 +1,93 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { repoRoot } from './paths';
+
+export type ServiceRole = 'edge' | 'worker' | 'server';
+
+export interface ServiceProcess {
+  role: ServiceRole;
+  proc: ChildProcess;
+  /** The HTTP/WebSocket port (edge and server roles). */
+  port: number | undefined;
+  /** Every JSON log line so far. */
+  logs: Record<string, unknown>[];
+  /** Resolves with the exit code (or signal) once the process ends. */
+  exited: Promise<number | string>;
+  /** Waits for a log line matching `pred`. */
+  waitForLog(pred: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  kill(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+const READY_MSG: Record<ServiceRole, string> = { edge: 'edge listening', worker: 'worker started', server: 'ready' };
+
+/**
+ * Starts a built app (`apps/<role>/dist/main.js`) as a real process with `env`, and resolves when
+ * it logs that it is ready. Logs are pino JSON lines on stdout, kept for assertions.
+ */
+export async function startService(role: ServiceRole, env: Record<string, string>, timeoutMs = 30_000): Promise<ServiceProcess> {
+  const script = join(repoRoot(), 'apps', role, 'dist', 'main.js');
+  const proc = spawn(process.execPath, [script], {
+    cwd: repoRoot(),
+    env: { PATH: process.env['PATH'] ?? '', LOG_LEVEL: 'info', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  const waiters = new Set<{ pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }>();
+  let buf = '';
+  const stderr: string[] = [];
+  proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    buf += chunk;
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      let parsed: Record<string, unknown>;
+      try {
+        parsed = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        parsed = { msg: line };
+      }
+      logs.push(parsed);
+      for (const w of waiters) if (w.pred(parsed)) {
+        waiters.delete(w);
+        w.resolve(parsed);
+      }
+    }
+  });
+  proc.stderr!.setEncoding('utf8').on('data', (c: string) => stderr.push(c));
+  const exited = new Promise<number | string>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+
+  const waitForLog = (pred: (l: Record<string, unknown>) => boolean, ms = timeoutMs) => {
+    const hit = logs.find(pred);
+    if (hit) return Promise.resolve(hit);
+    return new Promise<Record<string, unknown>>((resolve, reject) => {
+      const w = { pred, resolve: (l: Record<string, unknown>) => (clearTimeout(t), resolve(l)) };
+      const t = setTimeout(() => {
+        waiters.delete(w);
+        reject(new Error(`${role}: no matching log line within ${ms} ms; stderr: ${stderr.join('').slice(-2000)}`));
+      }, ms);
+      waiters.add(w);
+      void exited.then((code) => {
+        if (!waiters.has(w)) return;
+        waiters.delete(w);
+        clearTimeout(t);
+        reject(new Error(`${role} exited (${code}) before the awaited log line; last logs: ${JSON.stringify(logs.slice(-3))} stderr: ${stderr.join('').slice(-2000)}`));
+      });
+    });
+  };
+
+  const ready = await waitForLog((l) => l['msg'] === READY_MSG[role]);
+  const portLine = logs.find((l) => typeof l['port'] === 'number');
+  return {
+    role,
+    proc,
+    port: role === 'worker' ? undefined : (portLine?.['port'] as number | undefined) ?? (ready['port'] as number | undefined),
+    logs,
+    exited,
+    waitForLog,
+    async kill(signal: NodeJS.Signals = 'SIGTERM') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      return exited;
+    },
+  };
+}

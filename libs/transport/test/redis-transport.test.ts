@@ -1,0 +1,157 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import Redis from 'ioredis';
+import type { FrameJob, FrameOutcomeMessage } from '@vision/protocol';
+import { cleanupPrefix, freePort, startTestRedis, uniquePrefix, type TestRedis } from '@vision/testing';
+import { RedisEdgeTransport, RedisWorkerTransport, redisKeys, type Delivery } from '../src';
+
+let redis: TestRedis;
+let admin: Redis;
+const open: { close(): Promise<void> }[] = [];
+const prefixes: string[] = [];
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  admin = new Redis(redis.url);
+});
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((t) => t.close()));
+  await Promise.all(prefixes.splice(0).map((p) => cleanupPrefix(redis.url, p)));
+});
+afterAll(async () => {
+  admin.disconnect();
+  await redis.stop();
+});
+
+function setup(opts: { maxQueue?: number } = {}) {
+  const prefix = uniquePrefix('transport');
+  prefixes.push(prefix);
+  const edge = (maxQueue = opts.maxQueue ?? 64) => {
+    const t = new RedisEdgeTransport({ url: redis.url, prefix, maxQueue, maxLen: 1000 });
+    open.push(t);
+    return t;
+  };
+  const worker = () => {
+    const t = new RedisWorkerTransport({ url: redis.url, prefix });
+    open.push(t);
+    return t;
+  };
+  return { prefix, keys: redisKeys(prefix), edge, worker };
+}
+
+let n = 0;
+function job(edgeId: string, image = Buffer.from([0xff, 0xd8, 0xff, ++n & 0xff, 0, 1, 2, 255])): FrameJob {
+  const now = Date.now();
+  return { key: `c.${++n}`, edgeId, connId: 'c', frameId: n, receivedAt: now, deadline: now + 5000, image };
+}
+
+async function drain(w: RedisWorkerTransport, want: number): Promise<Delivery[]> {
+  const got: Delivery[] = [];
+  const until = Date.now() + 5000;
+  while (got.length < want && Date.now() < until) got.push(...(await w.read(want - got.length, 100)));
+  return got;
+}
+
+const ok = (d: Delivery): FrameOutcomeMessage => ({
+  key: d.job.key, connId: d.job.connId, ok: true, detections: [], model: 'm', batchSize: 1, pickedAt: d.pickedAt, preprocessMs: 1, inferenceMs: 1,
+});
+
+describe('Redis transport', () => {
+  it('shares frames between workers of one consumer group, each frame exactly once, bytes intact', async () => {
+    const s = setup();
+    const w1 = s.worker();
+    const w2 = s.worker();
+    await w1.start('w1');
+    await w2.start('w2');
+    const e = s.edge();
+    await e.start('edge-a', () => undefined);
+    const images = Array.from({ length: 20 }, (_, i) => Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.alloc(1000 + i, i)]));
+    const jobs = images.map((img) => job('edge-a', img));
+    for (const j of jobs) await e.submit(j);
+    const [a, b] = await Promise.all([drain(w1, 10), drain(w2, 10)]);
+    const all = [...a, ...b];
+    expect(all.map((d) => d.job.key).sort()).toEqual(jobs.map((j) => j.key).sort());
+    expect(a.length).toBeGreaterThan(0);
+    expect(b.length).toBeGreaterThan(0);
+    for (const d of all) expect(d.job.image.equals(jobs.find((j) => j.key === d.job.key)!.image)).toBe(true);
+    expect(await w1.read(10, 50)).toEqual([]);
+  });
+
+  it('keeps frames pending until complete() acknowledges them', async () => {
+    const s = setup();
+    const w = s.worker();
+    await w.start('w1');
+    const e = s.edge();
+    await e.start('edge-a', () => undefined);
+    for (let i = 0; i < 3; i++) await e.submit(job('edge-a'));
+    const got = await drain(w, 3);
+    const pending = async () => ((await admin.xpending(s.keys.stream, s.keys.group)) as [number])[0];
+    expect(await pending()).toBe(3);
+    await w.complete(got.slice(0, 2).map((d) => ({ delivery: d, outcome: ok(d) })));
+    expect(await pending()).toBe(1);
+  });
+
+  it('routes each outcome to the edge that owns the frame, and only to it', async () => {
+    const s = setup();
+    const w = s.worker();
+    await w.start('w1');
+    const seen: Record<string, string[]> = { a: [], b: [] };
+    const ea = s.edge();
+    const eb = s.edge();
+    await ea.start('edge-a', (m) => seen['a'].push(m.key));
+    await eb.start('edge-b', (m) => seen['b'].push(m.key));
+    const ja = [job('edge-a'), job('edge-a')];
+    const jb = [job('edge-b')];
+    for (const j of ja) await ea.submit(j);
+    for (const j of jb) await eb.submit(j);
+    const got = await drain(w, 3);
+    await w.complete(got.map((d) => ({ delivery: d, outcome: ok(d) })));
+    await expect.poll(() => seen['a'].length + seen['b'].length).toBe(3);
+    expect(seen['a'].sort()).toEqual(ja.map((j) => j.key).sort());
+    expect(seen['b']).toEqual(jb.map((j) => j.key));
+  });
+
+  it('refuses frames beyond MAX_QUEUE undelivered ones at once, and accepts again once workers catch up', async () => {
+    const s = setup({ maxQueue: 3 });
+    const w = s.worker();
+    await w.start('w1');
+    const e = s.edge();
+    await e.start('edge-a', () => undefined);
+    for (let i = 0; i < 3; i++) await e.submit(job('edge-a'));
+    await expect(e.submit(job('edge-a'))).rejects.toMatchObject({ code: 'E_OVERLOADED' });
+    expect((await e.health()).backlog).toBe(3);
+    await drain(w, 2);
+    await expect(e.submit(job('edge-a'))).resolves.toBeUndefined();
+  });
+
+  it('recreates the stream and group after they vanish (Redis restarted without persistence)', async () => {
+    const s = setup();
+    const w = s.worker();
+    await w.start('w1');
+    const e = s.edge();
+    await e.start('edge-a', () => undefined);
+    await e.submit(job('edge-a'));
+    await admin.del(s.keys.stream); // what a restart without persistence leaves
+    expect(await w.read(5, 50)).toEqual([]); // NOGROUP → recreated from $
+    const fresh = job('edge-a');
+    await e.submit(fresh);
+    expect((await drain(w, 1)).map((d) => d.job.key)).toEqual([fresh.key]);
+  });
+
+  it('reports worker presence and fails fast with E_UNAVAILABLE when Redis is unreachable', async () => {
+    const s = setup();
+    const e = s.edge();
+    await e.start('edge-a', () => undefined);
+    expect((await e.health()).workers).toBe(0);
+    const w = s.worker();
+    await w.start('w1');
+    expect(await e.health()).toMatchObject({ reachable: true, workers: 1 });
+
+    const dead = new RedisEdgeTransport({ url: `redis://127.0.0.1:${await freePort()}`, prefix: s.prefix });
+    open.push(dead);
+    await dead.start('edge-x', () => undefined);
+    const t0 = Date.now();
+    await expect(dead.submit(job('edge-x'))).rejects.toMatchObject({ code: 'E_UNAVAILABLE' });
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect((await dead.health()).reachable).toBe(false);
+  });
+});
