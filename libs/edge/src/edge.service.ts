@@ -2,7 +2,16 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type WebSocket from 'ws';
-import { PROTOCOL_V1, VisionError, type ErrorCode, type FrameOutcomeMessage, type HelloMessage } from '@vision/protocol';
+import {
+  PROTOCOL_V1,
+  VisionError,
+  type ErrorCode,
+  type FrameOutcomeMessage,
+  type GoAwayMessage,
+  type HelloMessage,
+} from '@vision/protocol';
+
+const DRAIN_LINGER_MS = 250;
 import { ClientSession, type SessionHost, type WireProtocol } from './client-session';
 import { EDGE_CONTEXT, type EdgeContext } from './edge-context';
 
@@ -104,8 +113,15 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
    */
   async drain(graceMs: number): Promise<void> {
     this.draining = true;
-    const until = Date.now() + graceMs;
-    while (this.openFrames() > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    const started = Date.now();
+    const until = started + graceMs;
+    for (const s of this.sessions.values()) if (s.protocol === 'yolo.v1') s.send({ type: 'goaway' } satisfies GoAwayMessage);
+    // Linger briefly even when idle, so frames already on the wire get E_SHUTTING_DOWN rather than
+    // vanishing with the socket.
+    const linger = Math.min(DRAIN_LINGER_MS, graceMs);
+    while ((this.openFrames() > 0 || Date.now() - started < linger) && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     this.failAllOpen('E_SHUTTING_DOWN', 'the edge is shutting down');
     for (const ws of this.sockets.values()) ws.close(1001, 'server going away');
   }

@@ -41,7 +41,12 @@ export interface HelloMessage {
   limits: { maxInFlight: number; maxFrameBytes: number; deadlineMs: number };
 }
 
-export type ServerMessageV1 = ResultReply | ErrorReply | HelloMessage | { type: 'pong'; ts?: number };
+/** The edge is draining: stop sending on this connection and reconnect (another edge will answer). */
+export interface GoAwayMessage {
+  type: 'goaway';
+}
+
+export type ServerMessageV1 = ResultReply | ErrorReply | HelloMessage | GoAwayMessage | { type: 'pong'; ts?: number };
 
 /** Text control messages a yolo.v1 client may send. */
 export type ClientControl = { type: 'ping'; ts?: number } | { type: 'hello' };

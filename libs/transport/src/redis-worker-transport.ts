@@ -13,7 +13,16 @@ export interface RedisWorkerTransportOptions {
   minBackoffMs?: number;
   /** @defaultValue 2000 */
   maxBackoffMs?: number;
+  /**
+   * Frames pending on some consumer for longer than this are taken over (`XAUTOCLAIM`): the
+   * consumer is presumed dead. Keep it above the longest batch. @defaultValue 3000
+   */
+  claimMinIdleMs?: number;
+  /** A frame delivered more than this many times is dead-lettered and answered `E_DEAD_LETTER`. @defaultValue 3 */
+  maxDeliveries?: number;
   onError?: (err: Error, where: string) => void;
+  /** Told about frames taken over from another consumer and frames dead-lettered. */
+  onReclaim?: (event: { claimed: number; deadLettered: number }) => void;
 }
 
 type StreamEntry = [Buffer, Buffer[] | null];
@@ -27,6 +36,8 @@ export class RedisWorkerTransport implements WorkerTransport {
   private heartbeat: NodeJS.Timeout | undefined;
   private backoffMs = 0;
   private closed = false;
+  private claimCursor = '0-0';
+  private lastClaimAt = 0;
 
   constructor(private readonly opts: RedisWorkerTransportOptions) {
     this.keys = redisKeys(opts.prefix);
@@ -50,6 +61,15 @@ export class RedisWorkerTransport implements WorkerTransport {
 
   async read(max: number, blockMs: number): Promise<Delivery[]> {
     if (this.closed) return [];
+    const minIdle = this.opts.claimMinIdleMs ?? 3000;
+    if (Date.now() - this.lastClaimAt >= Math.max(50, minIdle / 2)) {
+      this.lastClaimAt = Date.now();
+      const reclaimed = await this.reclaim(max, minIdle).catch((err: Error) => {
+        this.report(err, 'reclaim');
+        return [] as Delivery[];
+      });
+      if (reclaimed.length) return reclaimed;
+    }
     const block = Math.floor(blockMs);
     // BLOCK 0 would mean "forever": below 1 ms, read what is there without blocking.
     const args = block >= 1 ? ['BLOCK', block] : [];
@@ -97,6 +117,62 @@ export class RedisWorkerTransport implements WorkerTransport {
     this.cmd.disconnect();
   }
 
+  /**
+   * Takes over frames another consumer has held longer than `minIdle` (it died mid-batch). Each
+   * claim counts as a delivery; past `maxDeliveries` the frame is dead-lettered and its edge told.
+   */
+  private async reclaim(max: number, minIdle: number): Promise<Delivery[]> {
+    const reply = (await this.cmd.callBuffer(
+      'XAUTOCLAIM', this.keys.stream, this.keys.group, this.consumer, minIdle, this.claimCursor, 'COUNT', max,
+    )) as [Buffer, StreamEntry[], Buffer[]?];
+    this.claimCursor = reply[0].toString();
+    const entries = reply[1] ?? [];
+    if (entries.length === 0) return [];
+    const ids = entries.map(([id]) => id.toString());
+    const counts = await this.deliveryCounts(ids);
+    const now = Date.now();
+    const live: Delivery[] = [];
+    const dead: { id: string; job: Delivery['job'] | undefined; fields: Buffer[] | null }[] = [];
+    for (const [idBuf, fields] of entries) {
+      const id = idBuf.toString();
+      const job = fields ? decodeEntry(fields) : undefined;
+      const deliveryCount = counts.get(id) ?? 1;
+      if (!job || deliveryCount > (this.opts.maxDeliveries ?? 3)) dead.push({ id, job, fields });
+      else live.push({ id, job, deliveryCount, pickedAt: now });
+    }
+    if (dead.length) await this.deadLetter(dead);
+    this.opts.onReclaim?.({ claimed: live.length, deadLettered: dead.length });
+    return live;
+  }
+
+  private async deliveryCounts(ids: string[]): Promise<Map<string, number>> {
+    const sorted = [...ids].sort(compareIds);
+    const rows = (await this.cmd.xpending(
+      this.keys.stream, this.keys.group, sorted[0], sorted[sorted.length - 1], ids.length * 4, this.consumer,
+    )) as [string, string, number, number][];
+    return new Map(rows.map(([id, , , count]) => [id, Number(count)]));
+  }
+
+  private async deadLetter(dead: { id: string; job: Delivery['job'] | undefined; fields: Buffer[] | null }[]): Promise<void> {
+    const pipe = this.cmd.multi();
+    const byEdge = new Map<string, FrameOutcomeMessage[]>();
+    for (const d of dead) {
+      if (d.fields) pipe.xadd(this.keys.deadLetter, 'MAXLEN', '~', 1000, '*', 'from', d.id, ...d.fields);
+      if (!d.job) continue;
+      const list = byEdge.get(d.job.edgeId) ?? [];
+      list.push({
+        key: d.job.key,
+        connId: d.job.connId,
+        ok: false,
+        error: { code: 'E_DEAD_LETTER', message: 'the frame failed repeatedly and was dead-lettered' },
+      });
+      byEdge.set(d.job.edgeId, list);
+    }
+    for (const [edgeId, outcomes] of byEdge) pipe.publish(this.keys.results(edgeId), JSON.stringify(outcomes));
+    pipe.xack(this.keys.stream, this.keys.group, ...dead.map((d) => d.id));
+    await pipe.exec();
+  }
+
   private async ensureGroup(): Promise<void> {
     try {
       await this.cmd.xgroup('CREATE', this.keys.stream, this.keys.group, '$', 'MKSTREAM');
@@ -134,6 +210,12 @@ export class RedisWorkerTransport implements WorkerTransport {
   private report(err: Error, where: string): void {
     this.opts.onError?.(err, where);
   }
+}
+
+function compareIds(a: string, b: string): number {
+  const [am, as] = a.split('-').map(BigInt);
+  const [bm, bs] = b.split('-').map(BigInt);
+  return am === bm ? (as < bs ? -1 : as > bs ? 1 : 0) : am < bm ? -1 : 1;
 }
 
 function decodeEntry(fields: Buffer[]): Delivery['job'] | undefined {

@@ -30,8 +30,8 @@ function setup(opts: { maxQueue?: number } = {}) {
     open.push(t);
     return t;
   };
-  const worker = () => {
-    const t = new RedisWorkerTransport({ url: redis.url, prefix });
+  const worker = (o: { claimMinIdleMs?: number; maxDeliveries?: number } = {}) => {
+    const t = new RedisWorkerTransport({ url: redis.url, prefix, ...o });
     open.push(t);
     return t;
   };
@@ -153,5 +153,45 @@ describe('Redis transport', () => {
     await expect(dead.submit(job('edge-x'))).rejects.toMatchObject({ code: 'E_UNAVAILABLE' });
     expect(Date.now() - t0).toBeLessThan(1000);
     expect((await dead.health()).reachable).toBe(false);
+  });
+
+  it('takes over frames a dead consumer held, counting deliveries, then dead-letters them past MAX_DELIVERIES', async () => {
+    const s = setup();
+    const opts = { claimMinIdleMs: 100, maxDeliveries: 3 };
+    const dead = s.worker(opts); // reads, then "dies": never completes
+    const alive = s.worker(opts);
+    await dead.start('dead');
+    await alive.start('alive');
+    const outcomes: FrameOutcomeMessage[] = [];
+    const e = s.edge();
+    await e.start('edge-a', (m) => outcomes.push(m));
+    const j = job('edge-a');
+    await e.submit(j);
+    expect((await drain(dead, 1))[0].deliveryCount).toBe(1);
+    await new Promise((r) => setTimeout(r, 150));
+    const [taken] = await drain(alive, 1);
+    expect(taken).toMatchObject({ deliveryCount: 2, job: { key: j.key } });
+    expect(taken.job.image.equals(j.image)).toBe(true);
+    // The taker dies too, twice more: the fourth delivery exceeds the limit.
+    await new Promise((r) => setTimeout(r, 150));
+    expect((await drain(dead, 1))[0].deliveryCount).toBe(3);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(await alive.read(1, 200)).toEqual([]);
+    await expect.poll(() => outcomes).toEqual([{ key: j.key, connId: 'c', ok: false, error: expect.objectContaining({ code: 'E_DEAD_LETTER' }) }]);
+    expect(await admin.xlen(s.keys.deadLetter)).toBe(1);
+    expect(((await admin.xpending(s.keys.stream, s.keys.group)) as [number])[0]).toBe(0);
+  });
+
+  it('leaves frames of a live consumer alone while they are younger than the idle limit', async () => {
+    const s = setup();
+    const w1 = s.worker({ claimMinIdleMs: 5000 });
+    const w2 = s.worker({ claimMinIdleMs: 5000 });
+    await w1.start('w1');
+    await w2.start('w2');
+    const e = s.edge();
+    await e.start('edge-a', () => undefined);
+    await e.submit(job('edge-a'));
+    await drain(w1, 1);
+    expect(await w2.read(5, 100)).toEqual([]);
   });
 });

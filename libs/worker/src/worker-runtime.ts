@@ -40,7 +40,10 @@ export async function startWorkerRuntime(
     transport = new RedisWorkerTransport({
       url: config.redisUrl,
       prefix: config.redisPrefix,
+      claimMinIdleMs: config.streams.claimMinIdleMs,
+      maxDeliveries: config.streams.maxDeliveries,
       onError: (err, where) => log.warn({ err: err.message, where }, 'redis'),
+      onReclaim: (e) => log.warn(e, 'took over frames from an unresponsive worker'),
     });
   }
   await transport.start(config.workerId);
