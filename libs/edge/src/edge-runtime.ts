@@ -45,7 +45,6 @@ export async function startEdgeRuntime(input: EdgeRuntimeInput): Promise<EdgeRun
       accepting: () => !edge.isDraining,
     }),
   );
-  app.enableShutdownHooks([]);
   await edge.start();
   if (transport instanceof RedisEdgeTransport) {
     transport.onDisconnect(() => edge.failAllOpen('E_UNAVAILABLE', 'lost the queue connection; retry the frame'));

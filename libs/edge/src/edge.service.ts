@@ -12,6 +12,7 @@ import {
 } from '@vision/protocol';
 
 const DRAIN_LINGER_MS = 250;
+const CLOSE_HANDSHAKE_MS = 2000;
 import { ClientSession, type SessionHost, type WireProtocol } from './client-session';
 import { EDGE_CONTEXT, type EdgeContext } from './edge-context';
 
@@ -123,7 +124,13 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
       await new Promise((r) => setTimeout(r, 20));
     }
     this.failAllOpen('E_SHUTTING_DOWN', 'the edge is shutting down');
+    // Wait for the close handshakes: tearing the server down now would terminate the sockets and
+    // could discard the last replies still in their send buffers.
+    const closing = [...this.sockets.values()].map(
+      (ws) => new Promise<void>((resolve) => (ws.readyState === ws.CLOSED ? resolve() : ws.once('close', () => resolve()))),
+    );
     for (const ws of this.sockets.values()) ws.close(1001, 'server going away');
+    await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, CLOSE_HANDSHAKE_MS))]);
   }
 
   onModuleDestroy(): void {

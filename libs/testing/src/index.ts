@@ -7,3 +7,4 @@ export * from './images';
 export * from './redis-server';
 export * from './service-process';
 export * from './ws-client';
+export * from './load-client';

@@ -1,0 +1,176 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  imageFixturesDir, LoadClient, modelsDir, startService, startTestRedis, uniquePrefix,
+  type Books, type ServiceProcess, type TestRedis,
+} from '@vision/testing';
+
+/**
+ * Real processes (2 edges, 2 workers, a redis-server this test owns) under steady load from
+ * several yolo.v1 clients. Each test injects one fault and measures recovery; the last checks the
+ * books: every frame sent on an open socket got exactly one terminal reply.
+ */
+const DEADLINE_MS = 3000;
+const MARGIN_MS = 700;
+const RECOVERY_BOUND_MS = 10_000;
+const CLIENTS = 6;
+
+describe('fault injection', () => {
+  let redis: TestRedis;
+  let admin: Redis;
+  const prefix = uniquePrefix('faults');
+  const procs: ServiceProcess[] = [];
+  let workers: ServiceProcess[] = [];
+  let edges: ServiceProcess[] = [];
+  let clients: LoadClient[] = [];
+  const recoveries: Record<string, number> = {};
+  let workerEnv: Record<string, string>;
+  let n = 0;
+
+  const startWorker = async () => {
+    const w = await startService('worker', { ...workerEnv, WORKER_ID: `w${++n}` });
+    procs.push(w);
+    return w;
+  };
+
+  /** Time from `t0` until every client has a result for a frame it sent after `t0`. */
+  const recovery = async (label: string, t0: number) => {
+    const until = t0 + RECOVERY_BOUND_MS + 5000;
+    for (;;) {
+      const firsts = clients.map((c) => c.log.find((r) => r.outcome === 'result' && r.sentAt > t0)?.at);
+      if (firsts.every((t) => t !== undefined)) {
+        recoveries[label] = Math.max(...(firsts as number[])) - t0;
+        return recoveries[label];
+      }
+      if (Date.now() > until) throw new Error(`${label}: ${firsts.filter((t) => t === undefined).length} clients saw no result`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
+  beforeAll(async () => {
+    redis = await startTestRedis({ own: true });
+    admin = new Redis(redis.url, { maxRetriesPerRequest: null });
+    admin.on('error', () => undefined);
+    const common = { REDIS_URL: redis.url, REDIS_PREFIX: prefix, LOG_LEVEL: 'info' };
+    workerEnv = {
+      ...common,
+      // The YOLOv8n-topology model makes batches take real time, so a kill lands mid-batch.
+      MODEL_PATH: join(modelsDir(), 'yolov8n-topology-320.onnx'),
+      MAX_BATCH: '4',
+      MAX_WAIT_MS: '20',
+      INTRA_OP_THREADS: '1',
+      CLAIM_MIN_IDLE_MS: '800',
+      MAX_DELIVERIES: '3',
+    };
+    workers = [await startWorker(), await startWorker()];
+    const edgeEnv = {
+      ...common,
+      FRAME_DEADLINE_MS: String(DEADLINE_MS),
+      RESULT_MARGIN_MS: String(MARGIN_MS),
+      MAX_QUEUE: '8',
+      STREAM_MAXLEN: '200',
+      SHUTDOWN_GRACE_MS: '2000',
+    };
+    edges = await Promise.all(['e1', 'e2'].map((id) => startService('edge', { ...edgeEnv, EDGE_ID: id })));
+    procs.push(...edges);
+    const urls = edges.map((e) => `ws://127.0.0.1:${e.port}/ws/detect`);
+    const jpeg = readFileSync(join(imageFixturesDir(), 'coffee-640x480.jpg'));
+    clients = Array.from({ length: CLIENTS }, (_, i) => new LoadClient({ urls, image: jpeg, intervalMs: 40, streamId: `cam-${i}` }, i));
+    clients.forEach((c) => c.start());
+    await recovery('start-up', Date.now());
+  });
+
+  afterAll(async () => {
+    clients.forEach((c) => void c.stop(0));
+    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
+    admin?.disconnect();
+    await redis?.stop();
+    console.log('recovery times (ms):', recoveries);
+  });
+
+  it('worker SIGKILLed mid-batch: another worker takes over its pending frames', async () => {
+    const t0 = Date.now();
+    const [victim, survivor] = workers;
+    await victim.kill('SIGKILL');
+    await survivor.waitForLog((l) => l['msg'] === 'took over frames from an unresponsive worker', 10_000);
+    expect(await recovery('worker SIGKILL', t0)).toBeLessThan(RECOVERY_BOUND_MS);
+    workers = [survivor, await startWorker()];
+  });
+
+  it('Redis restarted (streams and groups gone): everyone reconnects, service resumes without restarts', async () => {
+    const before = procs.filter((p) => p.proc.exitCode === null).length;
+    const t0 = Date.now();
+    await redis.restart();
+    expect(await recovery('redis restart', t0)).toBeLessThan(RECOVERY_BOUND_MS);
+    expect(procs.filter((p) => p.proc.exitCode === null).length).toBe(before);
+    // Frames caught by the outage were answered, retryably, not left hanging.
+    const during = clients.flatMap((c) => c.log.filter((r) => r.sentAt < t0 + 1000 && r.at > t0 - 100));
+    expect(during.some((r) => r.outcome === 'E_UNAVAILABLE' || r.outcome === 'result')).toBe(true);
+  });
+
+  it('result messages lost on pub/sub: the edge answers those frames itself (E_TIMEOUT), nobody waits', async () => {
+    const t0 = Date.now();
+    // Kill the edges' subscriber connections again and again for a second: outcomes published
+    // meanwhile are lost for good (pub/sub is at-most-once).
+    const until = t0 + 1000;
+    while (Date.now() < until) {
+      await admin.client('KILL', 'TYPE', 'pubsub').catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    expect(await recovery('lost pub/sub', t0)).toBeLessThan(RECOVERY_BOUND_MS);
+  });
+
+  it('workers too slow (SIGSTOP): backlog and latency stay bounded, overload is visible, then recovery', async () => {
+    const t0 = Date.now();
+    for (const w of workers) w.proc.kill('SIGSTOP');
+    try {
+      await new Promise((r) => setTimeout(r, DEADLINE_MS + MARGIN_MS + 800));
+      // Nothing is answered by a worker now: frames are refused at once (backlog full) or timed out by the edge.
+      const stalled = clients.flatMap((c) => c.log.filter((r) => r.sentAt >= t0 + 200));
+      expect(stalled.length).toBeGreaterThan(0);
+      for (const r of stalled) expect(['E_OVERLOADED', 'E_TIMEOUT']).toContain(r.outcome);
+      expect(await admin.xlen(`${prefix}:frames`)).toBeLessThanOrEqual(200 * 1.5);
+      const metrics = await (await fetch(`http://127.0.0.1:${edges[0].port}/metrics`)).text();
+      expect(metrics).toMatch(/vision_edge_frames_total\{outcome="E_OVERLOADED"\} [1-9]/);
+    } finally {
+      for (const w of workers) w.proc.kill('SIGCONT');
+    }
+    expect(await recovery('slow workers', Date.now())).toBeLessThan(RECOVERY_BOUND_MS);
+  });
+
+  it('worker SIGTERM: finishes and acknowledges what it took, exits 0', async () => {
+    const t0 = Date.now();
+    const [leaving, staying] = workers;
+    expect(await leaving.kill('SIGTERM')).toBe(0);
+    expect(leaving.logs.some((l) => l['msg'] === 'worker stopped')).toBe(true);
+    workers = [staying, await startWorker()];
+    expect(await recovery('worker SIGTERM', t0)).toBeLessThan(RECOVERY_BOUND_MS);
+  });
+
+  it('edge SIGTERM: drains, closes sockets with 1001, clients carry on through the other edge', async () => {
+    const t0 = Date.now();
+    expect(await edges[0].kill('SIGTERM')).toBe(0);
+    await expect.poll(() => clients.filter((c) => c.closes.includes(1001)).length).toBeGreaterThan(0);
+    expect(await recovery('edge SIGTERM', t0)).toBeLessThan(RECOVERY_BOUND_MS);
+  });
+
+  it('the books balance: every frame got exactly one terminal reply, within deadline + margin', async () => {
+    const books: Books[] = await Promise.all(clients.map((c) => c.stop(DEADLINE_MS + MARGIN_MS + 2000)));
+    const total = { sent: 0, answered: 0, byOutcome: {} as Record<string, number> };
+    for (const b of books) {
+      expect(b.unanswered).toEqual([]);
+      expect(b.duplicates).toEqual([]);
+      expect(b.answered).toBe(b.sent);
+      total.sent += b.sent;
+      total.answered += b.answered;
+      for (const [k, v] of Object.entries(b.byOutcome)) total.byOutcome[k] = (total.byOutcome[k] ?? 0) + v;
+      for (const r of b.replies) expect(r.at - r.sentAt).toBeLessThanOrEqual(DEADLINE_MS + MARGIN_MS + 1500);
+    }
+    console.log('books:', total);
+    expect(total.byOutcome['result']).toBeGreaterThan(total.sent / 4);
+    const known = new Set(['result', 'E_EXPIRED', 'E_TIMEOUT', 'E_UNAVAILABLE', 'E_OVERLOADED', 'E_SHUTTING_DOWN', 'E_DROPPED', 'E_DEAD_LETTER']);
+    for (const k of Object.keys(total.byOutcome)) expect(known.has(k), k).toBe(true);
+  });
+});
