@@ -166,3 +166,38 @@ describe('edge: health and lifecycle', () => {
     expect(code).toBe(1006);
   });
 });
+
+describe('edge: POST /v1/detect', () => {
+  it('answers raw and base64-JSON bodies with the same boxes as the WebSocket path', async () => {
+    const { http } = await edgeWith({ MAX_FRAME_BYTES: '200000' });
+    const jpeg = await square();
+    const raw = await fetch(`${http}/v1/detect`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: jpeg });
+    expect(raw.status).toBe(200);
+    expect(Number(raw.headers.get('x-batch-size'))).toBeGreaterThanOrEqual(1);
+    const rawBoxes = (await raw.json()) as { xmin: number; ymin: number; xmax: number; ymax: number; name: string }[];
+    expect(rawBoxes.map((d) => [d.name, d.xmin, d.ymin, d.xmax, d.ymax])).toEqual([['red', 640, 232, 704, 296]]);
+    const b64 = await fetch(`${http}/v1/detect`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ image: jpeg.toString('base64') }),
+    });
+    expect(await b64.json()).toEqual(rawBoxes);
+  });
+
+  it('maps bad requests to the error table statuses', async () => {
+    const { http } = await edgeWith({ MAX_FRAME_BYTES: '4096' });
+    const post = (body: string | Buffer, type: string) =>
+      fetch(`${http}/v1/detect`, { method: 'POST', headers: { 'content-type': type }, body });
+    const cases: [Response, number, string][] = [
+      [await post('{"image": 5}', 'application/json'), 400, 'E_BAD_MESSAGE'],
+      [await post('nope{', 'application/json'), 400, 'E_BAD_MESSAGE'],
+      [await post('hello', 'application/octet-stream'), 415, 'E_UNSUPPORTED_FORMAT'],
+      [await post(Buffer.alloc(0), 'image/jpeg'), 400, 'E_EMPTY_FRAME'],
+      [await post(Buffer.alloc(5000, 1), 'image/jpeg'), 413, 'E_FRAME_TOO_LARGE'],
+    ];
+    for (const [res, status, code] of cases) {
+      expect(res.status).toBe(status);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
+    }
+  });
+});

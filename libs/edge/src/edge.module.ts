@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { DetectController } from './detect.controller';
 import { DetectGateway } from './detect.gateway';
 import { EDGE_CONTEXT, type EdgeContext } from './edge-context';
 import { EdgeService } from './edge.service';
@@ -9,7 +10,7 @@ export class EdgeModule {
   static forRoot(ctx: EdgeContext): DynamicModule {
     return {
       module: EdgeModule,
-      controllers: [HealthController],
+      controllers: [HealthController, DetectController],
       providers: [{ provide: EDGE_CONTEXT, useValue: ctx }, EdgeService, DetectGateway],
     };
   }

@@ -15,6 +15,7 @@ const DRAIN_LINGER_MS = 250;
 const CLOSE_HANDSHAKE_MS = 2000;
 import { ClientSession, type SessionHost, type WireProtocol } from './client-session';
 import { EDGE_CONTEXT, type EdgeContext } from './edge-context';
+import { HttpFrames } from './http-frames';
 
 /**
  * Routes frames from sessions to the queue and outcomes back to sessions. Holds nothing another
@@ -30,7 +31,15 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
   private pingTimer: NodeJS.Timeout | undefined;
   private readonly alive = new WeakSet<WebSocket>();
 
-  constructor(@Inject(EDGE_CONTEXT) private readonly ctx: EdgeContext) {}
+  /** Frames posted to `POST /v1/detect`. */
+  readonly http: HttpFrames;
+
+  constructor(@Inject(EDGE_CONTEXT) private readonly ctx: EdgeContext) {
+    this.http = new HttpFrames(`${this.instance}-http`, ctx.config.frames, async (f) => {
+      if (this.draining) throw new VisionError('E_SHUTTING_DOWN');
+      await this.ctx.transport.submit({ ...f, edgeId: this.edgeId, connId: this.http.connId });
+    });
+  }
 
   get edgeId(): string {
     return this.ctx.config.edgeId;
@@ -100,10 +109,11 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
   /** Every open frame's fate became unknown (the queue connection dropped): answer them now. */
   failAllOpen(code: ErrorCode, message: string): void {
     for (const s of this.sessions.values()) s.failOpen(code, message);
+    this.http.failOpen(code, message);
   }
 
   openFrames(): number {
-    let n = 0;
+    let n = this.http.size;
     for (const s of this.sessions.values()) n += s.inFlight;
     return n;
   }
@@ -138,6 +148,7 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
   }
 
   private onOutcome(m: FrameOutcomeMessage): void {
+    if (m.connId === this.http.connId) return this.http.onOutcome(m);
     // A connection that has gone away simply has no session: the outcome is dropped quietly.
     this.sessions.get(m.connId)?.onOutcome(m);
   }

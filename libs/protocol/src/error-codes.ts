@@ -3,32 +3,32 @@
  * `docs/protocol.md` holds the same table for humans.
  *
  * `close` is the WebSocket close code used when the error ends the connection; `null` means the
- * connection and the other frames are unaffected.
+ * connection and the other frames are unaffected. `http` is the status `POST /v1/detect` answers with.
  */
 export const ERROR_CODES = {
-  E_EMPTY_FRAME: { retryable: false, close: null, message: 'the frame has no bytes' },
-  E_UNSUPPORTED_FORMAT: { retryable: false, close: null, message: 'not a JPEG, PNG or WebP image' },
-  E_FRAME_TOO_LARGE: { retryable: false, close: null, message: 'the frame exceeds the byte limit' },
-  E_IMAGE_DECODE: { retryable: false, close: null, message: 'the image could not be decoded' },
-  E_IMAGE_TOO_LARGE: { retryable: false, close: null, message: 'the image exceeds the pixel limit' },
-  E_BAD_HEADER: { retryable: false, close: null, message: 'the yolo.v1 frame header is malformed' },
-  E_BAD_MESSAGE: { retryable: false, close: null, message: 'the text message is not a known control message' },
-  E_DROPPED: { retryable: true, close: null, message: 'a newer frame replaced this one (latest frame wins)' },
-  E_OVERLOADED: { retryable: true, close: null, message: 'the inference backlog is full' },
-  E_EXPIRED: { retryable: true, close: null, message: 'the frame deadline passed before inference' },
-  E_TIMEOUT: { retryable: true, close: null, message: 'no result arrived before the deadline' },
-  E_UNAVAILABLE: { retryable: true, close: null, message: 'the queue is unreachable; the frame fate is unknown' },
-  E_DEAD_LETTER: { retryable: false, close: null, message: 'the frame failed repeatedly and was dead-lettered' },
-  E_INFERENCE: { retryable: true, close: null, message: 'the model failed on this batch' },
-  E_SHUTTING_DOWN: { retryable: true, close: 1001, message: 'the server is draining; reconnect' },
-  E_PROTOCOL: { retryable: false, close: 1002, message: 'unsupported sub-protocol or message type' },
-  E_INTERNAL: { retryable: true, close: null, message: 'unexpected server error' },
+  E_EMPTY_FRAME: { http: 400, retryable: false, close: null, message: 'the frame has no bytes' },
+  E_UNSUPPORTED_FORMAT: { http: 415, retryable: false, close: null, message: 'not a JPEG, PNG or WebP image' },
+  E_FRAME_TOO_LARGE: { http: 413, retryable: false, close: null, message: 'the frame exceeds the byte limit' },
+  E_IMAGE_DECODE: { http: 422, retryable: false, close: null, message: 'the image could not be decoded' },
+  E_IMAGE_TOO_LARGE: { http: 422, retryable: false, close: null, message: 'the image exceeds the pixel limit' },
+  E_BAD_HEADER: { http: 400, retryable: false, close: null, message: 'the yolo.v1 frame header is malformed' },
+  E_BAD_MESSAGE: { http: 400, retryable: false, close: null, message: 'the text message is not a known control message' },
+  E_DROPPED: { http: 409, retryable: true, close: null, message: 'a newer frame replaced this one (latest frame wins)' },
+  E_OVERLOADED: { http: 429, retryable: true, close: null, message: 'the inference backlog is full' },
+  E_EXPIRED: { http: 504, retryable: true, close: null, message: 'the frame deadline passed before inference' },
+  E_TIMEOUT: { http: 504, retryable: true, close: null, message: 'no result arrived before the deadline' },
+  E_UNAVAILABLE: { http: 503, retryable: true, close: null, message: 'the queue is unreachable; the frame fate is unknown' },
+  E_DEAD_LETTER: { http: 500, retryable: false, close: null, message: 'the frame failed repeatedly and was dead-lettered' },
+  E_INFERENCE: { http: 500, retryable: true, close: null, message: 'the model failed on this batch' },
+  E_SHUTTING_DOWN: { http: 503, retryable: true, close: 1001, message: 'the server is draining; reconnect' },
+  E_PROTOCOL: { http: 400, retryable: false, close: 1002, message: 'unsupported sub-protocol or message type' },
+  E_INTERNAL: { http: 500, retryable: true, close: null, message: 'unexpected server error' },
   // Start-up errors: never sent on the wire, but typed the same way.
-  E_MODEL_LOAD: { retryable: false, close: null, message: 'the model file cannot be loaded' },
-  E_MODEL_LAYOUT: { retryable: false, close: null, message: 'the model output layout is not supported' },
-  E_PROVIDER_UNAVAILABLE: { retryable: false, close: null, message: 'the requested execution provider cannot load' },
-  E_CONFIG: { retryable: false, close: null, message: 'the configuration is invalid' },
-} as const satisfies Record<string, { retryable: boolean; close: number | null; message: string }>;
+  E_MODEL_LOAD: { http: 500, retryable: false, close: null, message: 'the model file cannot be loaded' },
+  E_MODEL_LAYOUT: { http: 500, retryable: false, close: null, message: 'the model output layout is not supported' },
+  E_PROVIDER_UNAVAILABLE: { http: 500, retryable: false, close: null, message: 'the requested execution provider cannot load' },
+  E_CONFIG: { http: 500, retryable: false, close: null, message: 'the configuration is invalid' },
+} as const satisfies Record<string, { http: number; retryable: boolean; close: number | null; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
