@@ -1,4 +1,4 @@
-import { createLogger, exitOnSignal, failStartup, loadConfigFromProcess } from '@vision/config';
+import { runMain } from '@vision/config';
 import { startEdgeRuntime } from '@vision/edge';
 import { VisionMetrics } from '@vision/metrics';
 import { MemoryTransport } from '@vision/transport';
@@ -8,38 +8,14 @@ import { startWorkerRuntime } from '@vision/worker';
  * `npm start`: edge and worker in one process. Without REDIS_URL they meet through an in-memory
  * queue (nothing else to install); with REDIS_URL they use Redis like separate processes would.
  */
-async function main(): Promise<void> {
-  const config = loadConfigFromProcess();
-  const log = createLogger(config, 'server');
-  try {
-    const metrics = new VisionMetrics();
-    const memory = config.redisUrl ? undefined : new MemoryTransport({ maxQueue: config.batching.maxQueue });
-    const worker = await startWorkerRuntime(config, log, { transport: memory, metrics });
-    const edge = await startEdgeRuntime({
-      config,
-      log,
-      metrics,
-      transport: memory,
-      readiness: async () => ({ model: true }),
-    });
-    log.info(
-      { mode: memory ? 'embedded' : 'redis', url: `ws://localhost:${edge.port}/ws/detect`, model: config.model.path },
-      'ready',
-    );
-    exitOnSignal(
-      log,
-      async () => {
-        await edge.stop();
-        await worker.stop();
-      },
-      config.frames.shutdownGraceMs + 5000,
-    );
-  } catch (err) {
-    failStartup(log, err);
-  }
-}
-
-void main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
+runMain('server', async (config, log) => {
+  const metrics = new VisionMetrics();
+  const memory = config.redisUrl ? undefined : new MemoryTransport({ maxQueue: config.batching.maxQueue });
+  const worker = await startWorkerRuntime(config, log, { transport: memory, metrics });
+  const edge = await startEdgeRuntime({ config, log, metrics, transport: memory, readiness: async () => ({ model: true }) });
+  log.info({ mode: memory ? 'embedded' : 'redis', url: `ws://localhost:${edge.port}/ws/detect`, model: config.model.path }, 'ready');
+  return async () => {
+    await edge.stop();
+    await worker.stop();
+  };
 });

@@ -146,7 +146,3 @@ export function loadConfig(env: Env): AppConfig {
   };
 }
 
-/** The only place that reads `process.env`. */
-export function loadConfigFromProcess(): AppConfig {
-  return loadConfig(process.env);
-}

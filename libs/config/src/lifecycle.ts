@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino';
-import type { AppConfig } from './config';
+import { loadConfig, type AppConfig } from './config';
 
 export function createLogger(config: Pick<AppConfig, 'logLevel'>, role: string): Logger {
   return pino({ level: config.logLevel, base: { role, pid: process.pid } });
@@ -38,4 +38,23 @@ export function failStartup(log: Logger, err: unknown): never {
   log.fatal({ code: e.code ?? 'E_INTERNAL', err: e.message ?? String(err) }, 'start-up failed');
   // pino writes synchronously to stdout by default, so the line is out before we exit.
   process.exit(1);
+}
+
+/**
+ * The shape of every process entry point: validate the environment, build a logger, start the
+ * role, and stop it on SIGTERM/SIGINT. `start` returns the role's stop function.
+ */
+export function runMain(role: string, start: (config: AppConfig, log: Logger) => Promise<() => Promise<void>>): void {
+  let config: AppConfig;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  }
+  const log = createLogger(config, role);
+  start(config, log).then(
+    (stop) => exitOnSignal(log, stop, config.frames.shutdownGraceMs + 5000),
+    (err: unknown) => failStartup(log, err),
+  );
 }

@@ -27,6 +27,10 @@ export interface RedisWorkerTransportOptions {
 
 type StreamEntry = [Buffer, Buffer[] | null];
 
+/** Waits shorter than this poll instead of using `BLOCK` (see `pollRead`). */
+const SHORT_BLOCK_MS = 200;
+const POLL_INTERVAL_MS = 2;
+
 export class RedisWorkerTransport implements WorkerTransport {
   readonly kind = 'redis' as const;
   private readonly keys: RedisKeys;
@@ -71,8 +75,27 @@ export class RedisWorkerTransport implements WorkerTransport {
       if (reclaimed.length) return reclaimed;
     }
     const block = Math.floor(blockMs);
+    if (block >= 1 && block < SHORT_BLOCK_MS) return this.pollRead(max, block);
     // BLOCK 0 would mean "forever": below 1 ms, read what is there without blocking.
     const args = block >= 1 ? ['BLOCK', block] : [];
+    return this.readOnce(max, args);
+  }
+
+  /**
+   * Redis times out blocked clients from its cron (10 Hz by default), so `BLOCK 10` can return
+   * 100 ms late. Short waits (a batch window) poll without blocking instead.
+   */
+  private async pollRead(max: number, blockMs: number): Promise<Delivery[]> {
+    const until = Date.now() + blockMs;
+    for (;;) {
+      const got = await this.readOnce(max, []);
+      const left = until - Date.now();
+      if (got.length || left <= 0 || this.closed) return got;
+      await new Promise((r) => setTimeout(r, Math.min(POLL_INTERVAL_MS, left)));
+    }
+  }
+
+  private async readOnce(max: number, args: (string | number)[]): Promise<Delivery[]> {
     let reply: unknown;
     try {
       reply = await this.blocking.callBuffer(

@@ -1,0 +1,146 @@
+import { request } from 'node:http';
+import WebSocket from 'ws';
+import { encodeFrame, PROTOCOL_V1 } from '@vision/protocol';
+import { CountingAgent } from './counting-agent';
+
+export type BenchTransport = 'ws-binary' | 'http-base64' | 'http-binary';
+export const BENCH_TRANSPORTS: readonly BenchTransport[] = ['ws-binary', 'http-base64', 'http-binary'];
+
+export interface FrameRecord {
+  latencyMs: number;
+  /** `result` or an error code. */
+  outcome: string;
+  batchSize?: number;
+  imageBytes: number;
+}
+
+export interface CameraRun {
+  transport: BenchTransport;
+  cameras: number;
+  fps: number;
+  elapsedMs: number;
+  frames: FrameRecord[];
+  /** Frames a camera did not send because two of its frames were still open (what a real camera drops). */
+  skippedAtSource: number;
+  bytesUp: number;
+  bytesDown: number;
+}
+
+export interface CameraRunOptions {
+  transport: BenchTransport;
+  /** Edge base URL, e.g. http://127.0.0.1:8080 */
+  baseUrl: string;
+  images: Buffer[];
+  cameras: number;
+  fps: number;
+  seconds: number;
+  /** @defaultValue 2 */
+  maxInFlight?: number;
+  onFrame?: () => void;
+}
+
+/**
+ * N simulated cameras, each offering F frames per second and keeping at most two open (the
+ * service's per-connection window), over one of the three transports.
+ */
+export async function runCameras(o: CameraRunOptions): Promise<CameraRun> {
+  const agent = new CountingAgent({ keepAlive: true, maxSockets: o.cameras * 2 });
+  const frames: FrameRecord[] = [];
+  let skipped = 0;
+  const maxInFlight = o.maxInFlight ?? 2;
+  const senders = await Promise.all(
+    Array.from({ length: o.cameras }, (_, i) => (o.transport === 'ws-binary' ? wsSender(o.baseUrl, agent, i) : httpSender(o, agent))),
+  );
+  const started = Date.now();
+  const stopAt = started + o.seconds * 1000;
+  await Promise.all(
+    senders.map(async (send, cam) => {
+      let open = 0;
+      let n = 0;
+      const pending: Promise<void>[] = [];
+      // Stagger cameras across the frame interval, like independent cameras would be.
+      await sleep(((cam / o.cameras) * 1000) / o.fps);
+      for (let next = Date.now(); next < stopAt; next += 1000 / o.fps) {
+        await sleep(next - Date.now());
+        if (open >= maxInFlight) {
+          skipped++;
+          continue;
+        }
+        const image = o.images[(cam + n++) % o.images.length];
+        open++;
+        const t0 = performance.now();
+        pending.push(
+          send(image).then((r) => {
+            open--;
+            frames.push({ latencyMs: performance.now() - t0, imageBytes: image.length, ...r });
+            o.onFrame?.();
+          }),
+        );
+      }
+      await Promise.all(pending);
+    }),
+  );
+  const elapsedMs = Date.now() - started;
+  const { written, read } = agent.bytes;
+  for (const s of senders) s.close?.();
+  agent.destroy();
+  return { transport: o.transport, cameras: o.cameras, fps: o.fps, elapsedMs, frames, skippedAtSource: skipped, bytesUp: written, bytesDown: read };
+}
+
+type Sender = ((image: Buffer) => Promise<{ outcome: string; batchSize?: number }>) & { close?: () => void };
+
+async function wsSender(baseUrl: string, agent: CountingAgent, cam: number): Promise<Sender> {
+  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/ws/detect`, [PROTOCOL_V1], { agent });
+  const waiting = new Map<number, (r: { outcome: string; batchSize?: number }) => void>();
+  await new Promise<void>((resolve, reject) => {
+    ws.once('error', reject);
+    ws.on('message', (data) => {
+      const m = JSON.parse(String(data)) as { type: string; frameId?: number; batchSize?: number; error?: { code: string } };
+      if (m.type === 'hello') return resolve();
+      if (m.frameId === undefined) return;
+      const done = waiting.get(m.frameId);
+      waiting.delete(m.frameId);
+      done?.(m.type === 'result' ? { outcome: 'result', batchSize: m.batchSize } : { outcome: m.error?.code ?? 'E_INTERNAL' });
+    });
+  });
+  let id = 0;
+  const send: Sender = (image) =>
+    new Promise((resolve) => {
+      const frameId = ++id;
+      waiting.set(frameId, resolve);
+      ws.send(encodeFrame({ frameId, streamId: `cam-${cam}` }, image));
+    });
+  send.close = () => ws.close();
+  return send;
+}
+
+async function httpSender(o: CameraRunOptions, agent: CountingAgent): Promise<Sender> {
+  const url = new URL('/v1/detect', o.baseUrl);
+  return (image) =>
+    new Promise((resolve) => {
+      const json = o.transport === 'http-base64';
+      const body = json ? Buffer.from(JSON.stringify({ image: image.toString('base64') })) : image;
+      const req = request(
+        url,
+        { method: 'POST', agent, headers: { 'content-type': json ? 'application/json' : 'image/jpeg', 'content-length': body.length } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            if (res.statusCode === 200) return resolve({ outcome: 'result', batchSize: Number(res.headers['x-batch-size']) });
+            try {
+              resolve({ outcome: (JSON.parse(Buffer.concat(chunks).toString()) as { error: { code: string } }).error.code });
+            } catch {
+              resolve({ outcome: `HTTP_${res.statusCode}` });
+            }
+          });
+        },
+      );
+      req.on('error', () => resolve({ outcome: 'E_CONNECTION' }));
+      req.end(body);
+    });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.max(0, ms)));
+}

@@ -1,0 +1,41 @@
+/** The worker's Prometheus counters a benchmark compares before and after a run. */
+export interface WorkerCounters {
+  busySeconds: number;
+  batchCount: number;
+  batchSum: number;
+  /** Cumulative bucket counts of vision_worker_batch_size by upper bound. */
+  batchBuckets: Map<number, number>;
+}
+
+export async function scrapeWorker(metricsUrl: string): Promise<WorkerCounters> {
+  const text = await (await fetch(metricsUrl)).text();
+  const value = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? 0);
+  const batchBuckets = new Map<number, number>();
+  for (const m of text.matchAll(/^vision_worker_batch_size_bucket\{le="([^"]+)"\} ([0-9.e+-]+)$/gm)) {
+    batchBuckets.set(m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2]));
+  }
+  return {
+    busySeconds: value('vision_worker_busy_seconds_total'),
+    batchCount: value('vision_worker_batch_size_count'),
+    batchSum: value('vision_worker_batch_size_sum'),
+    batchBuckets,
+  };
+}
+
+/** Batch-size histogram (non-cumulative, by upper bound) and busy fraction between two scrapes. */
+export function diffCounters(a: WorkerCounters, b: WorkerCounters, elapsedMs: number) {
+  const histogram: Record<string, number> = {};
+  let prev = 0;
+  for (const [le, cum] of [...b.batchBuckets].sort((x, y) => x[0] - y[0])) {
+    const d = cum - (a.batchBuckets.get(le) ?? 0);
+    if (d - prev > 0) histogram[`≤${le}`] = d - prev;
+    prev = d;
+  }
+  const batches = b.batchCount - a.batchCount;
+  return {
+    busyFraction: (b.busySeconds - a.busySeconds) / (elapsedMs / 1000),
+    batches,
+    meanBatch: batches ? (b.batchSum - a.batchSum) / batches : 0,
+    histogram,
+  };
+}
