@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { benchModelName, freePort, modelsDir, repoRoot, startService, startTestRedis, uniquePrefix, type ServiceProcess } from '@vision/testing';
 import { YoloModel } from '@vision/yolo';
 import { BENCH_TRANSPORTS } from './cameras';
+import { CpuMeter } from './cpu-usage';
 import { loadBenchImages, runWithProgress } from './bench-cli';
 import { mean, percentile, table } from './stats';
 import { summarize, type RunSummary } from './summary';
@@ -32,12 +33,13 @@ async function main(): Promise<void> {
     .option('--cameras <list>', 'camera counts', '1,2,4,8')
     .option('--fps <n>', 'frames per second per camera', '5')
     .option('--latency-fps <n>', 'rate of the single-camera latency run (low enough that frames never queue)', '2')
+    .option('--latency-seconds <n>', 'duration of each single-camera latency run', '15')
     .option('--seconds <n>', 'seconds per load level', '8')
     .option('--max-batch <n>', 'worker MAX_BATCH', '8')
     .option('--provider <name>', 'EXECUTION_PROVIDER for both the raw baseline and the worker', 'cpu')
     .option('--out <dir>', 'results folder', join(repoRoot(), 'results', 'bench'))
     .parse()
-    .opts<{ model: string; batches: string; cameras: string; fps: string; latencyFps: string; seconds: string; maxBatch: string; provider: string; out: string }>();
+    .opts<{ model: string; batches: string; cameras: string; fps: string; latencyFps: string; latencySeconds: string; seconds: string; maxBatch: string; provider: string; out: string }>();
   const images = loadBenchImages();
   const provider = o.provider as 'cpu' | 'cuda' | 'tensorrt';
   const machine = `${cpus().length}× ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
@@ -67,7 +69,7 @@ async function main(): Promise<void> {
   // The same single-frame work at the latency run's cadence: ONNX Runtime's threads sleep and caches
   // go cold between sparse frames, so back-to-back timings would understate the model's share.
   const paced: number[] = [];
-  for (let i = 0; i < 10; i++) {
+  for (let i = 0; i < 30; i++) {
     await new Promise((r) => setTimeout(r, 1000 / Number(o.latencyFps)));
     const t0 = performance.now();
     await model.infer(await model.prepare([images[i % images.length]]));
@@ -83,7 +85,7 @@ async function main(): Promise<void> {
   const common = { REDIS_URL: redis.url, REDIS_PREFIX: uniquePrefix('bench'), MODEL_PATH: o.model, LOG_LEVEL: 'warn', EXECUTION_PROVIDER: provider };
   const procs: ServiceProcess[] = [];
   const latency: RunSummary[] = [];
-  const summaries: (RunSummary & { busyFraction: number; meanBatch: number; batchHistogram: Record<string, number> })[] = [];
+  const summaries: (RunSummary & { busyFraction: number; meanBatch: number; batchHistogram: Record<string, number>; cpuCores: Record<string, number> })[] = [];
   try {
     procs.push(await startService('worker', { ...common, LOG_LEVEL: 'info', MAX_BATCH: o.maxBatch, METRICS_PORT: String(metricsPort), HOST: '127.0.0.1' }));
     const edge = await startService('edge', { ...common, LOG_LEVEL: 'info', MAX_QUEUE: '64' });
@@ -93,15 +95,17 @@ async function main(): Promise<void> {
     await runWithProgress({ transport: 'ws-binary', baseUrl, images, cameras: 1, fps: 5, seconds: 2 }); // warm-up
     // Added latency is measured where nothing queues: one camera, well below the service rate.
     for (const transport of BENCH_TRANSPORTS) {
-      const run = await runWithProgress({ transport, baseUrl, images, cameras: 1, fps: Number(o.latencyFps), seconds: Number(o.seconds) });
+      const run = await runWithProgress({ transport, baseUrl, images, cameras: 1, fps: Number(o.latencyFps), seconds: Number(o.latencySeconds) });
       latency.push(summarize(run));
     }
     for (const transport of BENCH_TRANSPORTS) {
       for (const cameras of o.cameras.split(',').map(Number)) {
         const before = await scrapeWorker(metricsUrl);
+        const cpu = new CpuMeter({ worker: procs[0].proc.pid, edge: edge.proc.pid, redis: redis.pid(), client: process.pid });
         const run = await runWithProgress({ transport, baseUrl, images, cameras, fps: Number(o.fps), seconds: Number(o.seconds) });
+        const cpuCores = cpu.since();
         const d = diffCounters(before, await scrapeWorker(metricsUrl), run.elapsedMs);
-        summaries.push({ ...summarize(run), busyFraction: d.busyFraction, meanBatch: d.meanBatch, batchHistogram: d.histogram });
+        summaries.push({ ...summarize(run), busyFraction: d.busyFraction, meanBatch: d.meanBatch, batchHistogram: d.histogram, cpuCores });
       }
     }
   } finally {
@@ -131,10 +135,11 @@ async function main(): Promise<void> {
 
   const rawTable = table(['batch', 'raw ORT frames/s', 'infer p50 ms', 'preprocess ms/frame'], raw.map((r) => [r.batch, r.fps, r.inferP50, r.preprocessMsPerFrame]));
   const runTable = table(
-    ['transport', 'cameras', 'offered/s', 'results/s', 'p50 ms', 'p95 ms', 'p99 ms', 'up B/frame', 'down B/frame', 'mean batch', 'busy', 'not result'],
+    ['transport', 'cameras', 'offered/s', 'results/s', 'p50 ms', 'p95 ms', 'p99 ms', 'up B/frame', 'down B/frame', 'mean batch', 'busy', 'CPU cores worker/edge/redis/client', 'not result'],
     summaries.map((s) => [
       s.transport, s.cameras, s.offeredFps, s.throughput, s.p50, s.p95, s.p99, Math.round(s.bytesUpPerFrame), Math.round(s.bytesDownPerFrame),
-      s.meanBatch, `${(s.busyFraction * 100).toFixed(0)}%`, JSON.stringify(Object.fromEntries(Object.entries(s.outcomes).filter(([k]) => k !== 'result'))) + (s.skippedAtSource ? ` skipped:${s.skippedAtSource}` : ''),
+      s.meanBatch, `${(s.busyFraction * 100).toFixed(0)}%`,
+      ['worker', 'edge', 'redis', 'client'].map((k) => s.cpuCores[k].toFixed(2)).join(' / '), JSON.stringify(Object.fromEntries(Object.entries(s.outcomes).filter(([k]) => k !== 'result'))) + (s.skippedAtSource ? ` skipped:${s.skippedAtSource}` : ''),
     ]),
   );
   const ratioTable = table(

@@ -8,6 +8,8 @@ export interface TestRedis {
   url: string;
   /** Where it came from: an external URL, a testcontainers container, or a local redis-server. */
   kind: 'external' | 'container' | 'process';
+  /** The redis-server's pid when this harness started it (for CPU accounting in benchmarks). */
+  pid(): number | undefined;
   /** Kills the server (SIGKILL) and starts a fresh, empty one on the same port. Only for `process`. */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -53,7 +55,7 @@ export async function freePort(): Promise<number> {
 export async function startTestRedis(opts: { own?: boolean } = {}): Promise<TestRedis> {
   const external = process.env['TEST_REDIS_URL'];
   if (external && !opts.own) {
-    return { url: external, kind: 'external', restart: () => Promise.reject(new Error('cannot restart an external Redis')), stop: async () => undefined };
+    return { url: external, kind: 'external', pid: () => undefined, restart: () => Promise.reject(new Error('cannot restart an external Redis')), stop: async () => undefined };
   }
   if (!opts.own && dockerReachable()) {
     try {
@@ -62,6 +64,7 @@ export async function startTestRedis(opts: { own?: boolean } = {}): Promise<Test
       return {
         url: `redis://${c.getHost()}:${c.getMappedPort(6379)}`,
         kind: 'container',
+        pid: () => undefined,
         restart: () => Promise.reject(new Error('restart needs a process-backed Redis')),
         stop: async () => {
           await c.stop();
@@ -76,6 +79,7 @@ export async function startTestRedis(opts: { own?: boolean } = {}): Promise<Test
   return {
     url: `redis://127.0.0.1:${port}`,
     kind: 'process',
+    pid: () => proc.pid,
     async restart() {
       await kill(proc);
       proc = await launch(port);
