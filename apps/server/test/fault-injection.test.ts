@@ -91,8 +91,16 @@ describe('fault injection', () => {
   });
 
   it('worker SIGKILLed mid-batch: another worker takes over its pending frames', async () => {
-    const t0 = Date.now();
     const [victim, survivor] = workers;
+    const victimId = String(victim.logs.find((l) => l['msg'] === 'worker started')?.['workerId']);
+    // Strike while the victim holds frames it has not acknowledged.
+    await expect
+      .poll(async () => ((await admin.xpending(`${prefix}:frames`, 'workers', '-', '+', 10, victimId)) as unknown[]).length, {
+        timeout: 10_000,
+        interval: 5,
+      })
+      .toBeGreaterThan(0);
+    const t0 = Date.now();
     await victim.kill('SIGKILL');
     await survivor.waitForLog((l) => l['msg'] === 'took over frames from an unresponsive worker', 10_000);
     expect(await recovery('worker SIGKILL', t0)).toBeLessThan(RECOVERY_BOUND_MS);

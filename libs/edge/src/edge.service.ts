@@ -5,6 +5,7 @@ import type WebSocket from 'ws';
 import {
   PROTOCOL_V1,
   VisionError,
+  type ClientControl,
   type ErrorCode,
   type FrameOutcomeMessage,
   type GoAwayMessage,
@@ -100,9 +101,9 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
   }
 
   control(_session: ClientSession, msg: unknown): object | undefined {
-    const m = msg as { type?: unknown; ts?: unknown };
-    if (m?.type === 'ping') return { type: 'pong', ...(typeof m.ts === 'number' ? { ts: m.ts } : {}) };
-    if (m?.type === 'hello') return this.hello();
+    const m = (msg ?? {}) as { type?: ClientControl['type'] | string; ts?: unknown };
+    if (m.type === 'ping') return { type: 'pong', ...(typeof m.ts === 'number' ? { ts: m.ts } : {}) };
+    if (m.type === 'hello') return this.hello();
     return undefined;
   }
 

@@ -6,9 +6,7 @@ import type { CompletedFrame, Delivery, WorkerTransport } from '@vision/transpor
 import type { PreparedBatch, YoloModel } from '@vision/yolo';
 import { DynamicBatcher, type DynamicBatcherOptions } from './dynamic-batcher';
 
-export interface InferenceWorkerOptions extends DynamicBatcherOptions {
-  workerId: string;
-}
+export type InferenceWorkerOptions = DynamicBatcherOptions;
 
 type Model = Pick<YoloModel, 'prepare' | 'infer' | 'description'>;
 

@@ -50,7 +50,7 @@ export async function startWorkerRuntime(
   const worker = new InferenceWorker(
     transport,
     model,
-    { workerId: config.workerId, maxBatch: config.batching.maxBatch, maxWaitMs: config.batching.maxWaitMs },
+    { maxBatch: config.batching.maxBatch, maxWaitMs: config.batching.maxWaitMs },
     log,
     deps.metrics,
   );

@@ -250,7 +250,7 @@ export class YoloModel {
       });
       return {
         frames,
-        runBatchSize: batch.count === 0 ? 0 : Math.min(group, typeof this.description.batch === 'number' ? group : batch.count),
+        runBatchSize: batch.count === 0 ? 0 : group,
         inferenceMs: t1 - t0,
         postprocessMs: performance.now() - t1,
       };
