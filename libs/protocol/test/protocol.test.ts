@@ -1,0 +1,66 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { encodeFrame, ERROR_CODES, parseFrame, sniffImageFormat, toWireError, VisionError } from '../src';
+
+describe('yolo.v1 frame header', () => {
+  it('round-trips frame id, capture time and stream id, and leaves the image untouched', () => {
+    const image = Buffer.from([0xff, 0xd8, 0xff, 1, 2, 3]);
+    const msg = encodeFrame({ frameId: 0xfffffffe, captureTs: 1764135000123.5, streamId: 'quai-7 ✓' }, image);
+    const { header, image: out } = parseFrame(msg);
+    expect(header).toEqual({ frameId: 0xfffffffe, captureTs: 1764135000123.5, streamId: 'quai-7 ✓' });
+    expect(Buffer.from(out).equals(image)).toBe(true);
+  });
+
+  it('treats a message starting with image magic as headerless', () => {
+    const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0]);
+    expect(parseFrame(jpeg)).toEqual({ header: undefined, image: jpeg });
+  });
+
+  it('skips header fields it does not know (a longer header from a newer client)', () => {
+    const msg = encodeFrame({ frameId: 5 }, Buffer.from([0x89, 0x50]));
+    const longer = Buffer.concat([msg.subarray(0, 17), Buffer.from([9, 9, 9]), msg.subarray(17)]);
+    longer.writeUInt16BE(20, 2);
+    expect(parseFrame(longer)).toMatchObject({ header: { frameId: 5 }, image: Buffer.from([0x89, 0x50]) });
+  });
+
+  it('rejects truncated or inconsistent headers with E_BAD_HEADER', () => {
+    const msg = encodeFrame({ frameId: 1, streamId: 'abc' }, Buffer.from([0xff, 0xd8, 0xff]));
+    expect(() => parseFrame(msg.subarray(0, 10))).toThrow(expect.objectContaining({ code: 'E_BAD_HEADER' }));
+    const bad = Buffer.from(msg);
+    bad.writeUInt16BE(5000, 2);
+    expect(() => parseFrame(bad)).toThrow(expect.objectContaining({ code: 'E_BAD_HEADER' }));
+    expect(() => encodeFrame({ frameId: -1 }, Buffer.alloc(0))).toThrow(RangeError);
+  });
+});
+
+describe('sniffImageFormat', () => {
+  it('knows JPEG, PNG and WebP by their magic bytes only', () => {
+    expect(sniffImageFormat(Buffer.from([0xff, 0xd8, 0xff, 0xdb]))).toBe('jpeg');
+    expect(sniffImageFormat(Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'))).toBe('png');
+    expect(sniffImageFormat(Buffer.from('RIFF\0\0\0\0WEBPVP8 ', 'latin1'))).toBe('webp');
+    expect(sniffImageFormat(Buffer.from('GIF89a'))).toBeUndefined();
+    expect(sniffImageFormat(Buffer.alloc(0))).toBeUndefined();
+  });
+});
+
+describe('error codes', () => {
+  it('never leak internals: unknown errors become E_INTERNAL', () => {
+    expect(toWireError(new Error('secret stack'))).toEqual({ code: 'E_INTERNAL', message: ERROR_CODES.E_INTERNAL.message });
+    expect(toWireError(new VisionError('E_EXPIRED'))).toEqual({ code: 'E_EXPIRED', message: ERROR_CODES.E_EXPIRED.message });
+  });
+
+  it('match the table in docs/protocol.md (code, retry, close, HTTP status)', () => {
+    const doc = readFileSync(join(__dirname, '../../../docs/protocol.md'), 'utf8');
+    const rows = new Map<string, string[]>();
+    for (const m of doc.matchAll(/^\| `(E_[A-Z_]+)` \| (yes|no) \| ([^|]+) \| (\d+) \|/gm)) rows.set(m[1], [m[2], m[3].trim(), m[4]]);
+    const wire = Object.entries(ERROR_CODES).filter(([code]) => !['E_MODEL_LOAD', 'E_MODEL_LAYOUT', 'E_PROVIDER_UNAVAILABLE', 'E_CONFIG'].includes(code));
+    expect([...rows.keys()].sort()).toEqual(wire.map(([c]) => c).sort());
+    for (const [code, spec] of wire) {
+      const [retry, close, http] = rows.get(code)!;
+      expect(retry, code).toBe(spec.retryable ? 'yes' : 'no');
+      expect(close.startsWith(spec.close === null ? '—' : String(spec.close)), code).toBe(true);
+      expect(Number(http), code).toBe(spec.http);
+    }
+  });
+});
