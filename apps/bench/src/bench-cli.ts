@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { imageFixturesDir } from '@vision/testing';
 import { BENCH_TRANSPORTS, runCameras, type BenchTransport } from './cameras';
 import { summarize } from './summary';
+import { diffCounters, scrapeWorker } from './worker-metrics';
 import { table } from './stats';
 
 /**
@@ -40,11 +41,17 @@ async function main(): Promise<void> {
     .option('--cameras <n>', 'simulated cameras', positive, 4)
     .option('--fps <n>', 'frames per second per camera', positive, 5)
     .option('--seconds <n>', 'duration', positive, 10)
+    .option('--worker-metrics <url>', "a worker's /metrics URL, for busy fraction and batch sizes")
     .parse()
-    .opts<{ url: string; transport: string; cameras: number; fps: number; seconds: number }>();
+    .opts<{ url: string; transport: string; cameras: number; fps: number; seconds: number; workerMetrics?: string }>();
   if (!BENCH_TRANSPORTS.includes(o.transport as BenchTransport)) throw new Error(`--transport must be one of ${BENCH_TRANSPORTS.join(', ')}`);
+  const before = o.workerMetrics ? await scrapeWorker(o.workerMetrics) : undefined;
   const run = await runWithProgress({ transport: o.transport as BenchTransport, baseUrl: o.url, images: loadBenchImages(), cameras: o.cameras, fps: o.fps, seconds: o.seconds });
   const s = summarize(run);
+  if (before && o.workerMetrics) {
+    const d = diffCounters(before, await scrapeWorker(o.workerMetrics), run.elapsedMs);
+    console.log(`worker busy ${(d.busyFraction * 100).toFixed(0)}%, ${d.batches} batches, mean ${d.meanBatch.toFixed(2)}, sizes ${JSON.stringify(d.histogram)}`);
+  }
   console.log(
     table(
       ['transport', 'cameras', 'offered fps', 'results/s', 'p50 ms', 'p95 ms', 'p99 ms', 'bytes up/frame', 'bytes down/frame', 'outcomes'],

@@ -135,11 +135,12 @@ async function main(): Promise<void> {
 
   const rawTable = table(['batch', 'raw ORT frames/s', 'infer p50 ms', 'preprocess ms/frame'], raw.map((r) => [r.batch, r.fps, r.inferP50, r.preprocessMsPerFrame]));
   const runTable = table(
-    ['transport', 'cameras', 'offered/s', 'results/s', 'p50 ms', 'p95 ms', 'p99 ms', 'up B/frame', 'down B/frame', 'mean batch', 'busy', 'CPU cores worker/edge/redis/client', 'not result'],
+    ['transport', 'cameras', 'offered/s', 'results/s', 'p50 ms', 'p95 ms', 'p99 ms', 'up B/frame', 'down B/frame', 'mean batch', 'busy', 'CPU cores worker/edge/redis/client', 'batch sizes', 'not result'],
     summaries.map((s) => [
       s.transport, s.cameras, s.offeredFps, s.throughput, s.p50, s.p95, s.p99, Math.round(s.bytesUpPerFrame), Math.round(s.bytesDownPerFrame),
       s.meanBatch, `${(s.busyFraction * 100).toFixed(0)}%`,
-      ['worker', 'edge', 'redis', 'client'].map((k) => s.cpuCores[k].toFixed(2)).join(' / '), JSON.stringify(Object.fromEntries(Object.entries(s.outcomes).filter(([k]) => k !== 'result'))) + (s.skippedAtSource ? ` skipped:${s.skippedAtSource}` : ''),
+      ['worker', 'edge', 'redis', 'client'].map((k) => s.cpuCores[k].toFixed(2)).join(' / '),
+      Object.entries(s.batchHistogram).map(([le, n]) => `${le}:${n}`).join(' '), JSON.stringify(Object.fromEntries(Object.entries(s.outcomes).filter(([k]) => k !== 'result'))) + (s.skippedAtSource ? ` skipped:${s.skippedAtSource}` : ''),
     ]),
   );
   const ratioTable = table(

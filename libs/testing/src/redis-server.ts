@@ -48,12 +48,12 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * A Redis for integration tests: `TEST_REDIS_URL` if set; else a testcontainers `redis:7` when a
+ * A Redis for integration tests: `TEST_REDIS_URL` (or `REDIS_URL`) if set; else a testcontainers `redis:7` when a
  * Docker engine is reachable; else a `redis-server` child process on a free port (what CI uses).
  * Fault tests that restart Redis pass `{ own: true }` to always get a process they control.
  */
 export async function startTestRedis(opts: { own?: boolean } = {}): Promise<TestRedis> {
-  const external = process.env['TEST_REDIS_URL'];
+  const external = process.env['TEST_REDIS_URL'] ?? process.env['REDIS_URL'];
   if (external && !opts.own) {
     return { url: external, kind: 'external', pid: () => undefined, restart: () => Promise.reject(new Error('cannot restart an external Redis')), stop: async () => undefined };
   }
