@@ -13,6 +13,9 @@ import {
 
 export type WireProtocol = 'seed' | 'yolo.v1';
 
+/** Replies queued in user space (beyond the kernel's buffers) before a non-reading peer is dropped. */
+const MAX_UNREAD_REPLY_BYTES = 4 * 1024 * 1024;
+
 /** A frame the client sent and has not been answered yet. */
 interface OpenFrame {
   key: string;
@@ -154,7 +157,14 @@ export class ClientSession {
   }
 
   send(msg: unknown): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(msg));
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    // A peer that sends frames but never reads replies would grow this buffer without bound once
+    // the kernel's socket buffers are full: cut it off instead.
+    if (this.ws.bufferedAmount > MAX_UNREAD_REPLY_BYTES) {
+      this.ws.terminate();
+      return;
+    }
+    this.ws.send(JSON.stringify(msg));
   }
 
   private submit(f: OpenFrame): void {

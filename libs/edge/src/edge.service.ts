@@ -5,7 +5,6 @@ import type WebSocket from 'ws';
 import {
   PROTOCOL_V1,
   VisionError,
-  type ClientControl,
   type ErrorCode,
   type FrameOutcomeMessage,
   type GoAwayMessage,
@@ -101,7 +100,8 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
   }
 
   control(_session: ClientSession, msg: unknown): object | undefined {
-    const m = (msg ?? {}) as { type?: ClientControl['type'] | string; ts?: unknown };
+    // ClientControl (libs/protocol) lists these messages; anything else is answered E_BAD_MESSAGE.
+    const m = (msg ?? {}) as { type?: unknown; ts?: unknown };
     if (m.type === 'ping') return { type: 'pong', ...(typeof m.ts === 'number' ? { ts: m.ts } : {}) };
     if (m.type === 'hello') return this.hello();
     return undefined;
