@@ -7,7 +7,8 @@ import { YoloModel } from '@vision/yolo';
 import { BENCH_TRANSPORTS } from './cameras';
 import { CpuMeter } from './cpu-usage';
 import { loadBenchImages, runWithProgress } from './bench-cli';
-import { mean, percentile, table } from './stats';
+import { measureRawOrt, type RawOrtRow } from './raw-ort';
+import { percentile, table } from './stats';
 import { summarize, type RunSummary } from './summary';
 import { lineChart } from './svg-chart';
 import { diffCounters, scrapeWorker } from './worker-metrics';
@@ -19,13 +20,6 @@ import { diffCounters, scrapeWorker } from './worker-metrics';
  *    ws-binary (yolo.v1), HTTP base64 JSON and HTTP binary;
  * 3. ratios from those numbers — nothing is compared against a number measured elsewhere.
  */
-interface RawRow {
-  batch: number;
-  fps: number;
-  inferP50: number;
-  preprocessMsPerFrame: number;
-}
-
 async function main(): Promise<void> {
   const o = new Command('bench')
     .option('--model <file>', 'ONNX model', join(modelsDir(), `${benchModelName(640)}.onnx`))
@@ -47,24 +41,10 @@ async function main(): Promise<void> {
 
   // 1. Raw ONNX Runtime, in this process, before any service runs (no contention).
   const model = await YoloModel.load({ modelPath: o.model, executionProvider: provider });
-  const raw: RawRow[] = [];
-  const single: number[] = [];
+  const raw: RawOrtRow[] = [];
   for (const b of o.batches.split(',').map(Number)) {
-    const frames = Array.from({ length: b }, (_, i) => images[i % images.length]);
-    await model.infer(await model.prepare(frames));
-    const infer: number[] = [];
-    const pre: number[] = [];
-    const until = performance.now() + 4000;
-    while (infer.length < 3 || performance.now() < until) {
-      const t0 = performance.now();
-      const p = await model.prepare(frames);
-      const r = await model.infer(p);
-      if (b === 1) single.push(performance.now() - t0);
-      infer.push(r.inferenceMs);
-      pre.push(p.preprocessMs / b);
-    }
-    raw.push({ batch: b, fps: (b * 1000) / mean(infer), inferP50: percentile(infer, 50), preprocessMsPerFrame: mean(pre) });
-    console.error(`raw ORT batch ${b}: ${raw[raw.length - 1].fps.toFixed(1)} frames/s`);
+    raw.push(await measureRawOrt(model, images, b, { seconds: 4, minRuns: 3 }));
+    console.error(`raw ORT batch ${b}: ${raw[raw.length - 1].inferFps.toFixed(1)} frames/s`);
   }
   // The same single-frame work at the latency run's cadence: ONNX Runtime's threads sleep and caches
   // go cold between sparse frames, so back-to-back timings would understate the model's share.
@@ -77,7 +57,8 @@ async function main(): Promise<void> {
   }
   await model.dispose();
   const modelTimeP50 = percentile(paced, 50);
-  console.error(`single frame, back to back: ${percentile(single, 50).toFixed(1)} ms p50; at ${o.latencyFps} fps: ${modelTimeP50.toFixed(1)} ms p50`);
+  const backToBack = raw.find((r) => r.batch === 1)?.totalMsP50 ?? NaN;
+  console.error(`single frame, back to back: ${backToBack.toFixed(1)} ms p50; at ${o.latencyFps} fps: ${modelTimeP50.toFixed(1)} ms p50`);
 
   // 2. The pipeline in Redis mode, as separate processes.
   const redis = await startTestRedis({ own: true });
@@ -120,7 +101,7 @@ async function main(): Promise<void> {
   const wsMax = at('ws-binary', maxCams);
   const rawAt = raw.reduce((best, r) => (Math.abs(r.batch - wsMax.meanBatch) < Math.abs(best.batch - wsMax.meanBatch) ? r : best));
   const ratios = {
-    e2eOverRawOrt: wsMax.throughput / rawAt.fps,
+    e2eOverRawOrt: wsMax.throughput / rawAt.inferFps,
     e2eOverRawOrtComparedAtBatch: rawAt.batch,
     wsOverHttpBase64Throughput: wsMax.throughput / at('http-base64', maxCams).throughput,
     wsOverHttpBase64P50AtOneCamera: lat('ws-binary').p50 / lat('http-base64').p50,
@@ -130,10 +111,10 @@ async function main(): Promise<void> {
     wsUpBytesOverJpeg: wsMax.bytesUpPerFrame / wsMax.imageBytes,
     addedP50MsAtOneCamera: lat('ws-binary').p50 - modelTimeP50,
     modelTimeP50Ms: modelTimeP50,
-    modelTimeBackToBackP50Ms: percentile(single, 50),
+    modelTimeBackToBackP50Ms: backToBack,
   };
 
-  const rawTable = table(['batch', 'raw ORT frames/s', 'infer p50 ms', 'preprocess ms/frame'], raw.map((r) => [r.batch, r.fps, r.inferP50, r.preprocessMsPerFrame]));
+  const rawTable = table(['batch', 'raw ORT frames/s', 'infer p50 ms', 'preprocess ms/frame'], raw.map((r) => [r.batch, r.inferFps, r.inferMsP50, r.preprocessMsPerFrame]));
   const runTable = table(
     ['transport', 'cameras', 'offered/s', 'results/s', 'p50 ms', 'p95 ms', 'p99 ms', 'up B/frame', 'down B/frame', 'mean batch', 'busy', 'CPU cores worker/edge/redis/client', 'batch sizes', 'not result'],
     summaries.map((s) => [

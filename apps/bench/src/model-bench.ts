@@ -4,22 +4,13 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { benchModelName, imageFixturesDir, modelsDir, repoRoot } from '@vision/testing';
 import { EXECUTION_PROVIDERS, YoloModel, type ExecutionProviderName } from '@vision/yolo';
-import { mean, percentile, table } from './stats';
+import { measureRawOrt, type RawOrtRow } from './raw-ort';
+import { table } from './stats';
 
 /**
  * `npm run bench:model`: raw ONNX Runtime throughput and latency per batch size for the
  * YOLOv8n-topology model, with preprocessing (decode + letterbox of real JPEGs) timed apart.
  */
-interface Row {
-  batch: number;
-  runs: number;
-  inferMsP50: number;
-  inferMsP95: number;
-  inferFps: number;
-  preprocessMsPerFrame: number;
-  postprocessMsPerFrame: number;
-}
-
 async function main(): Promise<void> {
   const o = new Command('bench:model')
     .option('--model <file>', 'ONNX model', join(modelsDir(), `${benchModelName(640)}.onnx`))
@@ -46,30 +37,9 @@ async function main(): Promise<void> {
   console.log(`model ${o.model} (${model.description.inputWidth}×${model.description.inputHeight}, provider ${model.description.provider})`);
   console.log(`machine ${machine}; images: ${jpegs.length} real JPEGs (640×480 and 1280×720)\n`);
 
-  const rows: Row[] = [];
+  const rows: RawOrtRow[] = [];
   for (const batch of o.batches.split(',').map(Number)) {
-    const frames = Array.from({ length: batch }, (_, i) => jpegs[i % jpegs.length]);
-    await model.infer(await model.prepare(frames)); // warm-up: allocations, kernel selection
-    const infer: number[] = [];
-    const pre: number[] = [];
-    const post: number[] = [];
-    const deadline = performance.now() + Number(o.seconds) * 1000;
-    while (infer.length < Number(o.minRuns) || performance.now() < deadline) {
-      const prepared = await model.prepare(frames);
-      const r = await model.infer(prepared);
-      pre.push(prepared.preprocessMs / batch);
-      infer.push(r.inferenceMs);
-      post.push(r.postprocessMs / batch);
-    }
-    const row: Row = {
-      batch,
-      runs: infer.length,
-      inferMsP50: percentile(infer, 50),
-      inferMsP95: percentile(infer, 95),
-      inferFps: (batch * 1000) / mean(infer),
-      preprocessMsPerFrame: mean(pre),
-      postprocessMsPerFrame: mean(post),
-    };
+    const row = await measureRawOrt(model, jpegs, batch, { seconds: Number(o.seconds), minRuns: Number(o.minRuns) });
     rows.push(row);
     process.stdout.write(`batch ${batch}: ${row.inferFps.toFixed(1)} frames/s\n`);
   }

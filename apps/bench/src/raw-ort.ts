@@ -1,0 +1,53 @@
+import type { YoloModel } from '@vision/yolo';
+import { mean, percentile } from './stats';
+
+export interface RawOrtRow {
+  batch: number;
+  runs: number;
+  inferMsP50: number;
+  inferMsP95: number;
+  /** Frames per second through `session.run` alone. */
+  inferFps: number;
+  preprocessMsPerFrame: number;
+  postprocessMsPerFrame: number;
+  /** prepare + infer + postprocess per run, back to back. */
+  totalMsP50: number;
+}
+
+/**
+ * Raw in-process throughput of `model` at one batch size: a warm-up run, then back-to-back runs
+ * for `seconds` (at least `minRuns`), with decoding and postprocessing timed apart from inference.
+ */
+export async function measureRawOrt(
+  model: YoloModel,
+  images: readonly Buffer[],
+  batch: number,
+  opts: { seconds: number; minRuns: number },
+): Promise<RawOrtRow> {
+  const frames = Array.from({ length: batch }, (_, i) => images[i % images.length]);
+  await model.infer(await model.prepare(frames));
+  const infer: number[] = [];
+  const pre: number[] = [];
+  const post: number[] = [];
+  const total: number[] = [];
+  const deadline = performance.now() + opts.seconds * 1000;
+  while (infer.length < opts.minRuns || performance.now() < deadline) {
+    const t0 = performance.now();
+    const prepared = await model.prepare(frames);
+    const r = await model.infer(prepared);
+    total.push(performance.now() - t0);
+    pre.push(prepared.preprocessMs / batch);
+    infer.push(r.inferenceMs);
+    post.push(r.postprocessMs / batch);
+  }
+  return {
+    batch,
+    runs: infer.length,
+    inferMsP50: percentile(infer, 50),
+    inferMsP95: percentile(infer, 95),
+    inferFps: (batch * 1000) / mean(infer),
+    preprocessMsPerFrame: mean(pre),
+    postprocessMsPerFrame: mean(post),
+    totalMsP50: percentile(total, 50),
+  };
+}
