@@ -11,7 +11,7 @@ import { measureRawOrt, type RawOrtRow } from './raw-ort';
 import { percentile, table } from './stats';
 import { summarize, type RunSummary } from './summary';
 import { lineChart } from './svg-chart';
-import { diffCounters, scrapeWorker } from './worker-metrics';
+import { diffCounters, eventLoopP99Ms, scrapeWorker } from './worker-metrics';
 
 /**
  * `npm run bench`: one self-contained comparison on this machine, in one run.
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   const common = { REDIS_URL: redis.url, REDIS_PREFIX: uniquePrefix('bench'), MODEL_PATH: o.model, LOG_LEVEL: 'warn', EXECUTION_PROVIDER: provider };
   const procs: ServiceProcess[] = [];
   const latency: RunSummary[] = [];
-  const summaries: (RunSummary & { busyFraction: number; meanBatch: number; batchHistogram: Record<string, number>; cpuCores: Record<string, number> })[] = [];
+  const summaries: (RunSummary & { busyFraction: number; meanBatch: number; batchHistogram: Record<string, number>; cpuCores: Record<string, number>; loopP99Ms: { worker: number; edge: number } })[] = [];
   try {
     procs.push(await startService('worker', { ...common, LOG_LEVEL: 'info', MAX_BATCH: o.maxBatch, METRICS_PORT: String(metricsPort), HOST: '127.0.0.1' }));
     const edge = await startService('edge', { ...common, LOG_LEVEL: 'info', MAX_QUEUE: '64' });
@@ -82,11 +82,13 @@ async function main(): Promise<void> {
     for (const transport of BENCH_TRANSPORTS) {
       for (const cameras of o.cameras.split(',').map(Number)) {
         const before = await scrapeWorker(metricsUrl);
+        await eventLoopP99Ms(`${baseUrl}/metrics`); // resets the edge's event-loop histogram
         const cpu = new CpuMeter({ worker: procs[0].proc.pid, edge: edge.proc.pid, redis: redis.pid(), client: process.pid });
         const run = await runWithProgress({ transport, baseUrl, images, cameras, fps: Number(o.fps), seconds: Number(o.seconds) });
         const cpuCores = cpu.since();
+        const loopP99Ms = { worker: await eventLoopP99Ms(metricsUrl), edge: await eventLoopP99Ms(`${baseUrl}/metrics`) };
         const d = diffCounters(before, await scrapeWorker(metricsUrl), run.elapsedMs);
-        summaries.push({ ...summarize(run), busyFraction: d.busyFraction, meanBatch: d.meanBatch, batchHistogram: d.histogram, cpuCores });
+        summaries.push({ ...summarize(run), busyFraction: d.busyFraction, meanBatch: d.meanBatch, batchHistogram: d.histogram, cpuCores, loopP99Ms });
       }
     }
   } finally {
@@ -116,11 +118,12 @@ async function main(): Promise<void> {
 
   const rawTable = table(['batch', 'raw ORT frames/s', 'infer p50 ms', 'preprocess ms/frame'], raw.map((r) => [r.batch, r.inferFps, r.inferMsP50, r.preprocessMsPerFrame]));
   const runTable = table(
-    ['transport', 'cameras', 'offered/s', 'results/s', 'p50 ms', 'p95 ms', 'p99 ms', 'up B/frame', 'down B/frame', 'mean batch', 'busy', 'CPU cores worker/edge/redis/client', 'batch sizes', 'not result'],
+    ['transport', 'cameras', 'offered/s', 'results/s', 'p50 ms', 'p95 ms', 'p99 ms', 'up B/frame', 'down B/frame', 'mean batch', 'busy', 'CPU cores worker/edge/redis/client', 'loop p99 ms worker/edge', 'batch sizes', 'not result'],
     summaries.map((s) => [
       s.transport, s.cameras, s.offeredFps, s.throughput, s.p50, s.p95, s.p99, Math.round(s.bytesUpPerFrame), Math.round(s.bytesDownPerFrame),
       s.meanBatch, `${(s.busyFraction * 100).toFixed(0)}%`,
       ['worker', 'edge', 'redis', 'client'].map((k) => s.cpuCores[k].toFixed(2)).join(' / '),
+      `${s.loopP99Ms.worker.toFixed(1)} / ${s.loopP99Ms.edge.toFixed(1)}`,
       Object.entries(s.batchHistogram).map(([le, n]) => `${le}:${n}`).join(' '), JSON.stringify(Object.fromEntries(Object.entries(s.outcomes).filter(([k]) => k !== 'result'))) + (s.skippedAtSource ? ` skipped:${s.skippedAtSource}` : ''),
     ]),
   );

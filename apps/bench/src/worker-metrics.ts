@@ -39,3 +39,12 @@ export function diffCounters(a: WorkerCounters, b: WorkerCounters, elapsedMs: nu
     histogram,
   };
 }
+
+/**
+ * Event-loop delay p99 (ms) of a process since its previous scrape: prom-client resets its
+ * `monitorEventLoopDelay` histogram at every collection, so scrape once before a run to start clean.
+ */
+export async function eventLoopP99Ms(metricsUrl: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  return Number(/^nodejs_eventloop_lag_p99_seconds ([0-9.e+-]+)$/m.exec(text)?.[1] ?? NaN) * 1000;
+}

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import * as ort from 'onnxruntime-node';
+import type { InferenceSession } from 'onnxruntime-node';
 import { VisionError, type Detection } from '@vision/protocol';
+import { InferenceThread } from './inference-thread';
 import { detectOutputLayout, type OutputLayoutKind } from './layout';
 import type { LetterboxGeometry } from './letterbox';
 import { silentLogger, type Logger } from './logger';
@@ -80,7 +81,7 @@ export class YoloModel {
 
   private constructor(
     readonly description: ModelDescription,
-    private readonly session: ort.InferenceSession,
+    private readonly thread: InferenceThread,
     private readonly opts: { maxInputPixels: number } & PostprocessOptions,
   ) {
     this.post = new Postprocessor(description.layout, description.names, opts);
@@ -126,16 +127,16 @@ export class YoloModel {
     const names = completeNames(declaredNames, classCount);
 
     const deviceId = options.deviceId ?? 0;
-    const sessionOptions = (eps: ort.InferenceSession.ExecutionProviderConfig[]): ort.InferenceSession.SessionOptions => ({
+    const sessionOptions = (eps: InferenceSession.ExecutionProviderConfig[]): InferenceSession.SessionOptions => ({
       executionProviders: eps,
       graphOptimizationLevel: 'all',
       intraOpNumThreads: options.intraOpThreads ?? 0,
       interOpNumThreads: options.interOpThreads ?? 0,
     });
-    let session: ort.InferenceSession;
+    let thread: InferenceThread;
     let actual: ExecutionProviderName = provider;
     try {
-      session = await ort.InferenceSession.create(bytes, sessionOptions(providerConfig(provider, deviceId)));
+      thread = await InferenceThread.start(bytes, sessionOptions(providerConfig(provider, deviceId)));
     } catch (err) {
       const why = (err as Error).message.split('\n')[0];
       if (provider === 'cpu') throw new VisionError('E_MODEL_LOAD', `ONNX Runtime rejected the model: ${why}`);
@@ -146,7 +147,7 @@ export class YoloModel {
         );
       }
       log.warn({ requested: provider, error: why }, 'execution provider unavailable; falling back to cpu');
-      session = await ort.InferenceSession.create(bytes, sessionOptions(['cpu']));
+      thread = await InferenceThread.start(bytes, sessionOptions(['cpu']));
       actual = 'cpu';
     }
 
@@ -175,7 +176,7 @@ export class YoloModel {
       },
       'model loaded',
     );
-    return new YoloModel(description, session, {
+    return new YoloModel(description, thread, {
       ...DEFAULT_POSTPROCESS,
       ...definedOnly({
         confThreshold: options.confThreshold,
@@ -222,22 +223,20 @@ export class YoloModel {
 
   /** Runs the prepared frames (one `session.run` for dynamic models) and postprocesses each. */
   async infer(batch: PreparedBatch): Promise<InferenceResult> {
+    const { inputWidth: w, inputHeight: h, inputName, outputName } = this.description;
+    const group = typeof this.description.batch === 'number' ? this.description.batch : Math.max(batch.count, 1);
+    // The tensor's buffer travels to the inference thread and back for every run.
+    let tensor: Float32Array | undefined = batch.tensor;
+    const length = tensor.length;
     try {
-      const { inputWidth: w, inputHeight: h } = this.description;
-      const group = typeof this.description.batch === 'number' ? this.description.batch : Math.max(batch.count, 1);
       const outputs: { data: Float32Array; dims: readonly number[]; first: number }[] = [];
       const t0 = performance.now();
       for (let first = 0; first < batch.count; first += group) {
-        const input = new ort.Tensor('float32', batch.tensor.subarray(first * this.chw, (first + group) * this.chw), [
-          group,
-          3,
-          h,
-          w,
-        ]);
-        const result = await this.session.run({ [this.description.inputName]: input });
-        const out = result[this.description.outputName];
-        outputs.push({ data: out.data as Float32Array, dims: out.dims, first });
-        input.dispose();
+        const view: Float32Array = tensor.subarray(first * this.chw, (first + group) * this.chw);
+        tensor = undefined;
+        const r = await this.thread.run(inputName, outputName, view, [group, 3, h, w]);
+        tensor = new Float32Array(r.buffer, 0, length);
+        outputs.push({ data: r.data, dims: r.dims, first });
       }
       const t1 = performance.now();
       const frames: InferenceResult['frames'] = batch.frames.map((f) => {
@@ -255,7 +254,8 @@ export class YoloModel {
         postprocessMs: performance.now() - t1,
       };
     } finally {
-      this.pool.release(batch.tensor);
+      // Lost only if the thread died mid-run; the pool then allocates a fresh buffer.
+      if (tensor) this.pool.release(tensor);
     }
   }
 
@@ -265,7 +265,7 @@ export class YoloModel {
   }
 
   async dispose(): Promise<void> {
-    await this.session.release();
+    await this.thread.close();
   }
 }
 
