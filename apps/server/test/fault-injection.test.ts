@@ -113,9 +113,11 @@ describe('fault injection', () => {
     await redis.restart();
     expect(await recovery('redis restart', t0)).toBeLessThan(RECOVERY_BOUND_MS);
     expect(procs.filter((p) => p.proc.exitCode === null).length).toBe(before);
-    // Frames caught by the outage were answered, retryably, not left hanging.
-    const during = clients.flatMap((c) => c.log.filter((r) => r.sentAt < t0 + 1000 && r.at > t0 - 100));
-    expect(during.some((r) => r.outcome === 'E_UNAVAILABLE' || r.outcome === 'result')).toBe(true);
+    // Frames open when the connection dropped were answered at once with the retryable E_UNAVAILABLE
+    // (their fate is unknown) rather than left to time out.
+    const caught = clients.flatMap((c) => c.log.filter((r) => r.at >= t0 && r.sentAt <= t0));
+    expect(caught.length).toBeGreaterThan(0);
+    expect(caught.filter((r) => r.outcome === 'E_UNAVAILABLE').length).toBeGreaterThan(0);
   });
 
   it('result messages lost on pub/sub: the edge answers those frames itself (E_TIMEOUT), nobody waits', async () => {
