@@ -5,7 +5,6 @@ import { serveMetrics } from './metrics-server';
 
 /** `npm run start:worker`: pulls frames from Redis, batches, infers, publishes; needs REDIS_URL. */
 runMain('worker', async (config, log) => {
-  if (!config.redisUrl) throw Object.assign(new Error('REDIS_URL must be set for a stand-alone worker'), { code: 'E_CONFIG' });
   const metrics = new VisionMetrics();
   const worker = await startWorkerRuntime(config, log, { metrics });
   const server = config.metricsPort ? await serveMetrics(metrics, config.metricsPort, config.host) : undefined;

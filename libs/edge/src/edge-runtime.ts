@@ -1,6 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { AppConfig } from '@vision/config';
+import { VisionError } from '@vision/protocol';
 import { RedisEdgeTransport } from '@vision/transport';
 import { allowAll, type EdgeContext } from './edge-context';
 import { EdgeModule } from './edge.module';
@@ -21,16 +23,7 @@ export type EdgeRuntimeInput = Omit<EdgeContext, 'transport' | 'authorize'> & Pa
 /** Builds the Nest app around the edge module and listens on `config.port`. */
 export async function startEdgeRuntime(input: EdgeRuntimeInput): Promise<EdgeRuntime> {
   const { config, log } = input;
-  let transport = input.transport;
-  if (!transport) {
-    if (!config.redisUrl) throw new Error('REDIS_URL is required for a stand-alone edge');
-    transport = new RedisEdgeTransport({
-      url: config.redisUrl,
-      prefix: config.redisPrefix,
-      maxQueue: config.batching.maxQueue,
-      maxLen: config.streams.maxLen,
-    });
-  }
+  const transport = input.transport ?? redisTransport(config);
   const ctx: EdgeContext = { ...input, transport, authorize: input.authorize ?? allowAll };
   const app = await NestFactory.create(EdgeModule.forRoot(ctx), {
     logger: new PinoNestLogger(log),
@@ -46,9 +39,7 @@ export async function startEdgeRuntime(input: EdgeRuntimeInput): Promise<EdgeRun
     }),
   );
   await edge.start();
-  if (transport instanceof RedisEdgeTransport) {
-    transport.onDisconnect(() => edge.failAllOpen('E_UNAVAILABLE', 'lost the queue connection; retry the frame'));
-  }
+  transport.onConnectionLost?.(() => edge.failAllOpen('E_UNAVAILABLE', 'lost the queue connection; retry the frame'));
   await app.listen(config.port, config.host);
   const port = (app.getHttpServer().address() as AddressInfo).port;
   log.info({ edgeId: config.edgeId, port, transport: transport.kind }, 'edge listening');
@@ -67,4 +58,14 @@ export async function startEdgeRuntime(input: EdgeRuntimeInput): Promise<EdgeRun
       return stopped;
     },
   };
+}
+
+function redisTransport(config: AppConfig): RedisEdgeTransport {
+  if (!config.redisUrl) throw new VisionError('E_CONFIG', 'REDIS_URL must be set for a stand-alone edge');
+  return new RedisEdgeTransport({
+    url: config.redisUrl,
+    prefix: config.redisPrefix,
+    maxQueue: config.batching.maxQueue,
+    maxLen: config.streams.maxLen,
+  });
 }

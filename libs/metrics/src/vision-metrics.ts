@@ -16,36 +16,11 @@ export class VisionMetrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
-  readonly edgeLatency = new Histogram({
-    name: 'vision_edge_frame_seconds',
-    help: 'Edge receive to reply, for frames answered with a result',
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly workerBatchSize = new Histogram({
-    name: 'vision_worker_batch_size',
-    help: 'Frames per session.run',
-    buckets: [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64],
-    registers: [this.registry],
-  });
-  readonly workerInference = new Histogram({
-    name: 'vision_worker_inference_seconds',
-    help: 'session.run time per batch',
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly workerPreprocess = new Histogram({
-    name: 'vision_worker_preprocess_seconds',
-    help: 'Decode + letterbox time per batch',
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly workerQueueWait = new Histogram({
-    name: 'vision_worker_queue_wait_seconds',
-    help: 'Edge receive to worker pick-up',
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
+  readonly edgeLatency = this.histogram('vision_edge_frame_seconds', 'Edge receive to reply, for frames answered with a result');
+  readonly workerBatchSize = this.histogram('vision_worker_batch_size', 'Frames per session.run', [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64]);
+  readonly workerInference = this.histogram('vision_worker_inference_seconds', 'session.run time per batch');
+  readonly workerPreprocess = this.histogram('vision_worker_preprocess_seconds', 'Decode + letterbox time per batch');
+  readonly workerQueueWait = this.histogram('vision_worker_queue_wait_seconds', 'Edge receive to worker pick-up');
   readonly workerBusy = new Counter({
     name: 'vision_worker_busy_seconds_total',
     help: 'Time spent in inference; its rate is the accelerator busy fraction',
@@ -60,6 +35,10 @@ export class VisionMetrics {
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  private histogram(name: string, help: string, buckets: number[] = LATENCY_BUCKETS): Histogram {
+    return new Histogram({ name, help, buckets, registers: [this.registry] });
   }
 
   text(): Promise<string> {

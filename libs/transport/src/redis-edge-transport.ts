@@ -58,8 +58,7 @@ export class RedisEdgeTransport implements EdgeTransport {
     this.sub = createRedis(opts.url, { name: 'edge-sub', offlineQueue: true, blocking: true });
   }
 
-  /** Emits on connection loss; frames in flight at that moment have an unknown fate. */
-  onDisconnect(listener: () => void): void {
+  onConnectionLost(listener: () => void): void {
     this.cmd.on('close', listener);
   }
 

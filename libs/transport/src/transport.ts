@@ -33,6 +33,11 @@ export interface EdgeTransport {
   /** Enqueues a frame; rejects with `E_OVERLOADED` (backlog full) or `E_UNAVAILABLE` (queue unreachable). */
   submit(job: FrameJob): Promise<void>;
   health(): Promise<TransportHealth>;
+  /**
+   * Called whenever the connection to the queue drops: frames in flight then have an unknown
+   * fate. Transports that cannot lose a connection (in-process) omit it.
+   */
+  onConnectionLost?(listener: () => void): void;
   close(): Promise<void>;
 }
 

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { AppConfig } from '@vision/config';
+import { VisionError } from '@vision/protocol';
 import type { VisionMetrics } from '@vision/metrics';
 import { RedisWorkerTransport, type WorkerTransport } from '@vision/transport';
 import { parseNamesFile, YoloModel } from '@vision/yolo';
@@ -19,6 +20,8 @@ export async function startWorkerRuntime(
   log: Logger,
   deps: { transport?: WorkerTransport; metrics?: VisionMetrics } = {},
 ): Promise<WorkerRuntime> {
+  // Built (not connected) before the model loads, so a missing REDIS_URL fails fast.
+  const transport = deps.transport ?? redisTransport(config, log);
   const m = config.model;
   const model = await YoloModel.load({
     modelPath: m.path,
@@ -34,18 +37,6 @@ export async function startWorkerRuntime(
     maxInputPixels: m.maxInputPixels,
     logger: log,
   });
-  let transport = deps.transport;
-  if (!transport) {
-    if (!config.redisUrl) throw new Error('REDIS_URL is required for a stand-alone worker');
-    transport = new RedisWorkerTransport({
-      url: config.redisUrl,
-      prefix: config.redisPrefix,
-      claimMinIdleMs: config.streams.claimMinIdleMs,
-      maxDeliveries: config.streams.maxDeliveries,
-      onError: (err, where) => log.warn({ err: err.message, where }, 'redis'),
-      onReclaim: (e) => log.warn(e, 'took over frames from an unresponsive worker'),
-    });
-  }
   await transport.start(config.workerId);
   const worker = new InferenceWorker(
     transport,
@@ -70,4 +61,16 @@ export async function startWorkerRuntime(
       return stopped;
     },
   };
+}
+
+function redisTransport(config: AppConfig, log: Logger): RedisWorkerTransport {
+  if (!config.redisUrl) throw new VisionError('E_CONFIG', 'REDIS_URL must be set for a stand-alone worker');
+  return new RedisWorkerTransport({
+    url: config.redisUrl,
+    prefix: config.redisPrefix,
+    claimMinIdleMs: config.streams.claimMinIdleMs,
+    maxDeliveries: config.streams.maxDeliveries,
+    onError: (err, where) => log.warn({ err: err.message, where }, 'redis'),
+    onReclaim: (e) => log.warn(e, 'took over frames from an unresponsive worker'),
+  });
 }

@@ -61,7 +61,6 @@ export function decodeV8(v: OutputView, conf: number, out: Candidates, scratch: 
 export function decodeV5(v: OutputView, conf: number, out: Candidates): void {
   const { data, offset, d1: n, d2: cols } = v;
   const nc = cols - 5;
-  out.reset(0);
   let capacity = 0;
   for (let a = 0; a < n; a++) if (data[offset + a * cols + 4] > conf) capacity++;
   out.reset(capacity);
