@@ -69,10 +69,12 @@ async function main(): Promise<void> {
   const summaries: (RunSummary & { busyFraction: number; meanBatch: number; batchHistogram: Record<string, number>; cpuCores: Record<string, number>; loopP99Ms: { worker: number; edge: number } })[] = [];
   try {
     procs.push(await startService('worker', { ...common, LOG_LEVEL: 'info', MAX_BATCH: o.maxBatch, METRICS_PORT: String(metricsPort), HOST: '127.0.0.1' }));
-    const edge = await startService('edge', { ...common, LOG_LEVEL: 'info', MAX_QUEUE: '64' });
+    // The load generator is one address (one tenant without auth): let it use the whole backlog.
+    const edge = await startService('edge', { ...common, LOG_LEVEL: 'info', MAX_QUEUE: '64', TENANT_MAX_QUEUE: '64', METRICS_PORT: String(await freePort()) });
     procs.push(edge);
     const baseUrl = `http://127.0.0.1:${edge.port}`;
     const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+    const edgeMetricsUrl = `http://127.0.0.1:${edge.metricsPort}/metrics`;
     await runWithProgress({ transport: 'ws-binary', baseUrl, images, cameras: 1, fps: 5, seconds: 2 }); // warm-up
     // Added latency is measured where nothing queues: one camera, well below the service rate.
     for (const transport of BENCH_TRANSPORTS) {
@@ -82,11 +84,11 @@ async function main(): Promise<void> {
     for (const transport of BENCH_TRANSPORTS) {
       for (const cameras of o.cameras.split(',').map(Number)) {
         const before = await scrapeWorker(metricsUrl);
-        await eventLoopP99Ms(`${baseUrl}/metrics`); // resets the edge's event-loop histogram
+        await eventLoopP99Ms(edgeMetricsUrl); // resets the edge's event-loop histogram
         const cpu = new CpuMeter({ worker: procs[0].proc.pid, edge: edge.proc.pid, redis: redis.pid(), client: process.pid });
         const run = await runWithProgress({ transport, baseUrl, images, cameras, fps: Number(o.fps), seconds: Number(o.seconds) });
         const cpuCores = cpu.since();
-        const loopP99Ms = { worker: await eventLoopP99Ms(metricsUrl), edge: await eventLoopP99Ms(`${baseUrl}/metrics`) };
+        const loopP99Ms = { worker: await eventLoopP99Ms(metricsUrl), edge: await eventLoopP99Ms(edgeMetricsUrl) };
         const d = diffCounters(before, await scrapeWorker(metricsUrl), run.elapsedMs);
         summaries.push({ ...summarize(run), busyFraction: d.busyFraction, meanBatch: d.meanBatch, batchHistogram: d.histogram, cpuCores, loopP99Ms });
       }

@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     for (const id of ['w1', 'w2']) {
       procs.push(await startService('worker', { ...common, LOG_LEVEL: 'info', WORKER_ID: id, MODEL_PATH: o.model, INTRA_OP_THREADS: '1' }));
     }
-    for (const id of ['e1', 'e2']) procs.push(await startService('edge', { ...common, LOG_LEVEL: 'info', EDGE_ID: id }));
+    for (const id of ['e1', 'e2']) procs.push(await startService('edge', { ...common, LOG_LEVEL: 'info', EDGE_ID: id, TENANT_MAX_QUEUE: '64' }));
     const urls = procs.filter((p) => p.role === 'edge').map((p) => `ws://127.0.0.1:${p.port}/ws/detect`);
     const image = readFileSync(join(imageFixturesDir(), 'chelsea-640x480.jpg'));
     const clients = Array.from(

@@ -1,7 +1,7 @@
 import { runMain } from '@vision/config';
 import { startEdgeRuntime } from '@vision/edge';
 import { VisionMetrics } from '@vision/metrics';
-import { MemoryTransport } from '@vision/transport';
+import { admissionFrom, MemoryTransport } from '@vision/transport';
 import { startWorkerRuntime } from '@vision/worker';
 
 /**
@@ -10,9 +10,9 @@ import { startWorkerRuntime } from '@vision/worker';
  */
 runMain('server', async (config, log) => {
   const metrics = new VisionMetrics();
-  const memory = config.redisUrl ? undefined : new MemoryTransport({ maxQueue: config.batching.maxQueue });
+  const memory = config.redisUrl ? undefined : new MemoryTransport(admissionFrom(config));
   const worker = await startWorkerRuntime(config, log, { transport: memory, metrics });
-  const edge = await startEdgeRuntime({ config, log, metrics, transport: memory, readiness: async () => ({ model: true }) });
+  const edge = await startEdgeRuntime({ config, log, metrics, transport: memory, demo: true, readiness: async () => ({ model: true }) });
   log.info({ mode: memory ? 'embedded' : 'redis', url: `ws://localhost:${edge.port}/ws/detect`, model: config.model.path }, 'ready');
   return async () => {
     await edge.stop();

@@ -4,9 +4,9 @@ import WebSocket from 'ws';
 import { createLogger, loadConfig, type Env } from '@vision/config';
 import { VisionMetrics } from '@vision/metrics';
 import { encodeFrame, PROTOCOL_V1 } from '@vision/protocol';
-import { MemoryTransport } from '@vision/transport';
+import { admissionFrom, MemoryTransport } from '@vision/transport';
 import { startWorkerRuntime, type WorkerRuntime } from '@vision/worker';
-import { COLORS, drawScene, modelsDir, TestClient } from '@vision/testing';
+import { COLORS, drawScene, freePort, modelsDir, TestClient } from '@vision/testing';
 import { startEdgeRuntime, type EdgeRuntime } from '@vision/edge';
 
 const stops: (() => Promise<void>)[] = [];
@@ -16,10 +16,10 @@ afterEach(async () => {
 
 /** An edge in this process, over the in-memory queue, with or without a real worker behind it. */
 async function edgeWith(env: Env, opts: { worker?: boolean } = {}) {
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), ...env });
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', AUTH_DISABLED: 'true', MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), ...env });
   const log = createLogger(config, 'test');
   const metrics = new VisionMetrics({ defaultMetrics: false });
-  const transport = new MemoryTransport({ maxQueue: config.batching.maxQueue });
+  const transport = new MemoryTransport(admissionFrom(config));
   let worker: WorkerRuntime | undefined;
   if (opts.worker !== false) worker = await startWorkerRuntime(config, log, { transport, metrics });
   const edge: EdgeRuntime = await startEdgeRuntime({ config, log, metrics, transport });
@@ -28,7 +28,7 @@ async function edgeWith(env: Env, opts: { worker?: boolean } = {}) {
     await worker?.stop();
   });
   const url = `ws://127.0.0.1:${edge.port}/ws/detect`;
-  return { edge, url, http: `http://127.0.0.1:${edge.port}`, config, log, metrics, transport };
+  return { edge, url, http: `http://127.0.0.1:${edge.port}`, metricsUrl: `http://127.0.0.1:${edge.metricsPort}/metrics`, config, log, metrics, transport };
 }
 
 const square = () => drawScene({ width: 1280, height: 720, format: 'jpeg', rects: [{ x: 640, y: 232, w: 64, h: 64, color: COLORS.red }] });
@@ -54,7 +54,7 @@ describe('edge: seed-compatible protocol', () => {
     c.send('hello');
     c.send(Buffer.from('not an image at all'));
     c.send(Buffer.alloc(0));
-    c.send(Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.alloc(5000)]));
+    c.send(Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.alloc(4096)]));
     c.send(Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.alloc(100, 3)])); // JPEG magic, undecodable
     const codes = ((await c.waitFor(5)) as { error: { code: string } }[]).map((m) => m.error.code);
     expect(codes.slice(0, 4)).toEqual(['E_BAD_MESSAGE', 'E_UNSUPPORTED_FORMAT', 'E_EMPTY_FRAME', 'E_FRAME_TOO_LARGE']);
@@ -62,8 +62,8 @@ describe('edge: seed-compatible protocol', () => {
     c.send(await drawScene({ width: 64, height: 64, format: 'png' }));
     expect((await c.waitFor(6))[5]).toEqual([]);
     expect(c.ws.readyState).toBe(WebSocket.OPEN);
-    // Beyond the hard cap (twice the limit) the socket itself refuses the message.
-    c.send(Buffer.alloc(4096 * 2 + 2048, 1));
+    // Beyond the limit plus the largest frame header the socket itself refuses the message.
+    c.send(Buffer.alloc(4096 + 512, 1));
     expect(await c.closed).toBe(1009);
   });
 });
@@ -136,10 +136,12 @@ describe('edge: health and lifecycle', () => {
     const r1 = await fetch(`${lonely.http}/readyz`);
     expect(r1.status).toBe(503);
     expect(await r1.json()).toMatchObject({ ready: false, checks: { queue: true, workers: false } });
-    const full = await edgeWith({});
+    const full = await edgeWith({ METRICS_PORT: String(await freePort()) });
     expect((await fetch(`${full.http}/readyz`)).status).toBe(200);
     expect((await fetch(`${full.http}/healthz`)).status).toBe(200);
-    expect(await (await fetch(`${full.http}/metrics`)).text()).toContain('vision_edge_connections');
+    // Metrics describe the host: only on their own port, never the public one.
+    expect(await (await fetch(full.metricsUrl)).text()).toContain('vision_edge_connections');
+    expect((await fetch(`${full.http}/metrics`)).status).toBe(404);
   });
 
   it('drains on stop: open frames finish, sockets close with 1001, new connections are refused', async () => {
@@ -147,7 +149,7 @@ describe('edge: health and lifecycle', () => {
     const c = new TestClient(url, PROTOCOL_V1);
     await c.waitFor(1);
     c.send(encodeFrame({ frameId: 9 }, await square()));
-    await expect.poll(() => edge.edge.openFrames()).toBe(1);
+    await expect.poll(() => edge.edge.ledger.size).toBe(1);
     const stopping = edge.stop();
     // The frame is still open when draining starts; a worker arriving now completes it within the grace period.
     const worker = await startWorkerRuntime(config, log, { transport, metrics });

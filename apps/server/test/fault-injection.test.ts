@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  imageFixturesDir, LoadClient, modelsDir, startService, startTestRedis, uniquePrefix,
+  freePort, imageFixturesDir, LoadClient, modelsDir, startService, startTestRedis, uniquePrefix,
   type Books, type ServiceProcess, type TestRedis,
 } from '@vision/testing';
 
@@ -73,7 +73,7 @@ describe('fault injection', () => {
       STREAM_MAXLEN: '200',
       SHUTDOWN_GRACE_MS: '2000',
     };
-    edges = await Promise.all(['e1', 'e2'].map((id) => startService('edge', { ...edgeEnv, EDGE_ID: id })));
+    edges = await Promise.all(['e1', 'e2'].map(async (id) => startService('edge', { ...edgeEnv, EDGE_ID: id, METRICS_PORT: String(await freePort()) })));
     procs.push(...edges);
     const urls = edges.map((e) => `ws://127.0.0.1:${e.port}/ws/detect`);
     const jpeg = readFileSync(join(imageFixturesDir(), 'coffee-640x480.jpg'));
@@ -142,7 +142,7 @@ describe('fault injection', () => {
       expect(stalled.length).toBeGreaterThan(0);
       for (const r of stalled) expect(['E_OVERLOADED', 'E_TIMEOUT']).toContain(r.outcome);
       expect(await admin.xlen(`${prefix}:frames`)).toBeLessThanOrEqual(200 * 1.5);
-      const metrics = await (await fetch(`http://127.0.0.1:${edges[0].port}/metrics`)).text();
+      const metrics = await (await fetch(`http://127.0.0.1:${edges[0].metricsPort}/metrics`)).text();
       expect(metrics).toMatch(/vision_edge_frames_total\{outcome="E_OVERLOADED"\} [1-9]/);
     } finally {
       for (const w of workers) w.proc.kill('SIGCONT');

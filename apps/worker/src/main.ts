@@ -1,7 +1,6 @@
 import { runMain } from '@vision/config';
-import { VisionMetrics } from '@vision/metrics';
+import { serveMetrics, VisionMetrics } from '@vision/metrics';
 import { startWorkerRuntime } from '@vision/worker';
-import { serveMetrics } from './metrics-server';
 
 /** `npm run start:worker`: pulls frames from Redis, batches, infers, publishes; needs REDIS_URL. */
 runMain('worker', async (config, log) => {

@@ -4,6 +4,7 @@ import { z } from 'zod';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const num = (min: number, max: number) => z.coerce.number().min(min).max(max);
+const list = z.string().transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean));
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
@@ -21,6 +22,8 @@ const schema = z.object({
   EDGE_ID: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
   WORKER_ID: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
   METRICS_PORT: int(0, 65535).default(0),
+  TLS_CERT_FILE: z.string().min(1).optional(),
+  TLS_KEY_FILE: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Model
   MODEL_PATH: z.string().min(1).default('models/colors-v8-dyn.onnx'),
@@ -45,6 +48,31 @@ const schema = z.object({
   MAX_IN_FLIGHT: int(1, 1024).default(2),
   PING_INTERVAL_MS: int(100, 600_000).default(25_000),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
+  // Security (edge)
+  AUTH_DISABLED: bool.optional(),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters (256 bits) for HS256').optional(),
+  JWKS_FILE: z.string().min(1).optional(),
+  JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+  JWT_ISSUER: z.string().min(1).optional(),
+  JWT_AUDIENCE: z.string().min(1).optional(),
+  JWT_CLOCK_SKEW_S: int(0, 600).default(30),
+  ALLOWED_ORIGINS: list.default([]),
+  ALLOW_NO_ORIGIN: bool.default(true),
+  TRUSTED_PROXIES: list.default([]),
+  MAX_CONNECTIONS: int(1, 1_000_000).default(4096),
+  MAX_CONNECTIONS_PER_IP: int(1, 1_000_000).default(32),
+  MAX_CONNECTIONS_PER_SUBJECT: int(1, 1_000_000).default(64),
+  MESSAGES_PER_SECOND: num(0.1, 100_000).default(60),
+  FRAMES_PER_SECOND: num(0.1, 100_000).default(30),
+  SUBJECT_FRAMES_PER_SECOND: num(0.1, 1_000_000).default(300),
+  VIOLATIONS_BEFORE_CLOSE: int(1, 100_000).default(20),
+  IDLE_TIMEOUT_MS: int(1000, 3_600_000).default(60_000),
+  MESSAGE_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  TENANT_MAX_QUEUE: int(1, 100_000).default(16),
+  MAX_QUEUE_BYTES: int(1024 * 1024, 64 * 1024 * 1024 * 1024).default(256 * 1024 * 1024),
+  // Decoding (worker)
+  COSTLY_DECODE_MAX_PIXELS: int(1, 1_000_000_000).default(4_000_000),
+  DECODE_TIMEOUT_S: int(1, 60).default(2),
   // Redis Streams
   STREAM_MAXLEN: int(1, 10_000_000).default(1000),
   CLAIM_MIN_IDLE_MS: int(10, 600_000).default(3000),
@@ -61,8 +89,10 @@ export interface AppConfig {
   redisPrefix: string;
   edgeId: string;
   workerId: string;
-  /** Port of a stand-alone worker's /metrics and /healthz; 0 = off (edges serve them on PORT). */
+  /** Port of /metrics (and a worker's /healthz); 0 = off. Never the public port. */
   metricsPort: number;
+  /** Serve https/wss from these files; both or neither. */
+  tls: { certFile: string; keyFile: string } | undefined;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
   model: {
     path: string;
@@ -76,6 +106,8 @@ export interface AppConfig {
     intraOpThreads: number;
     interOpThreads: number;
     maxInputPixels: number;
+    costlyDecodeMaxPixels: number;
+    decodeTimeoutS: number;
   };
   batching: { maxBatch: number; maxWaitMs: number; maxQueue: number };
   frames: {
@@ -87,6 +119,37 @@ export interface AppConfig {
     shutdownGraceMs: number;
   };
   streams: { maxLen: number; claimMinIdleMs: number; maxDeliveries: number };
+  auth: AuthConfig;
+  limits: LimitsConfig;
+}
+
+/** `disabled` is only ever true when AUTH_DISABLED=true, or for the embedded demo with no key source. */
+export interface AuthConfig {
+  /** Explicit AUTH_DISABLED; undefined = not said (roles decide what a missing key source means). */
+  disabled: boolean | undefined;
+  secret: string | undefined;
+  jwksFile: string | undefined;
+  jwksUrl: string | undefined;
+  issuer: string | undefined;
+  audience: string | undefined;
+  clockSkewS: number;
+  allowedOrigins: string[];
+  allowNoOrigin: boolean;
+  trustedProxies: string[];
+}
+
+export interface LimitsConfig {
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  maxConnectionsPerSubject: number;
+  messagesPerSecond: number;
+  framesPerSecond: number;
+  subjectFramesPerSecond: number;
+  violationsBeforeClose: number;
+  idleTimeoutMs: number;
+  messageTimeoutMs: number;
+  tenantMaxQueue: number;
+  maxQueueBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -110,6 +173,13 @@ export function loadConfig(env: Env): AppConfig {
     // Trimming must only ever remove frames workers already took, never the backlog itself.
     throw new ConfigError([`STREAM_MAXLEN: must be at least twice MAX_QUEUE (${e.MAX_QUEUE}), got ${e.STREAM_MAXLEN}`]);
   }
+  const keySources = [e.JWT_SECRET, e.JWKS_FILE, e.JWKS_URL].filter((v) => v !== undefined).length;
+  if (keySources > 1) throw new ConfigError(['JWT_SECRET / JWKS_FILE / JWKS_URL: set exactly one key source']);
+  if (e.AUTH_DISABLED === false && keySources === 0) {
+    throw new ConfigError(['AUTH_DISABLED: false needs a key source (JWT_SECRET, JWKS_FILE or JWKS_URL)']);
+  }
+  if (Boolean(e.TLS_CERT_FILE) !== Boolean(e.TLS_KEY_FILE)) throw new ConfigError(['TLS_CERT_FILE / TLS_KEY_FILE: set both or neither']);
+  if (e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) throw new ConfigError(['METRICS_PORT: must differ from PORT (metrics are never public)']);
   const suffix = randomBytes(3).toString('hex');
   return {
     port: e.PORT,
@@ -119,6 +189,7 @@ export function loadConfig(env: Env): AppConfig {
     edgeId: e.EDGE_ID ?? `edge-${hostname()}-${process.pid}-${suffix}`,
     workerId: e.WORKER_ID ?? `worker-${hostname()}-${process.pid}-${suffix}`,
     metricsPort: e.METRICS_PORT,
+    tls: e.TLS_CERT_FILE && e.TLS_KEY_FILE ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE } : undefined,
     logLevel: e.LOG_LEVEL,
     model: {
       path: e.MODEL_PATH,
@@ -132,6 +203,8 @@ export function loadConfig(env: Env): AppConfig {
       intraOpThreads: e.INTRA_OP_THREADS,
       interOpThreads: e.INTER_OP_THREADS,
       maxInputPixels: e.MAX_INPUT_PIXELS,
+      costlyDecodeMaxPixels: e.COSTLY_DECODE_MAX_PIXELS,
+      decodeTimeoutS: e.DECODE_TIMEOUT_S,
     },
     batching: { maxBatch: e.MAX_BATCH, maxWaitMs: e.MAX_WAIT_MS, maxQueue: e.MAX_QUEUE },
     frames: {
@@ -143,6 +216,31 @@ export function loadConfig(env: Env): AppConfig {
       shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     },
     streams: { maxLen: e.STREAM_MAXLEN, claimMinIdleMs: e.CLAIM_MIN_IDLE_MS, maxDeliveries: e.MAX_DELIVERIES },
+    auth: {
+      disabled: e.AUTH_DISABLED,
+      secret: e.JWT_SECRET,
+      jwksFile: e.JWKS_FILE,
+      jwksUrl: e.JWKS_URL,
+      issuer: e.JWT_ISSUER,
+      audience: e.JWT_AUDIENCE,
+      clockSkewS: e.JWT_CLOCK_SKEW_S,
+      allowedOrigins: e.ALLOWED_ORIGINS,
+      allowNoOrigin: e.ALLOW_NO_ORIGIN,
+      trustedProxies: e.TRUSTED_PROXIES,
+    },
+    limits: {
+      maxConnections: e.MAX_CONNECTIONS,
+      maxConnectionsPerIp: e.MAX_CONNECTIONS_PER_IP,
+      maxConnectionsPerSubject: e.MAX_CONNECTIONS_PER_SUBJECT,
+      messagesPerSecond: e.MESSAGES_PER_SECOND,
+      framesPerSecond: e.FRAMES_PER_SECOND,
+      subjectFramesPerSecond: e.SUBJECT_FRAMES_PER_SECOND,
+      violationsBeforeClose: e.VIOLATIONS_BEFORE_CLOSE,
+      idleTimeoutMs: e.IDLE_TIMEOUT_MS,
+      messageTimeoutMs: e.MESSAGE_TIMEOUT_MS,
+      tenantMaxQueue: e.TENANT_MAX_QUEUE,
+      maxQueueBytes: e.MAX_QUEUE_BYTES,
+    },
   };
 }
 

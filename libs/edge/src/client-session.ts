@@ -1,60 +1,86 @@
 import type WebSocket from 'ws';
 import {
+  ERROR_CODES,
   parseFrame,
   sniffImageFormat,
   toWireError,
   VisionError,
+  type AuthAcceptedMessage,
   type ErrorCode,
   type ErrorReply,
   type FrameHeader,
-  type FrameOutcomeMessage,
+  type HelloMessage,
   type ResultReply,
 } from '@vision/protocol';
+import { TokenBucket } from '@vision/transport';
+import type { FrameLedger, Settled } from './frame-ledger';
+import { streamAllowed, type Principal } from './security/token-verifier';
 
 export type WireProtocol = 'seed' | 'yolo.v1';
 
 /** Replies queued in user space (beyond the kernel's buffers) before a non-reading peer is dropped. */
 const MAX_UNREAD_REPLY_BYTES = 4 * 1024 * 1024;
+/** Longest text message: control messages are small JSON objects (an `auth` token fits). */
+export const MAX_TEXT_BYTES = 4 * 1024;
+/** How long a connection closed for a policy reason has to complete the close handshake. */
+const CLOSE_GRACE_MS = 1000;
+/** Violations count within this window towards `violationsBeforeClose`. */
+const VIOLATION_WINDOW_MS = 10_000;
+/** Codes a client earns by what it sends (server-side conditions like E_OVERLOADED do not count). */
+const VIOLATIONS = new Set<ErrorCode>([
+  'E_RATE_LIMITED', 'E_MESSAGE_TOO_LARGE', 'E_BAD_MESSAGE', 'E_BAD_HEADER', 'E_EMPTY_FRAME',
+  'E_FRAME_TOO_LARGE', 'E_UNSUPPORTED_FORMAT', 'E_FORBIDDEN',
+]);
 
-/** A frame the client sent and has not been answered yet. */
-interface OpenFrame {
-  key: string;
+/** A frame waiting for a slot in the window. */
+interface WaitingFrame {
   frameId: number;
   streamId?: string;
   captureTs?: number;
   receivedAt: number;
   deadline: number;
   image: Buffer;
-  timer?: NodeJS.Timeout;
 }
 
 export interface SessionLimits {
   maxInFlight: number;
   maxFrameBytes: number;
   deadlineMs: number;
-  resultMarginMs: number;
+  messagesPerSecond: number;
+  framesPerSecond: number;
+  violationsBeforeClose: number;
+  /** Token expiry grace (the verifier's clock skew). */
+  clockSkewMs: number;
 }
 
 /** How a session reaches the rest of the edge. */
 export interface SessionHost {
-  submit(session: ClientSession, frame: { key: string; frameId: number; receivedAt: number; deadline: number; image: Buffer }): Promise<void>;
+  readonly ledger: FrameLedger;
   /** Called once per frame with its terminal outcome, for metrics. */
   answered(outcome: 'result' | ErrorCode, receivedAt: number): void;
-  control(session: ClientSession, msg: unknown): object | undefined;
+  /** A limit or policy refused something this session sent. */
+  rejected(code: ErrorCode): void;
+  hello(session: ClientSession): HelloMessage;
+  reauthenticate(current: Principal, token: string): Promise<Principal>;
 }
 
 /**
- * One WebSocket connection's frames: admission (at most `maxInFlight` submitted, plus one waiting
- * slot where the latest frame wins), a deadline timer per submitted frame, and replies in the
- * connection's protocol. Every accepted frame ends in exactly one of: result, error, or (v1 only
- * reported) drop.
+ * One WebSocket connection: per-connection rate limits and violation count, flow control (at most
+ * `maxInFlight` frames submitted, plus one waiting slot where the latest frame wins), token expiry,
+ * and replies in the connection's protocol. Open frames live in the edge's `FrameLedger`. Every
+ * accepted frame ends in exactly one of: result, error, or (v1 only reported) drop.
  */
 export class ClientSession {
-  private readonly open = new Map<string, OpenFrame>();
-  private waiting: OpenFrame | undefined;
-  private seq = 0;
+  private inFlight = 0;
+  private waiting: WaitingFrame | undefined;
   private autoFrameId = 0;
   private closed = false;
+  private readonly messages: TokenBucket;
+  private readonly frames: TokenBucket;
+  private violations: number[] = [];
+  private expiryTimer: NodeJS.Timeout | undefined;
+  /** Epoch ms of the last complete message (idle detection; pongs do not count). */
+  lastMessageAt = Date.now();
 
   constructor(
     readonly connId: string,
@@ -62,16 +88,21 @@ export class ClientSession {
     private readonly ws: WebSocket,
     private readonly limits: SessionLimits,
     private readonly host: SessionHost,
-  ) {}
-
-  get inFlight(): number {
-    return this.open.size + (this.waiting ? 1 : 0);
+    public principal: Principal,
+  ) {
+    this.messages = new TokenBucket(limits.messagesPerSecond);
+    this.frames = new TokenBucket(limits.framesPerSecond);
+    this.armExpiry();
   }
 
   onMessage(data: Buffer, isBinary: boolean): void {
     if (this.closed) return;
-    if (!isBinary) return this.onText(data.toString('utf8'));
     const receivedAt = Date.now();
+    this.lastMessageAt = receivedAt;
+    // Cheapest checks first: a flood costs one bucket lookup per message, then the connection.
+    const wait = this.messages.take();
+    if (wait > 0) return this.sendError(undefined, undefined, new VisionError('E_RATE_LIMITED', 'messages/s', { retryAfterMs: wait }), receivedAt);
+    if (!isBinary) return this.onText(data, receivedAt);
     let header: FrameHeader | undefined;
     let image: Buffer;
     try {
@@ -86,16 +117,16 @@ export class ClientSession {
       return this.sendError(undefined, undefined, err, receivedAt);
     }
     const frameId = header?.frameId ?? this.nextAutoId();
-    const reject = (code: ErrorCode, message?: string) =>
-      this.sendError(frameId, header?.streamId, new VisionError(code, message), receivedAt);
+    const reject = (code: ErrorCode, message?: string, retryAfterMs?: number) =>
+      this.sendError(frameId, header?.streamId, new VisionError(code, message, { retryAfterMs }), receivedAt);
+    const frameWait = this.frames.take();
+    if (frameWait > 0) return reject('E_RATE_LIMITED', 'frames/s', frameWait);
     if (image.length === 0) return reject('E_EMPTY_FRAME');
-    if (image.length > this.limits.maxFrameBytes) {
-      return reject('E_FRAME_TOO_LARGE', `the frame is ${image.length} bytes; the limit is ${this.limits.maxFrameBytes}`);
-    }
+    if (image.length > this.limits.maxFrameBytes) return reject('E_FRAME_TOO_LARGE');
     if (!sniffImageFormat(image)) return reject('E_UNSUPPORTED_FORMAT');
+    if (!streamAllowed(this.principal, header?.streamId)) return reject('E_FORBIDDEN', `stream ${header?.streamId} not in the token`);
 
-    const frame: OpenFrame = {
-      key: `${this.connId}.${++this.seq}`,
+    const frame: WaitingFrame = {
       frameId,
       ...(header?.streamId !== undefined ? { streamId: header.streamId } : {}),
       ...(header?.captureTs !== undefined ? { captureTs: header.captureTs } : {}),
@@ -103,57 +134,29 @@ export class ClientSession {
       deadline: receivedAt + this.limits.deadlineMs,
       image,
     };
-    if (this.open.size < this.limits.maxInFlight) return this.submit(frame);
+    if (this.inFlight < this.limits.maxInFlight) return this.submit(frame);
     // Latest frame wins: the one already waiting is older, so it goes.
     if (this.waiting) this.drop(this.waiting);
     this.waiting = frame;
   }
 
-  /** An outcome from a worker for one of this session's frames. Unknown or late keys are ignored. */
-  onOutcome(m: FrameOutcomeMessage): void {
-    const f = this.open.get(m.key);
-    if (!f) return;
-    this.settle(f);
-    if (m.ok) {
-      const now = Date.now();
-      const reply: ResultReply = {
-        type: 'result',
-        frameId: f.frameId,
-        ...(f.streamId !== undefined ? { streamId: f.streamId } : {}),
-        ...(f.captureTs !== undefined ? { captureTs: f.captureTs } : {}),
-        detections: m.detections,
-        model: m.model,
-        batchSize: m.batchSize,
-        timings: {
-          queueMs: Math.max(0, m.pickedAt - f.receivedAt),
-          preprocessMs: round(m.preprocessMs),
-          inferenceMs: round(m.inferenceMs),
-          totalMs: now - f.receivedAt,
-        },
-      };
-      this.send(this.protocol === 'yolo.v1' ? reply : m.detections);
-      this.host.answered('result', f.receivedAt);
-    } else {
-      this.sendError(f.frameId, f.streamId, new VisionError(m.error.code, m.error.message), f.receivedAt);
-    }
-    this.promoteWaiting();
-  }
-
-  /** Answers every open frame with `code` (e.g. the queue connection was lost, their fate is unknown). */
-  failOpen(code: ErrorCode, message?: string): void {
-    for (const f of [...this.open.values()]) {
-      this.settle(f);
-      this.sendError(f.frameId, f.streamId, new VisionError(code, message), f.receivedAt);
-    }
-    this.promoteWaiting();
-  }
-
-  /** The socket closed: forget everything; outcomes that still arrive are dropped by the edge. */
+  /** The socket closed: forget everything; outcomes that still arrive are ignored by the ledger. */
   dispose(): void {
     this.closed = true;
-    for (const f of this.open.values()) clearTimeout(f.timer);
-    this.open.clear();
+    clearTimeout(this.expiryTimer);
+    this.host.ledger.forget(this.connId);
     this.waiting = undefined;
+  }
+
+  /** Closes the connection for `code` (its close code from the error table), after telling a v1 client why. */
+  closeWith(code: ErrorCode): void {
+    if (this.closed) return;
+    this.host.rejected(code);
+    if (this.protocol === 'yolo.v1') this.send({ type: 'error', error: toWireError(new VisionError(code)) } satisfies ErrorReply);
+    this.ws.close(ERROR_CODES[code].close ?? 1008, code);
+    this.closed = true;
+    // A peer that does not answer the close (it may be mid-message on purpose) loses the socket.
+    setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
   }
 
   send(msg: unknown): void {
@@ -167,33 +170,44 @@ export class ClientSession {
     this.ws.send(JSON.stringify(msg));
   }
 
-  private submit(f: OpenFrame): void {
-    this.open.set(f.key, f);
-    // The edge answers by deadline + margin whatever happens downstream (a lost pub/sub message,
-    // a dead worker): a client is never left waiting.
-    f.timer = setTimeout(() => {
-      if (!this.open.has(f.key)) return;
-      this.settle(f);
-      this.sendError(f.frameId, f.streamId, new VisionError('E_TIMEOUT'), f.receivedAt);
-      this.promoteWaiting();
-    }, f.deadline + this.limits.resultMarginMs - Date.now());
-    this.host
-      .submit(this, { key: f.key, frameId: f.frameId, receivedAt: f.receivedAt, deadline: f.deadline, image: f.image })
-      .catch((err: unknown) => {
-        if (!this.open.has(f.key)) return;
-        this.settle(f);
-        this.sendError(f.frameId, f.streamId, err, f.receivedAt);
-        this.promoteWaiting();
-      });
+  private submit(f: WaitingFrame): void {
+    this.inFlight++;
+    this.host.ledger.submit(
+      { connId: this.connId, frameId: f.frameId, tenant: this.principal.subject, receivedAt: f.receivedAt, deadline: f.deadline, image: f.image },
+      (s) => this.onSettled(f, s),
+    );
   }
 
-  private settle(f: OpenFrame): void {
-    clearTimeout(f.timer);
-    this.open.delete(f.key);
+  private onSettled(f: WaitingFrame, s: Settled): void {
+    this.inFlight--;
+    if (this.closed) return;
+    if (s.ok) {
+      const m = s.result;
+      const reply: ResultReply = {
+        type: 'result',
+        frameId: f.frameId,
+        ...(f.streamId !== undefined ? { streamId: f.streamId } : {}),
+        ...(f.captureTs !== undefined ? { captureTs: f.captureTs } : {}),
+        detections: m.detections,
+        model: m.model,
+        batchSize: m.batchSize,
+        timings: {
+          queueMs: Math.max(0, m.pickedAt - f.receivedAt),
+          preprocessMs: round(m.preprocessMs),
+          inferenceMs: round(m.inferenceMs),
+          totalMs: Date.now() - f.receivedAt,
+        },
+      };
+      this.send(this.protocol === 'yolo.v1' ? reply : m.detections);
+      this.host.answered('result', f.receivedAt);
+    } else {
+      this.sendError(f.frameId, f.streamId, s.error, f.receivedAt);
+    }
+    this.promoteWaiting();
   }
 
   private promoteWaiting(): void {
-    if (this.closed || !this.waiting || this.open.size >= this.limits.maxInFlight) return;
+    if (this.closed || !this.waiting || this.inFlight >= this.limits.maxInFlight) return;
     const next = this.waiting;
     this.waiting = undefined;
     if (next.deadline <= Date.now()) {
@@ -203,31 +217,58 @@ export class ClientSession {
     this.submit(next);
   }
 
-  private drop(f: OpenFrame): void {
+  private drop(f: WaitingFrame): void {
     // The seed protocol has no way to say "dropped": the frame simply gets no reply.
     if (this.protocol === 'yolo.v1') this.sendError(f.frameId, f.streamId, new VisionError('E_DROPPED'), f.receivedAt);
     else this.host.answered('E_DROPPED', f.receivedAt);
   }
 
-  private onText(text: string): void {
-    let msg: unknown;
+  private onText(data: Buffer, receivedAt: number): void {
+    // Refused before any parse: a 16 MB text message must not reach JSON.parse.
+    if (data.length > MAX_TEXT_BYTES) return this.sendError(undefined, undefined, new VisionError('E_MESSAGE_TOO_LARGE'), receivedAt);
+    let msg: { type?: unknown; ts?: unknown; token?: unknown } | undefined;
     try {
-      msg = JSON.parse(text);
+      const parsed: unknown = JSON.parse(data.toString('utf8'));
+      msg = parsed && typeof parsed === 'object' ? parsed : undefined;
     } catch {
       msg = undefined;
     }
-    const reply = this.protocol === 'yolo.v1' && msg !== undefined ? this.host.control(this, msg) : undefined;
-    if (reply) return this.send(reply);
-    const error = new VisionError(
-      'E_BAD_MESSAGE',
-      this.protocol === 'yolo.v1' ? 'unknown control message' : 'send images as binary messages',
+    if (this.protocol !== 'yolo.v1' || !msg) {
+      const m = this.protocol === 'yolo.v1' ? 'unknown control message' : 'send images as binary messages';
+      return this.sendError(undefined, undefined, new VisionError('E_BAD_MESSAGE', m), receivedAt);
+    }
+    if (msg.type === 'ping') return this.send({ type: 'pong', ...(typeof msg.ts === 'number' ? { ts: msg.ts } : {}) });
+    if (msg.type === 'hello') return this.send(this.host.hello(this));
+    if (msg.type === 'auth' && typeof msg.token === 'string') return this.refreshToken(msg.token, receivedAt);
+    this.sendError(undefined, undefined, new VisionError('E_BAD_MESSAGE', 'unknown control message'), receivedAt);
+  }
+
+  private refreshToken(token: string, receivedAt: number): void {
+    this.host.reauthenticate(this.principal, token).then(
+      (p) => {
+        if (this.closed) return;
+        this.principal = p;
+        this.armExpiry();
+        this.send({ type: 'auth', ok: true, ...(p.expiresAt ? { tokenExpiresAt: p.expiresAt } : {}) } satisfies AuthAcceptedMessage);
+      },
+      (err: unknown) => this.sendError(undefined, undefined, err, receivedAt),
     );
-    this.send(this.protocol === 'yolo.v1' ? ({ type: 'error', error: error.toJSON() } satisfies ErrorReply) : { error: error.toJSON() });
+  }
+
+  /** A token that expires during the session closes it (4401) unless a fresh one arrives first. */
+  private armExpiry(): void {
+    clearTimeout(this.expiryTimer);
+    const at = this.principal.expiresAt;
+    if (at === undefined) return;
+    // setTimeout's limit is ~24.8 days; longer tokens are re-armed when they get closer.
+    const ms = Math.min(at + this.limits.clockSkewMs - Date.now(), 2 ** 31 - 1);
+    this.expiryTimer = setTimeout(() => (Date.now() >= at + this.limits.clockSkewMs ? this.closeWith('E_TOKEN_EXPIRED') : this.armExpiry()), Math.max(0, ms));
+    this.expiryTimer.unref();
   }
 
   private sendError(frameId: number | undefined, streamId: string | undefined, err: unknown, receivedAt: number): void {
     const error = toWireError(err);
-    this.host.answered(error.code, receivedAt);
+    if (frameId !== undefined) this.host.answered(error.code, receivedAt);
     if (this.protocol === 'yolo.v1') {
       const reply: ErrorReply = {
         type: 'error',
@@ -239,6 +280,19 @@ export class ClientSession {
     } else {
       this.send({ error });
     }
+    if (VIOLATIONS.has(error.code)) {
+      this.host.rejected(error.code);
+      if (this.violated(receivedAt)) this.closeWith('E_POLICY_VIOLATION');
+    }
+  }
+
+  /** Records a violation; true once the connection has had more than it may within the window. */
+  private violated(now: number): boolean {
+    this.violations.push(now);
+    if (this.violations.length > this.limits.violationsBeforeClose) {
+      this.violations = this.violations.filter((t) => now - t < VIOLATION_WINDOW_MS);
+    }
+    return this.violations.length > this.limits.violationsBeforeClose;
   }
 
   private nextAutoId(): number {

@@ -3,12 +3,15 @@ import type { Request, Response } from 'express';
 import { ERROR_CODES, sniffImageFormat, toWireError, VisionError } from '@vision/protocol';
 import { EDGE_CONTEXT, type EdgeContext } from './edge-context';
 import { EdgeService } from './edge.service';
+import type { Settled } from './frame-ledger';
+import { decodeJsonImage } from './json-image';
 
 /**
  * The classic path, for simple clients and for comparison: `POST /v1/detect` with a raw image
  * body (`image/jpeg`, `image/png`, `image/webp` or `application/octet-stream`) or JSON
  * `{"image": "<base64>"}`. Replies like the seed WebSocket protocol: a JSON array of detections, or
- * `{"error": {code, message}}` with the status from the error table.
+ * `{"error": {code, message}}` with the status from the error table. The same gate (Origin, token,
+ * per-address limit) and the same frame ledger as WebSocket frames.
  */
 @Controller('v1')
 export class DetectController {
@@ -19,39 +22,55 @@ export class DetectController {
 
   @Post('detect')
   async detect(@Req() req: Request, @Res() res: Response): Promise<void> {
-    const fail = (err: unknown) => {
-      const wire = toWireError(err);
-      this.edge.answered(wire.code, Date.now());
-      res.status(ERROR_CODES[wire.code].http).json({ error: wire });
-    };
+    const receivedAt = Date.now();
+    let release: (() => void) | undefined;
     try {
+      const admitted = await this.edge.gate.admitRequest(req);
+      release = admitted.done;
       const json = (req.headers['content-type'] ?? '').startsWith('application/json');
       const max = this.ctx.config.frames.maxFrameBytes;
       // base64 inflates by 4/3; allow that plus a little JSON around it.
-      const body = await readBody(req, json ? Math.ceil((max * 4) / 3) + 4096 : max);
+      const body = await readBody(req, json ? Math.ceil((max * 4) / 3) + 1024 : max);
       const image = json ? decodeJsonImage(body) : body;
       if (image.length === 0) throw new VisionError('E_EMPTY_FRAME');
       if (image.length > max) throw new VisionError('E_FRAME_TOO_LARGE');
       if (!sniffImageFormat(image)) throw new VisionError('E_UNSUPPORTED_FORMAT');
-      const outcome = await this.edge.http.detect(image);
-      if (!outcome.ok) return fail(outcome.error);
-      const r = outcome.result;
-      const totalMs = Date.now() - outcome.receivedAt;
-      this.edge.answered('result', outcome.receivedAt);
+      const settled = await new Promise<Settled>((resolve) =>
+        this.edge.ledger.submit(
+          {
+            connId: this.edge.nextHttpConnId(),
+            frameId: 0,
+            tenant: admitted.principal.subject,
+            receivedAt,
+            deadline: receivedAt + this.ctx.config.frames.deadlineMs,
+            image,
+          },
+          resolve,
+        ),
+      );
+      if (!settled.ok) throw settled.error;
+      const r = settled.result;
+      this.edge.answered('result', receivedAt);
       res
         .status(200)
         .set({
           'x-batch-size': String(r.batchSize),
-          'x-queue-ms': String(Math.max(0, r.pickedAt - outcome.receivedAt)),
+          'x-queue-ms': String(Math.max(0, r.pickedAt - receivedAt)),
           'x-inference-ms': r.inferenceMs.toFixed(2),
-          'x-total-ms': String(totalMs),
+          'x-total-ms': String(Date.now() - receivedAt),
           'x-model': r.model,
         })
         .json(r.detections);
     } catch (err) {
-      fail(err);
-      // A refused oversized body is not read to the end; do not keep the connection.
-      if (err instanceof VisionError && err.code === 'E_FRAME_TOO_LARGE') res.setHeader('connection', 'close');
+      const wire = toWireError(err);
+      this.edge.answered(wire.code, receivedAt);
+      // A refused body is not read to the end: say so before the headers go, and do not keep the connection.
+      if (!req.complete) res.setHeader('connection', 'close');
+      if (wire.code === 'E_UNAUTHORIZED' || wire.code === 'E_TOKEN_EXPIRED') res.setHeader('www-authenticate', 'Bearer');
+      if (wire.retryAfterMs !== undefined) res.setHeader('retry-after', String(Math.ceil(wire.retryAfterMs / 1000)));
+      res.status(ERROR_CODES[wire.code].http).json({ error: wire });
+    } finally {
+      release?.();
     }
   }
 }
@@ -74,16 +93,4 @@ function readBody(req: Request, limit: number): Promise<Buffer> {
     req.on('end', () => resolve(Buffer.concat(chunks, size)));
     req.on('error', reject);
   });
-}
-
-function decodeJsonImage(body: Buffer): Buffer {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new VisionError('E_BAD_MESSAGE', 'the body is not valid JSON');
-  }
-  const image = (parsed as { image?: unknown })?.image;
-  if (typeof image !== 'string') throw new VisionError('E_BAD_MESSAGE', 'expected {"image": "<base64>"}');
-  return Buffer.from(image, 'base64');
 }

@@ -1,58 +1,87 @@
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { Logger } from 'pino';
 import type { AppConfig } from '@vision/config';
-import { VisionError } from '@vision/protocol';
-import { RedisEdgeTransport } from '@vision/transport';
-import { allowAll, type EdgeContext } from './edge-context';
+import { serveMetrics } from '@vision/metrics';
+import { FRAME_HEADER_MAX_BYTES, VisionError } from '@vision/protocol';
+import { admissionFrom, MemoryConnectionLeases, RedisConnectionLeases, RedisEdgeTransport } from '@vision/transport';
+import type { EdgeContext } from './edge-context';
 import { EdgeModule } from './edge.module';
 import { EdgeService } from './edge.service';
 import { PinoNestLogger } from './nest-logger';
+import { TokenVerifier } from './security/token-verifier';
 import { VisionWsAdapter } from './vision-ws-adapter';
 
 export interface EdgeRuntime {
   app: INestApplication;
   port: number;
+  /** METRICS_PORT's actual port (0 = not served). */
+  metricsPort: number;
   edge: EdgeService;
   /** Drain (stop accepting, finish open frames up to the grace period, close sockets 1001), then close. */
   stop(): Promise<void>;
 }
 
-export type EdgeRuntimeInput = Omit<EdgeContext, 'transport' | 'authorize'> & Partial<Pick<EdgeContext, 'transport' | 'authorize'>>;
+export type EdgeRuntimeInput = Omit<EdgeContext, 'transport' | 'leases' | 'verifier'> &
+  Partial<Pick<EdgeContext, 'transport' | 'leases'>> & {
+    /** The embedded demo may run without a key source (authentication off, logged loudly). */
+    demo?: boolean;
+  };
+
+/** File descriptors kept for everything that is not a client socket (Redis, logs, health probes). */
+const FD_RESERVE = 256;
 
 /** Builds the Nest app around the edge module and listens on `config.port`. */
 export async function startEdgeRuntime(input: EdgeRuntimeInput): Promise<EdgeRuntime> {
   const { config, log } = input;
+  checkConnectionCap(config);
+  const verifier = verifierFor(config, log, input.demo ?? false);
   const transport = input.transport ?? redisTransport(config);
-  const ctx: EdgeContext = { ...input, transport, authorize: input.authorize ?? allowAll };
-  const app = await NestFactory.create(EdgeModule.forRoot(ctx), {
+  const leases = input.leases ?? (config.redisUrl ? new RedisConnectionLeases({ url: config.redisUrl, prefix: config.redisPrefix }) : new MemoryConnectionLeases());
+  const ctx: EdgeContext = { ...input, transport, leases, verifier };
+  const app = await NestFactory.create<NestExpressApplication>(EdgeModule.forRoot(ctx), {
     logger: new PinoNestLogger(log),
     bodyParser: false,
+    ...(config.tls ? { httpsOptions: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } } : {}),
   });
+  app.disable('x-powered-by');
   const edge = app.get(EdgeService);
   app.useWebSocketAdapter(
     new VisionWsAdapter(app, {
-      // Frames up to twice the limit get a polite E_FRAME_TOO_LARGE; beyond that the socket closes (1009).
-      maxPayload: config.frames.maxFrameBytes * 2 + 1024,
-      authorize: ctx.authorize,
-      accepting: () => !edge.isDraining,
+      maxPayload: config.frames.maxFrameBytes + FRAME_HEADER_MAX_BYTES,
+      admit: (req) => edge.admitUpgrade(req),
     }),
   );
   await edge.start();
   transport.onConnectionLost?.(() => edge.failAllOpen('E_UNAVAILABLE', 'lost the queue connection; retry the frame'));
+  const server = app.getHttpServer() as Server;
+  // Sockets that never finish their request headers (slowloris) or body are cut off; the cap keeps
+  // the process below its descriptor limit with room for health probes.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 60_000;
+  server.maxConnections = config.limits.maxConnections + FD_RESERVE / 2;
   await app.listen(config.port, config.host);
-  const port = (app.getHttpServer().address() as AddressInfo).port;
-  log.info({ edgeId: config.edgeId, port, transport: transport.kind }, 'edge listening');
+  const port = (server.address() as AddressInfo).port;
+  const metricsServer = config.metricsPort ? await serveMetrics(input.metrics, config.metricsPort, config.host) : undefined;
+  const metricsPort = metricsServer ? (metricsServer.address() as AddressInfo).port : 0;
+  log.info({ edgeId: config.edgeId, port, metricsPort, tls: Boolean(config.tls), auth: verifier ? 'jwt' : 'off', transport: transport.kind }, 'edge listening');
   let stopped: Promise<void> | undefined;
   return {
     app,
     port,
+    metricsPort,
     edge,
     stop() {
       stopped ??= (async () => {
         await edge.drain(config.frames.shutdownGraceMs);
         await app.close();
+        metricsServer?.close();
         await transport.close();
+        await leases.close();
         log.info({ edgeId: config.edgeId }, 'edge stopped');
       })();
       return stopped;
@@ -60,12 +89,37 @@ export async function startEdgeRuntime(input: EdgeRuntimeInput): Promise<EdgeRun
   };
 }
 
+/** Authentication is on unless AUTH_DISABLED=true, or this is the embedded demo with no key source. */
+function verifierFor(config: AppConfig, log: Logger, demo: boolean): TokenVerifier | undefined {
+  const a = config.auth;
+  if (a.disabled === true) {
+    log.warn('AUTHENTICATION DISABLED (AUTH_DISABLED=true): anyone who can reach this edge can use it');
+    return undefined;
+  }
+  if (a.secret || a.jwksFile || a.jwksUrl) return TokenVerifier.create(a);
+  if (demo) {
+    log.warn('AUTHENTICATION DISABLED: embedded demo without JWT_SECRET / JWKS_FILE / JWKS_URL; do not expose this port');
+    return undefined;
+  }
+  throw new VisionError('E_CONFIG', 'an edge needs JWT_SECRET, JWKS_FILE or JWKS_URL (or AUTH_DISABLED=true)');
+}
+
+/** MAX_CONNECTIONS must leave descriptors for everything else, or the edge stops answering at all. */
+function checkConnectionCap(config: AppConfig): void {
+  let soft: number | undefined;
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const v = line?.split(/\s{2,}/)[1];
+    soft = v && v !== 'unlimited' ? Number(v) : undefined;
+  } catch {
+    soft = undefined; // not Linux: nothing to check against
+  }
+  if (soft !== undefined && config.limits.maxConnections > soft - FD_RESERVE) {
+    throw new VisionError('E_CONFIG', `MAX_CONNECTIONS (${config.limits.maxConnections}) must be at most the open-file limit (${soft}) minus ${FD_RESERVE}`);
+  }
+}
+
 function redisTransport(config: AppConfig): RedisEdgeTransport {
   if (!config.redisUrl) throw new VisionError('E_CONFIG', 'REDIS_URL must be set for a stand-alone edge');
-  return new RedisEdgeTransport({
-    url: config.redisUrl,
-    prefix: config.redisPrefix,
-    maxQueue: config.batching.maxQueue,
-    maxLen: config.streams.maxLen,
-  });
+  return new RedisEdgeTransport({ url: config.redisUrl, prefix: config.redisPrefix, admission: admissionFrom(config), maxLen: config.streams.maxLen });
 }

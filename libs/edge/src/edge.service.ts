@@ -2,20 +2,25 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type WebSocket from 'ws';
-import {
-  PROTOCOL_V1,
-  VisionError,
-  type ErrorCode,
-  type FrameOutcomeMessage,
-  type GoAwayMessage,
-  type HelloMessage,
-} from '@vision/protocol';
+import { PROTOCOL_V1, VisionError, type ErrorCode, type FrameOutcomeMessage, type GoAwayMessage, type HelloMessage } from '@vision/protocol';
+import { ClientSession, type SessionHost, type WireProtocol } from './client-session';
+import { EDGE_CONTEXT, type EdgeContext } from './edge-context';
+import { FrameLedger } from './frame-ledger';
+import { MessageWatch } from './message-watch';
+import { Gatekeeper, type Admission } from './security/gatekeeper';
+import type { Principal } from './security/token-verifier';
 
 const DRAIN_LINGER_MS = 250;
 const CLOSE_HANDSHAKE_MS = 2000;
-import { ClientSession, type SessionHost, type WireProtocol } from './client-session';
-import { EDGE_CONTEXT, type EdgeContext } from './edge-context';
-import { HttpFrames } from './http-frames';
+/** How often idle connections and unfinished messages are looked for. */
+const GUARD_INTERVAL_MS = 1000;
+
+interface Connection {
+  ws: WebSocket;
+  session: ClientSession;
+  admission: Admission;
+  watch: MessageWatch;
+}
 
 /**
  * Routes frames from sessions to the queue and outcomes back to sessions. Holds nothing another
@@ -23,22 +28,36 @@ import { HttpFrames } from './http-frames';
  */
 @Injectable()
 export class EdgeService implements SessionHost, OnModuleDestroy {
-  private readonly sessions = new Map<string, ClientSession>();
-  private readonly sockets = new Map<string, WebSocket>();
+  private readonly connections = new Map<string, Connection>();
+  private readonly admissions = new WeakMap<IncomingMessage, Admission>();
   private readonly instance = randomBytes(3).toString('hex');
-  private connSeq = 0;
   private draining = false;
   private pingTimer: NodeJS.Timeout | undefined;
+  private guardTimer: NodeJS.Timeout | undefined;
   private readonly alive = new WeakSet<WebSocket>();
+  private httpSeq = 0;
 
-  /** Frames posted to `POST /v1/detect`. */
-  readonly http: HttpFrames;
+  /** Every open frame, WebSocket and HTTP alike. */
+  readonly ledger: FrameLedger;
+  readonly gate: Gatekeeper;
 
   constructor(@Inject(EDGE_CONTEXT) private readonly ctx: EdgeContext) {
-    this.http = new HttpFrames(`${this.instance}-http`, ctx.config.frames, async (f) => {
+    this.ledger = new FrameLedger(ctx.config.edgeId, ctx.config.frames.resultMarginMs, ctx.transport, () => {
+      // Frames that arrive while draining would only extend the drain: send them elsewhere.
       if (this.draining) throw new VisionError('E_SHUTTING_DOWN');
-      await this.ctx.transport.submit({ ...f, edgeId: this.edgeId, connId: this.http.connId });
     });
+    this.gate = new Gatekeeper(
+      {
+        auth: ctx.config.auth,
+        limits: ctx.config.limits,
+        verifier: ctx.verifier,
+        leases: ctx.leases,
+        metrics: ctx.metrics,
+        log: ctx.log,
+        connections: () => this.connections.size,
+      },
+      this.instance,
+    );
   }
 
   get edgeId(): string {
@@ -49,49 +68,68 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
     return this.draining;
   }
 
-  /** Subscribes to this edge's outcomes and starts the keep-alive sweep. */
+  /** Subscribes to this edge's outcomes and starts the keep-alive and guard sweeps. */
   async start(): Promise<void> {
     await this.ctx.transport.start(this.edgeId, (m) => this.onOutcome(m));
     this.pingTimer = setInterval(() => this.sweep(), this.ctx.config.frames.pingIntervalMs);
     this.pingTimer.unref();
+    this.guardTimer = setInterval(() => this.guard(), GUARD_INTERVAL_MS);
+    this.guardTimer.unref();
   }
 
-  attach(ws: WebSocket, _req: IncomingMessage): void {
-    if (this.draining) {
+  /** The upgrade hook: rejects (with a VisionError whose HTTP status applies) or admits the connection. */
+  async admitUpgrade(req: IncomingMessage): Promise<void> {
+    if (this.draining) throw this.gate.refused(new VisionError('E_SHUTTING_DOWN'));
+    const admission = await this.gate.admitUpgrade(req);
+    this.admissions.set(req, admission);
+    // If the upgrade never completes (the peer vanished), give the slot back.
+    req.socket.once('close', () => {
+      if (!this.connections.has(admission.lease.connId)) this.gate.release(admission);
+    });
+  }
+
+  attach(ws: WebSocket, req: IncomingMessage): void {
+    const admission = this.admissions.get(req);
+    if (!admission || this.draining) {
       ws.close(1001, 'draining');
       return;
     }
     const protocol: WireProtocol = ws.protocol === PROTOCOL_V1 ? 'yolo.v1' : 'seed';
-    const connId = `${this.instance}${(++this.connSeq).toString(36)}`;
-    const f = this.ctx.config.frames;
-    const session = new ClientSession(connId, protocol, ws, {
-      maxInFlight: f.maxInFlight,
-      maxFrameBytes: f.maxFrameBytes,
-      deadlineMs: f.deadlineMs,
-      resultMarginMs: f.resultMarginMs,
-    }, this);
-    this.sessions.set(connId, session);
-    this.sockets.set(connId, ws);
+    const connId = admission.lease.connId;
+    const { frames: f, limits: l, auth } = this.ctx.config;
+    const session = new ClientSession(
+      connId,
+      protocol,
+      ws,
+      {
+        maxInFlight: f.maxInFlight,
+        maxFrameBytes: f.maxFrameBytes,
+        deadlineMs: f.deadlineMs,
+        messagesPerSecond: l.messagesPerSecond,
+        framesPerSecond: l.framesPerSecond,
+        violationsBeforeClose: l.violationsBeforeClose,
+        clockSkewMs: auth.clockSkewS * 1000,
+      },
+      this,
+      admission.principal,
+    );
+    this.connections.set(connId, { ws, session, admission, watch: new MessageWatch(ws, req.socket) });
     this.alive.add(ws);
     this.ctx.metrics.edgeConnections.inc();
     ws.on('pong', () => this.alive.add(ws));
     ws.on('message', (data: Buffer, isBinary: boolean) => session.onMessage(data, isBinary));
     ws.on('close', () => {
       session.dispose();
-      this.sessions.delete(connId);
-      this.sockets.delete(connId);
+      this.connections.delete(connId);
+      this.gate.release(admission);
       this.ctx.metrics.edgeConnections.dec();
     });
-    if (protocol === 'yolo.v1') session.send(this.hello());
+    if (protocol === 'yolo.v1') session.send(this.hello(session));
   }
 
-  async submit(
-    session: ClientSession,
-    f: { key: string; frameId: number; receivedAt: number; deadline: number; image: Buffer },
-  ): Promise<void> {
-    // Frames that arrive while draining would only extend the drain: send them elsewhere.
-    if (this.draining) throw new VisionError('E_SHUTTING_DOWN');
-    await this.ctx.transport.submit({ ...f, edgeId: this.edgeId, connId: session.connId });
+  /** A connection id for one HTTP request's frame. */
+  nextHttpConnId(): string {
+    return `${this.instance}-h${(++this.httpSeq).toString(36)}`;
   }
 
   answered(outcome: 'result' | ErrorCode, receivedAt: number): void {
@@ -99,24 +137,34 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
     if (outcome === 'result') this.ctx.metrics.edgeLatency.observe((Date.now() - receivedAt) / 1000);
   }
 
-  control(_session: ClientSession, msg: unknown): object | undefined {
-    // ClientControl (libs/protocol) lists these messages; anything else is answered E_BAD_MESSAGE.
-    const m = (msg ?? {}) as { type?: unknown; ts?: unknown };
-    if (m.type === 'ping') return { type: 'pong', ...(typeof m.ts === 'number' ? { ts: m.ts } : {}) };
-    if (m.type === 'hello') return this.hello();
-    return undefined;
+  rejected(code: ErrorCode): void {
+    this.gate.count(code);
+  }
+
+  reauthenticate(current: Principal, token: string): Promise<Principal> {
+    return this.gate.reauthenticate(current, token);
+  }
+
+  hello(session: ClientSession): HelloMessage {
+    const { frames: f, limits: l } = this.ctx.config;
+    return {
+      type: 'hello',
+      protocol: PROTOCOL_V1,
+      edgeId: this.edgeId,
+      limits: {
+        maxInFlight: f.maxInFlight,
+        maxFrameBytes: f.maxFrameBytes,
+        deadlineMs: f.deadlineMs,
+        framesPerSecond: l.framesPerSecond,
+        messagesPerSecond: l.messagesPerSecond,
+      },
+      ...(session.principal.expiresAt !== undefined ? { tokenExpiresAt: session.principal.expiresAt } : {}),
+    };
   }
 
   /** Every open frame's fate became unknown (the queue connection dropped): answer them now. */
   failAllOpen(code: ErrorCode, message: string): void {
-    for (const s of this.sessions.values()) s.failOpen(code, message);
-    this.http.failOpen(code, message);
-  }
-
-  openFrames(): number {
-    let n = this.http.size;
-    for (const s of this.sessions.values()) n += s.inFlight;
-    return n;
+    this.ledger.failOpen(code, message);
   }
 
   /**
@@ -127,36 +175,37 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
     this.draining = true;
     const started = Date.now();
     const until = started + graceMs;
-    for (const s of this.sessions.values()) if (s.protocol === 'yolo.v1') s.send({ type: 'goaway' } satisfies GoAwayMessage);
+    for (const c of this.connections.values()) if (c.session.protocol === 'yolo.v1') c.session.send({ type: 'goaway' } satisfies GoAwayMessage);
     // Linger briefly even when idle, so frames already on the wire get E_SHUTTING_DOWN rather than
     // vanishing with the socket.
     const linger = Math.min(DRAIN_LINGER_MS, graceMs);
-    while ((this.openFrames() > 0 || Date.now() - started < linger) && Date.now() < until) {
+    while ((this.ledger.size > 0 || Date.now() - started < linger) && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 20));
     }
     this.failAllOpen('E_SHUTTING_DOWN', 'the edge is shutting down');
     // Wait for the close handshakes: tearing the server down now would terminate the sockets and
     // could discard the last replies still in their send buffers.
-    const closing = [...this.sockets.values()].map(
+    const sockets = [...this.connections.values()].map((c) => c.ws);
+    const closing = sockets.map(
       (ws) => new Promise<void>((resolve) => (ws.readyState === ws.CLOSED ? resolve() : ws.once('close', () => resolve()))),
     );
-    for (const ws of this.sockets.values()) ws.close(1001, 'server going away');
+    for (const ws of sockets) ws.close(1001, 'server going away');
     await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, CLOSE_HANDSHAKE_MS))]);
   }
 
   onModuleDestroy(): void {
     if (this.pingTimer) clearInterval(this.pingTimer);
+    if (this.guardTimer) clearInterval(this.guardTimer);
   }
 
   private onOutcome(m: FrameOutcomeMessage): void {
-    if (m.connId === this.http.connId) return this.http.onOutcome(m);
-    // A connection that has gone away simply has no session: the outcome is dropped quietly.
-    this.sessions.get(m.connId)?.onOutcome(m);
+    // A connection that has gone away has no open frames in the ledger: the outcome is dropped quietly.
+    this.ledger.onOutcome(m);
   }
 
   /** Terminates peers that missed the previous ping's pong, pings the rest. */
   private sweep(): void {
-    for (const ws of this.sockets.values()) {
+    for (const { ws } of this.connections.values()) {
       if (!this.alive.has(ws)) {
         ws.terminate();
         continue;
@@ -166,13 +215,14 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
     }
   }
 
-  private hello(): HelloMessage {
-    const f = this.ctx.config.frames;
-    return {
-      type: 'hello',
-      protocol: PROTOCOL_V1,
-      edgeId: this.edgeId,
-      limits: { maxInFlight: f.maxInFlight, maxFrameBytes: f.maxFrameBytes, deadlineMs: f.deadlineMs },
-    };
+  /** Closes connections that sent nothing for too long, and those holding a message open too long. */
+  private guard(): void {
+    const now = Date.now();
+    const { idleTimeoutMs, messageTimeoutMs } = this.ctx.config.limits;
+    for (const { session, watch } of this.connections.values()) {
+      const since = watch.partialSince;
+      if (since !== undefined && now - since > messageTimeoutMs) session.closeWith('E_MESSAGE_TIMEOUT');
+      else if (since === undefined && now - session.lastMessageAt > idleTimeoutMs) session.closeWith('E_IDLE_TIMEOUT');
+    }
   }
 }

@@ -1,8 +1,9 @@
-import { Controller, Get, Header, HttpCode, Inject, Res } from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { EDGE_CONTEXT, type EdgeContext } from './edge-context';
 import { EdgeService } from './edge.service';
 
+/** Public health endpoints: booleans only (no ids, versions or counts). Metrics live on METRICS_PORT. */
 @Controller()
 export class HealthController {
   constructor(
@@ -24,12 +25,6 @@ export class HealthController {
     const extra = (await this.ctx.readiness?.()) ?? {};
     const checks = { queue: t.reachable, workers: t.workers > 0, accepting: !this.edge.isDraining, ...extra };
     const ready = Object.values(checks).every(Boolean);
-    res.status(ready ? 200 : 503).json({ ready, checks, workers: t.workers, backlog: t.backlog, edgeId: this.edge.edgeId });
-  }
-
-  @Get('metrics')
-  @Header('Cache-Control', 'no-store')
-  async metrics(@Res() res: Response): Promise<void> {
-    res.type(this.ctx.metrics.contentType).send(await this.ctx.metrics.text());
+    res.status(ready ? 200 : 503).json({ ready, checks });
   }
 }

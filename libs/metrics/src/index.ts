@@ -1,1 +1,2 @@
 export * from './vision-metrics';
+export * from './metrics-server';

@@ -16,6 +16,12 @@ export class VisionMetrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  readonly edgeRejections = new Counter({
+    name: 'vision_edge_rejections_total',
+    help: 'Connections, requests and messages refused by authentication or limits, by error code',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
   readonly edgeLatency = this.histogram('vision_edge_frame_seconds', 'Edge receive to reply, for frames answered with a result');
   readonly workerBatchSize = this.histogram('vision_worker_batch_size', 'Frames per session.run', [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64]);
   readonly workerInference = this.histogram('vision_worker_inference_seconds', 'session.run time per batch');

@@ -20,8 +20,18 @@ export const ERROR_CODES = {
   E_UNAVAILABLE: { http: 503, retryable: true, close: null, message: 'the queue is unreachable; the frame fate is unknown' },
   E_DEAD_LETTER: { http: 500, retryable: false, close: null, message: 'the frame failed repeatedly and was dead-lettered' },
   E_INFERENCE: { http: 500, retryable: true, close: null, message: 'the model failed on this batch' },
+  E_RATE_LIMITED: { http: 429, retryable: true, close: null, message: 'rate limit exceeded; retry after retryAfterMs' },
+  E_MESSAGE_TOO_LARGE: { http: 413, retryable: false, close: null, message: 'text messages are limited to control messages (4 KiB)' },
+  E_IMAGE_TOO_COSTLY: { http: 422, retryable: false, close: null, message: 'the image encoding is too costly to decode (interlaced, 16-bit or progressive above the pixel limit, or over the decode time budget)' },
+  E_FORBIDDEN: { http: 403, retryable: false, close: null, message: 'not allowed for these credentials or this origin' },
+  E_UNAUTHORIZED: { http: 401, retryable: false, close: 4401, message: 'missing or invalid credentials' },
+  E_TOKEN_EXPIRED: { http: 401, retryable: true, close: 4401, message: 'the token expired; reconnect with a fresh one or send an auth message before expiry' },
+  E_TOO_MANY_CONNECTIONS: { http: 429, retryable: true, close: null, message: 'too many connections from this address or subject' },
+  E_EDGE_FULL: { http: 503, retryable: true, close: null, message: 'the edge is at its connection limit; try another' },
+  E_IDLE_TIMEOUT: { http: 408, retryable: true, close: 4408, message: 'the connection sent nothing for too long' },
+  E_MESSAGE_TIMEOUT: { http: 408, retryable: false, close: 4408, message: 'a message did not complete within its time budget' },
+  E_POLICY_VIOLATION: { http: 429, retryable: false, close: 1008, message: 'the connection kept exceeding its limits' },
   E_SHUTTING_DOWN: { http: 503, retryable: true, close: 1001, message: 'the server is draining; reconnect' },
-  E_PROTOCOL: { http: 400, retryable: false, close: 1002, message: 'unsupported sub-protocol or message type' },
   E_INTERNAL: { http: 500, retryable: true, close: null, message: 'unexpected server error' },
   // Start-up errors: never sent on the wire, but typed the same way.
   E_MODEL_LOAD: { http: 500, retryable: false, close: null, message: 'the model file cannot be loaded' },
@@ -36,27 +46,48 @@ export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.prototype.hasOwnProperty.call(ERROR_CODES, value);
 }
 
-/** An error that crosses a process or wire boundary: it carries a stable code, never a stack. */
+/** What a client sees of an error: the code's fixed message, never library text. */
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+  /** Rate limits: when the same request would next be admitted. */
+  retryAfterMs?: number;
+}
+
+/**
+ * An error that crosses a process or wire boundary: it carries a stable code, never a stack.
+ * `message` is for our logs (it may quote a library); clients get the code's fixed message.
+ */
 export class VisionError extends Error {
   readonly code: ErrorCode;
+  readonly retryAfterMs: number | undefined;
 
-  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown; retryAfterMs?: number }) {
     super(message ?? ERROR_CODES[code].message, options);
     this.name = 'VisionError';
     this.code = code;
+    this.retryAfterMs = options?.retryAfterMs;
   }
 
   get retryable(): boolean {
     return ERROR_CODES[this.code].retryable;
   }
 
-  toJSON(): { code: ErrorCode; message: string } {
-    return { code: this.code, message: this.message };
+  toJSON(): WireError {
+    return wireError(this.code, this.retryAfterMs);
   }
 }
 
+export function wireError(code: ErrorCode, retryAfterMs?: number): WireError {
+  return { code, message: ERROR_CODES[code].message, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+}
+
 /** Anything thrown becomes a wire-safe `{code, message}`; unknown errors do not leak internals. */
-export function toWireError(err: unknown): { code: ErrorCode; message: string } {
+export function toWireError(err: unknown): WireError {
   if (err instanceof VisionError) return err.toJSON();
-  return { code: 'E_INTERNAL', message: ERROR_CODES.E_INTERNAL.message };
+  if (err && typeof err === 'object' && isErrorCode((err as { code?: unknown }).code)) {
+    const e = err as { code: ErrorCode; retryAfterMs?: unknown };
+    return wireError(e.code, typeof e.retryAfterMs === 'number' ? e.retryAfterMs : undefined);
+  }
+  return wireError('E_INTERNAL');
 }

@@ -16,6 +16,8 @@ import { VisionError } from './error-codes';
  */
 export const FRAME_HEADER_VERSION = 1;
 const FIXED = 17;
+/** Largest header a frame can carry (a 255-byte stream id): the socket's payload cap adds it to MAX_FRAME_BYTES. */
+export const FRAME_HEADER_MAX_BYTES = FIXED + 255;
 
 export interface FrameHeader {
   frameId: number;

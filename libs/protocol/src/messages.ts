@@ -1,5 +1,5 @@
 import type { Detection } from './detection';
-import type { ErrorCode } from './error-codes';
+import type { WireError } from './error-codes';
 
 /** Sub-protocol names offered in `Sec-WebSocket-Protocol`. No header: the seed-compatible protocol. */
 export const PROTOCOL_V1 = 'yolo.v1';
@@ -30,7 +30,7 @@ export interface ErrorReply {
   /** Absent only for errors about a message that carried no frame (a bad text message). */
   frameId?: number;
   streamId?: string;
-  error: { code: ErrorCode; message: string };
+  error: WireError;
 }
 
 /** First message on a yolo.v1 connection: what the server runs and the limits it applies. */
@@ -38,7 +38,16 @@ export interface HelloMessage {
   type: 'hello';
   protocol: typeof PROTOCOL_V1;
   edgeId: string;
-  limits: { maxInFlight: number; maxFrameBytes: number; deadlineMs: number };
+  limits: { maxInFlight: number; maxFrameBytes: number; deadlineMs: number; framesPerSecond: number; messagesPerSecond: number };
+  /** Epoch ms when the connection's token expires (send an `auth` message before then); absent without auth. */
+  tokenExpiresAt?: number;
+}
+
+/** Answer to a client's `auth` message: the fresh token replaced the connection's credentials. */
+export interface AuthAcceptedMessage {
+  type: 'auth';
+  ok: true;
+  tokenExpiresAt?: number;
 }
 
 /** The edge is draining: stop sending on this connection and reconnect (another edge will answer). */
@@ -46,10 +55,10 @@ export interface GoAwayMessage {
   type: 'goaway';
 }
 
-export type ServerMessageV1 = ResultReply | ErrorReply | HelloMessage | GoAwayMessage | { type: 'pong'; ts?: number };
+export type ServerMessageV1 = ResultReply | ErrorReply | HelloMessage | GoAwayMessage | AuthAcceptedMessage | { type: 'pong'; ts?: number };
 
 /** Text control messages a yolo.v1 client may send. */
-export type ClientControl = { type: 'ping'; ts?: number } | { type: 'hello' };
+export type ClientControl = { type: 'ping'; ts?: number } | { type: 'hello' } | { type: 'auth'; token: string };
 
 // ---- Edge ↔ worker (transport) messages -------------------------------------------------------
 
@@ -63,6 +72,10 @@ export interface FrameJobMeta {
   receivedAt: number;
   /** Epoch ms after which inference is pointless. */
   deadline: number;
+  /** Whose share of the backlog this frame counts against (token subject, or client address). */
+  tenant: string;
+  /** Encoded image size, for the byte budget of waiting frames. */
+  bytes: number;
 }
 
 export interface FrameJob extends FrameJobMeta {
@@ -83,4 +96,4 @@ export type FrameOutcomeMessage =
       preprocessMs: number;
       inferenceMs: number;
     }
-  | { key: string; connId: string; ok: false; error: { code: ErrorCode; message: string } };
+  | { key: string; connId: string; ok: false; error: WireError };

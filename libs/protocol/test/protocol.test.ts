@@ -48,6 +48,10 @@ describe('error codes', () => {
   it('never leak internals: unknown errors become E_INTERNAL', () => {
     expect(toWireError(new Error('secret stack'))).toEqual({ code: 'E_INTERNAL', message: ERROR_CODES.E_INTERNAL.message });
     expect(toWireError(new VisionError('E_EXPIRED'))).toEqual({ code: 'E_EXPIRED', message: ERROR_CODES.E_EXPIRED.message });
+    // Our own message may quote a library (for logs); the client only ever sees the code's fixed text.
+    const decode = new VisionError('E_IMAGE_DECODE', 'VipsJpeg: Premature end of input file /tmp/x');
+    expect(toWireError(decode)).toEqual({ code: 'E_IMAGE_DECODE', message: ERROR_CODES.E_IMAGE_DECODE.message });
+    expect(toWireError(new VisionError('E_RATE_LIMITED', 'x', { retryAfterMs: 40 }))).toMatchObject({ retryAfterMs: 40 });
   });
 
   it('match the table in docs/protocol.md (code, retry, close, HTTP status)', () => {

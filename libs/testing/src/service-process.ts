@@ -9,6 +9,8 @@ export interface ServiceProcess {
   proc: ChildProcess;
   /** The HTTP/WebSocket port (edge and server roles). */
   port: number | undefined;
+  /** METRICS_PORT as bound (edge and server roles; 0 when not served). */
+  metricsPort: number;
   /** Every JSON log line so far. */
   logs: Record<string, unknown>[];
   /** Resolves with the exit code (or signal) once the process ends. */
@@ -22,13 +24,14 @@ const READY_MSG: Record<ServiceRole, string> = { edge: 'edge listening', worker:
 
 /**
  * Starts a built app (`apps/<role>/dist/main.js`) as a real process with `env`, and resolves when
- * it logs that it is ready. Logs are pino JSON lines on stdout, kept for assertions.
+ * it logs that it is ready. Logs are pino JSON lines on stdout, kept for assertions. Authentication
+ * is off unless `env` turns it on (a key source with `AUTH_DISABLED: ''`).
  */
 export async function startService(role: ServiceRole, env: Record<string, string>, timeoutMs = 30_000): Promise<ServiceProcess> {
   const script = join(repoRoot(), 'apps', role, 'dist', 'main.js');
   const proc = spawn(process.execPath, [script], {
     cwd: repoRoot(),
-    env: { PATH: process.env['PATH'] ?? '', LOG_LEVEL: 'info', PORT: '0', ...env },
+    env: { PATH: process.env['PATH'] ?? '', LOG_LEVEL: 'info', PORT: '0', AUTH_DISABLED: 'true', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];
@@ -82,6 +85,7 @@ export async function startService(role: ServiceRole, env: Record<string, string
     role,
     proc,
     port: role === 'worker' ? undefined : (portLine?.['port'] as number | undefined) ?? (ready['port'] as number | undefined),
+    metricsPort: (portLine?.['metricsPort'] as number | undefined) ?? 0,
     logs,
     exited,
     waitForLog,

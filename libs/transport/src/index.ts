@@ -4,3 +4,5 @@ export * from './redis-keys';
 export * from './redis-connection';
 export * from './redis-edge-transport';
 export * from './redis-worker-transport';
+export * from './redis-connection-leases';
+export * from './token-bucket';

@@ -1,10 +1,8 @@
 import { VisionError, type FrameJob, type FrameOutcomeMessage } from '@vision/protocol';
-import type { CompletedFrame, Delivery, EdgeTransport, TransportHealth, WorkerTransport } from './transport';
+import { TokenBucket } from './token-bucket';
+import { DEFAULT_ADMISSION, type AdmissionLimits, type CompletedFrame, type Delivery, type EdgeTransport, type TransportHealth, type WorkerTransport } from './transport';
 
-export interface MemoryTransportOptions {
-  /** Frames waiting for a worker beyond which `submit` refuses with `E_OVERLOADED`. @defaultValue 64 */
-  maxQueue?: number;
-}
+export type MemoryTransportOptions = Partial<AdmissionLimits>;
 
 /**
  * The embedded mode's queue: edge and worker in one process, same interfaces as Redis. Bounded like
@@ -18,10 +16,14 @@ export class MemoryTransport implements EdgeTransport, WorkerTransport {
   private waiter: (() => void) | undefined;
   private seq = 0;
   private closed = false;
-  private readonly maxQueue: number;
+  private readonly limits: AdmissionLimits;
+  /** Waiting frames per tenant, and the bytes of frames not yet finished. */
+  private readonly open = new Map<string, number>();
+  private readonly rates = new Map<string, TokenBucket>();
+  private bytes = 0;
 
   constructor(opts: MemoryTransportOptions = {}) {
-    this.maxQueue = opts.maxQueue ?? 64;
+    this.limits = { ...DEFAULT_ADMISSION, ...opts };
   }
 
   async start(id: string, onOutcome?: (m: FrameOutcomeMessage) => void): Promise<void> {
@@ -31,7 +33,21 @@ export class MemoryTransport implements EdgeTransport, WorkerTransport {
 
   async submit(job: FrameJob): Promise<void> {
     if (this.closed) throw new VisionError('E_UNAVAILABLE', 'the in-process queue is closed');
-    if (this.queue.length >= this.maxQueue) throw new VisionError('E_OVERLOADED');
+    // The same policy as the Redis admission script (libs/transport/lua/submit.lua).
+    const l = this.limits;
+    let bucket = this.rates.get(job.tenant);
+    if (!bucket) this.rates.set(job.tenant, (bucket = new TokenBucket(l.tenantFramesPerSecond)));
+    const mine = this.open.get(job.tenant) ?? 0;
+    const active = this.open.size + (mine === 0 ? 1 : 0);
+    const share = Math.min(l.tenantMaxQueue, Math.max(1, Math.floor(l.maxQueue / active)));
+    if (mine >= share || this.queue.length >= l.maxQueue || this.bytes + job.image.length > l.maxQueueBytes) {
+      throw new VisionError('E_OVERLOADED');
+    }
+    const retryAfterMs = bucket.take();
+    if (retryAfterMs > 0) throw new VisionError('E_RATE_LIMITED', 'tenant frame rate exceeded', { retryAfterMs });
+    if (this.rates.size > 10_000) this.rates.clear(); // idle buckets are full buckets: forgetting them is exact enough
+    this.open.set(job.tenant, mine + 1);
+    this.bytes += job.image.length;
     this.queue.push(job);
     this.wake();
   }
@@ -53,11 +69,19 @@ export class MemoryTransport implements EdgeTransport, WorkerTransport {
       });
     }
     const now = Date.now();
-    return this.queue.splice(0, max).map((job) => ({ id: String(++this.seq), job, deliveryCount: 1, pickedAt: now }));
+    return this.queue.splice(0, max).map((job) => {
+      const n = (this.open.get(job.tenant) ?? 1) - 1;
+      if (n > 0) this.open.set(job.tenant, n);
+      else this.open.delete(job.tenant);
+      return { id: String(++this.seq), job, deliveryCount: 1, pickedAt: now };
+    });
   }
 
   async complete(frames: CompletedFrame[]): Promise<void> {
-    for (const { delivery, outcome } of frames) this.edges.get(delivery.job.edgeId)?.(outcome);
+    for (const { delivery, outcome } of frames) {
+      this.bytes -= delivery.job.image.length;
+      this.edges.get(delivery.job.edgeId)?.(outcome);
+    }
   }
 
   async health(): Promise<TransportHealth> {

@@ -1,59 +1,34 @@
 import type Redis from 'ioredis';
 import { VisionError, type FrameJob, type FrameJobMeta, type FrameOutcomeMessage } from '@vision/protocol';
+import { luaScript } from './lua-scripts';
 import { connectTolerant, createRedis } from './redis-connection';
 import { redisKeys, WORKER_LIVENESS_MS, type RedisKeys } from './redis-keys';
-import type { EdgeTransport, TransportHealth } from './transport';
+import { DEFAULT_ADMISSION, SHARE_MARGIN_MS, type AdmissionLimits, type EdgeTransport, type TransportHealth } from './transport';
 
 export interface RedisEdgeTransportOptions {
   url: string;
   prefix: string;
-  /** Frames waiting for a worker (the group's lag) beyond which new frames are refused. @defaultValue 64 */
-  maxQueue?: number;
+  admission?: Partial<AdmissionLimits>;
   /** Approximate stream cap (`XADD MAXLEN ~`). @defaultValue 1000 */
   maxLen?: number;
 }
 
-/**
- * Admission and enqueue in one round trip. The group's `lag` (entries not yet delivered to any
- * worker) is the backlog MAX_QUEUE bounds; the group is created from `$` if Redis lost it, so a
- * frame added now is delivered and nothing older is replayed.
- */
-const SUBMIT_LUA = `
-local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', KEYS[1])
-local found = false
-if ok then
-  for _, g in ipairs(groups) do
-    local name, lag
-    for i = 1, #g, 2 do
-      if g[i] == 'name' then name = g[i + 1] elseif g[i] == 'lag' then lag = g[i + 1] end
-    end
-    if name == ARGV[1] then
-      found = true
-      if lag and tonumber(lag) >= tonumber(ARGV[2]) then return 0 end
-    end
-  end
-end
-if not found then redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[1], '$', 'MKSTREAM') end
-redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'm', ARGV[4], 'img', ARGV[5])
-return 1
-`;
-
-type SubmitCommand = (key: string, group: string, maxQueue: number, maxLen: number, meta: string, img: Buffer) => Promise<number>;
+type SubmitCommand = (...args: (string | number | Buffer)[]) => Promise<[number, number]>;
 
 export class RedisEdgeTransport implements EdgeTransport {
   readonly kind = 'redis' as const;
   private readonly keys: RedisKeys;
   private readonly cmd: Redis & { visionSubmit?: SubmitCommand };
   private readonly sub: Redis;
-  private readonly maxQueue: number;
+  private readonly admission: AdmissionLimits;
   private readonly maxLen: number;
 
   constructor(opts: RedisEdgeTransportOptions) {
     this.keys = redisKeys(opts.prefix);
-    this.maxQueue = opts.maxQueue ?? 64;
+    this.admission = { ...DEFAULT_ADMISSION, ...opts.admission };
     this.maxLen = opts.maxLen ?? 1000;
     this.cmd = createRedis(opts.url, { name: 'edge-cmd' });
-    this.cmd.defineCommand('visionSubmit', { numberOfKeys: 1, lua: SUBMIT_LUA });
+    this.cmd.defineCommand('visionSubmit', { numberOfKeys: 5, lua: luaScript('submit') });
     // The subscriber queues its SUBSCRIBE while offline so it is (re)issued on connect.
     this.sub = createRedis(opts.url, { name: 'edge-sub', offlineQueue: true, blocking: true });
   }
@@ -88,14 +63,24 @@ export class RedisEdgeTransport implements EdgeTransport {
       frameId: job.frameId,
       receivedAt: job.receivedAt,
       deadline: job.deadline,
+      tenant: job.tenant,
+      bytes: job.image.length,
     };
-    let added: number;
+    const a = this.admission;
+    let reply: [number, number];
     try {
-      added = await this.cmd.visionSubmit!(this.keys.stream, this.keys.group, this.maxQueue, this.maxLen, JSON.stringify(meta), job.image);
+      reply = await this.cmd.visionSubmit!(
+        this.keys.stream, this.keys.tenantOpen(job.tenant), this.keys.activeTenants, this.keys.bytesWaiting, this.keys.tenantRate(job.tenant),
+        this.keys.group, a.maxQueue, this.maxLen, JSON.stringify(meta), job.image, Date.now(), job.deadline + SHARE_MARGIN_MS,
+        job.tenant, job.key, a.tenantMaxQueue, a.maxQueueBytes, job.image.length, a.tenantFramesPerSecond, Math.max(1, a.tenantFramesPerSecond),
+      );
     } catch (err) {
       throw new VisionError('E_UNAVAILABLE', `the frame queue is unreachable: ${(err as Error).message}`, { cause: err });
     }
-    if (added !== 1) throw new VisionError('E_OVERLOADED');
+    const [status, retryAfterMs] = reply;
+    if (status === 1) return;
+    if (status === -3) throw new VisionError('E_RATE_LIMITED', 'tenant frame rate exceeded', { retryAfterMs });
+    throw new VisionError('E_OVERLOADED', status === -2 ? 'tenant share of the backlog is full' : status === -4 ? 'byte budget full' : 'backlog full');
   }
 
   async health(): Promise<TransportHealth> {

@@ -4,10 +4,21 @@ export interface RedisKeys {
   stream: string;
   /** Consumer group all workers share. */
   group: string;
-  /** Frames that failed delivery too often. */
+  /** Metadata of frames that failed delivery too often (never their images). */
   deadLetter: string;
   /** Sorted set: worker id → last heartbeat (epoch ms). */
   workers: string;
+  /** Counter: encoded bytes of frames admitted and not yet finished. */
+  bytesWaiting: string;
+  /** Sorted set: tenant → expiry of its latest open frame. */
+  activeTenants: string;
+  /** Sorted set: one tenant's open frame keys → expiry. */
+  tenantOpen(tenant: string): string;
+  /** Hash: one tenant's frame-rate token bucket. */
+  tenantRate(tenant: string): string;
+  /** Sorted sets of connection leases (conn id → lease expiry). */
+  connectionsByIp(ip: string): string;
+  connectionsBySubject(subject: string): string;
   /** Pub/sub channel of one edge's outcomes. */
   results(edgeId: string): string;
 }
@@ -18,6 +29,12 @@ export function redisKeys(prefix: string): RedisKeys {
     group: 'workers',
     deadLetter: `${prefix}:dead`,
     workers: `${prefix}:workers`,
+    bytesWaiting: `${prefix}:bytes`,
+    activeTenants: `${prefix}:tenants`,
+    tenantOpen: (t) => `${prefix}:tenant:${t}:open`,
+    tenantRate: (t) => `${prefix}:tenant:${t}:rate`,
+    connectionsByIp: (ip) => `${prefix}:conn:ip:${ip}`,
+    connectionsBySubject: (s) => `${prefix}:conn:sub:${s}`,
     results: (edgeId) => `${prefix}:results:${edgeId}`,
   };
 }

@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
 import type { FrameJobMeta, FrameOutcomeMessage } from '@vision/protocol';
+import { luaScript } from './lua-scripts';
 import { connectTolerant, createRedis } from './redis-connection';
 import { redisKeys, type RedisKeys } from './redis-keys';
 import type { CompletedFrame, Delivery, WorkerTransport } from './transport';
@@ -34,7 +35,7 @@ const POLL_INTERVAL_MS = 2;
 export class RedisWorkerTransport implements WorkerTransport {
   readonly kind = 'redis' as const;
   private readonly keys: RedisKeys;
-  private readonly cmd: Redis;
+  private readonly cmd: Redis & { visionRelease?: (...args: (string | number)[]) => Promise<number> };
   private readonly blocking: Redis;
   private consumer = '';
   private heartbeat: NodeJS.Timeout | undefined;
@@ -46,6 +47,7 @@ export class RedisWorkerTransport implements WorkerTransport {
   constructor(private readonly opts: RedisWorkerTransportOptions) {
     this.keys = redisKeys(opts.prefix);
     this.cmd = createRedis(opts.url, { name: 'worker-cmd' });
+    this.cmd.defineCommand('visionRelease', { lua: luaScript('release') });
     // Blocking reads get their own connection: a command behind XREADGROUP BLOCK would wait for it.
     this.blocking = createRedis(opts.url, { name: 'worker-read', blocking: true });
   }
@@ -126,10 +128,28 @@ export class RedisWorkerTransport implements WorkerTransport {
       byEdge.set(delivery.job.edgeId, list);
     }
     // Publish before acknowledging: a crash in between re-runs the frame rather than losing it.
+    // An answered frame's bytes then leave Redis at once (XDEL), not when MAXLEN trims them.
     const pipe = this.cmd.multi();
     for (const [edgeId, outcomes] of byEdge) pipe.publish(this.keys.results(edgeId), JSON.stringify(outcomes));
-    pipe.xack(this.keys.stream, this.keys.group, ...frames.map((f) => f.delivery.id));
+    const ids = frames.map((f) => f.delivery.id);
+    pipe.xack(this.keys.stream, this.keys.group, ...ids);
+    pipe.xdel(this.keys.stream, ...ids);
+    this.release(pipe, frames.map((f) => f.delivery.job));
     await pipe.exec();
+  }
+
+  /** Queues the release of finished frames' bytes from the byte budget (release.lua). */
+  private release(pipe: ReturnType<Redis['multi']>, jobs: Pick<FrameJobMeta, 'bytes'>[]): void {
+    const bytes = jobs.reduce((n, j) => n + (j.bytes || 0), 0);
+    if (bytes > 0) (pipe as unknown as { visionRelease(...a: (string | number)[]): void }).visionRelease(1, this.keys.bytesWaiting, bytes);
+  }
+
+  /** Taken frames no longer wait: they stop counting against their tenant's share of the backlog. */
+  private untrack(jobs: Pick<FrameJobMeta, 'key' | 'tenant'>[]): void {
+    if (jobs.length === 0) return;
+    const pipe = this.cmd.pipeline();
+    for (const j of jobs) if (j.tenant) pipe.zrem(this.keys.tenantOpen(j.tenant), j.key);
+    pipe.exec().catch((err: Error) => this.report(err, 'untrack')); // entries also lapse at their expiry
   }
 
   async close(): Promise<void> {
@@ -155,12 +175,12 @@ export class RedisWorkerTransport implements WorkerTransport {
     const counts = await this.deliveryCounts(ids);
     const now = Date.now();
     const live: Delivery[] = [];
-    const dead: { id: string; job: Delivery['job'] | undefined; fields: Buffer[] | null }[] = [];
+    const dead: { id: string; job: Delivery['job'] | undefined }[] = [];
     for (const [idBuf, fields] of entries) {
       const id = idBuf.toString();
       const job = fields ? decodeEntry(fields) : undefined;
       const deliveryCount = counts.get(id) ?? 1;
-      if (!job || deliveryCount > (this.opts.maxDeliveries ?? 3)) dead.push({ id, job, fields });
+      if (!job || deliveryCount > (this.opts.maxDeliveries ?? 3)) dead.push({ id, job });
       else live.push({ id, job, deliveryCount, pickedAt: now });
     }
     if (dead.length) await this.deadLetter(dead);
@@ -176,11 +196,12 @@ export class RedisWorkerTransport implements WorkerTransport {
     return new Map(rows.map(([id, , , count]) => [id, Number(count)]));
   }
 
-  private async deadLetter(dead: { id: string; job: Delivery['job'] | undefined; fields: Buffer[] | null }[]): Promise<void> {
+  private async deadLetter(dead: { id: string; job: Delivery['job'] | undefined }[]): Promise<void> {
     const pipe = this.cmd.multi();
     const byEdge = new Map<string, FrameOutcomeMessage[]>();
     for (const d of dead) {
-      if (d.fields) pipe.xadd(this.keys.deadLetter, 'MAXLEN', '~', 1000, '*', 'from', d.id, ...d.fields);
+      // Dead letters keep what an operator needs to investigate, never the image.
+      pipe.xadd(this.keys.deadLetter, 'MAXLEN', '~', 1000, '*', 'from', d.id, 'm', d.job ? JSON.stringify(metaOf(d.job)) : 'unreadable');
       if (!d.job) continue;
       const list = byEdge.get(d.job.edgeId) ?? [];
       list.push({
@@ -193,6 +214,8 @@ export class RedisWorkerTransport implements WorkerTransport {
     }
     for (const [edgeId, outcomes] of byEdge) pipe.publish(this.keys.results(edgeId), JSON.stringify(outcomes));
     pipe.xack(this.keys.stream, this.keys.group, ...dead.map((d) => d.id));
+    pipe.xdel(this.keys.stream, ...dead.map((d) => d.id));
+    this.release(pipe, dead.flatMap((d) => (d.job ? [d.job] : [])));
     await pipe.exec();
   }
 
@@ -220,7 +243,10 @@ export class RedisWorkerTransport implements WorkerTransport {
         out.push({ id, job, deliveryCount: 1, pickedAt: now });
       }
     }
-    if (orphans.length) this.cmd.xack(this.keys.stream, this.keys.group, ...orphans).catch(() => undefined);
+    this.untrack(out.map((d) => d.job));
+    if (orphans.length) {
+      this.cmd.multi().xack(this.keys.stream, this.keys.group, ...orphans).xdel(this.keys.stream, ...orphans).exec().catch(() => undefined);
+    }
     return out;
   }
 
@@ -239,6 +265,11 @@ function compareIds(a: string, b: string): number {
   const [am, as] = a.split('-').map(BigInt);
   const [bm, bs] = b.split('-').map(BigInt);
   return am === bm ? (as < bs ? -1 : as > bs ? 1 : 0) : am < bm ? -1 : 1;
+}
+
+function metaOf(job: Delivery['job']): FrameJobMeta {
+  const { key, edgeId, connId, frameId, receivedAt, deadline, tenant, bytes } = job;
+  return { key, edgeId, connId, frameId, receivedAt, deadline, tenant, bytes };
 }
 
 function decodeEntry(fields: Buffer[]): Delivery['job'] | undefined {

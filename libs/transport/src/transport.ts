@@ -1,3 +1,4 @@
+import type { AppConfig } from '@vision/config';
 import type { FrameJob, FrameOutcomeMessage } from '@vision/protocol';
 
 /** A frame a worker took from the queue. */
@@ -25,12 +26,61 @@ export interface TransportHealth {
   backlog: number | undefined;
 }
 
+/** How an edge's admission is bounded beyond the backlog length (one tenant = one token subject or address). */
+export interface AdmissionLimits {
+  /** Frames waiting for a worker beyond which new frames are refused. */
+  maxQueue: number;
+  /** Most open frames one tenant may hold (its fair share is also at most maxQueue / active tenants). */
+  tenantMaxQueue: number;
+  /** Encoded bytes admitted and not yet finished, across all tenants. */
+  maxQueueBytes: number;
+  /** Frames per second one tenant may submit, across all edges (token bucket of one second). */
+  tenantFramesPerSecond: number;
+}
+
+export const DEFAULT_ADMISSION: AdmissionLimits = {
+  maxQueue: 64,
+  tenantMaxQueue: 16,
+  maxQueueBytes: 256 * 1024 * 1024,
+  tenantFramesPerSecond: 300,
+};
+
+export function admissionFrom(config: Pick<AppConfig, 'batching' | 'limits'>): AdmissionLimits {
+  return {
+    maxQueue: config.batching.maxQueue,
+    tenantMaxQueue: config.limits.tenantMaxQueue,
+    maxQueueBytes: config.limits.maxQueueBytes,
+    tenantFramesPerSecond: config.limits.subjectFramesPerSecond,
+  };
+}
+
+/** Open frames of a tenant stop counting against its share at `deadline + SHARE_MARGIN_MS` at the latest. */
+export const SHARE_MARGIN_MS = 5000;
+
+/** A connection slot held for an address and a subject, shared by every edge. */
+export interface ConnectionLease {
+  connId: string;
+  ip: string;
+  subject: string;
+}
+
+/** Concurrent connections per address and per subject, across edges. */
+export interface ConnectionLeases {
+  /** `ok`, or which limit refused it. Rejects with `E_UNAVAILABLE` when the store cannot be reached. */
+  acquire(lease: ConnectionLease, limits: { perIp: number; perSubject: number }): Promise<'ok' | 'ip' | 'subject'>;
+  release(lease: ConnectionLease): Promise<void>;
+  close(): Promise<void>;
+}
+
 /** What an edge needs: enqueue frames, receive the outcomes addressed to it. */
 export interface EdgeTransport {
   readonly kind: 'memory' | 'redis';
   /** Starts delivering this edge's outcomes to `onOutcome`. */
   start(edgeId: string, onOutcome: (m: FrameOutcomeMessage) => void): Promise<void>;
-  /** Enqueues a frame; rejects with `E_OVERLOADED` (backlog full) or `E_UNAVAILABLE` (queue unreachable). */
+  /**
+   * Enqueues a frame; rejects with `E_OVERLOADED` (backlog, tenant share or byte budget full),
+   * `E_RATE_LIMITED` (tenant frame rate, with `retryAfterMs`) or `E_UNAVAILABLE` (queue unreachable).
+   */
   submit(job: FrameJob): Promise<void>;
   health(): Promise<TransportHealth>;
   /**

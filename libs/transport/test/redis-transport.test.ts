@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import Redis from 'ioredis';
 import type { FrameJob, FrameOutcomeMessage } from '@vision/protocol';
 import { cleanupPrefix, freePort, startTestRedis, uniquePrefix, type TestRedis } from '@vision/testing';
-import { RedisEdgeTransport, RedisWorkerTransport, redisKeys, type Delivery } from '../src';
+import { RedisConnectionLeases, RedisEdgeTransport, RedisWorkerTransport, redisKeys, type AdmissionLimits, type Delivery } from '../src';
 
 let redis: TestRedis;
 let admin: Redis;
@@ -22,11 +22,11 @@ afterAll(async () => {
   await redis.stop();
 });
 
-function setup(opts: { maxQueue?: number } = {}) {
+function setup(admission: Partial<AdmissionLimits> = {}) {
   const prefix = uniquePrefix('transport');
   prefixes.push(prefix);
-  const edge = (maxQueue = opts.maxQueue ?? 64) => {
-    const t = new RedisEdgeTransport({ url: redis.url, prefix, maxQueue, maxLen: 1000 });
+  const edge = () => {
+    const t = new RedisEdgeTransport({ url: redis.url, prefix, admission, maxLen: 1000 });
     open.push(t);
     return t;
   };
@@ -39,9 +39,10 @@ function setup(opts: { maxQueue?: number } = {}) {
 }
 
 let n = 0;
-function job(edgeId: string, image = Buffer.from([0xff, 0xd8, 0xff, ++n & 0xff, 0, 1, 2, 255])): FrameJob {
+/** A frame; each from its own tenant unless one is named (so only the limit under test applies). */
+function job(edgeId: string, image = Buffer.from([0xff, 0xd8, 0xff, ++n & 0xff, 0, 1, 2, 255]), tenant = `t${n}`): FrameJob {
   const now = Date.now();
-  return { key: `c.${++n}`, edgeId, connId: 'c', frameId: n, receivedAt: now, deadline: now + 5000, image };
+  return { key: `c.${++n}`, edgeId, connId: 'c', frameId: n, receivedAt: now, deadline: now + 5000, tenant, bytes: image.length, image };
 }
 
 async function drain(w: RedisWorkerTransport, want: number): Promise<Delivery[]> {
@@ -180,6 +181,12 @@ describe('Redis transport', () => {
     await expect.poll(() => outcomes).toEqual([{ key: j.key, connId: 'c', ok: false, error: expect.objectContaining({ code: 'E_DEAD_LETTER' }) }]);
     expect(await admin.xlen(s.keys.deadLetter)).toBe(1);
     expect(((await admin.xpending(s.keys.stream, s.keys.group)) as [number])[0]).toBe(0);
+    // Dead letters keep metadata for an operator, never the image; the frame's bytes left the stream.
+    const [[, fields]] = await admin.xrange(s.keys.deadLetter, '-', '+');
+    expect(fields).not.toContain('img');
+    expect(JSON.parse(fields[fields.indexOf('m') + 1])).toMatchObject({ key: j.key, tenant: j.tenant, bytes: j.image.length });
+    expect(await admin.xlen(s.keys.stream)).toBe(0);
+    expect(await admin.get(s.keys.bytesWaiting)).toBe('0');
   });
 
   it('leaves frames of a live consumer alone while they are younger than the idle limit', async () => {
@@ -193,5 +200,79 @@ describe('Redis transport', () => {
     await e.submit(job('edge-a'));
     await drain(w1, 1);
     expect(await w2.read(5, 100)).toEqual([]);
+  });
+
+  it('removes an answered frame from Redis at once: stream entry and byte budget; a taken one leaves its tenant share', async () => {
+    const s = setup();
+    const w = s.worker();
+    await w.start('w1');
+    const e = s.edge();
+    await e.start('edge-a', () => undefined);
+    const jobs = [job('edge-a', undefined, 'cam'), job('edge-a', Buffer.alloc(5000, 0xff), 'cam')];
+    for (const j of jobs) await e.submit(j);
+    expect(Number(await admin.get(s.keys.bytesWaiting))).toBe(jobs[0].image.length + 5000);
+    expect(await admin.zcard(s.keys.tenantOpen('cam'))).toBe(2);
+    const got = await drain(w, 2);
+    // Taken frames stop counting against the tenant's share; their bytes stay until they are answered.
+    await expect.poll(() => admin.zcard(s.keys.tenantOpen('cam'))).toBe(0);
+    expect(await admin.xlen(s.keys.stream)).toBe(2);
+    await w.complete(got.map((d) => ({ delivery: d, outcome: ok(d) })));
+    expect(await admin.xlen(s.keys.stream)).toBe(0);
+    expect(await admin.get(s.keys.bytesWaiting)).toBe('0');
+  });
+
+  it('gives each tenant at most its share of the backlog, so another tenant is still admitted', async () => {
+    const s = setup({ maxQueue: 8, tenantMaxQueue: 8 });
+    const e = s.edge();
+    await e.start('edge-a', () => undefined);
+    // Alone, a tenant may fill the whole backlog (8): its share is 8 / 1.
+    for (let i = 0; i < 4; i++) await e.submit(job('edge-a', undefined, 'hog'));
+    // A second active tenant halves the share to 4: the hog is refused, the camera is not.
+    await e.submit(job('edge-a', undefined, 'camera'));
+    await expect(e.submit(job('edge-a', undefined, 'hog'))).rejects.toMatchObject({ code: 'E_OVERLOADED' });
+    await e.submit(job('edge-a', undefined, 'camera'));
+    const capped = setup({ maxQueue: 64, tenantMaxQueue: 2 });
+    const e2 = capped.edge();
+    await e2.start('edge-b', () => undefined);
+    for (let i = 0; i < 2; i++) await e2.submit(job('edge-b', undefined, 'one'));
+    await expect(e2.submit(job('edge-b', undefined, 'one'))).rejects.toMatchObject({ code: 'E_OVERLOADED' });
+  });
+
+  it("limits a tenant's frames per second across edges, with retryAfterMs", async () => {
+    const s = setup({ tenantFramesPerSecond: 2 });
+    const [ea, eb] = [s.edge(), s.edge()];
+    await ea.start('edge-a', () => undefined);
+    await eb.start('edge-b', () => undefined);
+    await ea.submit(job('edge-a', undefined, 'sub'));
+    await eb.submit(job('edge-b', undefined, 'sub'));
+    const err = await ea.submit(job('edge-a', undefined, 'sub')).catch((x: unknown) => x);
+    expect(err).toMatchObject({ code: 'E_RATE_LIMITED' });
+    expect((err as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(0);
+    expect((err as { retryAfterMs: number }).retryAfterMs).toBeLessThanOrEqual(500);
+    await ea.submit(job('edge-a', undefined, 'other')); // another subject is unaffected
+  });
+
+  it('bounds the bytes waiting, not only the number of frames', async () => {
+    const s = setup({ maxQueueBytes: 10_000 });
+    const e = s.edge();
+    await e.start('edge-a', () => undefined);
+    await e.submit(job('edge-a', Buffer.alloc(6000, 0xff)));
+    await expect(e.submit(job('edge-a', Buffer.alloc(6000, 0xff)))).rejects.toMatchObject({ code: 'E_OVERLOADED' });
+    await e.submit(job('edge-a', Buffer.alloc(3000, 0xff)));
+  });
+
+  it('shares connection slots per address and per subject across edges, and frees them on release', async () => {
+    const s = setup();
+    const [a, b] = [new RedisConnectionLeases({ url: redis.url, prefix: s.prefix }), new RedisConnectionLeases({ url: redis.url, prefix: s.prefix })];
+    open.push(a, b);
+    const limits = { perIp: 2, perSubject: 3 };
+    const l1 = { connId: 'a1', ip: '10.0.0.1', subject: 'sub:x' };
+    expect(await a.acquire(l1, limits)).toBe('ok');
+    expect(await b.acquire({ connId: 'b1', ip: '10.0.0.1', subject: 'sub:x' }, limits)).toBe('ok');
+    expect(await a.acquire({ connId: 'a2', ip: '10.0.0.1', subject: 'sub:y' }, limits)).toBe('ip');
+    expect(await b.acquire({ connId: 'b2', ip: '10.0.0.2', subject: 'sub:x' }, limits)).toBe('ok');
+    expect(await b.acquire({ connId: 'b3', ip: '10.0.0.3', subject: 'sub:x' }, limits)).toBe('subject');
+    await a.release(l1);
+    expect(await b.acquire({ connId: 'b4', ip: '10.0.0.1', subject: 'sub:z' }, limits)).toBe('ok');
   });
 });

@@ -59,7 +59,7 @@ export class InferenceWorker {
       if (batch.live.length === 0) continue;
       const live = batch.live;
       // Decoding starts now, overlapping the previous batch's inference.
-      const prepared = this.model.prepare(live.map((d) => d.job.image));
+      const prepared = this.model.prepare(live.map((d) => d.job.image), live.map((d) => d.job.deadline));
       await this.inferring;
       this.inferring = this.inferBatch(live, prepared);
     }

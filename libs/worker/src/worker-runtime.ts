@@ -35,6 +35,8 @@ export async function startWorkerRuntime(
     intraOpThreads: m.intraOpThreads,
     interOpThreads: m.interOpThreads,
     maxInputPixels: m.maxInputPixels,
+    costlyMaxPixels: m.costlyDecodeMaxPixels,
+    decodeTimeoutS: m.decodeTimeoutS,
     logger: log,
   });
   await transport.start(config.workerId);

@@ -6,7 +6,7 @@ import { DynamicBatcher } from '../src';
 let seq = 0;
 function job(deadlineInMs = 10_000): FrameJob {
   const now = Date.now();
-  return { key: `k${++seq}`, edgeId: 'e', connId: 'c', frameId: seq, receivedAt: now, deadline: now + deadlineInMs, image: Buffer.from([seq]) };
+  return { key: `k${++seq}`, edgeId: 'e', connId: 'c', frameId: seq, receivedAt: now, deadline: now + deadlineInMs, tenant: `t${seq}`, bytes: 1, image: Buffer.from([seq]) };
 }
 const never = () => false;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

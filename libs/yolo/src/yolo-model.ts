@@ -30,6 +30,10 @@ export interface YoloModelOptions extends Partial<PostprocessOptions> {
   fallbackImageSize?: number;
   /** @defaultValue 40_000_000 */
   maxInputPixels?: number;
+  /** Largest progressive/interlaced or 16-bit image, in pixels. @defaultValue 4_000_000 */
+  costlyMaxPixels?: number;
+  /** Decode budget per frame, whole seconds. @defaultValue 2 */
+  decodeTimeoutS?: number;
   logger?: Logger;
 }
 
@@ -82,7 +86,7 @@ export class YoloModel {
   private constructor(
     readonly description: ModelDescription,
     private readonly thread: InferenceThread,
-    private readonly opts: { maxInputPixels: number } & PostprocessOptions,
+    private readonly opts: { maxInputPixels: number; costlyMaxPixels: number; decodeTimeoutS: number } & PostprocessOptions,
   ) {
     this.post = new Postprocessor(description.layout, description.names, opts);
     this.chw = 3 * description.inputWidth * description.inputHeight;
@@ -184,11 +188,16 @@ export class YoloModel {
         maxDetections: options.maxDetections,
       }),
       maxInputPixels: options.maxInputPixels ?? 40_000_000,
+      costlyMaxPixels: options.costlyMaxPixels ?? 4_000_000,
+      decodeTimeoutS: options.decodeTimeoutS ?? 2,
     });
   }
 
-  /** Decodes and letterboxes frames in parallel into one tensor. Bad frames fail alone. */
-  async prepare(images: readonly Uint8Array[]): Promise<PreparedBatch> {
+  /**
+   * Decodes and letterboxes frames in parallel into one tensor. Bad frames fail alone; a frame
+   * whose deadline (epoch ms, optional) has passed is answered `E_EXPIRED` without being decoded.
+   */
+  async prepare(images: readonly Uint8Array[], deadlines?: readonly number[]): Promise<PreparedBatch> {
     const started = performance.now();
     const { inputWidth, inputHeight } = this.description;
     // Static-batch models run in groups of their batch size; room for the padding avoids a copy.
@@ -196,11 +205,16 @@ export class YoloModel {
     const tensor = this.pool.acquire(Math.ceil(Math.max(images.length, 1) / fixed) * fixed * this.chw);
     const staged = await Promise.all(
       images.map((img, i) =>
-        letterboxInto(img, tensor, i * this.chw, {
-          inputWidth,
-          inputHeight,
-          maxInputPixels: this.opts.maxInputPixels,
-        }).then(
+        (deadlines && deadlines[i] <= Date.now()
+          ? Promise.reject(new VisionError('E_EXPIRED'))
+          : letterboxInto(img, tensor, i * this.chw, {
+              inputWidth,
+              inputHeight,
+              maxInputPixels: this.opts.maxInputPixels,
+              costlyMaxPixels: this.opts.costlyMaxPixels,
+              timeoutS: this.opts.decodeTimeoutS,
+            })
+        ).then(
           (geometry) => ({ ok: true as const, geometry, i }),
           (err: unknown) => ({ ok: false as const, error: asVisionError(err) }),
         ),

@@ -1,7 +1,10 @@
 import { createServer, type Server } from 'node:http';
-import type { VisionMetrics } from '@vision/metrics';
+import type { VisionMetrics } from './vision-metrics';
 
-/** A stand-alone worker's only HTTP surface: Prometheus scrape and liveness. */
+/**
+ * The private HTTP surface on METRICS_PORT: Prometheus scrape and liveness. Kept off the public
+ * port, since default metrics describe the host (file descriptors, Node version, memory).
+ */
 export function serveMetrics(metrics: VisionMetrics, port: number, host: string): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.url === '/metrics') {

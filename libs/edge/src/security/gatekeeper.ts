@@ -1,0 +1,129 @@
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from 'pino';
+import type { AuthConfig, LimitsConfig } from '@vision/config';
+import type { VisionMetrics } from '@vision/metrics';
+import { VisionError, type ErrorCode } from '@vision/protocol';
+import type { ConnectionLease, ConnectionLeases } from '@vision/transport';
+import { clientAddress, originAllowed, requestToken } from './request-identity';
+import { TokenVerifier, type Principal } from './token-verifier';
+
+/** A connection that passed the gate: who it is, where from, and the slot it holds. */
+export interface Admission {
+  principal: Principal;
+  ip: string;
+  lease: ConnectionLease;
+}
+
+export interface GatekeeperOptions {
+  auth: AuthConfig;
+  limits: LimitsConfig;
+  /** Undefined: authentication disabled, every client is its own address. */
+  verifier: TokenVerifier | undefined;
+  leases: ConnectionLeases;
+  metrics: VisionMetrics;
+  log: Logger;
+  /** Sockets this edge holds now (the per-edge cap counts them). */
+  connections: () => number;
+}
+
+/**
+ * The one admission layer in front of WebSocket upgrades and HTTP requests: Origin, bearer token,
+ * per-edge connection cap, and connection slots per address and subject (shared across edges).
+ * Everything it refuses is refused before a socket is accepted or a body is read.
+ */
+export class Gatekeeper {
+  private readonly address: (req: IncomingMessage) => string;
+  private pendingUpgrades = 0;
+  private readonly httpInFlight = new Map<string, number>();
+  private connSeq = 0;
+
+  constructor(
+    private readonly opts: GatekeeperOptions,
+    private readonly instance: string,
+  ) {
+    this.address = clientAddress(opts.auth.trustedProxies);
+  }
+
+  get authEnabled(): boolean {
+    return this.opts.verifier !== undefined;
+  }
+
+  /** The checks every request shares: Origin, then credentials. */
+  async authenticate(req: IncomingMessage, ip: string): Promise<Principal> {
+    if (!originAllowed(this.opts.auth, req)) throw new VisionError('E_FORBIDDEN', `origin ${req.headers.origin} not allowed`);
+    if (!this.opts.verifier) return { subject: `ip:${ip}`, streams: undefined, expiresAt: undefined };
+    const token = requestToken(req);
+    if (!token) throw new VisionError('E_UNAUTHORIZED', 'no bearer token');
+    return this.opts.verifier.verify(token);
+  }
+
+  /** A fresh token sent on an open connection: same subject required. */
+  async reauthenticate(current: Principal, token: string): Promise<Principal> {
+    if (!this.opts.verifier) throw new VisionError('E_BAD_MESSAGE', 'authentication is disabled on this edge');
+    const next = await this.opts.verifier.verify(token);
+    if (next.subject !== current.subject) throw new VisionError('E_FORBIDDEN', 'a refreshed token must keep the subject');
+    return next;
+  }
+
+  /** For an HTTP upgrade: resolves with the admission or rejects with a VisionError (its HTTP status applies). */
+  async admitUpgrade(req: IncomingMessage): Promise<Admission> {
+    const l = this.opts.limits;
+    if (this.opts.connections() + this.pendingUpgrades >= l.maxConnections) throw this.refused(new VisionError('E_EDGE_FULL'));
+    this.pendingUpgrades++;
+    try {
+      const ip = this.address(req);
+      const principal = await this.authenticate(req, ip);
+      const lease: ConnectionLease = { connId: `${this.instance}${(++this.connSeq).toString(36)}`, ip, subject: principal.subject };
+      const got = await this.opts.leases.acquire(lease, { perIp: l.maxConnectionsPerIp, perSubject: l.maxConnectionsPerSubject });
+      if (got !== 'ok') throw new VisionError('E_TOO_MANY_CONNECTIONS', `per-${got} connection limit`);
+      return { principal, ip, lease };
+    } catch (err) {
+      throw this.refused(err);
+    } finally {
+      this.pendingUpgrades--;
+    }
+  }
+
+  release(a: Admission): void {
+    void this.opts.leases.release(a.lease);
+  }
+
+  /**
+   * For `POST /v1/detect`: authenticates and holds one of the address's concurrent-request slots
+   * (same limit as its connections, counted on this edge) until `done` is called.
+   */
+  async admitRequest(req: IncomingMessage): Promise<{ principal: Principal; done: () => void }> {
+    const ip = this.address(req);
+    try {
+      const principal = await this.authenticate(req, ip);
+      const n = this.httpInFlight.get(ip) ?? 0;
+      if (n >= this.opts.limits.maxConnectionsPerIp) throw new VisionError('E_TOO_MANY_CONNECTIONS', 'per-ip request limit');
+      this.httpInFlight.set(ip, n + 1);
+      let released = false;
+      return {
+        principal,
+        done: () => {
+          if (released) return;
+          released = true;
+          const left = (this.httpInFlight.get(ip) ?? 1) - 1;
+          if (left > 0) this.httpInFlight.set(ip, left);
+          else this.httpInFlight.delete(ip);
+        },
+      };
+    } catch (err) {
+      throw this.refused(err);
+    }
+  }
+
+  /** Counts a refusal by code; the reason (library text included) goes to our debug log only. */
+  refused(err: unknown): VisionError {
+    const e = err instanceof VisionError ? err : new VisionError('E_INTERNAL', String(err));
+    this.count(e.code);
+    this.opts.log.debug({ code: e.code, reason: e.message }, 'refused');
+    return e;
+  }
+
+  count(code: ErrorCode): void {
+    this.opts.metrics.edgeRejections.inc({ code });
+  }
+}

@@ -1,0 +1,92 @@
+import { readFile, stat } from 'node:fs/promises';
+import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { AuthConfig } from '@vision/config';
+import { VisionError } from '@vision/protocol';
+
+/** Who a connection or request acts as. Without auth every client is its own address. */
+export interface Principal {
+  /** Token `sub`, or `ip:<address>` when auth is disabled: limits and fair share key on it. */
+  subject: string;
+  /** Stream ids (exact, or a prefix ending in `*`) this principal may send; undefined = any. */
+  streams: string[] | undefined;
+  /** Epoch ms; undefined without auth or for tokens without `exp`. */
+  expiresAt: number | undefined;
+}
+
+/** The claim that restricts stream ids. */
+export const STREAMS_CLAIM = 'streams';
+const JWKS_FILE_RECHECK_MS = 5000;
+const JWKS_CACHE_MAX_AGE_MS = 10 * 60_000;
+
+/**
+ * Verifies bearer JWTs with jose: HS256 from a shared secret, or RS256/ES256 from a JWKS file
+ * (re-read when it changes) or URL (cached, refreshed by jose on unknown `kid` and after 10 min).
+ * `exp`, `nbf`, `iss` and `aud` are checked with a clock-skew allowance; `sub` is required.
+ */
+export class TokenVerifier {
+  private constructor(
+    private readonly cfg: AuthConfig,
+    private readonly key: Uint8Array | JWTVerifyGetKey,
+    private readonly algorithms: string[],
+  ) {}
+
+  static create(cfg: AuthConfig): TokenVerifier {
+    if (cfg.secret) return new TokenVerifier(cfg, new TextEncoder().encode(cfg.secret), ['HS256']);
+    if (cfg.jwksUrl) {
+      return new TokenVerifier(cfg, createRemoteJWKSet(new URL(cfg.jwksUrl), { cacheMaxAge: JWKS_CACHE_MAX_AGE_MS }), ['RS256', 'ES256']);
+    }
+    if (cfg.jwksFile) return new TokenVerifier(cfg, fileJwks(cfg.jwksFile), ['RS256', 'ES256']);
+    throw new VisionError('E_CONFIG', 'authentication needs JWT_SECRET, JWKS_FILE or JWKS_URL (or AUTH_DISABLED=true)');
+  }
+
+  async verify(token: string): Promise<Principal> {
+    let payload: JWTPayload;
+    try {
+      const opts = {
+        algorithms: this.algorithms,
+        clockTolerance: this.cfg.clockSkewS,
+        requiredClaims: ['sub'],
+        ...(this.cfg.issuer ? { issuer: this.cfg.issuer } : {}),
+        ...(this.cfg.audience ? { audience: this.cfg.audience } : {}),
+      };
+      ({ payload } =
+        this.key instanceof Uint8Array ? await jwtVerify(token, this.key, opts) : await jwtVerify(token, this.key, opts));
+    } catch (err) {
+      if (err instanceof errors.JWTExpired) throw new VisionError('E_TOKEN_EXPIRED', 'token expired', { cause: err });
+      throw new VisionError('E_UNAUTHORIZED', `token refused: ${(err as Error).message}`, { cause: err });
+    }
+    const streams = payload[STREAMS_CLAIM];
+    if (streams !== undefined && !(Array.isArray(streams) && streams.every((s) => typeof s === 'string'))) {
+      throw new VisionError('E_UNAUTHORIZED', `the ${STREAMS_CLAIM} claim must be a list of strings`);
+    }
+    return {
+      subject: `sub:${payload.sub}`,
+      streams: streams as string[] | undefined,
+      expiresAt: payload.exp !== undefined ? payload.exp * 1000 : undefined,
+    };
+  }
+}
+
+/** A principal may send `streamId` if it has no restriction or a pattern matches. */
+export function streamAllowed(p: Principal, streamId: string | undefined): boolean {
+  if (!p.streams) return true;
+  if (streamId === undefined) return false;
+  return p.streams.some((s) => (s.endsWith('*') ? streamId.startsWith(s.slice(0, -1)) : s === streamId));
+}
+
+/** A JWKS file, re-read when its mtime changes (key rotation without a restart). */
+function fileJwks(path: string): JWTVerifyGetKey {
+  let current: { mtimeMs: number; get: JWTVerifyGetKey } | undefined;
+  let checkedAt = 0;
+  const load = async () => {
+    if (current && Date.now() - checkedAt < JWKS_FILE_RECHECK_MS) return current.get;
+    checkedAt = Date.now();
+    const { mtimeMs } = await stat(path);
+    if (!current || current.mtimeMs !== mtimeMs) {
+      const jwks = JSON.parse(await readFile(path, 'utf8')) as JSONWebKeySet;
+      current = { mtimeMs, get: createLocalJWKSet(jwks) };
+    }
+    return current.get;
+  };
+  return async (header, token) => (await load())(header, token);
+}

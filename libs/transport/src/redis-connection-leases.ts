@@ -1,0 +1,105 @@
+import type Redis from 'ioredis';
+import { VisionError } from '@vision/protocol';
+import { luaScript } from './lua-scripts';
+import { connectTolerant, createRedis } from './redis-connection';
+import { redisKeys, type RedisKeys } from './redis-keys';
+import type { ConnectionLease, ConnectionLeases } from './transport';
+
+/** How long a lease lives unless its edge renews it; renewed every third of that. */
+const LEASE_MS = 30_000;
+
+type AcquireCommand = (...args: (string | number)[]) => Promise<number>;
+
+/**
+ * Connection slots per address and per subject, shared by every edge through Redis. Each edge
+ * renews its own leases; a crashed edge's leases lapse within `LEASE_MS`.
+ */
+export class RedisConnectionLeases implements ConnectionLeases {
+  private readonly keys: RedisKeys;
+  private readonly redis: Redis & { visionAcquireConnection?: AcquireCommand };
+  private readonly held = new Map<string, ConnectionLease>();
+  private readonly renewer: NodeJS.Timeout;
+  private readonly connected: Promise<void>;
+
+  constructor(opts: { url: string; prefix: string }) {
+    this.keys = redisKeys(opts.prefix);
+    this.redis = createRedis(opts.url, { name: 'edge-leases' });
+    this.redis.defineCommand('visionAcquireConnection', { numberOfKeys: 2, lua: luaScript('acquire-connection') });
+    this.connected = connectTolerant(this.redis);
+    this.renewer = setInterval(() => void this.renew(), LEASE_MS / 3);
+    this.renewer.unref();
+  }
+
+  async acquire(lease: ConnectionLease, limits: { perIp: number; perSubject: number }): Promise<'ok' | 'ip' | 'subject'> {
+    await this.connected;
+    const now = Date.now();
+    let r: number;
+    try {
+      r = await this.redis.visionAcquireConnection!(
+        this.keys.connectionsByIp(lease.ip), this.keys.connectionsBySubject(lease.subject),
+        now, now + LEASE_MS, lease.connId, limits.perIp, limits.perSubject,
+      );
+    } catch (err) {
+      throw new VisionError('E_UNAVAILABLE', `connection limits unreachable: ${(err as Error).message}`, { cause: err });
+    }
+    if (r === 1) {
+      this.held.set(lease.connId, lease);
+      return 'ok';
+    }
+    return r === -1 ? 'ip' : 'subject';
+  }
+
+  async release(lease: ConnectionLease): Promise<void> {
+    this.held.delete(lease.connId);
+    const pipe = this.redis.pipeline();
+    pipe.zrem(this.keys.connectionsByIp(lease.ip), lease.connId);
+    pipe.zrem(this.keys.connectionsBySubject(lease.subject), lease.connId);
+    await pipe.exec().catch(() => undefined); // an unreleased lease lapses by itself
+  }
+
+  private async renew(): Promise<void> {
+    if (this.held.size === 0) return;
+    const until = Date.now() + LEASE_MS;
+    const pipe = this.redis.pipeline();
+    for (const l of this.held.values()) {
+      for (const key of [this.keys.connectionsByIp(l.ip), this.keys.connectionsBySubject(l.subject)]) {
+        pipe.zadd(key, 'XX', until, l.connId);
+        pipe.pexpireat(key, until);
+      }
+    }
+    await pipe.exec().catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.renewer);
+    await Promise.all([...this.held.values()].map((l) => this.release(l)));
+    this.redis.disconnect();
+  }
+}
+
+/** The embedded mode's leases: one process, so plain counters. */
+export class MemoryConnectionLeases implements ConnectionLeases {
+  private readonly byIp = new Map<string, number>();
+  private readonly bySubject = new Map<string, number>();
+
+  async acquire(lease: ConnectionLease, limits: { perIp: number; perSubject: number }): Promise<'ok' | 'ip' | 'subject'> {
+    if ((this.byIp.get(lease.ip) ?? 0) >= limits.perIp) return 'ip';
+    if ((this.bySubject.get(lease.subject) ?? 0) >= limits.perSubject) return 'subject';
+    this.byIp.set(lease.ip, (this.byIp.get(lease.ip) ?? 0) + 1);
+    this.bySubject.set(lease.subject, (this.bySubject.get(lease.subject) ?? 0) + 1);
+    return 'ok';
+  }
+
+  async release(lease: ConnectionLease): Promise<void> {
+    dec(this.byIp, lease.ip);
+    dec(this.bySubject, lease.subject);
+  }
+
+  async close(): Promise<void> {}
+}
+
+function dec(m: Map<string, number>, k: string): void {
+  const n = (m.get(k) ?? 0) - 1;
+  if (n > 0) m.set(k, n);
+  else m.delete(k);
+}
