@@ -8,3 +8,4 @@ export * from './redis-server';
 export * from './service-process';
 export * from './ws-client';
 export * from './load-client';
+export * from './tokens';

@@ -1,4 +1,4 @@
-import WebSocket from 'ws';
+import WebSocket, { type ClientOptions } from 'ws';
 
 /** A WebSocket test client that records every message and close, with awaitable helpers. */
 export class TestClient {
@@ -9,8 +9,8 @@ export class TestClient {
   readonly opened: Promise<void>;
   readonly closed: Promise<number>;
 
-  constructor(url: string, protocol?: string) {
-    this.ws = new WebSocket(url, protocol ? [protocol] : []);
+  constructor(url: string, protocol?: string | string[], options?: ClientOptions) {
+    this.ws = new WebSocket(url, protocol === undefined ? [] : Array.isArray(protocol) ? protocol : [protocol], options);
     this.opened = new Promise((resolve, reject) => {
       this.ws.once('open', () => resolve());
       this.ws.once('error', reject);
@@ -31,6 +31,11 @@ export class TestClient {
     this.ws.send(data);
   }
 
+  /** Messages of `type` (yolo.v1 JSON replies) so far. */
+  ofType(type: string): Record<string, unknown>[] {
+    return this.messages.filter((m) => (m as { type?: unknown })?.type === type) as Record<string, unknown>[];
+  }
+
   /** Resolves once `n` messages in total have arrived (or rejects after `timeoutMs`). */
   async waitFor(n: number, timeoutMs = 10_000): Promise<unknown[]> {
     if (this.messages.length < n) {
@@ -45,4 +50,25 @@ export class TestClient {
   close(): void {
     this.ws.close();
   }
+}
+
+/**
+ * Tries a WebSocket upgrade: resolves with the open socket, or with the HTTP status and body of a
+ * refused upgrade (the edge refuses before any socket exists).
+ */
+export function tryUpgrade(
+  url: string,
+  protocols: string[] = [],
+  options: ClientOptions = {},
+): Promise<{ ok: true; ws: WebSocket } | { ok: false; status: number; body: string; headers: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, protocols, options);
+    ws.once('open', () => resolve({ ok: true, ws }));
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ ok: false, status: res.statusCode ?? 0, body, headers: res.headers }));
+    });
+    ws.once('error', (err) => reject(err));
+  });
 }
