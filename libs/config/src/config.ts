@@ -65,6 +65,8 @@ const schema = z.object({
   MESSAGES_PER_SECOND: num(0.1, 100_000).default(60),
   FRAMES_PER_SECOND: num(0.1, 100_000).default(30),
   SUBJECT_FRAMES_PER_SECOND: num(0.1, 1_000_000).default(300),
+  BYTES_PER_SECOND: int(64 * 1024, 10 * 1024 * 1024 * 1024).default(16 * 1024 * 1024),
+  SUBJECT_BYTES_PER_SECOND: int(64 * 1024, 100 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
   VIOLATIONS_BEFORE_CLOSE: int(1, 100_000).default(20),
   IDLE_TIMEOUT_MS: int(1000, 3_600_000).default(60_000),
   MESSAGE_TIMEOUT_MS: int(100, 600_000).default(10_000),
@@ -145,6 +147,9 @@ export interface LimitsConfig {
   messagesPerSecond: number;
   framesPerSecond: number;
   subjectFramesPerSecond: number;
+  /** Read rate per connection, and per subject on one edge (sockets over it are paused). */
+  bytesPerSecond: number;
+  subjectBytesPerSecond: number;
   violationsBeforeClose: number;
   idleTimeoutMs: number;
   messageTimeoutMs: number;
@@ -235,6 +240,8 @@ export function loadConfig(env: Env): AppConfig {
       messagesPerSecond: e.MESSAGES_PER_SECOND,
       framesPerSecond: e.FRAMES_PER_SECOND,
       subjectFramesPerSecond: e.SUBJECT_FRAMES_PER_SECOND,
+      bytesPerSecond: e.BYTES_PER_SECOND,
+      subjectBytesPerSecond: e.SUBJECT_BYTES_PER_SECOND,
       violationsBeforeClose: e.VIOLATIONS_BEFORE_CLOSE,
       idleTimeoutMs: e.IDLE_TIMEOUT_MS,
       messageTimeoutMs: e.MESSAGE_TIMEOUT_MS,

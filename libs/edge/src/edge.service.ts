@@ -7,6 +7,7 @@ import { ClientSession, type SessionHost, type WireProtocol } from './client-ses
 import { EDGE_CONTEXT, type EdgeContext } from './edge-context';
 import { FrameLedger } from './frame-ledger';
 import { MessageWatch } from './message-watch';
+import { ReadLimiter } from './read-limiter';
 import { Gatekeeper, type Admission } from './security/gatekeeper';
 import type { Principal } from './security/token-verifier';
 
@@ -40,6 +41,7 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
   /** Every open frame, WebSocket and HTTP alike. */
   readonly ledger: FrameLedger;
   readonly gate: Gatekeeper;
+  private readonly reads: ReadLimiter;
 
   constructor(@Inject(EDGE_CONTEXT) private readonly ctx: EdgeContext) {
     this.ledger = new FrameLedger(ctx.config.edgeId, ctx.config.frames.resultMarginMs, ctx.transport, () => {
@@ -58,6 +60,7 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
       },
       this.instance,
     );
+    this.reads = new ReadLimiter(ctx.config.limits);
   }
 
   get edgeId(): string {
@@ -114,6 +117,7 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
       admission.principal,
     );
     this.connections.set(connId, { ws, session, admission, watch: new MessageWatch(ws, req.socket) });
+    this.reads.attach(req.socket, admission.principal.subject);
     this.alive.add(ws);
     this.ctx.metrics.edgeConnections.inc();
     ws.on('pong', () => this.alive.add(ws));

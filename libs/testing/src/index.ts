@@ -9,3 +9,4 @@ export * from './service-process';
 export * from './ws-client';
 export * from './load-client';
 export * from './tokens';
+export * from './abuse';

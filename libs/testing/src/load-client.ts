@@ -30,6 +30,8 @@ export interface LoadClientOptions {
   /** @defaultValue 2 */
   maxInFlight?: number;
   streamId?: string;
+  /** Upgrade request headers (a bearer token, X-Forwarded-For behind a trusted proxy). */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -94,7 +96,7 @@ export class LoadClient {
   private connect(): void {
     if (!this.running) return;
     const url = this.opts.urls[this.urlIndex];
-    const ws = new WebSocket(url, [PROTOCOL_V1]);
+    const ws = new WebSocket(url, [PROTOCOL_V1], { headers: this.opts.headers });
     this.ws = ws;
     this.mayWrite = false;
     ws.on('message', (data) => this.onMessage(JSON.parse(String(data)) as Record<string, unknown>));

@@ -1,0 +1,34 @@
+import type { Socket } from 'node:net';
+import { TokenBucket } from '@vision/transport';
+
+/**
+ * Bytes per second a connection, and a subject's connections on this edge together, may send.
+ * Enforced where it costs nothing: a socket over its rate is paused (TCP backpressure reaches the
+ * sender), so a bandwidth flood cannot buy edge CPU for framing and unmasking.
+ */
+export class ReadLimiter {
+  private readonly subjects = new Map<string, { bucket: TokenBucket; sockets: number }>();
+
+  constructor(private readonly limits: { bytesPerSecond: number; subjectBytesPerSecond: number }) {}
+
+  attach(socket: Socket, subject: string): void {
+    const own = new TokenBucket(this.limits.bytesPerSecond);
+    let shared = this.subjects.get(subject);
+    if (!shared) this.subjects.set(subject, (shared = { bucket: new TokenBucket(this.limits.subjectBytesPerSecond), sockets: 0 }));
+    shared.sockets++;
+    const sub = shared;
+    let resumeAt = 0;
+    socket.on('data', (chunk: Buffer) => {
+      const wait = Math.max(own.consume(chunk.length), sub.bucket.consume(chunk.length));
+      if (wait <= 0 || Date.now() + wait <= resumeAt) return;
+      resumeAt = Date.now() + wait;
+      socket.pause();
+      setTimeout(() => {
+        if (!socket.destroyed) socket.resume();
+      }, wait).unref();
+    });
+    socket.once('close', () => {
+      if (--sub.sockets === 0) this.subjects.delete(subject);
+    });
+  }
+}
