@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   for (let i = 0; i < 30; i++) {
     await new Promise((r) => setTimeout(r, 1000 / Number(o.latencyFps)));
     const t0 = performance.now();
-    await model.infer(await model.prepare([images[i % images.length]]));
+    await model.infer([await model.decode(images[i % images.length])]);
     paced.push(performance.now() - t0);
   }
   await model.dispose();

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -269,7 +269,7 @@ describe('edge dependencies and TLS', () => {
   it('serves sockets with ws >= 8.21 (the copy @nestjs/platform-ws loads) and decodes with sharp >= 0.35', () => {
     const platformWs = require.resolve('@nestjs/platform-ws');
     const wsPkg = require.resolve('ws/package.json', { paths: [dirname(platformWs)] });
-    const [major, minor] = (require(wsPkg) as { version: string }).version.split('.').map(Number);
+    const [major, minor] = (JSON.parse(readFileSync(wsPkg, 'utf8')) as { version: string }).version.split('.').map(Number);
     expect(major > 8 || (major === 8 && minor >= 21)).toBe(true);
     const [smaj, smin] = sharp.versions.sharp!.split('.').map(Number);
     expect(smaj > 0 || smin >= 35).toBe(true);

@@ -39,7 +39,8 @@ const schema = z.object({
   MAX_INPUT_PIXELS: int(1, 1_000_000_000).default(40_000_000),
   // Batching (worker)
   MAX_BATCH: int(1, 256).default(8),
-  MAX_WAIT_MS: int(0, 10_000).default(10),
+  MAX_WAIT_MS: int(0, 10_000).default(0),
+  ENGINES: int(1, 64).default(1),
   MAX_QUEUE: int(1, 100_000).default(64),
   // Frames (edge)
   FRAME_DEADLINE_MS: int(10, 600_000).default(2000),
@@ -111,7 +112,7 @@ export interface AppConfig {
     costlyDecodeMaxPixels: number;
     decodeTimeoutS: number;
   };
-  batching: { maxBatch: number; maxWaitMs: number; maxQueue: number };
+  batching: { maxBatch: number; maxWaitMs: number; maxQueue: number; engines: number };
   frames: {
     deadlineMs: number;
     resultMarginMs: number;
@@ -211,7 +212,7 @@ export function loadConfig(env: Env): AppConfig {
       costlyDecodeMaxPixels: e.COSTLY_DECODE_MAX_PIXELS,
       decodeTimeoutS: e.DECODE_TIMEOUT_S,
     },
-    batching: { maxBatch: e.MAX_BATCH, maxWaitMs: e.MAX_WAIT_MS, maxQueue: e.MAX_QUEUE },
+    batching: { maxBatch: e.MAX_BATCH, maxWaitMs: e.MAX_WAIT_MS, maxQueue: e.MAX_QUEUE, engines: e.ENGINES },
     frames: {
       deadlineMs: e.FRAME_DEADLINE_MS,
       resultMarginMs: e.RESULT_MARGIN_MS,

@@ -7,7 +7,7 @@ describe('loadConfig', () => {
     expect(c.redisUrl).toBeUndefined();
     expect(c.port).toBe(8080);
     expect(c.model.path).toBe('models/colors-v8-dyn.onnx');
-    expect(c.batching).toEqual({ maxBatch: 8, maxWaitMs: 10, maxQueue: 64 });
+    expect(c.batching).toEqual({ maxBatch: 8, maxWaitMs: 0, maxQueue: 64, engines: 1 });
     expect(c.frames.maxInFlight).toBe(2);
     expect(c.frames.pingIntervalMs).toBe(25_000);
     expect(c.edgeId).toMatch(/^edge-/);

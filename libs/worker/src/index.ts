@@ -1,3 +1,3 @@
-export * from './dynamic-batcher';
+export * from './ready-pool';
 export * from './inference-worker';
 export * from './worker-runtime';

@@ -1,115 +1,192 @@
-import { basename } from 'node:path';
 import type { Logger } from 'pino';
-import { toWireError, VisionError, type FrameOutcomeMessage } from '@vision/protocol';
+import { toWireError, VisionError, type Detection, type FrameOutcomeMessage } from '@vision/protocol';
 import type { VisionMetrics } from '@vision/metrics';
 import type { CompletedFrame, Delivery, WorkerTransport } from '@vision/transport';
-import type { PreparedBatch, YoloModel } from '@vision/yolo';
-import { DynamicBatcher, type DynamicBatcherOptions } from './dynamic-batcher';
+import { ReadyPool, type ReadyFrame } from './ready-pool';
 
-export type InferenceWorkerOptions = DynamicBatcherOptions;
+/** What the worker needs of a model: decode one frame, run a batch of decoded frames. */
+export interface Engine<D extends { decodeMs: number } = { decodeMs: number }> {
+  /** Reported in every result's `model` field. */
+  readonly name: string;
+  /** Batches that may run at once. */
+  readonly concurrency: number;
+  decode(image: Uint8Array): Promise<D>;
+  infer(frames: readonly D[]): Promise<{ detections: Detection[][]; runBatchSize: number; inferenceMs: number }>;
+}
 
-type Model = Pick<YoloModel, 'prepare' | 'infer' | 'description'>;
+/** Where frames come from (the real-time stream today; a bulk-job source can sit beside it). */
+export type FrameSource = Pick<WorkerTransport, 'read'>;
+
+export interface InferenceWorkerOptions {
+  /** Most frames per `session.run`. */
+  maxBatch: number;
+  /**
+   * Triton-style batching delay: an idle engine waits up to this long after the first ready frame
+   * for a fuller batch. 0 (default) runs whatever is ready as soon as an engine is free.
+   */
+  maxWaitMs: number;
+  /** How long an idle read blocks; bounds how long a stop waits. @defaultValue 1000 */
+  idleBlockMs?: number;
+}
 
 /**
- * The worker loop as a two-stage pipeline: while batch k is in `session.run`, batch k+1 is being
- * collected and decoded. At most two batches are held (one inferring, one prepared), so memory is
- * bounded however far behind the worker falls; the backlog stays in the queue, bounded there.
+ * Engine-driven batching. Frames are decoded as they arrive (into a ready pool of at most
+ * `maxBatch × (concurrency + 1)` frames; the backlog beyond it stays in the queue). When an engine
+ * is free and a frame is ready it runs at once; while engines run, ready frames accumulate; a
+ * freed engine takes everything ready up to `maxBatch`, round-robin by tenant. Frames past their
+ * deadline are answered `E_EXPIRED` and never decoded or inferred.
  */
-export class InferenceWorker {
-  private readonly batcher: DynamicBatcher;
-  private readonly modelName: string;
+export class InferenceWorker<D extends { decodeMs: number }> {
+  private readonly ready = new ReadyPool<D>();
+  private readonly capacity: number;
+  private decoding = 0;
+  private running = 0;
   private stopping = false;
-  private loop: Promise<void> | undefined;
-  private inferring: Promise<void> = Promise.resolve();
+  private intake: Promise<void> | undefined;
+  private roomWaiter: (() => void) | undefined;
+  private idleWaiter: (() => void) | undefined;
+  private delayTimer: NodeJS.Timeout | undefined;
+  private readonly finishing = new Set<Promise<void>>();
 
   constructor(
-    private readonly transport: WorkerTransport,
-    private readonly model: Model,
-    opts: InferenceWorkerOptions,
+    private readonly source: FrameSource & Pick<WorkerTransport, 'complete'>,
+    private readonly engine: Engine<D>,
+    private readonly opts: InferenceWorkerOptions,
     private readonly log: Logger,
     private readonly metrics?: VisionMetrics,
   ) {
-    this.batcher = new DynamicBatcher(transport, opts);
-    this.modelName = basename(model.description.path);
+    this.capacity = opts.maxBatch * (engine.concurrency + 1);
   }
 
   start(): void {
-    this.loop ??= this.run();
+    this.intake ??= this.readLoop();
   }
 
-  /** Stops taking frames, finishes (and acknowledges) what it holds, then resolves. */
+  /** Stops taking frames, finishes (and acknowledges) everything it holds, then resolves. */
   async stop(): Promise<void> {
     this.stopping = true;
-    await this.loop;
+    this.wakeRoom();
+    await this.intake;
+    while (this.decoding > 0 || this.ready.size > 0 || this.running > 0) {
+      this.dispatch(true);
+      await new Promise<void>((r) => (this.idleWaiter = r));
+    }
+    await Promise.all(this.finishing);
   }
 
-  private async run(): Promise<void> {
+  private async readLoop(): Promise<void> {
     while (!this.stopping) {
-      let batch;
-      try {
-        batch = await this.batcher.next(() => this.stopping);
-      } catch (err) {
-        this.log.error({ err }, 'batch collection failed');
+      const room = this.capacity - this.decoding - this.ready.size;
+      if (room <= 0) {
+        await new Promise<void>((r) => (this.roomWaiter = r));
         continue;
       }
-      if (!batch) break;
-      if (batch.expired.length) {
-        await this.finish(batch.expired.map((d) => failed(d, new VisionError('E_EXPIRED'))));
+      let got: Delivery[];
+      try {
+        got = await this.source.read(room, this.opts.idleBlockMs ?? 1000);
+      } catch (err) {
+        this.log.error({ err }, 'reading frames failed');
+        continue;
       }
-      if (batch.live.length === 0) continue;
-      const live = batch.live;
-      // Decoding starts now, overlapping the previous batch's inference.
-      const prepared = this.model.prepare(live.map((d) => d.job.image), live.map((d) => d.job.deadline));
-      await this.inferring;
-      this.inferring = this.inferBatch(live, prepared);
+      for (const d of got) this.accept(d);
     }
-    await this.inferring;
   }
 
-  private async inferBatch(live: Delivery[], preparedP: Promise<PreparedBatch>): Promise<void> {
+  private accept(d: Delivery): void {
+    this.metrics?.workerQueueWait.observe(Math.max(0, d.pickedAt - d.job.receivedAt) / 1000);
+    if (d.job.deadline <= Date.now()) return this.finish([failed(d, new VisionError('E_EXPIRED'))]);
+    this.decoding++;
+    this.engine.decode(d.job.image).then(
+      (decoded) => {
+        this.decoding--;
+        this.metrics?.workerPreprocess.observe(decoded.decodeMs / 1000);
+        this.ready.add({ delivery: d, decoded, readyAt: Date.now() });
+        this.dispatch();
+      },
+      (err: unknown) => {
+        this.decoding--;
+        this.finish([failed(d, err)]);
+        this.wakeRoom();
+        this.wakeIdle();
+      },
+    );
+  }
+
+  /** Starts runs while an engine is free and frames are ready. `flush` ignores the batching delay. */
+  private dispatch(flush = false): void {
+    clearTimeout(this.delayTimer);
+    this.delayTimer = undefined;
+    while (this.running < this.engine.concurrency && this.ready.size > 0) {
+      const now = Date.now();
+      const expired = this.ready.remove((f) => f.delivery.job.deadline <= now);
+      if (expired.length) this.finish(expired.map((f) => failed(f.delivery, new VisionError('E_EXPIRED'))));
+      if (this.ready.size === 0) break;
+      const oldest = this.ready.oldestReadyAt!;
+      if (!flush && !this.stopping && this.opts.maxWaitMs > 0 && this.ready.size < this.opts.maxBatch && now - oldest < this.opts.maxWaitMs) {
+        this.delayTimer = setTimeout(() => this.dispatch(), oldest + this.opts.maxWaitMs - now);
+        break;
+      }
+      const batch = this.ready.take(this.opts.maxBatch);
+      this.running++;
+      this.wakeRoom();
+      void this.run(batch).finally(() => {
+        this.running--;
+        this.dispatch();
+        this.wakeIdle();
+      });
+    }
+    this.wakeIdle();
+  }
+
+  private async run(batch: ReadyFrame<D>[]): Promise<void> {
     let done: CompletedFrame[];
     try {
-      const prepared = await preparedP;
-      // Frames can expire while waiting for the previous batch: answer them, drop their results.
-      const now = Date.now();
-      const result = await this.model.infer(prepared);
-      this.metrics?.workerBatchSize.observe(result.runBatchSize);
-      this.metrics?.workerInference.observe(result.inferenceMs / 1000);
-      this.metrics?.workerPreprocess.observe(prepared.preprocessMs / 1000);
-      this.metrics?.workerBusy.inc(result.inferenceMs / 1000);
-      done = live.map((d, i): CompletedFrame => {
-        this.metrics?.workerQueueWait.observe(Math.max(0, d.pickedAt - d.job.receivedAt) / 1000);
-        if (d.job.deadline <= now) return failed(d, new VisionError('E_EXPIRED'));
-        const f = result.frames[i];
-        if (!f.ok) return failed(d, f.error);
+      const r = await this.engine.infer(batch.map((f) => f.decoded));
+      this.metrics?.workerBatchSize.observe(r.runBatchSize);
+      this.metrics?.workerInference.observe(r.inferenceMs / 1000);
+      this.metrics?.workerBusy.inc(r.inferenceMs / 1000);
+      done = batch.map((f, i): CompletedFrame => {
+        const d = f.delivery;
         const outcome: FrameOutcomeMessage = {
           key: d.job.key,
           connId: d.job.connId,
           ok: true,
-          detections: f.value,
-          model: this.modelName,
-          batchSize: result.runBatchSize,
+          detections: r.detections[i],
+          model: this.engine.name,
+          batchSize: r.runBatchSize,
           pickedAt: d.pickedAt,
-          preprocessMs: prepared.preprocessMs,
-          inferenceMs: result.inferenceMs,
+          preprocessMs: f.decoded.decodeMs,
+          inferenceMs: r.inferenceMs,
         };
         return { delivery: d, outcome };
       });
     } catch (err) {
-      this.log.error({ err, frames: live.length }, 'inference failed');
-      done = live.map((d) => failed(d, new VisionError('E_INFERENCE', `inference failed: ${(err as Error).message}`)));
+      this.log.error({ err, frames: batch.length }, 'inference failed');
+      done = batch.map((f) => failed(f.delivery, new VisionError('E_INFERENCE', `inference failed: ${(err as Error).message}`)));
     }
-    await this.finish(done);
+    this.finish(done);
   }
 
-  private async finish(frames: CompletedFrame[]): Promise<void> {
+  private finish(frames: CompletedFrame[]): void {
     for (const f of frames) this.metrics?.workerFrames.inc({ outcome: f.outcome.ok ? 'result' : f.outcome.error.code });
-    try {
-      await this.transport.complete(frames);
-    } catch (err) {
+    const p = this.source.complete(frames).catch((err: unknown) => {
       // Unacknowledged frames stay pending in the queue; another worker (or this one) reclaims them.
       this.log.warn({ err, frames: frames.length }, 'could not publish outcomes');
-    }
+    });
+    this.finishing.add(p);
+    void p.finally(() => this.finishing.delete(p));
+  }
+
+  private wakeRoom(): void {
+    const w = this.roomWaiter;
+    this.roomWaiter = undefined;
+    w?.();
+  }
+
+  private wakeIdle(): void {
+    const w = this.idleWaiter;
+    this.idleWaiter = undefined;
+    w?.();
   }
 }
 

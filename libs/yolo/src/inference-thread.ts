@@ -1,69 +1,36 @@
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { InferenceSession } from 'onnxruntime-node';
+import type { Detection } from '@vision/protocol';
+import type { EngineInit, EngineReply, EngineRunRequest } from './engine-protocol';
+
+export interface EngineRunResult {
+  detections: Detection[][];
+  runBatchSize: number;
+  inferenceMs: number;
+  postprocessMs: number;
+}
+
+/** The compiled thread body; tests run the sources, so they use the build next to them. */
+const THREAD_FILE = __filename.endsWith('.ts') ? join(__dirname, '..', 'dist', 'engine-thread.js') : join(__dirname, 'engine-thread.js');
 
 /**
- * onnxruntime-node's `session.run()` returns a promise but runs synchronously on the calling
- * thread (upstream microsoft/onnxruntime#19611): on the main thread it would freeze sockets, timers
- * and Redis I/O for the whole inference. So the session lives in a worker thread; the main thread
- * keeps decoding, batching and answering while it runs. Input buffers are transferred there and
- * back (no copy); outputs come back by structured clone.
+ * One ONNX Runtime session in its own thread (`engine-thread.ts`). Pixels go there by structured
+ * clone; detections come back.
  */
-const THREAD_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const ort = require(workerData.ortPath);
-ort.InferenceSession.create(new Uint8Array(workerData.model), workerData.options).then(
-  (session) => {
-    parentPort.postMessage({ type: 'ready' });
-    parentPort.on('message', async (m) => {
-      if (m.type === 'close') {
-        await session.release();
-        parentPort.postMessage({ type: 'closed' });
-        return;
-      }
-      try {
-        const input = new ort.Tensor('float32', new Float32Array(m.buffer, m.byteOffset, m.length), m.dims);
-        const out = (await session.run({ [m.inputName]: input }))[m.outputName];
-        parentPort.postMessage({ type: 'result', id: m.id, data: out.data, dims: out.dims, buffer: m.buffer }, [m.buffer]);
-      } catch (err) {
-        parentPort.postMessage({ type: 'result', id: m.id, error: String((err && err.message) || err), buffer: m.buffer }, [m.buffer]);
-      }
-    });
-  },
-  (err) => parentPort.postMessage({ type: 'error', message: String((err && err.message) || err) }),
-);
-`;
-
-interface Reply {
-  type: 'ready' | 'error' | 'result' | 'closed';
-  id?: number;
-  data?: Float32Array;
-  dims?: number[];
-  buffer?: ArrayBuffer;
-  error?: string;
-  message?: string;
-}
-
-export interface ThreadRunResult {
-  data: Float32Array;
-  dims: readonly number[];
-  /** The input's buffer, handed back for reuse. */
-  buffer: ArrayBuffer;
-}
-
 export class InferenceThread {
   private seq = 0;
-  private readonly pending = new Map<number, { resolve(r: ThreadRunResult): void; reject(e: Error): void }>();
+  private readonly pending = new Map<number, { resolve(r: EngineRunResult): void; reject(e: Error): void }>();
   private closing: Promise<void> | undefined;
 
   private constructor(private readonly worker: Worker) {
-    worker.on('message', (m: Reply) => {
-      if (m.type !== 'result' || m.id === undefined) return;
+    worker.on('message', (m: EngineReply) => {
+      if (m.type !== 'result') return;
       const p = this.pending.get(m.id);
       this.pending.delete(m.id);
       if (this.pending.size === 0) worker.unref();
       if (!p) return;
-      if (m.error) p.reject(new Error(m.error));
-      else p.resolve({ data: m.data!, dims: m.dims!, buffer: m.buffer! });
+      if (m.error !== undefined) p.reject(new Error(m.error));
+      else p.resolve({ detections: m.detections!, runBatchSize: m.runBatchSize!, inferenceMs: m.inferenceMs!, postprocessMs: m.postprocessMs! });
     });
     const failAll = (err: Error) => {
       for (const p of this.pending.values()) p.reject(err);
@@ -74,15 +41,10 @@ export class InferenceThread {
   }
 
   /** Starts a thread and creates the session there; rejects with ORT's message if it cannot. */
-  static start(model: Uint8Array, options: InferenceSession.SessionOptions): Promise<InferenceThread> {
-    const copy = new Uint8Array(model).buffer;
-    const worker = new Worker(THREAD_SOURCE, {
-      eval: true,
-      workerData: { ortPath: require.resolve('onnxruntime-node'), model: copy, options },
-      transferList: [copy],
-    });
+  static start(init: EngineInit): Promise<InferenceThread> {
+    const worker = new Worker(THREAD_FILE, { workerData: init, transferList: [init.model] });
     return new Promise((resolve, reject) => {
-      const onMessage = (m: Reply) => {
+      const onMessage = (m: EngineReply) => {
         if (m.type === 'ready') {
           worker.off('message', onMessage);
           worker.unref(); // an idle inference thread must not keep the process alive
@@ -98,25 +60,24 @@ export class InferenceThread {
     });
   }
 
-  /** Runs one batch. `input` is a view into a buffer that is transferred away until this resolves. */
-  run(inputName: string, outputName: string, input: Float32Array, dims: number[]): Promise<ThreadRunResult> {
+  get busy(): boolean {
+    return this.pending.size > 0;
+  }
+
+  run(frames: EngineRunRequest['frames']): Promise<EngineRunResult> {
     const id = ++this.seq;
     this.worker.ref(); // pending work keeps the process alive
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage(
-        { type: 'run', id, inputName, outputName, buffer: input.buffer, byteOffset: input.byteOffset, length: input.length, dims },
-        [input.buffer as ArrayBuffer],
-      );
+      this.worker.postMessage({ type: 'run', id, frames } satisfies EngineRunRequest);
     });
   }
 
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
       this.worker.ref(); // keep the process alive until the session is released
-      const done = () => resolve();
-      this.worker.once('exit', done);
-      this.worker.on('message', (m: Reply) => {
+      this.worker.once('exit', () => resolve());
+      this.worker.on('message', (m: EngineReply) => {
         if (m.type === 'closed') void this.worker.terminate();
       });
       this.worker.postMessage({ type: 'close' });

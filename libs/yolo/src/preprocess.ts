@@ -29,17 +29,18 @@ const PAD = 114;
 sharp.block({ operation: ['VipsForeignLoad'] });
 sharp.unblock({ operation: ['VipsForeignLoadJpegBuffer', 'VipsForeignLoadPngBuffer', 'VipsForeignLoadWebpBuffer'] });
 
+/** A decoded, letterboxed frame: RGB bytes in HWC order at the model's input size. */
+export interface LetterboxedFrame {
+  pixels: Uint8Array;
+  geometry: LetterboxGeometry;
+}
+
 /**
- * Decodes one JPEG/PNG/WebP (EXIF orientation applied), letterboxes it and writes it as RGB /255
- * NCHW float32 into `target` at `offset`. Decoding runs on libuv's pool (sharp), so several frames
- * of a batch decode in parallel while the event loop stays free; only the final HWC→CHW copy runs here.
+ * Decodes one JPEG/PNG/WebP (EXIF orientation applied) and letterboxes it to the model's input
+ * size as RGB bytes. Decoding runs on libuv's pool (sharp), so frames decode in parallel while the
+ * event loop stays free; the float conversion happens in the inference thread (`chw.ts`).
  */
-export async function letterboxInto(
-  image: Uint8Array,
-  target: Float32Array,
-  offset: number,
-  opts: PreprocessOptions,
-): Promise<LetterboxGeometry> {
+export async function letterbox(image: Uint8Array, opts: PreprocessOptions): Promise<LetterboxedFrame> {
   if (image.length === 0) throw new VisionError('E_EMPTY_FRAME');
   if (!sniffImageFormat(image)) throw new VisionError('E_UNSUPPORTED_FORMAT');
   const input = Buffer.isBuffer(image) ? image : Buffer.from(image.buffer, image.byteOffset, image.length);
@@ -94,20 +95,7 @@ export async function letterboxInto(
   } catch (err) {
     throw decodeError(err);
   }
-  hwcToChw(pixels, target, offset, opts.inputWidth * opts.inputHeight);
-  return g;
-}
-
-function hwcToChw(src: Uint8Array, dst: Float32Array, offset: number, plane: number): void {
-  const inv = 1 / 255;
-  const r = offset;
-  const gr = offset + plane;
-  const b = offset + 2 * plane;
-  for (let p = 0, s = 0; p < plane; p++, s += 3) {
-    dst[r + p] = src[s] * inv;
-    dst[gr + p] = src[s + 1] * inv;
-    dst[b + p] = src[s + 2] * inv;
-  }
+  return { pixels, geometry: g };
 }
 
 function decodeError(err: unknown): VisionError {

@@ -3,14 +3,12 @@ import type { InferenceSession } from 'onnxruntime-node';
 import { VisionError, type Detection } from '@vision/protocol';
 import { InferenceThread } from './inference-thread';
 import { detectOutputLayout, type OutputLayoutKind } from './layout';
-import type { LetterboxGeometry } from './letterbox';
 import { silentLogger, type Logger } from './logger';
 import { completeNames, parseUltralyticsMetadata } from './metadata';
 import { readOnnxModelInfo, type Dim } from './model-info';
-import { DEFAULT_POSTPROCESS, Postprocessor, type PostprocessOptions } from './postprocess';
-import { letterboxInto } from './preprocess';
+import { DEFAULT_POSTPROCESS, type PostprocessOptions } from './postprocess';
+import { letterbox, type LetterboxedFrame } from './preprocess';
 import { providerConfig, type ExecutionProviderName } from './providers';
-import { TensorPool } from './tensor-pool';
 
 export interface YoloModelOptions extends Partial<PostprocessOptions> {
   modelPath: string;
@@ -34,6 +32,8 @@ export interface YoloModelOptions extends Partial<PostprocessOptions> {
   costlyMaxPixels?: number;
   /** Decode budget per frame, whole seconds. @defaultValue 2 */
   decodeTimeoutS?: number;
+  /** Sessions (each in its own thread) that may run batches at once. @defaultValue 1 */
+  engines?: number;
   logger?: Logger;
 }
 
@@ -55,19 +55,15 @@ export interface ModelDescription {
 
 export type FrameOutcome<T> = { ok: true; value: T } | { ok: false; error: VisionError };
 
-/** Frames decoded and letterboxed into one batch tensor, ready for `infer`. */
-export interface PreparedBatch {
-  /** Per input frame: its slot in the tensor and geometry, or why it could not be prepared. */
-  frames: FrameOutcome<{ slot: number; geometry: LetterboxGeometry }>[];
-  /** Frames that made it into the tensor. */
-  count: number;
-  tensor: Float32Array;
-  preprocessMs: number;
+/** A frame decoded and letterboxed, ready for `infer`. */
+export interface DecodedFrame extends LetterboxedFrame {
+  /** Time spent decoding and letterboxing this frame. */
+  decodeMs: number;
 }
 
 export interface InferenceResult {
   /** Per input frame, in input order. */
-  frames: FrameOutcome<Detection[]>[];
+  detections: Detection[][];
   /** Number of images each `session.run` carried (the first run's, including padding for static batches). */
   runBatchSize: number;
   inferenceMs: number;
@@ -75,21 +71,23 @@ export interface InferenceResult {
 }
 
 /**
- * Owns one ONNX Runtime session for a YOLO detector. Everything about the model comes from the
- * file; `prepare` and `infer` are separate so a worker can decode batch k+1 while batch k runs.
+ * Owns the ONNX Runtime sessions for a YOLO detector: `engines` of them, each in its own thread
+ * (like Triton's instance groups), so several batches can run at once where the hardware gains
+ * from it. Everything about the model comes from the file. `decode` (sharp, on libuv's pool) and
+ * `infer` (an engine thread) are separate so a worker can decode frames as they arrive.
  */
 export class YoloModel {
-  private readonly pool = new TensorPool();
-  private readonly post: Postprocessor;
-  private readonly chw: number;
+  private next = 0;
 
   private constructor(
     readonly description: ModelDescription,
-    private readonly thread: InferenceThread,
-    private readonly opts: { maxInputPixels: number; costlyMaxPixels: number; decodeTimeoutS: number } & PostprocessOptions,
-  ) {
-    this.post = new Postprocessor(description.layout, description.names, opts);
-    this.chw = 3 * description.inputWidth * description.inputHeight;
+    private readonly threads: InferenceThread[],
+    private readonly opts: { maxInputPixels: number; costlyMaxPixels: number; decodeTimeoutS: number },
+  ) {}
+
+  /** How many batches may run at once. */
+  get concurrency(): number {
+    return this.threads.length;
   }
 
   static async load(options: YoloModelOptions): Promise<YoloModel> {
@@ -137,10 +135,40 @@ export class YoloModel {
       intraOpNumThreads: options.intraOpThreads ?? 0,
       interOpNumThreads: options.interOpThreads ?? 0,
     });
-    let thread: InferenceThread;
+    const post: PostprocessOptions = {
+      ...DEFAULT_POSTPROCESS,
+      ...definedOnly({ confThreshold: options.confThreshold, iouThreshold: options.iouThreshold, maxDetections: options.maxDetections }),
+    };
+    const engines = Math.max(1, options.engines ?? 1);
+    const start = async (session: InferenceSession.SessionOptions) => {
+      const threads: InferenceThread[] = [];
+      try {
+        for (let i = 0; i < engines; i++) {
+          threads.push(
+            await InferenceThread.start({
+              model: new Uint8Array(bytes).buffer,
+              session,
+              inputName: input.name,
+              outputName: output.name,
+              inputWidth,
+              inputHeight,
+              batch: typeof input.shape[0] === 'number' ? input.shape[0] : 'dynamic',
+              layout: layout.kind,
+              names,
+              post,
+            }),
+          );
+        }
+      } catch (err) {
+        await Promise.all(threads.map((t) => t.close()));
+        throw err;
+      }
+      return threads;
+    };
+    let threads: InferenceThread[];
     let actual: ExecutionProviderName = provider;
     try {
-      thread = await InferenceThread.start(bytes, sessionOptions(providerConfig(provider, deviceId)));
+      threads = await start(sessionOptions(providerConfig(provider, deviceId)));
     } catch (err) {
       const why = (err as Error).message.split('\n')[0];
       if (provider === 'cpu') throw new VisionError('E_MODEL_LOAD', `ONNX Runtime rejected the model: ${why}`);
@@ -151,7 +179,7 @@ export class YoloModel {
         );
       }
       log.warn({ requested: provider, error: why }, 'execution provider unavailable; falling back to cpu');
-      thread = await InferenceThread.start(bytes, sessionOptions(['cpu']));
+      threads = await start(sessionOptions(['cpu']));
       actual = 'cpu';
     }
 
@@ -180,106 +208,55 @@ export class YoloModel {
       },
       'model loaded',
     );
-    return new YoloModel(description, thread, {
-      ...DEFAULT_POSTPROCESS,
-      ...definedOnly({
-        confThreshold: options.confThreshold,
-        iouThreshold: options.iouThreshold,
-        maxDetections: options.maxDetections,
-      }),
+    return new YoloModel(description, threads, {
       maxInputPixels: options.maxInputPixels ?? 40_000_000,
       costlyMaxPixels: options.costlyMaxPixels ?? 4_000_000,
       decodeTimeoutS: options.decodeTimeoutS ?? 2,
     });
   }
 
-  /**
-   * Decodes and letterboxes frames in parallel into one tensor. Bad frames fail alone; a frame
-   * whose deadline (epoch ms, optional) has passed is answered `E_EXPIRED` without being decoded.
-   */
-  async prepare(images: readonly Uint8Array[], deadlines?: readonly number[]): Promise<PreparedBatch> {
+  /** Decodes and letterboxes one frame (sharp, off the event loop). Rejects with a VisionError. */
+  async decode(image: Uint8Array): Promise<DecodedFrame> {
     const started = performance.now();
     const { inputWidth, inputHeight } = this.description;
-    // Static-batch models run in groups of their batch size; room for the padding avoids a copy.
-    const fixed = typeof this.description.batch === 'number' ? this.description.batch : 1;
-    const tensor = this.pool.acquire(Math.ceil(Math.max(images.length, 1) / fixed) * fixed * this.chw);
-    const staged = await Promise.all(
-      images.map((img, i) =>
-        (deadlines && deadlines[i] <= Date.now()
-          ? Promise.reject(new VisionError('E_EXPIRED'))
-          : letterboxInto(img, tensor, i * this.chw, {
-              inputWidth,
-              inputHeight,
-              maxInputPixels: this.opts.maxInputPixels,
-              costlyMaxPixels: this.opts.costlyMaxPixels,
-              timeoutS: this.opts.decodeTimeoutS,
-            })
-        ).then(
-          (geometry) => ({ ok: true as const, geometry, i }),
-          (err: unknown) => ({ ok: false as const, error: asVisionError(err) }),
-        ),
-      ),
-    );
-    // Compact: failed frames leave holes; successful ones move down so the tensor is dense.
-    const frames: PreparedBatch['frames'] = [];
-    let slot = 0;
-    for (const s of staged) {
-      if (!s.ok) {
-        frames.push({ ok: false, error: s.error });
-        continue;
-      }
-      if (s.i !== slot) tensor.copyWithin(slot * this.chw, s.i * this.chw, (s.i + 1) * this.chw);
-      frames.push({ ok: true, value: { slot, geometry: s.geometry } });
-      slot++;
-    }
-    return { frames, count: slot, tensor, preprocessMs: performance.now() - started };
-  }
-
-  /** Runs the prepared frames (one `session.run` for dynamic models) and postprocesses each. */
-  async infer(batch: PreparedBatch): Promise<InferenceResult> {
-    const { inputWidth: w, inputHeight: h, inputName, outputName } = this.description;
-    const group = typeof this.description.batch === 'number' ? this.description.batch : Math.max(batch.count, 1);
-    // The tensor's buffer travels to the inference thread and back for every run.
-    let tensor: Float32Array | undefined = batch.tensor;
-    const length = tensor.length;
     try {
-      const outputs: { data: Float32Array; dims: readonly number[]; first: number }[] = [];
-      const t0 = performance.now();
-      for (let first = 0; first < batch.count; first += group) {
-        const view: Float32Array = tensor.subarray(first * this.chw, (first + group) * this.chw);
-        tensor = undefined;
-        const r = await this.thread.run(inputName, outputName, view, [group, 3, h, w]);
-        tensor = new Float32Array(r.buffer, 0, length);
-        outputs.push({ data: r.data, dims: r.dims, first });
-      }
-      const t1 = performance.now();
-      const frames: InferenceResult['frames'] = batch.frames.map((f) => {
-        if (!f.ok) return f;
-        const { slot, geometry } = f.value;
-        const out = outputs[Math.floor(slot / group)];
-        const [, d1, d2] = out.dims;
-        const detections = this.post.run({ data: out.data, offset: (slot - out.first) * d1 * d2, d1, d2 }, geometry);
-        return { ok: true, value: detections };
+      const f = await letterbox(image, {
+        inputWidth,
+        inputHeight,
+        maxInputPixels: this.opts.maxInputPixels,
+        costlyMaxPixels: this.opts.costlyMaxPixels,
+        timeoutS: this.opts.decodeTimeoutS,
       });
-      return {
-        frames,
-        runBatchSize: batch.count === 0 ? 0 : group,
-        inferenceMs: t1 - t0,
-        postprocessMs: performance.now() - t1,
-      };
-    } finally {
-      // Lost only if the thread died mid-run; the pool then allocates a fresh buffer.
-      if (tensor) this.pool.release(tensor);
+      return { ...f, decodeMs: performance.now() - started };
+    } catch (err) {
+      throw asVisionError(err);
     }
   }
 
-  /** `prepare` + `infer` for callers that do not pipeline (CLI, tests). */
+  /**
+   * Runs decoded frames on a free engine (one `session.run` for dynamic models, padded groups for
+   * static-batch ones) and postprocesses them there. Callers keep at most `concurrency` runs open;
+   * beyond that runs queue on the least recently used engine.
+   */
+  async infer(frames: readonly DecodedFrame[]): Promise<InferenceResult> {
+    const free = this.threads.find((t) => !t.busy) ?? this.threads[this.next++ % this.threads.length];
+    if (frames.length === 0) return { detections: [], runBatchSize: 0, inferenceMs: 0, postprocessMs: 0 };
+    return free.run(frames.map((f) => ({ pixels: f.pixels, geometry: f.geometry })));
+  }
+
+  /** `decode` + `infer` for callers that do not pipeline (CLI, tests); bad frames fail alone. */
   async detect(images: readonly Uint8Array[]): Promise<FrameOutcome<Detection[]>[]> {
-    return (await this.infer(await this.prepare(images))).frames;
+    const decoded = await Promise.all(
+      images.map((img) => this.decode(img).then((value) => ({ ok: true as const, value }), (error: VisionError) => ({ ok: false as const, error }))),
+    );
+    const good = decoded.flatMap((d) => (d.ok ? [d.value] : []));
+    const result = await this.infer(good);
+    let k = 0;
+    return decoded.map((d) => (d.ok ? { ok: true as const, value: result.detections[k++] } : d));
   }
 
   async dispose(): Promise<void> {
-    await this.thread.close();
+    await Promise.all(this.threads.map((t) => t.close()));
   }
 }
 

@@ -110,9 +110,9 @@ describe('YoloModel with the fixture detector', () => {
     const frames = [images.portraitPng, images.portraitPng, images.portraitPng, images.portraitPng, images.portraitPng];
     for (const [name, expected] of [['colors-v8-dyn', 5], ['colors-v8-b4', 4], ['colors-v8-b1', 1]] as const) {
       const model = await YoloModel.load({ modelPath: modelPath(name) });
-      const result = await model.infer(await model.prepare(frames));
+      const result = await model.infer(await Promise.all(frames.map((f) => model.decode(f))));
       expect(result.runBatchSize, name).toBe(expected);
-      expect(result.frames.map((f) => ok(f).length)).toEqual([1, 1, 1, 1, 1]);
+      expect(result.detections.map((d) => d.length)).toEqual([1, 1, 1, 1, 1]);
     }
   });
 
@@ -170,7 +170,7 @@ describe('inference off the event loop', () => {
   it('keeps timers running while session.run works (ORT runs in its own thread)', async () => {
     const model = await YoloModel.load({ modelPath: modelPath('yolov8n-topology-640'), intraOpThreads: 1 });
     const frames = [await drawScene({ width: 640, height: 480, format: 'jpeg' }), await drawScene({ width: 640, height: 480, format: 'jpeg' })];
-    const prepared = await model.prepare(frames);
+    const decoded = await Promise.all(frames.map((f) => model.decode(f)));
     let maxGap = 0;
     let last = performance.now();
     const timer = setInterval(() => {
@@ -178,7 +178,7 @@ describe('inference off the event loop', () => {
       maxGap = Math.max(maxGap, now - last);
       last = now;
     }, 2);
-    const result = await model.infer(prepared);
+    const result = await model.infer(decoded);
     clearInterval(timer);
     await model.dispose();
     // On the main thread the loop would stall for the whole run (hundreds of ms here).

@@ -1,0 +1,139 @@
+import { describe, expect, it } from 'vitest';
+import pino from 'pino';
+import type { Detection, FrameJob, FrameOutcomeMessage } from '@vision/protocol';
+import { MemoryTransport } from '@vision/transport';
+import { InferenceWorker, type Engine } from '../src';
+
+const log = pino({ level: 'silent' });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+let seq = 0;
+
+function job(opts: { deadlineInMs?: number; tenant?: string } = {}): FrameJob {
+  const now = Date.now();
+  const n = ++seq;
+  return { key: `k${n}`, edgeId: 'e', connId: 'c', frameId: n, receivedAt: now, deadline: now + (opts.deadlineInMs ?? 10_000), tenant: opts.tenant ?? `t${n}`, bytes: 1, image: Buffer.from([n & 255]) };
+}
+
+/** An engine whose batches take `inferMs`; it records every batch (frame ids) and decode. */
+function slowEngine(inferMs: number, concurrency = 1) {
+  const batches: { ids: number[]; startedAt: number }[] = [];
+  const decoded: number[] = [];
+  const engine: Engine<{ decodeMs: number; id: number }> = {
+    name: 'fake.onnx',
+    concurrency,
+    async decode(image) {
+      decoded.push(image[0]);
+      await sleep(1);
+      return { decodeMs: 1, id: image[0] };
+    },
+    async infer(frames) {
+      batches.push({ ids: frames.map((f) => f.id), startedAt: Date.now() });
+      await sleep(inferMs);
+      return { detections: frames.map((): Detection[] => []), runBatchSize: frames.length, inferenceMs: inferMs };
+    },
+  };
+  return { engine, batches, decoded };
+}
+
+async function setup(inferMs: number, opts: { maxBatch?: number; maxWaitMs?: number; concurrency?: number } = {}) {
+  const q = new MemoryTransport({ maxQueue: 1000, tenantMaxQueue: 1000 });
+  const outcomes: FrameOutcomeMessage[] = [];
+  await q.start('e', (m) => outcomes.push(m));
+  const fake = slowEngine(inferMs, opts.concurrency);
+  const worker = new InferenceWorker(q, fake.engine, { maxBatch: opts.maxBatch ?? 8, maxWaitMs: opts.maxWaitMs ?? 0, idleBlockMs: 50 }, log);
+  worker.start();
+  return { q, outcomes, worker, ...fake };
+}
+
+describe('InferenceWorker (engine-driven batching)', () => {
+  it('runs a lone frame at once on an idle engine: no batching window', async () => {
+    const { q, batches, worker } = await setup(20);
+    const t0 = Date.now();
+    await q.submit(job());
+    await expect.poll(() => batches.length, { interval: 1 }).toBe(1);
+    expect(batches[0].startedAt - t0).toBeLessThan(30);
+    await worker.stop();
+  });
+
+  it('puts every frame that arrived during batch k into batch k+1, up to maxBatch', async () => {
+    const { q, batches, outcomes, worker } = await setup(200, { maxBatch: 8 });
+    const first = job();
+    await q.submit(first);
+    await expect.poll(() => batches.length, { interval: 1 }).toBe(1);
+    const during = Array.from({ length: 5 }, () => job());
+    for (const j of during) {
+      await q.submit(j);
+      await sleep(20);
+    }
+    await expect.poll(() => batches.length, { timeout: 2000 }).toBe(2);
+    expect(batches[0].ids).toEqual([first.frameId & 255]);
+    expect(batches[1].ids).toEqual(during.map((j) => j.frameId & 255));
+    // 20 arriving during one run: the next two batches are full, the rest follows.
+    const burst = Array.from({ length: 20 }, () => job());
+    for (const j of burst) await q.submit(j);
+    await expect.poll(() => outcomes.length, { timeout: 5000 }).toBe(26);
+    expect(batches.slice(2).map((b) => b.ids.length)).toEqual([8, 8, 4]);
+    await worker.stop();
+  });
+
+  it('with maxWaitMs, an idle engine waits for company up to that long', async () => {
+    const { q, batches, worker } = await setup(5, { maxWaitMs: 150 });
+    const t0 = Date.now();
+    await q.submit(job());
+    setTimeout(() => void q.submit(job()), 40);
+    await expect.poll(() => batches.length, { timeout: 2000 }).toBe(1);
+    expect(batches[0].ids).toHaveLength(2);
+    expect(batches[0].startedAt - t0).toBeGreaterThanOrEqual(140);
+    await worker.stop();
+  });
+
+  it('never decodes or infers a frame past its deadline', async () => {
+    const { q, batches, decoded, outcomes, worker } = await setup(100, { maxBatch: 2 });
+    const live = [job(), job()];
+    await q.submit(live[0]);
+    await expect.poll(() => batches.length, { interval: 1 }).toBe(1);
+    const late = job({ deadlineInMs: 50 });
+    await q.submit(late); // decoded while batch 1 runs, expires before an engine is free
+    await q.submit(job({ deadlineInMs: -1 })); // already expired when read: never decoded
+    await q.submit(live[1]);
+    await expect.poll(() => outcomes.length, { timeout: 2000 }).toBe(4);
+    const codes = Object.fromEntries(outcomes.map((o) => [o.key, o.ok ? 'result' : o.error.code]));
+    expect(codes[late.key]).toBe('E_EXPIRED');
+    expect(Object.values(codes).filter((c) => c === 'E_EXPIRED')).toHaveLength(2);
+    expect(decoded).toHaveLength(3);
+    expect(batches.flatMap((b) => b.ids)).toEqual(live.map((j) => j.frameId & 255));
+    await worker.stop();
+  });
+
+  it("takes ready frames round-robin by tenant: one tenant's burst does not crowd out another's frame", async () => {
+    const { q, batches, outcomes, worker } = await setup(100, { maxBatch: 4 });
+    await q.submit(job({ tenant: 'hog' }));
+    await expect.poll(() => batches.length).toBe(1);
+    // Within the ready pool (maxBatch × 2 = 8 frames here); beyond it, the admission share bounds the hog.
+    const hog = Array.from({ length: 6 }, () => job({ tenant: 'hog' }));
+    for (const j of hog) await q.submit(j);
+    const camera = job({ tenant: 'camera' });
+    await q.submit(camera);
+    await expect.poll(() => outcomes.length, { timeout: 3000 }).toBe(8);
+    expect(batches[1].ids).toHaveLength(4);
+    expect(batches[1].ids).toContain(camera.frameId & 255);
+    await worker.stop();
+  });
+
+  it('runs up to `concurrency` batches at once', async () => {
+    const { q, batches, worker } = await setup(200, { maxBatch: 1, concurrency: 2 });
+    for (let i = 0; i < 2; i++) await q.submit(job());
+    await expect.poll(() => batches.length, { timeout: 1000 }).toBe(2);
+    expect(Math.abs(batches[1].startedAt - batches[0].startedAt)).toBeLessThan(100);
+    await worker.stop();
+  });
+
+  it('finishes and acknowledges everything it took when stopped', async () => {
+    const { q, outcomes, worker } = await setup(100);
+    for (let i = 0; i < 5; i++) await q.submit(job());
+    await sleep(20);
+    await worker.stop();
+    expect(outcomes).toHaveLength(5);
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+  });
+});
