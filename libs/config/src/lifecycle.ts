@@ -58,3 +58,24 @@ export function runMain(role: string, start: (config: AppConfig, log: Logger) =>
     (err: unknown) => failStartup(log, err),
   );
 }
+
+/**
+ * A warn-level log for events clients can cause (protocol violations, undecodable frames): the
+ * first of each kind per window is logged, the rest are counted and summed up once the window
+ * ends, so a hostile client cannot turn our logs into its amplifier.
+ */
+export function throttledWarn(log: Logger, windowMs = 10_000): (kind: string, fields: Record<string, unknown>, msg: string) => void {
+  const windows = new Map<string, { until: number; suppressed: number }>();
+  return (kind, fields, msg) => {
+    const now = Date.now();
+    const w = windows.get(kind);
+    if (w && now < w.until) {
+      w.suppressed++;
+      return;
+    }
+    if (w?.suppressed) log.warn({ kind, suppressed: w.suppressed }, 'similar events suppressed');
+    windows.set(kind, { until: now + windowMs, suppressed: 0 });
+    if (windows.size > 1000) windows.clear(); // kinds are our own codes; this only guards a bug
+    log.warn({ kind, ...fields }, msg);
+  };
+}

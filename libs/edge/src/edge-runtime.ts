@@ -5,7 +5,7 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Logger } from 'pino';
-import type { AppConfig } from '@vision/config';
+import { throttledWarn, type AppConfig } from '@vision/config';
 import { serveMetrics } from '@vision/metrics';
 import { FRAME_HEADER_MAX_BYTES, VisionError } from '@vision/protocol';
 import { admissionFrom, MemoryConnectionLeases, RedisConnectionLeases, RedisEdgeTransport } from '@vision/transport';
@@ -50,10 +50,12 @@ export async function startEdgeRuntime(input: EdgeRuntimeInput): Promise<EdgeRun
   });
   app.disable('x-powered-by');
   const edge = app.get(EdgeService);
+  const clientWarn = throttledWarn(log);
   app.useWebSocketAdapter(
     new VisionWsAdapter(app, {
       maxPayload: config.frames.maxFrameBytes + FRAME_HEADER_MAX_BYTES,
       admit: (req) => edge.admitUpgrade(req),
+      onClientError: (err) => clientWarn(err.code ?? 'ws', { err: err.message }, 'client socket error'),
     }),
   );
   await edge.start();

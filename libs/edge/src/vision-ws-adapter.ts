@@ -9,6 +9,8 @@ export interface VisionWsAdapterOptions {
   maxPayload: number;
   /** The upgrade hook: rejects with a VisionError (its HTTP status answers the upgrade) or admits. */
   admit: (req: IncomingMessage) => Promise<void>;
+  /** A client's socket broke the protocol (ws closes it): clients cause these, so log them throttled. */
+  onClientError: (err: Error & { code?: string }) => void;
 }
 
 /**
@@ -46,5 +48,12 @@ export class VisionWsAdapter extends WsAdapter {
       },
     };
     return super.create(port, { ...options, ...wsOptions });
+  }
+
+  // Nest logs every client socket error at error level: a client could flood our logs at will.
+  override bindErrorHandler(server: { on(event: string, cb: (...a: never[]) => void): void }) {
+    server.on('connection', (ws: { on(e: 'error', cb: (err: Error) => void): void }) => ws.on('error', (err) => this.opts.onClientError(err)));
+    server.on('error', (err: Error) => this.opts.onClientError(err));
+    return server;
   }
 }
