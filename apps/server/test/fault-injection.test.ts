@@ -69,7 +69,7 @@ describe('fault injection', () => {
       ...common,
       FRAME_DEADLINE_MS: String(DEADLINE_MS),
       RESULT_MARGIN_MS: String(MARGIN_MS),
-      MAX_QUEUE: '8',
+      MAX_QUEUE: '16',
       STREAM_MAXLEN: '200',
       SHUTDOWN_GRACE_MS: '2000',
     };

@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame, PROTOCOL_V1 } from '@vision/protocol';
 import {
-  cleanupPrefix, COLORS, drawScene, modelsDir, startService, startTestRedis, TestClient, uniquePrefix,
+  cleanupPrefix, COLORS, drawScene, modelsDir, rssPeaks, startService, startTestRedis, TestClient, uniquePrefix,
   type ServiceProcess, type TestRedis,
 } from '@vision/testing';
 
@@ -22,15 +21,6 @@ function rng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-function rssMb(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : 0;
-  } catch {
-    return 0; // the process is gone: the liveness assertions report that
-  }
 }
 
 /**
@@ -81,11 +71,7 @@ describe('fuzz: random and mutated messages at a running edge + worker', () => {
       }),
     );
     const sent = clients.map(() => 0);
-    const rss = { edge: 0, worker: 0 };
-    const sample = setInterval(() => {
-      rss.edge = Math.max(rss.edge, rssMb(edge.proc.pid!));
-      rss.worker = Math.max(rss.worker, rssMb(worker.proc.pid!));
-    }, 100);
+    const sampler = rssPeaks({ edge: edge.proc.pid!, worker: worker.proc.pid! });
 
     const mutate = (b: Buffer, n: number) => {
       const out = Buffer.from(b);
@@ -131,7 +117,7 @@ describe('fuzz: random and mutated messages at a running edge + worker', () => {
     );
     for (const [ci, c] of clients.entries()) await c.waitFor(sent[ci] + 1, 30_000);
     await new Promise((r) => setTimeout(r, 500)); // nothing more may arrive
-    clearInterval(sample);
+    const rss = sampler.stop();
     const replies = clients.map((c) => c.messages.length - 1);
     const outcomes: Record<string, number> = {};
     for (const c of clients) {

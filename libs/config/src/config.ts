@@ -67,7 +67,7 @@ const schema = z.object({
   FRAMES_PER_SECOND: num(0.1, 100_000).default(30),
   SUBJECT_FRAMES_PER_SECOND: num(0.1, 1_000_000).default(300),
   BYTES_PER_SECOND: int(64 * 1024, 10 * 1024 * 1024 * 1024).default(16 * 1024 * 1024),
-  SUBJECT_BYTES_PER_SECOND: int(64 * 1024, 100 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
+  SUBJECT_BYTES_PER_SECOND: int(64 * 1024, 100 * 1024 * 1024 * 1024).default(32 * 1024 * 1024),
   VIOLATIONS_BEFORE_CLOSE: int(1, 100_000).default(20),
   IDLE_TIMEOUT_MS: int(1000, 3_600_000).default(60_000),
   MESSAGE_TIMEOUT_MS: int(100, 600_000).default(10_000),

@@ -27,6 +27,7 @@ export class DetectController {
     try {
       const admitted = await this.edge.gate.admitRequest(req);
       release = admitted.done;
+      this.edge.limitReads(req.socket, admitted.principal.subject);
       const json = (req.headers['content-type'] ?? '').startsWith('application/json');
       const max = this.ctx.config.frames.maxFrameBytes;
       // base64 inflates by 4/3; allow that plus a little JSON around it.

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type WebSocket from 'ws';
 import { PROTOCOL_V1, VisionError, type ErrorCode, type FrameOutcomeMessage, type GoAwayMessage, type HelloMessage } from '@vision/protocol';
@@ -42,6 +43,7 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
   readonly ledger: FrameLedger;
   readonly gate: Gatekeeper;
   private readonly reads: ReadLimiter;
+  private readonly limitedSockets = new WeakSet<Socket>();
 
   constructor(@Inject(EDGE_CONTEXT) private readonly ctx: EdgeContext) {
     this.ledger = new FrameLedger(ctx.config.edgeId, ctx.config.frames.resultMarginMs, ctx.transport, () => {
@@ -117,7 +119,7 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
       admission.principal,
     );
     this.connections.set(connId, { ws, session, admission, watch: new MessageWatch(ws, req.socket) });
-    this.reads.attach(req.socket, admission.principal.subject);
+    this.limitReads(req.socket, admission.principal.subject);
     this.alive.add(ws);
     this.ctx.metrics.edgeConnections.inc();
     ws.on('pong', () => this.alive.add(ws));
@@ -129,6 +131,13 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
       this.ctx.metrics.edgeConnections.dec();
     });
     if (protocol === 'yolo.v1') session.send(this.hello(session));
+  }
+
+  /** Applies the read-rate limits to a socket (once per socket; keep-alive sockets carry many requests). */
+  limitReads(socket: Socket, subject: string): void {
+    if (this.limitedSockets.has(socket)) return;
+    this.limitedSockets.add(socket);
+    this.reads.attach(socket, subject);
   }
 
   /** A connection id for one HTTP request's frame. */

@@ -51,6 +51,7 @@ export class Abuse {
   private readonly sockets = new Set<WebSocket>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private heavy: Buffer[] = [];
+  private tiny: Buffer | undefined;
   readonly stats: AbuseStats = { connections: 0, closedByServer: 0, refusedUpgrades: 0, messagesSent: 0, bytesSent: 0 };
 
   constructor(private readonly opts: AbuseOptions) {}
@@ -59,7 +60,11 @@ export class Abuse {
     this.running = true;
     if (this.opts.kinds.includes('decode-heavy')) this.heavy = await heavyImages();
     let n = 0;
-    for (const kind of this.opts.kinds) for (let i = 0; i < this.opts.connections; i++) this.launch(kind, n++);
+    for (const kind of this.opts.kinds) {
+      // Idle sockets are cheap to hold: the attack is their number.
+      const count = kind === 'connection-flood' ? this.opts.connections * 4 : this.opts.connections;
+      for (let i = 0; i < count; i++) this.launch(kind, n++);
+    }
   }
 
   stop(): AbuseStats {
@@ -93,15 +98,16 @@ export class Abuse {
       timer = this.every(() => this.tick(kind, ws));
       this.tick(kind, ws);
     });
-    ws.on('close', (code) => {
+    ws.on('close', () => {
       if (timer) {
         clearInterval(timer);
         this.timers.delete(timer);
       }
       this.sockets.delete(ws);
-      if (code !== 1006 || !this.running) this.stats.closedByServer++;
-      const t = setTimeout(() => this.launch(kind, i), 50);
-      t.unref();
+      // Any close while the attack runs is the server cutting it off (a 1006 when the close handshake
+      // could not get through the attacker's own full send buffer).
+      if (this.running) this.stats.closedByServer++;
+      setTimeout(() => this.launch(kind, i), 50);
     });
   }
 
@@ -132,7 +138,7 @@ export class Abuse {
       case 'tiny-frames': {
         const raw = (ws as unknown as { _socket?: { write(b: Buffer): boolean; writableLength: number } })._socket;
         if (!raw || raw.writableLength > MAX_BUFFERED) return;
-        const burst = tinyFrames(200_000);
+        const burst = (this.tiny ??= tinyFrames(200_000));
         this.stats.messagesSent += 200_000;
         this.stats.bytesSent += burst.length;
         raw.write(burst);
@@ -209,7 +215,9 @@ export async function startAbuseProcess(opts: Omit<AbuseOptions, 'photo'> & { ph
     async stop() {
       child.kill('SIGTERM');
       await exited;
-      return JSON.parse(lines[lines.length - 1]) as AbuseStats;
+      const last = [...lines].reverse().find((l) => l.includes('"connections"'));
+      if (!last) throw new Error('the abuse process ended without its stats');
+      return JSON.parse(last) as AbuseStats;
     },
   };
 }

@@ -10,3 +10,4 @@ export * from './ws-client';
 export * from './load-client';
 export * from './tokens';
 export * from './abuse';
+export * from './process-stats';

@@ -1,6 +1,6 @@
 -- Admission and enqueue of one frame, atomically. Checks everything first and changes nothing
 -- unless the frame is admitted.
--- KEYS: 1 frame stream, 2 the tenant's waiting frames (zset frame key -> expiry ms),
+-- KEYS: 1 frame stream, 2 the tenant's open frames (zset frame key -> expiry ms),
 --       3 active tenants (zset tenant -> expiry ms), 4 bytes in the stream (counter),
 --       5 the tenant's frame-rate bucket (hash)
 -- ARGV: 1 group, 2 MAX_QUEUE, 3 stream MAXLEN, 4 meta JSON, 5 image, 6 now ms, 7 expiry ms,
@@ -20,8 +20,9 @@ local last = tonumber(bucket[2]) or now
 tokens = math.min(burst, tokens + math.max(0, now - last) * rate / 1000)
 if tokens < 1 then return {-3, math.ceil((1 - tokens) * 1000 / rate)} end
 
--- Fair share: a tenant may have MAX_QUEUE / (tenants with waiting frames) frames waiting, at most
--- TENANT_MAX_QUEUE. Entries leave when a worker takes the frame, or by themselves at their expiry.
+-- Fair share: a tenant may have MAX_QUEUE / (tenants with open frames) frames open (admitted and
+-- not finished: waiting, decoding or in a batch), at most TENANT_MAX_QUEUE. Entries leave when the
+-- frame is finished, or by themselves at their expiry.
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
 local mine = redis.call('ZCARD', KEYS[2])

@@ -17,7 +17,7 @@ export class MemoryTransport implements EdgeTransport, WorkerTransport {
   private seq = 0;
   private closed = false;
   private readonly limits: AdmissionLimits;
-  /** Waiting frames per tenant, and the bytes of frames not yet finished. */
+  /** Open frames (admitted, not finished) per tenant, and their bytes. */
   private readonly open = new Map<string, number>();
   private readonly rates = new Map<string, TokenBucket>();
   private bytes = 0;
@@ -69,16 +69,15 @@ export class MemoryTransport implements EdgeTransport, WorkerTransport {
       });
     }
     const now = Date.now();
-    return this.queue.splice(0, max).map((job) => {
-      const n = (this.open.get(job.tenant) ?? 1) - 1;
-      if (n > 0) this.open.set(job.tenant, n);
-      else this.open.delete(job.tenant);
-      return { id: String(++this.seq), job, deliveryCount: 1, pickedAt: now };
-    });
+    return this.queue.splice(0, max).map((job) => ({ id: String(++this.seq), job, deliveryCount: 1, pickedAt: now }));
   }
 
   async complete(frames: CompletedFrame[]): Promise<void> {
     for (const { delivery, outcome } of frames) {
+      const t = delivery.job.tenant;
+      const n = (this.open.get(t) ?? 1) - 1;
+      if (n > 0) this.open.set(t, n);
+      else this.open.delete(t);
       this.bytes -= delivery.job.image.length;
       this.edges.get(delivery.job.edgeId)?.(outcome);
     }

@@ -138,18 +138,13 @@ export class RedisWorkerTransport implements WorkerTransport {
     await pipe.exec();
   }
 
-  /** Queues the release of finished frames' bytes from the byte budget (release.lua). */
-  private release(pipe: ReturnType<Redis['multi']>, jobs: Pick<FrameJobMeta, 'bytes'>[]): void {
-    const bytes = jobs.reduce((n, j) => n + (j.bytes || 0), 0);
-    if (bytes > 0) (pipe as unknown as { visionRelease(...a: (string | number)[]): void }).visionRelease(1, this.keys.bytesWaiting, bytes);
-  }
-
-  /** Taken frames no longer wait: they stop counting against their tenant's share of the backlog. */
-  private untrack(jobs: Pick<FrameJobMeta, 'key' | 'tenant'>[]): void {
+  /** Queues the release of finished frames' byte budget and tenant share (release.lua). */
+  private release(pipe: ReturnType<Redis['multi']>, jobs: Pick<FrameJobMeta, 'key' | 'tenant' | 'bytes'>[]): void {
     if (jobs.length === 0) return;
-    const pipe = this.cmd.pipeline();
-    for (const j of jobs) if (j.tenant) pipe.zrem(this.keys.tenantOpen(j.tenant), j.key);
-    pipe.exec().catch((err: Error) => this.report(err, 'untrack')); // entries also lapse at their expiry
+    const bytes = jobs.reduce((n, j) => n + (j.bytes || 0), 0);
+    const tracked = jobs.filter((j) => j.tenant);
+    const keys = [this.keys.bytesWaiting, ...tracked.map((j) => this.keys.tenantOpen(j.tenant))];
+    (pipe as unknown as { visionRelease(...a: (string | number)[]): void }).visionRelease(keys.length, ...keys, bytes, ...tracked.map((j) => j.key));
   }
 
   async close(): Promise<void> {
@@ -243,7 +238,6 @@ export class RedisWorkerTransport implements WorkerTransport {
         out.push({ id, job, deliveryCount: 1, pickedAt: now });
       }
     }
-    this.untrack(out.map((d) => d.job));
     if (orphans.length) {
       this.cmd.multi().xack(this.keys.stream, this.keys.group, ...orphans).xdel(this.keys.stream, ...orphans).exec().catch(() => undefined);
     }

@@ -30,7 +30,7 @@ export interface TransportHealth {
 export interface AdmissionLimits {
   /** Frames waiting for a worker beyond which new frames are refused. */
   maxQueue: number;
-  /** Most open frames one tenant may hold (its fair share is also at most maxQueue / active tenants). */
+  /** Most frames one tenant may have open, admitted and not finished (its fair share is also at most maxQueue / active tenants). */
   tenantMaxQueue: number;
   /** Encoded bytes admitted and not yet finished, across all tenants. */
   maxQueueBytes: number;

@@ -25,20 +25,27 @@ export interface InferenceWorkerOptions {
    * for a fuller batch. 0 (default) runs whatever is ready as soon as an engine is free.
    */
   maxWaitMs: number;
+  /** Frames decoding at once (sharp runs on libuv's pool, 4 threads by default). @defaultValue 4 */
+  decodeConcurrency?: number;
   /** How long an idle read blocks; bounds how long a stop waits. @defaultValue 1000 */
   idleBlockMs?: number;
 }
 
 /**
- * Engine-driven batching. Frames are decoded as they arrive (into a ready pool of at most
- * `maxBatch × (concurrency + 1)` frames; the backlog beyond it stays in the queue). When an engine
- * is free and a frame is ready it runs at once; while engines run, ready frames accumulate; a
- * freed engine takes everything ready up to `maxBatch`, round-robin by tenant. Frames past their
- * deadline are answered `E_EXPIRED` and never decoded or inferred.
+ * Engine-driven batching. Frames are decoded as they arrive (the worker holds at most
+ * `maxBatch × (concurrency + 1)` frames, waiting to decode, decoding or ready; the backlog beyond
+ * stays in the queue). When an engine is free and a frame is ready it runs at once; while engines
+ * run, ready frames accumulate; a freed engine takes everything ready up to `maxBatch`. Decoders
+ * and batches are shared round-robin by tenant, and a tenant decodes at most its share of the
+ * decoders at once, so one tenant's expensive images cannot queue ahead of everyone else's. Frames
+ * past their deadline are answered `E_EXPIRED` and never decoded or inferred.
  */
 export class InferenceWorker<D extends { decodeMs: number }> {
+  private readonly waiting = new ReadyPool<undefined>();
   private readonly ready = new ReadyPool<D>();
+  private readonly decodingBy = new Map<string, number>();
   private readonly capacity: number;
+  private readonly decoders: number;
   private decoding = 0;
   private running = 0;
   private stopping = false;
@@ -56,6 +63,7 @@ export class InferenceWorker<D extends { decodeMs: number }> {
     private readonly metrics?: VisionMetrics,
   ) {
     this.capacity = opts.maxBatch * (engine.concurrency + 1);
+    this.decoders = opts.decodeConcurrency ?? 4;
   }
 
   start(): void {
@@ -67,7 +75,7 @@ export class InferenceWorker<D extends { decodeMs: number }> {
     this.stopping = true;
     this.wakeRoom();
     await this.intake;
-    while (this.decoding > 0 || this.ready.size > 0 || this.running > 0) {
+    while (this.waiting.size > 0 || this.decoding > 0 || this.ready.size > 0 || this.running > 0) {
       this.dispatch(true);
       await new Promise<void>((r) => (this.idleWaiter = r));
     }
@@ -76,7 +84,7 @@ export class InferenceWorker<D extends { decodeMs: number }> {
 
   private async readLoop(): Promise<void> {
     while (!this.stopping) {
-      const room = this.capacity - this.decoding - this.ready.size;
+      const room = this.capacity - this.waiting.size - this.decoding - this.ready.size;
       if (room <= 0) {
         await new Promise<void>((r) => (this.roomWaiter = r));
         continue;
@@ -94,20 +102,56 @@ export class InferenceWorker<D extends { decodeMs: number }> {
 
   private accept(d: Delivery): void {
     this.metrics?.workerQueueWait.observe(Math.max(0, d.pickedAt - d.job.receivedAt) / 1000);
-    if (d.job.deadline <= Date.now()) return this.finish([failed(d, new VisionError('E_EXPIRED'))]);
+    this.waiting.add({ delivery: d, decoded: undefined, readyAt: Date.now() });
+    this.pumpDecoders();
+  }
+
+  /**
+   * Starts decodes while decoders are free, round-robin by tenant. A tenant may hold its share of
+   * the decoders, and never the last free one while it already decodes: that one is kept for a
+   * tenant with nothing decoding, so a newcomer never waits behind someone else's slow images.
+   */
+  private pumpDecoders(): void {
+    const now = Date.now();
+    const expired = this.waiting.remove((f) => f.delivery.job.deadline <= now);
+    if (expired.length) this.finish(expired.map((f) => failed(f.delivery, new VisionError('E_EXPIRED'))));
+    while (this.decoding < this.decoders && this.waiting.size > 0) {
+      const tenants = new Set([...this.decodingBy.keys(), ...this.waiting.tenants()]).size;
+      const share = Math.max(1, Math.floor((this.decoders - 1) / Math.max(1, tenants)));
+      const lastFree = this.decoding === this.decoders - 1;
+      const next = this.waiting.takeOne((t) => {
+        const mine = this.decodingBy.get(t) ?? 0;
+        return mine === 0 || (!lastFree && mine < share);
+      });
+      if (!next) break;
+      this.decode(next.delivery);
+    }
+    this.wakeRoom();
+    this.wakeIdle();
+  }
+
+  private decode(d: Delivery): void {
+    const tenant = d.job.tenant ?? '';
     this.decoding++;
+    this.decodingBy.set(tenant, (this.decodingBy.get(tenant) ?? 0) + 1);
+    const done = () => {
+      this.decoding--;
+      const n = (this.decodingBy.get(tenant) ?? 1) - 1;
+      if (n > 0) this.decodingBy.set(tenant, n);
+      else this.decodingBy.delete(tenant);
+    };
     this.engine.decode(d.job.image).then(
       (decoded) => {
-        this.decoding--;
+        done();
         this.metrics?.workerPreprocess.observe(decoded.decodeMs / 1000);
         this.ready.add({ delivery: d, decoded, readyAt: Date.now() });
         this.dispatch();
+        this.pumpDecoders();
       },
       (err: unknown) => {
-        this.decoding--;
+        done();
         this.finish([failed(d, err)]);
-        this.wakeRoom();
-        this.wakeIdle();
+        this.pumpDecoders();
       },
     );
   }

@@ -1,16 +1,16 @@
 import type { Delivery } from '@vision/transport';
 
-/** A frame decoded and waiting for an engine. */
+/** A frame waiting in the worker: for a decoder (`decoded` undefined) or for an engine. */
 export interface ReadyFrame<D> {
   delivery: Delivery;
   decoded: D;
-  /** Epoch ms it became ready (for the optional batching delay). */
+  /** Epoch ms it entered the pool (for the optional batching delay). */
   readyAt: number;
 }
 
 /**
- * Decoded frames waiting for an engine, taken round-robin by tenant so that one tenant's burst
- * does not fill every batch ahead of another tenant's frame.
+ * Frames waiting in the worker, per tenant, taken round-robin by tenant so that one tenant's burst
+ * does not fill every batch (or every decoder) ahead of another tenant's frame.
  */
 export class ReadyPool<D> {
   private readonly byTenant = new Map<string, ReadyFrame<D>[]>();
@@ -49,6 +49,24 @@ export class ReadyPool<D> {
       }
     }
     return out;
+  }
+
+  /** Tenants with frames waiting. */
+  tenants(): IterableIterator<string> {
+    return this.byTenant.keys();
+  }
+
+  /** The next frame of the first tenant (in turn) that `eligible` allows, or undefined. */
+  takeOne(eligible: (tenant: string) => boolean): ReadyFrame<D> | undefined {
+    for (const [key, q] of this.byTenant) {
+      if (!eligible(key)) continue;
+      const f = q.shift()!;
+      this.count--;
+      this.byTenant.delete(key);
+      if (q.length) this.byTenant.set(key, q);
+      return f;
+    }
+    return undefined;
   }
 
   /** Removes and returns every frame matching `pred` (e.g. past its deadline). */

@@ -120,6 +120,37 @@ describe('InferenceWorker (engine-driven batching)', () => {
     await worker.stop();
   });
 
+  it("shares the decoders by tenant: a tenant's slow images do not hold up another tenant's frame", async () => {
+    const q = new MemoryTransport({ maxQueue: 1000, tenantMaxQueue: 1000 });
+    const outcomes: FrameOutcomeMessage[] = [];
+    await q.start('e', (m) => outcomes.push(m));
+    const decodedAt = new Map<number, number>();
+    const engine: Engine<{ decodeMs: number }> = {
+      name: 'fake.onnx',
+      concurrency: 1,
+      async decode(image) {
+        await sleep(image[0] === 255 ? 5 : 300); // 255: the camera's cheap frame
+        decodedAt.set(image[0], Date.now());
+        return { decodeMs: 1 };
+      },
+      async infer(frames) {
+        return { detections: frames.map((): Detection[] => []), runBatchSize: frames.length, inferenceMs: 1 };
+      },
+    };
+    const worker = new InferenceWorker(q, engine, { maxBatch: 8, maxWaitMs: 0, decodeConcurrency: 2, idleBlockMs: 50 }, log);
+    worker.start();
+    for (let i = 0; i < 6; i++) await q.submit({ ...job({ tenant: 'hog' }), image: Buffer.from([i]) });
+    await sleep(20);
+    const t0 = Date.now();
+    await q.submit({ ...job({ tenant: 'camera' }), image: Buffer.from([255]) });
+    await expect.poll(() => decodedAt.has(255), { timeout: 3000 }).toBe(true);
+    // Two decoders: the hog holds at most one while another tenant waits, so the camera's frame
+    // starts at once instead of after the hog's queue (6 × 300 ms / 2).
+    expect(decodedAt.get(255)! - t0).toBeLessThan(150);
+    await expect.poll(() => outcomes.length, { timeout: 5000 }).toBe(7);
+    await worker.stop();
+  });
+
   it('runs up to `concurrency` batches at once', async () => {
     const { q, batches, worker } = await setup(200, { maxBatch: 1, concurrency: 2 });
     for (let i = 0; i < 2; i++) await q.submit(job());
