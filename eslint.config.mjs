@@ -4,12 +4,15 @@ import tseslint from 'typescript-eslint';
 // Which scopes may import which. The edge never imports worker code (and vice versa); only the
 // embedded server and tooling combine them.
 const depConstraints = [
-  { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
-  { sourceTag: 'scope:edge', onlyDependOnLibsWithTags: ['scope:edge', 'scope:shared'] },
-  { sourceTag: 'scope:worker', onlyDependOnLibsWithTags: ['scope:worker', 'scope:shared'] },
-  { sourceTag: 'scope:standalone', onlyDependOnLibsWithTags: ['scope:edge', 'scope:worker', 'scope:shared'] },
-  { sourceTag: 'scope:testing', onlyDependOnLibsWithTags: ['scope:testing', 'scope:worker', 'scope:shared'] },
-  { sourceTag: 'scope:bench', onlyDependOnLibsWithTags: ['scope:bench', 'scope:testing', 'scope:worker', 'scope:shared'] },
+  // Browser-safe code: the wire format depends on nothing; the client SDK only on it.
+  { sourceTag: 'scope:wire', onlyDependOnLibsWithTags: [] },
+  { sourceTag: 'scope:client', onlyDependOnLibsWithTags: ['scope:wire'] },
+  { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared', 'scope:wire'] },
+  { sourceTag: 'scope:edge', onlyDependOnLibsWithTags: ['scope:edge', 'scope:shared', 'scope:wire'] },
+  { sourceTag: 'scope:worker', onlyDependOnLibsWithTags: ['scope:worker', 'scope:shared', 'scope:wire'] },
+  { sourceTag: 'scope:standalone', onlyDependOnLibsWithTags: ['scope:edge', 'scope:worker', 'scope:shared', 'scope:wire'] },
+  { sourceTag: 'scope:testing', onlyDependOnLibsWithTags: ['scope:testing', 'scope:worker', 'scope:shared', 'scope:wire', 'scope:client'] },
+  { sourceTag: 'scope:bench', onlyDependOnLibsWithTags: ['scope:bench', 'scope:testing', 'scope:worker', 'scope:shared', 'scope:wire', 'scope:client'] },
   { sourceTag: 'type:util', notDependOnLibsWithTags: ['type:app', 'type:feature'] },
   { sourceTag: 'type:feature', notDependOnLibsWithTags: ['type:app'] },
 ];
@@ -35,7 +38,7 @@ export default [
         {
           enforceBuildableLibDependency: false,
           depConstraints: depConstraints.map((c) =>
-            c.onlyDependOnLibsWithTags ? { ...c, onlyDependOnLibsWithTags: [...c.onlyDependOnLibsWithTags, 'scope:testing'] } : c,
+            c.onlyDependOnLibsWithTags ? { ...c, onlyDependOnLibsWithTags: [...c.onlyDependOnLibsWithTags, 'scope:testing', 'scope:client', 'scope:wire'] } : c,
           ),
         },
       ],

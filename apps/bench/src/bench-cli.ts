@@ -12,10 +12,10 @@ import { table } from './stats';
  * `npm run bench:run -- --url http://127.0.0.1:8080 --transport ws-binary --cameras 4 --fps 5`:
  * simulate cameras against a running edge and print one summary.
  */
-export function loadBenchImages(): Buffer[] {
+export function loadBenchImages(pattern = /-(640x480|1280x720)\.jpg$/): Buffer[] {
   const dir = imageFixturesDir();
   return readdirSync(dir)
-    .filter((f) => /-(640x480|1280x720)\.jpg$/.test(f))
+    .filter((f) => pattern.test(f))
     .sort()
     .map((f) => readFileSync(join(dir, f)));
 }

@@ -3,10 +3,12 @@ import WebSocket from 'ws';
 import { encodeFrame, PROTOCOL_V1 } from '@vision/protocol';
 import { CountingAgent } from './counting-agent';
 
-export type BenchTransport = 'ws-binary' | 'http-base64' | 'http-binary';
+export type BenchTransport = 'ws-binary' | 'ws-seed' | 'http-base64' | 'http-binary';
 export const BENCH_TRANSPORTS: readonly BenchTransport[] = ['ws-binary', 'http-base64', 'http-binary'];
 
 export interface FrameRecord {
+  /** ms since the run started when the camera sent it. */
+  sentAtMs: number;
   latencyMs: number;
   /** `result` or an error code. */
   outcome: string;
@@ -34,14 +36,17 @@ export interface CameraRunOptions {
   cameras: number;
   fps: number;
   seconds: number;
-  /** @defaultValue 2 */
+  /** Frames a camera keeps open before it skips at the source; Infinity = open loop (a camera that never waits). @defaultValue 2 */
   maxInFlight?: number;
+  /** A frame not answered by then counts as `E_CLIENT_TIMEOUT`. @defaultValue 60000 */
+  timeoutMs?: number;
   onFrame?: () => void;
 }
 
 /**
- * N simulated cameras, each offering F frames per second and keeping at most two open (the
- * service's per-connection window), over one of the three transports.
+ * N simulated cameras, each offering F frames per second and keeping at most `maxInFlight` open,
+ * over one transport: `ws-binary` (yolo.v1), `ws-seed` (no sub-protocol; replies in order, as the
+ * naive baseline sends them), or HTTP with a base64 JSON or binary body.
  */
 export async function runCameras(o: CameraRunOptions): Promise<CameraRun> {
   const agent = new CountingAgent({ keepAlive: true, maxSockets: o.cameras * 2 });
@@ -49,7 +54,9 @@ export async function runCameras(o: CameraRunOptions): Promise<CameraRun> {
   let skipped = 0;
   const maxInFlight = o.maxInFlight ?? 2;
   const senders = await Promise.all(
-    Array.from({ length: o.cameras }, (_, i) => (o.transport === 'ws-binary' ? wsSender(o.baseUrl, agent, i) : httpSender(o, agent))),
+    Array.from({ length: o.cameras }, (_, i) =>
+      o.transport === 'ws-binary' ? wsSender(o.baseUrl, agent, i) : o.transport === 'ws-seed' ? seedSender(o.baseUrl, agent) : httpSender(o, agent),
+    ),
   );
   const started = Date.now();
   const stopAt = started + o.seconds * 1000;
@@ -69,10 +76,12 @@ export async function runCameras(o: CameraRunOptions): Promise<CameraRun> {
         const image = o.images[(cam + n++) % o.images.length];
         open++;
         const t0 = performance.now();
+        const sentAtMs = Date.now() - started;
+        const timeout = new Promise<{ outcome: string }>((r) => setTimeout(() => r({ outcome: 'E_CLIENT_TIMEOUT' }), o.timeoutMs ?? 60_000).unref());
         pending.push(
-          send(image).then((r) => {
+          Promise.race([send(image), timeout]).then((r) => {
             open--;
-            frames.push({ latencyMs: performance.now() - t0, imageBytes: image.length, ...r });
+            frames.push({ sentAtMs, latencyMs: performance.now() - t0, imageBytes: image.length, ...r });
             o.onFrame?.();
           }),
         );
@@ -109,6 +118,27 @@ async function wsSender(baseUrl: string, agent: CountingAgent, cam: number): Pro
       const frameId = ++id;
       waiting.set(frameId, resolve);
       ws.send(encodeFrame({ frameId, streamId: `cam-${cam}` }, image));
+    });
+  send.close = () => ws.close();
+  return send;
+}
+
+/** The seed protocol: no header, replies in send order (the naive server answers one at a time). */
+async function seedSender(baseUrl: string, agent: CountingAgent): Promise<Sender> {
+  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/ws/detect`, { agent });
+  const fifo: ((r: { outcome: string }) => void)[] = [];
+  await new Promise<void>((resolve, reject) => {
+    ws.once('error', reject);
+    ws.once('open', () => resolve());
+  });
+  ws.on('message', (data) => {
+    const m = JSON.parse(String(data)) as unknown;
+    fifo.shift()?.(Array.isArray(m) ? { outcome: 'result' } : { outcome: (m as { error?: { code: string } }).error?.code ?? 'E_INTERNAL' });
+  });
+  const send: Sender = (image) =>
+    new Promise((resolve) => {
+      fifo.push(resolve);
+      ws.send(image);
     });
   send.close = () => ws.close();
   return send;

@@ -18,6 +18,9 @@ export interface RunSummary {
   imageBytes: number;
   outcomes: Record<string, number>;
   skippedAtSource: number;
+  /** p95 latency of results sent in the first and in the last third of the run: growth means an unbounded queue. */
+  p95FirstThird: number;
+  p95LastThird: number;
 }
 
 export function summarize(run: CameraRun): RunSummary {
@@ -40,5 +43,13 @@ export function summarize(run: CameraRun): RunSummary {
     imageBytes: mean(run.frames.map((f) => f.imageBytes)),
     outcomes,
     skippedAtSource: run.skippedAtSource,
+    ...thirds(run),
   };
+}
+
+function thirds(run: CameraRun): { p95FirstThird: number; p95LastThird: number } {
+  const span = run.fps > 0 ? Math.max(...run.frames.map((f) => f.sentAtMs), 1) : 1;
+  const p95 = (from: number, to: number) =>
+    percentile(run.frames.filter((f) => f.outcome === 'result' && f.sentAtMs >= from && f.sentAtMs < to).map((f) => f.latencyMs), 95);
+  return { p95FirstThird: p95(0, span / 3), p95LastThird: p95((2 * span) / 3, span + 1) };
 }

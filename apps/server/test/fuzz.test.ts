@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeFrame, PROTOCOL_V1 } from '@vision/protocol';
+import { encodeFrame as encodeWire, PROTOCOL_V1, type FrameHeader } from '@vision/protocol';
 import {
-  cleanupPrefix, COLORS, drawScene, modelsDir, rssPeaks, startService, startTestRedis, TestClient, uniquePrefix,
+  cleanupPrefix, COLORS, drawScene, modelsDir, rssPeaks, seededRandom, startService, startTestRedis, TestClient, uniquePrefix,
   type ServiceProcess, type TestRedis,
 } from '@vision/testing';
 
@@ -11,17 +11,7 @@ const CONNECTIONS = 4;
 /** Documented in docs/security.md: what the edge and the worker may reach while being fuzzed. */
 const RSS_BOUND_MB = { edge: 400, worker: 900 };
 
-/** A small deterministic PRNG (mulberry32), so a failing run can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const encodeFrame = (h: FrameHeader, image: Uint8Array) => Buffer.from(encodeWire(h, image));
 
 /**
  * Random and mutated messages (frame headers, image bytes, text, fragments) at a running edge and
@@ -55,7 +45,7 @@ describe('fuzz: random and mutated messages at a running edge + worker', () => {
 
   it(`answers every message exactly once, stays up and within its memory bound (seed from FUZZ_SEED or the clock)`, async () => {
     console.log(`fuzz seed ${seed}`);
-    const rand = rng(seed);
+    const rand = seededRandom(seed);
     const pick = <T,>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)];
     const images = await Promise.all(
       [COLORS.red, COLORS.green, COLORS.blue].flatMap((color) =>
@@ -135,7 +125,7 @@ describe('fuzz: random and mutated messages at a running edge + worker', () => {
       const ids = (c.messages.slice(1) as { type: string; frameId?: number }[]).filter((m) => m.type === 'result').map((m) => m.frameId);
       expect(new Set(ids).size).toBe(ids.length);
     }
-    expect(outcomes['result']).toBeGreaterThan(100);
+    expect(outcomes['result']).toBeGreaterThan(30); // valid frames are still served (most are replaced: latest wins)
     expect(rss.edge).toBeLessThan(RSS_BOUND_MB.edge);
     expect(rss.worker).toBeLessThan(RSS_BOUND_MB.worker);
     expect(edge.proc.exitCode).toBeNull();

@@ -22,6 +22,7 @@ const schema = z.object({
   EDGE_ID: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
   WORKER_ID: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
   METRICS_PORT: int(0, 65535).default(0),
+  DEMO_ENABLED: bool.default(true),
   TLS_CERT_FILE: z.string().min(1).optional(),
   TLS_KEY_FILE: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -41,6 +42,7 @@ const schema = z.object({
   MAX_BATCH: int(1, 256).default(8),
   MAX_WAIT_MS: int(0, 10_000).default(0),
   ENGINES: int(1, 64).default(1),
+  DECODE_CONCURRENCY: int(1, 256).default(4),
   MAX_QUEUE: int(1, 100_000).default(64),
   // Frames (edge)
   FRAME_DEADLINE_MS: int(10, 600_000).default(2000),
@@ -94,6 +96,8 @@ export interface AppConfig {
   workerId: string;
   /** Port of /metrics (and a worker's /healthz); 0 = off. Never the public port. */
   metricsPort: number;
+  /** Serve the browser demo at /demo. */
+  demoEnabled: boolean;
   /** Serve https/wss from these files; both or neither. */
   tls: { certFile: string; keyFile: string } | undefined;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
@@ -112,7 +116,7 @@ export interface AppConfig {
     costlyDecodeMaxPixels: number;
     decodeTimeoutS: number;
   };
-  batching: { maxBatch: number; maxWaitMs: number; maxQueue: number; engines: number };
+  batching: { maxBatch: number; maxWaitMs: number; maxQueue: number; engines: number; decodeConcurrency: number };
   frames: {
     deadlineMs: number;
     resultMarginMs: number;
@@ -195,6 +199,7 @@ export function loadConfig(env: Env): AppConfig {
     edgeId: e.EDGE_ID ?? `edge-${hostname()}-${process.pid}-${suffix}`,
     workerId: e.WORKER_ID ?? `worker-${hostname()}-${process.pid}-${suffix}`,
     metricsPort: e.METRICS_PORT,
+    demoEnabled: e.DEMO_ENABLED,
     tls: e.TLS_CERT_FILE && e.TLS_KEY_FILE ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE } : undefined,
     logLevel: e.LOG_LEVEL,
     model: {
@@ -212,7 +217,7 @@ export function loadConfig(env: Env): AppConfig {
       costlyDecodeMaxPixels: e.COSTLY_DECODE_MAX_PIXELS,
       decodeTimeoutS: e.DECODE_TIMEOUT_S,
     },
-    batching: { maxBatch: e.MAX_BATCH, maxWaitMs: e.MAX_WAIT_MS, maxQueue: e.MAX_QUEUE, engines: e.ENGINES },
+    batching: { maxBatch: e.MAX_BATCH, maxWaitMs: e.MAX_WAIT_MS, maxQueue: e.MAX_QUEUE, engines: e.ENGINES, decodeConcurrency: e.DECODE_CONCURRENCY },
     frames: {
       deadlineMs: e.FRAME_DEADLINE_MS,
       resultMarginMs: e.RESULT_MARGIN_MS,

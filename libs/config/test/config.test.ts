@@ -7,7 +7,7 @@ describe('loadConfig', () => {
     expect(c.redisUrl).toBeUndefined();
     expect(c.port).toBe(8080);
     expect(c.model.path).toBe('models/colors-v8-dyn.onnx');
-    expect(c.batching).toEqual({ maxBatch: 8, maxWaitMs: 0, maxQueue: 64, engines: 1 });
+    expect(c.batching).toEqual({ maxBatch: 8, maxWaitMs: 0, maxQueue: 64, engines: 1, decodeConcurrency: 4 });
     expect(c.frames.maxInFlight).toBe(2);
     expect(c.frames.pingIntervalMs).toBe(25_000);
     expect(c.edgeId).toMatch(/^edge-/);
@@ -35,5 +35,15 @@ describe('loadConfig', () => {
     expect(err).toBeInstanceOf(ConfigError);
     const msg = (err as Error).message;
     for (const name of ['MAX_BATCH', 'CONF_THRESHOLD', 'REDIS_URL', 'EXECUTION_PROVIDER']) expect(msg).toContain(name);
+  });
+
+  it('validates the security settings: one key source, a strong HS256 secret, TLS pairs, metrics off the public port', () => {
+    expect(() => loadConfig({ JWT_SECRET: 'short' })).toThrow(/JWT_SECRET/);
+    expect(() => loadConfig({ JWT_SECRET: 'x'.repeat(32), JWKS_FILE: 'keys.json' })).toThrow(/exactly one key source/);
+    expect(() => loadConfig({ AUTH_DISABLED: 'false' })).toThrow(/AUTH_DISABLED/);
+    expect(() => loadConfig({ TLS_CERT_FILE: 'cert.pem' })).toThrow(/TLS_KEY_FILE/);
+    expect(() => loadConfig({ PORT: '9000', METRICS_PORT: '9000' })).toThrow(/METRICS_PORT/);
+    const c = loadConfig({ JWT_SECRET: 'x'.repeat(32), ALLOWED_ORIGINS: 'https://a.example, https://b.example', TRUSTED_PROXIES: 'loopback,10.0.0.0/8' });
+    expect(c.auth).toMatchObject({ secret: 'x'.repeat(32), allowedOrigins: ['https://a.example', 'https://b.example'], trustedProxies: ['loopback', '10.0.0.0/8'], allowNoOrigin: true });
   });
 });

@@ -109,7 +109,7 @@ export class ClientSession {
       if (this.protocol === 'yolo.v1') {
         const parsed = parseFrame(data);
         header = parsed.header;
-        image = parsed.image as Buffer;
+        image = parsed.image;
       } else {
         image = data;
       }

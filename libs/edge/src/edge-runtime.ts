@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
@@ -49,6 +50,7 @@ export async function startEdgeRuntime(input: EdgeRuntimeInput): Promise<EdgeRun
     ...(config.tls ? { httpsOptions: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } } : {}),
   });
   app.disable('x-powered-by');
+  if (config.demoEnabled) serveDemo(app);
   const edge = app.get(EdgeService);
   const clientWarn = throttledWarn(log);
   app.useWebSocketAdapter(
@@ -89,6 +91,17 @@ export async function startEdgeRuntime(input: EdgeRuntimeInput): Promise<EdgeRun
       return stopped;
     },
   };
+}
+
+/**
+ * The browser demo at /demo: its page (libs/edge/demo) and the SDK's browser bundle, built by the
+ * client library (libs/client/dist/browser). Same origin as the WebSocket, so no Origin setting.
+ */
+function serveDemo(app: NestExpressApplication): void {
+  // The bundle is a build artefact of libs/client, next to this library in the same checkout or image.
+  const bundle = join(__dirname, '..', '..', 'client', 'dist', 'browser');
+  app.useStaticAssets(join(__dirname, '..', 'demo'), { prefix: '/demo/' });
+  app.useStaticAssets(bundle, { prefix: '/demo/' });
 }
 
 /** Authentication is on unless AUTH_DISABLED=true, or this is the embedded demo with no key source. */

@@ -1,5 +1,3 @@
-export * from './error-codes';
-export * from './detection';
-export * from './image-format';
-export * from './frame-header';
-export * from './messages';
+// Server code imports the wire format through here too; browser code imports @vision/wire alone.
+export * from '@vision/wire';
+export * from './jobs';

@@ -117,7 +117,7 @@ export class Abuse {
     return t;
   }
 
-  private send(ws: WebSocket, data: Buffer | string, opts: { fin?: boolean } = {}): void {
+  private send(ws: WebSocket, data: Uint8Array | string, opts: { fin?: boolean } = {}): void {
     if (ws.readyState !== WebSocket.OPEN || ws.bufferedAmount > MAX_BUFFERED) return;
     this.stats.messagesSent++;
     this.stats.bytesSent += data.length;

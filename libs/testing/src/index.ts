@@ -11,3 +11,4 @@ export * from './load-client';
 export * from './tokens';
 export * from './abuse';
 export * from './process-stats';
+export * from './y4m';

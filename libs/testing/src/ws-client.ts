@@ -27,7 +27,7 @@ export class TestClient {
     });
   }
 
-  send(data: Buffer | string): void {
+  send(data: Uint8Array | string): void {
     this.ws.send(data);
   }
 

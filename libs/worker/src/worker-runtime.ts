@@ -48,7 +48,7 @@ export async function startWorkerRuntime(
     decode: (image: Uint8Array) => model.decode(image),
     infer: (frames: readonly DecodedFrame[]) => model.infer(frames),
   };
-  const worker = new InferenceWorker(transport, engine, { maxBatch: config.batching.maxBatch, maxWaitMs: config.batching.maxWaitMs }, log, deps.metrics);
+  const worker = new InferenceWorker(transport, engine, { maxBatch: config.batching.maxBatch, maxWaitMs: config.batching.maxWaitMs, decodeConcurrency: config.batching.decodeConcurrency }, log, deps.metrics);
   worker.start();
   log.info({ workerId: config.workerId, transport: transport.kind, ...config.batching }, 'worker started');
   let stopped: Promise<void> | undefined;

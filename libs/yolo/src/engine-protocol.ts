@@ -4,10 +4,8 @@ import type { OutputLayoutKind } from './layout';
 import type { LetterboxGeometry } from './letterbox';
 import type { PostprocessOptions } from './postprocess';
 
-/** What an engine thread is started with (`workerData`). */
-export interface EngineInit {
-  model: ArrayBuffer;
-  session: InferenceSession.SessionOptions;
+/** The model's shape as the engine needs it (a subset of `ModelDescription`). */
+export interface EngineShape {
   inputName: string;
   outputName: string;
   inputWidth: number;
@@ -16,6 +14,12 @@ export interface EngineInit {
   batch: number | 'dynamic';
   layout: OutputLayoutKind;
   names: readonly string[];
+}
+
+/** What an engine thread is started with (`workerData`). */
+export interface EngineInit extends EngineShape {
+  model: ArrayBuffer;
+  session: InferenceSession.SessionOptions;
   post: PostprocessOptions;
 }
 

@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import type { InferenceSession } from 'onnxruntime-node';
 import { VisionError, type Detection } from '@vision/protocol';
 import { InferenceThread } from './inference-thread';
-import { detectOutputLayout, type OutputLayoutKind } from './layout';
+import type { EngineShape } from './engine-protocol';
+import { detectOutputLayout } from './layout';
 import { silentLogger, type Logger } from './logger';
 import { completeNames, parseUltralyticsMetadata } from './metadata';
 import { readOnnxModelInfo, type Dim } from './model-info';
@@ -38,16 +39,8 @@ export interface YoloModelOptions extends Partial<PostprocessOptions> {
 }
 
 /** What the model file told us, plus the provider that actually runs it. */
-export interface ModelDescription {
+export interface ModelDescription extends EngineShape {
   path: string;
-  inputName: string;
-  outputName: string;
-  inputWidth: number;
-  inputHeight: number;
-  /** A fixed batch size, or `'dynamic'`. */
-  batch: number | 'dynamic';
-  layout: OutputLayoutKind;
-  names: readonly string[];
   task: string | undefined;
   stride: number | undefined;
   provider: ExecutionProviderName;
@@ -140,23 +133,21 @@ export class YoloModel {
       ...definedOnly({ confThreshold: options.confThreshold, iouThreshold: options.iouThreshold, maxDetections: options.maxDetections }),
     };
     const engines = Math.max(1, options.engines ?? 1);
+    const shape: EngineShape = {
+      inputName: input.name,
+      outputName: output.name,
+      inputWidth,
+      inputHeight,
+      batch: typeof input.shape[0] === 'number' ? input.shape[0] : 'dynamic',
+      layout: layout.kind,
+      names,
+    };
     const start = async (session: InferenceSession.SessionOptions) => {
       const threads: InferenceThread[] = [];
       try {
         for (let i = 0; i < engines; i++) {
           threads.push(
-            await InferenceThread.start({
-              model: new Uint8Array(bytes).buffer,
-              session,
-              inputName: input.name,
-              outputName: output.name,
-              inputWidth,
-              inputHeight,
-              batch: typeof input.shape[0] === 'number' ? input.shape[0] : 'dynamic',
-              layout: layout.kind,
-              names,
-              post,
-            }),
+            await InferenceThread.start({ ...shape, model: new Uint8Array(bytes).buffer, session, post }),
           );
         }
       } catch (err) {
@@ -184,14 +175,8 @@ export class YoloModel {
     }
 
     const description: ModelDescription = {
+      ...shape,
       path: options.modelPath,
-      inputName: input.name,
-      outputName: output.name,
-      inputWidth,
-      inputHeight,
-      batch: typeof input.shape[0] === 'number' ? input.shape[0] : 'dynamic',
-      layout: layout.kind,
-      names,
       task: meta.task,
       stride: meta.stride,
       provider: actual,

@@ -25,47 +25,51 @@ export interface FrameHeader {
   streamId?: string;
 }
 
-export interface ParsedFrame {
-  header: FrameHeader | undefined;
-  image: Uint8Array;
-}
+const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder();
 
-export function encodeFrame(header: FrameHeader, image: Uint8Array): Buffer {
-  const sid = Buffer.from(header.streamId ?? '', 'utf8');
+/** Header + image in one message. Browser-safe: plain Uint8Array, no Buffer. */
+export function encodeFrame(header: FrameHeader, image: Uint8Array): Uint8Array {
+  const sid = utf8.encode(header.streamId ?? '');
   if (sid.length > 255) throw new RangeError('streamId is longer than 255 bytes');
   if (!Number.isInteger(header.frameId) || header.frameId < 0 || header.frameId > 0xffffffff) {
     throw new RangeError('frameId must be a u32');
   }
   const len = FIXED + sid.length;
-  const out = Buffer.allocUnsafe(len + image.length);
-  out.writeUInt8(FRAME_HEADER_VERSION, 0);
-  out.writeUInt8(0, 1);
-  out.writeUInt16BE(len, 2);
-  out.writeUInt32BE(header.frameId, 4);
-  out.writeDoubleBE(header.captureTs ?? 0, 8);
-  out.writeUInt8(sid.length, 16);
-  sid.copy(out, FIXED);
+  const out = new Uint8Array(len + image.length);
+  const view = new DataView(out.buffer);
+  view.setUint8(0, FRAME_HEADER_VERSION);
+  view.setUint8(1, 0);
+  view.setUint16(2, len);
+  view.setUint32(4, header.frameId);
+  view.setFloat64(8, header.captureTs ?? 0);
+  view.setUint8(16, sid.length);
+  out.set(sid, FIXED);
   out.set(image, len);
   return out;
 }
 
-/** Splits a yolo.v1 binary message. A message that starts with image magic has no header. */
-export function parseFrame(msg: Buffer): ParsedFrame {
+/**
+ * Splits a yolo.v1 binary message. A message that starts with image magic has no header. The
+ * image is a view of `msg` (a Node Buffer in, a Buffer out).
+ */
+export function parseFrame<T extends Uint8Array>(msg: T): { header: FrameHeader | undefined; image: T } {
   if (msg.length === 0 || msg[0] !== FRAME_HEADER_VERSION) return { header: undefined, image: msg };
   if (msg.length < FIXED) throw new VisionError('E_BAD_HEADER', `header is ${msg.length} bytes; at least ${FIXED} expected`);
-  const len = msg.readUInt16BE(2);
-  const sidLen = msg.readUInt8(16);
+  const view = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
+  const len = view.getUint16(2);
+  const sidLen = view.getUint8(16);
   if (len < FIXED + sidLen || len > msg.length) {
     throw new VisionError('E_BAD_HEADER', `header length ${len} does not fit the ${msg.length}-byte message`);
   }
-  const captureTs = msg.readDoubleBE(8);
-  const streamId = sidLen ? msg.toString('utf8', FIXED, FIXED + sidLen) : undefined;
+  const captureTs = view.getFloat64(8);
+  const streamId = sidLen ? utf8Decoder.decode(msg.subarray(FIXED, FIXED + sidLen)) : undefined;
   return {
     header: {
-      frameId: msg.readUInt32BE(4),
+      frameId: view.getUint32(4),
       ...(captureTs ? { captureTs } : {}),
       ...(streamId !== undefined ? { streamId } : {}),
     },
-    image: msg.subarray(len),
+    image: msg.subarray(len) as T,
   };
 }

@@ -1,0 +1,38 @@
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { toWireError } from '@vision/protocol';
+import { YoloModel } from '@vision/yolo';
+
+/**
+ * The baseline `npm run bench` compares against: what a one-file seed server does. Every binary
+ * WebSocket message is decoded, letterboxed and inferred at batch 1, one at a time in arrival
+ * order, with no queue bound, no deadline and no drops; the reply is the seed protocol's JSON array.
+ * It uses the same model code (and its inference thread), so the comparison isolates batching and
+ * admission. `node apps/bench/dist/naive-server.js <model> [port]` prints `{"port": N}` when ready.
+ */
+async function main(): Promise<void> {
+  const [modelPath, port = '0', provider = 'cpu'] = process.argv.slice(2);
+  const model = await YoloModel.load({ modelPath, executionProvider: provider as 'cpu' | 'cuda' | 'tensorrt' });
+  const wss = new WebSocketServer({ port: Number(port), host: '127.0.0.1', maxPayload: 64 * 1024 * 1024, perMessageDeflate: false });
+  let chain: Promise<void> = Promise.resolve();
+  wss.on('connection', (ws) => {
+    ws.on('message', (data: Buffer) => {
+      chain = chain.then(async () => {
+        try {
+          const r = await model.infer([await model.decode(data)]);
+          ws.send(JSON.stringify(r.detections[0]));
+        } catch (err) {
+          ws.send(JSON.stringify({ error: toWireError(err) }));
+        }
+      });
+    });
+  });
+  await new Promise((r) => wss.once('listening', r));
+  console.log(JSON.stringify({ port: (wss.address() as AddressInfo).port }));
+  process.on('SIGTERM', () => process.exit(0));
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

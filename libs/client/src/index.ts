@@ -1,0 +1,4 @@
+export * from './backoff';
+export * from './pacer';
+export * from './stream-stats';
+export * from './vision-client';

@@ -1,0 +1,38 @@
+/** Edge ↔ worker messages: server-side only (they carry Node Buffers). */
+import type { Detection, WireError } from '@vision/wire';
+
+/** What an edge enqueues for a frame. `key` is unique across edges and connections. */
+export interface FrameJobMeta {
+  key: string;
+  edgeId: string;
+  connId: string;
+  frameId: number;
+  /** Epoch ms when the edge received the frame. */
+  receivedAt: number;
+  /** Epoch ms after which inference is pointless. */
+  deadline: number;
+  /** Whose share of the backlog this frame counts against (token subject, or client address). */
+  tenant: string;
+  /** Encoded image size, for the byte budget of waiting frames. */
+  bytes: number;
+}
+
+export interface FrameJob extends FrameJobMeta {
+  image: Buffer;
+}
+
+/** What a worker publishes back to the owning edge for one frame. */
+export type FrameOutcomeMessage =
+  | {
+      key: string;
+      connId: string;
+      ok: true;
+      detections: Detection[];
+      model: string;
+      batchSize: number;
+      /** Epoch ms when a worker took the frame. */
+      pickedAt: number;
+      preprocessMs: number;
+      inferenceMs: number;
+    }
+  | { key: string; connId: string; ok: false; error: WireError };

@@ -1,0 +1,5 @@
+export * from './error-codes';
+export * from './detection';
+export * from './image-format';
+export * from './frame-header';
+export * from './messages';
