@@ -15,6 +15,15 @@ import { summarize, type RunSummary } from './summary';
 import { lineChart } from './svg-chart';
 import { diffCounters, eventLoopP99Ms, scrapeWorker } from './worker-metrics';
 
+interface System {
+  name: string;
+  baseUrl: string;
+  transport: BenchTransport;
+  /** The worker's (or embedded server's) metrics, and the pids whose CPU is measured. */
+  metrics?: { worker: string; pids: Record<string, number | undefined> };
+  stop?: () => Promise<void>;
+}
+
 type Row = RunSummary & { system: string; busyFraction?: number; meanBatch?: number; loopP99Ms?: number; cpuCores?: Record<string, number> };
 
 /**
@@ -33,14 +42,15 @@ async function main(): Promise<void> {
     .option('--cameras <list>', 'camera counts', '1,2,4,8')
     .option('--fps <n>', 'frames per second per camera', '5')
     .option('--low-fps <n>', 'rate of the one-camera low-rate run (frames never queue)', '2')
-    .option('--low-seconds <n>', 'duration of the low-rate run', '15')
+    .option('--low-seconds <n>', 'duration of one low-rate segment', '10')
+    .option('--low-rounds <n>', 'low-rate segments per system, interleaved across systems so drift hits all alike', '3')
     .option('--seconds <n>', 'seconds per load level', '9')
     .option('--max-batch <n>', 'worker MAX_BATCH', '8')
     .option('--provider <name>', 'EXECUTION_PROVIDER for every system', 'cpu')
     .option('--skip <list>', 'systems to leave out: naive, redis, embedded, http', '')
     .option('--out <dir>', 'results folder', join(repoRoot(), 'results', 'bench'))
     .parse()
-    .opts<{ model: string; batches: string; cameras: string; fps: string; lowFps: string; lowSeconds: string; seconds: string; maxBatch: string; provider: string; skip: string; out: string }>();
+    .opts<{ model: string; batches: string; cameras: string; fps: string; lowFps: string; lowSeconds: string; lowRounds: string; seconds: string; maxBatch: string; provider: string; skip: string; out: string }>();
   const images = await benchImages();
   const provider = o.provider as 'cpu' | 'cuda' | 'tensorrt';
   const skip = new Set(o.skip.split(',').filter(Boolean));
@@ -60,74 +70,65 @@ async function main(): Promise<void> {
   await model.dispose();
 
   const rows: Row[] = [];
-  /** The low-rate run, then each camera count, open loop, over one transport. */
-  const levels = async (system: string, baseUrl: string, transport: BenchTransport, metrics?: { worker: string; pid: () => Record<string, number | undefined> }) => {
-    const plan = [{ cameras: 1, fps: Number(o.lowFps), seconds: Number(o.lowSeconds), low: true }, ...cams.map((c) => ({ cameras: c, fps: Number(o.fps), seconds: Number(o.seconds), low: false }))];
-    await runWithProgress({ transport, baseUrl, images: jpegs, cameras: 1, fps: 2, seconds: 2, maxInFlight: Infinity }); // warm-up
-    for (const p of plan) {
-      const before = metrics ? await scrapeWorker(metrics.worker) : undefined;
-      if (metrics) await eventLoopP99Ms(metrics.worker); // starts the loop-delay histogram afresh
-      const cpu = metrics ? new CpuMeter(metrics.pid()) : undefined;
-      const run = await runWithProgress({ transport, baseUrl, images: jpegs, cameras: p.cameras, fps: p.fps, seconds: p.seconds, maxInFlight: Infinity });
-      const row: Row = { ...summarize(run), system: p.low ? `${system} (low rate)` : system };
-      if (metrics && before) {
-        const d = diffCounters(before, await scrapeWorker(metrics.worker), run.elapsedMs);
-        Object.assign(row, { busyFraction: d.busyFraction, meanBatch: d.meanBatch, loopP99Ms: await eventLoopP99Ms(metrics.worker), cpuCores: cpu!.since() });
-      }
-      rows.push(row);
+  const systems: System[] = [];
+  const cleanup: (() => Promise<void>)[] = [];
+  try {
+    // 2. Every system up at once (idle ones cost nothing), so the low-rate segments can interleave.
+    if (!skip.has('naive')) {
+      const naive = await startNaive(o.model, provider);
+      cleanup.push(async () => void naive.proc.kill('SIGTERM'));
+      systems.push({ name: 'naive', baseUrl: `http://127.0.0.1:${naive.port}`, transport: 'ws-seed' });
     }
-  };
-
-  // 2. The naive server.
-  if (!skip.has('naive')) {
-    const naive = await startNaive(o.model, provider);
-    try {
-      await levels('naive', `http://127.0.0.1:${naive.port}`, 'ws-seed');
-    } finally {
-      naive.proc.kill('SIGTERM');
+    for (const mode of ['redis', 'embedded'] as const) {
+      if (skip.has(mode)) continue;
+      const sys = await startProject(mode, o, provider);
+      cleanup.push(sys.stop);
+      systems.push(sys);
     }
-  }
+    for (const sys of systems) await runWithProgress({ transport: sys.transport, baseUrl: sys.baseUrl, images: jpegs, cameras: 1, fps: 2, seconds: 2, maxInFlight: Infinity }); // warm-up
 
-  // 3. This project, Redis mode: separate edge and worker processes, own redis-server.
-  const runProject = async (mode: 'redis' | 'embedded') => {
-    const redis = mode === 'redis' ? await startTestRedis({ own: true }) : undefined;
-    const metricsPort = await freePort();
-    const common = {
-      ...(redis ? { REDIS_URL: redis.url, REDIS_PREFIX: uniquePrefix('bench') } : {}),
-      MODEL_PATH: o.model, LOG_LEVEL: 'info', EXECUTION_PROVIDER: provider, MAX_BATCH: o.maxBatch,
-      // The load generator is one address (one tenant without auth): let it use the whole backlog.
-      MAX_QUEUE: '64', TENANT_MAX_QUEUE: '64', SUBJECT_FRAMES_PER_SECOND: '100000', FRAMES_PER_SECOND: '1000',
-    };
-    const procs: ServiceProcess[] = [];
-    try {
-      let edge: ServiceProcess;
-      if (mode === 'redis') {
-        procs.push(await startService('worker', { ...common, METRICS_PORT: String(metricsPort), HOST: '127.0.0.1' }));
-        edge = await startService('edge', common);
-        procs.push(edge);
-      } else {
-        edge = await startService('server', { ...common, METRICS_PORT: String(metricsPort), HOST: '127.0.0.1' });
-        procs.push(edge);
+    // 3. One camera at a low rate: segments interleaved across systems, pooled per system.
+    const low = new Map<string, Awaited<ReturnType<typeof runWithProgress>>[]>();
+    for (let round = 0; round < Number(o.lowRounds); round++) {
+      for (const sys of systems) {
+        const run = await runWithProgress({ transport: sys.transport, baseUrl: sys.baseUrl, images: jpegs, cameras: 1, fps: Number(o.lowFps), seconds: Number(o.lowSeconds), maxInFlight: Infinity });
+        low.set(sys.name, [...(low.get(sys.name) ?? []), run]);
       }
-      const baseUrl = `http://127.0.0.1:${edge.port}`;
-      const pid = () => ({ worker: procs[0].proc.pid, edge: edge.proc.pid, redis: redis?.pid(), client: process.pid });
-      await levels(mode, baseUrl, 'ws-binary', { worker: `http://127.0.0.1:${metricsPort}/metrics`, pid });
-      if (mode === 'redis' && !skip.has('http')) {
+    }
+    for (const sys of systems) {
+      const runs = low.get(sys.name)!;
+      const pooled = { ...runs[0], elapsedMs: runs.reduce((a, r) => a + r.elapsedMs, 0), frames: runs.flatMap((r) => r.frames), bytesUp: 0, bytesDown: 0 };
+      rows.push({ ...summarize(pooled), system: `${sys.name} (low rate)` });
+    }
+
+    // 4. Load levels, open loop, one system at a time.
+    for (const sys of systems) {
+      for (const cameras of cams) {
+        const before = sys.metrics ? await scrapeWorker(sys.metrics.worker) : undefined; // also restarts the loop-delay histogram
+        const cpu = sys.metrics ? new CpuMeter(sys.metrics.pids) : undefined;
+        const run = await runWithProgress({ transport: sys.transport, baseUrl: sys.baseUrl, images: jpegs, cameras, fps: Number(o.fps), seconds: Number(o.seconds), maxInFlight: Infinity });
+        const row: Row = { ...summarize(run), system: sys.name };
+        if (sys.metrics && before) {
+          // Each scrape restarts prom-client's loop-delay histogram: read the run's p99 first.
+          const loopP99Ms = await eventLoopP99Ms(sys.metrics.worker);
+          const d = diffCounters(before, await scrapeWorker(sys.metrics.worker), run.elapsedMs);
+          Object.assign(row, { busyFraction: d.busyFraction, meanBatch: d.meanBatch, loopP99Ms, cpuCores: cpu!.since() });
+        }
+        rows.push(row);
+      }
+      if (sys.name === 'redis' && !skip.has('http')) {
         // The transport comparison: the same cameras with a two-frame window, WebSocket vs HTTP.
         for (const transport of ['ws-binary', 'http-base64'] as const) {
-          const run = await runWithProgress({ transport, baseUrl, images: jpegs, cameras: maxCams, fps: Number(o.fps), seconds: Number(o.seconds), maxInFlight: 2 });
+          const run = await runWithProgress({ transport, baseUrl: sys.baseUrl, images: jpegs, cameras: maxCams, fps: Number(o.fps), seconds: Number(o.seconds), maxInFlight: 2 });
           rows.push({ ...summarize(run), system: `redis, ${transport}, window 2` });
         }
       }
-    } finally {
-      await Promise.all(procs.map((p) => p.kill('SIGTERM')));
-      await redis?.stop();
     }
-  };
-  if (!skip.has('redis')) await runProject('redis');
-  if (!skip.has('embedded')) await runProject('embedded');
+  } finally {
+    for (const c of cleanup.reverse()) await c();
+  }
 
-  // 4. Ratios to the naive server, all from this run.
+  // 5. Ratios to the naive server, all from this run.
   const find = (system: string, cameras: number) => rows.find((r) => r.system === system && r.cameras === cameras);
   const naiveLow = find('naive (low rate)', 1);
   const ratios: Record<string, number> = {};
@@ -170,8 +171,8 @@ async function main(): Promise<void> {
   mkdirSync(o.out, { recursive: true });
   writeFileSync(join(o.out, 'results.json'), JSON.stringify({ machine, options: o, images: images.map(({ width, height, bytes }) => ({ width, height, bytes: bytes.length })), raw, runs: rows, ratios }, null, 2));
   writeFileSync(join(o.out, 'results.md'), `# Benchmark\n\nMachine: ${machine}\n\nModel: \`${o.model}\` (${provider})\n\n${md(rawTable)}\n\n${md(runTable)}\n\n${md(ratioTable)}\n`);
-  const systems = [...new Set(rows.filter((r) => !r.system.includes('(') && !r.system.includes(',')).map((r) => r.system))];
-  const series = (metric: (r: Row) => number) => systems.map((s) => ({ name: s, points: rows.filter((r) => r.system === s).map((r) => [r.cameras, metric(r)] as [number, number]) }));
+  const names = [...new Set(rows.filter((r) => !r.system.includes('(') && !r.system.includes(',')).map((r) => r.system))];
+  const series = (metric: (r: Row) => number) => names.map((s) => ({ name: s, points: rows.filter((r) => r.system === s).map((r) => [r.cameras, metric(r)] as [number, number]) }));
   writeFileSync(join(o.out, 'latency-vs-cameras.svg'), lineChart('p95 latency vs cameras', 'cameras', 'p95 latency (ms)', series((r) => r.p95)));
   writeFileSync(join(o.out, 'throughput-vs-cameras.svg'), lineChart('results/s vs cameras', 'cameras', 'results/s', series((r) => r.throughput)));
   console.log(`\nwritten ${o.out}/{results.json,results.md,latency-vs-cameras.svg,throughput-vs-cameras.svg}`);
@@ -187,6 +188,39 @@ async function benchImages(): Promise<{ width: number; height: number; bytes: Bu
     out.push({ width: 1920, height: 1080, bytes: await sharp(b).resize(1920, 1080).jpeg({ quality: 85 }).toBuffer() });
   }
   return out;
+}
+
+/** This project in Redis mode (edge + worker processes, own redis-server) or embedded mode (one process). */
+async function startProject(mode: 'redis' | 'embedded', o: { model: string; maxBatch: string }, provider: string): Promise<System & { stop: () => Promise<void> }> {
+  const redis = mode === 'redis' ? await startTestRedis({ own: true }) : undefined;
+  const metricsPort = await freePort();
+  const common = {
+    ...(redis ? { REDIS_URL: redis.url, REDIS_PREFIX: uniquePrefix('bench') } : {}),
+    MODEL_PATH: o.model, LOG_LEVEL: 'info', EXECUTION_PROVIDER: provider, MAX_BATCH: o.maxBatch,
+    // The load generator is one address (one tenant without auth): let it use the whole backlog.
+    MAX_QUEUE: '64', TENANT_MAX_QUEUE: '64', SUBJECT_FRAMES_PER_SECOND: '100000', FRAMES_PER_SECOND: '1000',
+  };
+  const procs: ServiceProcess[] = [];
+  const stop = async () => {
+    await Promise.all(procs.map((p) => p.kill('SIGTERM')));
+    await redis?.stop();
+  };
+  try {
+    const worker = mode === 'redis' ? await startService('worker', { ...common, METRICS_PORT: String(metricsPort), HOST: '127.0.0.1' }) : undefined;
+    if (worker) procs.push(worker);
+    const edge = await startService(mode === 'redis' ? 'edge' : 'server', mode === 'redis' ? common : { ...common, METRICS_PORT: String(metricsPort), HOST: '127.0.0.1' });
+    procs.push(edge);
+    return {
+      name: mode,
+      baseUrl: `http://127.0.0.1:${edge.port}`,
+      transport: 'ws-binary',
+      metrics: { worker: `http://127.0.0.1:${metricsPort}/metrics`, pids: { worker: (worker ?? edge).proc.pid, edge: edge.proc.pid, redis: redis?.pid(), client: process.pid } },
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
 
 async function startNaive(model: string, provider: string): Promise<{ port: number; proc: ChildProcess }> {

@@ -1,3 +1,4 @@
+import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -184,6 +185,27 @@ describe('edge: POST /v1/detect', () => {
       body: JSON.stringify({ image: jpeg.toString('base64') }),
     });
     expect(await b64.json()).toEqual(rawBoxes);
+  });
+
+  it('answers many concurrent requests over kept-alive sockets (the read-rate limit pauses bodies, never stalls them)', async () => {
+    const { http: base } = await edgeWith({ MAX_FRAME_BYTES: '200000', SUBJECT_BYTES_PER_SECOND: String(1024 * 1024) });
+    const body = JSON.stringify({ image: (await square()).toString('base64') });
+    const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+    const statuses = await Promise.all(
+      Array.from({ length: 24 }, () =>
+        new Promise<number>((resolve, reject) => {
+          const req = request(`${base}/v1/detect`, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          });
+          req.on('error', reject);
+          req.end(body);
+        }),
+      ),
+    );
+    agent.destroy();
+    expect(statuses.filter((c) => c === 200).length).toBeGreaterThan(0);
+    expect(statuses.every((c) => c === 200 || c === 429)).toBe(true);
   });
 
   it('maps bad requests to the error table statuses', async () => {

@@ -26,12 +26,16 @@ export class DetectController {
     let release: (() => void) | undefined;
     try {
       const admitted = await this.edge.gate.admitRequest(req);
-      release = admitted.done;
-      this.edge.limitReads(req.socket, admitted.principal.subject);
+      const subject = admitted.principal.subject;
+      this.edge.readLimits.hold(subject);
+      release = () => {
+        admitted.done();
+        this.edge.readLimits.release(subject);
+      };
       const json = (req.headers['content-type'] ?? '').startsWith('application/json');
       const max = this.ctx.config.frames.maxFrameBytes;
       // base64 inflates by 4/3; allow that plus a little JSON around it.
-      const body = await readBody(req, json ? Math.ceil((max * 4) / 3) + 1024 : max);
+      const body = await readBody(req, json ? Math.ceil((max * 4) / 3) + 1024 : max, (n) => this.edge.readLimits.bodyBytes(subject, n));
       const image = json ? decodeJsonImage(body) : body;
       if (image.length === 0) throw new VisionError('E_EMPTY_FRAME');
       if (image.length > max) throw new VisionError('E_FRAME_TOO_LARGE');
@@ -76,7 +80,8 @@ export class DetectController {
   }
 }
 
-function readBody(req: Request, limit: number): Promise<Buffer> {
+/** Reads a bounded body; `throttle` says how long to pause after each chunk (the subject's byte rate). */
+function readBody(req: Request, limit: number, throttle: (bytes: number) => number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (declared > limit) return Promise.reject(new VisionError('E_FRAME_TOO_LARGE'));
   return new Promise((resolve, reject) => {
@@ -90,6 +95,11 @@ function readBody(req: Request, limit: number): Promise<Buffer> {
         return;
       }
       chunks.push(c);
+      const wait = throttle(c.length);
+      if (wait > 0) {
+        req.pause();
+        setTimeout(() => req.resume(), wait).unref();
+      }
     });
     req.on('end', () => resolve(Buffer.concat(chunks, size)));
     req.on('error', reject);

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type WebSocket from 'ws';
 import { PROTOCOL_V1, VisionError, type ErrorCode, type FrameOutcomeMessage, type GoAwayMessage, type HelloMessage } from '@vision/protocol';
@@ -43,7 +42,6 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
   readonly ledger: FrameLedger;
   readonly gate: Gatekeeper;
   private readonly reads: ReadLimiter;
-  private readonly limitedSockets = new WeakSet<Socket>();
 
   constructor(@Inject(EDGE_CONTEXT) private readonly ctx: EdgeContext) {
     this.ledger = new FrameLedger(ctx.config.edgeId, ctx.config.frames.resultMarginMs, ctx.transport, () => {
@@ -119,7 +117,7 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
       admission.principal,
     );
     this.connections.set(connId, { ws, session, admission, watch: new MessageWatch(ws, req.socket) });
-    this.limitReads(req.socket, admission.principal.subject);
+    this.reads.attach(req.socket, admission.principal.subject);
     this.alive.add(ws);
     this.ctx.metrics.edgeConnections.inc();
     ws.on('pong', () => this.alive.add(ws));
@@ -133,11 +131,9 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
     if (protocol === 'yolo.v1') session.send(this.hello(session));
   }
 
-  /** Applies the read-rate limits to a socket (once per socket; keep-alive sockets carry many requests). */
-  limitReads(socket: Socket, subject: string): void {
-    if (this.limitedSockets.has(socket)) return;
-    this.limitedSockets.add(socket);
-    this.reads.attach(socket, subject);
+  /** The subject's read-rate budget for an HTTP body (see ReadLimiter). */
+  get readLimits(): ReadLimiter {
+    return this.reads;
   }
 
   /** A connection id for one HTTP request's frame. */

@@ -13,10 +13,7 @@ export class ReadLimiter {
 
   attach(socket: Socket, subject: string): void {
     const own = new TokenBucket(this.limits.bytesPerSecond);
-    let shared = this.subjects.get(subject);
-    if (!shared) this.subjects.set(subject, (shared = { bucket: new TokenBucket(this.limits.subjectBytesPerSecond), sockets: 0 }));
-    shared.sockets++;
-    const sub = shared;
+    const sub = this.hold(subject);
     let resumeAt = 0;
     socket.on('data', (chunk: Buffer) => {
       const wait = Math.max(own.consume(chunk.length), sub.bucket.consume(chunk.length));
@@ -27,8 +24,27 @@ export class ReadLimiter {
         if (!socket.destroyed) socket.resume();
       }, wait).unref();
     });
-    socket.once('close', () => {
-      if (--sub.sockets === 0) this.subjects.delete(subject);
-    });
+    socket.once('close', () => this.release(subject));
+  }
+
+  /**
+   * For an HTTP body: how long to pause reading after `bytes` more arrived (0: go on). HTTP sockets
+   * are left to the HTTP parser; the request stream is paused instead.
+   */
+  bodyBytes(subject: string, bytes: number): number {
+    return this.subjects.get(subject)?.bucket.consume(bytes) ?? 0;
+  }
+
+  /** Counts a user of the subject's shared bucket (a socket or a request body). */
+  hold(subject: string): { bucket: TokenBucket; sockets: number } {
+    let shared = this.subjects.get(subject);
+    if (!shared) this.subjects.set(subject, (shared = { bucket: new TokenBucket(this.limits.subjectBytesPerSecond), sockets: 0 }));
+    shared.sockets++;
+    return shared;
+  }
+
+  release(subject: string): void {
+    const shared = this.subjects.get(subject);
+    if (shared && --shared.sockets === 0) this.subjects.delete(subject);
   }
 }
