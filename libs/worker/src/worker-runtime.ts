@@ -39,6 +39,7 @@ export async function startWorkerRuntime(
     costlyMaxPixels: m.costlyDecodeMaxPixels,
     decodeTimeoutS: m.decodeTimeoutS,
     engines: config.batching.engines,
+    allowSpinning: false, // decodes always run beside inference here (see YoloModelOptions.allowSpinning)
     logger: log,
   });
   await transport.start(config.workerId);

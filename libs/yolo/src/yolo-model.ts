@@ -35,6 +35,8 @@ export interface YoloModelOptions extends Partial<PostprocessOptions> {
   decodeTimeoutS?: number;
   /** Sessions (each in its own thread) that may run batches at once. @defaultValue 1 */
   engines?: number;
+  /** Let ONNX Runtime's thread pool spin between runs (ORT's default). @defaultValue true */
+  allowSpinning?: boolean;
   logger?: Logger;
 }
 
@@ -127,6 +129,9 @@ export class YoloModel {
       graphOptimizationLevel: 'all',
       intraOpNumThreads: options.intraOpThreads ?? 0,
       interOpNumThreads: options.interOpThreads ?? 0,
+      // ORT's pool threads spin after each run by default, taking the cores that decode the next
+      // frames. A serving worker always has decoding in flight: let them sleep instead.
+      ...(options.allowSpinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } } : {}),
     });
     const post: PostprocessOptions = {
       ...DEFAULT_POSTPROCESS,
