@@ -28,6 +28,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // One file at a time: several suites measure latency or fairness on a 2-core machine and would
+    // otherwise measure each other.
+    fileParallelism: false,
     reporters: ['default'],
   },
 });

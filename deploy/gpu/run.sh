@@ -15,5 +15,5 @@ export PATH="$DEST:$PATH"
 export LD_LIBRARY_PATH="$DEST/app/node_modules/onnxruntime-node/bin/napi-v6/linux/x64:${LD_LIBRARY_PATH:-}"
 cd "$DEST/app"
 # Fails loudly if CUDA cannot load: EXECUTION_PROVIDER=cuda never falls back to CPU by itself.
-timeout 290 node apps/bench/dist/compare.js --provider cuda --batches 1,8,16,32 --cameras 1,8,32 \
+timeout 290 node apps/bench/dist/compare.js --provider cuda --batches 1,8,16,32 --cameras 1,8,32 --low-rounds 1 --low-seconds 6 \
   --fps 30 --seconds 6 --max-batch 32 --out "$RESULTS"

@@ -46,11 +46,12 @@ async function main(): Promise<void> {
     .option('--low-rounds <n>', 'low-rate segments per system, interleaved across systems so drift hits all alike', '3')
     .option('--seconds <n>', 'seconds per load level', '9')
     .option('--max-batch <n>', 'worker MAX_BATCH', '8')
+    .option('--engines <n>', 'worker ENGINES (sessions running batches at once)', '1')
     .option('--provider <name>', 'EXECUTION_PROVIDER for every system', 'cpu')
     .option('--skip <list>', 'systems to leave out: naive, redis, embedded, http', '')
     .option('--out <dir>', 'results folder', join(repoRoot(), 'results', 'bench'))
     .parse()
-    .opts<{ model: string; batches: string; cameras: string; fps: string; lowFps: string; lowSeconds: string; lowRounds: string; seconds: string; maxBatch: string; provider: string; skip: string; out: string }>();
+    .opts<{ model: string; batches: string; cameras: string; fps: string; lowFps: string; lowSeconds: string; lowRounds: string; seconds: string; maxBatch: string; engines: string; provider: string; skip: string; out: string }>();
   const images = await benchImages();
   const provider = o.provider as 'cpu' | 'cuda' | 'tensorrt';
   const skip = new Set(o.skip.split(',').filter(Boolean));
@@ -157,7 +158,7 @@ async function main(): Promise<void> {
 
   const rawTable = table(['batch', 'raw ORT frames/s', 'infer p50 ms', 'decode ms/frame'], raw.map((r) => [r.batch, r.inferFps, r.inferMsP50, r.preprocessMsPerFrame]));
   const runTable = table(
-    ['system', 'cameras', 'offered/s', 'results/s', 'p50 ms', 'p95 ms', 'p95 first/last third', 'mean batch', 'busy', 'worker loop p99 ms', 'CPU worker/edge/redis/client', 'not result'],
+    ['system', 'cameras', 'offered/s', 'results/s', 'p50 ms', 'p95 ms', 'p95 first/last third', 'mean batch', 'busy', 'worker loop delay p99 ms', 'CPU worker/edge/redis/client', 'not result'],
     rows.map((r) => [
       r.system, r.cameras, r.offeredFps, r.throughput, r.p50, r.p95, `${fmt(r.p95FirstThird)} / ${fmt(r.p95LastThird)}`,
       r.meanBatch ?? NaN, r.busyFraction === undefined ? '-' : `${(r.busyFraction * 100).toFixed(0)}%`, r.loopP99Ms ?? NaN,
@@ -191,12 +192,12 @@ async function benchImages(): Promise<{ width: number; height: number; bytes: Bu
 }
 
 /** This project in Redis mode (edge + worker processes, own redis-server) or embedded mode (one process). */
-async function startProject(mode: 'redis' | 'embedded', o: { model: string; maxBatch: string }, provider: string): Promise<System & { stop: () => Promise<void> }> {
+async function startProject(mode: 'redis' | 'embedded', o: { model: string; maxBatch: string; engines: string }, provider: string): Promise<System & { stop: () => Promise<void> }> {
   const redis = mode === 'redis' ? await startTestRedis({ own: true }) : undefined;
   const metricsPort = await freePort();
   const common = {
     ...(redis ? { REDIS_URL: redis.url, REDIS_PREFIX: uniquePrefix('bench') } : {}),
-    MODEL_PATH: o.model, LOG_LEVEL: 'info', EXECUTION_PROVIDER: provider, MAX_BATCH: o.maxBatch,
+    MODEL_PATH: o.model, LOG_LEVEL: 'info', EXECUTION_PROVIDER: provider, MAX_BATCH: o.maxBatch, ENGINES: o.engines,
     // The load generator is one address (one tenant without auth): let it use the whole backlog.
     MAX_QUEUE: '64', TENANT_MAX_QUEUE: '64', SUBJECT_FRAMES_PER_SECOND: '100000', FRAMES_PER_SECOND: '1000',
   };

@@ -1,4 +1,4 @@
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 
@@ -42,7 +42,8 @@ const schema = z.object({
   MAX_BATCH: int(1, 256).default(8),
   MAX_WAIT_MS: int(0, 10_000).default(0),
   ENGINES: int(1, 64).default(1),
-  DECODE_CONCURRENCY: int(1, 256).default(4),
+  // Decoders beyond the cores only slow each other (and the engine) down; libuv runs 4 at most.
+  DECODE_CONCURRENCY: int(1, 256).default(Math.min(4, availableParallelism())),
   MAX_QUEUE: int(1, 100_000).default(64),
   // Frames (edge)
   FRAME_DEADLINE_MS: int(10, 600_000).default(2000),

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src';
 
@@ -7,7 +8,7 @@ describe('loadConfig', () => {
     expect(c.redisUrl).toBeUndefined();
     expect(c.port).toBe(8080);
     expect(c.model.path).toBe('models/colors-v8-dyn.onnx');
-    expect(c.batching).toEqual({ maxBatch: 8, maxWaitMs: 0, maxQueue: 64, engines: 1, decodeConcurrency: 4 });
+    expect(c.batching).toEqual({ maxBatch: 8, maxWaitMs: 0, maxQueue: 64, engines: 1, decodeConcurrency: Math.min(4, availableParallelism()) });
     expect(c.frames.maxInFlight).toBe(2);
     expect(c.frames.pingIntervalMs).toBe(25_000);
     expect(c.edgeId).toMatch(/^edge-/);

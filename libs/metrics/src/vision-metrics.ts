@@ -1,5 +1,8 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+/** Sampling interval of the event-loop delay histogram, in ms (prom-client's default). */
+export const EVENT_LOOP_SAMPLE_MS = 10;
+
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
@@ -40,7 +43,8 @@ export class VisionMetrics {
   });
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    // nodejs_eventloop_lag_* record the whole sampling interval (10 ms here): delay beyond it is value − 10 ms.
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   }
 
   private histogram(name: string, help: string, buckets: number[] = LATENCY_BUCKETS): Histogram {
