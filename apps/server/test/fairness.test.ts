@@ -29,7 +29,7 @@ describe('fairness: one abusive subject does not starve a well-behaved camera', 
     const edge = await startService('edge', {
       ...common, LOG_LEVEL: 'info', AUTH_DISABLED: '', JWT_SECRET: TEST_JWT_SECRET, TRUSTED_PROXIES: '127.0.0.1',
       // The operator's per-subject quotas, set below what the fleet can serve (one CPU worker here).
-      SUBJECT_FRAMES_PER_SECOND: '40', SUBJECT_BYTES_PER_SECOND: String(8 * 1024 * 1024),
+      SUBJECT_FRAMES_PER_SECOND: '25', SUBJECT_BYTES_PER_SECOND: String(4 * 1024 * 1024),
     });
     procs.push(edge);
     url = `ws://127.0.0.1:${edge.port}/ws/detect`;
