@@ -1,3 +1,5 @@
+import { EVENT_LOOP_SAMPLE_MS } from '@vision/metrics';
+
 /** The worker's Prometheus counters a benchmark compares before and after a run. */
 export interface WorkerCounters {
   busySeconds: number;
@@ -40,9 +42,6 @@ export function diffCounters(a: WorkerCounters, b: WorkerCounters, elapsedMs: nu
   };
 }
 
-/** The interval at which the services sample event-loop delay (VisionMetrics' EVENT_LOOP_SAMPLE_MS). */
-const LOOP_SAMPLE_MS = 10;
-
 /**
  * Event-loop delay p99 (ms) of a process since its previous scrape, beyond the 10 ms sampling
  * interval that Node's histogram includes in every sample (an idle loop reads ~10.3 ms). prom-client
@@ -50,5 +49,5 @@ const LOOP_SAMPLE_MS = 10;
  */
 export async function eventLoopP99Ms(metricsUrl: string): Promise<number> {
   const text = await (await fetch(metricsUrl)).text();
-  return Math.max(0, Number(/^nodejs_eventloop_lag_p99_seconds ([0-9.e+-]+)$/m.exec(text)?.[1] ?? NaN) * 1000 - LOOP_SAMPLE_MS);
+  return Math.max(0, Number(/^nodejs_eventloop_lag_p99_seconds ([0-9.e+-]+)$/m.exec(text)?.[1] ?? NaN) * 1000 - EVENT_LOOP_SAMPLE_MS);
 }

@@ -26,16 +26,11 @@ export class DetectController {
     let release: (() => void) | undefined;
     try {
       const admitted = await this.edge.gate.admitRequest(req);
-      const subject = admitted.principal.subject;
-      this.edge.readLimits.hold(subject);
-      release = () => {
-        admitted.done();
-        this.edge.readLimits.release(subject);
-      };
+      release = admitted.done;
       const json = (req.headers['content-type'] ?? '').startsWith('application/json');
       const max = this.ctx.config.frames.maxFrameBytes;
       // base64 inflates by 4/3; allow that plus a little JSON around it.
-      const body = await readBody(req, json ? Math.ceil((max * 4) / 3) + 1024 : max, (n) => this.edge.readLimits.bodyBytes(subject, n));
+      const body = await readBody(req, json ? Math.ceil((max * 4) / 3) + 1024 : max, admitted.throttle);
       const image = json ? decodeJsonImage(body) : body;
       if (image.length === 0) throw new VisionError('E_EMPTY_FRAME');
       if (image.length > max) throw new VisionError('E_FRAME_TOO_LARGE');

@@ -7,7 +7,6 @@ import { ClientSession, type SessionHost, type WireProtocol } from './client-ses
 import { EDGE_CONTEXT, type EdgeContext } from './edge-context';
 import { FrameLedger } from './frame-ledger';
 import { MessageWatch } from './message-watch';
-import { ReadLimiter } from './read-limiter';
 import { Gatekeeper, type Admission } from './security/gatekeeper';
 import type { Principal } from './security/token-verifier';
 
@@ -41,7 +40,6 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
   /** Every open frame, WebSocket and HTTP alike. */
   readonly ledger: FrameLedger;
   readonly gate: Gatekeeper;
-  private readonly reads: ReadLimiter;
 
   constructor(@Inject(EDGE_CONTEXT) private readonly ctx: EdgeContext) {
     this.ledger = new FrameLedger(ctx.config.edgeId, ctx.config.frames.resultMarginMs, ctx.transport, () => {
@@ -60,7 +58,6 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
       },
       this.instance,
     );
-    this.reads = new ReadLimiter(ctx.config.limits);
   }
 
   get edgeId(): string {
@@ -117,7 +114,7 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
       admission.principal,
     );
     this.connections.set(connId, { ws, session, admission, watch: new MessageWatch(ws, req.socket) });
-    this.reads.attach(req.socket, admission.principal.subject);
+    this.gate.limitReads(req.socket, admission);
     this.alive.add(ws);
     this.ctx.metrics.edgeConnections.inc();
     ws.on('pong', () => this.alive.add(ws));
@@ -129,11 +126,6 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
       this.ctx.metrics.edgeConnections.dec();
     });
     if (protocol === 'yolo.v1') session.send(this.hello(session));
-  }
-
-  /** The subject's read-rate budget for an HTTP body (see ReadLimiter). */
-  get readLimits(): ReadLimiter {
-    return this.reads;
   }
 
   /** A connection id for one HTTP request's frame. */

@@ -29,6 +29,8 @@ interface Entry {
  */
 export class FrameLedger {
   private readonly open = new Map<string, Entry>();
+  /** Open keys per connection: closing a socket must not scan every open frame of the edge. */
+  private readonly byConn = new Map<string, Set<string>>();
   private seq = 0;
 
   constructor(
@@ -50,6 +52,9 @@ export class FrameLedger {
     // a dead worker): a client is never left waiting.
     const timer = setTimeout(() => this.fail(key, new VisionError('E_TIMEOUT')), f.deadline + this.resultMarginMs - Date.now());
     this.open.set(key, { connId: f.connId, receivedAt: f.receivedAt, timer, onSettled });
+    const keys = this.byConn.get(f.connId);
+    if (keys) keys.add(key);
+    else this.byConn.set(f.connId, new Set([key]));
     try {
       this.admit();
     } catch (err) {
@@ -67,14 +72,14 @@ export class FrameLedger {
     e.onSettled(m.ok ? { ok: true, result: m, receivedAt: e.receivedAt } : { ok: false, error: new VisionError(m.error.code), receivedAt: e.receivedAt });
   }
 
-  /** Settles every open frame (of one connection, or all) with `code`. */
-  failOpen(code: ErrorCode, message: string, connId?: string): void {
-    for (const [key, e] of [...this.open]) if (connId === undefined || e.connId === connId) this.fail(key, new VisionError(code, message));
+  /** Settles every open frame with `code` (the queue connection dropped, or the edge drains). */
+  failOpen(code: ErrorCode, message: string): void {
+    for (const key of [...this.open.keys()]) this.fail(key, new VisionError(code, message));
   }
 
   /** The connection is gone: its frames are dropped quietly (their outcomes will be ignored). */
   forget(connId: string): void {
-    for (const [key, e] of [...this.open]) if (e.connId === connId) this.take(key);
+    for (const key of [...(this.byConn.get(connId) ?? [])]) this.take(key);
   }
 
   private fail(key: string, err: unknown): void {
@@ -89,6 +94,9 @@ export class FrameLedger {
     if (!e) return undefined;
     clearTimeout(e.timer);
     this.open.delete(key);
+    const keys = this.byConn.get(e.connId);
+    keys?.delete(key);
+    if (keys?.size === 0) this.byConn.delete(e.connId);
     return e;
   }
 }

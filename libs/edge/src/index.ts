@@ -5,6 +5,3 @@ export * from './detect.gateway';
 export * from './edge.module';
 export * from './edge-runtime';
 export * from './vision-ws-adapter';
-export * from './frame-ledger';
-export * from './security/token-verifier';
-export * from './security/request-identity';

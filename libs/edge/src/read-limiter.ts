@@ -35,7 +35,7 @@ export class ReadLimiter {
     return this.subjects.get(subject)?.bucket.consume(bytes) ?? 0;
   }
 
-  /** Counts a user of the subject's shared bucket (a socket or a request body). */
+  /** Counts a user of the subject's shared bucket (a socket or a request body); `release` ends it. */
   hold(subject: string): { bucket: TokenBucket; sockets: number } {
     let shared = this.subjects.get(subject);
     if (!shared) this.subjects.set(subject, (shared = { bucket: new TokenBucket(this.limits.subjectBytesPerSecond), sockets: 0 }));

@@ -52,6 +52,7 @@ export class Abuse {
   private readonly timers = new Set<NodeJS.Timeout>();
   private heavy: Buffer[] = [];
   private tiny: Buffer | undefined;
+  private readonly fragmented = new WeakSet<WebSocket>();
   readonly stats: AbuseStats = { connections: 0, closedByServer: 0, refusedUpgrades: 0, messagesSent: 0, bytesSent: 0 };
 
   constructor(private readonly opts: AbuseOptions) {}
@@ -145,7 +146,11 @@ export class Abuse {
         return;
       }
       case 'unfinished-fragments':
-        if (this.stats.messagesSent % 1000 === 0 || ws.bufferedAmount === 0) this.send(ws, randomBytes(1024 * 1024), { fin: false });
+        // One large first fragment per socket, then silence (ws answers the server's pings).
+        if (!this.fragmented.has(ws)) {
+          this.fragmented.add(ws);
+          this.send(ws, randomBytes(1024 * 1024), { fin: false });
+        }
         return;
       case 'big-text':
         this.send(ws, JSON.stringify({ type: 'ping', pad: 'x'.repeat(1024 * 1024) }));

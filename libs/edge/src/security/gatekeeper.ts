@@ -4,6 +4,8 @@ import type { AuthConfig, LimitsConfig } from '@vision/config';
 import type { VisionMetrics } from '@vision/metrics';
 import { VisionError, type ErrorCode } from '@vision/protocol';
 import type { ConnectionLease, ConnectionLeases } from '@vision/transport';
+import type { Socket } from 'node:net';
+import { ReadLimiter } from '../read-limiter';
 import { clientAddress, originAllowed, requestToken } from './request-identity';
 import { TokenVerifier, type Principal } from './token-verifier';
 
@@ -12,6 +14,14 @@ export interface Admission {
   principal: Principal;
   ip: string;
   lease: ConnectionLease;
+}
+
+/** An HTTP request that passed the gate; `done` gives its slot back (once, however often called). */
+export interface RequestAdmission {
+  principal: Principal;
+  /** How long to pause reading after `bytes` more of the body arrived (the subject's byte rate). */
+  throttle: (bytes: number) => number;
+  done: () => void;
 }
 
 export interface GatekeeperOptions {
@@ -35,6 +45,8 @@ export class Gatekeeper {
   private readonly address: (req: IncomingMessage) => string;
   private pendingUpgrades = 0;
   private readonly httpInFlight = new Map<string, number>();
+  private readonly released = new WeakSet<Admission>();
+  private readonly reads: ReadLimiter;
   private connSeq = 0;
 
   constructor(
@@ -42,10 +54,7 @@ export class Gatekeeper {
     private readonly instance: string,
   ) {
     this.address = clientAddress(opts.auth.trustedProxies);
-  }
-
-  get authEnabled(): boolean {
-    return this.opts.verifier !== undefined;
+    this.reads = new ReadLimiter(opts.limits);
   }
 
   /** The checks every request shares: Origin, then credentials. */
@@ -84,27 +93,40 @@ export class Gatekeeper {
     }
   }
 
+  /** An admitted upgrade's socket: its reads are held to the connection's and the subject's byte rates. */
+  limitReads(socket: Socket, a: Admission): void {
+    this.reads.attach(socket, a.principal.subject);
+  }
+
+  /** Gives the connection slot back; safe to call from every path that ends a connection. */
   release(a: Admission): void {
+    if (this.released.has(a)) return;
+    this.released.add(a);
     void this.opts.leases.release(a.lease);
   }
 
   /**
    * For `POST /v1/detect`: authenticates and holds one of the address's concurrent-request slots
-   * (same limit as its connections, counted on this edge) until `done` is called.
+   * (same limit as its connections, counted on this edge) and a share of the subject's byte rate
+   * until `done` is called.
    */
-  async admitRequest(req: IncomingMessage): Promise<{ principal: Principal; done: () => void }> {
+  async admitRequest(req: IncomingMessage): Promise<RequestAdmission> {
     const ip = this.address(req);
     try {
       const principal = await this.authenticate(req, ip);
       const n = this.httpInFlight.get(ip) ?? 0;
       if (n >= this.opts.limits.maxConnectionsPerIp) throw new VisionError('E_TOO_MANY_CONNECTIONS', 'per-ip request limit');
       this.httpInFlight.set(ip, n + 1);
+      const subject = principal.subject;
+      this.reads.hold(subject);
       let released = false;
       return {
         principal,
+        throttle: (bytes) => this.reads.bodyBytes(subject, bytes),
         done: () => {
           if (released) return;
           released = true;
+          this.reads.release(subject);
           const left = (this.httpInFlight.get(ip) ?? 1) - 1;
           if (left > 0) this.httpInFlight.set(ip, left);
           else this.httpInFlight.delete(ip);

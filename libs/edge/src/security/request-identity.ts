@@ -7,7 +7,8 @@ export const BEARER_PROTOCOL_PREFIX = 'bearer.';
 
 /**
  * The bearer token of a request, from (in order) `Authorization: Bearer`, a `bearer.<jwt>`
- * sub-protocol, or `?token=`. The query form lands in proxies' access logs: prefer the others.
+ * sub-protocol, or `?token=`. The query form lands in proxies' access logs (never in ours: the
+ * edge logs no request URLs), so prefer the others.
  */
 export function requestToken(req: IncomingMessage): string | undefined {
   const auth = req.headers.authorization;
@@ -22,11 +23,6 @@ export function requestToken(req: IncomingMessage): string | undefined {
   const q = (req.url ?? '').indexOf('?');
   if (q >= 0) return new URLSearchParams(req.url!.slice(q + 1)).get('token') || undefined;
   return undefined;
-}
-
-/** `req.url` without its `token` parameter, for logs. */
-export function redactedUrl(url: string | undefined): string {
-  return (url ?? '').replace(/([?&]token=)[^&]*/g, '$1[redacted]');
 }
 
 /**

@@ -49,8 +49,7 @@ export class TokenVerifier {
         ...(this.cfg.issuer ? { issuer: this.cfg.issuer } : {}),
         ...(this.cfg.audience ? { audience: this.cfg.audience } : {}),
       };
-      ({ payload } =
-        this.key instanceof Uint8Array ? await jwtVerify(token, this.key, opts) : await jwtVerify(token, this.key, opts));
+      ({ payload } = await jwtVerify(token, this.key, opts));
     } catch (err) {
       if (err instanceof errors.JWTExpired) throw new VisionError('E_TOKEN_EXPIRED', 'token expired', { cause: err });
       throw new VisionError('E_UNAUTHORIZED', `token refused: ${(err as Error).message}`, { cause: err });
