@@ -1,11 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import type { AppConfig } from '@vision/config';
 import { VisionError } from '@vision/protocol';
 import type { VisionMetrics } from '@vision/metrics';
 import { RedisWorkerTransport, type WorkerTransport } from '@vision/transport';
-import { parseNamesFile, YoloModel, type DecodedFrame } from '@vision/yolo';
+import { parseNamesFile, YoloModel } from '@vision/yolo';
 import { InferenceWorker } from './inference-worker';
 
 export interface WorkerRuntime {
@@ -43,13 +42,7 @@ export async function startWorkerRuntime(
     logger: log,
   });
   await transport.start(config.workerId);
-  const engine = {
-    name: basename(m.path),
-    concurrency: model.concurrency,
-    decode: (image: Uint8Array) => model.decode(image),
-    infer: (frames: readonly DecodedFrame[]) => model.infer(frames),
-  };
-  const worker = new InferenceWorker(transport, engine, { maxBatch: config.batching.maxBatch, maxWaitMs: config.batching.maxWaitMs, decodeConcurrency: config.batching.decodeConcurrency }, log, deps.metrics);
+  const worker = new InferenceWorker(transport, model, { maxBatch: config.batching.maxBatch, maxWaitMs: config.batching.maxWaitMs, decodeConcurrency: config.batching.decodeConcurrency }, log, deps.metrics);
   worker.start();
   log.info({ workerId: config.workerId, transport: transport.kind, ...config.batching }, 'worker started');
   let stopped: Promise<void> | undefined;

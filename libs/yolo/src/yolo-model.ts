@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import { VisionError, type Detection } from '@vision/protocol';
 import { InferenceThread } from './inference-thread';
@@ -79,6 +80,11 @@ export class YoloModel {
     private readonly threads: InferenceThread[],
     private readonly opts: { maxInputPixels: number; costlyMaxPixels: number; decodeTimeoutS: number },
   ) {}
+
+  /** The model file's name, reported with every result. */
+  get name(): string {
+    return basename(this.description.path);
+  }
 
   /** How many batches may run at once. */
   get concurrency(): number {
