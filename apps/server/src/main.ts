@@ -1,4 +1,4 @@
-import { runMain } from '@vision/config';
+import { DEMO_MODEL_PATH, runMain } from '@vision/config';
 import { startEdgeRuntime } from '@vision/edge';
 import { VisionMetrics } from '@vision/metrics';
 import { admissionFrom, MemoryTransport } from '@vision/transport';
@@ -8,7 +8,8 @@ import { startWorkerRuntime } from '@vision/worker';
  * `npm start`: edge and worker in one process. Without REDIS_URL they meet through an in-memory
  * queue (nothing else to install); with REDIS_URL they use Redis like separate processes would.
  */
-runMain('server', async (config, log) => {
+runMain('server', async (given, log) => {
+  const config = { ...given, model: { ...given.model, path: given.model.path ?? DEMO_MODEL_PATH } };
   const metrics = new VisionMetrics();
   const memory = config.redisUrl ? undefined : new MemoryTransport(admissionFrom(config));
   const worker = await startWorkerRuntime(config, log, { transport: memory, metrics });

@@ -50,11 +50,16 @@ describe('distributed pipeline: 2 edges, 2 workers, real Redis, real processes',
     await redis.stop();
   });
 
-  it('both edges are ready and see both workers', async () => {
+  it('both edges are ready and see workers; workers are ready on their ops port', async () => {
     for (const e of edges) {
       const r = await fetch(`http://127.0.0.1:${e.port}/readyz`);
       expect(r.status).toBe(200);
-      expect(await r.json()).toMatchObject({ ready: true, checks: { queue: true, workers: true } });
+      expect(await r.json()).toEqual({ ready: true, checks: { queue: true, accepting: true }, workers: true });
+    }
+    for (const w of workers) {
+      const r = await fetch(`http://127.0.0.1:${w.metricsPort}/readyz`);
+      expect(await r.json()).toEqual({ ready: true, checks: { model: true, queue: true, accepting: true, loop: true } });
+      expect((await fetch(`http://127.0.0.1:${w.metricsPort}/healthz`)).status).toBe(200);
     }
   });
 

@@ -15,14 +15,18 @@ afterEach(async () => {
   for (const s of stops.splice(0).reverse()) await s();
 });
 
-/** An edge in this process, over the in-memory queue, with or without a real worker behind it. */
-async function edgeWith(env: Env, opts: { worker?: boolean } = {}) {
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', AUTH_DISABLED: 'true', MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), ...env });
+/**
+ * An edge in this process, over the in-memory queue, with a real worker behind it, or (`worker:
+ * false`) one that reported in and never reads, so frames wait.
+ */
+async function edgeWith(env: Env, opts: { worker?: boolean; silentWorker?: boolean } = {}) {
+  const config = loadConfig({ PORT: '0', METRICS_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', AUTH_DISABLED: 'true', MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), ...env });
   const log = createLogger(config, 'test');
   const metrics = new VisionMetrics({ defaultMetrics: false });
   const transport = new MemoryTransport(admissionFrom(config));
   let worker: WorkerRuntime | undefined;
   if (opts.worker !== false) worker = await startWorkerRuntime(config, log, { transport, metrics });
+  else if (opts.silentWorker !== false) await transport.start('silent-worker');
   const edge: EdgeRuntime = await startEdgeRuntime({ config, log, metrics, transport });
   stops.push(async () => {
     await edge.stop();
@@ -132,12 +136,20 @@ describe('edge: yolo.v1', () => {
 });
 
 describe('edge: health and lifecycle', () => {
-  it('is ready only with a worker present', async () => {
-    const lonely = await edgeWith({}, { worker: false });
+  it('stays ready without workers, says so beside readiness, and answers frames E_UNAVAILABLE at once', async () => {
+    const lonely = await edgeWith({}, { worker: false, silentWorker: false });
     const r1 = await fetch(`${lonely.http}/readyz`);
-    expect(r1.status).toBe(503);
-    expect(await r1.json()).toMatchObject({ ready: false, checks: { queue: true, workers: false } });
+    expect(r1.status).toBe(200);
+    expect(await r1.json()).toEqual({ ready: true, checks: { queue: true, accepting: true }, workers: false });
+    const c = new TestClient(lonely.url, PROTOCOL_V1);
+    await c.waitFor(1);
+    const t0 = Date.now();
+    c.send(encodeFrame({ frameId: 1 }, await square()));
+    const [reply] = (await c.waitFor(2, 1000)).slice(1);
+    expect(reply).toMatchObject({ type: 'error', frameId: 1, error: { code: 'E_UNAVAILABLE' } });
+    expect(Date.now() - t0).toBeLessThan(lonely.config.frames.deadlineMs / 4);
     const full = await edgeWith({ METRICS_PORT: String(await freePort()) });
+    expect(await (await fetch(`${full.http}/readyz`)).json()).toMatchObject({ ready: true, workers: true });
     expect((await fetch(`${full.http}/readyz`)).status).toBe(200);
     expect((await fetch(`${full.http}/healthz`)).status).toBe(200);
     // Metrics describe the host: only on their own port, never the public one.

@@ -137,10 +137,11 @@ describe('fault injection', () => {
     for (const w of workers) w.proc.kill('SIGSTOP');
     try {
       await new Promise((r) => setTimeout(r, DEADLINE_MS + MARGIN_MS + 800));
-      // Nothing is answered by a worker now: frames are refused at once (backlog full) or timed out by the edge.
+      // Nothing is answered by a worker now: frames are refused at once (backlog full), timed out by
+      // the edge, or, once the stopped workers' heartbeats lapse, refused as having no worker.
       const stalled = clients.flatMap((c) => c.log.filter((r) => r.sentAt >= t0 + 200));
       expect(stalled.length).toBeGreaterThan(0);
-      for (const r of stalled) expect(['E_OVERLOADED', 'E_TIMEOUT']).toContain(r.outcome);
+      for (const r of stalled) expect(['E_OVERLOADED', 'E_TIMEOUT', 'E_UNAVAILABLE']).toContain(r.outcome);
       expect(await admin.xlen(`${prefix}:frames`)).toBeLessThanOrEqual(200 * 1.5);
       const metrics = await (await fetch(`http://127.0.0.1:${edges[0].metricsPort}/metrics`)).text();
       expect(metrics).toMatch(/vision_edge_frames_total\{outcome="E_OVERLOADED"\} [1-9]/);

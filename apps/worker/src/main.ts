@@ -1,14 +1,24 @@
+import type { AddressInfo } from 'node:net';
 import { runMain } from '@vision/config';
-import { serveMetrics, VisionMetrics } from '@vision/metrics';
-import { startWorkerRuntime } from '@vision/worker';
+import { serveMetrics, VisionMetrics, watchLoop } from '@vision/metrics';
+import { startWorkerRuntime, type WorkerRuntime } from '@vision/worker';
 
-/** `npm run start:worker`: pulls frames from Redis, batches, infers, publishes; needs REDIS_URL. */
+/** `npm run start:worker`: pulls frames from Redis, batches, infers, publishes; needs REDIS_URL and MODEL_PATH. */
 runMain('worker', async (config, log) => {
   const metrics = new VisionMetrics();
-  const worker = await startWorkerRuntime(config, log, { metrics });
-  const server = config.metricsPort ? await serveMetrics(metrics, config.metricsPort, config.host) : undefined;
+  const loop = watchLoop();
+  const loaded: { runtime?: WorkerRuntime } = {};
+  // Up before the model loads (a TensorRT build can take minutes): alive, not yet ready.
+  const server = await serveMetrics(metrics, config.metricsPort, config.host, async () => ({
+    model: false,
+    ...(await loaded.runtime?.readiness()),
+    loop: !loop.stalled(),
+  }));
+  log.info({ metricsPort: (server.address() as AddressInfo).port }, 'ops port listening');
+  const worker = (loaded.runtime = await startWorkerRuntime(config, log, { metrics }));
   return async () => {
-    server?.close();
     await worker.stop();
+    server.close();
+    loop.stop();
   };
 });

@@ -21,13 +21,15 @@ const schema = z.object({
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]+$/).default('vision'),
   EDGE_ID: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
   WORKER_ID: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
-  METRICS_PORT: int(0, 65535).default(0),
+  // Always served: orchestrators probe /healthz and /readyz there. 0 = any free port (logged).
+  METRICS_PORT: int(0, 65535).default(9464),
   DEMO_ENABLED: bool.default(true),
   TLS_CERT_FILE: z.string().min(1).optional(),
   TLS_KEY_FILE: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Model
-  MODEL_PATH: z.string().min(1).default('models/colors-v8-dyn.onnx'),
+  // Required for a stand-alone worker; only the embedded demo falls back to DEMO_MODEL_PATH.
+  MODEL_PATH: z.string().min(1).optional(),
   NAMES_FILE: z.string().min(1).optional(),
   CONF_THRESHOLD: num(0, 1).default(0.25),
   IOU_THRESHOLD: num(0, 1).default(0.45),
@@ -85,6 +87,9 @@ const schema = z.object({
   MAX_DELIVERIES: int(1, 100).default(3),
 });
 
+/** The generated colour detector `npm start` serves when no MODEL_PATH is given (`npm run models`). */
+export const DEMO_MODEL_PATH = 'models/colors-v8-dyn.onnx';
+
 export type Env = Record<string, string | undefined>;
 
 export interface AppConfig {
@@ -95,7 +100,7 @@ export interface AppConfig {
   redisPrefix: string;
   edgeId: string;
   workerId: string;
-  /** Port of /metrics (and a worker's /healthz); 0 = off. Never the public port. */
+  /** Port of /metrics, /healthz and /readyz (the private ops surface); 0 = any free port. Never the public port. */
   metricsPort: number;
   /** Serve the browser demo at /demo. */
   demoEnabled: boolean;
@@ -103,7 +108,8 @@ export interface AppConfig {
   tls: { certFile: string; keyFile: string } | undefined;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
   model: {
-    path: string;
+    /** Unset only where the role has its own default (the embedded demo). */
+    path: string | undefined;
     namesFile: string | undefined;
     confThreshold: number;
     iouThreshold: number;

@@ -1,8 +1,9 @@
+import { hostname } from 'node:os';
 import pino, { type Logger } from 'pino';
 import { loadConfig, type AppConfig } from './config';
 
 export function createLogger(config: Pick<AppConfig, 'logLevel'>, role: string): Logger {
-  return pino({ level: config.logLevel, base: { role, pid: process.pid } });
+  return pino({ level: config.logLevel, base: { role, pid: process.pid, hostname: hostname() } });
 }
 
 /**

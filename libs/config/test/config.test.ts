@@ -7,7 +7,8 @@ describe('loadConfig', () => {
     const c = loadConfig({});
     expect(c.redisUrl).toBeUndefined();
     expect(c.port).toBe(8080);
-    expect(c.model.path).toBe('models/colors-v8-dyn.onnx');
+    expect(c.model.path).toBeUndefined();
+    expect(c.metricsPort).toBe(9464);
     expect(c.batching).toEqual({ maxBatch: 8, maxWaitMs: 0, maxQueue: 64, engines: 1, decodeConcurrency: Math.min(4, availableParallelism()) });
     expect(c.frames.maxInFlight).toBe(2);
     expect(c.frames.pingIntervalMs).toBe(25_000);

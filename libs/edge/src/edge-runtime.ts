@@ -20,7 +20,7 @@ import { VisionWsAdapter } from './vision-ws-adapter';
 export interface EdgeRuntime {
   app: INestApplication;
   port: number;
-  /** METRICS_PORT's actual port (0 = not served). */
+  /** METRICS_PORT's actual port. */
   metricsPort: number;
   edge: EdgeService;
   /** Drain (stop accepting, finish open frames up to the grace period, close sockets 1001), then close. */
@@ -70,8 +70,9 @@ export async function startEdgeRuntime(input: EdgeRuntimeInput): Promise<EdgeRun
   server.maxConnections = config.limits.maxConnections + FD_RESERVE / 2;
   await app.listen(config.port, config.host);
   const port = (server.address() as AddressInfo).port;
-  const metricsServer = config.metricsPort ? await serveMetrics(input.metrics, config.metricsPort, config.host) : undefined;
-  const metricsPort = metricsServer ? (metricsServer.address() as AddressInfo).port : 0;
+  input.metrics.observeQueue(() => transport.health());
+  const metricsServer = await serveMetrics(input.metrics, config.metricsPort, config.host);
+  const metricsPort = (metricsServer.address() as AddressInfo).port;
   log.info({ edgeId: config.edgeId, port, metricsPort, tls: Boolean(config.tls), auth: verifier ? 'jwt' : 'off', transport: transport.kind }, 'edge listening');
   let stopped: Promise<void> | undefined;
   return {
@@ -83,7 +84,7 @@ export async function startEdgeRuntime(input: EdgeRuntimeInput): Promise<EdgeRun
       stopped ??= (async () => {
         await edge.drain(config.frames.shutdownGraceMs);
         await app.close();
-        metricsServer?.close();
+        metricsServer.close();
         await transport.close();
         await leases.close();
         log.info({ edgeId: config.edgeId }, 'edge stopped');

@@ -18,13 +18,18 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Readiness: the queue answers, a worker is present, extra checks pass, and we are not draining. */
+  /**
+   * Readiness: this edge can accept and route frames (the queue answers, extra checks pass, not
+   * draining). Workers are reported beside it, not in it: when every worker restarts at once the
+   * edges stay in the load balancer and answer frames `E_UNAVAILABLE` at once, rather than all
+   * leaving it and clients hearing nothing.
+   */
   @Get('readyz')
   async readyz(@Res() res: Response): Promise<void> {
     const t = await this.ctx.transport.health();
     const extra = (await this.ctx.readiness?.()) ?? {};
-    const checks = { queue: t.reachable, workers: t.workers > 0, accepting: !this.edge.isDraining, ...extra };
+    const checks = { queue: t.reachable, accepting: !this.edge.isDraining, ...extra };
     const ready = Object.values(checks).every(Boolean);
-    res.status(ready ? 200 : 503).json({ ready, checks });
+    res.status(ready ? 200 : 503).json({ ready, checks, workers: t.workers > 0 });
   }
 }

@@ -1,22 +1,67 @@
 import { createServer, type Server } from 'node:http';
 import type { VisionMetrics } from './vision-metrics';
 
+/** Named readiness checks; the process is ready when every one is true. */
+export type Readiness = () => Promise<Record<string, boolean>>;
+
 /**
- * The private HTTP surface on METRICS_PORT: Prometheus scrape and liveness. Kept off the public
- * port, since default metrics describe the host (file descriptors, Node version, memory).
+ * The private HTTP surface on METRICS_PORT: Prometheus scrape, liveness and (where the role gives
+ * checks) readiness. Kept off the public port, since default metrics describe the host (file
+ * descriptors, Node version, memory). It answers from the first moment of start-up, so a probe can
+ * tell "alive, still loading the model" from "dead".
  */
-export function serveMetrics(metrics: VisionMetrics, port: number, host: string): Promise<Server> {
+export function serveMetrics(metrics: VisionMetrics, port: number, host: string, readiness?: Readiness): Promise<Server> {
   const server = createServer((req, res) => {
+    const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (req.url === '/metrics') {
       metrics.text().then(
         (body) => res.writeHead(200, { 'content-type': metrics.contentType }).end(body),
         () => res.writeHead(500).end(),
       );
     } else if (req.url === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      json(200, { status: 'ok' });
+    } else if (req.url === '/readyz' && readiness) {
+      readiness().then(
+        (checks) => {
+          const ready = Object.values(checks).every(Boolean);
+          json(ready ? 200 : 503, { ready, checks });
+        },
+        () => json(503, { ready: false }),
+      );
     } else {
       res.writeHead(404).end();
     }
   });
-  return new Promise((resolve) => server.listen(port, host, () => resolve(server)));
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server));
+  });
+}
+
+/**
+ * Whether the event loop kept up recently: a timer that should fire every `intervalMs` records
+ * how late it ran, and the loop counts as stalled while the worst lateness of the last `windowMs`
+ * exceeds `stallMs`. A fully blocked loop fails the probe by not answering at all.
+ */
+export function watchLoop(opts: { intervalMs?: number; windowMs?: number; stallMs?: number } = {}): { stalled(): boolean; stop(): void } {
+  const interval = opts.intervalMs ?? 100;
+  const window = opts.windowMs ?? 5000;
+  const stall = opts.stallMs ?? 1000;
+  let expected = Date.now() + interval;
+  let worstAt = 0;
+  let worst = 0;
+  const timer = setInterval(() => {
+    const now = Date.now();
+    const late = now - expected;
+    expected = now + interval;
+    if (late >= worst || now - worstAt > window) {
+      worst = late;
+      worstAt = now;
+    }
+  }, interval);
+  timer.unref();
+  return {
+    stalled: () => Date.now() - worstAt <= window && worst > stall,
+    stop: () => clearInterval(timer),
+  };
 }

@@ -3,6 +3,11 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 /** Sampling interval of the event-loop delay histogram, in ms (prom-client's default). */
 export const EVENT_LOOP_SAMPLE_MS = 10;
 
+export interface QueueStats {
+  backlog: number | undefined;
+  pending: number | undefined;
+}
+
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
@@ -42,9 +47,43 @@ export class VisionMetrics {
     registers: [this.registry],
   });
 
+  readonly workerReclaimed = new Counter({
+    name: 'vision_worker_reclaimed_frames_total',
+    help: 'Frames taken over from a consumer that stopped answering (XAUTOCLAIM)',
+    registers: [this.registry],
+  });
+  readonly workerDeadLetters = new Counter({
+    name: 'vision_worker_dead_letters_total',
+    help: 'Frames delivered too often, dead-lettered and answered E_DEAD_LETTER',
+    registers: [this.registry],
+  });
+  // Read from the queue at scrape time (one query fills both), so every process that knows the
+  // queue reports the same figure: dashboards take max() over instances.
+  private queueSource: (() => Promise<QueueStats>) | undefined;
+  readonly queueBacklog = new Gauge({
+    name: 'vision_queue_backlog_frames',
+    help: 'Frames waiting for a worker (the consumer group lag)',
+    registers: [this.registry],
+    collect: async () => {
+      const q = await this.queueSource?.().catch(() => undefined);
+      if (q?.backlog !== undefined) this.queueBacklog.set(q.backlog);
+      if (q?.pending !== undefined) this.queuePending.set(q.pending);
+    },
+  });
+  readonly queuePending = new Gauge({
+    name: 'vision_queue_pending_frames',
+    help: 'Frames delivered to a worker and not yet acknowledged',
+    registers: [this.registry],
+  });
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     // nodejs_eventloop_lag_* record the whole sampling interval (10 ms here): delay beyond it is value − 10 ms.
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+  }
+
+  /** Where the queue gauges read from at scrape time. */
+  observeQueue(source: () => Promise<QueueStats>): void {
+    this.queueSource = source;
   }
 
   private histogram(name: string, help: string, buckets: number[] = LATENCY_BUCKETS): Histogram {

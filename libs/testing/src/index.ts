@@ -12,3 +12,4 @@ export * from './tokens';
 export * from './abuse';
 export * from './process-stats';
 export * from './y4m';
+export * from './cluster';

@@ -9,7 +9,7 @@ export interface ServiceProcess {
   proc: ChildProcess;
   /** The HTTP/WebSocket port (edge and server roles). */
   port: number | undefined;
-  /** METRICS_PORT as bound (edge and server roles; 0 when not served). */
+  /** METRICS_PORT as bound (/metrics, /healthz, /readyz). */
   metricsPort: number;
   /** Every JSON log line so far. */
   logs: Record<string, unknown>[];
@@ -31,7 +31,7 @@ export async function startService(role: ServiceRole, env: Record<string, string
   const script = join(repoRoot(), 'apps', role, 'dist', 'main.js');
   const proc = spawn(process.execPath, [script], {
     cwd: repoRoot(),
-    env: { PATH: process.env['PATH'] ?? '', LOG_LEVEL: 'info', PORT: '0', AUTH_DISABLED: 'true', ...env },
+    env: { PATH: process.env['PATH'] ?? '', LOG_LEVEL: 'info', PORT: '0', METRICS_PORT: '0', AUTH_DISABLED: 'true', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];
@@ -85,7 +85,7 @@ export async function startService(role: ServiceRole, env: Record<string, string
     role,
     proc,
     port: role === 'worker' ? undefined : (portLine?.['port'] as number | undefined) ?? (ready['port'] as number | undefined),
-    metricsPort: (portLine?.['metricsPort'] as number | undefined) ?? 0,
+    metricsPort: (logs.find((l) => typeof l['metricsPort'] === 'number')?.['metricsPort'] as number | undefined) ?? 0,
     logs,
     exited,
     waitForLog,

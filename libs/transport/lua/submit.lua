@@ -2,13 +2,15 @@
 -- unless the frame is admitted.
 -- KEYS: 1 frame stream, 2 the tenant's open frames (zset frame key -> expiry ms),
 --       3 active tenants (zset tenant -> expiry ms), 4 bytes in the stream (counter),
---       5 the tenant's frame-rate bucket (hash)
+--       5 the tenant's frame-rate bucket (hash), 6 workers (zset worker id -> last heartbeat ms)
 -- ARGV: 1 group, 2 MAX_QUEUE, 3 stream MAXLEN, 4 meta JSON, 5 image, 6 now ms, 7 expiry ms,
 --       8 tenant, 9 frame key, 10 TENANT_MAX_QUEUE, 11 MAX_QUEUE_BYTES, 12 image bytes,
---       13 tenant frames/s, 14 bucket capacity
+--       13 tenant frames/s, 14 bucket capacity, 15 oldest heartbeat that counts (ms)
 -- Returns {1, 0} admitted; {0, 0} backlog full; {-2, 0} tenant over its share;
---         {-3, retryAfterMs} tenant over its frame rate; {-4, 0} byte budget full.
+--         {-3, retryAfterMs} tenant over its frame rate; {-4, 0} byte budget full;
+--         {-5, 0} no worker has reported in (the frame could only wait out its deadline).
 local now = tonumber(ARGV[6])
+if redis.call('ZCOUNT', KEYS[6], ARGV[15], '+inf') == 0 then return {-5, 0} end
 local function extend(key, at)
   if redis.call('PEXPIRETIME', key) < tonumber(at) then redis.call('PEXPIREAT', key, at) end
 end

@@ -33,6 +33,7 @@ export class MemoryTransport implements EdgeTransport, WorkerTransport {
 
   async submit(job: FrameJob): Promise<void> {
     if (this.closed) throw new VisionError('E_UNAVAILABLE', 'the in-process queue is closed');
+    if (this.workers.size === 0) throw new VisionError('E_UNAVAILABLE', 'no worker is serving');
     // The same policy as the Redis admission script (libs/transport/lua/submit.lua).
     const l = this.limits;
     let bucket = this.rates.get(job.tenant);
@@ -84,7 +85,9 @@ export class MemoryTransport implements EdgeTransport, WorkerTransport {
   }
 
   async health(): Promise<TransportHealth> {
-    return { reachable: !this.closed, workers: this.workers.size, backlog: this.queue.length };
+    let open = 0;
+    for (const n of this.open.values()) open += n;
+    return { reachable: !this.closed, workers: this.workers.size, backlog: this.queue.length, pending: open - this.queue.length };
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,7 @@
 import Redis, { type RedisOptions } from 'ioredis';
+import { VisionError } from '@vision/protocol';
+import { WORKER_LIVENESS_MS, type RedisKeys } from './redis-keys';
+import type { TransportHealth } from './transport';
 
 export interface RedisConnectionOptions {
   /** For connections that run blocking reads: no command timeout. */
@@ -38,5 +41,42 @@ export async function connectTolerant(redis: Redis): Promise<void> {
     await redis.connect();
   } catch {
     // retryStrategy takes over; readiness reports the outage meanwhile.
+  }
+}
+
+/**
+ * Admission bounds the backlog by the consumer group's lag, which `XINFO GROUPS` reports from
+ * Redis 7 on: below it MAX_QUEUE would silently not hold, so start-up refuses. A Redis that is not
+ * up yet is checked by the first command that reaches it instead (the version rarely changes under
+ * a running service; operators upgrade, not downgrade).
+ */
+export async function requireRedis7(redis: Redis): Promise<void> {
+  if (redis.status !== 'ready') return;
+  const info = await redis.info('server');
+  const version = /redis_version:([\d.]+)/.exec(info)?.[1] ?? '0';
+  if (Number(version.split('.')[0]) < 7) throw new VisionError('E_CONFIG', `Redis 7 or newer is required; ${redis.options.host}:${redis.options.port} runs ${version}`);
+}
+
+/** Reachability, live workers and the consumer group's backlog and pending frames, in one round trip. */
+export async function queueHealth(redis: Redis, keys: RedisKeys): Promise<TransportHealth> {
+  try {
+    const [[, workers], [groupsErr, groups]] = (await redis
+      .multi()
+      .zcount(keys.workers, Date.now() - WORKER_LIVENESS_MS, '+inf')
+      .call('XINFO', 'GROUPS', keys.stream)
+      .exec()) as [[unknown, number], [unknown, unknown[][]]];
+    let backlog: number | undefined = 0;
+    let pending: number | undefined = 0;
+    // No stream yet (groupsErr) means nothing waits.
+    for (const g of groupsErr ? [] : groups) {
+      const f = new Map<string, unknown>();
+      for (let i = 0; i < g.length; i += 2) f.set(String(g[i]), g[i + 1]);
+      if (f.get('name') !== keys.group) continue;
+      backlog = f.get('lag') == null ? undefined : Number(f.get('lag'));
+      pending = Number(f.get('pending'));
+    }
+    return { reachable: true, workers, backlog, pending };
+  } catch {
+    return { reachable: false, workers: 0, backlog: undefined, pending: undefined };
   }
 }

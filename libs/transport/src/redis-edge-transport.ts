@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import { VisionError, type FrameJob, type FrameJobMeta, type FrameOutcomeMessage } from '@vision/protocol';
 import { luaScript } from './lua-scripts';
-import { connectTolerant, createRedis } from './redis-connection';
+import { connectTolerant, createRedis, queueHealth, requireRedis7 } from './redis-connection';
 import { redisKeys, WORKER_LIVENESS_MS, type RedisKeys } from './redis-keys';
 import { DEFAULT_ADMISSION, SHARE_MARGIN_MS, type AdmissionLimits, type EdgeTransport, type TransportHealth } from './transport';
 
@@ -28,7 +28,7 @@ export class RedisEdgeTransport implements EdgeTransport {
     this.admission = { ...DEFAULT_ADMISSION, ...opts.admission };
     this.maxLen = opts.maxLen ?? 1000;
     this.cmd = createRedis(opts.url, { name: 'edge-cmd' });
-    this.cmd.defineCommand('visionSubmit', { numberOfKeys: 5, lua: luaScript('submit') });
+    this.cmd.defineCommand('visionSubmit', { numberOfKeys: 6, lua: luaScript('submit') });
     // The subscriber queues its SUBSCRIBE while offline so it is (re)issued on connect.
     this.sub = createRedis(opts.url, { name: 'edge-sub', offlineQueue: true, blocking: true });
   }
@@ -50,6 +50,7 @@ export class RedisEdgeTransport implements EdgeTransport {
       for (const m of batch) onOutcome(m);
     });
     await Promise.all([connectTolerant(this.cmd), connectTolerant(this.sub)]);
+    await requireRedis7(this.cmd);
     // Queued until Redis answers; ioredis re-subscribes by itself after every reconnect.
     const subscribed = this.sub.subscribe(channel).catch(() => undefined);
     if (this.sub.status === 'ready') await subscribed;
@@ -70,44 +71,23 @@ export class RedisEdgeTransport implements EdgeTransport {
     let reply: [number, number];
     try {
       reply = await this.cmd.visionSubmit!(
-        this.keys.stream, this.keys.tenantOpen(job.tenant), this.keys.activeTenants, this.keys.bytesWaiting, this.keys.tenantRate(job.tenant),
+        this.keys.stream, this.keys.tenantOpen(job.tenant), this.keys.activeTenants, this.keys.bytesWaiting, this.keys.tenantRate(job.tenant), this.keys.workers,
         this.keys.group, a.maxQueue, this.maxLen, JSON.stringify(meta), job.image, Date.now(), job.deadline + SHARE_MARGIN_MS,
         job.tenant, job.key, a.tenantMaxQueue, a.maxQueueBytes, job.image.length, a.tenantFramesPerSecond, Math.max(1, a.tenantFramesPerSecond),
+        Date.now() - WORKER_LIVENESS_MS,
       );
     } catch (err) {
       throw new VisionError('E_UNAVAILABLE', `the frame queue is unreachable: ${(err as Error).message}`, { cause: err });
     }
     const [status, retryAfterMs] = reply;
     if (status === 1) return;
+    if (status === -5) throw new VisionError('E_UNAVAILABLE', 'no worker is serving');
     if (status === -3) throw new VisionError('E_RATE_LIMITED', 'tenant frame rate exceeded', { retryAfterMs });
     throw new VisionError('E_OVERLOADED', status === -2 ? 'tenant share of the backlog is full' : status === -4 ? 'byte budget full' : 'backlog full');
   }
 
-  async health(): Promise<TransportHealth> {
-    try {
-      const now = Date.now();
-      const [workers, backlog] = await Promise.all([
-        this.cmd.zcount(this.keys.workers, now - WORKER_LIVENESS_MS, '+inf'),
-        this.lag(),
-      ]);
-      return { reachable: true, workers, backlog };
-    } catch {
-      return { reachable: false, workers: 0, backlog: undefined };
-    }
-  }
-
-  private async lag(): Promise<number | undefined> {
-    try {
-      const groups = (await this.cmd.call('XINFO', 'GROUPS', this.keys.stream)) as unknown[][];
-      for (const g of groups) {
-        const fields = new Map<string, unknown>();
-        for (let i = 0; i < g.length; i += 2) fields.set(String(g[i]), g[i + 1]);
-        if (fields.get('name') === this.keys.group) return fields.get('lag') == null ? undefined : Number(fields.get('lag'));
-      }
-    } catch {
-      // no stream yet
-    }
-    return 0;
+  health(): Promise<TransportHealth> {
+    return queueHealth(this.cmd, this.keys);
   }
 
   async close(): Promise<void> {

@@ -1,9 +1,9 @@
 import type Redis from 'ioredis';
 import type { FrameJobMeta, FrameOutcomeMessage } from '@vision/protocol';
 import { luaScript } from './lua-scripts';
-import { connectTolerant, createRedis } from './redis-connection';
+import { connectTolerant, createRedis, queueHealth, requireRedis7 } from './redis-connection';
 import { redisKeys, type RedisKeys } from './redis-keys';
-import type { CompletedFrame, Delivery, WorkerTransport } from './transport';
+import type { CompletedFrame, Delivery, TransportHealth, WorkerTransport } from './transport';
 
 export interface RedisWorkerTransportOptions {
   url: string;
@@ -55,6 +55,7 @@ export class RedisWorkerTransport implements WorkerTransport {
   async start(workerId: string): Promise<void> {
     this.consumer = workerId;
     await Promise.all([connectTolerant(this.cmd), connectTolerant(this.blocking)]);
+    await requireRedis7(this.cmd);
     await this.ensureGroup().catch((err: Error) => this.report(err, 'create group'));
     const beat = () =>
       this.cmd
@@ -117,6 +118,10 @@ export class RedisWorkerTransport implements WorkerTransport {
       return [];
     }
     return this.parse(reply);
+  }
+
+  health(): Promise<TransportHealth> {
+    return queueHealth(this.cmd, this.keys);
   }
 
   async complete(frames: CompletedFrame[]): Promise<void> {

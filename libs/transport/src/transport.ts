@@ -24,6 +24,8 @@ export interface TransportHealth {
   workers: number;
   /** Frames waiting for a worker, when known. */
   backlog: number | undefined;
+  /** Frames handed to a worker and not yet finished, when known. */
+  pending: number | undefined;
 }
 
 /** How an edge's admission is bounded beyond the backlog length (one tenant = one token subject or address). */
@@ -79,7 +81,8 @@ export interface EdgeTransport {
   start(edgeId: string, onOutcome: (m: FrameOutcomeMessage) => void): Promise<void>;
   /**
    * Enqueues a frame; rejects with `E_OVERLOADED` (backlog, tenant share or byte budget full),
-   * `E_RATE_LIMITED` (tenant frame rate, with `retryAfterMs`) or `E_UNAVAILABLE` (queue unreachable).
+   * `E_RATE_LIMITED` (tenant frame rate, with `retryAfterMs`) or `E_UNAVAILABLE` (queue unreachable,
+   * or no worker has reported in: the frame would only wait out its deadline).
    */
   submit(job: FrameJob): Promise<void>;
   health(): Promise<TransportHealth>;
@@ -99,5 +102,6 @@ export interface WorkerTransport {
   read(max: number, blockMs: number): Promise<Delivery[]>;
   /** Publishes each outcome to its edge and acknowledges the frame. */
   complete(frames: CompletedFrame[]): Promise<void>;
+  health(): Promise<TransportHealth>;
   close(): Promise<void>;
 }

@@ -22,9 +22,11 @@ afterAll(async () => {
   await redis.stop();
 });
 
-function setup(admission: Partial<AdmissionLimits> = {}) {
+/** Keys under a fresh prefix, with a worker that has reported in (admission refuses frames no worker would take). */
+async function setup(admission: Partial<AdmissionLimits> = {}) {
   const prefix = uniquePrefix('transport');
   prefixes.push(prefix);
+  await admin.zadd(redisKeys(prefix).workers, Date.now(), 'present');
   const edge = () => {
     const t = new RedisEdgeTransport({ url: redis.url, prefix, admission, maxLen: 1000 });
     open.push(t);
@@ -58,7 +60,7 @@ const ok = (d: Delivery): FrameOutcomeMessage => ({
 
 describe('Redis transport', () => {
   it('shares frames between workers of one consumer group, each frame exactly once, bytes intact', async () => {
-    const s = setup();
+    const s = await setup();
     const w1 = s.worker();
     const w2 = s.worker();
     await w1.start('w1');
@@ -78,7 +80,7 @@ describe('Redis transport', () => {
   });
 
   it('keeps frames pending until complete() acknowledges them', async () => {
-    const s = setup();
+    const s = await setup();
     const w = s.worker();
     await w.start('w1');
     const e = s.edge();
@@ -92,7 +94,7 @@ describe('Redis transport', () => {
   });
 
   it('routes each outcome to the edge that owns the frame, and only to it', async () => {
-    const s = setup();
+    const s = await setup();
     const w = s.worker();
     await w.start('w1');
     const seen: Record<string, string[]> = { a: [], b: [] };
@@ -112,7 +114,7 @@ describe('Redis transport', () => {
   });
 
   it('refuses frames beyond MAX_QUEUE undelivered ones at once, and accepts again once workers catch up', async () => {
-    const s = setup({ maxQueue: 3 });
+    const s = await setup({ maxQueue: 3 });
     const w = s.worker();
     await w.start('w1');
     const e = s.edge();
@@ -125,7 +127,7 @@ describe('Redis transport', () => {
   });
 
   it('recreates the stream and group after they vanish (Redis restarted without persistence)', async () => {
-    const s = setup();
+    const s = await setup();
     const w = s.worker();
     await w.start('w1');
     const e = s.edge();
@@ -139,13 +141,13 @@ describe('Redis transport', () => {
   });
 
   it('reports worker presence and fails fast with E_UNAVAILABLE when Redis is unreachable', async () => {
-    const s = setup();
+    const s = await setup();
     const e = s.edge();
     await e.start('edge-a', () => undefined);
-    expect((await e.health()).workers).toBe(0);
+    expect((await e.health()).workers).toBe(1); // setup's
     const w = s.worker();
     await w.start('w1');
-    expect(await e.health()).toMatchObject({ reachable: true, workers: 1 });
+    expect(await e.health()).toMatchObject({ reachable: true, workers: 2 });
 
     const dead = new RedisEdgeTransport({ url: `redis://127.0.0.1:${await freePort()}`, prefix: s.prefix });
     open.push(dead);
@@ -157,7 +159,7 @@ describe('Redis transport', () => {
   });
 
   it('takes over frames a dead consumer held, counting deliveries, then dead-letters them past MAX_DELIVERIES', async () => {
-    const s = setup();
+    const s = await setup();
     const opts = { claimMinIdleMs: 100, maxDeliveries: 3 };
     const dead = s.worker(opts); // reads, then "dies": never completes
     const alive = s.worker(opts);
@@ -190,7 +192,7 @@ describe('Redis transport', () => {
   });
 
   it('leaves frames of a live consumer alone while they are younger than the idle limit', async () => {
-    const s = setup();
+    const s = await setup();
     const w1 = s.worker({ claimMinIdleMs: 5000 });
     const w2 = s.worker({ claimMinIdleMs: 5000 });
     await w1.start('w1');
@@ -203,7 +205,7 @@ describe('Redis transport', () => {
   });
 
   it('removes an answered frame from Redis at once: stream entry, byte budget and tenant share', async () => {
-    const s = setup();
+    const s = await setup();
     const w = s.worker();
     await w.start('w1');
     const e = s.edge();
@@ -223,7 +225,7 @@ describe('Redis transport', () => {
   });
 
   it('gives each tenant at most its share of the backlog, so another tenant is still admitted', async () => {
-    const s = setup({ maxQueue: 8, tenantMaxQueue: 8 });
+    const s = await setup({ maxQueue: 8, tenantMaxQueue: 8 });
     const e = s.edge();
     await e.start('edge-a', () => undefined);
     // Alone, a tenant may fill the whole backlog (8): its share is 8 / 1.
@@ -232,7 +234,7 @@ describe('Redis transport', () => {
     await e.submit(job('edge-a', undefined, 'camera'));
     await expect(e.submit(job('edge-a', undefined, 'hog'))).rejects.toMatchObject({ code: 'E_OVERLOADED' });
     await e.submit(job('edge-a', undefined, 'camera'));
-    const capped = setup({ maxQueue: 64, tenantMaxQueue: 2 });
+    const capped = await setup({ maxQueue: 64, tenantMaxQueue: 2 });
     const e2 = capped.edge();
     await e2.start('edge-b', () => undefined);
     for (let i = 0; i < 2; i++) await e2.submit(job('edge-b', undefined, 'one'));
@@ -240,7 +242,7 @@ describe('Redis transport', () => {
   });
 
   it("limits a tenant's frames per second across edges, with retryAfterMs", async () => {
-    const s = setup({ tenantFramesPerSecond: 2 });
+    const s = await setup({ tenantFramesPerSecond: 2 });
     const [ea, eb] = [s.edge(), s.edge()];
     await ea.start('edge-a', () => undefined);
     await eb.start('edge-b', () => undefined);
@@ -254,7 +256,7 @@ describe('Redis transport', () => {
   });
 
   it('bounds the bytes waiting, not only the number of frames', async () => {
-    const s = setup({ maxQueueBytes: 10_000 });
+    const s = await setup({ maxQueueBytes: 10_000 });
     const e = s.edge();
     await e.start('edge-a', () => undefined);
     await e.submit(job('edge-a', Buffer.alloc(6000, 0xff)));
@@ -262,8 +264,26 @@ describe('Redis transport', () => {
     await e.submit(job('edge-a', Buffer.alloc(3000, 0xff)));
   });
 
+  it('refuses frames at once when no worker has reported in, and reports backlog and pending frames', async () => {
+    const s = await setup();
+    await admin.zrem(s.keys.workers, 'present');
+    const e = s.edge();
+    await e.start('edge-a', () => undefined);
+    await expect(e.submit(job('edge-a'))).rejects.toMatchObject({ code: 'E_UNAVAILABLE' });
+    expect(await e.health()).toEqual({ reachable: true, workers: 0, backlog: 0, pending: 0 });
+    const w = s.worker();
+    await w.start('w1');
+    for (let i = 0; i < 3; i++) await e.submit(job('edge-a'));
+    expect(await drain(w, 1)).toHaveLength(1);
+    expect(await w.health()).toEqual({ reachable: true, workers: 1, backlog: 2, pending: 1 });
+    // A worker whose heartbeat lapsed no longer counts.
+    await w.close();
+    await admin.zadd(s.keys.workers, Date.now() - 60_000, 'w1');
+    await expect(e.submit(job('edge-a'))).rejects.toMatchObject({ code: 'E_UNAVAILABLE' });
+  });
+
   it('shares connection slots per address and per subject across edges, and frees them on release', async () => {
-    const s = setup();
+    const s = await setup();
     const [a, b] = [new RedisConnectionLeases({ url: redis.url, prefix: s.prefix }), new RedisConnectionLeases({ url: redis.url, prefix: s.prefix })];
     open.push(a, b);
     const limits = { perIp: 2, perSubject: 3 };

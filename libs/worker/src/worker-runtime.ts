@@ -10,6 +10,8 @@ import { InferenceWorker } from './inference-worker';
 export interface WorkerRuntime {
   model: YoloModel;
   transport: WorkerTransport;
+  /** Readiness checks: Redis reachable and not stopping (the model is loaded once this exists). */
+  readiness(): Promise<Record<string, boolean>>;
   /** Stops reading, finishes and acknowledges the batches in hand, releases the model. */
   stop(): Promise<void>;
 }
@@ -21,8 +23,9 @@ export async function startWorkerRuntime(
   deps: { transport?: WorkerTransport; metrics?: VisionMetrics } = {},
 ): Promise<WorkerRuntime> {
   // Built (not connected) before the model loads, so a missing REDIS_URL fails fast.
-  const transport = deps.transport ?? redisTransport(config, log);
+  const transport = deps.transport ?? redisTransport(config, log, deps.metrics);
   const m = config.model;
+  if (!m.path) throw new VisionError('E_CONFIG', 'MODEL_PATH must be set: the path of the ONNX model this worker serves');
   const model = await YoloModel.load({
     modelPath: m.path,
     names: m.namesFile ? parseNamesFile(await readFile(m.namesFile, 'utf8')) : undefined,
@@ -44,11 +47,15 @@ export async function startWorkerRuntime(
   await transport.start(config.workerId);
   const worker = new InferenceWorker(transport, model, { maxBatch: config.batching.maxBatch, maxWaitMs: config.batching.maxWaitMs, decodeConcurrency: config.batching.decodeConcurrency }, log, deps.metrics);
   worker.start();
+  deps.metrics?.observeQueue(() => transport.health());
   log.info({ workerId: config.workerId, transport: transport.kind, ...config.batching }, 'worker started');
   let stopped: Promise<void> | undefined;
   return {
     model,
     transport,
+    async readiness() {
+      return { model: true, queue: (await transport.health()).reachable, accepting: stopped === undefined };
+    },
     stop() {
       stopped ??= (async () => {
         await worker.stop();
@@ -61,7 +68,7 @@ export async function startWorkerRuntime(
   };
 }
 
-function redisTransport(config: AppConfig, log: Logger): RedisWorkerTransport {
+function redisTransport(config: AppConfig, log: Logger, metrics: VisionMetrics | undefined): RedisWorkerTransport {
   if (!config.redisUrl) throw new VisionError('E_CONFIG', 'REDIS_URL must be set for a stand-alone worker');
   return new RedisWorkerTransport({
     url: config.redisUrl,
@@ -69,6 +76,10 @@ function redisTransport(config: AppConfig, log: Logger): RedisWorkerTransport {
     claimMinIdleMs: config.streams.claimMinIdleMs,
     maxDeliveries: config.streams.maxDeliveries,
     onError: (err, where) => log.warn({ err: err.message, where }, 'redis'),
-    onReclaim: (e) => log.warn(e, 'took over frames from an unresponsive worker'),
+    onReclaim: (e) => {
+      metrics?.workerReclaimed.inc(e.claimed);
+      metrics?.workerDeadLetters.inc(e.deadLettered);
+      log.warn(e, 'took over frames from an unresponsive worker');
+    },
   });
 }

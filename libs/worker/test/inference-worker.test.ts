@@ -39,6 +39,7 @@ async function setup(inferMs: number, opts: { maxBatch?: number; maxWaitMs?: num
   const q = new MemoryTransport({ maxQueue: 1000, tenantMaxQueue: 1000 });
   const outcomes: FrameOutcomeMessage[] = [];
   await q.start('e', (m) => outcomes.push(m));
+  await q.start('w');
   const fake = slowEngine(inferMs, opts.concurrency);
   const worker = new InferenceWorker(q, fake.engine, { maxBatch: opts.maxBatch ?? 8, maxWaitMs: opts.maxWaitMs ?? 0, idleBlockMs: 50 }, log);
   worker.start();
@@ -124,6 +125,7 @@ describe('InferenceWorker (engine-driven batching)', () => {
     const q = new MemoryTransport({ maxQueue: 1000, tenantMaxQueue: 1000 });
     const outcomes: FrameOutcomeMessage[] = [];
     await q.start('e', (m) => outcomes.push(m));
+    await q.start('w');
     const decodedAt = new Map<number, number>();
     const engine: Engine<{ decodeMs: number }> = {
       name: 'fake.onnx',

@@ -1,0 +1,135 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { VisionMetrics } from '@vision/metrics';
+import { nginxCheck, prepareNginx, repoRoot } from '@vision/testing';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import { Namespace } from 'kubernetes-models/v1/Namespace';
+import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
+import { Secret } from 'kubernetes-models/v1/Secret';
+import { Service } from 'kubernetes-models/v1/Service';
+import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
+
+const root = repoRoot();
+const deploy = (...p: string[]) => join(root, 'deploy', ...p);
+
+/** Runs a validator CI installs (.ci/run); a missing one fails the test rather than skipping it. */
+function run(cmd: string, args: string[], env: Record<string, string> = {}): { status: number | null; out: string } {
+  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', env: { ...process.env, ...env } });
+  if (r.error) throw new Error(`${cmd} is not installed (see .ci/run): ${r.error.message}`);
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+const COMPOSE_ENV = { JWT_SECRET: 'x'.repeat(32), GRAFANA_ADMIN_PASSWORD: 'test' };
+
+describe('deployment files', () => {
+  it('docker-compose.yml: valid for Compose, every service health-checked, GPU reserved, workers mount models', () => {
+    const r = run('docker-compose', ['-f', 'docker-compose.yml', '--profile', 'cpu', 'config'], COMPOSE_ENV);
+    expect(r.status, r.out).toBe(0);
+    const config = parse(r.out) as { services: Record<string, Record<string, unknown>> };
+    const services = config.services;
+    expect(Object.keys(services).sort()).toEqual(['edge-1', 'edge-2', 'grafana', 'nginx', 'prometheus', 'redis', 'worker-cpu', 'worker-gpu']);
+    for (const [name, s] of Object.entries(services)) expect(s['healthcheck'], name).toBeDefined();
+    expect(JSON.stringify(services['worker-gpu']['deploy'])).toContain('"capabilities":["gpu"]');
+    for (const w of ['worker-gpu', 'worker-cpu']) expect(JSON.stringify(services[w]['volumes'])).toContain('/models');
+    expect(JSON.stringify(services['redis']['command'])).toContain('noeviction');
+    // Without the secrets, Compose refuses to start rather than running an open edge.
+    expect(run('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], { JWT_SECRET: '', GRAFANA_ADMIN_PASSWORD: '' }).status).not.toBe(0);
+  });
+
+  it('nginx: the template compose mounts renders to a config `nginx -t` accepts', async () => {
+    const site = await prepareNginx(['localhost:8080', '127.0.0.1:8081']);
+    try {
+      const check = nginxCheck(site);
+      expect(check.ok, check.output).toBe(true);
+    } finally {
+      rmSync(site.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('prometheus: promtool accepts the scrape config', () => {
+    const r = run('promtool', ['check', 'config', deploy('prometheus', 'prometheus.yml')]);
+    expect(r.status, r.out).toBe(0);
+  });
+
+  it('grafana: the dashboard loads and every series it plots is one the service exports', async () => {
+    const dash = JSON.parse(readFileSync(deploy('grafana', 'dashboards', 'vision.json'), 'utf8')) as {
+      uid: string;
+      panels: { title: string; datasource: { uid: string }; targets: { expr: string }[] }[];
+    };
+    const ds = parse(readFileSync(deploy('grafana', 'provisioning', 'datasources', 'prometheus.yml'), 'utf8')) as { datasources: { uid: string }[] };
+    const provider = parse(readFileSync(deploy('grafana', 'provisioning', 'dashboards', 'vision.yml'), 'utf8')) as { providers: { options: { path: string } }[] };
+    expect(provider.providers[0].options.path).toBe('/var/lib/grafana/dashboards');
+    const exported = new Set((await new VisionMetrics().registry.getMetricsAsJSON()).map((m) => m.name));
+    const plotted = new Set<string>();
+    for (const p of dash.panels) {
+      expect(p.datasource.uid, p.title).toBe(ds.datasources[0].uid);
+      expect(p.targets.length, p.title).toBeGreaterThan(0);
+      for (const t of p.targets) for (const m of t.expr.match(/\b(vision|nodejs)_[a-z0-9_]+/g) ?? []) plotted.add(m.replace(/_(bucket|sum|count)$/, ''));
+    }
+    const missing = [...plotted].filter((m) => !exported.has(m));
+    expect(missing).toEqual([]);
+    // The panels the issue of operating a site needs.
+    for (const m of ['vision_edge_frames_total', 'vision_edge_frame_seconds', 'vision_worker_batch_size', 'vision_worker_busy_seconds_total', 'vision_queue_backlog_frames', 'vision_edge_connections', 'vision_edge_rejections_total']) {
+      expect(plotted, m).toContain(m);
+    }
+  });
+
+  it('kubernetes: every manifest validates against its schema, and kustomize lists them all', () => {
+    const models: Record<string, new (data: never) => { validate(): void }> = {
+      'v1/Namespace': Namespace,
+      'v1/ConfigMap': ConfigMap,
+      'v1/Secret': Secret,
+      'v1/Service': Service,
+      'v1/PersistentVolumeClaim': PersistentVolumeClaim,
+      'apps/v1/Deployment': Deployment,
+      'networking.k8s.io/v1/Ingress': Ingress,
+      'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+      'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
+      'keda.sh/v1alpha1/ScaledObject': ScaledObject,
+    };
+    const kustomization = parse(readFileSync(deploy('k8s', 'kustomization.yaml'), 'utf8')) as { resources: string[] };
+    const manifests = readdirSync(deploy('k8s')).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml' && f !== 'redis-values.yaml');
+    expect(kustomization.resources.sort()).toEqual(manifests.sort());
+    const kinds: string[] = [];
+    for (const file of manifests) {
+      for (const doc of parseAllDocuments(readFileSync(deploy('k8s', file), 'utf8'))) {
+        expect(doc.errors, file).toEqual([]);
+        const obj = doc.toJS() as { apiVersion: string; kind: string };
+        const Model = models[`${obj.apiVersion}/${obj.kind}`];
+        expect(Model, `${file}: ${obj.apiVersion} ${obj.kind}`).toBeDefined();
+        expect(() => new Model(obj as never).validate(), `${file}: ${obj.kind}`).not.toThrow();
+        kinds.push(obj.kind);
+      }
+    }
+    expect(kinds).toEqual(expect.arrayContaining(['Deployment', 'Service', 'Ingress', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'ScaledObject']));
+    // A schema cannot see that the worker asks for a GPU or that the drain fits the grace period.
+    const worker = readFileSync(deploy('k8s', 'worker.yaml'), 'utf8');
+    expect(worker).toMatch(/nvidia\.com\/gpu: 1/);
+    const edge = parseAllDocuments(readFileSync(deploy('k8s', 'edge.yaml'), 'utf8'))[0].toJS() as {
+      spec: { template: { spec: { terminationGracePeriodSeconds: number } } };
+    };
+    const config = parseAllDocuments(readFileSync(deploy('k8s', 'config.yaml'), 'utf8'))[0].toJS() as { data: Record<string, string> };
+    expect(edge.spec.template.spec.terminationGracePeriodSeconds * 1000).toBeGreaterThan(5000 + Number(config.data['SHUTDOWN_GRACE_MS']) + 5000);
+  });
+
+  it('Dockerfiles: multi-stage, non-root, start a built entry point, never copy models', () => {
+    for (const [file, entry] of [['edge.Dockerfile', 'apps/edge/dist/main.js'], ['worker.Dockerfile', 'apps/worker/dist/main.js'], ['worker-gpu.Dockerfile', 'apps/worker/dist/main.js']]) {
+      const text = readFileSync(deploy('docker', file), 'utf8');
+      expect(text.match(/^FROM /gm)?.length ?? 0, file).toBeGreaterThanOrEqual(2);
+      expect(text, file).toMatch(/^USER (?!root)\S+/m);
+      expect(text, file).toContain(`CMD ["node", "${entry}"]`);
+      expect(existsSync(join(root, entry)), `${entry} is built`).toBe(true);
+      expect(text, file).toMatch(/npm prune --omit=dev/);
+      expect(text, file).not.toMatch(/COPY .*models/);
+    }
+    const ignore = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n');
+    for (const p of ['node_modules', 'models', '*.onnx', '.git']) expect(ignore).toContain(p);
+  });
+});
