@@ -26,7 +26,7 @@ export default [
     rules: {
       '@nx/enforce-module-boundaries': ['error', { enforceBuildableLibDependency: false, depConstraints }],
       '@typescript-eslint/no-explicit-any': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', ignoreRestSiblings: true }],
     },
   },
   {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame, PROTOCOL_V1, type Detection } from '@vision/protocol';
 import {
-  cleanupPrefix, COLORS, drawScene, modelsDir, startService, startTestRedis, TestClient, uniquePrefix,
+  cleanupPrefix, COLORS, drawScene, freePort, modelsDir, startService, startTestRedis, TestClient, uniquePrefix,
   type ServiceProcess, type TestRedis,
 } from '@vision/testing';
 
@@ -60,6 +60,12 @@ describe('distributed pipeline: 2 edges, 2 workers, real Redis, real processes',
       const r = await fetch(`http://127.0.0.1:${w.metricsPort}/readyz`);
       expect(await r.json()).toEqual({ ready: true, checks: { model: true, queue: true, accepting: true, loop: true } });
       expect((await fetch(`http://127.0.0.1:${w.metricsPort}/healthz`)).status).toBe(200);
+      // The queue gauges are read from Redis at scrape time; reclaims and dead letters are counted.
+      const text = await (await fetch(`http://127.0.0.1:${w.metricsPort}/metrics`)).text();
+      for (const m of ['vision_queue_backlog_frames', 'vision_queue_pending_frames', 'vision_worker_reclaimed_frames_total', 'vision_worker_dead_letters_total']) {
+        expect(text).toMatch(new RegExp(`^${m} \\d+$`, 'm'));
+      }
+      expect(w.logs[0]).toMatchObject({ role: 'worker', hostname: expect.any(String) });
     }
   });
 
@@ -153,8 +159,26 @@ describe('npm start (embedded mode, no Redis)', () => {
     }
   });
 
-  it('a stand-alone role without REDIS_URL, or a bad setting, fails start-up naming the variable', async () => {
+  it('a stand-alone role without REDIS_URL or MODEL_PATH, or a bad setting, fails start-up naming the variable', async () => {
     await expect(startService('edge', {}, 10_000)).rejects.toThrow(/REDIS_URL/);
     await expect(startService('server', { MAX_BATCH: 'lots' }, 10_000)).rejects.toThrow(/MAX_BATCH/);
+    // Only the embedded demo falls back to the generated model; a worker never serves it silently.
+    await expect(startService('worker', { REDIS_URL: 'redis://127.0.0.1:1' }, 10_000)).rejects.toThrow(/MODEL_PATH/);
+    await expect(startService('worker', { REDIS_URL: 'redis://127.0.0.1:1,redis://127.0.0.1:2', MODEL_PATH: MODEL }, 10_000)).rejects.toThrow(/one shard/);
+    const demo = await startService('server', {});
+    expect(demo.logs.find((l) => l['msg'] === 'ready')).toMatchObject({ model: 'models/colors-v8-dyn.onnx' });
+    expect(await demo.kill('SIGTERM')).toBe(0);
+  });
+
+  it('a worker that cannot reach Redis is alive but not ready, on its ops port', async () => {
+    const worker = await startService('worker', { REDIS_URL: `redis://127.0.0.1:${await freePort()}`, MODEL_PATH: MODEL });
+    try {
+      expect((await fetch(`http://127.0.0.1:${worker.metricsPort}/healthz`)).status).toBe(200);
+      const r = await fetch(`http://127.0.0.1:${worker.metricsPort}/readyz`);
+      expect(r.status).toBe(503);
+      expect(await r.json()).toEqual({ ready: false, checks: { model: true, queue: false, accepting: true, loop: true } });
+    } finally {
+      await worker.kill('SIGKILL');
+    }
   });
 });

@@ -17,7 +17,8 @@ const schema = z.object({
   // Roles and wiring
   PORT: int(0, 65535).default(8080),
   HOST: z.string().min(1).default('0.0.0.0'),
-  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  // One URL, or (edges only) several: the shards cameras are spread over (docs/scaling.md).
+  REDIS_URL: list.pipe(z.array(z.url({ protocol: /^rediss?$/ })).min(1)).optional(),
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]+$/).default('vision'),
   EDGE_ID: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
   WORKER_ID: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
@@ -95,8 +96,10 @@ export type Env = Record<string, string | undefined>;
 export interface AppConfig {
   port: number;
   host: string;
-  /** Unset: embedded mode (one process, in-memory transport). */
+  /** Unset: embedded mode (one process, in-memory transport). The first shard when there are several. */
   redisUrl: string | undefined;
+  /** Every shard (one entry unless an edge spreads cameras over several Redis instances). */
+  redisUrls: string[];
   redisPrefix: string;
   edgeId: string;
   workerId: string;
@@ -201,7 +204,8 @@ export function loadConfig(env: Env): AppConfig {
   return {
     port: e.PORT,
     host: e.HOST,
-    redisUrl: e.REDIS_URL,
+    redisUrl: e.REDIS_URL?.[0],
+    redisUrls: e.REDIS_URL ?? [],
     redisPrefix: e.REDIS_PREFIX,
     edgeId: e.EDGE_ID ?? `edge-${hostname()}-${process.pid}-${suffix}`,
     workerId: e.WORKER_ID ?? `worker-${hostname()}-${process.pid}-${suffix}`,

@@ -25,6 +25,10 @@ describe('loadConfig', () => {
     expect(c.model).toMatchObject({ confThreshold: 0.5, allowProviderFallback: true, executionProvider: 'cuda' });
     expect(c.port).toBe(8080);
     expect(c.edgeId).toBe('edge-a');
+    const sharded = loadConfig({ REDIS_URL: 'redis://a:6379, rediss://b:6380' });
+    expect(sharded.redisUrls).toEqual(['redis://a:6379', 'rediss://b:6380']);
+    expect(sharded.redisUrl).toBe('redis://a:6379');
+    expect(() => loadConfig({ REDIS_URL: 'redis://a:6379,http://b' })).toThrow(/REDIS_URL/);
   });
 
   it('names every offending variable', () => {

@@ -173,7 +173,10 @@ export class ClientSession {
   private submit(f: WaitingFrame): void {
     this.inFlight++;
     this.host.ledger.submit(
-      { connId: this.connId, frameId: f.frameId, tenant: this.principal.subject, receivedAt: f.receivedAt, deadline: f.deadline, image: f.image },
+      {
+        connId: this.connId, frameId: f.frameId, tenant: this.principal.subject, receivedAt: f.receivedAt, deadline: f.deadline, image: f.image,
+        ...(f.streamId !== undefined ? { streamId: f.streamId } : {}),
+      },
       (s) => this.onSettled(f, s),
     );
   }

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { throttledWarn, type AppConfig } from '@vision/config';
 import { serveMetrics } from '@vision/metrics';
 import { FRAME_HEADER_MAX_BYTES, VisionError } from '@vision/protocol';
-import { admissionFrom, MemoryConnectionLeases, RedisConnectionLeases, RedisEdgeTransport } from '@vision/transport';
+import { admissionFrom, MemoryConnectionLeases, RedisConnectionLeases, RedisEdgeTransport, ShardedEdgeTransport, type EdgeTransport } from '@vision/transport';
 import type { EdgeContext } from './edge-context';
 import { EdgeModule } from './edge.module';
 import { EdgeService } from './edge.service';
@@ -42,6 +42,7 @@ export async function startEdgeRuntime(input: EdgeRuntimeInput): Promise<EdgeRun
   checkConnectionCap(config);
   const verifier = verifierFor(config, log, input.demo ?? false);
   const transport = input.transport ?? redisTransport(config);
+  // Connection leases live on the first shard: they are small, and one place keeps the count exact.
   const leases = input.leases ?? (config.redisUrl ? new RedisConnectionLeases({ url: config.redisUrl, prefix: config.redisPrefix }) : new MemoryConnectionLeases());
   const ctx: EdgeContext = { ...input, transport, leases, verifier };
   const app = await NestFactory.create<NestExpressApplication>(EdgeModule.forRoot(ctx), {
@@ -135,7 +136,10 @@ function checkConnectionCap(config: AppConfig): void {
   }
 }
 
-function redisTransport(config: AppConfig): RedisEdgeTransport {
+function redisTransport(config: AppConfig): EdgeTransport {
   if (!config.redisUrl) throw new VisionError('E_CONFIG', 'REDIS_URL must be set for a stand-alone edge');
-  return new RedisEdgeTransport({ url: config.redisUrl, prefix: config.redisPrefix, admission: admissionFrom(config), maxLen: config.streams.maxLen });
+  const shards = config.redisUrls.map(
+    (url) => new RedisEdgeTransport({ url, prefix: config.redisPrefix, admission: admissionFrom(config), maxLen: config.streams.maxLen }),
+  );
+  return shards.length === 1 ? shards[0] : new ShardedEdgeTransport(shards);
 }

@@ -13,6 +13,7 @@ export interface LedgerFrame {
   receivedAt: number;
   deadline: number;
   image: Buffer;
+  streamId?: string;
 }
 
 interface Entry {
@@ -61,7 +62,10 @@ export class FrameLedger {
       return this.fail(key, err);
     }
     this.transport
-      .submit({ key, edgeId: this.edgeId, connId: f.connId, frameId: f.frameId, receivedAt: f.receivedAt, deadline: f.deadline, tenant: f.tenant, bytes: f.image.length, image: f.image })
+      .submit({
+        key, edgeId: this.edgeId, connId: f.connId, frameId: f.frameId, receivedAt: f.receivedAt, deadline: f.deadline, tenant: f.tenant, bytes: f.image.length, image: f.image,
+        ...(f.streamId !== undefined ? { streamId: f.streamId } : {}),
+      })
       .catch((err: unknown) => this.fail(key, err));
   }
 

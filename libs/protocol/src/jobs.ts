@@ -15,6 +15,8 @@ export interface FrameJobMeta {
   tenant: string;
   /** Encoded image size, for the byte budget of waiting frames. */
   bytes: number;
+  /** The client's camera/stream id, when it gave one: frames of one stream stay on one shard. */
+  streamId?: string;
 }
 
 export interface FrameJob extends FrameJobMeta {

@@ -6,3 +6,4 @@ export * from './redis-edge-transport';
 export * from './redis-worker-transport';
 export * from './redis-connection-leases';
 export * from './token-bucket';
+export * from './sharded-edge-transport';

@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import { VisionError, type FrameJob, type FrameJobMeta, type FrameOutcomeMessage } from '@vision/protocol';
+import { VisionError, type FrameJob, type FrameOutcomeMessage } from '@vision/protocol';
 import { luaScript } from './lua-scripts';
 import { connectTolerant, createRedis, queueHealth, requireRedis7 } from './redis-connection';
 import { redisKeys, WORKER_LIVENESS_MS, type RedisKeys } from './redis-keys';
@@ -57,23 +57,14 @@ export class RedisEdgeTransport implements EdgeTransport {
   }
 
   async submit(job: FrameJob): Promise<void> {
-    const meta: FrameJobMeta = {
-      key: job.key,
-      edgeId: job.edgeId,
-      connId: job.connId,
-      frameId: job.frameId,
-      receivedAt: job.receivedAt,
-      deadline: job.deadline,
-      tenant: job.tenant,
-      bytes: job.image.length,
-    };
+    const { image, ...meta } = job;
     const a = this.admission;
     let reply: [number, number];
     try {
       reply = await this.cmd.visionSubmit!(
         this.keys.stream, this.keys.tenantOpen(job.tenant), this.keys.activeTenants, this.keys.bytesWaiting, this.keys.tenantRate(job.tenant), this.keys.workers,
-        this.keys.group, a.maxQueue, this.maxLen, JSON.stringify(meta), job.image, Date.now(), job.deadline + SHARE_MARGIN_MS,
-        job.tenant, job.key, a.tenantMaxQueue, a.maxQueueBytes, job.image.length, a.tenantFramesPerSecond, Math.max(1, a.tenantFramesPerSecond),
+        this.keys.group, a.maxQueue, this.maxLen, JSON.stringify(meta), image, Date.now(), job.deadline + SHARE_MARGIN_MS,
+        job.tenant, job.key, a.tenantMaxQueue, a.maxQueueBytes, image.length, a.tenantFramesPerSecond, Math.max(1, a.tenantFramesPerSecond),
         Date.now() - WORKER_LIVENESS_MS,
       );
     } catch (err) {

@@ -267,8 +267,8 @@ function compareIds(a: string, b: string): number {
 }
 
 function metaOf(job: Delivery['job']): FrameJobMeta {
-  const { key, edgeId, connId, frameId, receivedAt, deadline, tenant, bytes } = job;
-  return { key, edgeId, connId, frameId, receivedAt, deadline, tenant, bytes };
+  const { image, ...meta } = job;
+  return meta;
 }
 
 function decodeEntry(fields: Buffer[]): Delivery['job'] | undefined {

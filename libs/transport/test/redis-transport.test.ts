@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:net';
 import Redis from 'ioredis';
 import type { FrameJob, FrameOutcomeMessage } from '@vision/protocol';
 import { cleanupPrefix, freePort, startTestRedis, uniquePrefix, type TestRedis } from '@vision/testing';
@@ -280,6 +281,43 @@ describe('Redis transport', () => {
     await w.close();
     await admin.zadd(s.keys.workers, Date.now() - 60_000, 'w1');
     await expect(e.submit(job('edge-a'))).rejects.toMatchObject({ code: 'E_UNAVAILABLE' });
+  });
+
+  it('refuses to start against a Redis older than 7 (no group lag: MAX_QUEUE would not hold)', async () => {
+    // A server that speaks just enough RESP to pass for Redis 6.2: INFO tells the version, the rest is +OK.
+    const fake: Server = createServer((sock) => {
+      let buf = '';
+      sock.on('data', (d) => {
+        buf += d.toString('latin1');
+        // Commands arrive as RESP arrays of bulk strings, several per packet: answer each in turn.
+        for (;;) {
+          const m = /^\*(\d+)\r\n/.exec(buf);
+          if (!m) return;
+          let at = m[0].length;
+          const parts: string[] = [];
+          for (let i = 0; i < Number(m[1]); i++) {
+            const b = /^\$(\d+)\r\n/.exec(buf.slice(at));
+            if (!b || buf.length < at + b[0].length + Number(b[1]) + 2) return;
+            parts.push(buf.slice(at + b[0].length, at + b[0].length + Number(b[1])));
+            at += b[0].length + Number(b[1]) + 2;
+          }
+          buf = buf.slice(at);
+          const info = 'redis_version:6.2.14\r\nloading:0\r\n';
+          sock.write(/^info$/i.test(parts[0]) ? `$${info.length}\r\n${info}\r\n` : '+OK\r\n');
+        }
+      });
+    });
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+    try {
+      const url = `redis://127.0.0.1:${(fake.address() as { port: number }).port}`;
+      const e = new RedisEdgeTransport({ url, prefix: 'old' });
+      const w = new RedisWorkerTransport({ url, prefix: 'old' });
+      open.push(e, w);
+      await expect(e.start('edge-a', () => undefined)).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringMatching(/Redis 7 or newer.*6\.2\.14/) });
+      await expect(w.start('w1')).rejects.toMatchObject({ code: 'E_CONFIG' });
+    } finally {
+      fake.close();
+    }
   });
 
   it('shares connection slots per address and per subject across edges, and frees them on release', async () => {

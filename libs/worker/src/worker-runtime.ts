@@ -70,6 +70,7 @@ export async function startWorkerRuntime(
 
 function redisTransport(config: AppConfig, log: Logger, metrics: VisionMetrics | undefined): RedisWorkerTransport {
   if (!config.redisUrl) throw new VisionError('E_CONFIG', 'REDIS_URL must be set for a stand-alone worker');
+  if (config.redisUrls.length > 1) throw new VisionError('E_CONFIG', 'REDIS_URL: a worker serves one shard; give it one URL (edges take the list)');
   return new RedisWorkerTransport({
     url: config.redisUrl,
     prefix: config.redisPrefix,
