@@ -54,5 +54,8 @@ describe('sharding: one edge over two Redis instances', () => {
     for (let s = 0; s < STREAMS; s++) expected[shardOf({ tenant, streamId: `cam-${s}`, connId: '' }, 2)] += PER_STREAM;
     expect(expected.every((n) => n > 0), 'the test streams cover both shards').toBe(true);
     expect(await Promise.all(workers.map((w) => framesDone(w.metricsPort)))).toEqual(expected);
+    // Each camera has its own fps series on the edge.
+    const text = await (await fetch(`http://127.0.0.1:${edge.metricsPort}/metrics`)).text();
+    for (let s = 0; s < STREAMS; s++) expect(text).toContain(`vision_edge_stream_frames_total{stream="cam-${s}",outcome="result"} ${PER_STREAM}`);
   });
 });

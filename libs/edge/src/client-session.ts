@@ -57,7 +57,7 @@ export interface SessionLimits {
 export interface SessionHost {
   readonly ledger: FrameLedger;
   /** Called once per frame with its terminal outcome, for metrics. */
-  answered(outcome: 'result' | ErrorCode, receivedAt: number): void;
+  answered(outcome: 'result' | ErrorCode, receivedAt: number, streamId?: string): void;
   /** A limit or policy refused something this session sent. */
   rejected(code: ErrorCode): void;
   hello(session: ClientSession): HelloMessage;
@@ -202,7 +202,7 @@ export class ClientSession {
         },
       };
       this.send(this.protocol === 'yolo.v1' ? reply : m.detections);
-      this.host.answered('result', f.receivedAt);
+      this.host.answered('result', f.receivedAt, f.streamId);
     } else {
       this.sendError(f.frameId, f.streamId, s.error, f.receivedAt);
     }
@@ -223,7 +223,7 @@ export class ClientSession {
   private drop(f: WaitingFrame): void {
     // The seed protocol has no way to say "dropped": the frame simply gets no reply.
     if (this.protocol === 'yolo.v1') this.sendError(f.frameId, f.streamId, new VisionError('E_DROPPED'), f.receivedAt);
-    else this.host.answered('E_DROPPED', f.receivedAt);
+    else this.host.answered('E_DROPPED', f.receivedAt, f.streamId);
   }
 
   private onText(data: Buffer, receivedAt: number): void {
@@ -271,7 +271,7 @@ export class ClientSession {
 
   private sendError(frameId: number | undefined, streamId: string | undefined, err: unknown, receivedAt: number): void {
     const error = toWireError(err);
-    if (frameId !== undefined) this.host.answered(error.code, receivedAt);
+    if (frameId !== undefined) this.host.answered(error.code, receivedAt, streamId);
     if (this.protocol === 'yolo.v1') {
       const reply: ErrorReply = {
         type: 'error',

@@ -133,9 +133,11 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
     return `${this.instance}-h${(++this.httpSeq).toString(36)}`;
   }
 
-  answered(outcome: 'result' | ErrorCode, receivedAt: number): void {
-    this.ctx.metrics.edgeFrames.inc({ outcome });
-    if (outcome === 'result') this.ctx.metrics.edgeLatency.observe((Date.now() - receivedAt) / 1000);
+  answered(outcome: 'result' | ErrorCode, receivedAt: number, streamId?: string): void {
+    const m = this.ctx.metrics;
+    m.edgeFrames.inc({ outcome });
+    if (outcome === 'result') m.edgeLatency.observe((Date.now() - receivedAt) / 1000);
+    if (streamId !== undefined) m.streamFrame(streamId, outcome === 'result' ? 'result' : outcome === 'E_DROPPED' || outcome === 'E_EXPIRED' ? 'skipped' : 'error');
   }
 
   rejected(code: ErrorCode): void {

@@ -8,6 +8,9 @@ export interface QueueStats {
   pending: number | undefined;
 }
 
+/** Distinct stream ids with their own series, per process. */
+export const MAX_STREAM_LABELS = 500;
+
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
@@ -30,6 +33,18 @@ export class VisionMetrics {
     labelNames: ['code'] as const,
     registers: [this.registry],
   });
+  /**
+   * Per camera: frames answered with a result (its rate is the stream's fps), skipped (replaced
+   * by a newer frame or expired waiting) or failed. Stream ids are client-chosen, so only the first
+   * MAX_STREAM_LABELS get their own series; the rest share `_other` (memory stays bounded).
+   */
+  readonly edgeStreamFrames = new Counter({
+    name: 'vision_edge_stream_frames_total',
+    help: 'Frames per client stream id, by outcome (result, skipped, error)',
+    labelNames: ['stream', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  private readonly streamLabels = new Set<string>();
   readonly edgeLatency = this.histogram('vision_edge_frame_seconds', 'Edge receive to reply, for frames answered with a result');
   readonly workerBatchSize = this.histogram('vision_worker_batch_size', 'Frames per session.run', [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64]);
   readonly workerInference = this.histogram('vision_worker_inference_seconds', 'session.run time per batch');
@@ -79,6 +94,16 @@ export class VisionMetrics {
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     // nodejs_eventloop_lag_* record the whole sampling interval (10 ms here): delay beyond it is value − 10 ms.
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+  }
+
+  /** Counts one frame of a client stream (frames without a stream id are not counted per stream). */
+  streamFrame(streamId: string, outcome: 'result' | 'skipped' | 'error'): void {
+    let stream = streamId;
+    if (!this.streamLabels.has(stream)) {
+      if (this.streamLabels.size >= MAX_STREAM_LABELS) stream = '_other';
+      else this.streamLabels.add(stream);
+    }
+    this.edgeStreamFrames.inc({ stream, outcome });
   }
 
   /** Where the queue gauges read from at scrape time. */
