@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # A GPU inference worker: the same app on NVIDIA's CUDA runtime with cuDNN, plus ONNX Runtime's
-# CUDA provider of the same version as onnxruntime-node (package-lock.json pins it). ORT 1.29's
-# provider links CUDA 13 (cuBLAS/cuBLASLt 13, cuRAND 10, cudart 13) and cuDNN 9.
+# CUDA provider of the same version as onnxruntime-node (1.29.0, pinned in package-lock.json): the
+# npm package com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9 carries it, built for CUDA 13
+# (cuBLAS/cuBLASLt 13, cuRAND 10, cudart 13) and cuDNN 9 — the libraries of the base image.
 #   docker build -f deploy/docker/worker-gpu.Dockerfile -t vision-worker-gpu .
 ARG NODE_IMAGE=node:24-bookworm-slim
 ARG CUDA_IMAGE=nvidia/cuda:13.0.2-cudnn-runtime-ubuntu24.04
@@ -14,10 +15,14 @@ COPY package.json package-lock.json .npmrc ./
 COPY apps apps
 COPY libs libs
 COPY nx.json tsconfig.base.json tsconfig.json eslint.config.mjs ./
-# The provider comes from ORT's own install script, run on purpose here (npm skips it elsewhere):
-# its files land in node_modules/onnxruntime-node/bin next to the CPU build of the same version.
+# The provider libraries go next to the binding, where ONNX Runtime looks for them (the same step
+# as deploy/gpu/pack.sh). onnxruntime-node's own install script is not used: its download is
+# CUDA 12 and unpinned.
 RUN npm ci --no-audit --no-fund \
- && node node_modules/onnxruntime-node/script/install --onnxruntime-node-install=cuda12 \
+ && npm pack com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9 \
+ && tar -xzf com.github.asus4.onnxruntime.linux-x64-gpu-0.4.9.tgz \
+ && find package -name 'libonnxruntime_providers_*.so' -exec cp {} node_modules/onnxruntime-node/bin/napi-v6/linux/x64/ \; \
+ && rm -rf package ./*.tgz \
  && npm run build \
  && npm prune --omit=dev --no-audit --no-fund \
  && rm -rf apps/*/src apps/*/test libs/*/src libs/*/test apps/bench apps/server apps/edge
