@@ -2,6 +2,7 @@ import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import Redis from 'ioredis';
+import { redisKeys } from '@vision/transport';
 import {
   imageFixturesDir, LoadClient, modelsDir, repoRoot, startService, startTestRedis, uniquePrefix, type ServiceProcess,
 } from '@vision/testing';
@@ -52,8 +53,8 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, Number(o.sampleS) * 1000));
       const sample: Record<string, number> = { t_s: Math.round((Date.now() - started) / 1000) };
       for (const p of procs) sample[`${p.role}${procs.filter((q) => q.role === p.role).indexOf(p) + 1}_rss_mb`] = rssMb(p.proc.pid!);
-      sample['stream_len'] = await admin.xlen(`${prefix}:frames`);
-      sample['pending'] = ((await admin.xpending(`${prefix}:frames`, 'workers')) as [number])[0] ?? 0;
+      sample['stream_len'] = await admin.xlen(redisKeys(prefix).stream('default'));
+      sample['pending'] = ((await admin.xpending(redisKeys(prefix).stream('default'), 'workers')) as [number])[0] ?? 0;
       sample['answered'] = clients.reduce((a, c) => a + c.log.length, 0);
       sample['results'] = clients.reduce((a, c) => a + c.log.filter((r) => r.outcome === 'result').length, 0);
       samples.push(sample);

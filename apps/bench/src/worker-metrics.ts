@@ -9,12 +9,25 @@ export interface WorkerCounters {
   batchBuckets: Map<number, number>;
 }
 
-export async function scrapeWorker(metricsUrl: string): Promise<WorkerCounters> {
+/** Every sample of `name` in Prometheus text, with its labels. */
+function samples(text: string, name: string): { labels: Record<string, string>; value: number }[] {
+  const out: { labels: Record<string, string>; value: number }[] = [];
+  for (const m of text.matchAll(new RegExp(`^${name}(?:\\{([^}]*)\\})? ([0-9.e+-]+|\\+Inf)$`, 'gm'))) {
+    const labels = Object.fromEntries([...(m[1] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
+    out.push({ labels, value: Number(m[2]) });
+  }
+  return out;
+}
+
+/** The worker's counters, summed over its models, or for one `model`. */
+export async function scrapeWorker(metricsUrl: string, model?: string): Promise<WorkerCounters> {
   const text = await (await fetch(metricsUrl)).text();
-  const value = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? 0);
+  const mine = (name: string) => samples(text, name).filter((x) => model === undefined || x.labels['model'] === model);
+  const value = (name: string) => mine(name).reduce((a, x) => a + x.value, 0);
   const batchBuckets = new Map<number, number>();
-  for (const m of text.matchAll(/^vision_worker_batch_size_bucket\{le="([^"]+)"\} ([0-9.e+-]+)$/gm)) {
-    batchBuckets.set(m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2]));
+  for (const x of mine('vision_worker_batch_size_bucket')) {
+    const le = x.labels['le'] === '+Inf' ? Infinity : Number(x.labels['le']);
+    batchBuckets.set(le, (batchBuckets.get(le) ?? 0) + x.value);
   }
   return {
     busySeconds: value('vision_worker_busy_seconds_total'),

@@ -25,8 +25,8 @@ async function edgeWith(env: Env, opts: { worker?: boolean; silentWorker?: boole
   const metrics = new VisionMetrics({ defaultMetrics: false });
   const transport = new MemoryTransport(admissionFrom(config));
   let worker: WorkerRuntime | undefined;
-  if (opts.worker !== false) worker = await startWorkerRuntime(config, log, { transport, metrics });
-  else if (opts.silentWorker !== false) await transport.start('silent-worker');
+  if (opts.worker !== false) worker = await startWorkerRuntime(config, log, { transportFor: (id) => transport.worker(id), metrics });
+  else if (opts.silentWorker !== false) await transport.worker('default').start('silent-worker');
   const edge: EdgeRuntime = await startEdgeRuntime({ config, log, metrics, transport });
   stops.push(async () => {
     await edge.stop();
@@ -86,7 +86,7 @@ describe('edge: yolo.v1', () => {
     c.send(JSON.stringify({ type: 'ping', ts: 7 }));
     const msgs = (await c.waitFor(3)) as Record<string, unknown>[];
     const result = msgs.find((m) => m['type'] === 'result')!;
-    expect(result).toMatchObject({ frameId: 4242, streamId: 'gate-3', captureTs, model: 'colors-v8-dyn.onnx', batchSize: 1 });
+    expect(result).toMatchObject({ frameId: 4242, streamId: 'gate-3', captureTs, model: 'default', modelVersion: '1', batchSize: 1 });
     expect((result['detections'] as unknown[]).length).toBe(1);
     const t = result['timings'] as Record<string, number>;
     for (const k of ['queueMs', 'preprocessMs', 'inferenceMs', 'totalMs']) expect(t[k]).toBeGreaterThanOrEqual(0);
@@ -165,7 +165,7 @@ describe('edge: health and lifecycle', () => {
     await expect.poll(() => edge.edge.ledger.size).toBe(1);
     const stopping = edge.stop();
     // The frame is still open when draining starts; a worker arriving now completes it within the grace period.
-    const worker = await startWorkerRuntime(config, log, { transport, metrics });
+    const worker = await startWorkerRuntime(config, log, { transportFor: (id) => transport.worker(id), metrics });
     stops.push(() => worker.stop());
     expect(await c.closed).toBe(1001);
     expect(c.messages).toContainEqual(expect.objectContaining({ type: 'result', frameId: 9 }));

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Redis from 'ioredis';
+import { redisKeys } from '@vision/transport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   freePort, imageFixturesDir, LoadClient, modelsDir, startService, startTestRedis, uniquePrefix,
@@ -95,7 +96,7 @@ describe('fault injection', () => {
     const victimId = String(victim.logs.find((l) => l['msg'] === 'worker started')?.['workerId']);
     // Strike while the victim holds frames it has not acknowledged.
     await expect
-      .poll(async () => ((await admin.xpending(`${prefix}:frames`, 'workers', '-', '+', 10, victimId)) as unknown[]).length, {
+      .poll(async () => ((await admin.xpending(redisKeys(prefix).stream('default'), 'workers', '-', '+', 10, victimId)) as unknown[]).length, {
         timeout: 10_000,
         interval: 5,
       })
@@ -142,7 +143,7 @@ describe('fault injection', () => {
       const stalled = clients.flatMap((c) => c.log.filter((r) => r.sentAt >= t0 + 200));
       expect(stalled.length).toBeGreaterThan(0);
       for (const r of stalled) expect(['E_OVERLOADED', 'E_TIMEOUT', 'E_UNAVAILABLE']).toContain(r.outcome);
-      expect(await admin.xlen(`${prefix}:frames`)).toBeLessThanOrEqual(200 * 1.5);
+      expect(await admin.xlen(redisKeys(prefix).stream('default'))).toBeLessThanOrEqual(200 * 1.5);
       const metrics = await (await fetch(`http://127.0.0.1:${edges[0].metricsPort}/metrics`)).text();
       expect(metrics).toMatch(/vision_edge_frames_total\{outcome="E_OVERLOADED"\} [1-9]/);
     } finally {

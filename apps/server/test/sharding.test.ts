@@ -9,7 +9,7 @@ const PER_STREAM = 4;
 
 async function framesDone(metricsPort: number): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  return Number(/^vision_worker_frames_total\{outcome="result"\} (\d+)/m.exec(text)?.[1] ?? 0);
+  return Number(/^vision_worker_frames_total\{model="default",outcome="result"\} (\d+)/m.exec(text)?.[1] ?? 0);
 }
 
 /**

@@ -3,12 +3,15 @@ import { runMain } from '@vision/config';
 import { serveMetrics, VisionMetrics, watchLoop } from '@vision/metrics';
 import { startWorkerRuntime, type WorkerRuntime } from '@vision/worker';
 
-/** `npm run start:worker`: pulls frames from Redis, batches, infers, publishes; needs REDIS_URL and MODEL_PATH. */
+/**
+ * `npm run start:worker`: pulls frames from Redis, batches, infers, publishes; needs REDIS_URL and
+ * MODEL_PATH (or MODELS_FILE). SIGHUP re-reads the model repository and swaps changed models live.
+ */
 runMain('worker', async (config, log) => {
   const metrics = new VisionMetrics();
   const loop = watchLoop();
   const loaded: { runtime?: WorkerRuntime } = {};
-  // Up before the model loads (a TensorRT build can take minutes): alive, not yet ready.
+  // Up before the models load (a TensorRT build can take minutes): alive, not yet ready.
   const server = await serveMetrics(metrics, config.metricsPort, config.host, async () => ({
     model: false,
     ...(await loaded.runtime?.readiness()),
@@ -16,6 +19,10 @@ runMain('worker', async (config, log) => {
   }));
   log.info({ metricsPort: (server.address() as AddressInfo).port }, 'ops port listening');
   const worker = (loaded.runtime = await startWorkerRuntime(config, log, { metrics }));
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: reloading the model repository');
+    void worker.reload();
+  });
   return async () => {
     await worker.stop();
     server.close();

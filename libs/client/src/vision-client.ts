@@ -30,6 +30,8 @@ export type FrameOutcome =
 export interface VisionClientOptions {
   /** ws:// or wss:// URL of the edge's /ws/detect (behind a load balancer), or several edges tried in turn. */
   url: string | string[];
+  /** The model every frame of this client goes to (`?model=`; GET /v1/models lists them). @defaultValue the site's default */
+  model?: string;
   /** A bearer token, or a function that returns a fresh one (called before each connection and before expiry). */
   token?: string | (() => string | Promise<string>);
   /** Browsers: `protocol` (Sec-WebSocket-Protocol); Node: `header`. @defaultValue 'protocol' with the browser's WebSocket, else 'header' */
@@ -164,8 +166,12 @@ export class VisionClient {
     const tokenIn = this.o.tokenIn ?? (this.o.webSocket ? 'header' : 'protocol');
     const protocols = [PROTOCOL_V1, ...(token && tokenIn === 'protocol' ? [`bearer.${token}`] : [])];
     const urls = Array.isArray(this.o.url) ? this.o.url : [this.o.url];
+    const query = [
+      ...(this.o.model !== undefined ? [`model=${encodeURIComponent(this.o.model)}`] : []),
+      ...(token && tokenIn === 'query' ? [`token=${encodeURIComponent(token)}`] : []),
+    ];
     const base = urls[this.urlIndex++ % urls.length];
-    const url = token && tokenIn === 'query' ? `${base}${base.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}` : base;
+    const url = query.length ? `${base}${base.includes('?') ? '&' : '?'}${query.join('&')}` : base;
     const ws = factory(url, protocols, token && tokenIn === 'header' ? { authorization: `Bearer ${token}` } : undefined);
     ws.binaryType = 'arraybuffer';
     const conn: Conn = { ws, ready: false, open: new Map(), lastHeard: this.now() };

@@ -86,7 +86,7 @@ class FakeSocket implements WebSocketLike {
   }
   hello(maxInFlight = 2): void {
     this.readyState = 1;
-    const h: HelloMessage = { type: 'hello', protocol: 'yolo.v1', edgeId: 'e', limits: { maxInFlight, maxFrameBytes: 1 << 20, deadlineMs: 2000, framesPerSecond: 30, messagesPerSecond: 60 } };
+    const h: HelloMessage = { type: 'hello', protocol: 'yolo.v1', edgeId: 'e', model: 'default', limits: { maxInFlight, maxFrameBytes: 1 << 20, deadlineMs: 2000, framesPerSecond: 30, messagesPerSecond: 60 } };
     this.push(h);
   }
   frames(): number[] {

@@ -32,6 +32,12 @@ const schema = z.object({
   // Required for a stand-alone worker; only the embedded demo falls back to DEMO_MODEL_PATH.
   MODEL_PATH: z.string().min(1).optional(),
   NAMES_FILE: z.string().min(1).optional(),
+  // Several models: a JSON repository (docs/models.md); without it MODEL_PATH is the one model.
+  MODELS_FILE: z.string().min(1).optional(),
+  MODEL_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).default('default'),
+  MODEL_VERSION: z.string().regex(/^[A-Za-z0-9_.+-]{1,64}$/).default('1'),
+  WORKER_MODELS: list.optional(),
+  MODEL_MEMORY_MB: int(0, 10_000_000).default(0),
   CONF_THRESHOLD: num(0, 1).default(0.25),
   IOU_THRESHOLD: num(0, 1).default(0.45),
   MAX_DETECTIONS: int(1, 10000).default(300),
@@ -110,6 +116,14 @@ export interface AppConfig {
   /** Serve https/wss from these files; both or neither. */
   tls: { certFile: string; keyFile: string } | undefined;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
+  /** The model repository file; unset: one model, MODEL_PATH, named `modelId`. */
+  modelsFile: string | undefined;
+  modelId: string;
+  modelVersion: string;
+  /** Models this worker serves (ids); undefined: every model of the repository that fits `modelMemoryMb`. */
+  workerModels: string[] | undefined;
+  /** Estimated memory a worker may spend on models; 0 = no limit. */
+  modelMemoryMb: number;
   model: {
     /** Unset only where the role has its own default (the embedded demo). */
     path: string | undefined;
@@ -213,6 +227,11 @@ export function loadConfig(env: Env): AppConfig {
     demoEnabled: e.DEMO_ENABLED,
     tls: e.TLS_CERT_FILE && e.TLS_KEY_FILE ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE } : undefined,
     logLevel: e.LOG_LEVEL,
+    modelsFile: e.MODELS_FILE,
+    modelId: e.MODEL_ID,
+    modelVersion: e.MODEL_VERSION,
+    workerModels: e.WORKER_MODELS,
+    modelMemoryMb: e.MODEL_MEMORY_MB,
     model: {
       path: e.MODEL_PATH,
       namesFile: e.NAMES_FILE,

@@ -10,6 +10,7 @@ import {
   type ErrorReply,
   type FrameHeader,
   type HelloMessage,
+  type ModelSelectedMessage,
   type ResultReply,
 } from '@vision/protocol';
 import { TokenBucket } from '@vision/transport';
@@ -20,6 +21,8 @@ export type WireProtocol = 'seed' | 'yolo.v1';
 
 /** Replies queued in user space (beyond the kernel's buffers) before a non-reading peer is dropped. */
 const MAX_UNREAD_REPLY_BYTES = 4 * 1024 * 1024;
+/** Streams of one connection that may each choose a model (the map is per connection). */
+const MAX_STREAM_MODELS = 256;
 /** Longest text message: control messages are small JSON objects (an `auth` token fits). */
 export const MAX_TEXT_BYTES = 4 * 1024;
 /** How long a connection closed for a policy reason has to complete the close handshake. */
@@ -29,12 +32,13 @@ const VIOLATION_WINDOW_MS = 10_000;
 /** Codes a client earns by what it sends (server-side conditions like E_OVERLOADED do not count). */
 const VIOLATIONS = new Set<ErrorCode>([
   'E_RATE_LIMITED', 'E_MESSAGE_TOO_LARGE', 'E_BAD_MESSAGE', 'E_BAD_HEADER', 'E_EMPTY_FRAME',
-  'E_FRAME_TOO_LARGE', 'E_UNSUPPORTED_FORMAT', 'E_FORBIDDEN',
+  'E_FRAME_TOO_LARGE', 'E_UNSUPPORTED_FORMAT', 'E_FORBIDDEN', 'E_UNKNOWN_MODEL',
 ]);
 
 /** A frame waiting for a slot in the window. */
 interface WaitingFrame {
   frameId: number;
+  model: string;
   streamId?: string;
   captureTs?: number;
   receivedAt: number;
@@ -61,6 +65,8 @@ export interface SessionHost {
   /** A limit or policy refused something this session sent. */
   rejected(code: ErrorCode): void;
   hello(session: ClientSession): HelloMessage;
+  /** Throws `E_UNKNOWN_MODEL` or `E_FORBIDDEN`. */
+  chooseModel(principal: Principal, choice: string): { id: string; version: string };
   reauthenticate(current: Principal, token: string): Promise<Principal>;
 }
 
@@ -79,6 +85,8 @@ export class ClientSession {
   private readonly frames: TokenBucket;
   private violations: number[] = [];
   private expiryTimer: NodeJS.Timeout | undefined;
+  /** Models chosen per stream id (`model` control messages with a `streamId`). */
+  private readonly streamModels = new Map<string, string>();
   /** Epoch ms of the last complete message (idle detection; pongs do not count). */
   lastMessageAt = Date.now();
 
@@ -89,6 +97,8 @@ export class ClientSession {
     private readonly limits: SessionLimits,
     private readonly host: SessionHost,
     public principal: Principal,
+    /** The connection's model: frames of streams without their own choice go to it. */
+    public model: string,
   ) {
     this.messages = new TokenBucket(limits.messagesPerSecond);
     this.frames = new TokenBucket(limits.framesPerSecond);
@@ -128,6 +138,7 @@ export class ClientSession {
 
     const frame: WaitingFrame = {
       frameId,
+      model: (header?.streamId !== undefined && this.streamModels.get(header.streamId)) || this.model,
       ...(header?.streamId !== undefined ? { streamId: header.streamId } : {}),
       ...(header?.captureTs !== undefined ? { captureTs: header.captureTs } : {}),
       receivedAt,
@@ -174,7 +185,7 @@ export class ClientSession {
     this.inFlight++;
     this.host.ledger.submit(
       {
-        connId: this.connId, frameId: f.frameId, tenant: this.principal.subject, receivedAt: f.receivedAt, deadline: f.deadline, image: f.image,
+        connId: this.connId, frameId: f.frameId, tenant: this.principal.subject, receivedAt: f.receivedAt, deadline: f.deadline, image: f.image, model: f.model,
         ...(f.streamId !== undefined ? { streamId: f.streamId } : {}),
       },
       (s) => this.onSettled(f, s),
@@ -193,6 +204,7 @@ export class ClientSession {
         ...(f.captureTs !== undefined ? { captureTs: f.captureTs } : {}),
         detections: m.detections,
         model: m.model,
+        modelVersion: m.modelVersion,
         batchSize: m.batchSize,
         timings: {
           queueMs: Math.max(0, m.pickedAt - f.receivedAt),
@@ -229,7 +241,7 @@ export class ClientSession {
   private onText(data: Buffer, receivedAt: number): void {
     // Refused before any parse: a 16 MB text message must not reach JSON.parse.
     if (data.length > MAX_TEXT_BYTES) return this.sendError(undefined, undefined, new VisionError('E_MESSAGE_TOO_LARGE'), receivedAt);
-    let msg: { type?: unknown; ts?: unknown; token?: unknown } | undefined;
+    let msg: { type?: unknown; ts?: unknown; token?: unknown; model?: unknown; streamId?: unknown } | undefined;
     try {
       const parsed: unknown = JSON.parse(data.toString('utf8'));
       msg = parsed && typeof parsed === 'object' ? parsed : undefined;
@@ -243,7 +255,26 @@ export class ClientSession {
     if (msg.type === 'ping') return this.send({ type: 'pong', ...(typeof msg.ts === 'number' ? { ts: msg.ts } : {}) });
     if (msg.type === 'hello') return this.send(this.host.hello(this));
     if (msg.type === 'auth' && typeof msg.token === 'string') return this.refreshToken(msg.token, receivedAt);
+    if (msg.type === 'model' && typeof msg.model === 'string' && (msg.streamId === undefined || typeof msg.streamId === 'string')) {
+      return this.chooseModel(msg.model, msg.streamId, receivedAt);
+    }
     this.sendError(undefined, undefined, new VisionError('E_BAD_MESSAGE', 'unknown control message'), receivedAt);
+  }
+
+  private chooseModel(choice: string, streamId: string | undefined, receivedAt: number): void {
+    let chosen: { id: string; version: string };
+    try {
+      if (streamId !== undefined && !streamAllowed(this.principal, streamId)) throw new VisionError('E_FORBIDDEN', `stream ${streamId} not in the token`);
+      if (streamId !== undefined && !this.streamModels.has(streamId) && this.streamModels.size >= MAX_STREAM_MODELS) {
+        throw new VisionError('E_BAD_MESSAGE', `at most ${MAX_STREAM_MODELS} streams per connection may choose their own model`);
+      }
+      chosen = this.host.chooseModel(this.principal, choice);
+    } catch (err) {
+      return this.sendError(undefined, streamId, err, receivedAt);
+    }
+    if (streamId === undefined) this.model = chosen.id;
+    else this.streamModels.set(streamId, chosen.id);
+    this.send({ type: 'model', model: chosen.id, version: chosen.version, ...(streamId !== undefined ? { streamId } : {}) } satisfies ModelSelectedMessage);
   }
 
   private refreshToken(token: string, receivedAt: number): void {

@@ -27,6 +27,9 @@ export class DetectController {
     try {
       const admitted = await this.edge.gate.admitRequest(req);
       release = admitted.done;
+      // Checked before the body is read: an unknown model costs the client no upload.
+      const choice = typeof req.query['model'] === 'string' ? req.query['model'] : undefined;
+      const model = this.ctx.catalog.resolve(choice, admitted.principal);
       const json = (req.headers['content-type'] ?? '').startsWith('application/json');
       const max = this.ctx.config.frames.maxFrameBytes;
       // base64 inflates by 4/3; allow that plus a little JSON around it.
@@ -44,6 +47,7 @@ export class DetectController {
             receivedAt,
             deadline: receivedAt + this.ctx.config.frames.deadlineMs,
             image,
+            model,
           },
           resolve,
         ),
@@ -59,6 +63,7 @@ export class DetectController {
           'x-inference-ms': r.inferenceMs.toFixed(2),
           'x-total-ms': String(Date.now() - receivedAt),
           'x-model': r.model,
+          'x-model-version': r.modelVersion,
         })
         .json(r.detections);
     } catch (err) {

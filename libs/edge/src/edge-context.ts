@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { AppConfig } from '@vision/config';
 import type { VisionMetrics } from '@vision/metrics';
 import type { ConnectionLeases, EdgeTransport } from '@vision/transport';
+import type { ModelCatalog } from './model-catalog';
 import type { TokenVerifier } from './security/token-verifier';
 
 /** Everything the edge module is built from; provided once under `EDGE_CONTEXT`. */
@@ -13,6 +14,8 @@ export interface EdgeContext {
   verifier: TokenVerifier | undefined;
   metrics: VisionMetrics;
   log: Logger;
+  /** The models clients may choose (the site's repository). */
+  catalog: ModelCatalog;
   /** Extra readiness checks (the embedded server adds "model loaded"). */
   readiness?: () => Promise<Record<string, boolean>>;
 }

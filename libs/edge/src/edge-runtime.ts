@@ -6,13 +6,14 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Logger } from 'pino';
-import { throttledWarn, type AppConfig } from '@vision/config';
+import { loadModelRepository, throttledWarn, type AppConfig } from '@vision/config';
 import { serveMetrics } from '@vision/metrics';
 import { FRAME_HEADER_MAX_BYTES, VisionError } from '@vision/protocol';
 import { admissionFrom, MemoryConnectionLeases, RedisConnectionLeases, RedisEdgeTransport, ShardedEdgeTransport, type EdgeTransport } from '@vision/transport';
 import type { EdgeContext } from './edge-context';
 import { EdgeModule } from './edge.module';
 import { EdgeService } from './edge.service';
+import { ModelCatalog } from './model-catalog';
 import { PinoNestLogger } from './nest-logger';
 import { TokenVerifier } from './security/token-verifier';
 import { VisionWsAdapter } from './vision-ws-adapter';
@@ -23,12 +24,13 @@ export interface EdgeRuntime {
   /** METRICS_PORT's actual port. */
   metricsPort: number;
   edge: EdgeService;
+  catalog: ModelCatalog;
   /** Drain (stop accepting, finish open frames up to the grace period, close sockets 1001), then close. */
   stop(): Promise<void>;
 }
 
-export type EdgeRuntimeInput = Omit<EdgeContext, 'transport' | 'leases' | 'verifier'> &
-  Partial<Pick<EdgeContext, 'transport' | 'leases'>> & {
+export type EdgeRuntimeInput = Omit<EdgeContext, 'transport' | 'leases' | 'verifier' | 'catalog'> &
+  Partial<Pick<EdgeContext, 'transport' | 'leases' | 'catalog'>> & {
     /** The embedded demo may run without a key source (authentication off, logged loudly). */
     demo?: boolean;
   };
@@ -44,7 +46,8 @@ export async function startEdgeRuntime(input: EdgeRuntimeInput): Promise<EdgeRun
   const transport = input.transport ?? redisTransport(config);
   // Connection leases live on the first shard: they are small, and one place keeps the count exact.
   const leases = input.leases ?? (config.redisUrl ? new RedisConnectionLeases({ url: config.redisUrl, prefix: config.redisPrefix }) : new MemoryConnectionLeases());
-  const ctx: EdgeContext = { ...input, transport, leases, verifier };
+  const catalog = input.catalog ?? new ModelCatalog(() => loadModelRepository(config));
+  const ctx: EdgeContext = { ...input, transport, leases, verifier, catalog };
   const app = await NestFactory.create<NestExpressApplication>(EdgeModule.forRoot(ctx), {
     logger: new PinoNestLogger(log),
     bodyParser: false,
@@ -71,7 +74,7 @@ export async function startEdgeRuntime(input: EdgeRuntimeInput): Promise<EdgeRun
   server.maxConnections = config.limits.maxConnections + FD_RESERVE / 2;
   await app.listen(config.port, config.host);
   const port = (server.address() as AddressInfo).port;
-  input.metrics.observeQueue(() => transport.health());
+  input.metrics.observeQueue(() => transport.health(catalog.ids()));
   const metricsServer = await serveMetrics(input.metrics, config.metricsPort, config.host);
   const metricsPort = (metricsServer.address() as AddressInfo).port;
   log.info({ edgeId: config.edgeId, port, metricsPort, tls: Boolean(config.tls), auth: verifier ? 'jwt' : 'off', transport: transport.kind }, 'edge listening');
@@ -81,6 +84,7 @@ export async function startEdgeRuntime(input: EdgeRuntimeInput): Promise<EdgeRun
     port,
     metricsPort,
     edge,
+    catalog,
     stop() {
       stopped ??= (async () => {
         await edge.drain(config.frames.shutdownGraceMs);

@@ -4,13 +4,14 @@ import { DetectGateway } from './detect.gateway';
 import { EDGE_CONTEXT, type EdgeContext } from './edge-context';
 import { EdgeService } from './edge.service';
 import { HealthController } from './health.controller';
+import { ModelsController } from './models.controller';
 
 @Module({})
 export class EdgeModule {
   static forRoot(ctx: EdgeContext): DynamicModule {
     return {
       module: EdgeModule,
-      controllers: [HealthController, DetectController],
+      controllers: [HealthController, DetectController, ModelsController],
       providers: [{ provide: EDGE_CONTEXT, useValue: ctx }, EdgeService, DetectGateway],
     };
   }

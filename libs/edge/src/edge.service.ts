@@ -30,6 +30,7 @@ interface Connection {
 export class EdgeService implements SessionHost, OnModuleDestroy {
   private readonly connections = new Map<string, Connection>();
   private readonly admissions = new WeakMap<IncomingMessage, Admission>();
+  private readonly upgradeModels = new WeakMap<IncomingMessage, string>();
   private readonly instance = randomBytes(3).toString('hex');
   private draining = false;
   private pingTimer: NodeJS.Timeout | undefined;
@@ -81,6 +82,14 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
   async admitUpgrade(req: IncomingMessage): Promise<void> {
     if (this.draining) throw this.gate.refused(new VisionError('E_SHUTTING_DOWN'));
     const admission = await this.gate.admitUpgrade(req);
+    try {
+      // `?model=` is checked before the socket exists: an unknown model never gets a connection.
+      const choice = new URL(req.url ?? '/', 'http://edge').searchParams.get('model');
+      this.upgradeModels.set(req, this.ctx.catalog.resolve(choice, admission.principal));
+    } catch (err) {
+      this.gate.release(admission);
+      throw this.gate.refused(err);
+    }
     this.admissions.set(req, admission);
     // If the upgrade never completes (the peer vanished), give the slot back.
     req.socket.once('close', () => {
@@ -112,6 +121,7 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
       },
       this,
       admission.principal,
+      this.upgradeModels.get(req) ?? this.ctx.catalog.defaultId,
     );
     this.connections.set(connId, { ws, session, admission, watch: new MessageWatch(ws, req.socket) });
     this.gate.limitReads(req.socket, admission);
@@ -154,6 +164,7 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
       type: 'hello',
       protocol: PROTOCOL_V1,
       edgeId: this.edgeId,
+      model: session.model,
       limits: {
         maxInFlight: f.maxInFlight,
         maxFrameBytes: f.maxFrameBytes,
@@ -163,6 +174,12 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
       },
       ...(session.principal.expiresAt !== undefined ? { tokenExpiresAt: session.principal.expiresAt } : {}),
     };
+  }
+
+  /** The model a client chose (none: the default), checked against the catalog and its token. */
+  chooseModel(principal: Principal, choice: string): { id: string; version: string } {
+    const id = this.ctx.catalog.resolve(choice, principal);
+    return { id, version: this.ctx.catalog.version(id) ?? '' };
   }
 
   /** Every open frame's fate became unknown (the queue connection dropped): answer them now. */

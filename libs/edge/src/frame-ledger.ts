@@ -13,6 +13,7 @@ export interface LedgerFrame {
   receivedAt: number;
   deadline: number;
   image: Buffer;
+  model: string;
   streamId?: string;
 }
 
@@ -63,7 +64,7 @@ export class FrameLedger {
     }
     this.transport
       .submit({
-        key, edgeId: this.edgeId, connId: f.connId, frameId: f.frameId, receivedAt: f.receivedAt, deadline: f.deadline, tenant: f.tenant, bytes: f.image.length, image: f.image,
+        key, edgeId: this.edgeId, connId: f.connId, frameId: f.frameId, receivedAt: f.receivedAt, deadline: f.deadline, tenant: f.tenant, bytes: f.image.length, image: f.image, model: f.model,
         ...(f.streamId !== undefined ? { streamId: f.streamId } : {}),
       })
       .catch((err: unknown) => this.fail(key, err));

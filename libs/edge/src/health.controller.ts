@@ -26,7 +26,7 @@ export class HealthController {
    */
   @Get('readyz')
   async readyz(@Res() res: Response): Promise<void> {
-    const t = await this.ctx.transport.health();
+    const t = await this.ctx.transport.health(this.ctx.catalog.ids());
     const extra = (await this.ctx.readiness?.()) ?? {};
     const checks = { queue: t.reachable, accepting: !this.edge.isDraining, ...extra };
     const ready = Object.values(checks).every(Boolean);

@@ -5,3 +5,4 @@ export * from './detect.gateway';
 export * from './edge.module';
 export * from './edge-runtime';
 export * from './vision-ws-adapter';
+export * from './model-catalog';

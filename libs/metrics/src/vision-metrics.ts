@@ -46,19 +46,21 @@ export class VisionMetrics {
   });
   private readonly streamLabels = new Set<string>();
   readonly edgeLatency = this.histogram('vision_edge_frame_seconds', 'Edge receive to reply, for frames answered with a result');
-  readonly workerBatchSize = this.histogram('vision_worker_batch_size', 'Frames per session.run', [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64]);
-  readonly workerInference = this.histogram('vision_worker_inference_seconds', 'session.run time per batch');
-  readonly workerPreprocess = this.histogram('vision_worker_preprocess_seconds', 'Decode + letterbox time per batch');
-  readonly workerQueueWait = this.histogram('vision_worker_queue_wait_seconds', 'Edge receive to worker pick-up');
+  // Worker series carry the model id: batches never mix models, so batch size and busy time are per model.
+  readonly workerBatchSize = this.modelHistogram('vision_worker_batch_size', 'Frames per session.run', [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64]);
+  readonly workerInference = this.modelHistogram('vision_worker_inference_seconds', 'session.run time per batch');
+  readonly workerPreprocess = this.modelHistogram('vision_worker_preprocess_seconds', 'Decode + letterbox time per frame');
+  readonly workerQueueWait = this.modelHistogram('vision_worker_queue_wait_seconds', 'Edge receive to worker pick-up');
   readonly workerBusy = new Counter({
     name: 'vision_worker_busy_seconds_total',
     help: 'Time spent in inference; its rate is the accelerator busy fraction',
+    labelNames: ['model'] as const,
     registers: [this.registry],
   });
   readonly workerFrames = new Counter({
     name: 'vision_worker_frames_total',
-    help: 'Frames a worker finished, by outcome (result or an error code)',
-    labelNames: ['outcome'] as const,
+    help: 'Frames a worker finished, by model and outcome (result or an error code)',
+    labelNames: ['model', 'outcome'] as const,
     registers: [this.registry],
   });
 
@@ -113,6 +115,10 @@ export class VisionMetrics {
 
   private histogram(name: string, help: string, buckets: number[] = LATENCY_BUCKETS): Histogram {
     return new Histogram({ name, help, buckets, registers: [this.registry] });
+  }
+
+  private modelHistogram(name: string, help: string, buckets: number[] = LATENCY_BUCKETS): Histogram<'model'> {
+    return new Histogram({ name, help, buckets, labelNames: ['model'] as const, registers: [this.registry] });
   }
 
   text(): Promise<string> {

@@ -17,6 +17,8 @@ export interface FrameJobMeta {
   bytes: number;
   /** The client's camera/stream id, when it gave one: frames of one stream stay on one shard. */
   streamId?: string;
+  /** The model id (its own stream and workers). */
+  model: string;
 }
 
 export interface FrameJob extends FrameJobMeta {
@@ -31,6 +33,7 @@ export type FrameOutcomeMessage =
       ok: true;
       detections: Detection[];
       model: string;
+      modelVersion: string;
       batchSize: number;
       /** Epoch ms when a worker took the frame. */
       pickedAt: number;
@@ -38,3 +41,14 @@ export type FrameOutcomeMessage =
       inferenceMs: number;
     }
   | { key: string; connId: string; ok: false; error: WireError };
+
+/** What a worker announces about a model it loaded (GET /v1/models shows it). */
+export interface ModelAnnouncement {
+  id: string;
+  version: string;
+  classes: string[];
+  /** NCHW; -1 for a dynamic batch axis. */
+  inputShape: number[];
+  layout: string;
+  provider: string;
+}

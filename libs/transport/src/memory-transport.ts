@@ -1,19 +1,29 @@
-import { VisionError, type FrameJob, type FrameOutcomeMessage } from '@vision/protocol';
+import { VisionError, type FrameJob, type FrameOutcomeMessage, type ModelAnnouncement } from '@vision/protocol';
 import { TokenBucket } from './token-bucket';
-import { DEFAULT_ADMISSION, type AdmissionLimits, type CompletedFrame, type Delivery, type EdgeTransport, type TransportHealth, type WorkerTransport } from './transport';
+import {
+  DEFAULT_ADMISSION, type AdmissionLimits, type CompletedFrame, type Delivery, type EdgeTransport, type ModelStatus, type TransportHealth, type WorkerTransport,
+} from './transport';
 
 export type MemoryTransportOptions = Partial<AdmissionLimits>;
 
+interface ModelQueue {
+  jobs: FrameJob[];
+  workers: Set<string>;
+  waiter: (() => void) | undefined;
+  announced: ModelAnnouncement | undefined;
+  /** Frames read by a worker and not completed. */
+  inHand: number;
+}
+
 /**
- * The embedded mode's queue: edge and worker in one process, same interfaces as Redis. Bounded like
- * the stream; an outcome for an edge that is not registered is dropped, as pub/sub would.
+ * The embedded mode's queue: edge and worker in one process, same interfaces as Redis. One bounded
+ * queue per model, like the streams; `worker(model)` is a worker's view of one of them. An outcome
+ * for an edge that is not registered is dropped, as pub/sub would.
  */
-export class MemoryTransport implements EdgeTransport, WorkerTransport {
+export class MemoryTransport implements EdgeTransport {
   readonly kind = 'memory' as const;
-  private readonly queue: FrameJob[] = [];
+  private readonly queues = new Map<string, ModelQueue>();
   private readonly edges = new Map<string, (m: FrameOutcomeMessage) => void>();
-  private readonly workers = new Set<string>();
-  private waiter: (() => void) | undefined;
   private seq = 0;
   private closed = false;
   private readonly limits: AdmissionLimits;
@@ -26,14 +36,14 @@ export class MemoryTransport implements EdgeTransport, WorkerTransport {
     this.limits = { ...DEFAULT_ADMISSION, ...opts };
   }
 
-  async start(id: string, onOutcome?: (m: FrameOutcomeMessage) => void): Promise<void> {
-    if (onOutcome) this.edges.set(id, onOutcome);
-    else this.workers.add(id);
+  async start(edgeId: string, onOutcome: (m: FrameOutcomeMessage) => void): Promise<void> {
+    this.edges.set(edgeId, onOutcome);
   }
 
   async submit(job: FrameJob): Promise<void> {
     if (this.closed) throw new VisionError('E_UNAVAILABLE', 'the in-process queue is closed');
-    if (this.workers.size === 0) throw new VisionError('E_UNAVAILABLE', 'no worker is serving');
+    const q = this.queue(job.model);
+    if (q.workers.size === 0) throw new VisionError('E_UNAVAILABLE', `no worker serves model ${job.model}`);
     // The same policy as the Redis admission script (libs/transport/lua/submit.lua).
     const l = this.limits;
     let bucket = this.rates.get(job.tenant);
@@ -41,7 +51,7 @@ export class MemoryTransport implements EdgeTransport, WorkerTransport {
     const mine = this.open.get(job.tenant) ?? 0;
     const active = this.open.size + (mine === 0 ? 1 : 0);
     const share = Math.min(l.tenantMaxQueue, Math.max(1, Math.floor(l.maxQueue / active)));
-    if (mine >= share || this.queue.length >= l.maxQueue || this.bytes + job.image.length > l.maxQueueBytes) {
+    if (mine >= share || q.jobs.length >= l.maxQueue || this.bytes + job.image.length > l.maxQueueBytes) {
       throw new VisionError('E_OVERLOADED');
     }
     const retryAfterMs = bucket.take();
@@ -49,55 +59,101 @@ export class MemoryTransport implements EdgeTransport, WorkerTransport {
     if (this.rates.size > 10_000) this.rates.clear(); // idle buckets are full buckets: forgetting them is exact enough
     this.open.set(job.tenant, mine + 1);
     this.bytes += job.image.length;
-    this.queue.push(job);
-    this.wake();
+    q.jobs.push(job);
+    wake(q);
   }
 
-  async read(max: number, blockMs: number): Promise<Delivery[]> {
-    if (this.queue.length === 0 && blockMs > 0) {
+  async health(models: readonly string[]): Promise<TransportHealth> {
+    const statuses = Object.values(await this.models(models));
+    return {
+      reachable: !this.closed,
+      workers: statuses.length ? Math.min(...statuses.map((s) => s.workers)) : 0,
+      backlog: statuses.reduce((a, s) => a + (s.backlog ?? 0), 0),
+      pending: statuses.reduce((a, s) => a + (s.pending ?? 0), 0),
+    };
+  }
+
+  async models(ids: readonly string[]): Promise<Record<string, ModelStatus>> {
+    return Object.fromEntries(
+      ids.map((id) => {
+        const q = this.queue(id);
+        return [id, { workers: q.workers.size, backlog: q.jobs.length, pending: q.inHand, announced: q.announced }];
+      }),
+    );
+  }
+
+  /** A worker's view: reads `model`'s queue and reports to this transport's edges. */
+  worker(model: string): WorkerTransport {
+    const q = this.queue(model);
+    let id: string | undefined;
+    return {
+      kind: 'memory',
+      model,
+      start: async (workerId) => {
+        id = workerId;
+        q.workers.add(workerId);
+      },
+      read: (max, blockMs) => this.read(q, max, blockMs),
+      complete: async (frames) => this.complete(frames),
+      health: () => this.health([model]),
+      announce: async (a) => {
+        q.announced = a;
+      },
+      close: async () => {
+        if (id !== undefined) q.workers.delete(id);
+        wake(q);
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const q of this.queues.values()) wake(q);
+  }
+
+  private queue(model: string): ModelQueue {
+    let q = this.queues.get(model);
+    if (!q) this.queues.set(model, (q = { jobs: [], workers: new Set(), waiter: undefined, announced: undefined, inHand: 0 }));
+    return q;
+  }
+
+  private async read(q: ModelQueue, max: number, blockMs: number): Promise<Delivery[]> {
+    if (q.jobs.length === 0 && blockMs > 0) {
       // Even when closed, an empty read takes its time: a caller looping on read() must never spin.
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, blockMs);
-        const prev = this.waiter;
+        const prev = q.waiter;
         function done() {
           clearTimeout(timer);
           resolve();
         }
-        this.waiter = () => {
+        q.waiter = () => {
           prev?.();
           done();
         };
       });
     }
     const now = Date.now();
-    return this.queue.splice(0, max).map((job) => ({ id: String(++this.seq), job, deliveryCount: 1, pickedAt: now }));
+    const taken = q.jobs.splice(0, max);
+    q.inHand += taken.length;
+    return taken.map((job) => ({ id: String(++this.seq), job, deliveryCount: 1, pickedAt: now }));
   }
 
-  async complete(frames: CompletedFrame[]): Promise<void> {
+  private complete(frames: CompletedFrame[]): void {
     for (const { delivery, outcome } of frames) {
       const t = delivery.job.tenant;
       const n = (this.open.get(t) ?? 1) - 1;
       if (n > 0) this.open.set(t, n);
       else this.open.delete(t);
       this.bytes -= delivery.job.image.length;
+      this.queue(delivery.job.model).inHand--;
       this.edges.get(delivery.job.edgeId)?.(outcome);
     }
   }
+}
 
-  async health(): Promise<TransportHealth> {
-    let open = 0;
-    for (const n of this.open.values()) open += n;
-    return { reachable: !this.closed, workers: this.workers.size, backlog: this.queue.length, pending: open - this.queue.length };
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    this.wake();
-  }
-
-  private wake(): void {
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.();
-  }
+function wake(q: ModelQueue): void {
+  const w = q.waiter;
+  q.waiter = undefined;
+  w?.();
 }

@@ -1,9 +1,9 @@
 import type Redis from 'ioredis';
-import { VisionError, type FrameJob, type FrameOutcomeMessage } from '@vision/protocol';
+import { VisionError, type FrameJob, type FrameOutcomeMessage, type ModelAnnouncement } from '@vision/protocol';
 import { luaScript } from './lua-scripts';
-import { connectTolerant, createRedis, queueHealth, requireRedis7 } from './redis-connection';
+import { connectTolerant, createRedis, modelQueues, queueHealth, requireRedis7 } from './redis-connection';
 import { redisKeys, WORKER_LIVENESS_MS, type RedisKeys } from './redis-keys';
-import { DEFAULT_ADMISSION, SHARE_MARGIN_MS, type AdmissionLimits, type EdgeTransport, type TransportHealth } from './transport';
+import { DEFAULT_ADMISSION, SHARE_MARGIN_MS, type AdmissionLimits, type EdgeTransport, type ModelStatus, type TransportHealth } from './transport';
 
 export interface RedisEdgeTransportOptions {
   url: string;
@@ -62,7 +62,7 @@ export class RedisEdgeTransport implements EdgeTransport {
     let reply: [number, number];
     try {
       reply = await this.cmd.visionSubmit!(
-        this.keys.stream, this.keys.tenantOpen(job.tenant), this.keys.activeTenants, this.keys.bytesWaiting, this.keys.tenantRate(job.tenant), this.keys.workers,
+        this.keys.stream(job.model), this.keys.tenantOpen(job.tenant), this.keys.activeTenants, this.keys.bytesWaiting, this.keys.tenantRate(job.tenant), this.keys.workers(job.model),
         this.keys.group, a.maxQueue, this.maxLen, JSON.stringify(meta), image, Date.now(), job.deadline + SHARE_MARGIN_MS,
         job.tenant, job.key, a.tenantMaxQueue, a.maxQueueBytes, image.length, a.tenantFramesPerSecond, Math.max(1, a.tenantFramesPerSecond),
         Date.now() - WORKER_LIVENESS_MS,
@@ -77,12 +77,30 @@ export class RedisEdgeTransport implements EdgeTransport {
     throw new VisionError('E_OVERLOADED', status === -2 ? 'tenant share of the backlog is full' : status === -4 ? 'byte budget full' : 'backlog full');
   }
 
-  health(): Promise<TransportHealth> {
-    return queueHealth(this.cmd, this.keys);
+  health(models: readonly string[]): Promise<TransportHealth> {
+    return queueHealth(this.cmd, this.keys, models);
+  }
+
+  async models(ids: readonly string[]): Promise<Record<string, ModelStatus>> {
+    try {
+      const [queues, announced] = await Promise.all([modelQueues(this.cmd, this.keys, ids), this.cmd.hgetall(this.keys.models)]);
+      return Object.fromEntries(ids.map((id) => [id, { ...queues[id], announced: parseAnnouncement(announced[id]) }]));
+    } catch (err) {
+      throw new VisionError('E_UNAVAILABLE', `the frame queue is unreachable: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   async close(): Promise<void> {
     this.sub.disconnect();
     this.cmd.disconnect();
+  }
+}
+
+function parseAnnouncement(raw: string | undefined): ModelAnnouncement | undefined {
+  if (!raw) return undefined;
+  try {
+    return JSON.parse(raw) as ModelAnnouncement;
+  } catch {
+    return undefined;
   }
 }

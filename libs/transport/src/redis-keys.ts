@@ -1,13 +1,15 @@
 /** Every Redis key the service uses, under one prefix so tests and tenants never collide. */
 export interface RedisKeys {
-  /** Stream of frames waiting for a worker. */
-  stream: string;
-  /** Consumer group all workers share. */
+  /** Stream of one model's frames waiting for a worker: models never share a stream, so batches never mix. */
+  stream(model: string): string;
+  /** Consumer group the workers of a model share (one per stream). */
   group: string;
   /** Metadata of frames that failed delivery too often (never their images). */
   deadLetter: string;
-  /** Sorted set: worker id → last heartbeat (epoch ms). */
-  workers: string;
+  /** Sorted set: id of a worker serving `model` → last heartbeat (epoch ms). */
+  workers(model: string): string;
+  /** Hash: model id → what its workers announced (version, classes, input shape). */
+  models: string;
   /** Counter: encoded bytes of frames admitted and not yet finished. */
   bytesWaiting: string;
   /** Sorted set: tenant → expiry of its latest open frame. */
@@ -25,10 +27,11 @@ export interface RedisKeys {
 
 export function redisKeys(prefix: string): RedisKeys {
   return {
-    stream: `${prefix}:frames`,
+    stream: (model) => `${prefix}:frames:${model}`,
     group: 'workers',
     deadLetter: `${prefix}:dead`,
-    workers: `${prefix}:workers`,
+    workers: (model) => `${prefix}:workers:${model}`,
+    models: `${prefix}:models`,
     bytesWaiting: `${prefix}:bytes`,
     activeTenants: `${prefix}:tenants`,
     tenantOpen: (t) => `${prefix}:tenant:${t}:open`,

@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import type { FrameJobMeta, FrameOutcomeMessage } from '@vision/protocol';
+import type { FrameJobMeta, FrameOutcomeMessage, ModelAnnouncement } from '@vision/protocol';
 import { luaScript } from './lua-scripts';
 import { connectTolerant, createRedis, queueHealth, requireRedis7 } from './redis-connection';
 import { redisKeys, type RedisKeys } from './redis-keys';
@@ -8,6 +8,8 @@ import type { CompletedFrame, Delivery, TransportHealth, WorkerTransport } from 
 export interface RedisWorkerTransportOptions {
   url: string;
   prefix: string;
+  /** The model whose stream this transport reads. */
+  model: string;
   /** How often the worker reports itself alive. @defaultValue 1000 */
   heartbeatMs?: number;
   /** Pause after a failed read, doubled up to `maxBackoffMs`; a dead Redis never spins a core. @defaultValue 100 */
@@ -35,6 +37,9 @@ const POLL_INTERVAL_MS = 2;
 export class RedisWorkerTransport implements WorkerTransport {
   readonly kind = 'redis' as const;
   private readonly keys: RedisKeys;
+  private readonly stream: string;
+  private readonly workersKey: string;
+  readonly model: string;
   private readonly cmd: Redis & { visionRelease?: (...args: (string | number)[]) => Promise<number> };
   private readonly blocking: Redis;
   private consumer = '';
@@ -46,6 +51,9 @@ export class RedisWorkerTransport implements WorkerTransport {
 
   constructor(private readonly opts: RedisWorkerTransportOptions) {
     this.keys = redisKeys(opts.prefix);
+    this.model = opts.model;
+    this.stream = this.keys.stream(opts.model);
+    this.workersKey = this.keys.workers(opts.model);
     this.cmd = createRedis(opts.url, { name: 'worker-cmd' });
     this.cmd.defineCommand('visionRelease', { lua: luaScript('release') });
     // Blocking reads get their own connection: a command behind XREADGROUP BLOCK would wait for it.
@@ -59,7 +67,7 @@ export class RedisWorkerTransport implements WorkerTransport {
     await this.ensureGroup().catch((err: Error) => this.report(err, 'create group'));
     const beat = () =>
       this.cmd
-        .zadd(this.keys.workers, Date.now(), workerId)
+        .zadd(this.workersKey, Date.now(), workerId)
         .catch((err: Error) => this.report(err, 'heartbeat'));
     await beat();
     this.heartbeat = setInterval(beat, this.opts.heartbeatMs ?? 1000);
@@ -102,7 +110,7 @@ export class RedisWorkerTransport implements WorkerTransport {
     let reply: unknown;
     try {
       reply = await this.blocking.callBuffer(
-        'XREADGROUP', 'GROUP', this.keys.group, this.consumer, 'COUNT', max, ...args, 'STREAMS', this.keys.stream, '>',
+        'XREADGROUP', 'GROUP', this.keys.group, this.consumer, 'COUNT', max, ...args, 'STREAMS', this.stream, '>',
       );
       this.backoffMs = 0;
     } catch (err) {
@@ -121,7 +129,11 @@ export class RedisWorkerTransport implements WorkerTransport {
   }
 
   health(): Promise<TransportHealth> {
-    return queueHealth(this.cmd, this.keys);
+    return queueHealth(this.cmd, this.keys, [this.model]);
+  }
+
+  async announce(a: ModelAnnouncement): Promise<void> {
+    await this.cmd.hset(this.keys.models, a.id, JSON.stringify(a));
   }
 
   async complete(frames: CompletedFrame[]): Promise<void> {
@@ -137,8 +149,8 @@ export class RedisWorkerTransport implements WorkerTransport {
     const pipe = this.cmd.multi();
     for (const [edgeId, outcomes] of byEdge) pipe.publish(this.keys.results(edgeId), JSON.stringify(outcomes));
     const ids = frames.map((f) => f.delivery.id);
-    pipe.xack(this.keys.stream, this.keys.group, ...ids);
-    pipe.xdel(this.keys.stream, ...ids);
+    pipe.xack(this.stream, this.keys.group, ...ids);
+    pipe.xdel(this.stream, ...ids);
     this.release(pipe, frames.map((f) => f.delivery.job));
     await pipe.exec();
   }
@@ -155,7 +167,7 @@ export class RedisWorkerTransport implements WorkerTransport {
   async close(): Promise<void> {
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
-    await this.cmd.zrem(this.keys.workers, this.consumer).catch(() => undefined);
+    await this.cmd.zrem(this.workersKey, this.consumer).catch(() => undefined);
     this.blocking.disconnect();
     this.cmd.disconnect();
   }
@@ -166,7 +178,7 @@ export class RedisWorkerTransport implements WorkerTransport {
    */
   private async reclaim(max: number, minIdle: number): Promise<Delivery[]> {
     const reply = (await this.cmd.callBuffer(
-      'XAUTOCLAIM', this.keys.stream, this.keys.group, this.consumer, minIdle, this.claimCursor, 'COUNT', max,
+      'XAUTOCLAIM', this.stream, this.keys.group, this.consumer, minIdle, this.claimCursor, 'COUNT', max,
     )) as [Buffer, StreamEntry[], Buffer[]?];
     this.claimCursor = reply[0].toString();
     const entries = reply[1] ?? [];
@@ -191,7 +203,7 @@ export class RedisWorkerTransport implements WorkerTransport {
   private async deliveryCounts(ids: string[]): Promise<Map<string, number>> {
     const sorted = [...ids].sort(compareIds);
     const rows = (await this.cmd.xpending(
-      this.keys.stream, this.keys.group, sorted[0], sorted[sorted.length - 1], ids.length * 4, this.consumer,
+      this.stream, this.keys.group, sorted[0], sorted[sorted.length - 1], ids.length * 4, this.consumer,
     )) as [string, string, number, number][];
     return new Map(rows.map(([id, , , count]) => [id, Number(count)]));
   }
@@ -213,15 +225,15 @@ export class RedisWorkerTransport implements WorkerTransport {
       byEdge.set(d.job.edgeId, list);
     }
     for (const [edgeId, outcomes] of byEdge) pipe.publish(this.keys.results(edgeId), JSON.stringify(outcomes));
-    pipe.xack(this.keys.stream, this.keys.group, ...dead.map((d) => d.id));
-    pipe.xdel(this.keys.stream, ...dead.map((d) => d.id));
+    pipe.xack(this.stream, this.keys.group, ...dead.map((d) => d.id));
+    pipe.xdel(this.stream, ...dead.map((d) => d.id));
     this.release(pipe, dead.flatMap((d) => (d.job ? [d.job] : [])));
     await pipe.exec();
   }
 
   private async ensureGroup(): Promise<void> {
     try {
-      await this.cmd.xgroup('CREATE', this.keys.stream, this.keys.group, '$', 'MKSTREAM');
+      await this.cmd.xgroup('CREATE', this.stream, this.keys.group, '$', 'MKSTREAM');
     } catch (err) {
       if (!/BUSYGROUP/.test((err as Error).message)) throw err;
     }
@@ -244,7 +256,7 @@ export class RedisWorkerTransport implements WorkerTransport {
       }
     }
     if (orphans.length) {
-      this.cmd.multi().xack(this.keys.stream, this.keys.group, ...orphans).xdel(this.keys.stream, ...orphans).exec().catch(() => undefined);
+      this.cmd.multi().xack(this.stream, this.keys.group, ...orphans).xdel(this.stream, ...orphans).exec().catch(() => undefined);
     }
     return out;
   }

@@ -1,5 +1,6 @@
 import type { FrameJob, FrameOutcomeMessage } from '@vision/protocol';
-import type { EdgeTransport, TransportHealth } from './transport';
+import { combineQueues } from './redis-connection';
+import type { EdgeTransport, ModelStatus, TransportHealth } from './transport';
 
 /**
  * The shard a camera's frames go to: FNV-1a of tenant and stream id (the connection when the client
@@ -37,15 +38,21 @@ export class ShardedEdgeTransport implements EdgeTransport {
   }
 
   /** Reachable only if every shard is, and "workers" is the fewest any shard has: a shard without workers refuses its cameras. */
-  async health(): Promise<TransportHealth> {
-    const all = await Promise.all(this.shards.map((s) => s.health()));
-    const sum = (f: (h: TransportHealth) => number | undefined) => all.reduce<number | undefined>((acc, h) => (acc === undefined || f(h) === undefined ? undefined : acc + f(h)!), 0);
-    return {
-      reachable: all.every((h) => h.reachable),
-      workers: Math.min(...all.map((h) => h.workers)),
-      backlog: sum((h) => h.backlog),
-      pending: sum((h) => h.pending),
-    };
+  async health(models: readonly string[]): Promise<TransportHealth> {
+    const all = await Promise.all(this.shards.map((s) => s.health(models)));
+    return { ...combineQueues(all), reachable: all.every((h) => h.reachable) };
+  }
+
+  /** Per model: the fewest workers any shard has, backlog summed, the first shard's announcement. */
+  async models(ids: readonly string[]): Promise<Record<string, ModelStatus>> {
+    const all = await Promise.all(this.shards.map((s) => s.models(ids)));
+    return Object.fromEntries(
+      ids.map((id) => {
+        const per = all.map((r) => r[id]);
+        const health = combineQueues(per);
+        return [id, { workers: health.workers, backlog: health.backlog, pending: health.pending, announced: per.find((p) => p.announced)?.announced }];
+      }),
+    );
   }
 
   onConnectionLost(listener: () => void): void {

@@ -1,5 +1,5 @@
 import type { AppConfig } from '@vision/config';
-import type { FrameJob, FrameOutcomeMessage } from '@vision/protocol';
+import type { FrameJob, FrameOutcomeMessage, ModelAnnouncement } from '@vision/protocol';
 
 /** A frame a worker took from the queue. */
 export interface Delivery {
@@ -26,6 +26,15 @@ export interface TransportHealth {
   backlog: number | undefined;
   /** Frames handed to a worker and not yet finished, when known. */
   pending: number | undefined;
+}
+
+/** One model as the queue sees it: live workers, frames waiting, and what its workers announced. */
+export interface ModelStatus {
+  workers: number;
+  backlog: number | undefined;
+  pending: number | undefined;
+  /** Absent until a worker of the model has loaded it. */
+  announced: ModelAnnouncement | undefined;
 }
 
 /** How an edge's admission is bounded beyond the backlog length (one tenant = one token subject or address). */
@@ -85,7 +94,10 @@ export interface EdgeTransport {
    * or no worker has reported in: the frame would only wait out its deadline).
    */
   submit(job: FrameJob): Promise<void>;
-  health(): Promise<TransportHealth>;
+  /** Over `models`: `workers` is the fewest any of them has, backlog and pending are summed. */
+  health(models: readonly string[]): Promise<TransportHealth>;
+  /** Each model's status; rejects with `E_UNAVAILABLE` when the queue cannot be reached. */
+  models(ids: readonly string[]): Promise<Record<string, ModelStatus>>;
   /**
    * Called whenever the connection to the queue drops: frames in flight then have an unknown
    * fate. Transports that cannot lose a connection (in-process) omit it.
@@ -97,11 +109,15 @@ export interface EdgeTransport {
 /** What a worker needs: take frames, hand back outcomes (publish, then acknowledge). */
 export interface WorkerTransport {
   readonly kind: 'memory' | 'redis';
+  /** The model whose frames this transport reads. */
+  readonly model: string;
   start(workerId: string): Promise<void>;
   /** Up to `max` frames, waiting at most `blockMs` for the first one. Never throws: failures back off and return []. */
   read(max: number, blockMs: number): Promise<Delivery[]>;
   /** Publishes each outcome to its edge and acknowledges the frame. */
   complete(frames: CompletedFrame[]): Promise<void>;
   health(): Promise<TransportHealth>;
+  /** Tells edges (GET /v1/models) what this worker loaded. */
+  announce(a: ModelAnnouncement): Promise<void>;
   close(): Promise<void>;
 }

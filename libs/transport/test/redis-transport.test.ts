@@ -27,25 +27,26 @@ afterAll(async () => {
 async function setup(admission: Partial<AdmissionLimits> = {}) {
   const prefix = uniquePrefix('transport');
   prefixes.push(prefix);
-  await admin.zadd(redisKeys(prefix).workers, Date.now(), 'present');
+  await admin.zadd(redisKeys(prefix).workers(M), Date.now(), 'present');
   const edge = () => {
     const t = new RedisEdgeTransport({ url: redis.url, prefix, admission, maxLen: 1000 });
     open.push(t);
     return t;
   };
   const worker = (o: { claimMinIdleMs?: number; maxDeliveries?: number } = {}) => {
-    const t = new RedisWorkerTransport({ url: redis.url, prefix, ...o });
+    const t = new RedisWorkerTransport({ url: redis.url, prefix, model: M, ...o });
     open.push(t);
     return t;
   };
   return { prefix, keys: redisKeys(prefix), edge, worker };
 }
 
+const M = 'default';
 let n = 0;
 /** A frame; each from its own tenant unless one is named (so only the limit under test applies). */
 function job(edgeId: string, image = Buffer.from([0xff, 0xd8, 0xff, ++n & 0xff, 0, 1, 2, 255]), tenant = `t${n}`): FrameJob {
   const now = Date.now();
-  return { key: `c.${++n}`, edgeId, connId: 'c', frameId: n, receivedAt: now, deadline: now + 5000, tenant, bytes: image.length, image };
+  return { key: `c.${++n}`, edgeId, connId: 'c', frameId: n, receivedAt: now, deadline: now + 5000, tenant, bytes: image.length, image, model: M };
 }
 
 async function drain(w: RedisWorkerTransport, want: number): Promise<Delivery[]> {
@@ -56,7 +57,7 @@ async function drain(w: RedisWorkerTransport, want: number): Promise<Delivery[]>
 }
 
 const ok = (d: Delivery): FrameOutcomeMessage => ({
-  key: d.job.key, connId: d.job.connId, ok: true, detections: [], model: 'm', batchSize: 1, pickedAt: d.pickedAt, preprocessMs: 1, inferenceMs: 1,
+  key: d.job.key, connId: d.job.connId, ok: true, detections: [], model: 'm', modelVersion: '1', batchSize: 1, pickedAt: d.pickedAt, preprocessMs: 1, inferenceMs: 1,
 });
 
 describe('Redis transport', () => {
@@ -88,7 +89,7 @@ describe('Redis transport', () => {
     await e.start('edge-a', () => undefined);
     for (let i = 0; i < 3; i++) await e.submit(job('edge-a'));
     const got = await drain(w, 3);
-    const pending = async () => ((await admin.xpending(s.keys.stream, s.keys.group)) as [number])[0];
+    const pending = async () => ((await admin.xpending(s.keys.stream(M), s.keys.group)) as [number])[0];
     expect(await pending()).toBe(3);
     await w.complete(got.slice(0, 2).map((d) => ({ delivery: d, outcome: ok(d) })));
     expect(await pending()).toBe(1);
@@ -122,7 +123,7 @@ describe('Redis transport', () => {
     await e.start('edge-a', () => undefined);
     for (let i = 0; i < 3; i++) await e.submit(job('edge-a'));
     await expect(e.submit(job('edge-a'))).rejects.toMatchObject({ code: 'E_OVERLOADED' });
-    expect((await e.health()).backlog).toBe(3);
+    expect((await e.health([M])).backlog).toBe(3);
     await drain(w, 2);
     await expect(e.submit(job('edge-a'))).resolves.toBeUndefined();
   });
@@ -134,7 +135,7 @@ describe('Redis transport', () => {
     const e = s.edge();
     await e.start('edge-a', () => undefined);
     await e.submit(job('edge-a'));
-    await admin.del(s.keys.stream); // what a restart without persistence leaves
+    await admin.del(s.keys.stream(M)); // what a restart without persistence leaves
     expect(await w.read(5, 50)).toEqual([]); // NOGROUP → recreated from $
     const fresh = job('edge-a');
     await e.submit(fresh);
@@ -145,10 +146,10 @@ describe('Redis transport', () => {
     const s = await setup();
     const e = s.edge();
     await e.start('edge-a', () => undefined);
-    expect((await e.health()).workers).toBe(1); // setup's
+    expect((await e.health([M])).workers).toBe(1); // setup's
     const w = s.worker();
     await w.start('w1');
-    expect(await e.health()).toMatchObject({ reachable: true, workers: 2 });
+    expect(await e.health([M])).toMatchObject({ reachable: true, workers: 2 });
 
     const dead = new RedisEdgeTransport({ url: `redis://127.0.0.1:${await freePort()}`, prefix: s.prefix });
     open.push(dead);
@@ -156,7 +157,7 @@ describe('Redis transport', () => {
     const t0 = Date.now();
     await expect(dead.submit(job('edge-x'))).rejects.toMatchObject({ code: 'E_UNAVAILABLE' });
     expect(Date.now() - t0).toBeLessThan(1000);
-    expect((await dead.health()).reachable).toBe(false);
+    expect((await dead.health([M])).reachable).toBe(false);
   });
 
   it('takes over frames a dead consumer held, counting deliveries, then dead-letters them past MAX_DELIVERIES', async () => {
@@ -183,12 +184,12 @@ describe('Redis transport', () => {
     expect(await alive.read(1, 200)).toEqual([]);
     await expect.poll(() => outcomes).toEqual([{ key: j.key, connId: 'c', ok: false, error: expect.objectContaining({ code: 'E_DEAD_LETTER' }) }]);
     expect(await admin.xlen(s.keys.deadLetter)).toBe(1);
-    expect(((await admin.xpending(s.keys.stream, s.keys.group)) as [number])[0]).toBe(0);
+    expect(((await admin.xpending(s.keys.stream(M), s.keys.group)) as [number])[0]).toBe(0);
     // Dead letters keep metadata for an operator, never the image; the frame's bytes left the stream.
     const [[, fields]] = await admin.xrange(s.keys.deadLetter, '-', '+');
     expect(fields).not.toContain('img');
     expect(JSON.parse(fields[fields.indexOf('m') + 1])).toMatchObject({ key: j.key, tenant: j.tenant, bytes: j.image.length });
-    expect(await admin.xlen(s.keys.stream)).toBe(0);
+    expect(await admin.xlen(s.keys.stream(M))).toBe(0);
     expect(await admin.get(s.keys.bytesWaiting)).toBe('0');
   });
 
@@ -218,9 +219,9 @@ describe('Redis transport', () => {
     const got = await drain(w, 2);
     // Taken frames are still open: they count against the share and keep their bytes until answered.
     expect(await admin.zcard(s.keys.tenantOpen('cam'))).toBe(2);
-    expect(await admin.xlen(s.keys.stream)).toBe(2);
+    expect(await admin.xlen(s.keys.stream(M))).toBe(2);
     await w.complete(got.map((d) => ({ delivery: d, outcome: ok(d) })));
-    expect(await admin.xlen(s.keys.stream)).toBe(0);
+    expect(await admin.xlen(s.keys.stream(M))).toBe(0);
     expect(await admin.get(s.keys.bytesWaiting)).toBe('0');
     expect(await admin.zcard(s.keys.tenantOpen('cam'))).toBe(0);
   });
@@ -267,11 +268,11 @@ describe('Redis transport', () => {
 
   it('refuses frames at once when no worker has reported in, and reports backlog and pending frames', async () => {
     const s = await setup();
-    await admin.zrem(s.keys.workers, 'present');
+    await admin.zrem(s.keys.workers(M), 'present');
     const e = s.edge();
     await e.start('edge-a', () => undefined);
     await expect(e.submit(job('edge-a'))).rejects.toMatchObject({ code: 'E_UNAVAILABLE' });
-    expect(await e.health()).toEqual({ reachable: true, workers: 0, backlog: 0, pending: 0 });
+    expect(await e.health([M])).toEqual({ reachable: true, workers: 0, backlog: 0, pending: 0 });
     const w = s.worker();
     await w.start('w1');
     for (let i = 0; i < 3; i++) await e.submit(job('edge-a'));
@@ -279,7 +280,7 @@ describe('Redis transport', () => {
     expect(await w.health()).toEqual({ reachable: true, workers: 1, backlog: 2, pending: 1 });
     // A worker whose heartbeat lapsed no longer counts.
     await w.close();
-    await admin.zadd(s.keys.workers, Date.now() - 60_000, 'w1');
+    await admin.zadd(s.keys.workers(M), Date.now() - 60_000, 'w1');
     await expect(e.submit(job('edge-a'))).rejects.toMatchObject({ code: 'E_UNAVAILABLE' });
   });
 
@@ -311,13 +312,32 @@ describe('Redis transport', () => {
     try {
       const url = `redis://127.0.0.1:${(fake.address() as { port: number }).port}`;
       const e = new RedisEdgeTransport({ url, prefix: 'old' });
-      const w = new RedisWorkerTransport({ url, prefix: 'old' });
+      const w = new RedisWorkerTransport({ url, prefix: 'old', model: M });
       open.push(e, w);
       await expect(e.start('edge-a', () => undefined)).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringMatching(/Redis 7 or newer.*6\.2\.14/) });
       await expect(w.start('w1')).rejects.toMatchObject({ code: 'E_CONFIG' });
     } finally {
       fake.close();
     }
+  });
+
+  it('keeps each model on its own stream and reports what its workers announced', async () => {
+    const s = await setup();
+    const e = s.edge();
+    await e.start('edge-a', () => undefined);
+    const other = new RedisWorkerTransport({ url: redis.url, prefix: s.prefix, model: 'helmets' });
+    open.push(other);
+    await expect(e.submit({ ...job('edge-a'), model: 'helmets' })).rejects.toMatchObject({ code: 'E_UNAVAILABLE' });
+    await other.start('h1');
+    await other.announce({ id: 'helmets', version: '2', classes: ['helmet', 'vest'], inputShape: [-1, 3, 640, 640], layout: 'v8', provider: 'cpu' });
+    await e.submit({ ...job('edge-a'), model: 'helmets' });
+    await e.submit(job('edge-a'));
+    expect(await admin.xlen(s.keys.stream('helmets'))).toBe(1);
+    expect(await admin.xlen(s.keys.stream(M))).toBe(1);
+    const models = await e.models([M, 'helmets']);
+    expect(models['helmets']).toMatchObject({ workers: 1, backlog: 1, announced: { version: '2', classes: ['helmet', 'vest'] } });
+    expect(models[M]).toMatchObject({ workers: 1, backlog: 1, announced: undefined });
+    expect(await drain(other, 1)).toEqual([expect.objectContaining({ job: expect.objectContaining({ model: 'helmets' }) })]);
   });
 
   it('shares connection slots per address and per subject across edges, and frees them on release', async () => {

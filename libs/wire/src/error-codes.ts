@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   E_RATE_LIMITED: { http: 429, retryable: true, close: null, message: 'rate limit exceeded; retry after retryAfterMs' },
   E_MESSAGE_TOO_LARGE: { http: 413, retryable: false, close: null, message: 'text messages are limited to control messages (4 KiB)' },
   E_IMAGE_TOO_COSTLY: { http: 422, retryable: false, close: null, message: 'the image encoding is too costly to decode (interlaced, 16-bit or progressive above the pixel limit, or over the decode time budget)' },
+  E_UNKNOWN_MODEL: { http: 404, retryable: false, close: null, message: 'no model with this id is configured (GET /v1/models lists them)' },
   E_FORBIDDEN: { http: 403, retryable: false, close: null, message: 'not allowed for these credentials or this origin' },
   E_UNAUTHORIZED: { http: 401, retryable: false, close: 4401, message: 'missing or invalid credentials' },
   E_TOKEN_EXPIRED: { http: 401, retryable: true, close: 4401, message: 'the token expired; reconnect with a fresh one or send an auth message before expiry' },

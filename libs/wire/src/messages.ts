@@ -19,7 +19,9 @@ export interface ResultReply {
   streamId?: string;
   captureTs?: number;
   detections: Detection[];
+  /** The model id that produced this result, and its version (during a hot swap, old or new). */
   model: string;
+  modelVersion: string;
   /** Frames in the `session.run` that produced this result. */
   batchSize: number;
   timings: Timings;
@@ -38,6 +40,8 @@ export interface HelloMessage {
   type: 'hello';
   protocol: typeof PROTOCOL_V1;
   edgeId: string;
+  /** The connection's model (`?model=`, else the site's default); `model` control messages change it. */
+  model: string;
   limits: { maxInFlight: number; maxFrameBytes: number; deadlineMs: number; framesPerSecond: number; messagesPerSecond: number };
   /** Epoch ms when the connection's token expires (send an `auth` message before then); absent without auth. */
   tokenExpiresAt?: number;
@@ -50,12 +54,25 @@ export interface AuthAcceptedMessage {
   tokenExpiresAt?: number;
 }
 
+/** Answer to a `model` control message: frames of the connection (or of `streamId`) now go to `model`. */
+export interface ModelSelectedMessage {
+  type: 'model';
+  model: string;
+  version: string;
+  streamId?: string;
+}
+
 /** The edge is draining: stop sending on this connection and reconnect (another edge will answer). */
 export interface GoAwayMessage {
   type: 'goaway';
 }
 
-export type ServerMessageV1 = ResultReply | ErrorReply | HelloMessage | GoAwayMessage | AuthAcceptedMessage | { type: 'pong'; ts?: number };
+export type ServerMessageV1 = ResultReply | ErrorReply | HelloMessage | GoAwayMessage | AuthAcceptedMessage | ModelSelectedMessage | { type: 'pong'; ts?: number };
 
 /** Text control messages a yolo.v1 client may send. */
-export type ClientControl = { type: 'ping'; ts?: number } | { type: 'hello' } | { type: 'auth'; token: string };
+export type ClientControl =
+  | { type: 'ping'; ts?: number }
+  | { type: 'hello' }
+  | { type: 'auth'; token: string }
+  /** Choose the model for the whole connection, or (with `streamId`) for one stream. */
+  | { type: 'model'; model: string; streamId?: string };

@@ -6,8 +6,6 @@ import { ReadyPool, type ReadyFrame } from './ready-pool';
 
 /** What the worker needs of a model: decode one frame, run a batch of decoded frames. */
 export interface Engine<D extends { decodeMs: number } = { decodeMs: number }> {
-  /** Reported in every result's `model` field. */
-  readonly name: string;
   /** Batches that may run at once. */
   readonly concurrency: number;
   decode(image: Uint8Array): Promise<D>;
@@ -18,6 +16,8 @@ export interface Engine<D extends { decodeMs: number } = { decodeMs: number }> {
 export type FrameSource = Pick<WorkerTransport, 'read'>;
 
 export interface InferenceWorkerOptions {
+  /** The model id and version every result reports (and the `model` label of the worker metrics). */
+  model: { id: string; version: string };
   /** Most frames per `session.run`. */
   maxBatch: number;
   /**
@@ -54,6 +54,7 @@ export class InferenceWorker<D extends { decodeMs: number }> {
   private idleWaiter: (() => void) | undefined;
   private delayTimer: NodeJS.Timeout | undefined;
   private readonly finishing = new Set<Promise<void>>();
+  private readonly label: { model: string };
 
   constructor(
     private readonly source: FrameSource & Pick<WorkerTransport, 'complete'>,
@@ -62,6 +63,7 @@ export class InferenceWorker<D extends { decodeMs: number }> {
     private readonly log: Logger,
     private readonly metrics?: VisionMetrics,
   ) {
+    this.label = { model: opts.model.id };
     this.capacity = opts.maxBatch * (engine.concurrency + 1);
     this.decoders = opts.decodeConcurrency ?? 4;
   }
@@ -101,7 +103,7 @@ export class InferenceWorker<D extends { decodeMs: number }> {
   }
 
   private accept(d: Delivery): void {
-    this.metrics?.workerQueueWait.observe(Math.max(0, d.pickedAt - d.job.receivedAt) / 1000);
+    this.metrics?.workerQueueWait.observe(this.label, Math.max(0, d.pickedAt - d.job.receivedAt) / 1000);
     this.waiting.add({ delivery: d, decoded: undefined, readyAt: Date.now() });
     this.pumpDecoders();
   }
@@ -143,7 +145,7 @@ export class InferenceWorker<D extends { decodeMs: number }> {
     this.engine.decode(d.job.image).then(
       (decoded) => {
         done();
-        this.metrics?.workerPreprocess.observe(decoded.decodeMs / 1000);
+        this.metrics?.workerPreprocess.observe(this.label, decoded.decodeMs / 1000);
         this.ready.add({ delivery: d, decoded, readyAt: Date.now() });
         this.dispatch();
         this.pumpDecoders();
@@ -186,9 +188,9 @@ export class InferenceWorker<D extends { decodeMs: number }> {
     let done: CompletedFrame[];
     try {
       const r = await this.engine.infer(batch.map((f) => f.decoded));
-      this.metrics?.workerBatchSize.observe(r.runBatchSize);
-      this.metrics?.workerInference.observe(r.inferenceMs / 1000);
-      this.metrics?.workerBusy.inc(r.inferenceMs / 1000);
+      this.metrics?.workerBatchSize.observe(this.label, r.runBatchSize);
+      this.metrics?.workerInference.observe(this.label, r.inferenceMs / 1000);
+      this.metrics?.workerBusy.inc(this.label, r.inferenceMs / 1000);
       done = batch.map((f, i): CompletedFrame => {
         const d = f.delivery;
         const outcome: FrameOutcomeMessage = {
@@ -196,7 +198,8 @@ export class InferenceWorker<D extends { decodeMs: number }> {
           connId: d.job.connId,
           ok: true,
           detections: r.detections[i],
-          model: this.engine.name,
+          model: this.opts.model.id,
+          modelVersion: this.opts.model.version,
           batchSize: r.runBatchSize,
           pickedAt: d.pickedAt,
           preprocessMs: f.decoded.decodeMs,
@@ -212,7 +215,7 @@ export class InferenceWorker<D extends { decodeMs: number }> {
   }
 
   private finish(frames: CompletedFrame[]): void {
-    for (const f of frames) this.metrics?.workerFrames.inc({ outcome: f.outcome.ok ? 'result' : f.outcome.error.code });
+    for (const f of frames) this.metrics?.workerFrames.inc({ ...this.label, outcome: f.outcome.ok ? 'result' : f.outcome.error.code });
     const p = this.source.complete(frames).catch((err: unknown) => {
       // Unacknowledged frames stay pending in the queue; another worker (or this one) reclaims them.
       this.log.warn({ err, frames: frames.length }, 'could not publish outcomes');

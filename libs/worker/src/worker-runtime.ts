@@ -1,66 +1,146 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { AppConfig } from '@vision/config';
-import { VisionError } from '@vision/protocol';
+import { loadModelRepository, type AppConfig, type ModelRepository, type ModelSpec } from '@vision/config';
+import { VisionError, type ModelAnnouncement } from '@vision/protocol';
 import type { VisionMetrics } from '@vision/metrics';
 import { RedisWorkerTransport, type WorkerTransport } from '@vision/transport';
 import { parseNamesFile, YoloModel } from '@vision/yolo';
 import { InferenceWorker } from './inference-worker';
 
-export interface WorkerRuntime {
+/** One model this process serves: its sessions, its stream and its batcher. */
+interface Served {
+  spec: ModelSpec;
   model: YoloModel;
   transport: WorkerTransport;
-  /** Readiness checks: Redis reachable and not stopping (the model is loaded once this exists). */
+  worker: InferenceWorker<Awaited<ReturnType<YoloModel['decode']>>>;
+}
+
+export interface WorkerRuntime {
+  /** Model ids served now, with the version each runs. */
+  served(): Record<string, string>;
+  /** Readiness checks: every served model loaded, Redis reachable, not stopping. */
   readiness(): Promise<Record<string, boolean>>;
-  /** Stops reading, finishes and acknowledges the batches in hand, releases the model. */
+  /**
+   * Re-reads the model repository (SIGHUP): a model whose version or settings changed is loaded
+   * beside the running one, takes over the stream once loaded, and the old one finishes and
+   * acknowledges what it holds before it is released; new models start, removed ones drain.
+   * A model that fails to load leaves the running version serving.
+   */
+  reload(): Promise<void>;
+  /** Stops reading, finishes and acknowledges the batches in hand, releases the models. */
   stop(): Promise<void>;
 }
 
-/** Loads the model, connects the transport (Redis unless one is given) and starts the worker loop. */
-export async function startWorkerRuntime(
-  config: AppConfig,
-  log: Logger,
-  deps: { transport?: WorkerTransport; metrics?: VisionMetrics } = {},
-): Promise<WorkerRuntime> {
-  // Built (not connected) before the model loads, so a missing REDIS_URL fails fast.
-  const transport = deps.transport ?? redisTransport(config, log, deps.metrics);
-  const m = config.model;
-  if (!m.path) throw new VisionError('E_CONFIG', 'MODEL_PATH must be set: the path of the ONNX model this worker serves');
-  const model = await YoloModel.load({
-    modelPath: m.path,
-    names: m.namesFile ? parseNamesFile(await readFile(m.namesFile, 'utf8')) : undefined,
-    confThreshold: m.confThreshold,
-    iouThreshold: m.iouThreshold,
-    maxDetections: m.maxDetections,
-    executionProvider: m.executionProvider,
-    allowProviderFallback: m.allowProviderFallback,
-    deviceId: m.deviceId,
-    intraOpThreads: m.intraOpThreads,
-    interOpThreads: m.interOpThreads,
-    maxInputPixels: m.maxInputPixels,
-    costlyMaxPixels: m.costlyDecodeMaxPixels,
-    decodeTimeoutS: m.decodeTimeoutS,
-    engines: config.batching.engines,
-    allowSpinning: false, // decodes always run beside inference here (see YoloModelOptions.allowSpinning)
-    logger: log,
-  });
-  await transport.start(config.workerId);
-  const worker = new InferenceWorker(transport, model, { maxBatch: config.batching.maxBatch, maxWaitMs: config.batching.maxWaitMs, decodeConcurrency: config.batching.decodeConcurrency }, log, deps.metrics);
-  worker.start();
-  deps.metrics?.observeQueue(() => transport.health());
-  log.info({ workerId: config.workerId, transport: transport.kind, ...config.batching }, 'worker started');
+export interface WorkerDeps {
+  /** A model's frame source; Redis (REDIS_URL) unless given (the embedded server's in-memory queue). */
+  transportFor?: (model: string) => WorkerTransport;
+  metrics?: VisionMetrics;
+}
+
+/** Rough resident cost of a model: ORT keeps the weights and an arena of about the same size again. */
+const MODEL_MEMORY_FACTOR = 3;
+
+/** Loads the models this worker serves, connects their streams and starts one batcher per model. */
+export async function startWorkerRuntime(config: AppConfig, log: Logger, deps: WorkerDeps = {}): Promise<WorkerRuntime> {
+  // Checked before any model loads, so a missing REDIS_URL fails fast.
+  const transportFor = deps.transportFor ?? redisTransports(config, log, deps.metrics);
+  const served = new Map<string, Served>();
+  let generation = 0;
   let stopped: Promise<void> | undefined;
+
+  const startModel = async (spec: ModelSpec): Promise<Served> => {
+    const model = await loadModel(config, spec, log);
+    const transport = transportFor(spec.id);
+    // A fresh consumer name per generation: during a swap old and new read the same group side by side.
+    await transport.start(`${config.workerId}#${++generation}`);
+    const worker = new InferenceWorker(
+      transport,
+      model,
+      { model: { id: spec.id, version: spec.version }, maxBatch: spec.maxBatch, maxWaitMs: config.batching.maxWaitMs, decodeConcurrency: config.batching.decodeConcurrency },
+      log,
+      deps.metrics,
+    );
+    worker.start();
+    await transport.announce(announcement(spec, model)).catch((err: Error) => log.warn({ err: err.message, model: spec.id }, 'could not announce the model'));
+    log.info({ workerId: config.workerId, model: spec.id, version: spec.version, transport: transport.kind, maxBatch: spec.maxBatch }, 'model serving');
+    return { spec, model, transport, worker };
+  };
+
+  const retire = async (s: Served): Promise<void> => {
+    await s.worker.stop();
+    await s.transport.close();
+    await s.model.dispose();
+  };
+
+  const wanted = async (repo: ModelRepository): Promise<ModelSpec[]> => {
+    const ids = config.workerModels;
+    const unknown = ids?.filter((id) => !repo.models.some((m) => m.id === id)) ?? [];
+    if (unknown.length) throw new VisionError('E_CONFIG', `WORKER_MODELS: ${unknown.join(', ')} not in the model repository`);
+    const chosen = repo.models.filter((m) => !ids || ids.includes(m.id));
+    for (const m of chosen) if (!m.path) throw new VisionError('E_CONFIG', 'MODEL_PATH must be set: the path of the ONNX model this worker serves');
+    return withinBudget(chosen, config.modelMemoryMb, log);
+  };
+
+  const initial = await wanted(loadModelRepository(config));
+  try {
+    for (const spec of initial) served.set(spec.id, await startModel(spec));
+  } catch (err) {
+    await Promise.all([...served.values()].map(retire));
+    throw err;
+  }
+  deps.metrics?.observeQueue(async () => {
+    const all = await Promise.all([...served.values()].map((s) => s.transport.health()));
+    const sum = (f: (h: (typeof all)[number]) => number | undefined) => all.reduce<number | undefined>((a, h) => (a === undefined || f(h) === undefined ? undefined : a + f(h)!), 0);
+    return { backlog: sum((h) => h.backlog), pending: sum((h) => h.pending) };
+  });
+  log.info({ workerId: config.workerId, models: [...served.keys()], ...config.batching }, 'worker started');
+
+  let reloading = Promise.resolve();
   return {
-    model,
-    transport,
+    served: () => Object.fromEntries([...served].map(([id, s]) => [id, s.spec.version])),
     async readiness() {
-      return { model: true, queue: (await transport.health()).reachable, accepting: stopped === undefined };
+      const health = await Promise.all([...served.values()].map((s) => s.transport.health()));
+      return { model: served.size > 0, queue: health.every((h) => h.reachable), accepting: stopped === undefined };
+    },
+    reload() {
+      reloading = reloading.then(async () => {
+        if (stopped) return;
+        let next: ModelSpec[];
+        try {
+          next = await wanted(loadModelRepository(config));
+        } catch (err) {
+          log.error({ err: (err as Error).message }, 'model repository not reloaded; the running models keep serving');
+          return;
+        }
+        for (const [id, s] of served) {
+          if (next.some((m) => m.id === id)) continue;
+          served.delete(id);
+          await retire(s);
+          log.info({ model: id }, 'model removed');
+        }
+        for (const spec of next) {
+          const current = served.get(spec.id);
+          if (current && JSON.stringify(current.spec) === JSON.stringify(spec)) continue;
+          let fresh: Served;
+          try {
+            fresh = await startModel(spec);
+          } catch (err) {
+            log.error({ err: (err as Error).message, model: spec.id, version: spec.version }, 'new model version failed to load; the running one keeps serving');
+            continue;
+          }
+          served.set(spec.id, fresh);
+          if (current) {
+            await retire(current);
+            log.info({ model: spec.id, from: current.spec.version, to: spec.version }, 'model swapped');
+          }
+        }
+      });
+      return reloading;
     },
     stop() {
       stopped ??= (async () => {
-        await worker.stop();
-        await transport.close();
-        await model.dispose();
+        await reloading;
+        await Promise.all([...served.values()].map(retire));
         log.info({ workerId: config.workerId }, 'worker stopped');
       })();
       return stopped;
@@ -68,19 +148,75 @@ export async function startWorkerRuntime(
   };
 }
 
-function redisTransport(config: AppConfig, log: Logger, metrics: VisionMetrics | undefined): RedisWorkerTransport {
+async function loadModel(config: AppConfig, spec: ModelSpec, log: Logger): Promise<YoloModel> {
+  const m = config.model;
+  return YoloModel.load({
+    modelPath: spec.path!,
+    names: spec.namesFile ? parseNamesFile(await readFile(spec.namesFile, 'utf8')) : undefined,
+    confThreshold: spec.confThreshold,
+    iouThreshold: spec.iouThreshold,
+    maxDetections: spec.maxDetections,
+    executionProvider: spec.executionProvider,
+    allowProviderFallback: m.allowProviderFallback,
+    deviceId: m.deviceId,
+    intraOpThreads: m.intraOpThreads,
+    interOpThreads: m.interOpThreads,
+    maxInputPixels: m.maxInputPixels,
+    costlyMaxPixels: m.costlyDecodeMaxPixels,
+    decodeTimeoutS: m.decodeTimeoutS,
+    ...(spec.inputSize ? { fallbackImageSize: spec.inputSize } : {}),
+    engines: config.batching.engines,
+    allowSpinning: false, // decodes always run beside inference here (see YoloModelOptions.allowSpinning)
+    logger: log.child({ model: spec.id, version: spec.version }),
+  });
+}
+
+function announcement(spec: ModelSpec, model: YoloModel): ModelAnnouncement {
+  const d = model.description;
+  return {
+    id: spec.id,
+    version: spec.version,
+    classes: [...d.names],
+    inputShape: [d.batch === 'dynamic' ? -1 : d.batch, 3, d.inputHeight, d.inputWidth],
+    layout: d.layout,
+    provider: d.provider,
+  };
+}
+
+/** The models that fit MODEL_MEMORY_MB, in repository order (0: all). Those left out are logged. */
+async function withinBudget(specs: ModelSpec[], budgetMb: number, log: Logger): Promise<ModelSpec[]> {
+  if (budgetMb === 0) return specs;
+  const out: ModelSpec[] = [];
+  let used = 0;
+  for (const s of specs) {
+    const mb = ((await stat(s.path!).catch(() => ({ size: 0 }))).size * MODEL_MEMORY_FACTOR) / 2 ** 20;
+    if (used + mb > budgetMb) {
+      log.warn({ model: s.id, estimatedMb: Math.round(mb), budgetMb }, 'model left out: over MODEL_MEMORY_MB (another worker must serve it)');
+      continue;
+    }
+    used += mb;
+    out.push(s);
+  }
+  if (out.length === 0) throw new VisionError('E_CONFIG', `MODEL_MEMORY_MB (${budgetMb}) fits none of the models`);
+  return out;
+}
+
+function redisTransports(config: AppConfig, log: Logger, metrics: VisionMetrics | undefined): (model: string) => WorkerTransport {
   if (!config.redisUrl) throw new VisionError('E_CONFIG', 'REDIS_URL must be set for a stand-alone worker');
   if (config.redisUrls.length > 1) throw new VisionError('E_CONFIG', 'REDIS_URL: a worker serves one shard; give it one URL (edges take the list)');
-  return new RedisWorkerTransport({
-    url: config.redisUrl,
-    prefix: config.redisPrefix,
-    claimMinIdleMs: config.streams.claimMinIdleMs,
-    maxDeliveries: config.streams.maxDeliveries,
-    onError: (err, where) => log.warn({ err: err.message, where }, 'redis'),
-    onReclaim: (e) => {
-      metrics?.workerReclaimed.inc(e.claimed);
-      metrics?.workerDeadLetters.inc(e.deadLettered);
-      log.warn(e, 'took over frames from an unresponsive worker');
-    },
-  });
+  const url = config.redisUrl;
+  return (model) =>
+    new RedisWorkerTransport({
+      url,
+      prefix: config.redisPrefix,
+      model,
+      claimMinIdleMs: config.streams.claimMinIdleMs,
+      maxDeliveries: config.streams.maxDeliveries,
+      onError: (err, where) => log.warn({ err: err.message, where, model }, 'redis'),
+      onReclaim: (e) => {
+        metrics?.workerReclaimed.inc(e.claimed);
+        metrics?.workerDeadLetters.inc(e.deadLettered);
+        log.warn({ ...e, model }, 'took over frames from an unresponsive worker');
+      },
+    });
 }

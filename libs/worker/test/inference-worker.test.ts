@@ -8,10 +8,12 @@ const log = pino({ level: 'silent' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let seq = 0;
 
+const MODEL = { id: 'm', version: '1' };
+
 function job(opts: { deadlineInMs?: number; tenant?: string } = {}): FrameJob {
   const now = Date.now();
   const n = ++seq;
-  return { key: `k${n}`, edgeId: 'e', connId: 'c', frameId: n, receivedAt: now, deadline: now + (opts.deadlineInMs ?? 10_000), tenant: opts.tenant ?? `t${n}`, bytes: 1, image: Buffer.from([n & 255]) };
+  return { key: `k${n}`, edgeId: 'e', connId: 'c', frameId: n, receivedAt: now, deadline: now + (opts.deadlineInMs ?? 10_000), tenant: opts.tenant ?? `t${n}`, bytes: 1, image: Buffer.from([n & 255]), model: 'm' };
 }
 
 /** An engine whose batches take `inferMs`; it records every batch (frame ids) and decode. */
@@ -19,7 +21,6 @@ function slowEngine(inferMs: number, concurrency = 1) {
   const batches: { ids: number[]; startedAt: number }[] = [];
   const decoded: number[] = [];
   const engine: Engine<{ decodeMs: number; id: number }> = {
-    name: 'fake.onnx',
     concurrency,
     async decode(image) {
       decoded.push(image[0]);
@@ -39,9 +40,10 @@ async function setup(inferMs: number, opts: { maxBatch?: number; maxWaitMs?: num
   const q = new MemoryTransport({ maxQueue: 1000, tenantMaxQueue: 1000 });
   const outcomes: FrameOutcomeMessage[] = [];
   await q.start('e', (m) => outcomes.push(m));
-  await q.start('w');
+  const w = q.worker('m');
+  await w.start('w');
   const fake = slowEngine(inferMs, opts.concurrency);
-  const worker = new InferenceWorker(q, fake.engine, { maxBatch: opts.maxBatch ?? 8, maxWaitMs: opts.maxWaitMs ?? 0, idleBlockMs: 50 }, log);
+  const worker = new InferenceWorker(w, fake.engine, { model: MODEL, maxBatch: opts.maxBatch ?? 8, maxWaitMs: opts.maxWaitMs ?? 0, idleBlockMs: 50 }, log);
   worker.start();
   return { q, outcomes, worker, ...fake };
 }
@@ -125,11 +127,11 @@ describe('InferenceWorker (engine-driven batching)', () => {
     const q = new MemoryTransport({ maxQueue: 1000, tenantMaxQueue: 1000 });
     const outcomes: FrameOutcomeMessage[] = [];
     await q.start('e', (m) => outcomes.push(m));
-    await q.start('w');
+    const w = q.worker('m');
+    await w.start('w');
     const decodedAt = new Map<number, number>();
     const engine: Engine<{ decodeMs: number }> = {
-      name: 'fake.onnx',
-      concurrency: 1,
+        concurrency: 1,
       async decode(image) {
         await sleep(image[0] === 255 ? 5 : 300); // 255: the camera's cheap frame
         decodedAt.set(image[0], Date.now());
@@ -139,7 +141,7 @@ describe('InferenceWorker (engine-driven batching)', () => {
         return { detections: frames.map((): Detection[] => []), runBatchSize: frames.length, inferenceMs: 1 };
       },
     };
-    const worker = new InferenceWorker(q, engine, { maxBatch: 8, maxWaitMs: 0, decodeConcurrency: 2, idleBlockMs: 50 }, log);
+    const worker = new InferenceWorker(w, engine, { model: MODEL, maxBatch: 8, maxWaitMs: 0, decodeConcurrency: 2, idleBlockMs: 50 }, log);
     worker.start();
     for (let i = 0; i < 6; i++) await q.submit({ ...job({ tenant: 'hog' }), image: Buffer.from([i]) });
     await sleep(20);

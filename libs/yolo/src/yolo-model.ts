@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import { VisionError, type Detection } from '@vision/protocol';
 import { InferenceThread } from './inference-thread';
@@ -80,11 +79,6 @@ export class YoloModel {
     private readonly threads: InferenceThread[],
     private readonly opts: { maxInputPixels: number; costlyMaxPixels: number; decodeTimeoutS: number },
   ) {}
-
-  /** The model file's name, reported with every result. */
-  get name(): string {
-    return basename(this.description.path);
-  }
 
   /** How many batches may run at once. */
   get concurrency(): number {

@@ -9,12 +9,16 @@ export interface Principal {
   subject: string;
   /** Stream ids (exact, or a prefix ending in `*`) this principal may send; undefined = any. */
   streams: string[] | undefined;
+  /** Model ids this principal may choose; undefined = any. */
+  models: string[] | undefined;
   /** Epoch ms; undefined without auth or for tokens without `exp`. */
   expiresAt: number | undefined;
 }
 
 /** The claim that restricts stream ids. */
 export const STREAMS_CLAIM = 'streams';
+/** The claim that restricts model ids. */
+export const MODELS_CLAIM = 'models';
 const JWKS_FILE_RECHECK_MS = 5000;
 const JWKS_CACHE_MAX_AGE_MS = 10 * 60_000;
 
@@ -54,13 +58,17 @@ export class TokenVerifier {
       if (err instanceof errors.JWTExpired) throw new VisionError('E_TOKEN_EXPIRED', 'token expired', { cause: err });
       throw new VisionError('E_UNAUTHORIZED', `token refused: ${(err as Error).message}`, { cause: err });
     }
-    const streams = payload[STREAMS_CLAIM];
-    if (streams !== undefined && !(Array.isArray(streams) && streams.every((s) => typeof s === 'string'))) {
-      throw new VisionError('E_UNAUTHORIZED', `the ${STREAMS_CLAIM} claim must be a list of strings`);
-    }
+    const [streams, models] = [STREAMS_CLAIM, MODELS_CLAIM].map((claim) => {
+      const v = payload[claim];
+      if (v !== undefined && !(Array.isArray(v) && v.every((s) => typeof s === 'string'))) {
+        throw new VisionError('E_UNAUTHORIZED', `the ${claim} claim must be a list of strings`);
+      }
+      return v as string[] | undefined;
+    });
     return {
       subject: `sub:${payload.sub}`,
-      streams: streams as string[] | undefined,
+      streams,
+      models,
       expiresAt: payload.exp !== undefined ? payload.exp * 1000 : undefined,
     };
   }
