@@ -40,6 +40,8 @@ export interface CameraRunOptions {
   maxInFlight?: number;
   /** A frame not answered by then counts as `E_CLIENT_TIMEOUT`. @defaultValue 60000 */
   timeoutMs?: number;
+  /** ws-binary: the model every camera's connection chooses (`?model=`). */
+  model?: string;
   onFrame?: () => void;
 }
 
@@ -55,7 +57,7 @@ export async function runCameras(o: CameraRunOptions): Promise<CameraRun> {
   const maxInFlight = o.maxInFlight ?? 2;
   const senders = await Promise.all(
     Array.from({ length: o.cameras }, (_, i) =>
-      o.transport === 'ws-binary' ? wsSender(o.baseUrl, agent, i) : o.transport === 'ws-seed' ? seedSender(o.baseUrl, agent) : httpSender(o, agent),
+      o.transport === 'ws-binary' ? wsSender(o.baseUrl, agent, i, o.model) : o.transport === 'ws-seed' ? seedSender(o.baseUrl, agent) : httpSender(o, agent),
     ),
   );
   const started = Date.now();
@@ -98,8 +100,9 @@ export async function runCameras(o: CameraRunOptions): Promise<CameraRun> {
 
 type Sender = ((image: Buffer) => Promise<{ outcome: string; batchSize?: number }>) & { close?: () => void };
 
-async function wsSender(baseUrl: string, agent: CountingAgent, cam: number): Promise<Sender> {
-  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/ws/detect`, [PROTOCOL_V1], { agent });
+async function wsSender(baseUrl: string, agent: CountingAgent, cam: number, model: string | undefined): Promise<Sender> {
+  const query = model ? `?model=${encodeURIComponent(model)}` : '';
+  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/ws/detect${query}`, [PROTOCOL_V1], { agent });
   const waiting = new Map<number, (r: { outcome: string; batchSize?: number }) => void>();
   await new Promise<void>((resolve, reject) => {
     ws.once('error', reject);

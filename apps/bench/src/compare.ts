@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import sharp from 'sharp';
 import { benchModelName, freePort, modelsDir, repoRoot, startService, startTestRedis, uniquePrefix, type ServiceProcess } from '@vision/testing';
 import { YoloModel } from '@vision/yolo';
-import type { BenchTransport } from './cameras';
+import { runCameras, type BenchTransport } from './cameras';
 import { CpuMeter } from './cpu-usage';
 import { loadBenchImages, runWithProgress } from './bench-cli';
 import { measureRawOrt, type RawOrtRow } from './raw-ort';
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     .option('--max-batch <n>', 'worker MAX_BATCH', '8')
     .option('--engines <n>', 'worker ENGINES (sessions running batches at once)', '1')
     .option('--provider <name>', 'EXECUTION_PROVIDER for every system', 'cpu')
-    .option('--skip <list>', 'systems to leave out: naive, redis, embedded, http', '')
+    .option('--skip <list>', 'systems and scenarios to leave out: naive, redis, embedded, http, two-models', '')
     .option('--out <dir>', 'results folder', join(repoRoot(), 'results', 'bench'))
     .parse()
     .opts<{ model: string; batches: string; cameras: string; fps: string; lowFps: string; lowSeconds: string; lowRounds: string; seconds: string; maxBatch: string; engines: string; provider: string; skip: string; out: string }>();
@@ -71,6 +71,7 @@ async function main(): Promise<void> {
   await model.dispose();
 
   const rows: Row[] = [];
+  const twoModels: { scenario: string; resultsPerS: number; p95: number; meanBatch: string; busy: number }[] = [];
   const systems: System[] = [];
   const cleanup: (() => Promise<void>)[] = [];
   try {
@@ -125,11 +126,37 @@ async function main(): Promise<void> {
         }
       }
     }
+    // 5. Two models on one worker: the same load on one model, then split over two (the same file
+    // under two ids, so only the batching differs): what splitting batches across models costs.
+    if (!skip.has('two-models')) {
+      const repo = join(o.out, 'two-models.json');
+      mkdirSync(o.out, { recursive: true });
+      writeFileSync(repo, JSON.stringify({ models: [{ id: 'a', path: o.model }, { id: 'b', path: o.model }] }));
+      const sys = await startProject('redis', o, provider, { MODELS_FILE: repo });
+      cleanup.push(sys.stop);
+      const load = { transport: 'ws-binary' as const, baseUrl: sys.baseUrl, images: jpegs, fps: Number(o.fps), seconds: Number(o.seconds), maxInFlight: Infinity };
+      for (const split of [false, true]) {
+        const before = await Promise.all(['a', 'b'].map((m) => scrapeWorker(sys.metrics!.worker, m)));
+        const runs = split
+          ? await Promise.all(['a', 'b'].map((model) => runCameras({ ...load, cameras: maxCams / 2, model })))
+          : [await runCameras({ ...load, cameras: maxCams, model: 'a' })];
+        const after = await Promise.all(['a', 'b'].map((m) => scrapeWorker(sys.metrics!.worker, m)));
+        const batches = ['a', 'b'].map((_, i) => diffCounters(before[i], after[i], runs[0].elapsedMs));
+        const summaries = runs.map((r) => summarize(r));
+        twoModels.push({
+          scenario: split ? `${maxCams / 2} + ${maxCams / 2} cameras on models a + b` : `${maxCams} cameras on model a`,
+          resultsPerS: summaries.reduce((a, s) => a + s.throughput, 0),
+          p95: Math.max(...summaries.map((s) => s.p95)),
+          meanBatch: batches.map((b) => (b.batches ? b.meanBatch.toFixed(2) : '-')).join(' / '),
+          busy: batches.reduce((a, b) => a + b.busyFraction, 0),
+        });
+      }
+    }
   } finally {
     for (const c of cleanup.reverse()) await c();
   }
 
-  // 5. Ratios to the naive server, all from this run.
+  // 6. Ratios to the naive server, all from this run.
   const find = (system: string, cameras: number) => rows.find((r) => r.system === system && r.cameras === cameras);
   const naiveLow = find('naive (low rate)', 1);
   const ratios: Record<string, number> = {};
@@ -166,12 +193,17 @@ async function main(): Promise<void> {
       JSON.stringify(Object.fromEntries(Object.entries(r.outcomes).filter(([k]) => k !== 'result'))),
     ]),
   );
+  if (twoModels.length === 2) ratios[`two models ÷ one model results/s, ${maxCams} cameras × ${o.fps} fps`] = twoModels[1].resultsPerS / twoModels[0].resultsPerS;
+  const twoTable = table(
+    ['two-model scenario (redis mode)', 'results/s', 'p95 ms', 'mean batch a / b', 'busy'],
+    twoModels.map((t) => [t.scenario, t.resultsPerS, t.p95, t.meanBatch, `${(t.busy * 100).toFixed(0)}%`]),
+  );
   const ratioTable = table(['ratio (this run)', 'value'], Object.entries(ratios).map(([k, v]) => [k, v.toFixed(3)]));
-  console.log(`\nmachine: ${machine}\n\n${rawTable}\n\n${runTable}\n\n${ratioTable}`);
+  console.log(`\nmachine: ${machine}\n\n${rawTable}\n\n${runTable}\n\n${twoModels.length ? `${twoTable}\n\n` : ''}${ratioTable}`);
 
   mkdirSync(o.out, { recursive: true });
-  writeFileSync(join(o.out, 'results.json'), JSON.stringify({ machine, options: o, images: images.map(({ width, height, bytes }) => ({ width, height, bytes: bytes.length })), raw, runs: rows, ratios }, null, 2));
-  writeFileSync(join(o.out, 'results.md'), `# Benchmark\n\nMachine: ${machine}\n\nModel: \`${o.model}\` (${provider})\n\n${md(rawTable)}\n\n${md(runTable)}\n\n${md(ratioTable)}\n`);
+  writeFileSync(join(o.out, 'results.json'), JSON.stringify({ machine, options: o, images: images.map(({ width, height, bytes }) => ({ width, height, bytes: bytes.length })), raw, runs: rows, twoModels, ratios }, null, 2));
+  writeFileSync(join(o.out, 'results.md'), `# Benchmark\n\nMachine: ${machine}\n\nModel: \`${o.model}\` (${provider})\n\n${md(rawTable)}\n\n${md(runTable)}\n\n${twoModels.length ? `${md(twoTable)}\n\n` : ''}${md(ratioTable)}\n`);
   const names = [...new Set(rows.filter((r) => !r.system.includes('(') && !r.system.includes(',')).map((r) => r.system))];
   const series = (metric: (r: Row) => number) => names.map((s) => ({ name: s, points: rows.filter((r) => r.system === s).map((r) => [r.cameras, metric(r)] as [number, number]) }));
   writeFileSync(join(o.out, 'latency-vs-cameras.svg'), lineChart('p95 latency vs cameras', 'cameras', 'p95 latency (ms)', series((r) => r.p95)));
@@ -192,7 +224,12 @@ async function benchImages(): Promise<{ width: number; height: number; bytes: Bu
 }
 
 /** This project in Redis mode (edge + worker processes, own redis-server) or embedded mode (one process). */
-async function startProject(mode: 'redis' | 'embedded', o: { model: string; maxBatch: string; engines: string }, provider: string): Promise<System & { stop: () => Promise<void> }> {
+async function startProject(
+  mode: 'redis' | 'embedded',
+  o: { model: string; maxBatch: string; engines: string },
+  provider: string,
+  env: Record<string, string> = {},
+): Promise<System & { stop: () => Promise<void> }> {
   const redis = mode === 'redis' ? await startTestRedis({ own: true }) : undefined;
   const metricsPort = await freePort();
   const common = {
@@ -200,6 +237,7 @@ async function startProject(mode: 'redis' | 'embedded', o: { model: string; maxB
     MODEL_PATH: o.model, LOG_LEVEL: 'info', EXECUTION_PROVIDER: provider, MAX_BATCH: o.maxBatch, ENGINES: o.engines,
     // The load generator is one address (one tenant without auth): let it use the whole backlog.
     MAX_QUEUE: '64', TENANT_MAX_QUEUE: '64', SUBJECT_FRAMES_PER_SECOND: '100000', FRAMES_PER_SECOND: '1000',
+    ...env,
   };
   const procs: ServiceProcess[] = [];
   const stop = async () => {

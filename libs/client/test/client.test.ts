@@ -93,11 +93,11 @@ class FakeSocket implements WebSocketLike {
     return this.sent.filter((d): d is Uint8Array => typeof d !== 'string').map((d) => parseFrame(d).header!.frameId);
   }
   answer(frameId: number): void {
-    this.push({ type: 'result', frameId, detections: [], model: 'm', batchSize: 1, timings: { queueMs: 0, preprocessMs: 0, inferenceMs: 0, totalMs: 0 } });
+    this.push({ type: 'result', frameId, detections: [], model: 'm', modelVersion: '1', batchSize: 1, timings: { queueMs: 0, preprocessMs: 0, inferenceMs: 0, totalMs: 0 } });
   }
 }
 
-function harness(opts: { resendWithinMs?: number } = {}) {
+function harness(opts: { resendWithinMs?: number; model?: string; tokenIn?: 'query' } = {}) {
   const sockets: FakeSocket[] = [];
   let now = 1_000_000;
   const client = new VisionClient({
@@ -125,6 +125,14 @@ describe('VisionClient', () => {
     await tick();
     expect(sockets[0].headers).toEqual({ authorization: 'Bearer tok' });
     expect(sockets[0].protocols).toEqual(['yolo.v1']);
+    expect(sockets[0].url).toBe('ws://edge/ws/detect');
+    client.close();
+  });
+
+  it('asks for its model in the URL, next to a query token', async () => {
+    const { client, sockets } = harness({ model: 'hard hats', tokenIn: 'query' });
+    await tick();
+    expect(sockets[0].url).toBe('ws://edge/ws/detect?model=hard%20hats&token=tok');
     client.close();
   });
 
