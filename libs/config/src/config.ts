@@ -88,6 +88,16 @@ const schema = z.object({
   // Decoding (worker)
   COSTLY_DECODE_MAX_PIXELS: int(1, 1_000_000_000).default(4_000_000),
   DECODE_TIMEOUT_S: int(1, 60).default(2),
+  // Bulk jobs (BullMQ; need REDIS_URL)
+  BULK_MAX_UPLOAD_BYTES: int(1024, 16 * 1024 * 1024 * 1024).default(256 * 1024 * 1024),
+  BULK_MAX_IMAGES: int(1, 1_000_000).default(1000),
+  BULK_MAX_STORED_BYTES: int(1024 * 1024, 1024 * 1024 * 1024 * 1024).default(1024 * 1024 * 1024),
+  BULK_MAX_JOBS_PER_TENANT: int(1, 10_000).default(4),
+  BULK_RESULT_TTL_S: int(60, 30 * 24 * 3600).default(24 * 3600),
+  BULK_WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  BULK_WEBHOOK_HOSTS: list.default([]),
+  BULK_JOB_CONCURRENCY: int(1, 64).default(2),
+  BULK_LOCK_MS: int(1000, 600_000).default(15_000),
   // Redis Streams
   STREAM_MAXLEN: int(1, 10_000_000).default(1000),
   CLAIM_MIN_IDLE_MS: int(10, 600_000).default(3000),
@@ -152,6 +162,25 @@ export interface AppConfig {
   streams: { maxLen: number; claimMinIdleMs: number; maxDeliveries: number };
   auth: AuthConfig;
   limits: LimitsConfig;
+  bulk: BulkConfig;
+}
+
+/** Bulk detection jobs (docs/jobs.md). */
+export interface BulkConfig {
+  maxUploadBytes: number;
+  maxImages: number;
+  /** Image bytes all jobs together may keep in Redis until they finish. */
+  maxStoredBytes: number;
+  maxJobsPerTenant: number;
+  resultTtlS: number;
+  /** HMAC-SHA256 key of webhook bodies; jobs with a webhook are refused without it. */
+  webhookSecret: string | undefined;
+  /** Hosts webhooks may go to (exact, or `*.example.com`); empty = any. */
+  webhookHosts: string[];
+  /** Jobs one worker runs at once (their images share its spare capacity round-robin by tenant). */
+  jobConcurrency: number;
+  /** A job whose worker stopped renewing its lock this long is taken over by another worker. */
+  lockMs: number;
 }
 
 /** `disabled` is only ever true when AUTH_DISABLED=true, or for the embedded demo with no key source. */
@@ -268,6 +297,17 @@ export function loadConfig(env: Env): AppConfig {
       allowedOrigins: e.ALLOWED_ORIGINS,
       allowNoOrigin: e.ALLOW_NO_ORIGIN,
       trustedProxies: e.TRUSTED_PROXIES,
+    },
+    bulk: {
+      maxUploadBytes: e.BULK_MAX_UPLOAD_BYTES,
+      maxImages: e.BULK_MAX_IMAGES,
+      maxStoredBytes: e.BULK_MAX_STORED_BYTES,
+      maxJobsPerTenant: e.BULK_MAX_JOBS_PER_TENANT,
+      resultTtlS: e.BULK_RESULT_TTL_S,
+      webhookSecret: e.BULK_WEBHOOK_SECRET,
+      webhookHosts: e.BULK_WEBHOOK_HOSTS,
+      jobConcurrency: e.BULK_JOB_CONCURRENCY,
+      lockMs: e.BULK_LOCK_MS,
     },
     limits: {
       maxConnections: e.MAX_CONNECTIONS,

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { AppConfig } from '@vision/config';
 import type { VisionMetrics } from '@vision/metrics';
 import type { ConnectionLeases, EdgeTransport } from '@vision/transport';
+import type { BulkJobs } from '@vision/bulk';
 import type { ModelCatalog } from './model-catalog';
 import type { TokenVerifier } from './security/token-verifier';
 
@@ -16,6 +17,8 @@ export interface EdgeContext {
   log: Logger;
   /** The models clients may choose (the site's repository). */
   catalog: ModelCatalog;
+  /** Bulk jobs (Redis only; the embedded server answers them E_UNAVAILABLE). */
+  bulk?: BulkJobs;
   /** Extra readiness checks (the embedded server adds "model loaded"). */
   readiness?: () => Promise<Record<string, boolean>>;
 }

@@ -6,6 +6,7 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Logger } from 'pino';
+import { BulkJobs } from '@vision/bulk';
 import { loadModelRepository, throttledWarn, type AppConfig } from '@vision/config';
 import { serveMetrics } from '@vision/metrics';
 import { FRAME_HEADER_MAX_BYTES, VisionError } from '@vision/protocol';
@@ -47,7 +48,8 @@ export async function startEdgeRuntime(input: EdgeRuntimeInput): Promise<EdgeRun
   // Connection leases live on the first shard: they are small, and one place keeps the count exact.
   const leases = input.leases ?? (config.redisUrl ? new RedisConnectionLeases({ url: config.redisUrl, prefix: config.redisPrefix }) : new MemoryConnectionLeases());
   const catalog = input.catalog ?? new ModelCatalog(() => loadModelRepository(config));
-  const ctx: EdgeContext = { ...input, transport, leases, verifier, catalog };
+  const bulk = input.bulk ?? (config.redisUrl && !input.transport ? new BulkJobs(config.redisUrl, config.redisPrefix, config.bulk) : undefined);
+  const ctx: EdgeContext = { ...input, transport, leases, verifier, catalog, ...(bulk ? { bulk } : {}) };
   const app = await NestFactory.create<NestExpressApplication>(EdgeModule.forRoot(ctx), {
     logger: new PinoNestLogger(log),
     bodyParser: false,
@@ -92,6 +94,7 @@ export async function startEdgeRuntime(input: EdgeRuntimeInput): Promise<EdgeRun
         metricsServer.close();
         await transport.close();
         await leases.close();
+        await bulk?.close();
         log.info({ edgeId: config.edgeId }, 'edge stopped');
       })();
       return stopped;

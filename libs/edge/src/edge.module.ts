@@ -4,6 +4,7 @@ import { DetectGateway } from './detect.gateway';
 import { EDGE_CONTEXT, type EdgeContext } from './edge-context';
 import { EdgeService } from './edge.service';
 import { HealthController } from './health.controller';
+import { JobsController } from './jobs.controller';
 import { ModelsController } from './models.controller';
 
 @Module({})
@@ -11,7 +12,7 @@ export class EdgeModule {
   static forRoot(ctx: EdgeContext): DynamicModule {
     return {
       module: EdgeModule,
-      controllers: [HealthController, DetectController, ModelsController],
+      controllers: [HealthController, DetectController, ModelsController, JobsController],
       providers: [{ provide: EDGE_CONTEXT, useValue: ctx }, EdgeService, DetectGateway],
     };
   }

@@ -3,6 +3,11 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 /** Sampling interval of the event-loop delay histogram, in ms (prom-client's default). */
 export const EVENT_LOOP_SAMPLE_MS = 10;
 
+export interface BulkStats {
+  jobs: Record<string, number>;
+  storedBytes: number;
+}
+
 export interface QueueStats {
   backlog: number | undefined;
   pending: number | undefined;
@@ -64,6 +69,36 @@ export class VisionMetrics {
     registers: [this.registry],
   });
 
+  readonly workerBulkBusy = new Counter({
+    name: 'vision_worker_bulk_busy_seconds_total',
+    help: 'The share of inference time spent on bulk-job images (batch time × their share of the batch)',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+  readonly workerBulkImages = new Counter({
+    name: 'vision_bulk_images_total',
+    help: 'Bulk-job images a worker finished (its rate is bulk images/s)',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+  private bulkSource: (() => Promise<BulkStats>) | undefined;
+  readonly bulkJobs = new Gauge({
+    name: 'vision_bulk_jobs',
+    help: 'Bulk jobs by BullMQ state (waiting, active, delayed, failed), read at scrape time',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+    collect: async () => {
+      const b = await this.bulkSource?.().catch(() => undefined);
+      if (!b) return;
+      for (const [state, n] of Object.entries(b.jobs)) this.bulkJobs.set({ state }, n);
+      this.bulkStoredBytes.set(b.storedBytes);
+    },
+  });
+  readonly bulkStoredBytes = new Gauge({
+    name: 'vision_bulk_stored_bytes',
+    help: 'Image bytes of unfinished bulk jobs held in Redis (bounded by BULK_MAX_STORED_BYTES)',
+    registers: [this.registry],
+  });
   readonly workerReclaimed = new Counter({
     name: 'vision_worker_reclaimed_frames_total',
     help: 'Frames taken over from a consumer that stopped answering (XAUTOCLAIM)',
@@ -106,6 +141,11 @@ export class VisionMetrics {
       else this.streamLabels.add(stream);
     }
     this.edgeStreamFrames.inc({ stream, outcome });
+  }
+
+  /** Where the bulk-job gauges read from at scrape time. */
+  observeBulk(source: () => Promise<BulkStats>): void {
+    this.bulkSource = source;
   }
 
   /** Where the queue gauges read from at scrape time. */

@@ -12,8 +12,8 @@ export interface Engine<D extends { decodeMs: number } = { decodeMs: number }> {
   infer(frames: readonly D[]): Promise<{ detections: Detection[][]; runBatchSize: number; inferenceMs: number }>;
 }
 
-/** Where frames come from (the real-time stream today; a bulk-job source can sit beside it). */
-export type FrameSource = Pick<WorkerTransport, 'read'>;
+/** Where frames come from, and where their outcomes go: the real-time stream, or the bulk-job source beside it. */
+export type FrameSource = Pick<WorkerTransport, 'read' | 'complete'>;
 
 export interface InferenceWorkerOptions {
   /** The model id and version every result reports (and the `model` label of the worker metrics). */
@@ -29,6 +29,13 @@ export interface InferenceWorkerOptions {
   decodeConcurrency?: number;
   /** How long an idle read blocks; bounds how long a stop waits. @defaultValue 1000 */
   idleBlockMs?: number;
+  /**
+   * Low-priority frames (bulk jobs) that fill what real-time frames leave: at most `maxBatch` of
+   * them in hand, decoded only on a decoder real-time frames do not need, and put in a batch only
+   * after every ready real-time frame. A real-time frame then waits for at most the one batch
+   * already running.
+   */
+  backfill?: FrameSource;
 }
 
 /**
@@ -43,6 +50,13 @@ export interface InferenceWorkerOptions {
 export class InferenceWorker<D extends { decodeMs: number }> {
   private readonly waiting = new ReadyPool<undefined>();
   private readonly ready = new ReadyPool<D>();
+  private readonly bulkWaiting = new ReadyPool<undefined>();
+  private readonly bulkReady = new ReadyPool<D>();
+  /** Backfill frames waiting, decoding, ready or running. */
+  private bulkInHand = 0;
+  private readonly bulk = new WeakSet<Delivery>();
+  private backfillIntake: Promise<void> | undefined;
+  private bulkRoomWaiter: (() => void) | undefined;
   private readonly decodingBy = new Map<string, number>();
   private readonly capacity: number;
   private readonly decoders: number;
@@ -57,7 +71,7 @@ export class InferenceWorker<D extends { decodeMs: number }> {
   private readonly label: { model: string };
 
   constructor(
-    private readonly source: FrameSource & Pick<WorkerTransport, 'complete'>,
+    private readonly source: FrameSource,
     private readonly engine: Engine<D>,
     private readonly opts: InferenceWorkerOptions,
     private readonly log: Logger,
@@ -70,14 +84,17 @@ export class InferenceWorker<D extends { decodeMs: number }> {
 
   start(): void {
     this.intake ??= this.readLoop();
+    if (this.opts.backfill) this.backfillIntake ??= this.backfillLoop(this.opts.backfill);
   }
 
   /** Stops taking frames, finishes (and acknowledges) everything it holds, then resolves. */
   async stop(): Promise<void> {
     this.stopping = true;
     this.wakeRoom();
+    this.wakeBulkRoom();
     await this.intake;
-    while (this.waiting.size > 0 || this.decoding > 0 || this.ready.size > 0 || this.running > 0) {
+    await this.backfillIntake;
+    while (this.waiting.size + this.bulkWaiting.size > 0 || this.decoding > 0 || this.ready.size + this.bulkReady.size > 0 || this.running > 0) {
       this.dispatch(true);
       await new Promise<void>((r) => (this.idleWaiter = r));
     }
@@ -99,6 +116,30 @@ export class InferenceWorker<D extends { decodeMs: number }> {
         continue;
       }
       for (const d of got) this.accept(d);
+    }
+  }
+
+  private async backfillLoop(backfill: FrameSource): Promise<void> {
+    while (!this.stopping) {
+      const room = this.opts.maxBatch - this.bulkInHand;
+      if (room <= 0) {
+        await new Promise<void>((r) => (this.bulkRoomWaiter = r));
+        continue;
+      }
+      let got: Delivery[];
+      try {
+        got = await backfill.read(room, this.opts.idleBlockMs ?? 1000);
+      } catch (err) {
+        this.log.error({ err }, 'reading backfill frames failed');
+        await new Promise((r) => setTimeout(r, 1000));
+        continue;
+      }
+      for (const d of got) {
+        this.bulk.add(d);
+        this.bulkInHand++;
+        this.bulkWaiting.add({ delivery: d, decoded: undefined, readyAt: Date.now() });
+      }
+      if (got.length) this.pumpDecoders();
     }
   }
 
@@ -128,6 +169,12 @@ export class InferenceWorker<D extends { decodeMs: number }> {
       if (!next) break;
       this.decode(next.delivery);
     }
+    // Backfill takes a decoder only when no real-time frame waits, and never the last free one.
+    while (this.waiting.size === 0 && this.bulkWaiting.size > 0 && this.decoding < this.decoders - 1) {
+      const next = this.bulkWaiting.takeOne(() => true);
+      if (!next) break;
+      this.decode(next.delivery);
+    }
     this.wakeRoom();
     this.wakeIdle();
   }
@@ -146,7 +193,7 @@ export class InferenceWorker<D extends { decodeMs: number }> {
       (decoded) => {
         done();
         this.metrics?.workerPreprocess.observe(this.label, decoded.decodeMs / 1000);
-        this.ready.add({ delivery: d, decoded, readyAt: Date.now() });
+        (this.bulk.has(d) ? this.bulkReady : this.ready).add({ delivery: d, decoded, readyAt: Date.now() });
         this.dispatch();
         this.pumpDecoders();
       },
@@ -162,17 +209,19 @@ export class InferenceWorker<D extends { decodeMs: number }> {
   private dispatch(flush = false): void {
     clearTimeout(this.delayTimer);
     this.delayTimer = undefined;
-    while (this.running < this.engine.concurrency && this.ready.size > 0) {
+    while (this.running < this.engine.concurrency && this.ready.size + this.bulkReady.size > 0) {
       const now = Date.now();
       const expired = this.ready.remove((f) => f.delivery.job.deadline <= now);
       if (expired.length) this.finish(expired.map((f) => failed(f.delivery, new VisionError('E_EXPIRED'))));
-      if (this.ready.size === 0) break;
-      const oldest = this.ready.oldestReadyAt!;
-      if (!flush && !this.stopping && this.opts.maxWaitMs > 0 && this.ready.size < this.opts.maxBatch && now - oldest < this.opts.maxWaitMs) {
+      if (this.ready.size + this.bulkReady.size === 0) break;
+      const oldest = this.ready.oldestReadyAt;
+      if (oldest !== undefined && !flush && !this.stopping && this.opts.maxWaitMs > 0 && this.ready.size < this.opts.maxBatch && now - oldest < this.opts.maxWaitMs) {
         this.delayTimer = setTimeout(() => this.dispatch(), oldest + this.opts.maxWaitMs - now);
         break;
       }
+      // Real-time frames first; backfill tops the batch up to maxBatch.
       const batch = this.ready.take(this.opts.maxBatch);
+      if (batch.length < this.opts.maxBatch) batch.push(...this.bulkReady.take(this.opts.maxBatch - batch.length));
       this.running++;
       this.wakeRoom();
       void this.run(batch).finally(() => {
@@ -191,6 +240,8 @@ export class InferenceWorker<D extends { decodeMs: number }> {
       this.metrics?.workerBatchSize.observe(this.label, r.runBatchSize);
       this.metrics?.workerInference.observe(this.label, r.inferenceMs / 1000);
       this.metrics?.workerBusy.inc(this.label, r.inferenceMs / 1000);
+      const bulk = batch.filter((f) => this.bulk.has(f.delivery)).length;
+      if (bulk) this.metrics?.workerBulkBusy.inc(this.label, ((r.inferenceMs / 1000) * bulk) / batch.length);
       done = batch.map((f, i): CompletedFrame => {
         const d = f.delivery;
         const outcome: FrameOutcomeMessage = {
@@ -215,13 +266,31 @@ export class InferenceWorker<D extends { decodeMs: number }> {
   }
 
   private finish(frames: CompletedFrame[]): void {
-    for (const f of frames) this.metrics?.workerFrames.inc({ ...this.label, outcome: f.outcome.ok ? 'result' : f.outcome.error.code });
-    const p = this.source.complete(frames).catch((err: unknown) => {
+    const bulk = frames.filter((f) => this.bulk.has(f.delivery));
+    const live = bulk.length ? frames.filter((f) => !this.bulk.has(f.delivery)) : frames;
+    for (const f of live) this.metrics?.workerFrames.inc({ ...this.label, outcome: f.outcome.ok ? 'result' : f.outcome.error.code });
+    if (live.length) this.complete(this.source, live, 'could not publish outcomes');
+    if (bulk.length) {
+      this.metrics?.workerBulkImages.inc(this.label, bulk.length);
+      this.bulkInHand -= bulk.length;
+      this.complete(this.opts.backfill!, bulk, 'could not record bulk results');
+      this.wakeBulkRoom();
+    }
+  }
+
+  private complete(to: FrameSource, frames: CompletedFrame[], failure: string): void {
+    const p = to.complete(frames).catch((err: unknown) => {
       // Unacknowledged frames stay pending in the queue; another worker (or this one) reclaims them.
-      this.log.warn({ err, frames: frames.length }, 'could not publish outcomes');
+      this.log.warn({ err, frames: frames.length }, failure);
     });
     this.finishing.add(p);
     void p.finally(() => this.finishing.delete(p));
+  }
+
+  private wakeBulkRoom(): void {
+    const w = this.bulkRoomWaiter;
+    this.bulkRoomWaiter = undefined;
+    w?.();
   }
 
   private wakeRoom(): void {

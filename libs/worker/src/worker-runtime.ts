@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { loadModelRepository, type AppConfig, type ModelRepository, type ModelSpec } from '@vision/config';
 import { VisionError, type ModelAnnouncement } from '@vision/protocol';
 import type { VisionMetrics } from '@vision/metrics';
+import { BulkJobs, BulkRunner, BulkSource, jobQueueName } from '@vision/bulk';
 import { RedisWorkerTransport, type WorkerTransport } from '@vision/transport';
 import { parseNamesFile, YoloModel } from '@vision/yolo';
 import { InferenceWorker } from './inference-worker';
@@ -45,6 +46,8 @@ export async function startWorkerRuntime(config: AppConfig, log: Logger, deps: W
   // Checked before any model loads, so a missing REDIS_URL fails fast.
   const transportFor = deps.transportFor ?? redisTransports(config, log, deps.metrics);
   const served = new Map<string, Served>();
+  // Bulk jobs need Redis (BullMQ); the embedded server has none.
+  const bulk = deps.transportFor ? undefined : startBulk(config, log, deps.metrics);
   let generation = 0;
   let stopped: Promise<void> | undefined;
 
@@ -53,10 +56,17 @@ export async function startWorkerRuntime(config: AppConfig, log: Logger, deps: W
     const transport = transportFor(spec.id);
     // A fresh consumer name per generation: during a swap old and new read the same group side by side.
     await transport.start(`${config.workerId}#${++generation}`);
+    const backfill = bulk?.source(spec.id);
     const worker = new InferenceWorker(
       transport,
       model,
-      { model: { id: spec.id, version: spec.version }, maxBatch: spec.maxBatch, maxWaitMs: config.batching.maxWaitMs, decodeConcurrency: config.batching.decodeConcurrency },
+      {
+        model: { id: spec.id, version: spec.version },
+        maxBatch: spec.maxBatch,
+        maxWaitMs: config.batching.maxWaitMs,
+        decodeConcurrency: config.batching.decodeConcurrency,
+        ...(backfill ? { backfill } : {}),
+      },
       log,
       deps.metrics,
     );
@@ -115,6 +125,7 @@ export async function startWorkerRuntime(config: AppConfig, log: Logger, deps: W
         for (const [id, s] of served) {
           if (next.some((m) => m.id === id)) continue;
           served.delete(id);
+          await bulk?.unserve(id);
           await retire(s);
           log.info({ model: id }, 'model removed');
         }
@@ -140,6 +151,8 @@ export async function startWorkerRuntime(config: AppConfig, log: Logger, deps: W
     stop() {
       stopped ??= (async () => {
         await reloading;
+        // Bulk jobs first, while the batchers still run: their images in hand get recorded.
+        await bulk?.close();
         await Promise.all([...served.values()].map(retire));
         log.info({ workerId: config.workerId }, 'worker stopped');
       })();
@@ -199,6 +212,42 @@ async function withinBudget(specs: ModelSpec[], budgetMb: number, log: Logger): 
   }
   if (out.length === 0) throw new VisionError('E_CONFIG', `MODEL_MEMORY_MB (${budgetMb}) fits none of the models`);
   return out;
+}
+
+/** Bulk jobs on this worker: one BulkSource and BullMQ worker per served model, and webhook delivery. */
+function startBulk(config: AppConfig, log: Logger, metrics: VisionMetrics | undefined) {
+  const jobs = new BulkJobs(config.redisUrl!, config.redisPrefix, config.bulk);
+  const runner = new BulkRunner(jobs, config.bulk, log);
+  runner.deliverWebhooks(config.bulk.webhookSecret);
+  const sources = new Map<string, BulkSource>();
+  metrics?.observeBulk(async () => {
+    const jobsByState: Record<string, number> = { waiting: 0, active: 0, delayed: 0, failed: 0 };
+    for (const model of sources.keys()) {
+      const counts = await jobs.queue(jobQueueName(model)).getJobCounts('waiting', 'active', 'delayed', 'failed');
+      for (const [state, n] of Object.entries(counts)) jobsByState[state] = (jobsByState[state] ?? 0) + n;
+    }
+    return { jobs: jobsByState, storedBytes: await jobs.storedBytes() };
+  });
+  return {
+    source(model: string): BulkSource {
+      let s = sources.get(model);
+      if (!s) {
+        sources.set(model, (s = new BulkSource(jobs)));
+        runner.serve(model, s);
+      }
+      return s;
+    },
+    async unserve(model: string): Promise<void> {
+      const s = sources.get(model);
+      if (!s) return;
+      sources.delete(model);
+      await runner.close([s], model);
+    },
+    async close(): Promise<void> {
+      await runner.close([...sources.values()]);
+      await jobs.close();
+    },
+  };
 }
 
 function redisTransports(config: AppConfig, log: Logger, metrics: VisionMetrics | undefined): (model: string) => WorkerTransport {

@@ -1,0 +1,211 @@
+import { createServer, request, type Server } from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { pack } from 'tar-stream';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { bulkKeys, verifyWebhook, type JobStatus } from '@vision/bulk';
+import {
+  COLORS, drawScene, freePort, modelsDir, signTestToken, startService, startTestRedis, TEST_JWT_SECRET, uniquePrefix,
+  type ServiceProcess, type TestRedis,
+} from '@vision/testing';
+
+const WEBHOOK_SECRET = 'webhook-secret-0123456789abcdef0123456789';
+const names = ['red', 'green', 'blue'];
+const colors = [COLORS.red, COLORS.green, COLORS.blue];
+
+/** Image i: a square of colour i % 3 on one cell of a 640×480 JPEG. */
+const imageFor = (i: number) => drawScene({ width: 640, height: 480, format: 'jpeg', rects: [{ x: 32 * (i % 16), y: 176, w: 32, h: 32, color: colors[i % 3] }] });
+
+/**
+ * Bulk jobs through real processes: an edge takes uploads, workers run the images on BullMQ jobs
+ * with idle capacity and record each result once; images live in Redis only until the job ends.
+ */
+describe('bulk jobs', () => {
+  let redis: TestRedis;
+  let admin: Redis;
+  let dir: string;
+  let edge: ServiceProcess;
+  let common: Record<string, string>;
+  let auth: { authorization: string };
+  const workers: ServiceProcess[] = [];
+  const prefix = uniquePrefix('bulk');
+  const keys = bulkKeys(prefix);
+
+  const startWorker = async (env: Record<string, string> = {}) => {
+    const w = await startService('worker', { ...common, ...env });
+    workers.push(w);
+    return w;
+  };
+  const url = (path: string) => `http://127.0.0.1:${edge.port}${path}`;
+  const upload = async (images: Buffer[], query = '') => {
+    const form = new FormData();
+    images.forEach((b, i) => form.append('image', new Blob([new Uint8Array(b)], { type: 'image/jpeg' }), `img-${i}.jpg`));
+    return fetch(url(`/v1/jobs${query}`), { method: 'POST', headers: auth, body: form });
+  };
+  /** A POST that reads the answer even when the server refuses before the body is sent (fetch reports EPIPE then). */
+  const postEarly = (path: string, headers: Record<string, string>, body: Buffer) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(url(path), { method: 'POST', headers: { ...headers, 'content-length': String(body.length) } }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err)));
+      req.end(body);
+    });
+  const status = async (id: string, q = '') => (await (await fetch(url(`/v1/jobs/${id}${q}`), { headers: auth })).json()) as JobStatus;
+  const settled = async (id: string, timeoutMs = 30_000) => {
+    let s = await status(id);
+    const until = Date.now() + timeoutMs;
+    while (!['completed', 'cancelled', 'failed'].includes(s.state) && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 200));
+      s = await status(id);
+    }
+    return s;
+  };
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    admin = new Redis(redis.url);
+    dir = mkdtempSync(join(tmpdir(), 'vision-bulk-'));
+    const repo = join(dir, 'models.json');
+    writeFileSync(repo, JSON.stringify({ models: [{ id: 'colors', path: join(modelsDir(), 'colors-v8-dyn.onnx') }, { id: 'topology', path: join(modelsDir(), 'yolov8n-topology-320.onnx') }] }));
+    common = { REDIS_URL: redis.url, REDIS_PREFIX: prefix, MODELS_FILE: repo, BULK_WEBHOOK_SECRET: WEBHOOK_SECRET, BULK_LOCK_MS: '2000', BULK_MAX_IMAGES: '300', BULK_MAX_UPLOAD_BYTES: String(8 * 1024 * 1024) };
+    edge = await startService('edge', { ...common, AUTH_DISABLED: '', JWT_SECRET: TEST_JWT_SECRET, BULK_WEBHOOK_HOSTS: '127.0.0.1' });
+    auth = { authorization: `Bearer ${await signTestToken({ sub: 'archive' })}` };
+  });
+
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((w) => w.kill('SIGKILL')));
+  });
+
+  afterAll(async () => {
+    await edge?.kill('SIGKILL');
+    admin.disconnect();
+    await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs a job to the end: progress, paged results, and no image left in Redis', async () => {
+    await startWorker();
+    const images = await Promise.all(Array.from({ length: 12 }, (_, i) => imageFor(i)));
+    const r = await upload(images);
+    expect(r.status).toBe(202);
+    const { id, total, model } = (await r.json()) as { id: string; total: number; model: string };
+    expect({ total, model }).toEqual({ total: 12, model: 'colors' });
+    expect(r.headers.get('location')).toBe(`/v1/jobs/${id}`);
+    const done = await settled(id);
+    expect(done).toMatchObject({ state: 'completed', progress: { total: 12, done: 12, failed: 0 } });
+    const page = await status(id, '?offset=10&limit=5');
+    expect(page.results.map((x) => x.index)).toEqual([10, 11]);
+    expect(page.next).toBeUndefined();
+    const first = await status(id, '?offset=0&limit=10');
+    expect(first.next).toBe(10);
+    for (const x of first.results) expect('detections' in x && x.detections.map((d) => d.name)).toEqual([names[x.index % 3]]);
+    expect(await admin.exists(keys.images(id))).toBe(0);
+    expect(Number(await admin.get(keys.storedBytes))).toBe(0);
+    // Another tenant does not see it.
+    const other = { authorization: `Bearer ${await signTestToken({ sub: 'someone-else' })}` };
+    expect((await fetch(url(`/v1/jobs/${id}`), { headers: other })).status).toBe(404);
+  });
+
+  it('takes a tar archive (hidden files skipped)', async () => {
+    await startWorker();
+    const tar = pack();
+    for (let i = 0; i < 3; i++) tar.entry({ name: `cam/${i}.jpg` }, await imageFor(i));
+    tar.entry({ name: 'cam/.DS_Store' }, Buffer.from('junk'));
+    tar.finalize();
+    const chunks: Buffer[] = [];
+    for await (const c of tar) chunks.push(c as Buffer);
+    const r = await fetch(url('/v1/jobs'), { method: 'POST', headers: { ...auth, 'content-type': 'application/x-tar' }, body: new Uint8Array(Buffer.concat(chunks)) });
+    expect(r.status).toBe(202);
+    const { id } = (await r.json()) as { id: string };
+    expect(await settled(id)).toMatchObject({ state: 'completed', progress: { total: 3, done: 3 } });
+  });
+
+  it('cancels a job: it never runs, and its images leave Redis at once', async () => {
+    const w = await startWorker();
+    w.proc.kill('SIGSTOP');
+    try {
+      const r = await upload(await Promise.all(Array.from({ length: 20 }, (_, i) => imageFor(i))));
+      const { id } = (await r.json()) as { id: string };
+      expect(await admin.exists(keys.images(id))).toBe(1);
+      const d = await fetch(url(`/v1/jobs/${id}`), { method: 'DELETE', headers: auth });
+      expect(await d.json()).toMatchObject({ state: 'cancelled' });
+      expect(await admin.exists(keys.images(id))).toBe(0);
+      expect(Number(await admin.get(keys.storedBytes))).toBe(0);
+      w.proc.kill('SIGCONT');
+      await new Promise((r2) => setTimeout(r2, 1500));
+      expect(await status(id)).toMatchObject({ state: 'cancelled', progress: { done: 0 } });
+    } finally {
+      w.proc.kill('SIGCONT');
+    }
+  });
+
+  it('survives a worker killed mid-job: another takes it over, and every image has exactly one result', async () => {
+    const images = await Promise.all(Array.from({ length: 160 }, (_, i) => imageFor(i)));
+    const first = await startWorker();
+    const r = await upload(images, '?model=topology');
+    const { id } = (await r.json()) as { id: string };
+    await expect.poll(async () => (await status(id)).progress.done, { timeout: 20_000, interval: 50 }).toBeGreaterThan(10);
+    await first.kill('SIGKILL');
+    const before = (await status(id)).progress.done;
+    expect(before).toBeLessThan(160);
+    await startWorker();
+    const done = await settled(id, 60_000);
+    expect(done).toMatchObject({ state: 'completed', progress: { total: 160, done: 160, failed: 0 } });
+    expect(await admin.hlen(keys.results(id))).toBe(160);
+    expect(await admin.exists(keys.images(id))).toBe(0);
+  });
+
+  it('delivers a signed webhook, retried with backoff until the receiver answers', async () => {
+    await startWorker();
+    const got: { body: string; signature: string; at: number }[] = [];
+    const hook: Server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c));
+      req.on('end', () => {
+        got.push({ body, signature: String(req.headers['x-vision-signature']), at: Date.now() });
+        res.writeHead(got.length < 3 ? 500 : 204).end();
+      });
+    });
+    const port = await freePort();
+    await new Promise<void>((r) => hook.listen(port, '127.0.0.1', r));
+    try {
+      const r = await upload([await imageFor(0), await imageFor(1)], `?webhook=${encodeURIComponent(`http://127.0.0.1:${port}/hook`)}`);
+      const { id } = (await r.json()) as { id: string };
+      await expect.poll(() => got.length, { timeout: 20_000 }).toBe(3);
+      // Exponential backoff: 1 s, then 2 s.
+      expect(got[1].at - got[0].at).toBeGreaterThanOrEqual(900);
+      expect(got[2].at - got[1].at).toBeGreaterThanOrEqual(1800);
+      for (const g of got) expect(verifyWebhook(WEBHOOK_SECRET, g.body, g.signature)).toBe(true);
+      expect(verifyWebhook('another-secret-0123456789abcdef0123', got[2].body, got[2].signature)).toBe(false);
+      expect(JSON.parse(got[2].body)).toMatchObject({ type: 'job.finished', job: { id, state: 'completed', progress: { total: 2, done: 2 } } });
+    } finally {
+      hook.close();
+    }
+  });
+
+  it('refuses oversize uploads, too many images, foreign webhook hosts and unknown models, leaving nothing behind', async () => {
+    const r1 = await postEarly('/v1/jobs', { ...auth, 'content-type': 'application/x-tar' }, Buffer.alloc(9 * 1024 * 1024));
+    expect(r1.status).toBe(413);
+    expect(JSON.parse(r1.body)).toMatchObject({ error: { code: 'E_UPLOAD_TOO_LARGE' } });
+    const small = await imageFor(0);
+    const form = new FormData();
+    for (let i = 0; i < 301; i++) form.append('image', new Blob([new Uint8Array(small)]), `${i}.jpg`);
+    const encoded = new Response(form);
+    const r2 = await postEarly('/v1/jobs', { ...auth, 'content-type': encoded.headers.get('content-type')! }, Buffer.from(await encoded.arrayBuffer()));
+    expect(r2.status).toBe(413);
+    const r3 = await upload([small], `?webhook=${encodeURIComponent('http://169.254.169.254/latest')}`);
+    expect(r3.status).toBe(403);
+    const r4 = await upload([small], '?model=nope');
+    expect(r4.status).toBe(404);
+    const r5 = await fetch(url('/v1/jobs'), { method: 'POST', headers: { ...auth, 'content-type': 'text/plain' }, body: 'hello' });
+    expect(r5.status).toBe(415);
+    expect(Number(await admin.get(keys.storedBytes))).toBe(0);
+    expect(await admin.zcard(keys.tenantJobs('sub:archive'))).toBe(0);
+    expect((await fetch(url('/v1/jobs'), { method: 'POST', body: 'x' })).status).toBe(401);
+  });
+});

@@ -1,0 +1,96 @@
+import { DelayedError, Worker, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import type { BulkConfig } from '@vision/config';
+import type { BulkJobs } from './bulk-jobs';
+import { jobQueueName, WEBHOOK_QUEUE } from './bulk-keys';
+import type { BulkSource } from './bulk-source';
+import { signWebhook } from './webhook';
+
+/** A webhook answer slower than this counts as a failed attempt. */
+const WEBHOOK_TIMEOUT_MS = 5000;
+
+/**
+ * The worker side of bulk jobs: one BullMQ worker per served model's queue feeding that model's
+ * `BulkSource`, and one delivering webhooks. BullMQ brings the job life cycle: a job whose worker
+ * dies stops renewing its lock and is taken over (stalled-job recovery); the new run skips the
+ * images that already have a result.
+ */
+export class BulkRunner {
+  private readonly workers = new Map<string, Worker>();
+
+  constructor(
+    private readonly jobs: BulkJobs,
+    private readonly cfg: BulkConfig,
+    private readonly log: Logger,
+  ) {}
+
+  serve(model: string, source: BulkSource): void {
+    const w = new Worker(jobQueueName(model), (job: Job<{ id: string }>, token?: string) => this.process(job, source, token), this.options(this.cfg.jobConcurrency));
+    w.on('error', (err) => this.log.warn({ err: err.message, model }, 'bulk queue'));
+    this.workers.set(model, w);
+  }
+
+  /** Webhooks go out from every worker process; BullMQ retries them with exponential backoff. */
+  deliverWebhooks(secret: string | undefined): void {
+    const w = new Worker(
+      WEBHOOK_QUEUE,
+      async (job: Job<{ url: string; body: string }>) => {
+        if (!secret) throw new Error('BULK_WEBHOOK_SECRET is not set on this worker');
+        const res = await fetch(job.data.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-vision-signature': signWebhook(secret, job.data.body) },
+          body: job.data.body,
+          redirect: 'manual',
+          signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+        });
+        if (!res.ok) throw new Error(`webhook answered ${res.status}`);
+      },
+      this.options(4),
+    );
+    w.on('failed', (job, err) => this.log.warn({ attempt: job?.attemptsMade, err: err.message }, 'webhook delivery failed'));
+    w.on('error', (err) => this.log.warn({ err: err.message }, 'webhook queue'));
+    this.workers.set(`:${WEBHOOK_QUEUE}`, w);
+  }
+
+  /** Stops taking jobs (of `model`, or all); running ones hand their remaining images back and resume elsewhere. */
+  async close(sources: BulkSource[], model?: string): Promise<void> {
+    for (const s of sources) s.abandonAll();
+    const closing = model === undefined ? [...this.workers.keys()] : [model];
+    await Promise.all(closing.map((k) => this.workers.get(k)?.close()));
+    for (const k of closing) this.workers.delete(k);
+  }
+
+  private async process(job: Job<{ id: string }>, source: BulkSource, token: string | undefined): Promise<void> {
+    const meta = await this.jobs.meta(job.data.id);
+    if (!meta || meta.state === 'cancelled' || meta.state === 'completed') return;
+    await this.jobs.markActive(meta.id);
+    const recorded = await this.jobs.recorded(meta.id);
+    const progress = setInterval(() => {
+      void this.jobs.meta(meta.id).then((m) => m && job.updateProgress({ total: m.total, done: m.done, failed: m.failed }).catch(() => undefined));
+    }, 1000);
+    let end;
+    try {
+      end = await source.run(meta, recorded);
+    } finally {
+      clearInterval(progress);
+    }
+    if (end === 'abandoned') {
+      // Back to the queue at once, without spending an attempt: another worker resumes it.
+      await job.moveToDelayed(Date.now(), token);
+      throw new DelayedError();
+    }
+    await this.jobs.finish(meta.id, end);
+    this.log.info({ job: meta.id, model: meta.model, images: meta.total, end }, 'bulk job finished');
+  }
+
+  private options(concurrency: number) {
+    return {
+      connection: this.jobs.connection.duplicate(),
+      prefix: this.jobs.keys.bull,
+      concurrency,
+      lockDuration: this.cfg.lockMs,
+      stalledInterval: Math.max(500, Math.floor(this.cfg.lockMs / 2)),
+      maxStalledCount: 5,
+    };
+  }
+}

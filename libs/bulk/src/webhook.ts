@@ -1,0 +1,39 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { VisionError } from '@vision/protocol';
+
+/** Header carrying `t=<unix s>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, like Stripe's: the timestamp stops replays. */
+export const SIGNATURE_HEADER = 'x-vision-signature';
+
+export function signWebhook(secret: string, body: string, nowS = Math.floor(Date.now() / 1000)): string {
+  const mac = createHmac('sha256', secret).update(`${nowS}.${body}`).digest('hex');
+  return `t=${nowS},v1=${mac}`;
+}
+
+/** For receivers (and tests): true if `header` signs `body` with `secret` within `toleranceS`. */
+export function verifyWebhook(secret: string, body: string, header: string, toleranceS = 300, nowS = Math.floor(Date.now() / 1000)): boolean {
+  const parts = Object.fromEntries(header.split(',').map((p) => p.split('=', 2) as [string, string]));
+  const t = Number(parts['t']);
+  if (!Number.isFinite(t) || Math.abs(nowS - t) > toleranceS || !parts['v1']) return false;
+  const want = Buffer.from(createHmac('sha256', secret).update(`${t}.${body}`).digest('hex'));
+  const got = Buffer.from(parts['v1']);
+  return want.length === got.length && timingSafeEqual(want, got);
+}
+
+/**
+ * A webhook URL a job may name: http(s) only, and, when `hosts` is set, a host it allows (exact, or
+ * `*.example.com`). Checked when the job is submitted, so a bad URL is a 400, not a silent failure.
+ */
+export function checkWebhookUrl(raw: string, hosts: readonly string[]): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new VisionError('E_BAD_MESSAGE', 'webhook is not a URL');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new VisionError('E_BAD_MESSAGE', 'webhook must be http(s)');
+  const host = url.hostname;
+  if (hosts.length && !hosts.some((h) => (h.startsWith('*.') ? host.endsWith(h.slice(1)) : host === h))) {
+    throw new VisionError('E_FORBIDDEN', `webhook host ${host} not in BULK_WEBHOOK_HOSTS`);
+  }
+  return url.toString();
+}
