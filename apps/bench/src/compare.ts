@@ -48,10 +48,15 @@ async function main(): Promise<void> {
     .option('--max-batch <n>', 'worker MAX_BATCH', '8')
     .option('--engines <n>', 'worker ENGINES (sessions running batches at once)', '1')
     .option('--provider <name>', 'EXECUTION_PROVIDER for every system', 'cpu')
-    .option('--skip <list>', 'systems and scenarios to leave out: naive, redis, embedded, http, two-models', '')
+    .option('--skip <list>', 'systems and scenarios to leave out: naive, redis, embedded, http, two-models, bulk', '')
+    .option('--bulk-images <n>', 'images in the bulk job of the bulk scenario', '500')
+    .option('--bulk-fps <n>', 'per-camera rate of the 4 cameras beside the bulk job (below capacity, so idle time exists)', '1.5')
     .option('--out <dir>', 'results folder', join(repoRoot(), 'results', 'bench'))
     .parse()
-    .opts<{ model: string; batches: string; cameras: string; fps: string; lowFps: string; lowSeconds: string; lowRounds: string; seconds: string; maxBatch: string; engines: string; provider: string; skip: string; out: string }>();
+    .opts<{
+      model: string; batches: string; cameras: string; fps: string; lowFps: string; lowSeconds: string; lowRounds: string; seconds: string;
+      maxBatch: string; engines: string; provider: string; skip: string; out: string; bulkImages: string; bulkFps: string;
+    }>();
   const images = await benchImages();
   const provider = o.provider as 'cpu' | 'cuda' | 'tensorrt';
   const skip = new Set(o.skip.split(',').filter(Boolean));
@@ -72,6 +77,7 @@ async function main(): Promise<void> {
 
   const rows: Row[] = [];
   const twoModels: { scenario: string; resultsPerS: number; p95: number; meanBatch: string; busy: number }[] = [];
+  const bulkRows: { scenario: string; resultsPerS: number; p50: number; p95: number; busy: number; meanBatch: number; bulkPerS: number }[] = [];
   const systems: System[] = [];
   const cleanup: (() => Promise<void>)[] = [];
   try {
@@ -152,11 +158,32 @@ async function main(): Promise<void> {
         });
       }
     }
+    // 6. Bulk backfill: 4 cameras below capacity, alone and then beside a bulk job, on one Redis-mode
+    // system: what the job costs real-time latency, and how much idle time it fills.
+    if (!skip.has('bulk')) {
+      const sys = await startProject('redis', o, provider);
+      cleanup.push(sys.stop);
+      const load = { transport: 'ws-binary' as const, baseUrl: sys.baseUrl, images: jpegs, cameras: 4, fps: Number(o.bulkFps), seconds: Number(o.seconds), maxInFlight: Infinity };
+      await runCameras({ ...load, seconds: 2 }); // warm-up
+      for (const withJob of [false, true]) {
+        if (withJob) await submitBulkJob(sys.baseUrl, jpegs, Number(o.bulkImages));
+        const before = await scrapeWorker(sys.metrics!.worker);
+        const bulkBefore = await bulkImagesDone(sys.metrics!.worker);
+        const run = await runWithProgress(load);
+        const d = diffCounters(before, await scrapeWorker(sys.metrics!.worker), run.elapsedMs);
+        const s = summarize(run);
+        bulkRows.push({
+          scenario: withJob ? `4 cameras × ${o.bulkFps} fps + a ${o.bulkImages}-image job` : `4 cameras × ${o.bulkFps} fps alone`,
+          resultsPerS: s.throughput, p50: s.p50, p95: s.p95, busy: d.busyFraction, meanBatch: d.meanBatch,
+          bulkPerS: ((await bulkImagesDone(sys.metrics!.worker)) - bulkBefore) / (run.elapsedMs / 1000),
+        });
+      }
+    }
   } finally {
     for (const c of cleanup.reverse()) await c();
   }
 
-  // 6. Ratios to the naive server, all from this run.
+  // 7. Ratios to the naive server, all from this run.
   const find = (system: string, cameras: number) => rows.find((r) => r.system === system && r.cameras === cameras);
   const naiveLow = find('naive (low rate)', 1);
   const ratios: Record<string, number> = {};
@@ -198,12 +225,20 @@ async function main(): Promise<void> {
     ['two-model scenario (redis mode)', 'results/s', 'p95 ms', 'mean batch a / b', 'busy'],
     twoModels.map((t) => [t.scenario, t.resultsPerS, t.p95, t.meanBatch, `${(t.busy * 100).toFixed(0)}%`]),
   );
+  if (bulkRows.length === 2) {
+    ratios['bulk job: real-time p95 with ÷ without the job (target ≤ 1.1)'] = bulkRows[1].p95 / bulkRows[0].p95;
+    ratios['bulk job: worker busy fraction with the job (target ≥ 0.95)'] = bulkRows[1].busy;
+  }
+  const bulkTable = table(
+    ['bulk scenario (redis mode)', 'real-time results/s', 'p50 ms', 'p95 ms', 'worker busy', 'mean batch', 'bulk images/s'],
+    bulkRows.map((b) => [b.scenario, b.resultsPerS, b.p50, b.p95, `${(b.busy * 100).toFixed(0)}%`, b.meanBatch, b.bulkPerS]),
+  );
   const ratioTable = table(['ratio (this run)', 'value'], Object.entries(ratios).map(([k, v]) => [k, v.toFixed(3)]));
-  console.log(`\nmachine: ${machine}\n\n${rawTable}\n\n${runTable}\n\n${twoModels.length ? `${twoTable}\n\n` : ''}${ratioTable}`);
+  console.log(`\nmachine: ${machine}\n\n${rawTable}\n\n${runTable}\n\n${twoModels.length ? `${twoTable}\n\n` : ''}${bulkRows.length ? `${bulkTable}\n\n` : ''}${ratioTable}`);
 
   mkdirSync(o.out, { recursive: true });
-  writeFileSync(join(o.out, 'results.json'), JSON.stringify({ machine, options: o, images: images.map(({ width, height, bytes }) => ({ width, height, bytes: bytes.length })), raw, runs: rows, twoModels, ratios }, null, 2));
-  writeFileSync(join(o.out, 'results.md'), `# Benchmark\n\nMachine: ${machine}\n\nModel: \`${o.model}\` (${provider})\n\n${md(rawTable)}\n\n${md(runTable)}\n\n${twoModels.length ? `${md(twoTable)}\n\n` : ''}${md(ratioTable)}\n`);
+  writeFileSync(join(o.out, 'results.json'), JSON.stringify({ machine, options: o, images: images.map(({ width, height, bytes }) => ({ width, height, bytes: bytes.length })), raw, runs: rows, twoModels, bulk: bulkRows, ratios }, null, 2));
+  writeFileSync(join(o.out, 'results.md'), `# Benchmark\n\nMachine: ${machine}\n\nModel: \`${o.model}\` (${provider})\n\n${md(rawTable)}\n\n${md(runTable)}\n\n${twoModels.length ? `${md(twoTable)}\n\n` : ''}${bulkRows.length ? `${md(bulkTable)}\n\n` : ''}${md(ratioTable)}\n`);
   const names = [...new Set(rows.filter((r) => !r.system.includes('(') && !r.system.includes(',')).map((r) => r.system))];
   const series = (metric: (r: Row) => number) => names.map((s) => ({ name: s, points: rows.filter((r) => r.system === s).map((r) => [r.cameras, metric(r)] as [number, number]) }));
   writeFileSync(join(o.out, 'latency-vs-cameras.svg'), lineChart('p95 latency vs cameras', 'cameras', 'p95 latency (ms)', series((r) => r.p95)));
@@ -237,6 +272,7 @@ async function startProject(
     MODEL_PATH: o.model, LOG_LEVEL: 'info', EXECUTION_PROVIDER: provider, MAX_BATCH: o.maxBatch, ENGINES: o.engines,
     // The load generator is one address (one tenant without auth): let it use the whole backlog.
     MAX_QUEUE: '64', TENANT_MAX_QUEUE: '64', SUBJECT_FRAMES_PER_SECOND: '100000', FRAMES_PER_SECOND: '1000',
+    BULK_MAX_IMAGES: '100000', BULK_MAX_UPLOAD_BYTES: String(1024 * 1024 * 1024), BULK_MAX_STORED_BYTES: String(2 * 1024 * 1024 * 1024),
     ...env,
   };
   const procs: ServiceProcess[] = [];
@@ -260,6 +296,20 @@ async function startProject(
     await stop();
     throw err;
   }
+}
+
+/** Uploads a bulk job of `count` images (the bench photos, cycled) as one multipart request. */
+async function submitBulkJob(baseUrl: string, jpegs: Buffer[], count: number): Promise<string> {
+  const form = new FormData();
+  for (let i = 0; i < count; i++) form.append('image', new Blob([new Uint8Array(jpegs[i % jpegs.length])], { type: 'image/jpeg' }), `${i}.jpg`);
+  const r = await fetch(`${baseUrl}/v1/jobs`, { method: 'POST', body: form });
+  if (r.status !== 202) throw new Error(`bulk job refused: ${r.status} ${await r.text()}`);
+  return ((await r.json()) as { id: string }).id;
+}
+
+async function bulkImagesDone(metricsUrl: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  return [...text.matchAll(/^vision_bulk_images_total\{[^}]*\} ([0-9.e+-]+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
 }
 
 async function startNaive(model: string, provider: string): Promise<{ port: number; proc: ChildProcess }> {

@@ -55,6 +55,14 @@ describe('bulk jobs', () => {
       req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err)));
       req.end(body);
     });
+  /** `upload` for requests the edge refuses early. */
+  const uploadEarly = async (images: Buffer[], query = '') => {
+    const form = new FormData();
+    images.forEach((b, i) => form.append('image', new Blob([new Uint8Array(b)]), `${i}.jpg`));
+    const encoded = new Response(form);
+    const r = await postEarly(`/v1/jobs${query}`, { ...auth, 'content-type': encoded.headers.get('content-type')! }, Buffer.from(await encoded.arrayBuffer()));
+    return { status: r.status, code: (JSON.parse(r.body) as { error?: { code: string } }).error?.code };
+  };
   const status = async (id: string, q = '') => (await (await fetch(url(`/v1/jobs/${id}${q}`), { headers: auth })).json()) as JobStatus;
   const settled = async (id: string, timeoutMs = 30_000) => {
     let s = await status(id);
@@ -193,19 +201,13 @@ describe('bulk jobs', () => {
     expect(r1.status).toBe(413);
     expect(JSON.parse(r1.body)).toMatchObject({ error: { code: 'E_UPLOAD_TOO_LARGE' } });
     const small = await imageFor(0);
-    const form = new FormData();
-    for (let i = 0; i < 301; i++) form.append('image', new Blob([new Uint8Array(small)]), `${i}.jpg`);
-    const encoded = new Response(form);
-    const r2 = await postEarly('/v1/jobs', { ...auth, 'content-type': encoded.headers.get('content-type')! }, Buffer.from(await encoded.arrayBuffer()));
-    expect(r2.status).toBe(413);
-    const r3 = await upload([small], `?webhook=${encodeURIComponent('http://169.254.169.254/latest')}`);
-    expect(r3.status).toBe(403);
-    const r4 = await upload([small], '?model=nope');
-    expect(r4.status).toBe(404);
-    const r5 = await fetch(url('/v1/jobs'), { method: 'POST', headers: { ...auth, 'content-type': 'text/plain' }, body: 'hello' });
-    expect(r5.status).toBe(415);
+    expect(await uploadEarly(Array.from({ length: 301 }, () => small))).toEqual({ status: 413, code: 'E_UPLOAD_TOO_LARGE' });
+    expect(await uploadEarly([small], `?webhook=${encodeURIComponent('http://169.254.169.254/latest')}`)).toEqual({ status: 403, code: 'E_FORBIDDEN' });
+    expect(await uploadEarly([small], '?model=nope')).toEqual({ status: 404, code: 'E_UNKNOWN_MODEL' });
+    const notImage = await postEarly('/v1/jobs', { ...auth, 'content-type': 'text/plain' }, Buffer.from('hello'));
+    expect(notImage.status).toBe(415);
     expect(Number(await admin.get(keys.storedBytes))).toBe(0);
     expect(await admin.zcard(keys.tenantJobs('sub:archive'))).toBe(0);
-    expect((await fetch(url('/v1/jobs'), { method: 'POST', body: 'x' })).status).toBe(401);
+    expect((await postEarly('/v1/jobs', {}, Buffer.from('x'))).status).toBe(401);
   });
 });

@@ -98,6 +98,9 @@ const schema = z.object({
   BULK_WEBHOOK_HOSTS: list.default([]),
   BULK_JOB_CONCURRENCY: int(1, 64).default(2),
   BULK_LOCK_MS: int(1000, 600_000).default(15_000),
+  // Unset: by provider (see BulkConfig).
+  BULK_MAX_BATCH: int(1, 256).optional(),
+  BULK_TOPUP: bool.optional(),
   // Redis Streams
   STREAM_MAXLEN: int(1, 10_000_000).default(1000),
   CLAIM_MIN_IDLE_MS: int(10, 600_000).default(3000),
@@ -181,6 +184,13 @@ export interface BulkConfig {
   jobConcurrency: number;
   /** A job whose worker stopped renewing its lock this long is taken over by another worker. */
   lockMs: number;
+  /**
+   * Most bulk images in one batch, and whether they may top up a batch of real-time frames.
+   * Undefined: on GPU providers MAX_BATCH and yes (a fuller batch costs little there); on CPU 1
+   * and no, since every real-time frame waits for the bulk batch in progress.
+   */
+  maxBatch: number | undefined;
+  topUp: boolean | undefined;
 }
 
 /** `disabled` is only ever true when AUTH_DISABLED=true, or for the embedded demo with no key source. */
@@ -308,6 +318,8 @@ export function loadConfig(env: Env): AppConfig {
       webhookHosts: e.BULK_WEBHOOK_HOSTS,
       jobConcurrency: e.BULK_JOB_CONCURRENCY,
       lockMs: e.BULK_LOCK_MS,
+      maxBatch: e.BULK_MAX_BATCH,
+      topUp: e.BULK_TOPUP,
     },
     limits: {
       maxConnections: e.MAX_CONNECTIONS,

@@ -36,6 +36,16 @@ export interface InferenceWorkerOptions {
    * already running.
    */
   backfill?: FrameSource;
+  /**
+   * Most backfill frames in one batch. Every real-time frame that arrives while a backfill batch
+   * runs waits for it, so on a CPU (batch time grows with its size) keep it small. @defaultValue maxBatch
+   */
+  backfillMaxBatch?: number;
+  /**
+   * Whether backfill frames may join a batch that carries real-time frames (free on a GPU, where a
+   * fuller batch costs little more; on a CPU it makes those real-time frames wait for them). @defaultValue true
+   */
+  backfillTopUp?: boolean;
 }
 
 /**
@@ -120,8 +130,10 @@ export class InferenceWorker<D extends { decodeMs: number }> {
   }
 
   private async backfillLoop(backfill: FrameSource): Promise<void> {
+    // Enough for one backfill batch running and the next one ready.
+    const cap = 2 * (this.opts.backfillMaxBatch ?? this.opts.maxBatch);
     while (!this.stopping) {
-      const room = this.opts.maxBatch - this.bulkInHand;
+      const room = cap - this.bulkInHand;
       if (room <= 0) {
         await new Promise<void>((r) => (this.bulkRoomWaiter = r));
         continue;
@@ -219,9 +231,12 @@ export class InferenceWorker<D extends { decodeMs: number }> {
         this.delayTimer = setTimeout(() => this.dispatch(), oldest + this.opts.maxWaitMs - now);
         break;
       }
-      // Real-time frames first; backfill tops the batch up to maxBatch.
+      // Real-time frames first; backfill fills a batch of its own, or tops a real-time one up.
       const batch = this.ready.take(this.opts.maxBatch);
-      if (batch.length < this.opts.maxBatch) batch.push(...this.bulkReady.take(this.opts.maxBatch - batch.length));
+      const bulkMax = this.opts.backfillMaxBatch ?? this.opts.maxBatch;
+      const bulkRoom = batch.length === 0 ? bulkMax : this.opts.backfillTopUp === false ? 0 : Math.min(bulkMax, this.opts.maxBatch - batch.length);
+      if (bulkRoom > 0) batch.push(...this.bulkReady.take(bulkRoom));
+      if (batch.length === 0) break;
       this.running++;
       this.wakeRoom();
       void this.run(batch).finally(() => {

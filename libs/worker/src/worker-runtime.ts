@@ -65,7 +65,7 @@ export async function startWorkerRuntime(config: AppConfig, log: Logger, deps: W
         maxBatch: spec.maxBatch,
         maxWaitMs: config.batching.maxWaitMs,
         decodeConcurrency: config.batching.decodeConcurrency,
-        ...(backfill ? { backfill } : {}),
+        ...(backfill ? { backfill, ...backfillPolicy(config, spec) } : {}),
       },
       log,
       deps.metrics,
@@ -212,6 +212,15 @@ async function withinBudget(specs: ModelSpec[], budgetMb: number, log: Logger): 
   }
   if (out.length === 0) throw new VisionError('E_CONFIG', `MODEL_MEMORY_MB (${budgetMb}) fits none of the models`);
   return out;
+}
+
+/** How bulk images share batches with real-time frames (BULK_MAX_BATCH, BULK_TOPUP; defaults by provider). */
+function backfillPolicy(config: AppConfig, spec: ModelSpec): { backfillMaxBatch: number; backfillTopUp: boolean } {
+  const gpu = spec.executionProvider !== 'cpu';
+  return {
+    backfillMaxBatch: Math.min(spec.maxBatch, config.bulk.maxBatch ?? (gpu ? spec.maxBatch : 1)),
+    backfillTopUp: config.bulk.topUp ?? gpu,
+  };
 }
 
 /** Bulk jobs on this worker: one BulkSource and BullMQ worker per served model, and webhook delivery. */

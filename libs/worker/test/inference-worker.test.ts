@@ -171,4 +171,42 @@ describe('InferenceWorker (engine-driven batching)', () => {
     expect(outcomes).toHaveLength(5);
     expect(outcomes.every((o) => o.ok)).toBe(true);
   });
+
+  it('fills idle capacity with backfill frames, yet a real-time frame waits for at most the batch already running', async () => {
+    const q = new MemoryTransport({ maxQueue: 1000, tenantMaxQueue: 1000 });
+    const outcomes: FrameOutcomeMessage[] = [];
+    await q.start('e', (m) => outcomes.push(m));
+    const w = q.worker('m');
+    await w.start('w');
+    const fake = slowEngine(100);
+    // 40 bulk images (ids 100..139), handed out as the worker asks for them.
+    const bulk = Array.from({ length: 40 }, (_, i) => ({ ...job(), image: Buffer.from([100 + i]) }));
+    const recorded: number[] = [];
+    const backfill = {
+      async read(max: number, blockMs: number) {
+        if (bulk.length === 0) await sleep(blockMs);
+        return bulk.splice(0, max).map((j) => ({ id: `b${j.key}`, job: j, deliveryCount: 1, pickedAt: Date.now() }));
+      },
+      async complete(frames: { delivery: { job: { image: Buffer } } }[]) {
+        recorded.push(...frames.map((f) => f.delivery.job.image[0]));
+      },
+    };
+    const worker = new InferenceWorker(w, fake.engine, { model: MODEL, maxBatch: 4, maxWaitMs: 0, idleBlockMs: 50, backfill }, log);
+    worker.start();
+    await sleep(250); // bulk batches are running back to back
+    expect(fake.batches.length).toBeGreaterThan(1);
+    const t0 = Date.now();
+    const live = { ...job(), image: Buffer.from([7]) };
+    await q.submit(live);
+    await expect.poll(() => outcomes.length, { timeout: 2000 }).toBe(1);
+    const carried = fake.batches.find((b) => b.ids.includes(7))!;
+    // It rides in the first batch that starts after it arrived: at most one (100 ms) batch later.
+    expect(fake.batches.filter((b) => b.startedAt >= t0).indexOf(carried)).toBe(0);
+    expect(carried.startedAt - t0).toBeLessThan(150);
+    await expect.poll(() => recorded.length, { timeout: 5000 }).toBe(40);
+    // Bulk outcomes went to the backfill source, never to the real-time queue.
+    expect(outcomes).toHaveLength(1);
+    expect([...recorded].sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => 100 + i));
+    await worker.stop();
+  });
 });
