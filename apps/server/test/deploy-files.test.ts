@@ -119,6 +119,13 @@ describe('deployment files', () => {
     expect(edge.spec.template.spec.terminationGracePeriodSeconds * 1000).toBeGreaterThan(5000 + Number(config.data['SHUTDOWN_GRACE_MS']) + 5000);
   });
 
+  it('openapi.yaml: describes every HTTP route the edge serves, with each method', () => {
+    const spec = parse(readFileSync(join(root, 'docs', 'openapi.yaml'), 'utf8')) as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    expect(spec.openapi).toMatch(/^3\./);
+    const routes = Object.entries(spec.paths).flatMap(([path, ops]) => Object.keys(ops).filter((k) => k !== 'parameters').map((m) => `${m.toUpperCase()} ${path}`));
+    expect(routes.sort()).toEqual(['DELETE /v1/jobs/{id}', 'GET /healthz', 'GET /readyz', 'GET /v1/jobs/{id}', 'GET /v1/models', 'POST /v1/detect', 'POST /v1/jobs'].sort());
+  });
+
   it('Dockerfiles: multi-stage, non-root, start a built entry point, never copy models', () => {
     for (const [file, entry] of [['edge.Dockerfile', 'apps/edge/dist/main.js'], ['worker.Dockerfile', 'apps/worker/dist/main.js'], ['worker-gpu.Dockerfile', 'apps/worker/dist/main.js']]) {
       const text = readFileSync(deploy('docker', file), 'utf8');
