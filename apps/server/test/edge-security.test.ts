@@ -114,7 +114,7 @@ describe('edge security: authentication, origin, shared limits, hostile connecti
     expect(((await ok.json()) as { name: string }[]).map((d) => d.name)).toEqual(['red']);
     expect(ok.headers.get('x-powered-by')).toBeNull();
     const ready = (await (await fetch(`${httpA}/readyz`)).json()) as Record<string, unknown>;
-    expect(Object.keys(ready).sort()).toEqual(['checks', 'ready']);
+    expect(Object.keys(ready).sort()).toEqual(['checks', 'ready', 'workers']);
     expect((await fetch(`${httpA}/metrics`)).status).toBe(404);
   });
 

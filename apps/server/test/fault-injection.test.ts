@@ -93,7 +93,7 @@ describe('fault injection', () => {
 
   it('worker SIGKILLed mid-batch: another worker takes over its pending frames', async () => {
     const [victim, survivor] = workers;
-    const victimId = String(victim.logs.find((l) => l['msg'] === 'worker started')?.['workerId']);
+    const victimId = String(victim.logs.find((l) => l['msg'] === 'model serving')?.['consumer']);
     // Strike while the victim holds frames it has not acknowledged.
     await expect
       .poll(async () => ((await admin.xpending(redisKeys(prefix).stream('default'), 'workers', '-', '+', 10, victimId)) as unknown[]).length, {

@@ -55,7 +55,8 @@ export async function startWorkerRuntime(config: AppConfig, log: Logger, deps: W
     const model = await loadModel(config, spec, log);
     const transport = transportFor(spec.id);
     // A fresh consumer name per generation: during a swap old and new read the same group side by side.
-    await transport.start(`${config.workerId}#${++generation}`);
+    const consumer = `${config.workerId}#${++generation}`;
+    await transport.start(consumer);
     const backfill = bulk?.source(spec.id);
     const worker = new InferenceWorker(
       transport,
@@ -72,7 +73,7 @@ export async function startWorkerRuntime(config: AppConfig, log: Logger, deps: W
     );
     worker.start();
     await transport.announce(announcement(spec, model)).catch((err: Error) => log.warn({ err: err.message, model: spec.id }, 'could not announce the model'));
-    log.info({ workerId: config.workerId, model: spec.id, version: spec.version, transport: transport.kind, maxBatch: spec.maxBatch }, 'model serving');
+    log.info({ workerId: config.workerId, consumer, model: spec.id, version: spec.version, transport: transport.kind, maxBatch: spec.maxBatch }, 'model serving');
     return { spec, model, transport, worker };
   };
 
