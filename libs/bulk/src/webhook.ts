@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import ipaddr from 'ipaddr.js';
 import { VisionError } from '@vision/protocol';
 
 /** Header carrying `t=<unix s>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, like Stripe's: the timestamp stops replays. */
@@ -21,7 +22,9 @@ export function verifyWebhook(secret: string, body: string, header: string, tole
 
 /**
  * A webhook URL a job may name: http(s) only, and, when `hosts` is set, a host it allows (exact, or
- * `*.example.com`). Checked when the job is submitted, so a bad URL is a 400, not a silent failure.
+ * `*.example.com`). Without `hosts`, addresses inside the site (loopback, private, link-local such
+ * as a cloud metadata service) are refused: a webhook is a request the workers make for a client.
+ * Checked when the job is submitted, so a bad URL is an error, not a silent failure.
  */
 export function checkWebhookUrl(raw: string, hosts: readonly string[]): string {
   let url: URL;
@@ -31,9 +34,11 @@ export function checkWebhookUrl(raw: string, hosts: readonly string[]): string {
     throw new VisionError('E_BAD_MESSAGE', 'webhook is not a URL');
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new VisionError('E_BAD_MESSAGE', 'webhook must be http(s)');
-  const host = url.hostname;
-  if (hosts.length && !hosts.some((h) => (h.startsWith('*.') ? host.endsWith(h.slice(1)) : host === h))) {
-    throw new VisionError('E_FORBIDDEN', `webhook host ${host} not in BULK_WEBHOOK_HOSTS`);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  if (hosts.length) {
+    if (!hosts.some((h) => (h.startsWith('*.') ? host.endsWith(h.slice(1)) : host === h))) throw new VisionError('E_FORBIDDEN', `webhook host ${host} not in BULK_WEBHOOK_HOSTS`);
+  } else if (host === 'localhost' || host.endsWith('.localhost') || (ipaddr.isValid(host) && ipaddr.process(host).range() !== 'unicast')) {
+    throw new VisionError('E_FORBIDDEN', `webhook host ${host} is inside the site; list it in BULK_WEBHOOK_HOSTS to allow it`);
   }
   return url.toString();
 }

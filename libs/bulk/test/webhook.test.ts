@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { checkWebhookUrl, signWebhook, verifyWebhook } from '../src';
+
+describe('webhooks', () => {
+  it('signs the timestamp and body; a changed body, another key or an old timestamp fails', () => {
+    const secret = 's'.repeat(32);
+    const header = signWebhook(secret, '{"a":1}', 1_000_000);
+    expect(verifyWebhook(secret, '{"a":1}', header, 300, 1_000_100)).toBe(true);
+    expect(verifyWebhook(secret, '{"a":2}', header, 300, 1_000_100)).toBe(false);
+    expect(verifyWebhook('t'.repeat(32), '{"a":1}', header, 300, 1_000_100)).toBe(false);
+    expect(verifyWebhook(secret, '{"a":1}', header, 300, 1_000_400)).toBe(false);
+    expect(verifyWebhook(secret, '{"a":1}', 'garbage')).toBe(false);
+  });
+
+  it('takes public http(s) hosts, and refuses in-site addresses unless listed', () => {
+    expect(checkWebhookUrl('https://ops.example.com/hook', [])).toBe('https://ops.example.com/hook');
+    for (const bad of ['http://127.0.0.1/x', 'http://169.254.169.254/latest/meta-data', 'http://10.1.2.3/', 'http://[::1]/', 'http://localhost:8080/', 'http://192.168.1.5/']) {
+      expect(() => checkWebhookUrl(bad, []), bad).toThrow(/inside the site/);
+    }
+    expect(() => checkWebhookUrl('ftp://example.com/', [])).toThrow(/http/);
+    expect(() => checkWebhookUrl('not a url', [])).toThrow(/not a URL/);
+    expect(checkWebhookUrl('http://127.0.0.1:9000/h', ['127.0.0.1'])).toBe('http://127.0.0.1:9000/h');
+    expect(checkWebhookUrl('https://a.hooks.example.com/', ['*.example.com'])).toBe('https://a.hooks.example.com/');
+    expect(() => checkWebhookUrl('https://example.org/', ['*.example.com'])).toThrow(/BULK_WEBHOOK_HOSTS/);
+  });
+});
