@@ -101,6 +101,7 @@ const schema = z.object({
   // Unset: by provider (see BulkConfig).
   BULK_MAX_BATCH: int(1, 256).optional(),
   BULK_TOPUP: bool.optional(),
+  BULK_YIELD: bool.default(true),
   // Redis Streams
   STREAM_MAXLEN: int(1, 10_000_000).default(1000),
   CLAIM_MIN_IDLE_MS: int(10, 600_000).default(3000),
@@ -191,6 +192,8 @@ export interface BulkConfig {
    */
   maxBatch: number | undefined;
   topUp: boolean | undefined;
+  /** Start bulk-only batches only when they should end before the next live frame is due. */
+  yieldToLive: boolean;
 }
 
 /** `disabled` is only ever true when AUTH_DISABLED=true, or for the embedded demo with no key source. */
@@ -320,6 +323,7 @@ export function loadConfig(env: Env): AppConfig {
       lockMs: e.BULK_LOCK_MS,
       maxBatch: e.BULK_MAX_BATCH,
       topUp: e.BULK_TOPUP,
+      yieldToLive: e.BULK_YIELD,
     },
     limits: {
       maxConnections: e.MAX_CONNECTIONS,

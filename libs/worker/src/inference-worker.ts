@@ -2,7 +2,11 @@ import type { Logger } from 'pino';
 import { toWireError, VisionError, type Detection, type FrameOutcomeMessage } from '@vision/protocol';
 import type { VisionMetrics } from '@vision/metrics';
 import type { CompletedFrame, Delivery, WorkerTransport } from '@vision/transport';
+import { ArrivalForecast } from './arrival-forecast';
 import { ReadyPool, type ReadyFrame } from './ready-pool';
+
+/** Backfill starts only if it should end this long before the next real-time frame is due. */
+const YIELD_MARGIN_MS = 5;
 
 /** What the worker needs of a model: decode one frame, run a batch of decoded frames. */
 export interface Engine<D extends { decodeMs: number } = { decodeMs: number }> {
@@ -46,6 +50,12 @@ export interface InferenceWorkerOptions {
    * fuller batch costs little more; on a CPU it makes those real-time frames wait for them). @defaultValue true
    */
   backfillTopUp?: boolean;
+  /**
+   * Start a backfill-only batch only when it should finish before the next real-time frame is due
+   * (forecast from each stream's arrival rate), and never while a real-time frame is decoding.
+   * Trades idle time for real-time latency where runs are long (a CPU). @defaultValue true
+   */
+  backfillYield?: boolean;
 }
 
 /**
@@ -67,6 +77,11 @@ export class InferenceWorker<D extends { decodeMs: number }> {
   private readonly bulk = new WeakSet<Delivery>();
   private backfillIntake: Promise<void> | undefined;
   private bulkRoomWaiter: (() => void) | undefined;
+  private readonly forecast = new ArrivalForecast();
+  /** Real-time frames decoding (backfill waits for them to be batched). */
+  private liveDecoding = 0;
+  /** Recent run time of a backfill-only batch, ms (EWMA). */
+  private bulkRunMs: number | undefined;
   private readonly decodingBy = new Map<string, number>();
   private readonly capacity: number;
   private readonly decoders: number;
@@ -157,6 +172,8 @@ export class InferenceWorker<D extends { decodeMs: number }> {
 
   private accept(d: Delivery): void {
     this.metrics?.workerQueueWait.observe(this.label, Math.max(0, d.pickedAt - d.job.receivedAt) / 1000);
+    // The worker's own clock (pick-up time): edge clocks may differ.
+    this.forecast.arrived(`${d.job.tenant}/${d.job.streamId ?? d.job.connId}`, d.pickedAt);
     this.waiting.add({ delivery: d, decoded: undefined, readyAt: Date.now() });
     this.pumpDecoders();
   }
@@ -193,10 +210,13 @@ export class InferenceWorker<D extends { decodeMs: number }> {
 
   private decode(d: Delivery): void {
     const tenant = d.job.tenant ?? '';
+    const live = !this.bulk.has(d);
     this.decoding++;
+    if (live) this.liveDecoding++;
     this.decodingBy.set(tenant, (this.decodingBy.get(tenant) ?? 0) + 1);
     const done = () => {
       this.decoding--;
+      if (live) this.liveDecoding--;
       const n = (this.decodingBy.get(tenant) ?? 1) - 1;
       if (n > 0) this.decodingBy.set(tenant, n);
       else this.decodingBy.delete(tenant);
@@ -231,6 +251,14 @@ export class InferenceWorker<D extends { decodeMs: number }> {
         this.delayTimer = setTimeout(() => this.dispatch(), oldest + this.opts.maxWaitMs - now);
         break;
       }
+      if (this.ready.size === 0 && !flush && this.opts.backfillYield !== false) {
+        const wait = this.backfillWait(now);
+        if (wait === 'live') break; // its decode ends in a dispatch
+        if (wait > 0) {
+          this.delayTimer = setTimeout(() => this.dispatch(), wait);
+          break;
+        }
+      }
       // Real-time frames first; backfill fills a batch of its own, or tops a real-time one up.
       const batch = this.ready.take(this.opts.maxBatch);
       const bulkMax = this.opts.backfillMaxBatch ?? this.opts.maxBatch;
@@ -248,6 +276,18 @@ export class InferenceWorker<D extends { decodeMs: number }> {
     this.wakeIdle();
   }
 
+  /**
+   * Whether a backfill-only batch should wait: for a real-time frame being decoded ('live'), or
+   * (ms) past the next forecast arrival when the batch would still be running then. 0: start now.
+   */
+  private backfillWait(now: number): number | 'live' {
+    if (this.waiting.size > 0 || this.liveDecoding > 0) return 'live';
+    const due = this.forecast.next(now);
+    if (due === undefined || this.bulkRunMs === undefined) return 0;
+    // A run that would overlap the next frame's window waits until the window has closed.
+    return due.from - now < this.bulkRunMs + YIELD_MARGIN_MS ? Math.max(1, due.to - now) : 0;
+  }
+
   private async run(batch: ReadyFrame<D>[]): Promise<void> {
     let done: CompletedFrame[];
     try {
@@ -257,6 +297,7 @@ export class InferenceWorker<D extends { decodeMs: number }> {
       this.metrics?.workerBusy.inc(this.label, r.inferenceMs / 1000);
       const bulk = batch.filter((f) => this.bulk.has(f.delivery)).length;
       if (bulk) this.metrics?.workerBulkBusy.inc(this.label, ((r.inferenceMs / 1000) * bulk) / batch.length);
+      if (bulk === batch.length) this.bulkRunMs = this.bulkRunMs === undefined ? r.inferenceMs : 0.8 * this.bulkRunMs + 0.2 * r.inferenceMs;
       done = batch.map((f, i): CompletedFrame => {
         const d = f.delivery;
         const outcome: FrameOutcomeMessage = {

@@ -216,11 +216,12 @@ async function withinBudget(specs: ModelSpec[], budgetMb: number, log: Logger): 
 }
 
 /** How bulk images share batches with real-time frames (BULK_MAX_BATCH, BULK_TOPUP; defaults by provider). */
-function backfillPolicy(config: AppConfig, spec: ModelSpec): { backfillMaxBatch: number; backfillTopUp: boolean } {
+function backfillPolicy(config: AppConfig, spec: ModelSpec): { backfillMaxBatch: number; backfillTopUp: boolean; backfillYield: boolean } {
   const gpu = spec.executionProvider !== 'cpu';
   return {
     backfillMaxBatch: Math.min(spec.maxBatch, config.bulk.maxBatch ?? (gpu ? spec.maxBatch : 1)),
     backfillTopUp: config.bulk.topUp ?? gpu,
+    backfillYield: config.bulk.yieldToLive,
   };
 }
 

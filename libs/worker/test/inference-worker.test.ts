@@ -209,4 +209,42 @@ describe('InferenceWorker (engine-driven batching)', () => {
     expect([...recorded].sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => 100 + i));
     await worker.stop();
   });
+
+  it('starts backfill only when it ends before the next frame of a steady camera is due', async () => {
+    const q = new MemoryTransport({ maxQueue: 1000, tenantMaxQueue: 1000 });
+    const outcomes: FrameOutcomeMessage[] = [];
+    await q.start('e', (m) => outcomes.push(m));
+    const w = q.worker('m');
+    await w.start('w');
+    const fake = slowEngine(100);
+    const bulk = Array.from({ length: 200 }, (_, i) => ({ ...job(), image: Buffer.from([100 + (i % 100)]) }));
+    let recorded = 0;
+    const backfill = {
+      async read(max: number, blockMs: number) {
+        if (bulk.length === 0) await sleep(blockMs);
+        return bulk.splice(0, max).map((j) => ({ id: `b${j.key}`, job: j, deliveryCount: 1, pickedAt: Date.now() }));
+      },
+      async complete(frames: unknown[]) {
+        recorded += frames.length;
+      },
+    };
+    const worker = new InferenceWorker(w, fake.engine, { model: MODEL, maxBatch: 1, maxWaitMs: 0, idleBlockMs: 50, backfill }, log);
+    worker.start();
+    // A camera every 250 ms: a 100 ms backfill run fits between two of its frames, not across one.
+    const waits: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const sentAt = Date.now();
+      const id = 1 + i;
+      await q.submit({ ...job({ tenant: 'site' }), image: Buffer.from([id]), connId: 'camera' });
+      void expect.poll(() => fake.batches.some((b) => b.ids.includes(id)), { timeout: 2000, interval: 1 }).toBe(true).then(() => {
+        waits.push(fake.batches.find((b) => b.ids.includes(id))!.startedAt - sentAt);
+      });
+      await sleep(250);
+    }
+    await expect.poll(() => waits.length, { timeout: 2000 }).toBe(12);
+    // Once the camera's rate is learned (a few frames), its frames start at once: no backfill run in the way.
+    expect(Math.max(...waits.slice(4))).toBeLessThan(30);
+    expect(recorded).toBeGreaterThan(5); // the idle time between frames still went to backfill
+    await worker.stop();
+  });
 });
