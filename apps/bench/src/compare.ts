@@ -157,6 +157,7 @@ async function main(): Promise<void> {
           busy: batches.reduce((a, b) => a + b.busyFraction, 0),
         });
       }
+      await sys.stop();
     }
     // 6. Bulk backfill: 4 cameras below capacity, alone and then beside a bulk job, with the default
     // policy (bulk yields to forecast live frames) and with BULK_YIELD=false (bulk fills every idle
@@ -179,6 +180,8 @@ async function main(): Promise<void> {
           bulkPerS: ((await bulkImagesDone(sys.metrics!.worker)) - bulkBefore) / (run.elapsedMs / 1000),
         });
       }
+      // Its job would still be running: it must not share the CPU with the next measurement.
+      await sys.stop();
     }
   } finally {
     for (const c of cleanup.reverse()) await c();
@@ -279,10 +282,12 @@ async function startProject(
     ...env,
   };
   const procs: ServiceProcess[] = [];
-  const stop = async () => {
-    await Promise.all(procs.map((p) => p.kill('SIGTERM')));
-    await redis?.stop();
-  };
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      await Promise.all(procs.map((p) => p.kill('SIGTERM')));
+      await redis?.stop();
+    })());
   try {
     const worker = mode === 'redis' ? await startService('worker', { ...common, METRICS_PORT: String(metricsPort), HOST: '127.0.0.1' }) : undefined;
     if (worker) procs.push(worker);
