@@ -3,9 +3,9 @@ import type { Logger } from 'pino';
 import { loadModelRepository, type AppConfig, type ModelRepository, type ModelSpec } from '@vision/config';
 import { VisionError, type ModelAnnouncement } from '@vision/protocol';
 import type { VisionMetrics } from '@vision/metrics';
-import { BulkJobs, BulkRunner, BulkSource, jobQueueName } from '@vision/bulk';
 import { RedisWorkerTransport, type WorkerTransport } from '@vision/transport';
 import { parseNamesFile, YoloModel } from '@vision/yolo';
+import { backfillPolicy, startBulk } from './bulk-backfill';
 import { InferenceWorker } from './inference-worker';
 
 /** One model this process serves: its sessions, its stream and its batcher. */
@@ -213,52 +213,6 @@ async function withinBudget(specs: ModelSpec[], budgetMb: number, log: Logger): 
   }
   if (out.length === 0) throw new VisionError('E_CONFIG', `MODEL_MEMORY_MB (${budgetMb}) fits none of the models`);
   return out;
-}
-
-/** How bulk images share batches with real-time frames (BULK_MAX_BATCH, BULK_TOPUP; defaults by provider). */
-function backfillPolicy(config: AppConfig, spec: ModelSpec): { backfillMaxBatch: number; backfillTopUp: boolean; backfillYield: boolean } {
-  const gpu = spec.executionProvider !== 'cpu';
-  return {
-    backfillMaxBatch: Math.min(spec.maxBatch, config.bulk.maxBatch ?? (gpu ? spec.maxBatch : 1)),
-    backfillTopUp: config.bulk.topUp ?? gpu,
-    backfillYield: config.bulk.yieldToLive,
-  };
-}
-
-/** Bulk jobs on this worker: one BulkSource and BullMQ worker per served model, and webhook delivery. */
-function startBulk(config: AppConfig, log: Logger, metrics: VisionMetrics | undefined) {
-  const jobs = new BulkJobs(config.redisUrl!, config.redisPrefix, config.bulk);
-  const runner = new BulkRunner(jobs, config.bulk, log);
-  runner.deliverWebhooks(config.bulk.webhookSecret);
-  const sources = new Map<string, BulkSource>();
-  metrics?.observeBulk(async () => {
-    const jobsByState: Record<string, number> = { waiting: 0, active: 0, delayed: 0, failed: 0 };
-    for (const model of sources.keys()) {
-      const counts = await jobs.queue(jobQueueName(model)).getJobCounts('waiting', 'active', 'delayed', 'failed');
-      for (const [state, n] of Object.entries(counts)) jobsByState[state] = (jobsByState[state] ?? 0) + n;
-    }
-    return { jobs: jobsByState, storedBytes: await jobs.storedBytes() };
-  });
-  return {
-    source(model: string): BulkSource {
-      let s = sources.get(model);
-      if (!s) {
-        sources.set(model, (s = new BulkSource(jobs)));
-        runner.serve(model, s);
-      }
-      return s;
-    },
-    async unserve(model: string): Promise<void> {
-      const s = sources.get(model);
-      if (!s) return;
-      sources.delete(model);
-      await runner.close([s], model);
-    },
-    async close(): Promise<void> {
-      await runner.close([...sources.values()]);
-      await jobs.close();
-    },
-  };
 }
 
 function redisTransports(config: AppConfig, log: Logger, metrics: VisionMetrics | undefined): (model: string) => WorkerTransport {
