@@ -9,6 +9,7 @@ import { admissionFrom, MemoryTransport } from '@vision/transport';
 import { startWorkerRuntime, type WorkerRuntime } from '@vision/worker';
 import { COLORS, drawScene, freePort, modelsDir, TestClient } from '@vision/testing';
 import { startEdgeRuntime, type EdgeRuntime } from '@vision/edge';
+import { BulkJobs } from '@vision/bulk';
 
 const stops: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -19,7 +20,7 @@ afterEach(async () => {
  * An edge in this process, over the in-memory queue, with a real worker behind it, or (`worker:
  * false`) one that reported in and never reads, so frames wait.
  */
-async function edgeWith(env: Env, opts: { worker?: boolean; silentWorker?: boolean } = {}) {
+async function edgeWith(env: Env, opts: { worker?: boolean; silentWorker?: boolean; bulk?: BulkJobs } = {}) {
   const config = loadConfig({ PORT: '0', METRICS_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', AUTH_DISABLED: 'true', MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), ...env });
   const log = createLogger(config, 'test');
   const metrics = new VisionMetrics({ defaultMetrics: false });
@@ -27,7 +28,7 @@ async function edgeWith(env: Env, opts: { worker?: boolean; silentWorker?: boole
   let worker: WorkerRuntime | undefined;
   if (opts.worker !== false) worker = await startWorkerRuntime(config, log, { transportFor: (id) => transport.worker(id), metrics });
   else if (opts.silentWorker !== false) await transport.worker('default').start('silent-worker');
-  const edge: EdgeRuntime = await startEdgeRuntime({ config, log, metrics, transport });
+  const edge: EdgeRuntime = await startEdgeRuntime({ config, log, metrics, transport, ...(opts.bulk ? { bulk: opts.bulk } : {}) });
   stops.push(async () => {
     await edge.stop();
     await worker?.stop();
@@ -155,6 +156,21 @@ describe('edge: health and lifecycle', () => {
     // Metrics describe the host: only on their own port, never the public one.
     expect(await (await fetch(full.metricsUrl)).text()).toContain('vision_edge_connections');
     expect((await fetch(`${full.http}/metrics`)).status).toBe(404);
+  });
+
+  it('answers bulk-job requests 503 E_UNAVAILABLE at once without Redis, or when the job store cannot be reached', async () => {
+    const embedded = await edgeWith({});
+    const r1 = await fetch(`${embedded.http}/v1/jobs/anything`);
+    expect(r1.status).toBe(503);
+    expect(await r1.json()).toMatchObject({ error: { code: 'E_UNAVAILABLE' } });
+    const dead = new BulkJobs(`redis://127.0.0.1:${await freePort()}`, 'dead', embedded.config.bulk);
+    stops.push(() => dead.close());
+    const cut = await edgeWith({}, { bulk: dead });
+    const t0 = Date.now();
+    const r2 = await fetch(`${cut.http}/v1/jobs/anything`);
+    expect(r2.status).toBe(503);
+    expect(await r2.json()).toMatchObject({ error: { code: 'E_UNAVAILABLE' } });
+    expect(Date.now() - t0).toBeLessThan(2500);
   });
 
   it('drains on stop: open frames finish, sockets close with 1001, new connections are refused', async () => {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
+import { connectTolerant, createRedis } from '@vision/transport';
 import type { BulkConfig } from '@vision/config';
 import { VisionError, type Detection, type FrameOutcomeMessage, type WireError } from '@vision/protocol';
 import { bulkKeys, jobQueueName, WEBHOOK_QUEUE, type BulkKeys } from './bulk-keys';
@@ -59,22 +60,24 @@ export class BulkJobs {
   private readonly queues = new Map<string, Queue>();
 
   constructor(
-    url: string,
+    private readonly url: string,
     prefix: string,
     private readonly cfg: BulkConfig,
   ) {
     this.keys = bulkKeys(prefix);
-    // BullMQ wants commands to wait out reconnects rather than fail (maxRetriesPerRequest: null).
-    this.redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false, connectionName: 'bulk' });
-    this.redis.on('error', () => undefined);
+    // Commands fail fast while Redis is away, so an HTTP client hears E_UNAVAILABLE instead of waiting.
+    this.redis = createRedis(url, { name: 'bulk' });
+    void connectTolerant(this.redis);
     this.redis.defineCommand('bulkReserve', { numberOfKeys: 4, lua: lua('reserve-job') });
     this.redis.defineCommand('bulkRelease', { numberOfKeys: 4, lua: lua('release-job') });
     this.redis.defineCommand('bulkResize', { numberOfKeys: 2, lua: lua('resize-job') });
   }
 
-  /** The connection BullMQ workers duplicate. */
-  get connection(): Redis {
-    return this.redis;
+  /** A connection for a BullMQ worker: its blocking reads wait out reconnects (maxRetriesPerRequest: null, as BullMQ requires). */
+  workerConnection(): Redis {
+    const r = new Redis(this.url, { maxRetriesPerRequest: null, connectionName: 'bulk-worker' });
+    r.on('error', () => undefined);
+    return r;
   }
 
   queue(name: string): Queue {

@@ -85,7 +85,7 @@ export class BulkRunner {
 
   private options(concurrency: number) {
     return {
-      connection: this.jobs.connection.duplicate(),
+      connection: this.jobs.workerConnection(),
       prefix: this.jobs.keys.bull,
       concurrency,
       lockDuration: this.cfg.lockMs,

@@ -86,7 +86,8 @@ export class JobsController {
       release = admitted.done;
       await body(admitted.principal.subject, admitted.principal, admitted.throttle);
     } catch (err) {
-      const wire = toWireError(err);
+      // Anything but our own errors here comes from the job store (Redis): retryable, not a 500.
+      const wire = toWireError(err instanceof VisionError ? err : new VisionError('E_UNAVAILABLE', 'the job store is unreachable', { cause: err }));
       if (wire.code === 'E_UNAUTHORIZED' || wire.code === 'E_TOKEN_EXPIRED') res.setHeader('www-authenticate', 'Bearer');
       if (!req.complete) res.setHeader('connection', 'close');
       res.status(ERROR_CODES[wire.code].http).json({ error: wire });
