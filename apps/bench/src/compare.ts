@@ -13,7 +13,7 @@ import { measureRawOrt, type RawOrtRow } from './raw-ort';
 import { table } from './stats';
 import { summarize, type RunSummary } from './summary';
 import { lineChart } from './svg-chart';
-import { diffCounters, eventLoopP99Ms, scrapeWorker } from './worker-metrics';
+import { diffCounters, eventLoopP99Ms, scrapeTotal, scrapeWorker } from './worker-metrics';
 
 interface System {
   name: string;
@@ -170,14 +170,14 @@ async function main(): Promise<void> {
       for (const withJob of policy === 'yield' ? [false, true] : [true]) {
         if (withJob) await submitBulkJob(sys.baseUrl, jpegs, Number(o.bulkImages));
         const before = await scrapeWorker(sys.metrics!.worker);
-        const bulkBefore = await bulkImagesDone(sys.metrics!.worker);
+        const bulkBefore = await scrapeTotal(sys.metrics!.worker, 'vision_bulk_images_total');
         const run = await runWithProgress(load);
         const d = diffCounters(before, await scrapeWorker(sys.metrics!.worker), run.elapsedMs);
         const s = summarize(run);
         bulkRows.push({
           scenario: withJob ? `4 cameras × ${o.bulkFps} fps + a ${o.bulkImages}-image job (${policy === 'yield' ? 'bulk yields' : 'BULK_YIELD=false'})` : `4 cameras × ${o.bulkFps} fps alone`,
           resultsPerS: s.throughput, p50: s.p50, p95: s.p95, busy: d.busyFraction, meanBatch: d.meanBatch,
-          bulkPerS: ((await bulkImagesDone(sys.metrics!.worker)) - bulkBefore) / (run.elapsedMs / 1000),
+          bulkPerS: ((await scrapeTotal(sys.metrics!.worker, 'vision_bulk_images_total')) - bulkBefore) / (run.elapsedMs / 1000),
         });
       }
       // Its job would still be running: it must not share the CPU with the next measurement.
@@ -313,11 +313,6 @@ async function submitBulkJob(baseUrl: string, jpegs: Buffer[], count: number): P
   const r = await fetch(`${baseUrl}/v1/jobs`, { method: 'POST', body: form });
   if (r.status !== 202) throw new Error(`bulk job refused: ${r.status} ${await r.text()}`);
   return ((await r.json()) as { id: string }).id;
-}
-
-async function bulkImagesDone(metricsUrl: string): Promise<number> {
-  const text = await (await fetch(metricsUrl)).text();
-  return [...text.matchAll(/^vision_bulk_images_total\{[^}]*\} ([0-9.e+-]+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
 }
 
 async function startNaive(model: string, provider: string): Promise<{ port: number; proc: ChildProcess }> {

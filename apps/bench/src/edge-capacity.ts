@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import WebSocket from 'ws';
@@ -38,7 +38,6 @@ async function main(): Promise<void> {
     throw err;
   });
   const sink = spawn(process.execPath, [join(__dirname, 'sink-worker.js'), redis.url, prefix], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const procs: ChildProcess[] = [sink];
   try {
     await new Promise((resolve) => sink.stdout!.once('data', resolve));
     const pid = edge.proc.pid!;
@@ -85,7 +84,7 @@ async function main(): Promise<void> {
       )}`,
     );
   } finally {
-    for (const p of procs) p.kill('SIGTERM');
+    sink.kill('SIGTERM');
     await edge.kill('SIGKILL');
     await redis.stop();
   }

@@ -19,6 +19,11 @@ function samples(text: string, name: string): { labels: Record<string, string>; 
   return out;
 }
 
+/** A metric's value summed over all its label sets (e.g. bulk images over models). */
+export async function scrapeTotal(metricsUrl: string, name: string): Promise<number> {
+  return samples(await (await fetch(metricsUrl)).text(), name).reduce((a, x) => a + x.value, 0);
+}
+
 /** The worker's counters, summed over its models, or for one `model`. */
 export async function scrapeWorker(metricsUrl: string, model?: string): Promise<WorkerCounters> {
   const text = await (await fetch(metricsUrl)).text();

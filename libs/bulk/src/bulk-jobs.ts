@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
-import { connectTolerant, createRedis } from '@vision/transport';
+import { connectTolerant, createRedis, luaScripts } from '@vision/transport';
 import type { BulkConfig } from '@vision/config';
 import { VisionError, type Detection, type FrameOutcomeMessage, type WireError } from '@vision/protocol';
 import { bulkKeys, jobQueueName, WEBHOOK_QUEUE, type BulkKeys } from './bulk-keys';
@@ -44,7 +43,7 @@ export interface WebhookEvent {
   job: Omit<JobStatus, 'results' | 'next'>;
 }
 
-const lua = (name: string) => readFileSync(join(__dirname, '..', 'lua', `${name}.lua`), 'utf8');
+const lua = luaScripts<'reserve-job' | 'release-job' | 'resize-job' | 'record-result'>(join(__dirname, '..', 'lua'));
 
 type Reserve = (...args: (string | number)[]) => Promise<number>;
 
@@ -56,7 +55,7 @@ type Reserve = (...args: (string | number)[]) => Promise<number>;
  */
 export class BulkJobs {
   readonly keys: BulkKeys;
-  private readonly redis: Redis & { bulkReserve?: Reserve; bulkRelease?: Reserve; bulkResize?: Reserve };
+  private readonly redis: Redis & { bulkReserve?: Reserve; bulkRelease?: Reserve; bulkResize?: Reserve; bulkRecord?: Reserve };
   private readonly queues = new Map<string, Queue>();
 
   constructor(
@@ -71,6 +70,7 @@ export class BulkJobs {
     this.redis.defineCommand('bulkReserve', { numberOfKeys: 4, lua: lua('reserve-job') });
     this.redis.defineCommand('bulkRelease', { numberOfKeys: 4, lua: lua('release-job') });
     this.redis.defineCommand('bulkResize', { numberOfKeys: 2, lua: lua('resize-job') });
+    this.redis.defineCommand('bulkRecord', { numberOfKeys: 2, lua: lua('record-result') });
   }
 
   /** A connection for a BullMQ worker: its blocking reads wait out reconnects (maxRetriesPerRequest: null, as BullMQ requires). */
@@ -88,33 +88,38 @@ export class BulkJobs {
 
   /** Takes a job slot for `tenant` and `bytes` of the budget; throws `E_JOB_LIMIT` when either is full. */
   async reserve(tenant: string, model: string, bytes: number): Promise<string> {
-    const id = randomUUID();
-    const now = Date.now();
-    const r = await this.redis.bulkReserve!(
-      this.keys.stored, this.keys.storedBytes, this.keys.tenantJobs(tenant), this.keys.bytesByJob,
-      now, now + this.cfg.resultTtlS * 1000, id, bytes, this.cfg.maxStoredBytes, this.cfg.maxJobsPerTenant,
-    );
-    if (r === -1) throw new VisionError('E_JOB_LIMIT', `at most ${this.cfg.maxJobsPerTenant} unfinished jobs per tenant`);
-    if (r === -2) throw new VisionError('E_JOB_LIMIT', 'the bulk image store is full; retry later');
-    await this.redis
-      .multi()
-      .hset(this.keys.job(id), { tenant, model, state: 'uploading', total: 0, done: 0, failed: 0, createdAt: now })
-      .pexpire(this.keys.job(id), this.cfg.resultTtlS * 1000)
-      .exec();
-    return id;
+    return this.store(async () => {
+      const id = randomUUID();
+      const now = Date.now();
+      const r = await this.redis.bulkReserve!(
+        this.keys.stored, this.keys.storedBytes, this.keys.tenantJobs(tenant), this.keys.bytesByJob,
+        now, now + this.cfg.resultTtlS * 1000, id, bytes, this.cfg.maxStoredBytes, this.cfg.maxJobsPerTenant,
+      );
+      if (r === -1) throw new VisionError('E_JOB_LIMIT', `at most ${this.cfg.maxJobsPerTenant} unfinished jobs per tenant`);
+      if (r === -2) throw new VisionError('E_JOB_LIMIT', 'the bulk image store is full; retry later');
+      await this.redis
+        .multi()
+        .hset(this.keys.job(id), { tenant, model, state: 'uploading', total: 0, done: 0, failed: 0, createdAt: now })
+        .pexpire(this.keys.job(id), this.cfg.resultTtlS * 1000)
+        .exec();
+      return id;
+    });
   }
 
   async putImage(id: string, index: number, image: Buffer): Promise<void> {
-    await this.redis.multi().hset(this.keys.images(id), String(index), image).pexpire(this.keys.images(id), this.cfg.resultTtlS * 1000).exec();
+    return this.store(async () => {
+      await this.redis.multi().hset(this.keys.images(id), String(index), image).pexpire(this.keys.images(id), this.cfg.resultTtlS * 1000).exec();
+    });
   }
 
-  /** The upload is complete (`total` images, `bytes` of them): the job becomes visible to workers. */
-  async submit(id: string, total: number, bytes: number, webhook: string | undefined): Promise<void> {
-    await this.redis.bulkResize!(this.keys.storedBytes, this.keys.bytesByJob, id, bytes);
-    const model = await this.redis.hget(this.keys.job(id), 'model');
-    await this.redis.hset(this.keys.job(id), { total, state: 'queued', ...(webhook ? { webhook } : {}) });
-    // The payload is the id only; a retry after a worker crash resumes from the results written so far.
-    await this.queue(jobQueueName(model!)).add('detect', { id }, { jobId: id, attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: true, removeOnFail: true });
+  /** The upload is complete (`total` images, `bytes` of them): the job becomes visible to `model`'s workers. */
+  async submit(id: string, model: string, total: number, bytes: number, webhook: string | undefined): Promise<void> {
+    return this.store(async () => {
+      await this.redis.bulkResize!(this.keys.storedBytes, this.keys.bytesByJob, id, bytes);
+      await this.redis.hset(this.keys.job(id), { total, state: 'queued', ...(webhook ? { webhook } : {}) });
+      // The payload is the id only; a retry after a worker crash resumes from the results written so far.
+      await this.queue(jobQueueName(model)).add('detect', { id }, { jobId: id, attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: true, removeOnFail: true });
+    });
   }
 
   /** An upload that failed half-way: nothing of it stays. */
@@ -142,13 +147,15 @@ export class BulkJobs {
 
   /** A job as its owner sees it; another tenant's job does not exist for the caller (`E_NOT_FOUND`). */
   async status(id: string, tenant: string, offset = 0, limit = 100): Promise<JobStatus> {
-    const m = await this.meta(id);
-    if (!m || m.tenant !== tenant) throw new VisionError('E_NOT_FOUND');
-    const fields = Array.from({ length: Math.max(0, Math.min(limit, m.total - offset)) }, (_, i) => String(offset + i));
-    const raw = fields.length ? await this.redis.hmget(this.keys.results(id), ...fields) : [];
-    const results = raw.flatMap((r, i): ImageResult[] => (r ? [{ index: offset + i, ...(JSON.parse(r) as Omit<ImageResult, 'index'>) } as ImageResult] : []));
-    const next = offset + fields.length < m.total ? offset + fields.length : undefined;
-    return { ...this.summary(m), results, ...(next !== undefined ? { next } : {}) };
+    return this.store(async () => {
+      const m = await this.meta(id);
+      if (!m || m.tenant !== tenant) throw new VisionError('E_NOT_FOUND');
+      const fields = Array.from({ length: Math.max(0, Math.min(limit, m.total - offset)) }, (_, i) => String(offset + i));
+      const raw = fields.length ? await this.redis.hmget(this.keys.results(id), ...fields) : [];
+      const results = raw.flatMap((r, i): ImageResult[] => (r ? [{ index: offset + i, ...(JSON.parse(r) as Omit<ImageResult, 'index'>) } as ImageResult] : []));
+      const next = offset + fields.length < m.total ? offset + fields.length : undefined;
+      return { ...this.summary(m), results, ...(next !== undefined ? { next } : {}) };
+    });
   }
 
   summary(m: JobMeta): Omit<JobStatus, 'results' | 'next'> {
@@ -164,13 +171,28 @@ export class BulkJobs {
 
   /** Cancels a job of `tenant`: a waiting one never runs, a running one stops after the images in hand. */
   async cancel(id: string, tenant: string): Promise<JobStatus> {
-    const m = await this.meta(id);
-    if (!m || m.tenant !== tenant) throw new VisionError('E_NOT_FOUND');
-    if (m.state === 'queued' || m.state === 'active' || m.state === 'uploading') {
-      await this.queue(jobQueueName(m.model)).remove(id).catch(() => 0); // a running job is locked: its worker sees the state
-      await this.finish(id, 'cancelled');
+    return this.store(async () => {
+      const m = await this.meta(id);
+      if (!m || m.tenant !== tenant) throw new VisionError('E_NOT_FOUND');
+      if (m.state === 'queued' || m.state === 'active' || m.state === 'uploading') {
+        await this.queue(jobQueueName(m.model)).remove(id).catch(() => 0); // a running job is locked: its worker sees the state
+        await this.finish(id, 'cancelled');
+      }
+      return this.status(id, tenant, 0, 0);
+    });
+  }
+
+  /**
+   * Runs an edge-facing operation: our own errors pass through; anything else comes from Redis and
+   * is `E_UNAVAILABLE` (retryable), so an HTTP client hears 503 at once while the store is away.
+   */
+  private async store<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      if (err instanceof VisionError) throw err;
+      throw new VisionError('E_UNAVAILABLE', `the job store is unreachable: ${(err as Error).message}`, { cause: err });
     }
-    return this.status(id, tenant, 0, 0);
   }
 
   // Worker side.
@@ -187,10 +209,8 @@ export class BulkJobs {
   /** Records one image's outcome, once: a second result for the same image (a resumed job) is dropped. */
   async record(id: string, index: number, outcome: FrameOutcomeMessage): Promise<boolean> {
     const value = outcome.ok ? { detections: outcome.detections } : { error: outcome.error };
-    const first = await this.redis.hsetnx(this.keys.results(id), String(index), JSON.stringify(value));
-    if (!first) return false;
-    await this.redis.multi().hincrby(this.keys.job(id), outcome.ok ? 'done' : 'failed', 1).pexpire(this.keys.results(id), this.cfg.resultTtlS * 1000).exec();
-    return true;
+    const first = await this.redis.bulkRecord!(this.keys.results(id), this.keys.job(id), index, JSON.stringify(value), outcome.ok ? 'done' : 'failed', this.cfg.resultTtlS * 1000);
+    return first === 1;
   }
 
   async markActive(id: string): Promise<void> {

@@ -1,6 +1,7 @@
 import { Controller, Inject, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { ERROR_CODES, sniffImageFormat, toWireError, VisionError } from '@vision/protocol';
+import { sniffImageFormat, VisionError } from '@vision/protocol';
+import { admittedRequest, queryParam } from './admitted-request';
 import { EDGE_CONTEXT, type EdgeContext } from './edge-context';
 import { EdgeService } from './edge.service';
 import type { Settled } from './frame-ledger';
@@ -23,60 +24,52 @@ export class DetectController {
   @Post('detect')
   async detect(@Req() req: Request, @Res() res: Response): Promise<void> {
     const receivedAt = Date.now();
-    let release: (() => void) | undefined;
-    try {
-      const admitted = await this.edge.gate.admitRequest(req);
-      release = admitted.done;
-      // Checked before the body is read: an unknown model costs the client no upload.
-      const choice = typeof req.query['model'] === 'string' ? req.query['model'] : undefined;
-      const model = this.ctx.catalog.resolve(choice, admitted.principal);
-      const json = (req.headers['content-type'] ?? '').startsWith('application/json');
-      const max = this.ctx.config.frames.maxFrameBytes;
-      // base64 inflates by 4/3; allow that plus a little JSON around it.
-      const body = await readBody(req, json ? Math.ceil((max * 4) / 3) + 1024 : max, admitted.throttle);
-      const image = json ? decodeJsonImage(body) : body;
-      if (image.length === 0) throw new VisionError('E_EMPTY_FRAME');
-      if (image.length > max) throw new VisionError('E_FRAME_TOO_LARGE');
-      if (!sniffImageFormat(image)) throw new VisionError('E_UNSUPPORTED_FORMAT');
-      const settled = await new Promise<Settled>((resolve) =>
-        this.edge.ledger.submit(
-          {
-            connId: this.edge.nextHttpConnId(),
-            frameId: 0,
-            tenant: admitted.principal.subject,
-            receivedAt,
-            deadline: receivedAt + this.ctx.config.frames.deadlineMs,
-            image,
-            model,
-          },
-          resolve,
-        ),
-      );
-      if (!settled.ok) throw settled.error;
-      const r = settled.result;
-      this.edge.answered('result', receivedAt);
-      res
-        .status(200)
-        .set({
-          'x-batch-size': String(r.batchSize),
-          'x-queue-ms': String(Math.max(0, r.pickedAt - receivedAt)),
-          'x-inference-ms': r.inferenceMs.toFixed(2),
-          'x-total-ms': String(Date.now() - receivedAt),
-          'x-model': r.model,
-          'x-model-version': r.modelVersion,
-        })
-        .json(r.detections);
-    } catch (err) {
-      const wire = toWireError(err);
-      this.edge.answered(wire.code, receivedAt);
-      // A refused body is not read to the end: say so before the headers go, and do not keep the connection.
-      if (!req.complete) res.setHeader('connection', 'close');
-      if (wire.code === 'E_UNAUTHORIZED' || wire.code === 'E_TOKEN_EXPIRED') res.setHeader('www-authenticate', 'Bearer');
-      if (wire.retryAfterMs !== undefined) res.setHeader('retry-after', String(Math.ceil(wire.retryAfterMs / 1000)));
-      res.status(ERROR_CODES[wire.code].http).json({ error: wire });
-    } finally {
-      release?.();
-    }
+    await admittedRequest(
+      this.edge.gate,
+      req,
+      res,
+      async (admitted) => {
+        // Checked before the body is read: an unknown model costs the client no upload.
+        const model = this.ctx.catalog.resolve(queryParam(req, 'model'), admitted.principal);
+        const json = (req.headers['content-type'] ?? '').startsWith('application/json');
+        const max = this.ctx.config.frames.maxFrameBytes;
+        // base64 inflates by 4/3; allow that plus a little JSON around it.
+        const body = await readBody(req, json ? Math.ceil((max * 4) / 3) + 1024 : max, admitted.throttle);
+        const image = json ? decodeJsonImage(body) : body;
+        if (image.length === 0) throw new VisionError('E_EMPTY_FRAME');
+        if (image.length > max) throw new VisionError('E_FRAME_TOO_LARGE');
+        if (!sniffImageFormat(image)) throw new VisionError('E_UNSUPPORTED_FORMAT');
+        const settled = await new Promise<Settled>((resolve) =>
+          this.edge.ledger.submit(
+            {
+              connId: this.edge.nextHttpConnId(),
+              frameId: 0,
+              tenant: admitted.principal.subject,
+              receivedAt,
+              deadline: receivedAt + this.ctx.config.frames.deadlineMs,
+              image,
+              model,
+            },
+            resolve,
+          ),
+        );
+        if (!settled.ok) throw settled.error;
+        const r = settled.result;
+        this.edge.answered('result', receivedAt);
+        res
+          .status(200)
+          .set({
+            'x-batch-size': String(r.batchSize),
+            'x-queue-ms': String(Math.max(0, r.pickedAt - receivedAt)),
+            'x-inference-ms': r.inferenceMs.toFixed(2),
+            'x-total-ms': String(Date.now() - receivedAt),
+            'x-model': r.model,
+            'x-model-version': r.modelVersion,
+          })
+          .json(r.detections);
+      },
+      (wire) => this.edge.answered(wire.code, receivedAt),
+    );
   }
 }
 

@@ -1,7 +1,8 @@
 import { Controller, Delete, Get, Inject, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { checkWebhookUrl } from '@vision/bulk';
-import { ERROR_CODES, toWireError, VisionError } from '@vision/protocol';
+import { VisionError } from '@vision/protocol';
+import { admittedRequest, queryParam } from './admitted-request';
 import { readUpload } from './bulk-upload';
 import { EDGE_CONTEXT, type EdgeContext } from './edge-context';
 import { EdgeService } from './edge.service';
@@ -23,12 +24,13 @@ export class JobsController {
 
   @Post()
   async create(@Req() req: Request, @Res() res: Response): Promise<void> {
-    await this.handle(req, res, async (tenant, principal, throttle) => {
+    await admittedRequest(this.edge.gate, req, res, async ({ principal, throttle }) => {
+      const tenant = principal.subject;
       const bulk = this.jobs();
       const cfg = this.ctx.config.bulk;
       // Everything that can be refused is refused before the body is read.
-      const model = this.ctx.catalog.resolve(query(req, 'model'), principal);
-      const hook = query(req, 'webhook');
+      const model = this.ctx.catalog.resolve(queryParam(req, 'model'), principal);
+      const hook = queryParam(req, 'webhook');
       if (hook && !cfg.webhookSecret) throw new VisionError('E_BAD_MESSAGE', 'webhooks need BULK_WEBHOOK_SECRET on this site');
       const webhook = hook ? checkWebhookUrl(hook, cfg.webhookHosts) : undefined;
       // Without a declared length (chunked), the upload limit is reserved and trimmed once read.
@@ -44,7 +46,7 @@ export class JobsController {
           return bulk.putImage(id, i, b);
         });
         if (count === 0) throw new VisionError('E_EMPTY_FRAME', 'the upload holds no images');
-        await bulk.submit(id, count, bytes, webhook);
+        await bulk.submit(id, model, count, bytes, webhook);
       } catch (err) {
         await bulk.abort(id, tenant).catch(() => undefined);
         throw err;
@@ -55,17 +57,17 @@ export class JobsController {
 
   @Get(':id')
   async get(@Req() req: Request, @Res() res: Response): Promise<void> {
-    await this.handle(req, res, async (tenant) => {
-      const offset = Math.max(0, Math.floor(Number(query(req, 'offset') ?? 0)) || 0);
-      const limit = Math.min(MAX_PAGE, Math.max(0, Math.floor(Number(query(req, 'limit') ?? 100)) || 0));
-      res.status(200).json(await this.jobs().status(String(req.params['id']), tenant, offset, limit));
+    await admittedRequest(this.edge.gate, req, res, async ({ principal }) => {
+      const offset = Math.max(0, Math.floor(Number(queryParam(req, 'offset') ?? 0)) || 0);
+      const limit = Math.min(MAX_PAGE, Math.max(0, Math.floor(Number(queryParam(req, 'limit') ?? 100)) || 0));
+      res.status(200).json(await this.jobs().status(String(req.params['id']), principal.subject, offset, limit));
     });
   }
 
   @Delete(':id')
   async cancel(@Req() req: Request, @Res() res: Response): Promise<void> {
-    await this.handle(req, res, async (tenant) => {
-      res.status(200).json(await this.jobs().cancel(String(req.params['id']), tenant));
+    await admittedRequest(this.edge.gate, req, res, async ({ principal }) => {
+      res.status(200).json(await this.jobs().cancel(String(req.params['id']), principal.subject));
     });
   }
 
@@ -73,31 +75,4 @@ export class JobsController {
     if (!this.ctx.bulk) throw new VisionError('E_UNAVAILABLE', 'bulk jobs need REDIS_URL');
     return this.ctx.bulk;
   }
-
-  /** Admission (token, per-address requests, byte rate) and the error table, as for `POST /v1/detect`. */
-  private async handle(
-    req: Request,
-    res: Response,
-    body: (tenant: string, principal: Awaited<ReturnType<EdgeService['gate']['admitRequest']>>['principal'], throttle: (bytes: number) => number) => Promise<void>,
-  ): Promise<void> {
-    let release: (() => void) | undefined;
-    try {
-      const admitted = await this.edge.gate.admitRequest(req);
-      release = admitted.done;
-      await body(admitted.principal.subject, admitted.principal, admitted.throttle);
-    } catch (err) {
-      // Anything but our own errors here comes from the job store (Redis): retryable, not a 500.
-      const wire = toWireError(err instanceof VisionError ? err : new VisionError('E_UNAVAILABLE', 'the job store is unreachable', { cause: err }));
-      if (wire.code === 'E_UNAUTHORIZED' || wire.code === 'E_TOKEN_EXPIRED') res.setHeader('www-authenticate', 'Bearer');
-      if (!req.complete) res.setHeader('connection', 'close');
-      res.status(ERROR_CODES[wire.code].http).json({ error: wire });
-    } finally {
-      release?.();
-    }
-  }
-}
-
-function query(req: Request, name: string): string | undefined {
-  const v = req.query[name];
-  return typeof v === 'string' && v !== '' ? v : undefined;
 }

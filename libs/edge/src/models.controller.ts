@@ -1,6 +1,6 @@
 import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { ERROR_CODES, toWireError } from '@vision/protocol';
+import { admittedRequest } from './admitted-request';
 import { EDGE_CONTEXT, type EdgeContext } from './edge-context';
 import { EdgeService } from './edge.service';
 
@@ -34,10 +34,7 @@ export class ModelsController {
 
   @Get('models')
   async list(@Req() req: Request, @Res() res: Response): Promise<void> {
-    let release: (() => void) | undefined;
-    try {
-      const admitted = await this.edge.gate.admitRequest(req);
-      release = admitted.done;
+    await admittedRequest(this.edge.gate, req, res, async (admitted) => {
       const catalog = this.ctx.catalog;
       const ids = catalog.ids().filter((id) => !admitted.principal.models || admitted.principal.models.includes(id));
       const status = await this.ctx.transport.models(ids);
@@ -54,12 +51,6 @@ export class ModelsController {
         };
       });
       res.status(200).json({ default: catalog.defaultId, models });
-    } catch (err) {
-      const wire = toWireError(err);
-      if (wire.code === 'E_UNAUTHORIZED' || wire.code === 'E_TOKEN_EXPIRED') res.setHeader('www-authenticate', 'Bearer');
-      res.status(ERROR_CODES[wire.code].http).json({ error: wire });
-    } finally {
-      release?.();
-    }
+    });
   }
 }

@@ -26,61 +26,26 @@ export class VisionMetrics {
   readonly registry = new Registry();
 
   readonly edgeConnections = new Gauge({ name: 'vision_edge_connections', help: 'Open WebSocket connections', registers: [this.registry] });
-  readonly edgeFrames = new Counter({
-    name: 'vision_edge_frames_total',
-    help: 'Frames the edge answered, by outcome (result or an error code)',
-    labelNames: ['outcome'] as const,
-    registers: [this.registry],
-  });
-  readonly edgeRejections = new Counter({
-    name: 'vision_edge_rejections_total',
-    help: 'Connections, requests and messages refused by authentication or limits, by error code',
-    labelNames: ['code'] as const,
-    registers: [this.registry],
-  });
+  readonly edgeFrames = this.counter('vision_edge_frames_total', 'Frames the edge answered, by outcome (result or an error code)', ['outcome']);
+  readonly edgeRejections = this.counter('vision_edge_rejections_total', 'Connections, requests and messages refused by authentication or limits, by error code', ['code']);
   /**
    * Per camera: frames answered with a result (its rate is the stream's fps), skipped (replaced
    * by a newer frame or expired waiting) or failed. Stream ids are client-chosen, so only the first
    * MAX_STREAM_LABELS get their own series; the rest share `_other` (memory stays bounded).
    */
-  readonly edgeStreamFrames = new Counter({
-    name: 'vision_edge_stream_frames_total',
-    help: 'Frames per client stream id, by outcome (result, skipped, error)',
-    labelNames: ['stream', 'outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly edgeStreamFrames = this.counter('vision_edge_stream_frames_total', 'Frames per client stream id, by outcome (result, skipped, error)', ['stream', 'outcome']);
   private readonly streamLabels = new Set<string>();
   readonly edgeLatency = this.histogram('vision_edge_frame_seconds', 'Edge receive to reply, for frames answered with a result');
   // Worker series carry the model id: batches never mix models, so batch size and busy time are per model.
-  readonly workerBatchSize = this.modelHistogram('vision_worker_batch_size', 'Frames per session.run', [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64]);
-  readonly workerInference = this.modelHistogram('vision_worker_inference_seconds', 'session.run time per batch');
-  readonly workerPreprocess = this.modelHistogram('vision_worker_preprocess_seconds', 'Decode + letterbox time per frame');
-  readonly workerQueueWait = this.modelHistogram('vision_worker_queue_wait_seconds', 'Edge receive to worker pick-up');
-  readonly workerBusy = new Counter({
-    name: 'vision_worker_busy_seconds_total',
-    help: 'Time spent in inference; its rate is the accelerator busy fraction',
-    labelNames: ['model'] as const,
-    registers: [this.registry],
-  });
-  readonly workerFrames = new Counter({
-    name: 'vision_worker_frames_total',
-    help: 'Frames a worker finished, by model and outcome (result or an error code)',
-    labelNames: ['model', 'outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly workerBatchSize = this.histogram('vision_worker_batch_size', 'Frames per session.run', ['model'], [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64]);
+  readonly workerInference = this.histogram('vision_worker_inference_seconds', 'session.run time per batch', ['model']);
+  readonly workerPreprocess = this.histogram('vision_worker_preprocess_seconds', 'Decode + letterbox time per frame', ['model']);
+  readonly workerQueueWait = this.histogram('vision_worker_queue_wait_seconds', 'Edge receive to worker pick-up', ['model']);
+  readonly workerBusy = this.counter('vision_worker_busy_seconds_total', 'Time spent in inference; its rate is the accelerator busy fraction', ['model']);
+  readonly workerFrames = this.counter('vision_worker_frames_total', 'Frames a worker finished, by model and outcome (result or an error code)', ['model', 'outcome']);
 
-  readonly workerBulkBusy = new Counter({
-    name: 'vision_worker_bulk_busy_seconds_total',
-    help: 'The share of inference time spent on bulk-job images (batch time × their share of the batch)',
-    labelNames: ['model'] as const,
-    registers: [this.registry],
-  });
-  readonly workerBulkImages = new Counter({
-    name: 'vision_bulk_images_total',
-    help: 'Bulk-job images a worker finished (its rate is bulk images/s)',
-    labelNames: ['model'] as const,
-    registers: [this.registry],
-  });
+  readonly workerBulkBusy = this.counter('vision_worker_bulk_busy_seconds_total', 'The share of inference time spent on bulk-job images (batch time × their share of the batch)', ['model']);
+  readonly workerBulkImages = this.counter('vision_bulk_images_total', 'Bulk-job images a worker finished (its rate is bulk images/s)', ['model']);
   private bulkSource: (() => Promise<BulkStats>) | undefined;
   readonly bulkJobs = new Gauge({
     name: 'vision_bulk_jobs',
@@ -99,16 +64,8 @@ export class VisionMetrics {
     help: 'Image bytes of unfinished bulk jobs held in Redis (bounded by BULK_MAX_STORED_BYTES)',
     registers: [this.registry],
   });
-  readonly workerReclaimed = new Counter({
-    name: 'vision_worker_reclaimed_frames_total',
-    help: 'Frames taken over from a consumer that stopped answering (XAUTOCLAIM)',
-    registers: [this.registry],
-  });
-  readonly workerDeadLetters = new Counter({
-    name: 'vision_worker_dead_letters_total',
-    help: 'Frames delivered too often, dead-lettered and answered E_DEAD_LETTER',
-    registers: [this.registry],
-  });
+  readonly workerReclaimed = this.counter('vision_worker_reclaimed_frames_total', 'Frames taken over from a consumer that stopped answering (XAUTOCLAIM)');
+  readonly workerDeadLetters = this.counter('vision_worker_dead_letters_total', 'Frames delivered too often, dead-lettered and answered E_DEAD_LETTER');
   // Read from the queue at scrape time (one query fills both), so every process that knows the
   // queue reports the same figure: dashboards take max() over instances.
   private queueSource: (() => Promise<QueueStats>) | undefined;
@@ -153,12 +110,12 @@ export class VisionMetrics {
     this.queueSource = source;
   }
 
-  private histogram(name: string, help: string, buckets: number[] = LATENCY_BUCKETS): Histogram {
-    return new Histogram({ name, help, buckets, registers: [this.registry] });
+  private counter<L extends string = never>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
-  private modelHistogram(name: string, help: string, buckets: number[] = LATENCY_BUCKETS): Histogram<'model'> {
-    return new Histogram({ name, help, buckets, labelNames: ['model'] as const, registers: [this.registry] });
+  private histogram<L extends string = never>(name: string, help: string, labelNames: readonly L[] = [], buckets: number[] = LATENCY_BUCKETS): Histogram<L> {
+    return new Histogram({ name, help, buckets, labelNames, registers: [this.registry] });
   }
 
   text(): Promise<string> {

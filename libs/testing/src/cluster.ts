@@ -56,9 +56,14 @@ export async function prepareNginx(edges: string[], dir = mkdtempSync(join(tmpdi
     VISION_TLS_CERT: join(certs, 'tls.crt'),
     VISION_TLS_KEY: join(certs, 'tls.key'),
   });
-  for (const t of ['client', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, `${t}_temp`), { recursive: true });
-  // Run as root (CI), nginx's workers drop to nobody: they must be able to use the temp folders.
+  // nginx's temp folders (client_body_temp_path and the proxies'); run as root (CI), its workers drop
+  // to nobody and must be able to write them.
   chmodSync(dir, 0o755);
+  const temps = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => ({ directive: `${t}_temp_path`, path: join(dir, `${t}_temp`) }));
+  for (const t of temps) {
+    mkdirSync(t.path, { recursive: true });
+    chmodSync(t.path, 0o777);
+  }
   writeFileSync(join(dir, 'site.conf'), site);
   const conf = join(dir, 'nginx.conf');
   writeFileSync(
@@ -69,14 +74,13 @@ export async function prepareNginx(edges: string[], dir = mkdtempSync(join(tmpdi
       `error_log ${join(dir, 'error.log')} warn;`,
       'events { worker_connections 1024; }',
       'http {',
-      `  access_log off;`,
-      ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${join(dir, `${t === 'client_body' ? 'client' : t}_temp`)};`),
+      '  access_log off;',
+      ...temps.map((t) => `  ${t.directive} ${t.path};`),
       `  include ${join(dir, 'site.conf')};`,
       '}',
       '',
     ].join('\n'),
   );
-  for (const t of ['client', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) chmodSync(join(dir, `${t}_temp`), 0o777);
   return { conf, dir, httpPort, httpsPort, ca: readFileSync(join(certs, 'tls.crt')) };
 }
 

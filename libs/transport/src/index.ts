@@ -7,3 +7,5 @@ export * from './redis-worker-transport';
 export * from './redis-connection-leases';
 export * from './token-bucket';
 export * from './sharded-edge-transport';
+export * from './redis-queue-stats';
+export * from './lua-scripts';

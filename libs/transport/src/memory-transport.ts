@@ -1,6 +1,7 @@
 import { VisionError, type FrameJob, type FrameOutcomeMessage, type ModelAnnouncement } from '@vision/protocol';
 import { TokenBucket } from './token-bucket';
 import {
+  combineQueues,
   DEFAULT_ADMISSION, type AdmissionLimits, type CompletedFrame, type Delivery, type EdgeTransport, type ModelStatus, type TransportHealth, type WorkerTransport,
 } from './transport';
 
@@ -64,13 +65,7 @@ export class MemoryTransport implements EdgeTransport {
   }
 
   async health(models: readonly string[]): Promise<TransportHealth> {
-    const statuses = Object.values(await this.models(models));
-    return {
-      reachable: !this.closed,
-      workers: statuses.length ? Math.min(...statuses.map((s) => s.workers)) : 0,
-      backlog: statuses.reduce((a, s) => a + (s.backlog ?? 0), 0),
-      pending: statuses.reduce((a, s) => a + (s.pending ?? 0), 0),
-    };
+    return { ...combineQueues(Object.values(await this.models(models))), reachable: !this.closed };
   }
 
   async models(ids: readonly string[]): Promise<Record<string, ModelStatus>> {

@@ -1,7 +1,8 @@
 import type Redis from 'ioredis';
 import { VisionError, type FrameJob, type FrameOutcomeMessage, type ModelAnnouncement } from '@vision/protocol';
 import { luaScript } from './lua-scripts';
-import { connectTolerant, createRedis, modelQueues, queueHealth, requireRedis7 } from './redis-connection';
+import { connectTolerant, createRedis, requireRedis7 } from './redis-connection';
+import { modelQueues, queueHealth } from './redis-queue-stats';
 import { redisKeys, WORKER_LIVENESS_MS, type RedisKeys } from './redis-keys';
 import { DEFAULT_ADMISSION, SHARE_MARGIN_MS, type AdmissionLimits, type EdgeTransport, type ModelStatus, type TransportHealth } from './transport';
 

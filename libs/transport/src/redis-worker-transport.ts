@@ -1,7 +1,8 @@
 import type Redis from 'ioredis';
 import type { FrameJobMeta, FrameOutcomeMessage, ModelAnnouncement } from '@vision/protocol';
 import { luaScript } from './lua-scripts';
-import { connectTolerant, createRedis, queueHealth, requireRedis7 } from './redis-connection';
+import { connectTolerant, createRedis, requireRedis7 } from './redis-connection';
+import { queueHealth } from './redis-queue-stats';
 import { redisKeys, type RedisKeys } from './redis-keys';
 import type { CompletedFrame, Delivery, TransportHealth, WorkerTransport } from './transport';
 

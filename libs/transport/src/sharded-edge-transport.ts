@@ -1,6 +1,5 @@
 import type { FrameJob, FrameOutcomeMessage } from '@vision/protocol';
-import { combineQueues } from './redis-connection';
-import type { EdgeTransport, ModelStatus, TransportHealth } from './transport';
+import { combineQueues, type EdgeTransport, type ModelStatus, type TransportHealth } from './transport';
 
 /**
  * The shard a camera's frames go to: FNV-1a of tenant and stream id (the connection when the client

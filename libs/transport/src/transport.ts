@@ -17,9 +17,8 @@ export interface CompletedFrame {
   outcome: FrameOutcomeMessage;
 }
 
-export interface TransportHealth {
-  /** The queue (Redis, or the in-process queue) answers. */
-  reachable: boolean;
+/** Live workers of a model, and its consumer group's backlog and pending frames. */
+export interface QueueCounts {
   /** Workers that reported in recently. */
   workers: number;
   /** Frames waiting for a worker, when known. */
@@ -28,11 +27,22 @@ export interface TransportHealth {
   pending: number | undefined;
 }
 
+export interface TransportHealth extends QueueCounts {
+  /** The queue (Redis, or the in-process queue) answers. */
+  reachable: boolean;
+}
+
+/**
+ * Several models (or shards) as one: the fewest live workers any has (0: some model has none),
+ * backlog and pending summed (unknown if any is unknown).
+ */
+export function combineQueues(qs: readonly QueueCounts[]): TransportHealth {
+  const sum = (f: (q: QueueCounts) => number | undefined) => qs.reduce<number | undefined>((acc, q) => (acc === undefined || f(q) === undefined ? undefined : acc + f(q)!), 0);
+  return { reachable: true, workers: qs.length ? Math.min(...qs.map((q) => q.workers)) : 0, backlog: sum((q) => q.backlog), pending: sum((q) => q.pending) };
+}
+
 /** One model as the queue sees it: live workers, frames waiting, and what its workers announced. */
-export interface ModelStatus {
-  workers: number;
-  backlog: number | undefined;
-  pending: number | undefined;
+export interface ModelStatus extends QueueCounts {
   /** Absent until a worker of the model has loaded it. */
   announced: ModelAnnouncement | undefined;
 }

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { loadModelRepository, type AppConfig, type ModelRepository, type ModelSpec } from '@vision/config';
 import { VisionError, type ModelAnnouncement } from '@vision/protocol';
 import type { VisionMetrics } from '@vision/metrics';
-import { RedisWorkerTransport, type WorkerTransport } from '@vision/transport';
+import { combineQueues, RedisWorkerTransport, type WorkerTransport } from '@vision/transport';
 import { parseNamesFile, YoloModel } from '@vision/yolo';
 import { backfillPolicy, startBulk } from './bulk-backfill';
 import { InferenceWorker } from './inference-worker';
@@ -99,11 +99,7 @@ export async function startWorkerRuntime(config: AppConfig, log: Logger, deps: W
     await Promise.all([...served.values()].map(retire));
     throw err;
   }
-  deps.metrics?.observeQueue(async () => {
-    const all = await Promise.all([...served.values()].map((s) => s.transport.health()));
-    const sum = (f: (h: (typeof all)[number]) => number | undefined) => all.reduce<number | undefined>((a, h) => (a === undefined || f(h) === undefined ? undefined : a + f(h)!), 0);
-    return { backlog: sum((h) => h.backlog), pending: sum((h) => h.pending) };
-  });
+  deps.metrics?.observeQueue(async () => combineQueues(await Promise.all([...served.values()].map((s) => s.transport.health()))));
   log.info({ workerId: config.workerId, models: [...served.keys()], ...config.batching }, 'worker started');
 
   let reloading = Promise.resolve();
