@@ -8,6 +8,7 @@ import { benchModelName, freePort, modelsDir, repoRoot, startService, startTestR
 import { YoloModel } from '@vision/yolo';
 import { runCameras, type BenchTransport } from './cameras';
 import { CpuMeter } from './cpu-usage';
+import { GpuMeter } from './gpu-usage';
 import { loadBenchImages, runWithProgress } from './bench-cli';
 import { measureRawOrt, type RawOrtRow } from './raw-ort';
 import { table } from './stats';
@@ -24,7 +25,7 @@ interface System {
   stop?: () => Promise<void>;
 }
 
-type Row = RunSummary & { system: string; busyFraction?: number; meanBatch?: number; loopP99Ms?: number; cpuCores?: Record<string, number> };
+type Row = RunSummary & { system: string; gpuUtil?: number; busyFraction?: number; meanBatch?: number; loopP99Ms?: number; cpuCores?: Record<string, number> };
 
 /**
  * `npm run bench`: one self-contained comparison on this machine, in one run.
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
     .option('--seconds <n>', 'seconds per load level', '9')
     .option('--max-batch <n>', 'worker MAX_BATCH', '8')
     .option('--engines <n>', 'worker ENGINES (sessions running batches at once)', '1')
+    .option('--decode-concurrency <n>', 'worker DECODE_CONCURRENCY (default: its own, min(4, cores))')
     .option('--provider <name>', 'EXECUTION_PROVIDER for every system', 'cpu')
     .option('--skip <list>', 'systems and scenarios to leave out: naive, redis, embedded, http, two-models, bulk', '')
     .option('--bulk-images <n>', 'images in the bulk job of the bulk scenario', '500')
@@ -55,7 +57,7 @@ async function main(): Promise<void> {
     .parse()
     .opts<{
       model: string; batches: string; cameras: string; fps: string; lowFps: string; lowSeconds: string; lowRounds: string; seconds: string;
-      maxBatch: string; engines: string; provider: string; skip: string; out: string; bulkImages: string; bulkFps: string;
+      maxBatch: string; engines: string; decodeConcurrency?: string; provider: string; skip: string; out: string; bulkImages: string; bulkFps: string;
     }>();
   const images = await benchImages();
   const provider = o.provider as 'cpu' | 'cuda' | 'tensorrt';
@@ -104,7 +106,8 @@ async function main(): Promise<void> {
       }
     }
     for (const sys of systems) {
-      const runs = low.get(sys.name)!;
+      const runs = low.get(sys.name);
+      if (!runs) continue; // --low-rounds 0
       const pooled = { ...runs[0], elapsedMs: runs.reduce((a, r) => a + r.elapsedMs, 0), frames: runs.flatMap((r) => r.frames), bytesUp: 0, bytesDown: 0 };
       rows.push({ ...summarize(pooled), system: `${sys.name} (low rate)` });
     }
@@ -114,8 +117,9 @@ async function main(): Promise<void> {
       for (const cameras of cams) {
         const before = sys.metrics ? await scrapeWorker(sys.metrics.worker) : undefined; // also restarts the loop-delay histogram
         const cpu = sys.metrics ? new CpuMeter(sys.metrics.pids) : undefined;
+        const gpu = provider === 'cpu' ? undefined : new GpuMeter();
         const run = await runWithProgress({ transport: sys.transport, baseUrl: sys.baseUrl, images: jpegs, cameras, fps: Number(o.fps), seconds: Number(o.seconds), maxInFlight: Infinity });
-        const row: Row = { ...summarize(run), system: sys.name };
+        const row: Row = { ...summarize(run), system: sys.name, gpuUtil: gpu?.stop() };
         if (sys.metrics && before) {
           // Each scrape restarts prom-client's loop-delay histogram: read the run's p99 first.
           const loopP99Ms = await eventLoopP99Ms(sys.metrics.worker);
@@ -200,6 +204,7 @@ async function main(): Promise<void> {
       if (!mine || !base) continue;
       ratios[`${sys}: results/s ÷ naive, ${c} cameras × ${o.fps} fps`] = mine.throughput / base.throughput;
       ratios[`${sys}: p95 ÷ naive p95, ${c} cameras`] = mine.p95 / base.p95;
+      if (Number.isFinite(mine.gpuUtil) && Number.isFinite(base.gpuUtil)) ratios[`${sys}: GPU utilisation ÷ naive, ${c} cameras`] = mine.gpuUtil! / base.gpuUtil!;
     }
     const sat = find(sys, maxCams);
     if (sat) ratios[`${sys}: last-third p95 ÷ first-third p95, ${maxCams} cameras`] = sat.p95LastThird / sat.p95FirstThird;
@@ -216,10 +221,10 @@ async function main(): Promise<void> {
 
   const rawTable = table(['batch', 'raw ORT frames/s', 'infer p50 ms', 'decode ms/frame'], raw.map((r) => [r.batch, r.inferFps, r.inferMsP50, r.preprocessMsPerFrame]));
   const runTable = table(
-    ['system', 'cameras', 'offered/s', 'results/s', 'p50 ms', 'p95 ms', 'p95 first/last third', 'mean batch', 'busy', 'worker loop delay p99 ms', 'CPU worker/edge/redis/client', 'not result'],
+    ['system', 'cameras', 'offered/s', 'results/s', 'p50 ms', 'p95 ms', 'p95 first/last third', 'mean batch', 'busy', 'GPU util', 'worker loop delay p99 ms', 'CPU worker/edge/redis/client', 'not result'],
     rows.map((r) => [
       r.system, r.cameras, r.offeredFps, r.throughput, r.p50, r.p95, `${fmt(r.p95FirstThird)} / ${fmt(r.p95LastThird)}`,
-      r.meanBatch ?? NaN, r.busyFraction === undefined ? '-' : `${(r.busyFraction * 100).toFixed(0)}%`, r.loopP99Ms ?? NaN,
+      r.meanBatch ?? NaN, pct(r.busyFraction), pct(r.gpuUtil), r.loopP99Ms ?? NaN,
       r.cpuCores ? ['worker', 'edge', 'redis', 'client'].map((k) => (r.cpuCores![k] ?? 0).toFixed(2)).join(' / ') : '-',
       JSON.stringify(Object.fromEntries(Object.entries(r.outcomes).filter(([k]) => k !== 'result'))),
     ]),
@@ -267,7 +272,7 @@ async function benchImages(): Promise<{ width: number; height: number; bytes: Bu
 /** This project in Redis mode (edge + worker processes, own redis-server) or embedded mode (one process). */
 async function startProject(
   mode: 'redis' | 'embedded',
-  o: { model: string; maxBatch: string; engines: string },
+  o: { model: string; maxBatch: string; engines: string; decodeConcurrency?: string },
   provider: string,
   env: Record<string, string> = {},
 ): Promise<System & { stop: () => Promise<void> }> {
@@ -276,6 +281,7 @@ async function startProject(
   const common = {
     ...(redis ? { REDIS_URL: redis.url, REDIS_PREFIX: uniquePrefix('bench') } : {}),
     MODEL_PATH: o.model, LOG_LEVEL: 'info', EXECUTION_PROVIDER: provider, MAX_BATCH: o.maxBatch, ENGINES: o.engines,
+    ...(o.decodeConcurrency ? { DECODE_CONCURRENCY: o.decodeConcurrency } : {}),
     // The load generator is one address (one tenant without auth): let it use the whole backlog.
     MAX_QUEUE: '64', TENANT_MAX_QUEUE: '64', SUBJECT_FRAMES_PER_SECOND: '100000', FRAMES_PER_SECOND: '1000',
     BULK_MAX_IMAGES: '100000', BULK_MAX_UPLOAD_BYTES: String(1024 * 1024 * 1024), BULK_MAX_STORED_BYTES: String(2 * 1024 * 1024 * 1024),
@@ -289,9 +295,11 @@ async function startProject(
       await redis?.stop();
     })());
   try {
-    const worker = mode === 'redis' ? await startService('worker', { ...common, METRICS_PORT: String(metricsPort), HOST: '127.0.0.1' }) : undefined;
+    // A GPU session's first start (CUDA context, cuDNN) takes far longer than a CPU one.
+    const startMs = provider === 'cpu' ? 30_000 : 180_000;
+    const worker = mode === 'redis' ? await startService('worker', { ...common, METRICS_PORT: String(metricsPort), HOST: '127.0.0.1' }, startMs) : undefined;
     if (worker) procs.push(worker);
-    const edge = await startService(mode === 'redis' ? 'edge' : 'server', mode === 'redis' ? common : { ...common, METRICS_PORT: String(metricsPort), HOST: '127.0.0.1' });
+    const edge = await startService(mode === 'redis' ? 'edge' : 'server', mode === 'redis' ? common : { ...common, METRICS_PORT: String(metricsPort), HOST: '127.0.0.1' }, startMs);
     procs.push(edge);
     return {
       name: mode,
@@ -322,6 +330,10 @@ async function startNaive(model: string, provider: string): Promise<{ port: numb
     proc.once('exit', (code) => reject(new Error(`naive server exited (${code})`)));
   });
   return { port, proc };
+}
+
+function pct(f: number | undefined): string {
+  return f === undefined || !Number.isFinite(f) ? '-' : `${(f * 100).toFixed(0)}%`;
 }
 
 function fmt(n: number): string {

@@ -20,6 +20,13 @@ export interface ServiceProcess {
   kill(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
+/**
+ * What a service inherits from the harness: the search path, and on a GPU host where the CUDA
+ * libraries are and how many threads libuv (hence sharp's decodes) may use. Nothing else leaks in,
+ * so a test's environment is the one it spells out.
+ */
+const INHERITED = ['PATH', 'LD_LIBRARY_PATH', 'CUDA_VISIBLE_DEVICES', 'UV_THREADPOOL_SIZE'] as const;
+
 const READY_MSG: Record<ServiceRole, string> = { edge: 'edge listening', worker: 'worker started', server: 'ready' };
 
 /**
@@ -31,7 +38,7 @@ export async function startService(role: ServiceRole, env: Record<string, string
   const script = join(repoRoot(), 'apps', role, 'dist', 'main.js');
   const proc = spawn(process.execPath, [script], {
     cwd: repoRoot(),
-    env: { PATH: process.env['PATH'] ?? '', LOG_LEVEL: 'info', PORT: '0', METRICS_PORT: '0', AUTH_DISABLED: 'true', ...env },
+    env: { ...inherited(), LOG_LEVEL: 'info', PORT: '0', METRICS_PORT: '0', AUTH_DISABLED: 'true', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];
@@ -94,4 +101,8 @@ export async function startService(role: ServiceRole, env: Record<string, string
       return exited;
     },
   };
+}
+
+function inherited(): Record<string, string> {
+  return Object.fromEntries(INHERITED.flatMap((k) => (process.env[k] === undefined ? [] : [[k, process.env[k]!]])));
 }
