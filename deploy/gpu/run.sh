@@ -25,7 +25,7 @@ finish() {
 trap finish EXIT
 if [ ! -x "$DEST/node" ]; then
   mkdir -p "$DEST"
-  cat "$PARTS"/bundle.tar.xz.part-* | tar -C "$DEST" -xJf -
+  cat "$PARTS"/bundle.tar.xz.part-* | xz -dc -T0 | tar -C "$DEST" -xf -
 fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 ORT_DIR="$DEST/app/node_modules/onnxruntime-node/bin/napi-v6/linux/x64"
