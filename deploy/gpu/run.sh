@@ -47,8 +47,8 @@ redis-server --version
 cd "$DEST/app"
 COMMON=(--provider cuda --model models/yolov8n-topology-640.onnx --decode-concurrency 12 --max-batch 32 --skip http,two-models,bulk)
 # Fails loudly if CUDA cannot load: EXECUTION_PROVIDER=cuda never falls back to CPU by itself.
-timeout 240 node apps/bench/dist/compare.js "${COMMON[@]}" --batches 1,8,16,32 --cameras 1,8,32 \
+timeout 280 node apps/bench/dist/compare.js "${COMMON[@]}" --batches 1,8,16,32 --cameras 1,8,32 \
   --low-rounds 2 --low-seconds 5 --fps "$FPS" --seconds 6 --out "$WORK/engines-1" 2>"$WORK/engines-1.log"
 # Two sessions running batches at once (Triton's instance groups): does overlap pay on this GPU?
-timeout 90 node apps/bench/dist/compare.js "${COMMON[@]}" --skip http,two-models,bulk,naive,embedded --batches 32 --cameras 32 \
+timeout 110 node apps/bench/dist/compare.js "${COMMON[@]}" --skip http,two-models,bulk,naive,embedded --batches 32 --cameras 32 \
   --low-rounds 0 --engines 2 --fps "$FPS" --seconds 6 --out "$WORK/engines-2" 2>"$WORK/engines-2.log"

@@ -69,9 +69,10 @@ async function main(): Promise<void> {
   const jpegs = images.map((i) => i.bytes);
 
   // 1. Raw ONNX Runtime, in this process, before any service runs (no contention).
-  const model = await YoloModel.load({ modelPath: o.model, executionProvider: provider });
+  const batches = o.batches.split(',').map(Number);
+  const model = await YoloModel.load({ modelPath: o.model, executionProvider: provider, batchSizes: batches });
   const raw: RawOrtRow[] = [];
-  for (const b of o.batches.split(',').map(Number)) {
+  for (const b of batches) {
     raw.push(await measureRawOrt(model, jpegs, b, { seconds: 4, minRuns: 3 }));
     console.error(`raw ORT batch ${b}: ${raw[raw.length - 1].inferFps.toFixed(1)} frames/s`);
   }

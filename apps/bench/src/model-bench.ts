@@ -23,8 +23,10 @@ async function main(): Promise<void> {
     .parse()
     .opts<{ model: string; batches: string; seconds: string; minRuns: string; threads: string; provider: string; out: string }>();
 
+  const batches = o.batches.split(',').map(Number);
   const model = await YoloModel.load({
     modelPath: o.model,
+    batchSizes: batches,
     intraOpThreads: Number(o.threads),
     executionProvider: o.provider as ExecutionProviderName,
   });
@@ -38,7 +40,7 @@ async function main(): Promise<void> {
   console.log(`machine ${machine}; images: ${jpegs.length} real JPEGs (640×480 and 1280×720)\n`);
 
   const rows: RawOrtRow[] = [];
-  for (const batch of o.batches.split(',').map(Number)) {
+  for (const batch of batches) {
     const row = await measureRawOrt(model, jpegs, batch, { seconds: Number(o.seconds), minRuns: Number(o.minRuns) });
     rows.push(row);
     process.stdout.write(`batch ${batch}: ${row.inferFps.toFixed(1)} frames/s\n`);

@@ -50,6 +50,11 @@ const schema = z.object({
   // Batching (worker)
   MAX_BATCH: int(1, 256).default(8),
   MAX_WAIT_MS: int(0, 10_000).default(0),
+  // Unset: by provider (see YoloModelOptions.batchSizes).
+  BATCH_SIZES: list
+    .pipe(z.array(z.coerce.number().int().min(1).max(256)))
+    .refine((a) => a.every((n, i) => i === 0 || n > a[i - 1]), 'must be ascending')
+    .optional(),
   ENGINES: int(1, 64).default(1),
   // Decoders beyond the cores only slow each other (and the engine) down; libuv runs 4 at most.
   DECODE_CONCURRENCY: int(1, 256).default(Math.min(4, availableParallelism())),
@@ -154,7 +159,15 @@ export interface AppConfig {
     costlyDecodeMaxPixels: number;
     decodeTimeoutS: number;
   };
-  batching: { maxBatch: number; maxWaitMs: number; maxQueue: number; engines: number; decodeConcurrency: number };
+  batching: {
+    maxBatch: number;
+    maxWaitMs: number;
+    maxQueue: number;
+    engines: number;
+    decodeConcurrency: number;
+    /** Run sizes a dynamic model's batches are padded up to; undefined: by provider. */
+    batchSizes: number[] | undefined;
+  };
   frames: {
     deadlineMs: number;
     resultMarginMs: number;
@@ -289,7 +302,7 @@ export function loadConfig(env: Env): AppConfig {
       costlyDecodeMaxPixels: e.COSTLY_DECODE_MAX_PIXELS,
       decodeTimeoutS: e.DECODE_TIMEOUT_S,
     },
-    batching: { maxBatch: e.MAX_BATCH, maxWaitMs: e.MAX_WAIT_MS, maxQueue: e.MAX_QUEUE, engines: e.ENGINES, decodeConcurrency: e.DECODE_CONCURRENCY },
+    batching: { maxBatch: e.MAX_BATCH, maxWaitMs: e.MAX_WAIT_MS, maxQueue: e.MAX_QUEUE, engines: e.ENGINES, decodeConcurrency: e.DECODE_CONCURRENCY, batchSizes: e.BATCH_SIZES },
     frames: {
       deadlineMs: e.FRAME_DEADLINE_MS,
       resultMarginMs: e.RESULT_MARGIN_MS,

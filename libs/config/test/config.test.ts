@@ -29,6 +29,10 @@ describe('loadConfig', () => {
     expect(sharded.redisUrls).toEqual(['redis://a:6379', 'rediss://b:6380']);
     expect(sharded.redisUrl).toBe('redis://a:6379');
     expect(() => loadConfig({ REDIS_URL: 'redis://a:6379,http://b' })).toThrow(/REDIS_URL/);
+    expect(c.batching.batchSizes).toBeUndefined();
+    expect(loadConfig({ BATCH_SIZES: '1, 4,8' }).batching.batchSizes).toEqual([1, 4, 8]);
+    expect(() => loadConfig({ BATCH_SIZES: '8,4' })).toThrow(/BATCH_SIZES.*ascending/);
+    expect(() => loadConfig({ BATCH_SIZES: '0' })).toThrow(/BATCH_SIZES/);
   });
 
   it('names every offending variable', () => {

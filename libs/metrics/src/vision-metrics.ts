@@ -37,7 +37,7 @@ export class VisionMetrics {
   private readonly streamLabels = new Set<string>();
   readonly edgeLatency = this.histogram('vision_edge_frame_seconds', 'Edge receive to reply, for frames answered with a result');
   // Worker series carry the model id: batches never mix models, so batch size and busy time are per model.
-  readonly workerBatchSize = this.histogram('vision_worker_batch_size', 'Frames per session.run', ['model'], [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64]);
+  readonly workerBatchSize = this.histogram('vision_worker_batch_size', 'Frames per batch (padding not counted)', ['model'], [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64]);
   readonly workerInference = this.histogram('vision_worker_inference_seconds', 'session.run time per batch', ['model']);
   readonly workerPreprocess = this.histogram('vision_worker_preprocess_seconds', 'Decode + letterbox time per frame', ['model']);
   readonly workerQueueWait = this.histogram('vision_worker_queue_wait_seconds', 'Edge receive to worker pick-up', ['model']);

@@ -13,7 +13,7 @@ export interface Engine<D extends { decodeMs: number } = { decodeMs: number }> {
   /** Batches that may run at once. */
   readonly concurrency: number;
   decode(image: Uint8Array): Promise<D>;
-  infer(frames: readonly D[]): Promise<{ detections: Detection[][]; runBatchSize: number; inferenceMs: number }>;
+  infer(frames: readonly D[]): Promise<{ detections: Detection[][]; inferenceMs: number }>;
 }
 
 /** Where frames come from, and where their outcomes go: the real-time stream, or the bulk-job source beside it. */
@@ -292,7 +292,8 @@ export class InferenceWorker<D extends { decodeMs: number }> {
     let done: CompletedFrame[];
     try {
       const r = await this.engine.infer(batch.map((f) => f.decoded));
-      this.metrics?.workerBatchSize.observe(this.label, r.runBatchSize);
+      // Frames, not padded slots: the size the load gave the batch (BATCH_SIZES padding is the engine's).
+      this.metrics?.workerBatchSize.observe(this.label, batch.length);
       this.metrics?.workerInference.observe(this.label, r.inferenceMs / 1000);
       this.metrics?.workerBusy.inc(this.label, r.inferenceMs / 1000);
       const bulk = batch.filter((f) => this.bulk.has(f.delivery)).length;
@@ -307,7 +308,7 @@ export class InferenceWorker<D extends { decodeMs: number }> {
           detections: r.detections[i],
           model: this.opts.model.id,
           modelVersion: this.opts.model.version,
-          batchSize: r.runBatchSize,
+          batchSize: batch.length,
           pickedAt: d.pickedAt,
           preprocessMs: f.decoded.decodeMs,
           inferenceMs: r.inferenceMs,

@@ -176,6 +176,8 @@ async function loadModel(config: AppConfig, spec: ModelSpec, log: Logger): Promi
     decodeTimeoutS: m.decodeTimeoutS,
     ...(spec.inputSize ? { fallbackImageSize: spec.inputSize } : {}),
     engines: config.batching.engines,
+    maxBatch: spec.maxBatch,
+    batchSizes: config.batching.batchSizes,
     allowSpinning: false, // decodes always run beside inference here (see YoloModelOptions.allowSpinning)
     logger: log.child({ model: spec.id, version: spec.version }),
   });

@@ -21,6 +21,10 @@ export interface EngineInit extends EngineShape {
   model: ArrayBuffer;
   session: InferenceSession.SessionOptions;
   post: PostprocessOptions;
+  /** Sizes a dynamic model's runs are padded up to; empty: each run at its own size. */
+  batchSizes: number[];
+  /** Sizes to run once (zeros) before reporting ready, so no run meets a new shape while serving. */
+  warmup: number[];
 }
 
 export interface EngineRunRequest {
@@ -38,7 +42,7 @@ export type EngineReply =
       id: number;
       error?: string;
       detections?: Detection[][];
-      /** Images per session.run (padding included for static batches). */
+      /** Images in the first session.run, padding included. */
       runBatchSize?: number;
       inferenceMs?: number;
       postprocessMs?: number;

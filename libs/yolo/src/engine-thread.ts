@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
+import { runSize } from './batch-sizes';
 import { hwcToChw } from './chw';
 import type { EngineInit, EngineReply, EngineRunRequest } from './engine-protocol';
 import { Postprocessor } from './postprocess';
@@ -22,33 +23,50 @@ function send(m: EngineReply): void {
 
 async function run(session: ort.InferenceSession, req: EngineRunRequest): Promise<EngineReply> {
   const n = req.frames.length;
-  const group = typeof init.batch === 'number' ? init.batch : Math.max(n, 1);
-  const slots = Math.ceil(n / group) * group;
-  // Reused across runs; padding slots of static batches stay zero (never read back).
-  if (tensor.length < slots * chw) tensor = new Float32Array(slots * chw);
-  else tensor.fill(0, n * chw, slots * chw);
-  req.frames.forEach((f, i) => hwcToChw(f.pixels, tensor, i * chw, init.inputWidth * init.inputHeight));
-  const detections: EngineReply & { type: 'result' } = { type: 'result', id: req.id, detections: [], runBatchSize: n === 0 ? 0 : group };
+  const reply: EngineReply & { type: 'result' } = { type: 'result', id: req.id, detections: [], runBatchSize: n === 0 ? 0 : runSize(n, init.batch, init.batchSizes) };
   let inferenceMs = 0;
   let postprocessMs = 0;
-  for (let first = 0; first < n; first += group) {
-    const input = new ort.Tensor('float32', tensor.subarray(first * chw, (first + group) * chw), [group, 3, init.inputHeight, init.inputWidth]);
+  for (let first = 0; first < n; ) {
+    const size = runSize(n - first, init.batch, init.batchSizes);
+    const take = Math.min(size, n - first);
+    const input = tensorFor(size);
+    req.frames.slice(first, first + take).forEach((f, i) => hwcToChw(f.pixels, tensor, i * chw, init.inputWidth * init.inputHeight));
+    tensor.fill(0, take * chw, size * chw); // padding slots: never read back
     const t0 = performance.now();
     const out = (await session.run({ [init.inputName]: input }))[init.outputName];
     const t1 = performance.now();
     const [, d1, d2] = out.dims;
     const data = out.data as Float32Array;
-    for (let i = first; i < Math.min(n, first + group); i++) {
-      detections.detections!.push(post.run({ data, offset: (i - first) * d1 * d2, d1, d2 }, req.frames[i].geometry));
-    }
+    for (let i = 0; i < take; i++) reply.detections!.push(post.run({ data, offset: i * d1 * d2, d1, d2 }, req.frames[first + i].geometry));
     inferenceMs += t1 - t0;
     postprocessMs += performance.now() - t1;
+    first += take;
   }
-  return { ...detections, inferenceMs, postprocessMs };
+  return { ...reply, inferenceMs, postprocessMs };
+}
+
+/** A [size, 3, H, W] tensor over the reused buffer, grown when a larger run comes. */
+function tensorFor(size: number): ort.Tensor {
+  if (tensor.length < size * chw) tensor = new Float32Array(size * chw);
+  return new ort.Tensor('float32', tensor.subarray(0, size * chw), [size, 3, init.inputHeight, init.inputWidth]);
+}
+
+async function warmUp(session: ort.InferenceSession): Promise<void> {
+  for (const size of init.warmup) {
+    const input = tensorFor(size);
+    tensor.fill(0, 0, size * chw);
+    await session.run({ [init.inputName]: input });
+  }
 }
 
 ort.InferenceSession.create(new Uint8Array(init.model), init.session).then(
-  (session) => {
+  async (session) => {
+    try {
+      await warmUp(session);
+    } catch (err) {
+      send({ type: 'error', message: `warm-up run failed: ${String((err as Error)?.message ?? err)}` });
+      return;
+    }
     send({ type: 'ready' });
     port.on('message', async (m: EngineRunRequest | { type: 'close' }) => {
       if (m.type === 'close') {

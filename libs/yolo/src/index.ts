@@ -1,3 +1,4 @@
+export * from './batch-sizes';
 export * from './letterbox';
 export * from './logger';
 export * from './metadata';

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { InferenceSession } from 'onnxruntime-node';
 import { VisionError, type Detection } from '@vision/protocol';
+import { batchLadder } from './batch-sizes';
 import { InferenceThread } from './inference-thread';
 import type { EngineShape } from './engine-protocol';
 import { detectOutputLayout } from './layout';
@@ -35,6 +36,15 @@ export interface YoloModelOptions extends Partial<PostprocessOptions> {
   decodeTimeoutS?: number;
   /** Sessions (each in its own thread) that may run batches at once. @defaultValue 1 */
   engines?: number;
+  /** Most frames the caller hands `infer` at once: the top of the default GPU batch ladder. @defaultValue 1 */
+  maxBatch?: number;
+  /**
+   * Sizes a dynamic-batch model runs at: a run is padded up to the smallest one that holds it, and
+   * on GPU providers each is run once while loading (see `batch-sizes.ts`). Empty: every run at
+   * its own size. Undefined: on GPU providers `batchLadder(maxBatch)`; on CPU empty, since there a
+   * padded slot costs as much as a real frame and no shape is slow the first time.
+   */
+  batchSizes?: readonly number[];
   /** Let ONNX Runtime's thread pool spin between runs (ORT's default). @defaultValue true */
   allowSpinning?: boolean;
   logger?: Logger;
@@ -59,7 +69,7 @@ export interface DecodedFrame extends LetterboxedFrame {
 export interface InferenceResult {
   /** Per input frame, in input order. */
   detections: Detection[][];
-  /** Number of images each `session.run` carried (the first run's, including padding for static batches). */
+  /** Number of images each `session.run` carried (the first run's, padding included). */
   runBatchSize: number;
   inferenceMs: number;
   postprocessMs: number;
@@ -147,12 +157,15 @@ export class YoloModel {
       layout: layout.kind,
       names,
     };
-    const start = async (session: InferenceSession.SessionOptions) => {
+    const start = async (session: InferenceSession.SessionOptions, on: ExecutionProviderName) => {
+      const gpu = on !== 'cpu';
+      const batchSizes = shape.batch !== 'dynamic' ? [] : [...(options.batchSizes ?? (gpu ? batchLadder(options.maxBatch ?? 1) : []))];
+      const warmup = !gpu ? [] : shape.batch === 'dynamic' ? batchSizes : [shape.batch];
       const threads: InferenceThread[] = [];
       try {
         for (let i = 0; i < engines; i++) {
           threads.push(
-            await InferenceThread.start({ ...shape, model: new Uint8Array(bytes).buffer, session, post }),
+            await InferenceThread.start({ ...shape, model: new Uint8Array(bytes).buffer, session, post, batchSizes, warmup }),
           );
         }
       } catch (err) {
@@ -164,7 +177,7 @@ export class YoloModel {
     let threads: InferenceThread[];
     let actual: ExecutionProviderName = provider;
     try {
-      threads = await start(sessionOptions(providerConfig(provider, deviceId)));
+      threads = await start(sessionOptions(providerConfig(provider, deviceId)), provider);
     } catch (err) {
       const why = (err as Error).message.split('\n')[0];
       if (provider === 'cpu') throw new VisionError('E_MODEL_LOAD', `ONNX Runtime rejected the model: ${why}`);
@@ -175,7 +188,7 @@ export class YoloModel {
         );
       }
       log.warn({ requested: provider, error: why }, 'execution provider unavailable; falling back to cpu');
-      threads = await start(sessionOptions(['cpu']));
+      threads = await start(sessionOptions(['cpu']), 'cpu');
       actual = 'cpu';
     }
 

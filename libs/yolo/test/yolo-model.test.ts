@@ -2,7 +2,7 @@ import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { YoloModel, type FrameOutcome } from '../src';
+import { batchLadder, runSize, YoloModel, type FrameOutcome } from '../src';
 import type { Detection } from '@vision/protocol';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -104,6 +104,32 @@ describe('YoloModel with the fixture detector', () => {
     expect(v5[1][0].confidence / reference[1][0].confidence).toBeCloseTo(V5_OBJECTNESS, 3);
     expectBox(v5[1][0], [135, 540, 189, 594]);
     expect(v5[2].map((d) => d.confidence)).toEqual([0.3, 0.3].map((c) => expect.closeTo(c, 2)));
+  });
+
+  it('pads a dynamic model up to its batch sizes and splits runs past the largest, boxes unchanged', async () => {
+    const batch = [images.landscapeJpeg, images.portraitPng, images.stripWebp, images.exifJpeg, images.landscapeJpeg];
+    const exact = await YoloModel.load({ modelPath: modelPath('colors-v8-dyn') });
+    const reference = (await exact.detect(batch)).map(ok);
+    for (const [sizes, firstRun] of [[[4, 8], 8], [[2, 3], 3], [[1], 1]] as const) {
+      const model = await YoloModel.load({ modelPath: modelPath('colors-v8-dyn'), batchSizes: sizes });
+      const decoded = await Promise.all(batch.map((f) => model.decode(f)));
+      const result = await model.infer(decoded);
+      expect(result.runBatchSize, `sizes ${sizes.join(',')}`).toBe(firstRun);
+      // Padding slots are zeros from a fresh fill each run: no boxes leak from an earlier, larger run.
+      expect(result.detections, `sizes ${sizes.join(',')}`).toEqual(reference);
+      expect((await model.infer(decoded.slice(0, 1))).detections).toEqual(reference.slice(0, 1));
+      await model.dispose();
+    }
+    await exact.dispose();
+  });
+
+  it('chooses batch sizes by provider: a ladder up to maxBatch on a GPU, exact sizes on CPU', () => {
+    expect(batchLadder(32)).toEqual([1, 2, 3, 4, 6, 8, 12, 16, 24, 32]);
+    expect(batchLadder(10)).toEqual([1, 2, 3, 4, 6, 8, 10]);
+    expect(batchLadder(1)).toEqual([1]);
+    expect([1, 5, 9, 40].map((n) => runSize(n, 'dynamic', batchLadder(32)))).toEqual([1, 6, 12, 32]);
+    expect(runSize(3, 'dynamic', [])).toBe(3);
+    expect(runSize(3, 4, [8])).toBe(4);
   });
 
   it('runs a dynamic-batch model in one session.run and static-batch models in groups', async () => {
