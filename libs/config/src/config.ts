@@ -52,8 +52,8 @@ const schema = z.object({
   MAX_WAIT_MS: int(0, 10_000).default(0),
   // Unset: by provider (see YoloModelOptions.batchSizes).
   BATCH_SIZES: list
-    .pipe(z.array(z.coerce.number().int().min(1).max(256)))
-    .refine((a) => a.every((n, i) => i === 0 || n > a[i - 1]), 'must be ascending')
+    .pipe(z.array(z.coerce.number<string>().int().min(1).max(256)))
+    .refine((a: number[]) => a.every((n, i) => i === 0 || n > a[i - 1]), 'must be ascending')
     .optional(),
   ENGINES: int(1, 64).default(1),
   // Decoders beyond the cores only slow each other (and the engine) down; libuv runs 4 at most.
