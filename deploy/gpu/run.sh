@@ -2,7 +2,7 @@
 # On the GPU host: reassemble the bundle from pack.sh and run the same comparison as `npm run bench`
 # with EXECUTION_PROVIDER=cuda: raw ORT per batch size, then the naive server, Redis mode and
 # embedded mode at 1 camera low-rate and 1/8/32 cameras, then Redis mode again with ENGINES=2.
-# Sized to finish within 5 minutes. Prints the same tables; results land in $OUT (or ./gpu-results).
+# Sized to finish within 7 minutes. Prints the same tables; results land in $OUT (or ./gpu-results).
 #
 #   GPU_PARTS=/dir/with/parts bash deploy/gpu/run.sh
 set -euo pipefail

@@ -1,15 +1,14 @@
 /**
- * The batch sizes a dynamic-batch model runs at. GPU providers pick kernels per input shape (ORT's
- * CUDA provider runs cuDNN's exhaustive algorithm search for every new shape, which takes far longer
- * than the batch itself), so a worker whose batches follow the load must not meet a new shape while
- * serving: its runs are padded up to a short ladder of sizes, each run once while loading. The
- * ladder's steps grow by at most 1.5×, so padding wastes at most a third of a run.
+ * The batch sizes a dynamic-batch model runs at on a GPU. ONNX Runtime's CUDA provider re-selects
+ * convolution kernels whenever a session's input shape differs from its previous run's, which costs
+ * 0.5–1 s a time (microsoft/onnxruntime#23006; measured on an H200, README "On a GPU"), so a
+ * worker whose batches follow the load runs each size on its own session and pads a batch up to
+ * the next size. Powers of two keep the sessions few (six up to 32) and the padding under half.
  */
-const LADDER = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256];
-
-/** The ladder up to `maxBatch`, which it always ends with. */
 export function batchLadder(maxBatch: number): number[] {
-  return [...LADDER.filter((s) => s < maxBatch), maxBatch];
+  const sizes: number[] = [];
+  for (let s = 1; s < maxBatch; s *= 2) sizes.push(s);
+  return [...sizes, maxBatch];
 }
 
 /**

@@ -21,10 +21,10 @@ export interface EngineInit extends EngineShape {
   model: ArrayBuffer;
   session: InferenceSession.SessionOptions;
   post: PostprocessOptions;
-  /** Sizes a dynamic model's runs are padded up to; empty: each run at its own size. */
+  /** Sizes a dynamic model's runs are padded up to, each with its own session; empty: one session, each run at its own size. */
   batchSizes: number[];
-  /** Sizes to run once (zeros) before reporting ready, so no run meets a new shape while serving. */
-  warmup: number[];
+  /** Run each session once (zeros) at its size before reporting ready (GPU providers: kernel selection). */
+  warmup: boolean;
 }
 
 export interface EngineRunRequest {

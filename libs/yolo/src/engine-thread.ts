@@ -21,7 +21,19 @@ function send(m: EngineReply): void {
   port.postMessage(m);
 }
 
-async function run(session: ort.InferenceSession, req: EngineRunRequest): Promise<EngineReply> {
+/**
+ * The sessions, by the run size each one serves (0: the one session of an unladdered model). On
+ * ONNX Runtime's CUDA provider a run whose input shape differs from the session's previous run
+ * costs 0.5–1 s (microsoft/onnxruntime#23006, measured here on an H200), so a session that only
+ * ever sees one shape is the way to let batch sizes follow the load.
+ */
+const sessions = new Map<number, ort.InferenceSession>();
+
+function sessionFor(size: number): ort.InferenceSession {
+  return sessions.get(size) ?? sessions.get(0)!;
+}
+
+async function run(req: EngineRunRequest): Promise<EngineReply> {
   const n = req.frames.length;
   const reply: EngineReply & { type: 'result' } = { type: 'result', id: req.id, detections: [], runBatchSize: n === 0 ? 0 : runSize(n, init.batch, init.batchSizes) };
   let inferenceMs = 0;
@@ -33,7 +45,7 @@ async function run(session: ort.InferenceSession, req: EngineRunRequest): Promis
     req.frames.slice(first, first + take).forEach((f, i) => hwcToChw(f.pixels, tensor, i * chw, init.inputWidth * init.inputHeight));
     tensor.fill(0, take * chw, size * chw); // padding slots: never read back
     const t0 = performance.now();
-    const out = (await session.run({ [init.inputName]: input }))[init.outputName];
+    const out = (await sessionFor(size).run({ [init.inputName]: input }))[init.outputName];
     const t1 = performance.now();
     const [, d1, d2] = out.dims;
     const data = out.data as Float32Array;
@@ -51,35 +63,42 @@ function tensorFor(size: number): ort.Tensor {
   return new ort.Tensor('float32', tensor.subarray(0, size * chw), [size, 3, init.inputHeight, init.inputWidth]);
 }
 
-async function warmUp(session: ort.InferenceSession): Promise<void> {
-  for (const size of init.warmup) {
-    const input = tensorFor(size);
-    tensor.fill(0, 0, size * chw);
-    await session.run({ [init.inputName]: input });
+/** Creates every session and, where asked, runs each once (zeros) at its size. */
+async function open(): Promise<void> {
+  const sizes = init.batchSizes.length ? init.batchSizes : [0];
+  for (const size of sizes) {
+    const session = await ort.InferenceSession.create(new Uint8Array(init.model), init.session);
+    sessions.set(size, session);
+    const warm = size || (typeof init.batch === 'number' ? init.batch : 0);
+    if (!init.warmup || !warm) continue;
+    const input = tensorFor(warm);
+    tensor.fill(0, 0, warm * chw);
+    try {
+      await session.run({ [init.inputName]: input });
+    } catch (err) {
+      throw new Error(`warm-up run failed: ${String((err as Error)?.message ?? err)}`);
+    }
   }
 }
 
-ort.InferenceSession.create(new Uint8Array(init.model), init.session).then(
-  async (session) => {
-    try {
-      await warmUp(session);
-    } catch (err) {
-      send({ type: 'error', message: `warm-up run failed: ${String((err as Error)?.message ?? err)}` });
-      return;
-    }
+open().then(
+  () => {
     send({ type: 'ready' });
     port.on('message', async (m: EngineRunRequest | { type: 'close' }) => {
       if (m.type === 'close') {
-        await session.release();
+        await Promise.all([...sessions.values()].map((s) => s.release()));
         send({ type: 'closed' });
         return;
       }
       try {
-        send(await run(session, m));
+        send(await run(m));
       } catch (err) {
         send({ type: 'result', id: m.id, error: String((err as Error)?.message ?? err) });
       }
     });
   },
-  (err: unknown) => send({ type: 'error', message: String((err as Error)?.message ?? err) }),
+  async (err: unknown) => {
+    await Promise.all([...sessions.values()].map((s) => s.release()));
+    send({ type: 'error', message: String((err as Error)?.message ?? err) });
+  },
 );

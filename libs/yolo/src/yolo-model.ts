@@ -39,10 +39,11 @@ export interface YoloModelOptions extends Partial<PostprocessOptions> {
   /** Most frames the caller hands `infer` at once: the top of the default GPU batch ladder. @defaultValue 1 */
   maxBatch?: number;
   /**
-   * Sizes a dynamic-batch model runs at: a run is padded up to the smallest one that holds it, and
-   * on GPU providers each is run once while loading (see `batch-sizes.ts`). Empty: every run at
-   * its own size. Undefined: on GPU providers `batchLadder(maxBatch)`; on CPU empty, since there a
-   * padded slot costs as much as a real frame and no shape is slow the first time.
+   * Sizes a dynamic-batch model runs at: a run is padded up to the smallest one that holds it, each
+   * size has its own session (the model's weights and activations once per size), and on GPU
+   * providers each is run once while loading (see `batch-sizes.ts`). Empty: one session, every run
+   * at its own size. Undefined: on GPU providers `batchLadder(maxBatch)`; on CPU empty, since there
+   * a padded slot costs as much as a real frame and a new shape costs nothing extra.
    */
   batchSizes?: readonly number[];
   /** Let ONNX Runtime's thread pool spin between runs (ORT's default). @defaultValue true */
@@ -160,12 +161,11 @@ export class YoloModel {
     const start = async (session: InferenceSession.SessionOptions, on: ExecutionProviderName) => {
       const gpu = on !== 'cpu';
       const batchSizes = shape.batch !== 'dynamic' ? [] : [...(options.batchSizes ?? (gpu ? batchLadder(options.maxBatch ?? 1) : []))];
-      const warmup = !gpu ? [] : shape.batch === 'dynamic' ? batchSizes : [shape.batch];
       const threads: InferenceThread[] = [];
       try {
         for (let i = 0; i < engines; i++) {
           threads.push(
-            await InferenceThread.start({ ...shape, model: new Uint8Array(bytes).buffer, session, post, batchSizes, warmup }),
+            await InferenceThread.start({ ...shape, model: new Uint8Array(bytes).buffer, session, post, batchSizes, warmup: gpu }),
           );
         }
       } catch (err) {

@@ -124,10 +124,10 @@ describe('YoloModel with the fixture detector', () => {
   });
 
   it('chooses batch sizes by provider: a ladder up to maxBatch on a GPU, exact sizes on CPU', () => {
-    expect(batchLadder(32)).toEqual([1, 2, 3, 4, 6, 8, 12, 16, 24, 32]);
-    expect(batchLadder(10)).toEqual([1, 2, 3, 4, 6, 8, 10]);
+    expect(batchLadder(32)).toEqual([1, 2, 4, 8, 16, 32]);
+    expect(batchLadder(12)).toEqual([1, 2, 4, 8, 12]);
     expect(batchLadder(1)).toEqual([1]);
-    expect([1, 5, 9, 40].map((n) => runSize(n, 'dynamic', batchLadder(32)))).toEqual([1, 6, 12, 32]);
+    expect([1, 5, 9, 40].map((n) => runSize(n, 'dynamic', batchLadder(32)))).toEqual([1, 8, 16, 32]);
     expect(runSize(3, 'dynamic', [])).toBe(3);
     expect(runSize(3, 4, [8])).toBe(4);
   });
