@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import sharp from 'sharp';
@@ -29,7 +29,8 @@ type Row = RunSummary & { system: string; gpuUtil?: number; busyFraction?: numbe
 
 /**
  * `npm run bench`: one self-contained comparison on this machine, in one run.
- * 1. raw in-process ONNX Runtime throughput of the model per batch size (the ceiling);
+ * 1. raw in-process ONNX Runtime throughput of the model per batch size (the ceiling, with the
+ *    worker's default threads: one per available CPU);
  * 2. a naive seed-style server (per-message decode + batch-1 inference, no queue bound, no drops);
  * 3. this project in Redis mode (edge + worker processes, own redis-server) and embedded mode;
  * all under the same open-loop cameras (they send at their rate whether or not replies came), at a
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
     .option('--max-batch <n>', 'worker MAX_BATCH', '8')
     .option('--engines <n>', 'worker ENGINES (sessions running batches at once)', '1')
     .option('--decode-concurrency <n>', 'worker DECODE_CONCURRENCY (default: its own, min(4, cores))')
+    .option('--naive-threads <n>', "the naive server's ONNX Runtime intra-op threads (0: ORT's default, what a one-file server gets)", '0')
     .option('--provider <name>', 'EXECUTION_PROVIDER for every system', 'cpu')
     .option('--skip <list>', 'systems and scenarios to leave out: naive, redis, embedded, http, two-models, bulk', '')
     .option('--bulk-images <n>', 'images in the bulk job of the bulk scenario', '500')
@@ -57,7 +59,7 @@ async function main(): Promise<void> {
     .parse()
     .opts<{
       model: string; batches: string; cameras: string; fps: string; lowFps: string; lowSeconds: string; lowRounds: string; seconds: string;
-      maxBatch: string; engines: string; decodeConcurrency?: string; provider: string; skip: string; out: string; bulkImages: string; bulkFps: string;
+      maxBatch: string; engines: string; decodeConcurrency?: string; naiveThreads: string; provider: string; skip: string; out: string; bulkImages: string; bulkFps: string;
     }>();
   const images = await benchImages();
   const provider = o.provider as 'cpu' | 'cuda' | 'tensorrt';
@@ -70,7 +72,7 @@ async function main(): Promise<void> {
 
   // 1. Raw ONNX Runtime, in this process, before any service runs (no contention).
   const batches = o.batches.split(',').map(Number);
-  const model = await YoloModel.load({ modelPath: o.model, executionProvider: provider, batchSizes: batches });
+  const model = await YoloModel.load({ modelPath: o.model, executionProvider: provider, batchSizes: batches, intraOpThreads: availableParallelism() });
   const raw: RawOrtRow[] = [];
   for (const b of batches) {
     raw.push(await measureRawOrt(model, jpegs, b, { seconds: 4, minRuns: 3 }));
@@ -86,7 +88,7 @@ async function main(): Promise<void> {
   try {
     // 2. Every system up at once (idle ones cost nothing), so the low-rate segments can interleave.
     if (!skip.has('naive')) {
-      const naive = await startNaive(o.model, provider);
+      const naive = await startNaive(o.model, provider, o.naiveThreads);
       cleanup.push(async () => void naive.proc.kill('SIGTERM'));
       systems.push({ name: 'naive', baseUrl: `http://127.0.0.1:${naive.port}`, transport: 'ws-seed' });
     }
@@ -324,8 +326,8 @@ async function submitBulkJob(baseUrl: string, jpegs: Buffer[], count: number): P
   return ((await r.json()) as { id: string }).id;
 }
 
-async function startNaive(model: string, provider: string): Promise<{ port: number; proc: ChildProcess }> {
-  const proc = spawn(process.execPath, [join(__dirname, 'naive-server.js'), model, '0', provider], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startNaive(model: string, provider: string, threads: string): Promise<{ port: number; proc: ChildProcess }> {
+  const proc = spawn(process.execPath, [join(__dirname, 'naive-server.js'), model, '0', provider, threads], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     proc.stdout!.setEncoding('utf8').once('data', (line: string) => resolve((JSON.parse(line) as { port: number }).port));
     proc.once('exit', (code) => reject(new Error(`naive server exited (${code})`)));

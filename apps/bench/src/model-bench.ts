@@ -1,5 +1,5 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { benchModelName, imageFixturesDir, modelsDir, repoRoot } from '@vision/testing';
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
     .option('--batches <list>', 'batch sizes', '1,2,4,8,16')
     .option('--seconds <n>', 'time per batch size', '3')
     .option('--min-runs <n>', 'fewest runs per batch size', '3')
-    .option('--threads <n>', 'ONNX Runtime intra-op threads (0 = ORT default)', '0')
+    .option('--threads <n>', "ONNX Runtime intra-op threads (0: ORT's own choice; default: the worker's, one per available CPU)", String(availableParallelism()))
     .option('--provider <name>', `execution provider (${EXECUTION_PROVIDERS.join(', ')})`, 'cpu')
     .option('--out <file>', 'JSON results', join(repoRoot(), 'results', 'model-bench.json'))
     .parse()

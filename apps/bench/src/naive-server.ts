@@ -7,12 +7,13 @@ import { YoloModel } from '@vision/yolo';
  * The baseline `npm run bench` compares against: what a one-file seed server does. Every binary
  * WebSocket message is decoded, letterboxed and inferred at batch 1, one at a time in arrival
  * order, with no queue bound, no deadline and no drops; the reply is the seed protocol's JSON array.
- * It uses the same model code (and its inference thread), so the comparison isolates batching and
- * admission. `node apps/bench/dist/naive-server.js <model> [port]` prints `{"port": N}` when ready.
+ * It uses the same model code (and its inference thread); its ONNX Runtime threads are ORT's
+ * default (what a one-file server gets) unless given.
+ * `node apps/bench/dist/naive-server.js <model> [port] [provider] [threads]` prints `{"port": N}` when ready.
  */
 async function main(): Promise<void> {
-  const [modelPath, port = '0', provider = 'cpu'] = process.argv.slice(2);
-  const model = await YoloModel.load({ modelPath, executionProvider: provider as 'cpu' | 'cuda' | 'tensorrt' });
+  const [modelPath, port = '0', provider = 'cpu', threads = '0'] = process.argv.slice(2);
+  const model = await YoloModel.load({ modelPath, executionProvider: provider as 'cpu' | 'cuda' | 'tensorrt', intraOpThreads: Number(threads) });
   const wss = new WebSocketServer({ port: Number(port), host: '127.0.0.1', maxPayload: 64 * 1024 * 1024, perMessageDeflate: false });
   let chain: Promise<void> = Promise.resolve();
   wss.on('connection', (ws) => {
