@@ -47,7 +47,7 @@ async function main(): Promise<void> {
     .option('--low-seconds <n>', 'duration of one low-rate segment', '10')
     .option('--low-rounds <n>', 'low-rate segments per system, interleaved across systems so drift hits all alike', '3')
     .option('--seconds <n>', 'seconds per load level', '9')
-    .option('--max-batch <n>', 'worker MAX_BATCH', '8')
+    .option('--max-batch <n>', "worker MAX_BATCH (default: the worker's own, by provider)")
     .option('--engines <n>', 'worker ENGINES (sessions running batches at once)', '1')
     .option('--decode-concurrency <n>', 'worker DECODE_CONCURRENCY (default: its own, min(4, cores))')
     .option('--naive-threads <n>', "the naive server's ONNX Runtime intra-op threads (0: ORT's default, what a one-file server gets)", '0')
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
     .parse()
     .opts<{
       model: string; batches: string; cameras: string; fps: string; lowFps: string; lowSeconds: string; lowRounds: string; seconds: string;
-      maxBatch: string; engines: string; decodeConcurrency?: string; naiveThreads: string; provider: string; skip: string; out: string; bulkImages: string; bulkFps: string;
+      maxBatch?: string; engines: string; decodeConcurrency?: string; naiveThreads: string; provider: string; skip: string; out: string; bulkImages: string; bulkFps: string;
     }>();
   const images = await benchImages();
   const provider = o.provider as 'cpu' | 'cuda' | 'tensorrt';
@@ -275,7 +275,7 @@ async function benchImages(): Promise<{ width: number; height: number; bytes: Bu
 /** This project in Redis mode (edge + worker processes, own redis-server) or embedded mode (one process). */
 async function startProject(
   mode: 'redis' | 'embedded',
-  o: { model: string; maxBatch: string; engines: string; decodeConcurrency?: string },
+  o: { model: string; maxBatch?: string; engines: string; decodeConcurrency?: string },
   provider: string,
   env: Record<string, string> = {},
 ): Promise<System & { stop: () => Promise<void> }> {
@@ -283,7 +283,8 @@ async function startProject(
   const metricsPort = await freePort();
   const common = {
     ...(redis ? { REDIS_URL: redis.url, REDIS_PREFIX: uniquePrefix('bench') } : {}),
-    MODEL_PATH: o.model, LOG_LEVEL: 'info', EXECUTION_PROVIDER: provider, MAX_BATCH: o.maxBatch, ENGINES: o.engines,
+    MODEL_PATH: o.model, LOG_LEVEL: 'info', EXECUTION_PROVIDER: provider, ENGINES: o.engines,
+    ...(o.maxBatch ? { MAX_BATCH: o.maxBatch } : {}),
     ...(o.decodeConcurrency ? { DECODE_CONCURRENCY: o.decodeConcurrency } : {}),
     // The load generator is one address (one tenant without auth): let it use the whole backlog.
     MAX_QUEUE: '64', TENANT_MAX_QUEUE: '64', SUBJECT_FRAMES_PER_SECOND: '100000', FRAMES_PER_SECOND: '1000',

@@ -50,7 +50,9 @@ const schema = z.object({
   INTER_OP_THREADS: int(0, 1024).default(0),
   MAX_INPUT_PIXELS: int(1, 1_000_000_000).default(40_000_000),
   // Batching (worker)
-  MAX_BATCH: int(1, 256).default(8),
+  // Unset: by provider. On CPU a frame costs about the same at any batch size and a batch's frames
+  // all wait for its end, so small batches (2 was the best per frame here); on a GPU, 8.
+  MAX_BATCH: int(1, 256).optional(),
   MAX_WAIT_MS: int(0, 10_000).default(0),
   // Unset: by provider (see YoloModelOptions.batchSizes).
   BATCH_SIZES: list
@@ -304,7 +306,7 @@ export function loadConfig(env: Env): AppConfig {
       costlyDecodeMaxPixels: e.COSTLY_DECODE_MAX_PIXELS,
       decodeTimeoutS: e.DECODE_TIMEOUT_S,
     },
-    batching: { maxBatch: e.MAX_BATCH, maxWaitMs: e.MAX_WAIT_MS, maxQueue: e.MAX_QUEUE, engines: e.ENGINES, decodeConcurrency: e.DECODE_CONCURRENCY, batchSizes: e.BATCH_SIZES },
+    batching: { maxBatch: e.MAX_BATCH ?? (e.EXECUTION_PROVIDER === 'cpu' ? 2 : 8), maxWaitMs: e.MAX_WAIT_MS, maxQueue: e.MAX_QUEUE, engines: e.ENGINES, decodeConcurrency: e.DECODE_CONCURRENCY, batchSizes: e.BATCH_SIZES },
     frames: {
       deadlineMs: e.FRAME_DEADLINE_MS,
       resultMarginMs: e.RESULT_MARGIN_MS,
