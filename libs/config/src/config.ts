@@ -44,9 +44,10 @@ const schema = z.object({
   EXECUTION_PROVIDER: z.enum(['cpu', 'cuda', 'tensorrt']).default('cpu'),
   ALLOW_PROVIDER_FALLBACK: bool.default(false),
   DEVICE_ID: int(0, 64).default(0),
-  // ONNX Runtime's own choice (0) ran one thread on a 2-vCPU VM: 12.4 → 19.3 frames/s at batch 4
-  // with two. The CPUs this process may run on; set it to the container's CPU limit where that is lower.
-  INTRA_OP_THREADS: int(0, 1024).default(availableParallelism()),
+  // Unset: on CPU the CPUs this process may run on (ONNX Runtime's own choice, 0, ran one thread on
+  // a 2-vCPU VM: 12.4 → 19.3 frames/s at batch 4 with two); on a GPU, 0, since every batch size
+  // has its own session and pool there and the GPU does the work.
+  INTRA_OP_THREADS: int(0, 1024).optional(),
   INTER_OP_THREADS: int(0, 1024).default(0),
   MAX_INPUT_PIXELS: int(1, 1_000_000_000).default(40_000_000),
   // Batching (worker)
@@ -300,7 +301,7 @@ export function loadConfig(env: Env): AppConfig {
       executionProvider: e.EXECUTION_PROVIDER,
       allowProviderFallback: e.ALLOW_PROVIDER_FALLBACK,
       deviceId: e.DEVICE_ID,
-      intraOpThreads: e.INTRA_OP_THREADS,
+      intraOpThreads: e.INTRA_OP_THREADS ?? (e.EXECUTION_PROVIDER === 'cpu' ? availableParallelism() : 0),
       interOpThreads: e.INTER_OP_THREADS,
       maxInputPixels: e.MAX_INPUT_PIXELS,
       costlyDecodeMaxPixels: e.COSTLY_DECODE_MAX_PIXELS,

@@ -11,6 +11,7 @@ describe('loadConfig', () => {
     expect(c.metricsPort).toBe(9464);
     expect(c.batching).toEqual({ maxBatch: 2, maxWaitMs: 0, maxQueue: 64, engines: 1, decodeConcurrency: Math.min(4, availableParallelism()) });
     expect(loadConfig({ EXECUTION_PROVIDER: 'cuda' }).batching.maxBatch).toBe(8);
+    expect(loadConfig({ EXECUTION_PROVIDER: 'cuda' }).model.intraOpThreads).toBe(0);
     expect(c.model.intraOpThreads).toBe(availableParallelism());
     expect(c.frames.maxInFlight).toBe(2);
     expect(c.frames.pingIntervalMs).toBe(25_000);

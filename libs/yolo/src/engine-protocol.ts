@@ -25,6 +25,8 @@ export interface EngineInit extends EngineShape {
   batchSizes: number[];
   /** Run each session once (zeros) at its size before reporting ready (GPU providers: kernel selection). */
   warmup: boolean;
+  /** Nice value of the thread and of ORT's pool threads (see YoloModelOptions.nice). */
+  nice: number;
 }
 
 export interface EngineRunRequest {

@@ -1,3 +1,5 @@
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { runSize } from './batch-sizes';
@@ -63,8 +65,22 @@ function tensorFor(size: number): ort.Tensor {
   return new ort.Tensor('float32', tensor.subarray(0, size * chw), [size, 3, init.inputHeight, init.inputWidth]);
 }
 
+/**
+ * Lowers this thread's scheduling priority before any session exists: Linux keeps a nice value per
+ * thread and ONNX Runtime's pool threads, created with the session, inherit it. Elsewhere a no-op.
+ */
+function lowerPriority(nice: number): void {
+  if (nice <= 0) return;
+  try {
+    setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), nice);
+  } catch {
+    // not Linux, or not permitted: run at the process's priority
+  }
+}
+
 /** Creates every session and, where asked, runs each once (zeros) at its size. */
 async function open(): Promise<void> {
+  lowerPriority(init.nice);
   const sizes = init.batchSizes.length ? init.batchSizes : [0];
   for (const size of sizes) {
     const session = await ort.InferenceSession.create(new Uint8Array(init.model), init.session);

@@ -46,6 +46,12 @@ export interface YoloModelOptions extends Partial<PostprocessOptions> {
    * a padded slot costs as much as a real frame and a new shape costs nothing extra.
    */
   batchSizes?: readonly number[];
+  /**
+   * Linux nice value of the inference threads (the engine thread and ONNX Runtime's pool): above 0,
+   * the event loop and decoding go first when the cores are contended, and inference takes what is
+   * left, which is all of it when nothing else runs. @defaultValue 0
+   */
+  nice?: number;
   /** Let ONNX Runtime's thread pool spin between runs (ORT's default). @defaultValue true */
   allowSpinning?: boolean;
   logger?: Logger;
@@ -165,7 +171,7 @@ export class YoloModel {
       try {
         for (let i = 0; i < engines; i++) {
           threads.push(
-            await InferenceThread.start({ ...shape, model: new Uint8Array(bytes).buffer, session, post, batchSizes, warmup: gpu }),
+            await InferenceThread.start({ ...shape, model: new Uint8Array(bytes).buffer, session, post, batchSizes, warmup: gpu, nice: options.nice ?? 0 }),
           );
         }
       } catch (err) {

@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { batchLadder, runSize, YoloModel, type FrameOutcome } from '../src';
 import type { Detection } from '@vision/protocol';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { COLORS, drawScene, GraphBuilder, modelsDir, V5_OBJECTNESS } from '@vision/testing';
 
@@ -121,6 +121,22 @@ describe('YoloModel with the fixture detector', () => {
       await model.dispose();
     }
     await exact.dispose();
+  });
+
+  it('runs inference at the nice value asked for: the engine thread and the ORT pool threads it creates', async () => {
+    const niceOfThreads = () =>
+      readdirSync('/proc/self/task').map((t) => {
+        const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      });
+    const before = niceOfThreads().filter((n) => n === 10).length;
+    const model = await YoloModel.load({ modelPath: modelPath('colors-v8-dyn'), intraOpThreads: 2, nice: 10 });
+    const after = niceOfThreads();
+    // One engine thread and at least one pool thread; the event loop's thread is untouched.
+    expect(after.filter((n) => n === 10).length - before).toBeGreaterThanOrEqual(2);
+    expect(after[0]).toBe(0);
+    expect((await model.detect([images.portraitPng])).map(ok)[0]).toHaveLength(1);
+    await model.dispose();
   });
 
   it('chooses batch sizes by provider: a ladder up to maxBatch on a GPU, exact sizes on CPU', () => {
