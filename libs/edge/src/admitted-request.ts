@@ -3,19 +3,18 @@ import { ERROR_CODES, toWireError, type WireError } from '@vision/protocol';
 import type { Gatekeeper, RequestAdmission } from './security/gatekeeper';
 
 /**
- * The frame of every `/v1` HTTP route: the gate's admission (Origin, token, requests per address,
- * the subject's byte rate), then `handle`; whatever it throws is answered from the error table —
- * its status, `WWW-Authenticate` for credentials, `Retry-After` for rate limits, and
- * `Connection: close` when the body was not read to the end. `onError` sees each error's code.
- */
-
-/**
  * How long a refused request's unread body is read and discarded before the answer goes: a client
  * still sending when the socket closes gets a reset, and with it loses the answer (HTTP servers'
  * "lingering close"). Bounded in time, so a client that never stops sending is cut off anyway.
  */
 const LINGER_MS = 2000;
 
+/**
+ * The frame of every `/v1` HTTP route: the gate's admission (Origin, token, requests per address,
+ * the subject's byte rate), then `handle`; whatever it throws is answered from the error table —
+ * its status, `WWW-Authenticate` for credentials, `Retry-After` for rate limits, and
+ * `Connection: close` when the body was not read to the end. `onError` sees each error's code.
+ */
 export async function admittedRequest(
   gate: Gatekeeper,
   req: Request,
@@ -44,6 +43,7 @@ export async function admittedRequest(
   }
 }
 
+/** Reads and drops the rest of a body until it ends, the socket closes, or `ms` pass. */
 function discardBody(req: Request, ms: number): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(done, ms);
