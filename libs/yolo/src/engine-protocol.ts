@@ -20,6 +20,8 @@ export interface EngineShape {
 export interface EngineInit extends EngineShape {
   model: ArrayBuffer;
   session: InferenceSession.SessionOptions;
+  /** Options of a separate session for runs of one frame (see YoloModelOptions.spinSingleFrames). */
+  singleFrameSession?: InferenceSession.SessionOptions;
   post: PostprocessOptions;
   /** Sizes a dynamic model's runs are padded up to, each with its own session; empty: one session, each run at its own size. */
   batchSizes: number[];

@@ -24,7 +24,8 @@ function send(m: EngineReply): void {
 }
 
 /**
- * The sessions, by the run size each one serves (0: the one session of an unladdered model). On
+ * The sessions, by the run size each one serves (0: the one session of an unladdered model; 1 also
+ * where one-frame runs have their own, spinning, session). On
  * ONNX Runtime's CUDA provider a run whose input shape differs from the session's previous run
  * costs 0.5–1 s (microsoft/onnxruntime#23006, measured here on an H200), so a session that only
  * ever sees one shape is the way to let batch sizes follow the load.
@@ -81,9 +82,12 @@ function lowerPriority(nice: number): void {
 /** Creates every session and, where asked, runs each once (zeros) at its size. */
 async function open(): Promise<void> {
   lowerPriority(init.nice);
-  const sizes = init.batchSizes.length ? init.batchSizes : [0];
+  // Runs of one frame get their own session where they exist as such: always with exact sizes, and
+  // where the sizes include 1.
+  const sizes = init.batchSizes.length ? [...init.batchSizes] : init.singleFrameSession ? [1, 0] : [0];
   for (const size of sizes) {
-    const session = await ort.InferenceSession.create(new Uint8Array(init.model), init.session);
+    const options = size === 1 && init.singleFrameSession ? init.singleFrameSession : init.session;
+    const session = await ort.InferenceSession.create(new Uint8Array(init.model), options);
     sessions.set(size, session);
     const warm = size || (typeof init.batch === 'number' ? init.batch : 0);
     if (!init.warmup || !warm) continue;

@@ -54,6 +54,13 @@ export interface YoloModelOptions extends Partial<PostprocessOptions> {
   nice?: number;
   /** Let ONNX Runtime's thread pool spin between runs (ORT's default). @defaultValue true */
   allowSpinning?: boolean;
+  /**
+   * With `allowSpinning: false`, still let runs of one frame spin, on a session of their own (the
+   * model's weights once more): one frame at a time is what low load gives, when the cores are
+   * free and a spinning pool answers sooner; batches, which mean the decoders are busy, keep
+   * sleeping threads. @defaultValue false
+   */
+  spinSingleFrames?: boolean;
   logger?: Logger;
 }
 
@@ -141,14 +148,14 @@ export class YoloModel {
     const names = completeNames(declaredNames, classCount);
 
     const deviceId = options.deviceId ?? 0;
-    const sessionOptions = (eps: InferenceSession.ExecutionProviderConfig[]): InferenceSession.SessionOptions => ({
+    const sessionOptions = (eps: InferenceSession.ExecutionProviderConfig[], spin = options.allowSpinning !== false): InferenceSession.SessionOptions => ({
       executionProviders: eps,
       graphOptimizationLevel: 'all',
       intraOpNumThreads: options.intraOpThreads ?? 0,
       interOpNumThreads: options.interOpThreads ?? 0,
       // ORT's pool threads spin after each run by default, taking the cores that decode the next
       // frames. A serving worker always has decoding in flight: let them sleep instead.
-      ...(options.allowSpinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } } : {}),
+      ...(spin ? {} : { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } }),
     });
     const post: PostprocessOptions = {
       ...DEFAULT_POSTPROCESS,
@@ -164,14 +171,16 @@ export class YoloModel {
       layout: layout.kind,
       names,
     };
-    const start = async (session: InferenceSession.SessionOptions, on: ExecutionProviderName) => {
+    const start = async (eps: InferenceSession.ExecutionProviderConfig[], on: ExecutionProviderName) => {
       const gpu = on !== 'cpu';
+      const session = sessionOptions(eps);
+      const singleFrameSession = options.spinSingleFrames && options.allowSpinning === false && shape.batch === 'dynamic' ? sessionOptions(eps, true) : undefined;
       const batchSizes = shape.batch !== 'dynamic' ? [] : [...(options.batchSizes ?? (gpu ? batchLadder(options.maxBatch ?? 1) : []))];
       const threads: InferenceThread[] = [];
       try {
         for (let i = 0; i < engines; i++) {
           threads.push(
-            await InferenceThread.start({ ...shape, model: new Uint8Array(bytes).buffer, session, post, batchSizes, warmup: gpu, nice: options.nice ?? 0 }),
+            await InferenceThread.start({ ...shape, model: new Uint8Array(bytes).buffer, session, singleFrameSession, post, batchSizes, warmup: gpu, nice: options.nice ?? 0 }),
           );
         }
       } catch (err) {
@@ -183,7 +192,7 @@ export class YoloModel {
     let threads: InferenceThread[];
     let actual: ExecutionProviderName = provider;
     try {
-      threads = await start(sessionOptions(providerConfig(provider, deviceId)), provider);
+      threads = await start(providerConfig(provider, deviceId), provider);
     } catch (err) {
       const why = (err as Error).message.split('\n')[0];
       if (provider === 'cpu') throw new VisionError('E_MODEL_LOAD', `ONNX Runtime rejected the model: ${why}`);
@@ -194,7 +203,7 @@ export class YoloModel {
         );
       }
       log.warn({ requested: provider, error: why }, 'execution provider unavailable; falling back to cpu');
-      threads = await start(sessionOptions(['cpu']), 'cpu');
+      threads = await start(['cpu'], 'cpu');
       actual = 'cpu';
     }
 

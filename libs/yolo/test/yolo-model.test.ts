@@ -139,6 +139,17 @@ describe('YoloModel with the fixture detector', () => {
     await model.dispose();
   });
 
+  it('runs one-frame runs on their own spinning session when asked, with the same boxes as batches', async () => {
+    const model = await YoloModel.load({ modelPath: modelPath('colors-v8-dyn'), allowSpinning: false, spinSingleFrames: true });
+    const frames = await Promise.all([images.landscapeJpeg, images.portraitPng].map((f) => model.decode(f)));
+    const single = await model.infer(frames.slice(1));
+    const pair = await model.infer(frames);
+    expect([single.runBatchSize, pair.runBatchSize]).toEqual([1, 2]);
+    expect(single.detections[0]).toEqual(pair.detections[1]);
+    expect(pair.detections.map((d) => d.map((x) => x.name))).toEqual([['red'], ['green']]);
+    await model.dispose();
+  });
+
   it('chooses batch sizes by provider: a ladder up to maxBatch on a GPU, exact sizes on CPU', () => {
     expect(batchLadder(32)).toEqual([1, 2, 4, 8, 16, 32]);
     expect(batchLadder(12)).toEqual([1, 2, 4, 8, 12]);
