@@ -50,6 +50,7 @@ async function main(): Promise<void> {
     .option('--max-batch <n>', "worker MAX_BATCH (default: the worker's own, by provider)")
     .option('--engines <n>', 'worker ENGINES (sessions running batches at once)', '1')
     .option('--decode-concurrency <n>', 'worker DECODE_CONCURRENCY (default: its own, min(4, cores))')
+    .option('--spin-single-frames', 'worker SPIN_SINGLE_FRAMES=true (one-frame runs on a spinning session)')
     .option('--naive-threads <n>', "the naive server's ONNX Runtime intra-op threads (0: ORT's default, what a one-file server gets)", '0')
     .option('--provider <name>', 'EXECUTION_PROVIDER for every system', 'cpu')
     .option('--skip <list>', 'systems and scenarios to leave out: naive, redis, embedded, http, two-models, bulk', '')
@@ -59,7 +60,7 @@ async function main(): Promise<void> {
     .parse()
     .opts<{
       model: string; batches: string; cameras: string; fps: string; lowFps: string; lowSeconds: string; lowRounds: string; seconds: string;
-      maxBatch?: string; engines: string; decodeConcurrency?: string; naiveThreads: string; provider: string; skip: string; out: string; bulkImages: string; bulkFps: string;
+      maxBatch?: string; engines: string; decodeConcurrency?: string; spinSingleFrames?: boolean; naiveThreads: string; provider: string; skip: string; out: string; bulkImages: string; bulkFps: string;
     }>();
   const images = await benchImages();
   const provider = o.provider as 'cpu' | 'cuda' | 'tensorrt';
@@ -275,7 +276,7 @@ async function benchImages(): Promise<{ width: number; height: number; bytes: Bu
 /** This project in Redis mode (edge + worker processes, own redis-server) or embedded mode (one process). */
 async function startProject(
   mode: 'redis' | 'embedded',
-  o: { model: string; maxBatch?: string; engines: string; decodeConcurrency?: string },
+  o: { model: string; maxBatch?: string; engines: string; decodeConcurrency?: string; spinSingleFrames?: boolean },
   provider: string,
   env: Record<string, string> = {},
 ): Promise<System & { stop: () => Promise<void> }> {
@@ -285,6 +286,7 @@ async function startProject(
     ...(redis ? { REDIS_URL: redis.url, REDIS_PREFIX: uniquePrefix('bench') } : {}),
     MODEL_PATH: o.model, LOG_LEVEL: 'info', EXECUTION_PROVIDER: provider, ENGINES: o.engines,
     ...(o.maxBatch ? { MAX_BATCH: o.maxBatch } : {}),
+    ...(o.spinSingleFrames ? { SPIN_SINGLE_FRAMES: 'true' } : {}),
     ...(o.decodeConcurrency ? { DECODE_CONCURRENCY: o.decodeConcurrency } : {}),
     // The load generator is one address (one tenant without auth): let it use the whole backlog.
     MAX_QUEUE: '64', TENANT_MAX_QUEUE: '64', SUBJECT_FRAMES_PER_SECOND: '100000', FRAMES_PER_SECOND: '1000',

@@ -49,6 +49,7 @@ const schema = z.object({
   // has its own session and pool there and the GPU does the work.
   INTRA_OP_THREADS: int(0, 1024).optional(),
   INTER_OP_THREADS: int(0, 1024).default(0),
+  SPIN_SINGLE_FRAMES: bool.default(false),
   MAX_INPUT_PIXELS: int(1, 1_000_000_000).default(40_000_000),
   // Batching (worker)
   // Unset: by provider. On CPU a frame costs about the same at any batch size and a batch's frames
@@ -160,6 +161,8 @@ export interface AppConfig {
     deviceId: number;
     intraOpThreads: number;
     interOpThreads: number;
+    /** One-frame runs on a spinning session of their own: lower latency at low load, a busier loop at saturation. */
+    spinSingleFrames: boolean;
     maxInputPixels: number;
     costlyDecodeMaxPixels: number;
     decodeTimeoutS: number;
@@ -303,6 +306,7 @@ export function loadConfig(env: Env): AppConfig {
       deviceId: e.DEVICE_ID,
       intraOpThreads: e.INTRA_OP_THREADS ?? (e.EXECUTION_PROVIDER === 'cpu' ? availableParallelism() : 0),
       interOpThreads: e.INTER_OP_THREADS,
+      spinSingleFrames: e.SPIN_SINGLE_FRAMES,
       maxInputPixels: e.MAX_INPUT_PIXELS,
       costlyDecodeMaxPixels: e.COSTLY_DECODE_MAX_PIXELS,
       decodeTimeoutS: e.DECODE_TIMEOUT_S,

@@ -179,8 +179,7 @@ async function loadModel(config: AppConfig, spec: ModelSpec, log: Logger): Promi
     maxBatch: spec.maxBatch,
     batchSizes: config.batching.batchSizes,
     allowSpinning: false, // decodes always run beside inference here (see YoloModelOptions.allowSpinning)
-    // …except one frame at a time, what low load gives: 1.16 → 1.03 × a spinning naive server's p50.
-    spinSingleFrames: true,
+    spinSingleFrames: m.spinSingleFrames,
     // Inference yields the cores to the event loop (routing, Redis, the embedded edge) and to decoding
     // the next frames, and takes the rest: with two ORT threads on 2 cores the worker's loop p99 at
     // saturation was 13.2 ms in a bench run without it, 10.0 ms (median of three) with it.
