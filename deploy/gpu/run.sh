@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # On the GPU host: reassemble the bundle from pack.sh and run the same comparison as `npm run bench`
 # with EXECUTION_PROVIDER=cuda: raw ORT per batch size, then the naive server, Redis mode and
-# embedded mode at 1 camera low-rate and 1/8/32 cameras, then Redis mode again with ENGINES=2.
+# embedded mode at 1 camera low-rate and 1/8/32 cameras, then `npm run bench:shapes` (batch-size
+# changes), then Redis mode again with ENGINES=2.
 # Sized to finish within 7 minutes. Prints the same tables; results land in $OUT (or ./gpu-results).
 #
 #   GPU_PARTS=/dir/with/parts bash deploy/gpu/run.sh
@@ -49,6 +50,8 @@ COMMON=(--provider cuda --model models/yolov8n-topology-640.onnx --decode-concur
 # Fails loudly if CUDA cannot load: EXECUTION_PROVIDER=cuda never falls back to CPU by itself.
 timeout 280 node apps/bench/dist/compare.js "${COMMON[@]}" --batches 1,8,16,32 --cameras 1,8,32 \
   --low-rounds 2 --low-seconds 5 --fps "$FPS" --seconds 6 --out "$WORK/engines-1" 2>"$WORK/engines-1.log"
+# What a change of batch size between runs costs, on one session and on a session per size.
+timeout 120 node apps/bench/dist/shape-switch.js --provider cuda --model models/yolov8n-topology-640.onnx
 # Two sessions running batches at once (Triton's instance groups): does overlap pay on this GPU?
 timeout 110 node apps/bench/dist/compare.js "${COMMON[@]}" --skip http,two-models,bulk,naive,embedded --batches 32 --cameras 32 \
   --low-rounds 0 --engines 2 --fps "$FPS" --seconds 6 --out "$WORK/engines-2" 2>"$WORK/engines-2.log"

@@ -45,8 +45,8 @@ const schema = z.object({
   ALLOW_PROVIDER_FALLBACK: bool.default(false),
   DEVICE_ID: int(0, 64).default(0),
   // Unset: on CPU the CPUs this process may run on (ONNX Runtime's own choice, 0, ran one thread on
-  // a 2-vCPU VM: 12.4 → 19.3 frames/s at batch 4 with two); on a GPU, 0, since every batch size
-  // has its own session and pool there and the GPU does the work.
+  // a 2-vCPU VM; `npm run bench:model -- --threads 0`: 14.2 frames/s at batch 4, against 22.0 with
+  // two); on a GPU, 0, since every batch size has its own session and pool there.
   INTRA_OP_THREADS: int(0, 1024).optional(),
   INTER_OP_THREADS: int(0, 1024).default(0),
   SPIN_SINGLE_FRAMES: bool.default(false),

@@ -30,7 +30,7 @@ function slowEngine(inferMs: number, concurrency = 1) {
     async infer(frames) {
       batches.push({ ids: frames.map((f) => f.id), startedAt: Date.now() });
       await sleep(inferMs);
-      return { detections: frames.map((): Detection[] => []), runBatchSize: frames.length, inferenceMs: inferMs };
+      return { detections: frames.map((): Detection[] => []), inferenceMs: inferMs };
     },
   };
   return { engine, batches, decoded };
@@ -155,7 +155,7 @@ describe('InferenceWorker (engine-driven batching)', () => {
         return { decodeMs: 1 };
       },
       async infer(frames) {
-        return { detections: frames.map((): Detection[] => []), runBatchSize: frames.length, inferenceMs: 1 };
+        return { detections: frames.map((): Detection[] => []), inferenceMs: 1 };
       },
     };
     const worker = new InferenceWorker(w, engine, { model: MODEL, maxBatch: 8, maxWaitMs: 0, decodeConcurrency: 2, idleBlockMs: 50 }, log);

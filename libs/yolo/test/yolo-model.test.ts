@@ -150,7 +150,7 @@ describe('YoloModel with the fixture detector', () => {
     await model.dispose();
   });
 
-  it('chooses batch sizes by provider: a ladder up to maxBatch on a GPU, exact sizes on CPU', () => {
+  it('ladders powers of two up to maxBatch, and runs each batch at the smallest size that holds it', () => {
     expect(batchLadder(32)).toEqual([1, 2, 4, 8, 16, 32]);
     expect(batchLadder(12)).toEqual([1, 2, 4, 8, 12]);
     expect(batchLadder(1)).toEqual([1]);
