@@ -31,7 +31,8 @@ describe('demo page in headless Chromium with a fake camera', () => {
     const clip = join(dir, 'clip.y4m');
     writeFileSync(clip, y4mClip(640, 480, 10, [{ ...SQUARE, color: COLORS.red }]));
     const port = await freePort();
-    const env = { MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), PORT: String(port), HOST: '127.0.0.1' };
+    // One ORT thread: Chromium's fake camera and page share the two cores, as in the fairness test.
+    const env = { MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), PORT: String(port), HOST: '127.0.0.1', INTRA_OP_THREADS: '1' };
     server = await startService('server', env);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
