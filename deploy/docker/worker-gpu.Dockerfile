@@ -42,4 +42,4 @@ EXPOSE 9464
 HEALTHCHECK --interval=10s --timeout=3s --start-period=120s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.METRICS_PORT||9464)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 STOPSIGNAL SIGTERM
-CMD ["node", "apps/worker/dist/main.js"]
+CMD ["node", "--single-threaded-gc", "apps/worker/dist/main.js"]

@@ -6,6 +6,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { EdgeModule, type EdgeContext } from '@vision/edge';
+import { WORKER_NODE_FLAGS } from '@vision/config';
 import { VisionMetrics } from '@vision/metrics';
 import { nginxCheck, prepareNginx, repoRoot } from '@vision/testing';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
@@ -142,16 +143,20 @@ describe('deployment files', () => {
     expect(documented.sort()).toEqual(served.sort());
   });
 
-  it('Dockerfiles: multi-stage, non-root, start a built entry point, never copy models', () => {
-    for (const [file, entry] of [['edge.Dockerfile', 'apps/edge/dist/main.js'], ['worker.Dockerfile', 'apps/worker/dist/main.js'], ['worker-gpu.Dockerfile', 'apps/worker/dist/main.js']]) {
+  it('Dockerfiles: multi-stage, non-root, start a built entry point (workers and start:worker with their Node flags), never copy models', () => {
+    const worker = ['node', ...WORKER_NODE_FLAGS, 'apps/worker/dist/main.js'];
+    for (const [file, command] of [['edge.Dockerfile', ['node', 'apps/edge/dist/main.js']], ['worker.Dockerfile', worker], ['worker-gpu.Dockerfile', worker]] as const) {
+      const entry = command[command.length - 1];
       const text = readFileSync(deploy('docker', file), 'utf8');
       expect(text.match(/^FROM /gm)?.length ?? 0, file).toBeGreaterThanOrEqual(2);
       expect(text, file).toMatch(/^USER (?!root)\S+/m);
-      expect(text, file).toContain(`CMD ["node", "${entry}"]`);
+      expect(text, file).toContain(`CMD ${JSON.stringify(command).replaceAll(',', ', ')}`);
       expect(existsSync(join(root, entry)), `${entry} is built`).toBe(true);
       expect(text, file).toMatch(/npm prune --omit=dev/);
       expect(text, file).not.toMatch(/COPY .*models/);
     }
+    const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    expect(scripts['start:worker']).toBe(worker.join(' '));
     const ignore = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n');
     for (const p of ['node_modules', 'models', '*.onnx', '.git']) expect(ignore).toContain(p);
   });

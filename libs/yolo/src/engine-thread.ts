@@ -3,14 +3,14 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { runSize } from './batch-sizes';
-import { hwcToChw } from './chw';
+import { letterboxToChw } from './chw';
 import type { EngineInit, EngineReply, EngineRunRequest } from './engine-protocol';
 import { Postprocessor } from './postprocess';
 
 /**
  * The inference thread's body. onnxruntime-node's `session.run()` computes on the calling thread
  * (upstream microsoft/onnxruntime#19611), so it runs here, together with everything else per frame
- * that is not decoding: HWC→CHW conversion, the output decode and NMS. The worker's event loop
+ * that is not decoding: the padding and HWC→CHW conversion, the output decode and NMS. The worker's event loop
  * only decodes (on libuv's pool) and routes.
  */
 const init = workerData as EngineInit;
@@ -45,7 +45,7 @@ async function run(req: EngineRunRequest): Promise<EngineReply> {
     const size = runSize(n - first, init.batch, init.batchSizes);
     const take = Math.min(size, n - first);
     const input = tensorFor(size);
-    req.frames.slice(first, first + take).forEach((f, i) => hwcToChw(f.pixels, tensor, i * chw, init.inputWidth * init.inputHeight));
+    req.frames.slice(first, first + take).forEach((f, i) => letterboxToChw(f.pixels, f.geometry, tensor, i * chw));
     tensor.fill(0, take * chw, size * chw); // padding slots: never read back
     const t0 = performance.now();
     const out = (await sessionFor(size).run({ [init.inputName]: input }))[init.outputName];

@@ -22,21 +22,22 @@ export interface PreprocessOptions {
   timeoutS: number;
 }
 
-const PAD = 114;
-
 // Only the three formats the service accepts reach a decoder: libvips' other loaders (TIFF, SVG,
 // PDF, HEIF, …) are a large attack surface nobody asked for. Applies to the whole process.
 sharp.block({ operation: ['VipsForeignLoad'] });
 sharp.unblock({ operation: ['VipsForeignLoadJpegBuffer', 'VipsForeignLoadPngBuffer', 'VipsForeignLoadWebpBuffer'] });
 
-/** A decoded, letterboxed frame: RGB bytes in HWC order at the model's input size. */
+/**
+ * A decoded frame resized for the model: RGB bytes in HWC order, the content only
+ * (`geometry.resizedWidth × resizedHeight`); the padding is added in the inference thread.
+ */
 export interface LetterboxedFrame {
   pixels: Uint8Array;
   geometry: LetterboxGeometry;
 }
 
 /**
- * Decodes one JPEG/PNG/WebP (EXIF orientation applied) and letterboxes it to the model's input
+ * Decodes one JPEG/PNG/WebP (EXIF orientation applied) and resizes it to its letterbox content
  * size as RGB bytes. Decoding runs on libuv's pool (sharp), so frames decode in parallel while the
  * event loop stays free; the float conversion happens in the inference thread (`chw.ts`).
  */
@@ -79,16 +80,9 @@ export async function letterbox(image: Uint8Array, opts: PreprocessOptions): Pro
       .removeAlpha()
       .toColourspace('srgb')
       .resize(g.resizedWidth, g.resizedHeight, { fit: 'fill', kernel: 'linear' })
-      .extend({
-        top: g.padTop,
-        bottom: g.padBottom,
-        left: g.padLeft,
-        right: g.padRight,
-        background: { r: PAD, g: PAD, b: PAD },
-      })
       .raw()
       .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3 || info.width !== opts.inputWidth || info.height !== opts.inputHeight) {
+    if (info.channels !== 3 || info.width !== g.resizedWidth || info.height !== g.resizedHeight) {
       throw new Error(`unexpected decoded layout ${info.width}×${info.height}×${info.channels}`);
     }
     pixels = data;
