@@ -6,7 +6,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { EdgeModule, type EdgeContext } from '@vision/edge';
-import { WORKER_NODE_FLAGS } from '@vision/config';
+import { INFERENCE_NODE_FLAGS } from '@vision/config';
 import { VisionMetrics } from '@vision/metrics';
 import { nginxCheck, prepareNginx, repoRoot } from '@vision/testing';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
@@ -143,8 +143,8 @@ describe('deployment files', () => {
     expect(documented.sort()).toEqual(served.sort());
   });
 
-  it('Dockerfiles: multi-stage, non-root, start a built entry point (workers and start:worker with their Node flags), never copy models', () => {
-    const worker = ['node', ...WORKER_NODE_FLAGS, 'apps/worker/dist/main.js'];
+  it('Dockerfiles: multi-stage, non-root, start a built entry point (workers, start and start:worker with their Node flags), never copy models', () => {
+    const worker = ['node', ...INFERENCE_NODE_FLAGS, 'apps/worker/dist/main.js'];
     for (const [file, command] of [['edge.Dockerfile', ['node', 'apps/edge/dist/main.js']], ['worker.Dockerfile', worker], ['worker-gpu.Dockerfile', worker]] as const) {
       const entry = command[command.length - 1];
       const text = readFileSync(deploy('docker', file), 'utf8');
@@ -157,6 +157,7 @@ describe('deployment files', () => {
     }
     const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
     expect(scripts['start:worker']).toBe(worker.join(' '));
+    expect(scripts['start']).toBe(['node', ...INFERENCE_NODE_FLAGS, 'apps/server/dist/main.js'].join(' '));
     const ignore = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n');
     for (const p of ['node_modules', 'models', '*.onnx', '.git']) expect(ignore).toContain(p);
   });

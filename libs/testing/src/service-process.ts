@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { WORKER_NODE_FLAGS } from '@vision/config';
+import { INFERENCE_NODE_FLAGS } from '@vision/config';
 import { repoRoot } from './paths';
 
 export type ServiceRole = 'edge' | 'worker' | 'server';
@@ -31,14 +31,14 @@ const INHERITED = ['PATH', 'LD_LIBRARY_PATH', 'CUDA_VISIBLE_DEVICES', 'UV_THREAD
 const READY_MSG: Record<ServiceRole, string> = { edge: 'edge listening', worker: 'worker started', server: 'ready' };
 
 /**
- * Starts a built app (`apps/<role>/dist/main.js`) as a real process with `env` (a worker with its
- * Node flags, as its launchers start it), and resolves when
- * it logs that it is ready. Logs are pino JSON lines on stdout, kept for assertions. Authentication
+ * Starts a built app (`apps/<role>/dist/main.js`) as a real process with `env` (the worker and the
+ * server with their Node flags, as their launchers start them), and resolves when it logs that it
+ * is ready. Logs are pino JSON lines on stdout, kept for assertions. Authentication
  * is off unless `env` turns it on (a key source with `AUTH_DISABLED: ''`).
  */
 export async function startService(role: ServiceRole, env: Record<string, string>, timeoutMs = 30_000): Promise<ServiceProcess> {
   const script = join(repoRoot(), 'apps', role, 'dist', 'main.js');
-  const proc = spawn(process.execPath, [...(role === 'worker' ? WORKER_NODE_FLAGS : []), script], {
+  const proc = spawn(process.execPath, [...(role === 'edge' ? [] : INFERENCE_NODE_FLAGS), script], {
     cwd: repoRoot(),
     env: { ...inherited(), LOG_LEVEL: 'info', PORT: '0', METRICS_PORT: '0', AUTH_DISABLED: 'true', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
