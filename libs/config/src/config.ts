@@ -270,6 +270,8 @@ export function loadConfig(env: Env): AppConfig {
     // Trimming must only ever remove frames workers already took, never the backlog itself.
     throw new ConfigError([`STREAM_MAXLEN: must be at least twice MAX_QUEUE (${e.MAX_QUEUE}), got ${e.STREAM_MAXLEN}`]);
   }
+  // Defaults that depend on the provider (see the schema's comments on INTRA_OP_THREADS and MAX_BATCH).
+  const byProvider = e.EXECUTION_PROVIDER === 'cpu' ? { intraOpThreads: availableParallelism(), maxBatch: 2 } : { intraOpThreads: 0, maxBatch: 8 };
   const keySources = [e.JWT_SECRET, e.JWKS_FILE, e.JWKS_URL].filter((v) => v !== undefined).length;
   if (keySources > 1) throw new ConfigError(['JWT_SECRET / JWKS_FILE / JWKS_URL: set exactly one key source']);
   if (e.AUTH_DISABLED === false && keySources === 0) {
@@ -304,14 +306,14 @@ export function loadConfig(env: Env): AppConfig {
       executionProvider: e.EXECUTION_PROVIDER,
       allowProviderFallback: e.ALLOW_PROVIDER_FALLBACK,
       deviceId: e.DEVICE_ID,
-      intraOpThreads: e.INTRA_OP_THREADS ?? (e.EXECUTION_PROVIDER === 'cpu' ? availableParallelism() : 0),
+      intraOpThreads: e.INTRA_OP_THREADS ?? byProvider.intraOpThreads,
       interOpThreads: e.INTER_OP_THREADS,
       spinSingleFrames: e.SPIN_SINGLE_FRAMES,
       maxInputPixels: e.MAX_INPUT_PIXELS,
       costlyDecodeMaxPixels: e.COSTLY_DECODE_MAX_PIXELS,
       decodeTimeoutS: e.DECODE_TIMEOUT_S,
     },
-    batching: { maxBatch: e.MAX_BATCH ?? (e.EXECUTION_PROVIDER === 'cpu' ? 2 : 8), maxWaitMs: e.MAX_WAIT_MS, maxQueue: e.MAX_QUEUE, engines: e.ENGINES, decodeConcurrency: e.DECODE_CONCURRENCY, batchSizes: e.BATCH_SIZES },
+    batching: { maxBatch: e.MAX_BATCH ?? byProvider.maxBatch, maxWaitMs: e.MAX_WAIT_MS, maxQueue: e.MAX_QUEUE, engines: e.ENGINES, decodeConcurrency: e.DECODE_CONCURRENCY, batchSizes: e.BATCH_SIZES },
     frames: {
       deadlineMs: e.FRAME_DEADLINE_MS,
       resultMarginMs: e.RESULT_MARGIN_MS,

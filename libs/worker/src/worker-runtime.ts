@@ -182,7 +182,8 @@ async function loadModel(config: AppConfig, spec: ModelSpec, log: Logger): Promi
     spinSingleFrames: m.spinSingleFrames,
     // Inference yields the cores to the event loop (routing, Redis, the embedded edge) and to decoding
     // the next frames, and takes the rest: with two ORT threads on 2 cores the worker's loop p99 at
-    // saturation was 13.2 ms in a bench run without it, 10.0 ms (median of three) with it.
+    // saturation was 13.2 ms in one bench run without it, 10.0 ms (median of three) with it, both at
+    // commit 8092734, before --single-threaded-gc (INFERENCE_NODE_FLAGS).
     nice: 10,
     logger: log.child({ model: spec.id, version: spec.version }),
   });

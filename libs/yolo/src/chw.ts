@@ -12,6 +12,7 @@ export const PAD_VALUE = 114;
 export function letterboxToChw(src: Uint8Array, g: LetterboxGeometry, dst: Float32Array, offset: number): void {
   const plane = g.inputWidth * g.inputHeight;
   const inv = 1 / 255;
+  // Grey everywhere, then the content over it: filling only the margins measured no faster.
   dst.fill(PAD_VALUE * inv, offset, offset + 3 * plane);
   for (let y = 0, s = 0; y < g.resizedHeight; y++) {
     const row = offset + (g.padTop + y) * g.inputWidth + g.padLeft;

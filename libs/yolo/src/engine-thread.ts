@@ -10,8 +10,8 @@ import { Postprocessor } from './postprocess';
 /**
  * The inference thread's body. onnxruntime-node's `session.run()` computes on the calling thread
  * (upstream microsoft/onnxruntime#19611), so it runs here, together with everything else per frame
- * that is not decoding: the padding and HWC→CHW conversion, the output decode and NMS. The worker's event loop
- * only decodes (on libuv's pool) and routes.
+ * that is not decoding: the padding and HWC→CHW conversion, the output decode and NMS. The
+ * worker's event loop only decodes (on libuv's pool) and routes.
  */
 const init = workerData as EngineInit;
 const port = parentPort!;
@@ -84,7 +84,7 @@ async function open(): Promise<void> {
   lowerPriority(init.nice);
   // Runs of one frame get their own session where they exist as such: always with exact sizes, and
   // where the sizes include 1.
-  const sizes = init.batchSizes.length ? [...init.batchSizes] : init.singleFrameSession ? [1, 0] : [0];
+  const sizes = init.batchSizes.length ? init.batchSizes : init.singleFrameSession ? [1, 0] : [0];
   for (const size of sizes) {
     const options = size === 1 && init.singleFrameSession ? init.singleFrameSession : init.session;
     const session = await ort.InferenceSession.create(new Uint8Array(init.model), options);

@@ -25,8 +25,14 @@ async function paddedBySharp(image: Buffer, g: Awaited<ReturnType<typeof letterb
 }
 
 describe('letterboxToChw', () => {
-  it.each(['camera-1280x720.jpg', 'chelsea-640x480.jpg'])('pads the content-only pixels of %s exactly as sharp would', async (name) => {
-    const image = await readFile(join(imageFixturesDir(), name));
+  // Landscape frames are padded above and below; the portrait one (a fixture turned upright) left and right.
+  const cases: [string, () => Promise<Buffer>][] = [
+    ['camera-1280x720.jpg', () => readFile(join(imageFixturesDir(), 'camera-1280x720.jpg'))],
+    ['chelsea-640x480.jpg', () => readFile(join(imageFixturesDir(), 'chelsea-640x480.jpg'))],
+    ['rocket-1280x720.jpg turned to 720×1280', async () => sharp(await readFile(join(imageFixturesDir(), 'rocket-1280x720.jpg'))).rotate(90).jpeg().toBuffer()],
+  ];
+  it.each(cases)('pads the content-only pixels of %s exactly as sharp would', async (_name, load) => {
+    const image = await load();
     const frame = await letterbox(image, OPTS);
     expect(frame.pixels.length).toBe(frame.geometry.resizedWidth * frame.geometry.resizedHeight * 3);
     expect(frame.geometry.padTop + frame.geometry.padBottom + frame.geometry.padLeft + frame.geometry.padRight).toBeGreaterThan(0);
