@@ -10,6 +10,9 @@ const depConstraints = [
   { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared', 'scope:wire'] },
   { sourceTag: 'scope:edge', onlyDependOnLibsWithTags: ['scope:edge', 'scope:shared', 'scope:wire'] },
   { sourceTag: 'scope:worker', onlyDependOnLibsWithTags: ['scope:worker', 'scope:shared', 'scope:wire'] },
+  // The camera gateway feeds edges through the client SDK; the events service reads results from Redis.
+  { sourceTag: 'scope:gateway', onlyDependOnLibsWithTags: ['scope:gateway', 'scope:client', 'scope:shared', 'scope:wire'] },
+  { sourceTag: 'scope:events', onlyDependOnLibsWithTags: ['scope:events', 'scope:shared', 'scope:wire'] },
   { sourceTag: 'scope:standalone', onlyDependOnLibsWithTags: ['scope:edge', 'scope:worker', 'scope:shared', 'scope:wire'] },
   { sourceTag: 'scope:testing', onlyDependOnLibsWithTags: ['scope:testing', 'scope:worker', 'scope:shared', 'scope:wire', 'scope:client'] },
   { sourceTag: 'scope:bench', onlyDependOnLibsWithTags: ['scope:bench', 'scope:testing', 'scope:worker', 'scope:shared', 'scope:wire', 'scope:client'] },

@@ -5,6 +5,7 @@ import Redis from 'ioredis';
 import { connectTolerant, createRedis, luaScripts } from '@vision/transport';
 import type { BulkConfig } from '@vision/config';
 import { VisionError, type Detection, type FrameOutcomeMessage, type WireError } from '@vision/protocol';
+import { WEBHOOK_RETRY } from '@vision/webhooks';
 import { bulkKeys, jobQueueName, WEBHOOK_QUEUE, type BulkKeys } from './bulk-keys';
 
 export type JobState = 'uploading' | 'queued' | 'active' | 'completed' | 'cancelled' | 'failed';
@@ -235,9 +236,7 @@ export class BulkJobs {
     await this.release(id, m.tenant);
     if (m.webhook) {
       const event: WebhookEvent = { type: 'job.finished', job: this.summary({ ...m, state, finishedAt: Date.now() }) };
-      await this.queue(WEBHOOK_QUEUE).add('deliver', { url: m.webhook, body: JSON.stringify(event) }, {
-        attempts: 6, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: true, removeOnFail: 100,
-      });
+      await this.queue(WEBHOOK_QUEUE).add('deliver', { url: m.webhook, body: JSON.stringify(event) }, { ...WEBHOOK_RETRY, removeOnComplete: true, removeOnFail: 100 });
     }
   }
 

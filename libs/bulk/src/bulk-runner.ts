@@ -4,10 +4,7 @@ import type { BulkConfig } from '@vision/config';
 import type { BulkJobs } from './bulk-jobs';
 import { jobQueueName, WEBHOOK_QUEUE } from './bulk-keys';
 import type { BulkSource } from './bulk-source';
-import { signWebhook } from './webhook';
-
-/** A webhook answer slower than this counts as a failed attempt. */
-const WEBHOOK_TIMEOUT_MS = 5000;
+import { postSignedWebhook } from '@vision/webhooks';
 
 /**
  * The worker side of bulk jobs: one BullMQ worker per served model's queue feeding that model's
@@ -36,14 +33,7 @@ export class BulkRunner {
       WEBHOOK_QUEUE,
       async (job: Job<{ url: string; body: string }>) => {
         if (!secret) throw new Error('BULK_WEBHOOK_SECRET is not set on this worker');
-        const res = await fetch(job.data.url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-vision-signature': signWebhook(secret, job.data.body) },
-          body: job.data.body,
-          redirect: 'manual',
-          signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
-        });
-        if (!res.ok) throw new Error(`webhook answered ${res.status}`);
+        await postSignedWebhook(job.data.url, job.data.body, secret);
       },
       this.options(4),
     );

@@ -15,7 +15,7 @@ import {
 } from '@vision/protocol';
 import { TokenBucket } from '@vision/transport';
 import type { FrameLedger, Settled } from './frame-ledger';
-import { streamAllowed, type Principal } from './security/token-verifier';
+import { streamAllowed, type Principal } from '@vision/auth';
 
 export type WireProtocol = 'seed' | 'yolo.v1';
 

@@ -4,7 +4,7 @@ import type { VisionMetrics } from '@vision/metrics';
 import type { ConnectionLeases, EdgeTransport } from '@vision/transport';
 import type { BulkJobs } from '@vision/bulk';
 import type { ModelCatalog } from './model-catalog';
-import type { TokenVerifier } from './security/token-verifier';
+import type { TokenVerifier } from '@vision/auth';
 
 /** Everything the edge module is built from; provided once under `EDGE_CONTEXT`. */
 export interface EdgeContext {

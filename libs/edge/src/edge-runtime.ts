@@ -16,7 +16,7 @@ import { EdgeModule } from './edge.module';
 import { EdgeService } from './edge.service';
 import { ModelCatalog } from './model-catalog';
 import { PinoNestLogger } from './nest-logger';
-import { TokenVerifier } from './security/token-verifier';
+import { TokenVerifier } from '@vision/auth';
 import { VisionWsAdapter } from './vision-ws-adapter';
 
 export interface EdgeRuntime {

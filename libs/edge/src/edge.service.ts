@@ -8,7 +8,7 @@ import { EDGE_CONTEXT, type EdgeContext } from './edge-context';
 import { FrameLedger } from './frame-ledger';
 import { MessageWatch } from './message-watch';
 import { Gatekeeper, type Admission } from './security/gatekeeper';
-import type { Principal } from './security/token-verifier';
+import type { Principal } from '@vision/auth';
 
 const DRAIN_LINGER_MS = 250;
 const CLOSE_HANDSHAKE_MS = 2000;

@@ -1,6 +1,6 @@
 import { Controller, Delete, Get, Inject, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { checkWebhookUrl } from '@vision/bulk';
+import { checkWebhookUrl } from '@vision/webhooks';
 import { VisionError } from '@vision/protocol';
 import { admittedRequest, queryParam } from './admitted-request';
 import { readUpload } from './bulk-upload';

@@ -1,6 +1,6 @@
 import { VisionError } from '@vision/protocol';
 import type { ModelRepository } from '@vision/config';
-import type { Principal } from './security/token-verifier';
+import type { Principal } from '@vision/auth';
 
 /**
  * The models clients may choose, from the site's repository (re-read on SIGHUP). Choices are

@@ -7,7 +7,7 @@ import type { ConnectionLease, ConnectionLeases } from '@vision/transport';
 import type { Socket } from 'node:net';
 import { ReadLimiter } from '../read-limiter';
 import { clientAddress, originAllowed, requestToken } from './request-identity';
-import { TokenVerifier, type Principal } from './token-verifier';
+import { TokenVerifier, type Principal } from '@vision/auth';
 
 /** A connection that passed the gate: who it is, where from, and the slot it holds. */
 export interface Admission {

@@ -42,3 +42,27 @@ export function checkWebhookUrl(raw: string, hosts: readonly string[]): string {
   }
   return url.toString();
 }
+
+/** A webhook answer slower than this counts as a failed attempt. */
+export const WEBHOOK_TIMEOUT_MS = 5000;
+
+/**
+ * How often a delivery is attempted and how long between attempts (BullMQ's exponential backoff:
+ * 1 s, 2 s, 4 s, …). Bulk-job and site-event webhooks share it.
+ */
+export const WEBHOOK_RETRY = { attempts: 6, backoff: { type: 'exponential' as const, delay: 1000 } };
+
+/**
+ * POSTs `body` signed with `secret` to `url` (no redirects: a redirect could lead inside the site).
+ * Throws unless the receiver answered 2xx within `WEBHOOK_TIMEOUT_MS`.
+ */
+export async function postSignedWebhook(url: string, body: string, secret: string): Promise<void> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signWebhook(secret, body) },
+    body,
+    redirect: 'manual',
+    signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+  });
+  if (!res.ok) throw new Error(`webhook answered ${res.status}`);
+}
