@@ -1,1 +1,2 @@
 export * from './token-verifier';
+export * from './token-minter';

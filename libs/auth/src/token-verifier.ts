@@ -13,12 +13,18 @@ export interface Principal {
   models: string[] | undefined;
   /** Epoch ms; undefined without auth or for tokens without `exp`. */
   expiresAt: number | undefined;
+  /** OAuth-style `scope` claim (space-separated) as a list; undefined without auth or without the claim. */
+  scopes: string[] | undefined;
+  /** The token's `jti`, if it has one (revocation lists name tokens by it). */
+  tokenId: string | undefined;
 }
 
 /** The claim that restricts stream ids. */
 export const STREAMS_CLAIM = 'streams';
 /** The claim that restricts model ids. */
 export const MODELS_CLAIM = 'models';
+/** Operator rights beyond sending frames (`cameras:write`, `events:read`, …), OAuth style. */
+export const SCOPE_CLAIM = 'scope';
 const JWKS_FILE_RECHECK_MS = 5000;
 const JWKS_CACHE_MAX_AGE_MS = 10 * 60_000;
 
@@ -65,11 +71,15 @@ export class TokenVerifier {
       }
       return v as string[] | undefined;
     });
+    const scope = payload[SCOPE_CLAIM];
+    if (scope !== undefined && typeof scope !== 'string') throw new VisionError('E_UNAUTHORIZED', `the ${SCOPE_CLAIM} claim must be a space-separated string`);
     return {
       subject: `sub:${payload.sub}`,
       streams,
       models,
       expiresAt: payload.exp !== undefined ? payload.exp * 1000 : undefined,
+      scopes: scope === undefined ? undefined : scope.split(' ').filter(Boolean),
+      tokenId: typeof payload.jti === 'string' ? payload.jti : undefined,
     };
   }
 }
@@ -79,6 +89,11 @@ export function streamAllowed(p: Principal, streamId: string | undefined): boole
   if (!p.streams) return true;
   if (streamId === undefined) return false;
   return p.streams.some((s) => (s.endsWith('*') ? streamId.startsWith(s.slice(0, -1)) : s === streamId));
+}
+
+/** Whether `p` holds `scope`. Without authentication (no verifier) every caller does. */
+export function hasScope(p: Principal, scope: string, authEnabled: boolean): boolean {
+  return !authEnabled || (p.scopes?.includes(scope) ?? false);
 }
 
 /** A JWKS file, re-read when its mtime changes (key rotation without a restart). */

@@ -60,7 +60,7 @@ export class Gatekeeper {
   /** The checks every request shares: Origin, then credentials. */
   async authenticate(req: IncomingMessage, ip: string): Promise<Principal> {
     if (!originAllowed(this.opts.auth, req)) throw new VisionError('E_FORBIDDEN', `origin ${req.headers.origin} not allowed`);
-    if (!this.opts.verifier) return { subject: `ip:${ip}`, streams: undefined, models: undefined, expiresAt: undefined };
+    if (!this.opts.verifier) return { subject: `ip:${ip}`, streams: undefined, models: undefined, expiresAt: undefined, scopes: undefined, tokenId: undefined };
     const token = requestToken(req);
     if (!token) throw new VisionError('E_UNAUTHORIZED', 'no bearer token');
     return this.opts.verifier.verify(token);

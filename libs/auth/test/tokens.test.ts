@@ -1,0 +1,56 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exportJWK, importSPKI } from 'jose';
+import { describe, expect, it } from 'vitest';
+import type { AuthConfig } from '@vision/config';
+import { hasScope, mintToken, TokenVerifier } from '@vision/auth';
+
+const base: AuthConfig = {
+  disabled: undefined, secret: undefined, jwksFile: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined,
+  clockSkewS: 0, allowedOrigins: [], allowNoOrigin: true, trustedProxies: [],
+};
+
+async function jwksFileFor(alg: 'RS256' | 'ES256', kid: string): Promise<{ file: string; pem: string }> {
+  const pair = alg === 'RS256' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const pem = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const pub = await importSPKI(pair.publicKey.export({ type: 'spki', format: 'pem' }).toString(), alg);
+  const file = join(mkdtempSync(join(tmpdir(), 'jwks-')), 'jwks.json');
+  writeFileSync(file, JSON.stringify({ keys: [{ ...(await exportJWK(pub)), kid, alg, use: 'sig' }] }));
+  return { file, pem };
+}
+
+describe('tokens', () => {
+  it('mints HS256 tokens the verifier accepts with their claims, jti and scopes; another secret is refused', async () => {
+    const secret = 'k'.repeat(40);
+    const { token, tokenId } = await mintToken({ subject: 'gate-3', streams: ['gate-*'], models: ['general'], scopes: ['cameras:read'], ttlS: 60, issuer: 'site', audience: 'edges' }, { secret });
+    const p = await TokenVerifier.create({ ...base, secret, issuer: 'site', audience: 'edges' }).verify(token);
+    expect(p).toMatchObject({ subject: 'sub:gate-3', streams: ['gate-*'], models: ['general'], scopes: ['cameras:read'], tokenId });
+    expect(p.expiresAt! - Date.now()).toBeGreaterThan(55_000);
+    expect(hasScope(p, 'cameras:read', true)).toBe(true);
+    expect(hasScope(p, 'cameras:write', true)).toBe(false);
+    await expect(TokenVerifier.create({ ...base, secret: 'x'.repeat(40) }).verify(token)).rejects.toMatchObject({ code: 'E_UNAUTHORIZED' });
+    await expect(TokenVerifier.create({ ...base, secret, audience: 'other' }).verify(token)).rejects.toMatchObject({ code: 'E_UNAUTHORIZED' });
+  });
+
+  for (const alg of ['RS256', 'ES256'] as const) {
+    it(`verifies ${alg} tokens against a JWKS file, and refuses one signed by a key not in it`, async () => {
+      const site = await jwksFileFor(alg, 'site-1');
+      const stranger = await jwksFileFor(alg, 'site-1');
+      const verifier = TokenVerifier.create({ ...base, jwksFile: site.file });
+      const good = await mintToken({ subject: 'cam', ttlS: 60 }, { privateKey: site.pem, alg, kid: 'site-1' });
+      expect((await verifier.verify(good.token)).subject).toBe('sub:cam');
+      const forged = await mintToken({ subject: 'cam', ttlS: 60 }, { privateKey: stranger.pem, alg, kid: 'site-1' });
+      await expect(verifier.verify(forged.token)).rejects.toMatchObject({ code: 'E_UNAUTHORIZED' });
+    });
+  }
+
+  it('refuses an expired token with E_TOKEN_EXPIRED, and a key that is not a private key with E_CONFIG', async () => {
+    const secret = 'k'.repeat(40);
+    const { token } = await mintToken({ subject: 'cam', ttlS: 1 }, { secret });
+    await new Promise((r) => setTimeout(r, 2100));
+    await expect(TokenVerifier.create({ ...base, secret }).verify(token)).rejects.toMatchObject({ code: 'E_TOKEN_EXPIRED' });
+    await expect(mintToken({ subject: 'cam', ttlS: 60 }, { privateKey: 'not a key', alg: 'ES256' })).rejects.toMatchObject({ code: 'E_CONFIG' });
+  });
+});
