@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { exportJWK, importSPKI } from 'jose';
 import { describe, expect, it } from 'vitest';
 import type { AuthConfig } from '@vision/config';
-import { hasScope, mintToken, TokenVerifier } from '@vision/auth';
+import { hasScope, mintToken, TokenVerifier } from '../src';
 
 const base: AuthConfig = {
   disabled: undefined, secret: undefined, jwksFile: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined,
