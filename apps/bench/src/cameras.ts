@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import WebSocket from 'ws';
-import { encodeFrame, PROTOCOL_V1 } from '@vision/protocol';
+import { encodeFrame, PROTOCOL_V1 } from '@vision/wire';
 import { CountingAgent } from './counting-agent';
 
 export type BenchTransport = 'ws-binary' | 'ws-seed' | 'http-base64' | 'http-binary';

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import sharp from 'sharp';
 import { benchModelName, freePort, modelsDir, repoRoot, startService, startTestRedis, uniquePrefix, type ServiceProcess } from '@vision/testing';
+import type { ExecutionProviderName } from '@vision/config';
 import { YoloModel } from '@vision/yolo';
 import { runCameras, type BenchTransport } from './cameras';
 import { CpuMeter } from './cpu-usage';
@@ -63,7 +64,7 @@ async function main(): Promise<void> {
       maxBatch?: string; engines: string; decodeConcurrency?: string; spinSingleFrames?: boolean; naiveThreads: string; provider: string; skip: string; out: string; bulkImages: string; bulkFps: string;
     }>();
   const images = await benchImages();
-  const provider = o.provider as 'cpu' | 'cuda' | 'tensorrt';
+  const provider = o.provider as ExecutionProviderName;
   const skip = new Set(o.skip.split(',').filter(Boolean));
   const cams = o.cameras.split(',').map(Number);
   const maxCams = Math.max(...cams);

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import WebSocket from 'ws';
-import { PROTOCOL_V1 } from '@vision/protocol';
+import { PROTOCOL_V1 } from '@vision/wire';
 import { rssMb, startService, startTestRedis, uniquePrefix } from '@vision/testing';
 import { loadBenchImages } from './bench-cli';
 import { runCameras } from './cameras';

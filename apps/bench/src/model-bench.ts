@@ -3,7 +3,8 @@ import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { benchModelName, imageFixturesDir, modelsDir, repoRoot } from '@vision/testing';
-import { EXECUTION_PROVIDERS, YoloModel, type ExecutionProviderName } from '@vision/yolo';
+import { YoloModel } from '@vision/yolo';
+import { EXECUTION_PROVIDERS, type ExecutionProviderName } from '@vision/config';
 import { measureRawOrt, type RawOrtRow } from './raw-ort';
 import { table } from './stats';
 

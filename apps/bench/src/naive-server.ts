@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
-import { toWireError } from '@vision/protocol';
+import { toWireError } from '@vision/wire';
+import type { ExecutionProviderName } from '@vision/config';
 import { YoloModel } from '@vision/yolo';
 
 /**
@@ -13,7 +14,7 @@ import { YoloModel } from '@vision/yolo';
  */
 async function main(): Promise<void> {
   const [modelPath, port = '0', provider = 'cpu', threads = '0'] = process.argv.slice(2);
-  const model = await YoloModel.load({ modelPath, executionProvider: provider as 'cpu' | 'cuda' | 'tensorrt', intraOpThreads: Number(threads) });
+  const model = await YoloModel.load({ modelPath, executionProvider: provider as ExecutionProviderName, intraOpThreads: Number(threads) });
   const wss = new WebSocketServer({ port: Number(port), host: '127.0.0.1', maxPayload: 64 * 1024 * 1024, perMessageDeflate: false });
   let chain: Promise<void> = Promise.resolve();
   wss.on('connection', (ws) => {

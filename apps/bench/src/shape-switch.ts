@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import { join } from 'node:path';
 import { benchModelName, modelsDir } from '@vision/testing';
-import { batchLadder, EXECUTION_PROVIDERS, YoloModel, type ExecutionProviderName } from '@vision/yolo';
+import { batchLadder, YoloModel } from '@vision/yolo';
+import { EXECUTION_PROVIDERS, type ExecutionProviderName } from '@vision/config';
 import { loadBenchImages } from './bench-cli';
 import { percentile, table } from './stats';
 

@@ -1,4 +1,5 @@
-import { RedisWorkerTransport } from '@vision/transport';
+import { loadConfig } from '@vision/config';
+import { RedisWorkerTransport, workerStreamOptions } from '@vision/transport';
 
 /**
  * `node sink-worker.js <redis url> <prefix>`: a consumer that answers every frame at once with no
@@ -6,7 +7,7 @@ import { RedisWorkerTransport } from '@vision/transport';
  */
 async function main(): Promise<void> {
   const [url, prefix] = process.argv.slice(2);
-  const t = new RedisWorkerTransport({ url, prefix, model: 'default' });
+  const t = new RedisWorkerTransport({ url, prefix, model: 'default', ...workerStreamOptions(loadConfig({})) });
   await t.start(`sink-${process.pid}`);
   console.log(JSON.stringify({ started: true }));
   let running = true;

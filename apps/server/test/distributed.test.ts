@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeFrame, PROTOCOL_V1, type Detection } from '@vision/protocol';
+import { encodeFrame, PROTOCOL_V1, type Detection } from '@vision/wire';
 import {
   cleanupPrefix, COLORS, drawScene, freePort, modelsDir, startService, startTestRedis, TestClient, uniquePrefix,
   type ServiceProcess, type TestRedis,

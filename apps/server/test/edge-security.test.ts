@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import type WebSocket from 'ws';
-import { encodeFrame, PROTOCOL_V1 } from '@vision/protocol';
+import { encodeFrame, PROTOCOL_V1 } from '@vision/wire';
 import {
   cleanupPrefix, COLORS, drawScene, modelsDir, signTestToken, startService, startTestRedis, TEST_JWT_SECRET, TestClient, tryUpgrade,
   uniquePrefix, type ServiceProcess, type TestRedis,

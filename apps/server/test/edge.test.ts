@@ -4,10 +4,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createLogger, loadConfig, type Env } from '@vision/config';
 import { VisionMetrics } from '@vision/metrics';
-import { encodeFrame, PROTOCOL_V1 } from '@vision/protocol';
-import { admissionFrom, MemoryTransport } from '@vision/transport';
+import { encodeFrame, ERROR_CODES, PROTOCOL_V1, type ErrorCode } from '@vision/wire';
+import { admissionFrom, MemoryTransport, RedisEdgeTransport } from '@vision/transport';
 import { startWorkerRuntime, type WorkerRuntime } from '@vision/worker';
-import { COLORS, drawScene, freePort, modelsDir, TestClient } from '@vision/testing';
+import { COLORS, drawScene, freePort, modelsDir, TestClient, tryUpgrade } from '@vision/testing';
 import { startEdgeRuntime, type EdgeRuntime } from '@vision/edge';
 import { BulkJobs } from '@vision/bulk';
 
@@ -236,20 +236,34 @@ describe('edge: POST /v1/detect', () => {
     expect(statuses.every((c) => c === 200 || c === 429)).toBe(true);
   });
 
-  it('maps bad requests to the error table statuses', async () => {
-    const { http } = await edgeWith({ MAX_FRAME_BYTES: '4096' });
-    const post = (body: string | Buffer, type: string) =>
-      fetch(`${http}/v1/detect`, { method: 'POST', headers: { 'content-type': type }, body });
-    const cases: [Response, number, string][] = [
-      [await post('{"image": 5}', 'application/json'), 400, 'E_BAD_MESSAGE'],
-      [await post('nope{', 'application/json'), 400, 'E_BAD_MESSAGE'],
-      [await post('hello', 'application/octet-stream'), 415, 'E_UNSUPPORTED_FORMAT'],
-      [await post(Buffer.alloc(0), 'image/jpeg'), 400, 'E_EMPTY_FRAME'],
-      [await post(Buffer.alloc(5000, 1), 'image/jpeg'), 413, 'E_FRAME_TOO_LARGE'],
+  it('maps bad requests to the error table: status, code and its fixed message, never the path', async () => {
+    const { http, config, log, metrics } = await edgeWith({ MAX_FRAME_BYTES: '4096' });
+    // An edge whose queue is down: the frame is never queued, and the answer says so.
+    const down = new RedisEdgeTransport({ url: `redis://127.0.0.1:${await freePort()}`, prefix: 'down', admission: admissionFrom(config), maxLen: 1000 });
+    const cut = await startEdgeRuntime({ config, log, metrics, transport: down });
+    stops.push(() => cut.stop());
+    const post = (body: string | Buffer, type: string, base = http) =>
+      fetch(`${base}/v1/detect`, { method: 'POST', headers: { 'content-type': type }, body });
+    const cases: [string, Response, ErrorCode][] = [
+      ['base64 body that is not a string', await post('{"image": 5}', 'application/json'), 'E_BAD_REQUEST'],
+      ['JSON that does not parse', await post('nope{', 'application/json'), 'E_BAD_REQUEST'],
+      ['not an image', await post('hello', 'application/octet-stream'), 'E_UNSUPPORTED_FORMAT'],
+      ['empty body', await post(Buffer.alloc(0), 'image/jpeg'), 'E_EMPTY_FRAME'],
+      ['too large', await post(Buffer.alloc(5000, 1), 'image/jpeg'), 'E_FRAME_TOO_LARGE'],
+      ['queue down', await post(await drawScene({ width: 64, height: 64, format: 'jpeg' }), 'image/jpeg', `http://127.0.0.1:${cut.port}`), 'E_UNAVAILABLE'],
+      ['unknown path', await fetch(`${http}/v2/secret-path`), 'E_NO_ROUTE'],
+      ['unknown method', await fetch(`${http}/v1/detect`, { method: 'DELETE' }), 'E_NO_ROUTE'],
     ];
-    for (const [res, status, code] of cases) {
-      expect(res.status).toBe(status);
-      expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
+    for (const [what, res, code] of cases) {
+      expect(res.status, what).toBe(ERROR_CODES[code].http);
+      const text = await res.text();
+      expect(JSON.parse(text), what).toEqual({ error: { code, message: ERROR_CODES[code].message } });
+      expect(text, what).not.toContain('secret-path');
     }
+    expect(ERROR_CODES.E_UNAVAILABLE.message).toContain('nothing was queued');
+    // An upgrade to a path that is not a WebSocket endpoint gets an HTTP answer, not a dropped socket.
+    const upgrade = await tryUpgrade(`${http.replace('http', 'ws')}/ws/elsewhere`);
+    expect(upgrade).toMatchObject({ ok: false, status: 404 });
+    if (!upgrade.ok) expect(JSON.parse(upgrade.body)).toEqual({ error: { code: 'E_NO_ROUTE', message: ERROR_CODES.E_NO_ROUTE.message } });
   });
 });

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeFrame as encodeWire, PROTOCOL_V1, type FrameHeader } from '@vision/protocol';
+import { encodeFrame as encodeWire, PROTOCOL_V1, type FrameHeader } from '@vision/wire';
 import {
   cleanupPrefix, COLORS, drawScene, modelsDir, rssPeaks, seededRandom, startService, startTestRedis, TestClient, uniquePrefix,
   type ServiceProcess, type TestRedis,

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeFrame, PROTOCOL_V1 } from '@vision/protocol';
+import { encodeFrame, PROTOCOL_V1 } from '@vision/wire';
 import {
   COLORS, drawScene, modelsDir, signTestToken, startService, startTestRedis, TEST_JWT_SECRET, TestClient, tryUpgrade, uniquePrefix,
   type ServiceProcess, type TestRedis,

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeFrame, PROTOCOL_V1 } from '@vision/protocol';
+import { encodeFrame, PROTOCOL_V1 } from '@vision/wire';
 import { shardOf } from '@vision/transport';
 import { COLORS, drawScene, modelsDir, startService, startTestRedis, TestClient, type ServiceProcess, type TestRedis } from '@vision/testing';
 

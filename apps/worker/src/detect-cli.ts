@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError } from 'commander';
-import { toWireError } from '@vision/protocol';
-import { EXECUTION_PROVIDERS, parseNamesFile, YoloModel, type ExecutionProviderName } from '@vision/yolo';
+import { toWireError } from '@vision/wire';
+import { parseNamesFile, YoloModel } from '@vision/yolo';
+import { EXECUTION_PROVIDERS, type ExecutionProviderName } from '@vision/config';
 
 /**
  * `npm run detect -- --model yolov8n.onnx a.jpg b.png`: one line per image, a JSON array of

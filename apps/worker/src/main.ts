@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { runMain } from '@vision/config';
+import { metricsPortFor, runMain } from '@vision/config';
 import { serveMetrics, VisionMetrics, watchLoop } from '@vision/metrics';
 import { startWorkerRuntime, type WorkerRuntime } from '@vision/worker';
 
@@ -12,7 +12,7 @@ runMain('worker', async (config, log) => {
   const loop = watchLoop();
   const loaded: { runtime?: WorkerRuntime } = {};
   // Up before the models load (a TensorRT build can take minutes): alive, not yet ready.
-  const server = await serveMetrics(metrics, config.metricsPort, config.host, async () => ({
+  const server = await serveMetrics(metrics, metricsPortFor(config, 'worker'), config.host, log, async () => ({
     model: false,
     ...(await loaded.runtime?.readiness()),
     loop: !loop.stalled(),

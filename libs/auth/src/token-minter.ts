@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { importJWK, importPKCS8, SignJWT, type CryptoKey, type JWK, type KeyObject } from 'jose';
 
 type KeyLike = CryptoKey | KeyObject;
-import { VisionError } from '@vision/protocol';
+import { VisionError } from '@vision/wire';
 import { MODELS_CLAIM, SCOPE_CLAIM, STREAMS_CLAIM } from './token-verifier';
 
 /** What a token grants: who (`sub`), which streams and models, which operator scopes, for how long. */

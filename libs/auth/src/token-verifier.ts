@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { AuthConfig } from '@vision/config';
-import { VisionError } from '@vision/protocol';
+import { VisionError } from '@vision/wire';
 
 /** Who a connection or request acts as. Without auth every client is its own address. */
 export interface Principal {

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
-import { connectTolerant, createRedis, luaScripts } from '@vision/transport';
+import { connectTolerant, createRedis, type RedisConnectionOptions } from '@vision/redis';
 import type { BulkConfig } from '@vision/config';
-import { VisionError, type Detection, type FrameOutcomeMessage, type WireError } from '@vision/protocol';
+import { VisionError, type Detection, type WireError } from '@vision/wire';
+import { type FrameOutcomeMessage } from '@vision/transport';
 import { WEBHOOK_RETRY } from '@vision/webhooks';
+import { bulkScripts } from './bulk-scripts';
 import { bulkKeys, jobQueueName, WEBHOOK_QUEUE, type BulkKeys } from './bulk-keys';
 
 export type JobState = 'uploading' | 'queued' | 'active' | 'completed' | 'cancelled' | 'failed';
@@ -44,9 +45,7 @@ export interface WebhookEvent {
   job: Omit<JobStatus, 'results' | 'next'>;
 }
 
-const lua = luaScripts<'reserve-job' | 'release-job' | 'resize-job' | 'record-result'>(join(__dirname, '..', 'lua'));
 
-type Reserve = (...args: (string | number)[]) => Promise<number>;
 
 /**
  * Bulk jobs in Redis: metadata, images (raw bytes in a hash per job, never in the BullMQ payload),
@@ -56,28 +55,28 @@ type Reserve = (...args: (string | number)[]) => Promise<number>;
  */
 export class BulkJobs {
   readonly keys: BulkKeys;
-  private readonly redis: Redis & { bulkReserve?: Reserve; bulkRelease?: Reserve; bulkResize?: Reserve; bulkRecord?: Reserve };
+  private readonly redis: Redis;
   private readonly queues = new Map<string, Queue>();
+  private workerConnections = 0;
 
   constructor(
     private readonly url: string,
     prefix: string,
     private readonly cfg: BulkConfig,
+    private readonly onState?: RedisConnectionOptions['onState'],
   ) {
     this.keys = bulkKeys(prefix);
     // Commands fail fast while Redis is away, so an HTTP client hears E_UNAVAILABLE instead of waiting.
-    this.redis = createRedis(url, { name: 'bulk' });
+    this.redis = createRedis(url, { name: 'bulk', onState });
     void connectTolerant(this.redis);
-    this.redis.defineCommand('bulkReserve', { numberOfKeys: 4, lua: lua('reserve-job') });
-    this.redis.defineCommand('bulkRelease', { numberOfKeys: 4, lua: lua('release-job') });
-    this.redis.defineCommand('bulkResize', { numberOfKeys: 2, lua: lua('resize-job') });
-    this.redis.defineCommand('bulkRecord', { numberOfKeys: 2, lua: lua('record-result') });
   }
 
   /** A connection for a BullMQ worker: its blocking reads wait out reconnects (maxRetriesPerRequest: null, as BullMQ requires). */
   workerConnection(): Redis {
-    const r = new Redis(this.url, { maxRetriesPerRequest: null, connectionName: 'bulk-worker' });
-    r.on('error', () => undefined);
+    const name = `bulk-worker-${++this.workerConnections}`;
+    const r = new Redis(this.url, { maxRetriesPerRequest: null, connectionName: name });
+    r.on('error', (err: Error) => this.onState?.('down', name, err));
+    if (this.onState) r.on('ready', () => this.onState?.('up', name));
     return r;
   }
 
@@ -92,9 +91,10 @@ export class BulkJobs {
     return this.store(async () => {
       const id = randomUUID();
       const now = Date.now();
-      const r = await this.redis.bulkReserve!(
-        this.keys.stored, this.keys.storedBytes, this.keys.tenantJobs(tenant), this.keys.bytesByJob,
-        now, now + this.cfg.resultTtlS * 1000, id, bytes, this.cfg.maxStoredBytes, this.cfg.maxJobsPerTenant,
+      const r = await bulkScripts.reserve.run(
+        this.redis,
+        { stored: this.keys.stored, storedBytes: this.keys.storedBytes, tenantJobs: this.keys.tenantJobs(tenant), bytesByJob: this.keys.bytesByJob },
+        { now, expiresAt: now + this.cfg.resultTtlS * 1000, id, bytes, maxStoredBytes: this.cfg.maxStoredBytes, maxJobsPerTenant: this.cfg.maxJobsPerTenant },
       );
       if (r === -1) throw new VisionError('E_JOB_LIMIT', `at most ${this.cfg.maxJobsPerTenant} unfinished jobs per tenant`);
       if (r === -2) throw new VisionError('E_JOB_LIMIT', 'the bulk image store is full; retry later');
@@ -116,7 +116,7 @@ export class BulkJobs {
   /** The upload is complete (`total` images, `bytes` of them): the job becomes visible to `model`'s workers. */
   async submit(id: string, model: string, total: number, bytes: number, webhook: string | undefined): Promise<void> {
     return this.store(async () => {
-      await this.redis.bulkResize!(this.keys.storedBytes, this.keys.bytesByJob, id, bytes);
+      await bulkScripts.resize.run(this.redis, { storedBytes: this.keys.storedBytes, bytesByJob: this.keys.bytesByJob }, { id, bytes });
       await this.redis.hset(this.keys.job(id), { total, state: 'queued', ...(webhook ? { webhook } : {}) });
       // The payload is the id only; a retry after a worker crash resumes from the results written so far.
       await this.queue(jobQueueName(model)).add('detect', { id }, { jobId: id, attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: true, removeOnFail: true });
@@ -210,7 +210,11 @@ export class BulkJobs {
   /** Records one image's outcome, once: a second result for the same image (a resumed job) is dropped. */
   async record(id: string, index: number, outcome: FrameOutcomeMessage): Promise<boolean> {
     const value = outcome.ok ? { detections: outcome.detections } : { error: outcome.error };
-    const first = await this.redis.bulkRecord!(this.keys.results(id), this.keys.job(id), index, JSON.stringify(value), outcome.ok ? 'done' : 'failed', this.cfg.resultTtlS * 1000);
+    const first = await bulkScripts.record.run(
+      this.redis,
+      { results: this.keys.results(id), job: this.keys.job(id) },
+      { index, result: JSON.stringify(value), counter: outcome.ok ? 'done' : 'failed', ttlMs: this.cfg.resultTtlS * 1000 },
+    );
     return first === 1;
   }
 
@@ -241,7 +245,7 @@ export class BulkJobs {
   }
 
   private async release(id: string, tenant: string): Promise<void> {
-    await this.redis.bulkRelease!(this.keys.stored, this.keys.storedBytes, this.keys.tenantJobs(tenant), this.keys.bytesByJob, id);
+    await bulkScripts.release.run(this.redis, { stored: this.keys.stored, storedBytes: this.keys.storedBytes, tenantJobs: this.keys.tenantJobs(tenant), bytesByJob: this.keys.bytesByJob }, { id });
   }
 
   /** Image bytes held for unfinished jobs (the gauge; the budget is `maxStoredBytes`). */

@@ -19,11 +19,13 @@ export class BulkRunner {
     private readonly jobs: BulkJobs,
     private readonly cfg: BulkConfig,
     private readonly log: Logger,
+    /** Queue and connection failures: the process's outage log decides what is worth a line. */
+    private readonly report: (where: string, err: Error) => void,
   ) {}
 
   serve(model: string, source: BulkSource): void {
     const w = new Worker(jobQueueName(model), (job: Job<{ id: string }>, token?: string) => this.process(job, source, token), this.options(this.cfg.jobConcurrency));
-    w.on('error', (err) => this.log.warn({ err: err.message, model }, 'bulk queue'));
+    w.on('error', (err) => this.report(`bulk queue ${model}`, err));
     this.workers.set(model, w);
   }
 
@@ -37,8 +39,8 @@ export class BulkRunner {
       },
       this.options(4),
     );
-    w.on('failed', (job, err) => this.log.warn({ attempt: job?.attemptsMade, err: err.message }, 'webhook delivery failed'));
-    w.on('error', (err) => this.log.warn({ err: err.message }, 'webhook queue'));
+    w.on('failed', (job, err) => this.report('webhook delivery', Object.assign(new Error(`attempt ${job?.attemptsMade}: ${err.message}`), { code: (err as { code?: string }).code })));
+    w.on('error', (err) => this.report('webhook queue', err));
     this.workers.set(`:${WEBHOOK_QUEUE}`, w);
   }
 

@@ -85,7 +85,7 @@ export class BulkSource {
         id: `bulk:${a.meta.id}:${index}`,
         job: {
           key: `bulk:${a.meta.id}:${index}`, edgeId: '', connId: '', frameId: index, receivedAt: now, deadline: NO_DEADLINE,
-          tenant: a.meta.tenant, bytes: image.length, image, model: a.meta.model,
+          tenant: a.meta.tenant, bytes: image.length, cost: 1, image, model: a.meta.model,
         },
         deliveryCount: 1,
         pickedAt: now,

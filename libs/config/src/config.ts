@@ -1,369 +1,224 @@
 import { availableParallelism, hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { bool, ConfigError, id, int, list, loadSettings, num, setting, type Env, type Loaded } from './settings';
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const num = (min: number, max: number) => z.coerce.number().min(min).max(max);
-const list = z.string().transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean));
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+/** ONNX Runtime execution providers a model may run on. */
+export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'tensorrt'] as const;
+export type ExecutionProviderName = (typeof EXECUTION_PROVIDERS)[number];
+export const executionProvider = z.enum(EXECUTION_PROVIDERS);
+const MiB = 1024 * 1024;
 
 /**
- * Every setting of every role, read from the environment once at start-up. The README's
- * configuration table is this schema in prose; keep them together.
+ * Every setting of the edge, worker and embedded server, read from the environment once at
+ * start-up: the variable, its validation and its default, once each. The config's shape is this
+ * tree's; the README's configuration table describes it (a test keeps them together).
  */
-const schema = z.object({
-  // Roles and wiring
-  PORT: int(0, 65535).default(8080),
-  HOST: z.string().min(1).default('0.0.0.0'),
+export const CORE_SETTINGS = {
+  port: setting('PORT', int(0, 65535).default(8080)),
+  host: setting('HOST', z.string().min(1).default('0.0.0.0')),
   // One URL, or (edges only) several: the shards cameras are spread over (docs/scaling.md).
-  REDIS_URL: list.pipe(z.array(z.url({ protocol: /^rediss?$/ })).min(1)).optional(),
-  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]+$/).default('vision'),
-  EDGE_ID: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
-  WORKER_ID: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
-  // Always served: orchestrators probe /healthz and /readyz there. 0 = any free port (logged).
-  METRICS_PORT: int(0, 65535).default(9464),
-  DEMO_ENABLED: bool.default(true),
-  TLS_CERT_FILE: z.string().min(1).optional(),
-  TLS_KEY_FILE: z.string().min(1).optional(),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  // Model
-  // Required for a stand-alone worker; only the embedded demo falls back to DEMO_MODEL_PATH.
-  MODEL_PATH: z.string().min(1).optional(),
-  NAMES_FILE: z.string().min(1).optional(),
-  // Several models: a JSON repository (docs/models.md); without it MODEL_PATH is the one model.
-  MODELS_FILE: z.string().min(1).optional(),
-  MODEL_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).default('default'),
-  MODEL_VERSION: z.string().regex(/^[A-Za-z0-9_.+-]{1,64}$/).default('1'),
-  WORKER_MODELS: list.optional(),
-  MODEL_MEMORY_MB: int(0, 10_000_000).default(0),
-  CONF_THRESHOLD: num(0, 1).default(0.25),
-  IOU_THRESHOLD: num(0, 1).default(0.45),
-  MAX_DETECTIONS: int(1, 10000).default(300),
-  EXECUTION_PROVIDER: z.enum(['cpu', 'cuda', 'tensorrt']).default('cpu'),
-  ALLOW_PROVIDER_FALLBACK: bool.default(false),
-  DEVICE_ID: int(0, 64).default(0),
-  // Unset: on CPU the CPUs this process may run on (ONNX Runtime's own choice, 0, ran one thread on
-  // a 2-vCPU VM; `npm run bench:model -- --threads 0`: 14.2 frames/s at batch 4, against 22.0 with
-  // two); on a GPU, 0, since every batch size has its own session and pool there.
-  INTRA_OP_THREADS: int(0, 1024).optional(),
-  INTER_OP_THREADS: int(0, 1024).default(0),
-  SPIN_SINGLE_FRAMES: bool.default(false),
-  MAX_INPUT_PIXELS: int(1, 1_000_000_000).default(40_000_000),
-  // Batching (worker)
-  // Unset: by provider. On CPU a frame costs about the same at any batch size and a batch's frames
-  // all wait for its end, so small batches (2 was the best per frame here); on a GPU, 8.
-  MAX_BATCH: int(1, 256).optional(),
-  MAX_WAIT_MS: int(0, 10_000).default(0),
-  // Unset: by provider (see YoloModelOptions.batchSizes).
-  BATCH_SIZES: list
-    .pipe(z.array(z.coerce.number<string>().int().min(1).max(256)))
-    .refine((a: number[]) => a.every((n, i) => i === 0 || n > a[i - 1]), 'must be ascending')
-    .optional(),
-  ENGINES: int(1, 64).default(1),
-  // Decoders beyond the cores only slow each other (and the engine) down; libuv runs 4 at most.
-  DECODE_CONCURRENCY: int(1, 256).default(Math.min(4, availableParallelism())),
-  MAX_QUEUE: int(1, 100_000).default(64),
-  // Frames (edge)
-  FRAME_DEADLINE_MS: int(10, 600_000).default(2000),
-  RESULT_MARGIN_MS: int(0, 60_000).default(1000),
-  MAX_FRAME_BYTES: int(1024, 64 * 1024 * 1024).default(8 * 1024 * 1024),
-  MAX_IN_FLIGHT: int(1, 1024).default(2),
-  PING_INTERVAL_MS: int(100, 600_000).default(25_000),
-  SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
-  // Security (edge)
-  AUTH_DISABLED: bool.optional(),
-  JWT_SECRET: z.string().min(32, 'must be at least 32 characters (256 bits) for HS256').optional(),
-  JWKS_FILE: z.string().min(1).optional(),
-  JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
-  JWT_ISSUER: z.string().min(1).optional(),
-  JWT_AUDIENCE: z.string().min(1).optional(),
-  JWT_CLOCK_SKEW_S: int(0, 600).default(30),
-  ALLOWED_ORIGINS: list.default([]),
-  ALLOW_NO_ORIGIN: bool.default(true),
-  TRUSTED_PROXIES: list.default([]),
-  MAX_CONNECTIONS: int(1, 1_000_000).default(4096),
-  MAX_CONNECTIONS_PER_IP: int(1, 1_000_000).default(32),
-  MAX_CONNECTIONS_PER_SUBJECT: int(1, 1_000_000).default(64),
-  MESSAGES_PER_SECOND: num(0.1, 100_000).default(60),
-  FRAMES_PER_SECOND: num(0.1, 100_000).default(30),
-  SUBJECT_FRAMES_PER_SECOND: num(0.1, 1_000_000).default(300),
-  BYTES_PER_SECOND: int(64 * 1024, 10 * 1024 * 1024 * 1024).default(16 * 1024 * 1024),
-  SUBJECT_BYTES_PER_SECOND: int(64 * 1024, 100 * 1024 * 1024 * 1024).default(32 * 1024 * 1024),
-  VIOLATIONS_BEFORE_CLOSE: int(1, 100_000).default(20),
-  IDLE_TIMEOUT_MS: int(1000, 3_600_000).default(60_000),
-  MESSAGE_TIMEOUT_MS: int(100, 600_000).default(10_000),
-  TENANT_MAX_QUEUE: int(1, 100_000).default(16),
-  MAX_QUEUE_BYTES: int(1024 * 1024, 64 * 1024 * 1024 * 1024).default(256 * 1024 * 1024),
-  // Decoding (worker)
-  COSTLY_DECODE_MAX_PIXELS: int(1, 1_000_000_000).default(4_000_000),
-  DECODE_TIMEOUT_S: int(1, 60).default(2),
-  // Bulk jobs (BullMQ; need REDIS_URL)
-  BULK_MAX_UPLOAD_BYTES: int(1024, 16 * 1024 * 1024 * 1024).default(256 * 1024 * 1024),
-  BULK_MAX_IMAGES: int(1, 1_000_000).default(1000),
-  BULK_MAX_STORED_BYTES: int(1024 * 1024, 1024 * 1024 * 1024 * 1024).default(1024 * 1024 * 1024),
-  BULK_MAX_JOBS_PER_TENANT: int(1, 10_000).default(4),
-  BULK_RESULT_TTL_S: int(60, 30 * 24 * 3600).default(24 * 3600),
-  BULK_WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-  BULK_WEBHOOK_HOSTS: list.default([]),
-  BULK_JOB_CONCURRENCY: int(1, 64).default(2),
-  BULK_LOCK_MS: int(1000, 600_000).default(15_000),
-  // Unset: by provider (see BulkConfig).
-  BULK_MAX_BATCH: int(1, 256).optional(),
-  BULK_TOPUP: bool.optional(),
-  BULK_YIELD: bool.default(true),
-  // Redis Streams
-  STREAM_MAXLEN: int(1, 10_000_000).default(1000),
-  CLAIM_MIN_IDLE_MS: int(10, 600_000).default(3000),
-  MAX_DELIVERIES: int(1, 100).default(3),
-});
+  redisUrls: setting('REDIS_URL', list.pipe(z.array(z.url({ protocol: /^rediss?$/ })).min(1)).optional()),
+  redisPrefix: setting('REDIS_PREFIX', z.string().regex(/^[A-Za-z0-9:_-]+$/).default('vision')),
+  edgeId: setting('EDGE_ID', id.optional()),
+  workerId: setting('WORKER_ID', id.optional()),
+  // The private ops port (/metrics, /healthz, /readyz). Unset: the role's own default, so an edge
+  // and workers can share a host (see metricsPortFor).
+  metricsPort: setting('METRICS_PORT', int(0, 65535).optional()),
+  demoEnabled: setting('DEMO_ENABLED', bool.default(true)),
+  tlsCertFile: setting('TLS_CERT_FILE', z.string().min(1).optional()),
+  tlsKeyFile: setting('TLS_KEY_FILE', z.string().min(1).optional()),
+  logLevel: setting('LOG_LEVEL', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
+  modelsFile: setting('MODELS_FILE', z.string().min(1).optional()),
+  modelId: setting('MODEL_ID', z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).default('default')),
+  modelVersion: setting('MODEL_VERSION', z.string().regex(/^[A-Za-z0-9_.+-]{1,64}$/).default('1')),
+  workerModels: setting('WORKER_MODELS', list.optional()),
+  modelMemoryMb: setting('MODEL_MEMORY_MB', int(0, 10_000_000).default(0)),
+  model: {
+    // Required for a stand-alone worker; only the embedded demo falls back to DEMO_MODEL_PATH.
+    path: setting('MODEL_PATH', z.string().min(1).optional()),
+    namesFile: setting('NAMES_FILE', z.string().min(1).optional()),
+    confThreshold: setting('CONF_THRESHOLD', num(0, 1).default(0.25)),
+    iouThreshold: setting('IOU_THRESHOLD', num(0, 1).default(0.45)),
+    maxDetections: setting('MAX_DETECTIONS', int(1, 10000).default(300)),
+    executionProvider: setting('EXECUTION_PROVIDER', executionProvider.default('cpu')),
+    allowProviderFallback: setting('ALLOW_PROVIDER_FALLBACK', bool.default(false)),
+    deviceId: setting('DEVICE_ID', int(0, 64).default(0)),
+    // Unset: by provider (see providerDefaults).
+    intraOpThreads: setting('INTRA_OP_THREADS', int(0, 1024).optional()),
+    interOpThreads: setting('INTER_OP_THREADS', int(0, 1024).default(0)),
+    spinSingleFrames: setting('SPIN_SINGLE_FRAMES', bool.default(false)),
+    maxInputPixels: setting('MAX_INPUT_PIXELS', int(1, 1_000_000_000).default(40_000_000)),
+    // Interlaced/progressive and 16-bit images cost many times a baseline decode (a 309 KB
+    // interlaced 16-bit PNG took ~1 s and ~300 MB at 6300²).
+    costlyDecodeMaxPixels: setting('COSTLY_DECODE_MAX_PIXELS', int(1, 1_000_000_000).default(4_000_000)),
+    decodeTimeoutS: setting('DECODE_TIMEOUT_S', int(1, 60).default(2)),
+  },
+  batching: {
+    // Unset: by provider (see providerDefaults).
+    maxBatch: setting('MAX_BATCH', int(1, 256).optional()),
+    maxWaitMs: setting('MAX_WAIT_MS', int(0, 10_000).default(0)),
+    maxQueue: setting('MAX_QUEUE', int(1, 100_000).default(64)),
+    // Unset: by provider (see YoloModelOptions.batchSizes).
+    batchSizes: setting(
+      'BATCH_SIZES',
+      list.pipe(z.array(z.coerce.number<string>().int().min(1).max(256))).refine((a: number[]) => a.every((n, i) => i === 0 || n > a[i - 1]), 'must be ascending').optional(),
+    ),
+    engines: setting('ENGINES', int(1, 64).default(1)),
+    // Decoders beyond the cores only slow each other (and the engine) down; libuv runs 4 at most.
+    decodeConcurrency: setting('DECODE_CONCURRENCY', int(1, 256).default(Math.min(4, availableParallelism()))),
+  },
+  frames: {
+    deadlineMs: setting('FRAME_DEADLINE_MS', int(10, 600_000).default(2000)),
+    resultMarginMs: setting('RESULT_MARGIN_MS', int(0, 60_000).default(1000)),
+    maxFrameBytes: setting('MAX_FRAME_BYTES', int(1024, 64 * MiB).default(8 * MiB)),
+    maxInFlight: setting('MAX_IN_FLIGHT', int(1, 1024).default(2)),
+    pingIntervalMs: setting('PING_INTERVAL_MS', int(100, 600_000).default(25_000)),
+    shutdownGraceMs: setting('SHUTDOWN_GRACE_MS', int(0, 600_000).default(10_000)),
+  },
+  streams: {
+    maxLen: setting('STREAM_MAXLEN', int(1, 10_000_000).default(1000)),
+    claimMinIdleMs: setting('CLAIM_MIN_IDLE_MS', int(10, 600_000).default(3000)),
+    maxDeliveries: setting('MAX_DELIVERIES', int(1, 100).default(3)),
+  },
+  auth: {
+    /** Explicit AUTH_DISABLED; undefined = not said (roles decide what a missing key source means). */
+    disabled: setting('AUTH_DISABLED', bool.optional()),
+    secret: setting('JWT_SECRET', z.string().min(32, 'must be at least 32 characters (256 bits) for HS256').optional()),
+    jwksFile: setting('JWKS_FILE', z.string().min(1).optional()),
+    jwksUrl: setting('JWKS_URL', z.url({ protocol: /^https?$/ }).optional()),
+    issuer: setting('JWT_ISSUER', z.string().min(1).optional()),
+    audience: setting('JWT_AUDIENCE', z.string().min(1).optional()),
+    clockSkewS: setting('JWT_CLOCK_SKEW_S', int(0, 600).default(30)),
+    allowedOrigins: setting('ALLOWED_ORIGINS', list.default([])),
+    allowNoOrigin: setting('ALLOW_NO_ORIGIN', bool.default(true)),
+    trustedProxies: setting('TRUSTED_PROXIES', list.default([])),
+  },
+  limits: {
+    maxConnections: setting('MAX_CONNECTIONS', int(1, 1_000_000).default(4096)),
+    maxConnectionsPerIp: setting('MAX_CONNECTIONS_PER_IP', int(1, 1_000_000).default(32)),
+    maxConnectionsPerSubject: setting('MAX_CONNECTIONS_PER_SUBJECT', int(1, 1_000_000).default(64)),
+    messagesPerSecond: setting('MESSAGES_PER_SECOND', num(0.1, 100_000).default(60)),
+    framesPerSecond: setting('FRAMES_PER_SECOND', num(0.1, 100_000).default(30)),
+    subjectFramesPerSecond: setting('SUBJECT_FRAMES_PER_SECOND', num(0.1, 1_000_000).default(300)),
+    bytesPerSecond: setting('BYTES_PER_SECOND', int(64 * 1024, 10 * 1024 * MiB).default(16 * MiB)),
+    subjectBytesPerSecond: setting('SUBJECT_BYTES_PER_SECOND', int(64 * 1024, 100 * 1024 * MiB).default(32 * MiB)),
+    violationsBeforeClose: setting('VIOLATIONS_BEFORE_CLOSE', int(1, 100_000).default(20)),
+    idleTimeoutMs: setting('IDLE_TIMEOUT_MS', int(1000, 3_600_000).default(60_000)),
+    messageTimeoutMs: setting('MESSAGE_TIMEOUT_MS', int(100, 600_000).default(10_000)),
+    // Bytes all connections of one edge may hold in messages not yet complete; past it the
+    // oldest unfinished message's connection is dropped (a slow-send attack cannot grow memory).
+    maxUnfinishedBytes: setting('MAX_UNFINISHED_BYTES', int(MiB, 64 * 1024 * MiB).default(128 * MiB)),
+    tenantMaxQueue: setting('TENANT_MAX_QUEUE', int(1, 100_000).default(16)),
+    maxQueueBytes: setting('MAX_QUEUE_BYTES', int(MiB, 64 * 1024 * MiB).default(256 * MiB)),
+    // A frame counts ceil(pixels / this) units against its subject's rate and share, so a
+    // 40-megapixel photo weighs what it costs to decode (a 1080p frame is one unit).
+    costUnitPixels: setting('COST_UNIT_PIXELS', int(1, 1_000_000_000).default(1920 * 1080)),
+  },
+  bulk: {
+    maxUploadBytes: setting('BULK_MAX_UPLOAD_BYTES', int(1024, 16 * 1024 * MiB).default(256 * MiB)),
+    maxImages: setting('BULK_MAX_IMAGES', int(1, 1_000_000).default(1000)),
+    /** Image bytes all jobs together may keep in Redis until they finish. */
+    maxStoredBytes: setting('BULK_MAX_STORED_BYTES', int(MiB, 1024 * 1024 * MiB).default(1024 * MiB)),
+    maxJobsPerTenant: setting('BULK_MAX_JOBS_PER_TENANT', int(1, 10_000).default(4)),
+    resultTtlS: setting('BULK_RESULT_TTL_S', int(60, 30 * 24 * 3600).default(24 * 3600)),
+    /** HMAC-SHA256 key of webhook bodies; jobs with a webhook are refused without it. */
+    webhookSecret: setting('BULK_WEBHOOK_SECRET', z.string().min(32, 'must be at least 32 characters').optional()),
+    /** Hosts webhooks may go to (exact, or `*.example.com`); empty = any host outside the site. */
+    webhookHosts: setting('BULK_WEBHOOK_HOSTS', list.default([])),
+    jobConcurrency: setting('BULK_JOB_CONCURRENCY', int(1, 64).default(2)),
+    lockMs: setting('BULK_LOCK_MS', int(1000, 600_000).default(15_000)),
+    // Unset: by the model's provider (see providerDefaults).
+    maxBatch: setting('BULK_MAX_BATCH', int(1, 256).optional()),
+    topUp: setting('BULK_TOPUP', bool.optional()),
+    yieldToLive: setting('BULK_YIELD', bool.default(true)),
+  },
+} as const;
+
+type CoreLoaded = Loaded<typeof CORE_SETTINGS>;
+
+/**
+ * Defaults that depend on the execution provider. On CPU: ONNX Runtime's own thread choice (0) ran
+ * one thread on a 2-vCPU VM, so one thread per available CPU; a frame costs about the same at any
+ * batch size and every frame of a batch waits for its end, so batches of 2 (the best per frame
+ * measured there); bulk images one at a time, never beside live frames. On a GPU: ORT's threads
+ * (every batch size has its own session and pool), batches of 8, and bulk images may fill batches.
+ */
+export function providerDefaults(provider: ExecutionProviderName): { intraOpThreads: number; maxBatch: number; bulkMaxBatch: (maxBatch: number) => number; bulkTopUp: boolean } {
+  return provider === 'cpu'
+    ? { intraOpThreads: availableParallelism(), maxBatch: 2, bulkMaxBatch: () => 1, bulkTopUp: false }
+    : { intraOpThreads: 0, maxBatch: 8, bulkMaxBatch: (maxBatch) => maxBatch, bulkTopUp: true };
+}
+
+/** Internal timings: not settings, but kept here so every default lives in one place. */
+export const TIMINGS = {
+  /** How often a worker reports itself alive (edges count workers seen within 5 s). */
+  workerHeartbeatMs: 1000,
+  /** Pause after a failed queue read, doubled up to the maximum: a dead Redis never spins a core. */
+  readBackoffMinMs: 100,
+  readBackoffMaxMs: 2000,
+  /** How long an idle worker read blocks; bounds how long a stop waits. */
+  idleReadBlockMs: 1000,
+  /** How often edges look for newly revoked tokens (open sockets close within about this). */
+  revocationCheckMs: 2000,
+  /** While a dependency stays down, how often its outage is logged again. */
+  outageReminderMs: 30_000,
+} as const;
 
 /** The generated colour detector `npm start` serves when no MODEL_PATH is given (`npm run models`). */
 export const DEMO_MODEL_PATH = 'models/colors-v8-dyn.onnx';
 
-export type Env = Record<string, string | undefined>;
-
-export interface AppConfig {
-  port: number;
-  host: string;
+export type AppConfig = Omit<CoreLoaded, 'redisUrls' | 'edgeId' | 'workerId' | 'tlsCertFile' | 'tlsKeyFile' | 'model' | 'batching'> & {
   /** Unset: embedded mode (one process, in-memory transport). The first shard when there are several. */
   redisUrl: string | undefined;
   /** Every shard (one entry unless an edge spreads cameras over several Redis instances). */
   redisUrls: string[];
-  redisPrefix: string;
   edgeId: string;
   workerId: string;
-  /** Port of /metrics, /healthz and /readyz (the private ops surface); 0 = any free port. Never the public port. */
-  metricsPort: number;
-  /** Serve the browser demo at /demo. */
-  demoEnabled: boolean;
   /** Serve https/wss from these files; both or neither. */
   tls: { certFile: string; keyFile: string } | undefined;
-  logLevel: z.infer<typeof schema>['LOG_LEVEL'];
-  /** The model repository file; unset: one model, MODEL_PATH, named `modelId`. */
-  modelsFile: string | undefined;
-  modelId: string;
-  modelVersion: string;
-  /** Models this worker serves (ids); undefined: every model of the repository that fits `modelMemoryMb`. */
-  workerModels: string[] | undefined;
-  /** Estimated memory a worker may spend on models; 0 = no limit. */
-  modelMemoryMb: number;
-  model: {
-    /** Unset only where the role has its own default (the embedded demo). */
-    path: string | undefined;
-    namesFile: string | undefined;
-    confThreshold: number;
-    iouThreshold: number;
-    maxDetections: number;
-    executionProvider: 'cpu' | 'cuda' | 'tensorrt';
-    allowProviderFallback: boolean;
-    deviceId: number;
-    intraOpThreads: number;
-    interOpThreads: number;
-    /** One-frame runs on a spinning session of their own: lower latency at low load, a busier loop at saturation. */
-    spinSingleFrames: boolean;
-    maxInputPixels: number;
-    costlyDecodeMaxPixels: number;
-    decodeTimeoutS: number;
-  };
-  batching: {
-    maxBatch: number;
-    maxWaitMs: number;
-    maxQueue: number;
-    engines: number;
-    decodeConcurrency: number;
-    /** Run sizes a dynamic model's batches are padded up to; undefined: by provider. */
-    batchSizes: number[] | undefined;
-  };
-  frames: {
-    deadlineMs: number;
-    resultMarginMs: number;
-    maxFrameBytes: number;
-    maxInFlight: number;
-    pingIntervalMs: number;
-    shutdownGraceMs: number;
-  };
-  streams: { maxLen: number; claimMinIdleMs: number; maxDeliveries: number };
-  auth: AuthConfig;
-  limits: LimitsConfig;
-  bulk: BulkConfig;
-}
-
-/** Bulk detection jobs (docs/jobs.md). */
-export interface BulkConfig {
-  maxUploadBytes: number;
-  maxImages: number;
-  /** Image bytes all jobs together may keep in Redis until they finish. */
-  maxStoredBytes: number;
-  maxJobsPerTenant: number;
-  resultTtlS: number;
-  /** HMAC-SHA256 key of webhook bodies; jobs with a webhook are refused without it. */
-  webhookSecret: string | undefined;
-  /** Hosts webhooks may go to (exact, or `*.example.com`); empty = any. */
-  webhookHosts: string[];
-  /** Jobs one worker runs at once (their images share its spare capacity round-robin by tenant). */
-  jobConcurrency: number;
-  /** A job whose worker stopped renewing its lock this long is taken over by another worker. */
-  lockMs: number;
-  /**
-   * Most bulk images in one batch, and whether they may top up a batch of real-time frames.
-   * Undefined: on GPU providers MAX_BATCH and yes (a fuller batch costs little there); on CPU 1
-   * and no, since every real-time frame waits for the bulk batch in progress.
-   */
-  maxBatch: number | undefined;
-  topUp: boolean | undefined;
-  /** Start bulk-only batches only when they should end before the next live frame is due. */
-  yieldToLive: boolean;
-}
-
-/** `disabled` is only ever true when AUTH_DISABLED=true, or for the embedded demo with no key source. */
-export interface AuthConfig {
-  /** Explicit AUTH_DISABLED; undefined = not said (roles decide what a missing key source means). */
-  disabled: boolean | undefined;
-  secret: string | undefined;
-  jwksFile: string | undefined;
-  jwksUrl: string | undefined;
-  issuer: string | undefined;
-  audience: string | undefined;
-  clockSkewS: number;
-  allowedOrigins: string[];
-  allowNoOrigin: boolean;
-  trustedProxies: string[];
-}
-
-export interface LimitsConfig {
-  maxConnections: number;
-  maxConnectionsPerIp: number;
-  maxConnectionsPerSubject: number;
-  messagesPerSecond: number;
-  framesPerSecond: number;
-  subjectFramesPerSecond: number;
-  /** Read rate per connection, and per subject on one edge (sockets over it are paused). */
-  bytesPerSecond: number;
-  subjectBytesPerSecond: number;
-  violationsBeforeClose: number;
-  idleTimeoutMs: number;
-  messageTimeoutMs: number;
-  tenantMaxQueue: number;
-  maxQueueBytes: number;
-}
-
-export class ConfigError extends Error {
-  readonly code = 'E_CONFIG';
-  constructor(readonly issues: string[]) {
-    super(`invalid configuration:\n  ${issues.join('\n  ')}`);
-    this.name = 'ConfigError';
-  }
-}
+  model: Omit<CoreLoaded['model'], 'intraOpThreads'> & { intraOpThreads: number };
+  batching: Omit<CoreLoaded['batching'], 'maxBatch'> & { maxBatch: number };
+};
+export type AuthConfig = AppConfig['auth'];
+export type LimitsConfig = AppConfig['limits'];
+export type BulkConfig = AppConfig['bulk'];
 
 /** Validates `env` (normally `process.env`) and returns typed settings; errors name the variable. */
 export function loadConfig(env: Env): AppConfig {
-  // Empty strings mean "unset" so `FOO= npm start` behaves like not setting FOO.
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = schema.safeParse(cleaned);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
-  }
-  const e = parsed.data;
-  if (e.STREAM_MAXLEN < 2 * e.MAX_QUEUE) {
-    // Trimming must only ever remove frames workers already took, never the backlog itself.
-    throw new ConfigError([`STREAM_MAXLEN: must be at least twice MAX_QUEUE (${e.MAX_QUEUE}), got ${e.STREAM_MAXLEN}`]);
-  }
-  // Defaults that depend on the provider (see the schema's comments on INTRA_OP_THREADS and MAX_BATCH).
-  const byProvider = e.EXECUTION_PROVIDER === 'cpu' ? { intraOpThreads: availableParallelism(), maxBatch: 2 } : { intraOpThreads: 0, maxBatch: 8 };
-  const keySources = [e.JWT_SECRET, e.JWKS_FILE, e.JWKS_URL].filter((v) => v !== undefined).length;
-  if (keySources > 1) throw new ConfigError(['JWT_SECRET / JWKS_FILE / JWKS_URL: set exactly one key source']);
-  if (e.AUTH_DISABLED === false && keySources === 0) {
-    throw new ConfigError(['AUTH_DISABLED: false needs a key source (JWT_SECRET, JWKS_FILE or JWKS_URL)']);
-  }
-  if (Boolean(e.TLS_CERT_FILE) !== Boolean(e.TLS_KEY_FILE)) throw new ConfigError(['TLS_CERT_FILE / TLS_KEY_FILE: set both or neither']);
-  if (e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) throw new ConfigError(['METRICS_PORT: must differ from PORT (metrics are never public)']);
+  const e = loadSettings(CORE_SETTINGS, env);
+  const fail = (issue: string): never => {
+    throw new ConfigError([issue]);
+  };
+  // Trimming must only ever remove frames workers already took, never the backlog itself.
+  if (e.streams.maxLen < 2 * e.batching.maxQueue) fail(`STREAM_MAXLEN: must be at least twice MAX_QUEUE (${e.batching.maxQueue}), got ${e.streams.maxLen}`);
+  const a = e.auth;
+  const keySources = [a.secret, a.jwksFile, a.jwksUrl].filter((v) => v !== undefined).length;
+  if (keySources > 1) fail('JWT_SECRET / JWKS_FILE / JWKS_URL: set exactly one key source');
+  if (a.disabled === false && keySources === 0) fail('AUTH_DISABLED: false needs a key source (JWT_SECRET, JWKS_FILE or JWKS_URL)');
+  if (Boolean(e.tlsCertFile) !== Boolean(e.tlsKeyFile)) fail('TLS_CERT_FILE / TLS_KEY_FILE: set both or neither');
+  if (e.metricsPort !== undefined && e.metricsPort !== 0 && e.metricsPort === e.port) fail('METRICS_PORT: must differ from PORT (metrics are never public)');
+  if (e.limits.maxUnfinishedBytes < e.frames.maxFrameBytes) fail(`MAX_UNFINISHED_BYTES: must hold at least one MAX_FRAME_BYTES message (${e.frames.maxFrameBytes})`);
+  const byProvider = providerDefaults(e.model.executionProvider);
   const suffix = randomBytes(3).toString('hex');
+  const { redisUrls, edgeId, workerId, tlsCertFile, tlsKeyFile, ...rest } = e;
   return {
-    port: e.PORT,
-    host: e.HOST,
-    redisUrl: e.REDIS_URL?.[0],
-    redisUrls: e.REDIS_URL ?? [],
-    redisPrefix: e.REDIS_PREFIX,
-    edgeId: e.EDGE_ID ?? `edge-${hostname()}-${process.pid}-${suffix}`,
-    workerId: e.WORKER_ID ?? `worker-${hostname()}-${process.pid}-${suffix}`,
-    metricsPort: e.METRICS_PORT,
-    demoEnabled: e.DEMO_ENABLED,
-    tls: e.TLS_CERT_FILE && e.TLS_KEY_FILE ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE } : undefined,
-    logLevel: e.LOG_LEVEL,
-    modelsFile: e.MODELS_FILE,
-    modelId: e.MODEL_ID,
-    modelVersion: e.MODEL_VERSION,
-    workerModels: e.WORKER_MODELS,
-    modelMemoryMb: e.MODEL_MEMORY_MB,
-    model: {
-      path: e.MODEL_PATH,
-      namesFile: e.NAMES_FILE,
-      confThreshold: e.CONF_THRESHOLD,
-      iouThreshold: e.IOU_THRESHOLD,
-      maxDetections: e.MAX_DETECTIONS,
-      executionProvider: e.EXECUTION_PROVIDER,
-      allowProviderFallback: e.ALLOW_PROVIDER_FALLBACK,
-      deviceId: e.DEVICE_ID,
-      intraOpThreads: e.INTRA_OP_THREADS ?? byProvider.intraOpThreads,
-      interOpThreads: e.INTER_OP_THREADS,
-      spinSingleFrames: e.SPIN_SINGLE_FRAMES,
-      maxInputPixels: e.MAX_INPUT_PIXELS,
-      costlyDecodeMaxPixels: e.COSTLY_DECODE_MAX_PIXELS,
-      decodeTimeoutS: e.DECODE_TIMEOUT_S,
-    },
-    batching: { maxBatch: e.MAX_BATCH ?? byProvider.maxBatch, maxWaitMs: e.MAX_WAIT_MS, maxQueue: e.MAX_QUEUE, engines: e.ENGINES, decodeConcurrency: e.DECODE_CONCURRENCY, batchSizes: e.BATCH_SIZES },
-    frames: {
-      deadlineMs: e.FRAME_DEADLINE_MS,
-      resultMarginMs: e.RESULT_MARGIN_MS,
-      maxFrameBytes: e.MAX_FRAME_BYTES,
-      maxInFlight: e.MAX_IN_FLIGHT,
-      pingIntervalMs: e.PING_INTERVAL_MS,
-      shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
-    },
-    streams: { maxLen: e.STREAM_MAXLEN, claimMinIdleMs: e.CLAIM_MIN_IDLE_MS, maxDeliveries: e.MAX_DELIVERIES },
-    auth: {
-      disabled: e.AUTH_DISABLED,
-      secret: e.JWT_SECRET,
-      jwksFile: e.JWKS_FILE,
-      jwksUrl: e.JWKS_URL,
-      issuer: e.JWT_ISSUER,
-      audience: e.JWT_AUDIENCE,
-      clockSkewS: e.JWT_CLOCK_SKEW_S,
-      allowedOrigins: e.ALLOWED_ORIGINS,
-      allowNoOrigin: e.ALLOW_NO_ORIGIN,
-      trustedProxies: e.TRUSTED_PROXIES,
-    },
-    bulk: {
-      maxUploadBytes: e.BULK_MAX_UPLOAD_BYTES,
-      maxImages: e.BULK_MAX_IMAGES,
-      maxStoredBytes: e.BULK_MAX_STORED_BYTES,
-      maxJobsPerTenant: e.BULK_MAX_JOBS_PER_TENANT,
-      resultTtlS: e.BULK_RESULT_TTL_S,
-      webhookSecret: e.BULK_WEBHOOK_SECRET,
-      webhookHosts: e.BULK_WEBHOOK_HOSTS,
-      jobConcurrency: e.BULK_JOB_CONCURRENCY,
-      lockMs: e.BULK_LOCK_MS,
-      maxBatch: e.BULK_MAX_BATCH,
-      topUp: e.BULK_TOPUP,
-      yieldToLive: e.BULK_YIELD,
-    },
-    limits: {
-      maxConnections: e.MAX_CONNECTIONS,
-      maxConnectionsPerIp: e.MAX_CONNECTIONS_PER_IP,
-      maxConnectionsPerSubject: e.MAX_CONNECTIONS_PER_SUBJECT,
-      messagesPerSecond: e.MESSAGES_PER_SECOND,
-      framesPerSecond: e.FRAMES_PER_SECOND,
-      subjectFramesPerSecond: e.SUBJECT_FRAMES_PER_SECOND,
-      bytesPerSecond: e.BYTES_PER_SECOND,
-      subjectBytesPerSecond: e.SUBJECT_BYTES_PER_SECOND,
-      violationsBeforeClose: e.VIOLATIONS_BEFORE_CLOSE,
-      idleTimeoutMs: e.IDLE_TIMEOUT_MS,
-      messageTimeoutMs: e.MESSAGE_TIMEOUT_MS,
-      tenantMaxQueue: e.TENANT_MAX_QUEUE,
-      maxQueueBytes: e.MAX_QUEUE_BYTES,
-    },
+    ...rest,
+    redisUrl: redisUrls?.[0],
+    redisUrls: redisUrls ?? [],
+    edgeId: edgeId ?? `edge-${hostname()}-${process.pid}-${suffix}`,
+    workerId: workerId ?? `worker-${hostname()}-${process.pid}-${suffix}`,
+    tls: tlsCertFile && tlsKeyFile ? { certFile: tlsCertFile, keyFile: tlsKeyFile } : undefined,
+    model: { ...e.model, intraOpThreads: e.model.intraOpThreads ?? byProvider.intraOpThreads },
+    batching: { ...e.batching, maxBatch: e.batching.maxBatch ?? byProvider.maxBatch },
   };
 }
 
+/** Each role's METRICS_PORT when unset: distinct, so an edge, a worker and the gateway can share a host. */
+export const METRICS_PORTS = { edge: 9464, server: 9464, worker: 9465, gateway: 9466, events: 9467 } as const;
+export type Role = keyof typeof METRICS_PORTS;
+
+/** The ops port a role listens on, and whether the operator chose it (a default that is taken may move). */
+export function metricsPortFor(config: Pick<AppConfig, 'metricsPort'>, role: Role): { port: number; explicit: boolean } {
+  return config.metricsPort === undefined ? { port: METRICS_PORTS[role], explicit: false } : { port: config.metricsPort, explicit: true };
+}

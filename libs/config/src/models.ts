@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ConfigError, type AppConfig } from './config';
+import { executionProvider, type AppConfig, type ExecutionProviderName } from './config';
+import { ConfigError } from './settings';
 
 const modelId = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, ".", "_" or "-", at most 64');
 const version = z.string().regex(/^[A-Za-z0-9_.+-]{1,64}$/, 'letters, digits, ".", "_", "+" or "-", at most 64');
@@ -15,7 +16,7 @@ const fileSchema = z
             id: modelId,
             path: z.string().min(1),
             version: version.default('1'),
-            provider: z.enum(['cpu', 'cuda', 'tensorrt']).optional(),
+            provider: executionProvider.optional(),
             namesFile: z.string().min(1).optional(),
             confThreshold: z.number().min(0).max(1).optional(),
             iouThreshold: z.number().min(0).max(1).optional(),
@@ -36,7 +37,7 @@ export interface ModelSpec {
   /** The ONNX file (workers only; edges never open it). Undefined for a single-model edge. */
   path: string | undefined;
   namesFile: string | undefined;
-  executionProvider: 'cpu' | 'cuda' | 'tensorrt';
+  executionProvider: ExecutionProviderName;
   confThreshold: number;
   iouThreshold: number;
   maxDetections: number;

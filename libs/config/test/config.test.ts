@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src';
+import { ConfigError, loadConfig, metricsPortFor } from '../src';
 
 describe('loadConfig', () => {
   it('defaults to embedded mode with the demo model', () => {
@@ -8,8 +8,11 @@ describe('loadConfig', () => {
     expect(c.redisUrl).toBeUndefined();
     expect(c.port).toBe(8080);
     expect(c.model.path).toBeUndefined();
-    expect(c.metricsPort).toBe(9464);
-    expect(c.batching).toEqual({ maxBatch: 2, maxWaitMs: 0, maxQueue: 64, engines: 1, decodeConcurrency: Math.min(4, availableParallelism()) });
+    expect(metricsPortFor(c, 'edge')).toEqual({ port: 9464, explicit: false });
+    // Distinct defaults, so an edge and a worker (and the gateway) share a host.
+    expect(metricsPortFor(c, 'worker').port).not.toBe(metricsPortFor(c, 'edge').port);
+    expect(metricsPortFor(loadConfig({ METRICS_PORT: '9999' }), 'worker')).toEqual({ port: 9999, explicit: true });
+    expect(c.batching).toEqual({ maxBatch: 2, maxWaitMs: 0, maxQueue: 64, engines: 1, decodeConcurrency: Math.min(4, availableParallelism()), batchSizes: undefined });
     expect(loadConfig({ EXECUTION_PROVIDER: 'cuda' }).batching.maxBatch).toBe(8);
     expect(loadConfig({ EXECUTION_PROVIDER: 'cuda' }).model.intraOpThreads).toBe(0);
     expect(c.model.intraOpThreads).toBe(availableParallelism());

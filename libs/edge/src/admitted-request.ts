@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { ERROR_CODES, toWireError, type WireError } from '@vision/protocol';
+import { ERROR_CODES, toWireError, type WireError } from '@vision/wire';
 import type { Gatekeeper, RequestAdmission } from './security/gatekeeper';
 
 /**

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import busboy from 'busboy';
 import { extract } from 'tar-stream';
 import type { Readable } from 'node:stream';
-import { sniffImageFormat, VisionError } from '@vision/protocol';
+import { sniffImageFormat, VisionError } from '@vision/wire';
 
 export interface UploadLimits {
   maxBytes: number;
@@ -89,13 +89,13 @@ export function readUpload(req: IncomingMessage, limits: UploadLimits, onImage: 
       try {
         bb = busboy({ headers: req.headers, limits: { files: limits.maxImages + 1, fileSize: limits.maxImageBytes + 1, fields: 0, parts: limits.maxImages + 1 } });
       } catch (err) {
-        return fail(new VisionError('E_BAD_MESSAGE', `bad multipart body: ${(err as Error).message}`));
+        return fail(new VisionError('E_BAD_REQUEST', `bad multipart body: ${(err as Error).message}`));
       }
       bb.on('file', (_field, stream, info) => collect(stream, info.filename ?? 'part', (b) => image(b, info.filename ?? 'part')));
       bb.on('filesLimit', () => fail(new VisionError('E_UPLOAD_TOO_LARGE', `more than ${limits.maxImages} images`)));
       bb.on('partsLimit', () => fail(new VisionError('E_UPLOAD_TOO_LARGE', 'too many parts')));
-      bb.on('fieldsLimit', () => fail(new VisionError('E_BAD_MESSAGE', 'only file parts are accepted (options go in the query string)')));
-      bb.on('error', (err) => fail(new VisionError('E_BAD_MESSAGE', `bad multipart body: ${(err as Error).message}`)));
+      bb.on('fieldsLimit', () => fail(new VisionError('E_BAD_REQUEST', 'only file parts are accepted (options go in the query string)')));
+      bb.on('error', (err) => fail(new VisionError('E_BAD_REQUEST', `bad multipart body: ${(err as Error).message}`)));
       bb.on('close', finished);
       req.pipe(bb);
     } else if (type === 'application/x-tar') {
@@ -116,7 +116,7 @@ export function readUpload(req: IncomingMessage, limits: UploadLimits, onImage: 
         });
       });
       tar.on('finish', finished);
-      tar.on('error', (err) => fail(new VisionError('E_BAD_MESSAGE', `bad tar archive: ${(err as Error).message}`)));
+      tar.on('error', (err) => fail(new VisionError('E_BAD_REQUEST', `bad tar archive: ${(err as Error).message}`)));
       req.pipe(tar);
     } else {
       req.resume();

@@ -1,23 +1,12 @@
 import type WebSocket from 'ws';
-import {
-  ERROR_CODES,
-  parseFrame,
-  sniffImageFormat,
-  toWireError,
-  VisionError,
-  type AuthAcceptedMessage,
-  type ErrorCode,
-  type ErrorReply,
-  type FrameHeader,
-  type HelloMessage,
-  type ModelSelectedMessage,
-  type ResultReply,
-} from '@vision/protocol';
-import { TokenBucket } from '@vision/transport';
-import type { FrameLedger, Settled } from './frame-ledger';
 import { streamAllowed, type Principal } from '@vision/auth';
-
-export type WireProtocol = 'seed' | 'yolo.v1';
+import { frameCost, TokenBucket } from '@vision/transport';
+import {
+  ERROR_CODES, imageDimensions, sniffImageFormat, toWireError, VisionError,
+  type AuthAcceptedMessage, type ErrorCode, type HelloMessage, type ModelSelectedMessage,
+} from '@vision/wire';
+import type { EdgeFrame, FrameLedger, Settled } from './frame-ledger';
+import type { ReplyFormat } from './reply-format';
 
 /** Replies queued in user space (beyond the kernel's buffers) before a non-reading peer is dropped. */
 const MAX_UNREAD_REPLY_BYTES = 4 * 1024 * 1024;
@@ -35,17 +24,6 @@ const VIOLATIONS = new Set<ErrorCode>([
   'E_FRAME_TOO_LARGE', 'E_UNSUPPORTED_FORMAT', 'E_FORBIDDEN', 'E_UNKNOWN_MODEL',
 ]);
 
-/** A frame waiting for a slot in the window. */
-interface WaitingFrame {
-  frameId: number;
-  model: string;
-  streamId?: string;
-  captureTs?: number;
-  receivedAt: number;
-  deadline: number;
-  image: Buffer;
-}
-
 export interface SessionLimits {
   maxInFlight: number;
   maxFrameBytes: number;
@@ -55,6 +33,7 @@ export interface SessionLimits {
   violationsBeforeClose: number;
   /** Token expiry grace (the verifier's clock skew). */
   clockSkewMs: number;
+  costUnitPixels: number;
 }
 
 /** How a session reaches the rest of the edge. */
@@ -73,12 +52,12 @@ export interface SessionHost {
 /**
  * One WebSocket connection: per-connection rate limits and violation count, flow control (at most
  * `maxInFlight` frames submitted, plus one waiting slot where the latest frame wins), token expiry,
- * and replies in the connection's protocol. Open frames live in the edge's `FrameLedger`. Every
- * accepted frame ends in exactly one of: result, error, or (v1 only reported) drop.
+ * and replies in the connection's protocol (its `ReplyFormat`). Open frames live in the edge's
+ * `FrameLedger`. Every accepted frame ends in exactly one of: result, error, or drop.
  */
 export class ClientSession {
   private inFlight = 0;
-  private waiting: WaitingFrame | undefined;
+  private waiting: EdgeFrame | undefined;
   private autoFrameId = 0;
   private closed = false;
   private readonly messages: TokenBucket;
@@ -92,7 +71,7 @@ export class ClientSession {
 
   constructor(
     readonly connId: string,
-    readonly protocol: WireProtocol,
+    readonly format: ReplyFormat,
     private readonly ws: WebSocket,
     private readonly limits: SessionLimits,
     private readonly host: SessionHost,
@@ -113,19 +92,13 @@ export class ClientSession {
     const wait = this.messages.take();
     if (wait > 0) return this.sendError(undefined, undefined, new VisionError('E_RATE_LIMITED', 'messages/s', { retryAfterMs: wait }), receivedAt);
     if (!isBinary) return this.onText(data, receivedAt);
-    let header: FrameHeader | undefined;
-    let image: Buffer;
+    let parsed: ReturnType<ReplyFormat['parse']>;
     try {
-      if (this.protocol === 'yolo.v1') {
-        const parsed = parseFrame(data);
-        header = parsed.header;
-        image = parsed.image;
-      } else {
-        image = data;
-      }
+      parsed = this.format.parse(data);
     } catch (err) {
       return this.sendError(undefined, undefined, err, receivedAt);
     }
+    const { header, image } = parsed;
     const frameId = header?.frameId ?? this.nextAutoId();
     const reject = (code: ErrorCode, message?: string, retryAfterMs?: number) =>
       this.sendError(frameId, header?.streamId, new VisionError(code, message, { retryAfterMs }), receivedAt);
@@ -136,14 +109,17 @@ export class ClientSession {
     if (!sniffImageFormat(image)) return reject('E_UNSUPPORTED_FORMAT');
     if (!streamAllowed(this.principal, header?.streamId)) return reject('E_FORBIDDEN', `stream ${header?.streamId} not in the token`);
 
-    const frame: WaitingFrame = {
+    const frame: EdgeFrame = {
+      connId: this.connId,
       frameId,
+      tenant: this.principal.subject,
       model: (header?.streamId !== undefined && this.streamModels.get(header.streamId)) || this.model,
       ...(header?.streamId !== undefined ? { streamId: header.streamId } : {}),
       ...(header?.captureTs !== undefined ? { captureTs: header.captureTs } : {}),
       receivedAt,
       deadline: receivedAt + this.limits.deadlineMs,
       image,
+      cost: frameCost(imageDimensions(image), this.limits.costUnitPixels),
     };
     if (this.inFlight < this.limits.maxInFlight) return this.submit(frame);
     // Latest frame wins: the one already waiting is older, so it goes.
@@ -159,11 +135,11 @@ export class ClientSession {
     this.waiting = undefined;
   }
 
-  /** Closes the connection for `code` (its close code from the error table), after telling a v1 client why. */
+  /** Closes the connection for `code` (its close code from the error table), after telling the client why where the protocol can. */
   closeWith(code: ErrorCode): void {
     if (this.closed) return;
     this.host.rejected(code);
-    if (this.protocol === 'yolo.v1') this.send({ type: 'error', error: toWireError(new VisionError(code)) } satisfies ErrorReply);
+    if (this.format.explainsClose) this.send(this.format.error(toWireError(new VisionError(code))));
     this.ws.close(ERROR_CODES[code].close ?? 1008, code);
     this.closed = true;
     // A peer that does not answer the close (it may be mid-message on purpose) loses the socket.
@@ -181,39 +157,16 @@ export class ClientSession {
     this.ws.send(JSON.stringify(msg));
   }
 
-  private submit(f: WaitingFrame): void {
+  private submit(f: EdgeFrame): void {
     this.inFlight++;
-    this.host.ledger.submit(
-      {
-        connId: this.connId, frameId: f.frameId, tenant: this.principal.subject, receivedAt: f.receivedAt, deadline: f.deadline, image: f.image, model: f.model,
-        ...(f.streamId !== undefined ? { streamId: f.streamId } : {}),
-      },
-      (s) => this.onSettled(f, s),
-    );
+    this.host.ledger.submit(f, (s) => this.onSettled(f, s));
   }
 
-  private onSettled(f: WaitingFrame, s: Settled): void {
+  private onSettled(f: EdgeFrame, s: Settled): void {
     this.inFlight--;
     if (this.closed) return;
     if (s.ok) {
-      const m = s.result;
-      const reply: ResultReply = {
-        type: 'result',
-        frameId: f.frameId,
-        ...(f.streamId !== undefined ? { streamId: f.streamId } : {}),
-        ...(f.captureTs !== undefined ? { captureTs: f.captureTs } : {}),
-        detections: m.detections,
-        model: m.model,
-        modelVersion: m.modelVersion,
-        batchSize: m.batchSize,
-        timings: {
-          queueMs: Math.max(0, m.pickedAt - f.receivedAt),
-          preprocessMs: round(m.preprocessMs),
-          inferenceMs: round(m.inferenceMs),
-          totalMs: Date.now() - f.receivedAt,
-        },
-      };
-      this.send(this.protocol === 'yolo.v1' ? reply : m.detections);
+      this.send(this.format.result(f, s.result));
       this.host.answered('result', f.receivedAt, f.streamId);
     } else {
       this.sendError(f.frameId, f.streamId, s.error, f.receivedAt);
@@ -232,15 +185,16 @@ export class ClientSession {
     this.submit(next);
   }
 
-  private drop(f: WaitingFrame): void {
-    // The seed protocol has no way to say "dropped": the frame simply gets no reply.
-    if (this.protocol === 'yolo.v1') this.sendError(f.frameId, f.streamId, new VisionError('E_DROPPED'), f.receivedAt);
-    else this.host.answered('E_DROPPED', f.receivedAt, f.streamId);
+  private drop(f: EdgeFrame): void {
+    const reply = this.format.dropped(f, toWireError(new VisionError('E_DROPPED')));
+    if (reply !== undefined) this.send(reply);
+    this.host.answered('E_DROPPED', f.receivedAt, f.streamId);
   }
 
   private onText(data: Buffer, receivedAt: number): void {
     // Refused before any parse: a 16 MB text message must not reach JSON.parse.
     if (data.length > MAX_TEXT_BYTES) return this.sendError(undefined, undefined, new VisionError('E_MESSAGE_TOO_LARGE'), receivedAt);
+    if (!this.format.controlMessages) return this.sendError(undefined, undefined, new VisionError('E_BAD_MESSAGE', 'send images as binary messages'), receivedAt);
     let msg: { type?: unknown; ts?: unknown; token?: unknown; model?: unknown; streamId?: unknown } | undefined;
     try {
       const parsed: unknown = JSON.parse(data.toString('utf8'));
@@ -248,14 +202,10 @@ export class ClientSession {
     } catch {
       msg = undefined;
     }
-    if (this.protocol !== 'yolo.v1' || !msg) {
-      const m = this.protocol === 'yolo.v1' ? 'unknown control message' : 'send images as binary messages';
-      return this.sendError(undefined, undefined, new VisionError('E_BAD_MESSAGE', m), receivedAt);
-    }
-    if (msg.type === 'ping') return this.send({ type: 'pong', ...(typeof msg.ts === 'number' ? { ts: msg.ts } : {}) });
-    if (msg.type === 'hello') return this.send(this.host.hello(this));
-    if (msg.type === 'auth' && typeof msg.token === 'string') return this.refreshToken(msg.token, receivedAt);
-    if (msg.type === 'model' && typeof msg.model === 'string' && (msg.streamId === undefined || typeof msg.streamId === 'string')) {
+    if (msg?.type === 'ping') return this.send({ type: 'pong', ...(typeof msg.ts === 'number' ? { ts: msg.ts } : {}) });
+    if (msg?.type === 'hello') return this.send(this.host.hello(this));
+    if (msg?.type === 'auth' && typeof msg.token === 'string') return this.refreshToken(msg.token, receivedAt);
+    if (msg?.type === 'model' && typeof msg.model === 'string' && (msg.streamId === undefined || typeof msg.streamId === 'string')) {
       return this.chooseModel(msg.model, msg.streamId, receivedAt);
     }
     this.sendError(undefined, undefined, new VisionError('E_BAD_MESSAGE', 'unknown control message'), receivedAt);
@@ -303,17 +253,7 @@ export class ClientSession {
   private sendError(frameId: number | undefined, streamId: string | undefined, err: unknown, receivedAt: number): void {
     const error = toWireError(err);
     if (frameId !== undefined) this.host.answered(error.code, receivedAt, streamId);
-    if (this.protocol === 'yolo.v1') {
-      const reply: ErrorReply = {
-        type: 'error',
-        ...(frameId !== undefined ? { frameId } : {}),
-        ...(streamId !== undefined ? { streamId } : {}),
-        error,
-      };
-      this.send(reply);
-    } else {
-      this.send({ error });
-    }
+    this.send(this.format.error(error, frameId, streamId));
     if (VIOLATIONS.has(error.code)) {
       this.host.rejected(error.code);
       if (this.violated(receivedAt)) this.closeWith('E_POLICY_VIOLATION');
@@ -333,8 +273,4 @@ export class ClientSession {
     this.autoFrameId = (this.autoFrameId + 1) >>> 0;
     return this.autoFrameId;
   }
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 100) / 100;
 }

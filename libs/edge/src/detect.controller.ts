@@ -1,6 +1,7 @@
 import { Controller, Inject, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { sniffImageFormat, VisionError } from '@vision/protocol';
+import { frameCost } from '@vision/transport';
+import { imageDimensions, sniffImageFormat, VisionError } from '@vision/wire';
 import { admittedRequest, queryParam } from './admitted-request';
 import { EDGE_CONTEXT, type EdgeContext } from './edge-context';
 import { EdgeService } from './edge.service';
@@ -49,6 +50,7 @@ export class DetectController {
               deadline: receivedAt + this.ctx.config.frames.deadlineMs,
               image,
               model,
+              cost: frameCost(imageDimensions(image), this.ctx.config.limits.costUnitPixels),
             },
             resolve,
           ),
@@ -60,9 +62,9 @@ export class DetectController {
           .status(200)
           .set({
             'x-batch-size': String(r.batchSize),
-            'x-queue-ms': String(Math.max(0, r.pickedAt - receivedAt)),
-            'x-inference-ms': r.inferenceMs.toFixed(2),
-            'x-total-ms': String(Date.now() - receivedAt),
+            'x-queue-ms': String(r.timings.queueMs),
+            'x-inference-ms': r.timings.inferenceMs.toFixed(2),
+            'x-total-ms': String(r.timings.totalMs),
             'x-model': r.model,
             'x-model-version': r.modelVersion,
           })

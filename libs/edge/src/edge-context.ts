@@ -4,7 +4,7 @@ import type { VisionMetrics } from '@vision/metrics';
 import type { ConnectionLeases, EdgeTransport } from '@vision/transport';
 import type { BulkJobs } from '@vision/bulk';
 import type { ModelCatalog } from './model-catalog';
-import type { TokenVerifier } from '@vision/auth';
+import type { Revocations, TokenVerifier } from '@vision/auth';
 
 /** Everything the edge module is built from; provided once under `EDGE_CONTEXT`. */
 export interface EdgeContext {
@@ -13,6 +13,10 @@ export interface EdgeContext {
   leases: ConnectionLeases;
   /** Undefined: authentication disabled (only by AUTH_DISABLED=true, or the embedded demo). */
   verifier: TokenVerifier | undefined;
+  /** Tokens revoked before they expire. */
+  revocations: Revocations;
+  /** Warnings clients can cause, throttled per kind. */
+  warn: (kind: string, fields: Record<string, unknown>, msg: string) => void;
   metrics: VisionMetrics;
   log: Logger;
   /** The models clients may choose (the site's repository). */

@@ -6,18 +6,19 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Logger } from 'pino';
+import { MemoryRevocations, RedisRevocations, TokenVerifier } from '@vision/auth';
 import { BulkJobs } from '@vision/bulk';
-import { loadModelRepository, throttledWarn, type AppConfig } from '@vision/config';
+import { loadModelRepository, metricsPortFor, OutageLog, throttledWarn, TIMINGS, type AppConfig } from '@vision/config';
 import { serveMetrics } from '@vision/metrics';
-import { FRAME_HEADER_MAX_BYTES, VisionError } from '@vision/protocol';
+import { FRAME_HEADER_MAX_BYTES, VisionError } from '@vision/wire';
 import { admissionFrom, MemoryConnectionLeases, RedisConnectionLeases, RedisEdgeTransport, ShardedEdgeTransport, type EdgeTransport } from '@vision/transport';
 import type { EdgeContext } from './edge-context';
 import { EdgeModule } from './edge.module';
 import { EdgeService } from './edge.service';
 import { ModelCatalog } from './model-catalog';
 import { PinoNestLogger } from './nest-logger';
-import { TokenVerifier } from '@vision/auth';
 import { VisionWsAdapter } from './vision-ws-adapter';
+import { WireErrorFilter } from './wire-error.filter';
 
 export interface EdgeRuntime {
   app: INestApplication;
@@ -30,10 +31,12 @@ export interface EdgeRuntime {
   stop(): Promise<void>;
 }
 
-export type EdgeRuntimeInput = Omit<EdgeContext, 'transport' | 'leases' | 'verifier' | 'catalog'> &
-  Partial<Pick<EdgeContext, 'transport' | 'leases' | 'catalog'>> & {
+export type EdgeRuntimeInput = Omit<EdgeContext, 'transport' | 'leases' | 'verifier' | 'catalog' | 'revocations' | 'warn'> &
+  Partial<Pick<EdgeContext, 'transport' | 'leases' | 'catalog' | 'revocations'>> & {
     /** The embedded demo may run without a key source (authentication off, logged loudly). */
     demo?: boolean;
+    /** Whose default METRICS_PORT applies (the embedded server's, or an edge's). */
+    role?: 'edge' | 'server';
   };
 
 /** File descriptors kept for everything that is not a client socket (Redis, logs, health probes). */
@@ -44,30 +47,34 @@ export async function startEdgeRuntime(input: EdgeRuntimeInput): Promise<EdgeRun
   const { config, log } = input;
   checkConnectionCap(config);
   const verifier = verifierFor(config, log, input.demo ?? false);
-  const transport = input.transport ?? redisTransport(config);
-  // Connection leases live on the first shard: they are small, and one place keeps the count exact.
-  const leases = input.leases ?? (config.redisUrl ? new RedisConnectionLeases({ url: config.redisUrl, prefix: config.redisPrefix }) : new MemoryConnectionLeases());
+  const outage = new OutageLog(log, 'redis', TIMINGS.outageReminderMs);
+  const transport = input.transport ?? redisTransport(config, outage);
+  // Connection leases and revocations live on the first shard: small, and one place keeps them exact.
+  const shared = config.redisUrl ? { url: config.redisUrl, prefix: config.redisPrefix, onState: outage.onState } : undefined;
+  const leases = input.leases ?? (shared ? new RedisConnectionLeases(shared) : new MemoryConnectionLeases());
+  const revocations = input.revocations ?? (shared ? new RedisRevocations(shared) : new MemoryRevocations());
   const catalog = input.catalog ?? new ModelCatalog(() => loadModelRepository(config));
   const bulk = input.bulk ?? (config.redisUrl && !input.transport ? new BulkJobs(config.redisUrl, config.redisPrefix, config.bulk) : undefined);
-  const ctx: EdgeContext = { ...input, transport, leases, verifier, catalog, ...(bulk ? { bulk } : {}) };
+  const warn = throttledWarn(log);
+  const ctx: EdgeContext = { ...input, transport, leases, revocations, verifier, catalog, warn, ...(bulk ? { bulk } : {}) };
   const app = await NestFactory.create<NestExpressApplication>(EdgeModule.forRoot(ctx), {
     logger: new PinoNestLogger(log),
     bodyParser: false,
     ...(config.tls ? { httpsOptions: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } } : {}),
   });
   app.disable('x-powered-by');
+  app.useGlobalFilters(new WireErrorFilter());
   if (config.demoEnabled) serveDemo(app);
   const edge = app.get(EdgeService);
-  const clientWarn = throttledWarn(log);
   app.useWebSocketAdapter(
     new VisionWsAdapter(app, {
       maxPayload: config.frames.maxFrameBytes + FRAME_HEADER_MAX_BYTES,
       admit: (req) => edge.admitUpgrade(req),
-      onClientError: (err) => clientWarn(err.code ?? 'ws', { err: err.message }, 'client socket error'),
+      onClientError: (err) => warn(err.code ?? 'ws', { err: err.message }, 'client socket error'),
     }),
   );
   await edge.start();
-  transport.onConnectionLost?.(() => edge.failAllOpen('E_UNAVAILABLE', 'lost the queue connection; retry the frame'));
+  transport.onConnectionLost?.(() => edge.failAllOpen());
   const server = app.getHttpServer() as Server;
   // Sockets that never finish their request headers (slowloris) or body are cut off; the cap keeps
   // the process below its descriptor limit with room for health probes.
@@ -77,7 +84,7 @@ export async function startEdgeRuntime(input: EdgeRuntimeInput): Promise<EdgeRun
   await app.listen(config.port, config.host);
   const port = (server.address() as AddressInfo).port;
   input.metrics.observeQueue(() => transport.health(catalog.ids()));
-  const metricsServer = await serveMetrics(input.metrics, config.metricsPort, config.host);
+  const metricsServer = await serveMetrics(input.metrics, metricsPortFor(config, input.role ?? 'edge'), config.host, log);
   const metricsPort = (metricsServer.address() as AddressInfo).port;
   log.info({ edgeId: config.edgeId, port, metricsPort, tls: Boolean(config.tls), auth: verifier ? 'jwt' : 'off', transport: transport.kind }, 'edge listening');
   let stopped: Promise<void> | undefined;
@@ -94,7 +101,9 @@ export async function startEdgeRuntime(input: EdgeRuntimeInput): Promise<EdgeRun
         metricsServer.close();
         await transport.close();
         await leases.close();
+        await revocations.close();
         await bulk?.close();
+        outage.stop();
         log.info({ edgeId: config.edgeId }, 'edge stopped');
       })();
       return stopped;
@@ -122,7 +131,7 @@ function verifierFor(config: AppConfig, log: Logger, demo: boolean): TokenVerifi
   }
   if (a.secret || a.jwksFile || a.jwksUrl) return TokenVerifier.create(a);
   if (demo) {
-    log.warn('AUTHENTICATION DISABLED: embedded demo without JWT_SECRET / JWKS_FILE / JWKS_URL; do not expose this port');
+    log.warn('AUTHENTICATION DISABLED: embedded demo without JWT_SECRET / JWKS_FILE / JWKS_URL; any client and any browser Origin is accepted; do not expose this port');
     return undefined;
   }
   throw new VisionError('E_CONFIG', 'an edge needs JWT_SECRET, JWKS_FILE or JWKS_URL (or AUTH_DISABLED=true)');
@@ -143,10 +152,10 @@ function checkConnectionCap(config: AppConfig): void {
   }
 }
 
-function redisTransport(config: AppConfig): EdgeTransport {
+function redisTransport(config: AppConfig, outage: OutageLog): EdgeTransport {
   if (!config.redisUrl) throw new VisionError('E_CONFIG', 'REDIS_URL must be set for a stand-alone edge');
   const shards = config.redisUrls.map(
-    (url) => new RedisEdgeTransport({ url, prefix: config.redisPrefix, admission: admissionFrom(config), maxLen: config.streams.maxLen }),
+    (url) => new RedisEdgeTransport({ url, prefix: config.redisPrefix, admission: admissionFrom(config), maxLen: config.streams.maxLen, onState: outage.onState }),
   );
   return shards.length === 1 ? shards[0] : new ShardedEdgeTransport(shards);
 }

@@ -2,7 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { DetectController } from './detect.controller';
 import { DetectGateway } from './detect.gateway';
 import { EDGE_CONTEXT, type EdgeContext } from './edge-context';
-import { EdgeService } from './edge.service';
+import { edgeProviders, EdgeService } from './edge.service';
 import { HealthController } from './health.controller';
 import { JobsController } from './jobs.controller';
 import { ModelsController } from './models.controller';
@@ -13,7 +13,7 @@ export class EdgeModule {
     return {
       module: EdgeModule,
       controllers: [HealthController, DetectController, ModelsController, JobsController],
-      providers: [{ provide: EDGE_CONTEXT, useValue: ctx }, EdgeService, DetectGateway],
+      providers: [{ provide: EDGE_CONTEXT, useValue: ctx }, ...edgeProviders, EdgeService, DetectGateway],
     };
   }
 }

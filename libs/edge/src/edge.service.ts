@@ -2,63 +2,67 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type WebSocket from 'ws';
-import { PROTOCOL_V1, VisionError, type ErrorCode, type FrameOutcomeMessage, type GoAwayMessage, type HelloMessage } from '@vision/protocol';
-import { ClientSession, type SessionHost, type WireProtocol } from './client-session';
+import type { Principal } from '@vision/auth';
+import { TIMINGS } from '@vision/config';
+import { PROTOCOL_V1, VisionError, type ErrorCode, type HelloMessage } from '@vision/wire';
+import { ClientSession, type SessionHost } from './client-session';
+import { ConnectionRegistry } from './connection-registry';
 import { EDGE_CONTEXT, type EdgeContext } from './edge-context';
 import { FrameLedger } from './frame-ledger';
 import { MessageWatch } from './message-watch';
+import { replyFormat } from './reply-format';
 import { Gatekeeper, type Admission } from './security/gatekeeper';
-import type { Principal } from '@vision/auth';
 
 const DRAIN_LINGER_MS = 250;
 const CLOSE_HANDSHAKE_MS = 2000;
-/** How often idle connections and unfinished messages are looked for. */
-const GUARD_INTERVAL_MS = 1000;
-
-interface Connection {
-  ws: WebSocket;
-  session: ClientSession;
-  admission: Admission;
-  watch: MessageWatch;
-}
 
 /**
- * Routes frames from sessions to the queue and outcomes back to sessions. Holds nothing another
- * edge would need: a session lives and dies with its socket.
+ * Nest providers of the edge's shared parts, built from the context: the frame ledger (every open
+ * frame) and the gatekeeper (every admission), so controllers and the service share one of each.
+ */
+export const edgeProviders = [
+  {
+    provide: Gatekeeper,
+    inject: [EDGE_CONTEXT],
+    useFactory: (ctx: EdgeContext) =>
+      new Gatekeeper({ auth: ctx.config.auth, limits: ctx.config.limits, verifier: ctx.verifier, revocations: ctx.revocations, leases: ctx.leases, metrics: ctx.metrics, log: ctx.log, warn: ctx.warn }, randomBytes(3).toString('hex')),
+  },
+];
+
+/**
+ * The hub of the WebSocket path: admits upgrades through the gate, builds a session per socket,
+ * routes frames to the ledger and outcomes back, and drains on shutdown. Connection life (pings,
+ * timeouts, the unfinished-message budget) is the registry's. Holds nothing another edge would
+ * need: a session lives and dies with its socket.
  */
 @Injectable()
 export class EdgeService implements SessionHost, OnModuleDestroy {
-  private readonly connections = new Map<string, Connection>();
   private readonly admissions = new WeakMap<IncomingMessage, Admission>();
   private readonly upgradeModels = new WeakMap<IncomingMessage, string>();
   private readonly instance = randomBytes(3).toString('hex');
   private draining = false;
-  private pingTimer: NodeJS.Timeout | undefined;
-  private guardTimer: NodeJS.Timeout | undefined;
-  private readonly alive = new WeakSet<WebSocket>();
   private httpSeq = 0;
-
+  private revocationTimer: NodeJS.Timeout | undefined;
+  readonly registry: ConnectionRegistry;
   /** Every open frame, WebSocket and HTTP alike. */
   readonly ledger: FrameLedger;
-  readonly gate: Gatekeeper;
 
-  constructor(@Inject(EDGE_CONTEXT) private readonly ctx: EdgeContext) {
-    this.ledger = new FrameLedger(ctx.config.edgeId, ctx.config.frames.resultMarginMs, ctx.transport, () => {
+  constructor(
+    @Inject(EDGE_CONTEXT) private readonly ctx: EdgeContext,
+    readonly gate: Gatekeeper,
+  ) {
+    const { frames, limits } = ctx.config;
+    this.ledger = new FrameLedger(ctx.config.edgeId, frames.resultMarginMs, ctx.transport, () => {
       // Frames that arrive while draining would only extend the drain: send them elsewhere.
       if (this.draining) throw new VisionError('E_SHUTTING_DOWN');
     });
-    this.gate = new Gatekeeper(
-      {
-        auth: ctx.config.auth,
-        limits: ctx.config.limits,
-        verifier: ctx.verifier,
-        leases: ctx.leases,
-        metrics: ctx.metrics,
-        log: ctx.log,
-        connections: () => this.connections.size,
-      },
-      this.instance,
-    );
+    this.registry = new ConnectionRegistry({
+      pingIntervalMs: frames.pingIntervalMs,
+      idleTimeoutMs: limits.idleTimeoutMs,
+      messageTimeoutMs: limits.messageTimeoutMs,
+      maxUnfinishedBytes: limits.maxUnfinishedBytes,
+      onEvict: (_c, held) => ctx.warn('unfinished-budget', { held, budget: limits.maxUnfinishedBytes }, 'MAX_UNFINISHED_BYTES reached: dropped the connection with the oldest unfinished message'),
+    });
   }
 
   get edgeId(): string {
@@ -69,19 +73,33 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
     return this.draining;
   }
 
-  /** Subscribes to this edge's outcomes and starts the keep-alive and guard sweeps. */
+  /** Subscribes to this edge's outcomes and starts the connection sweeps and the revocation watch. */
   async start(): Promise<void> {
-    await this.ctx.transport.start(this.edgeId, (m) => this.onOutcome(m));
-    this.pingTimer = setInterval(() => this.sweep(), this.ctx.config.frames.pingIntervalMs);
-    this.pingTimer.unref();
-    this.guardTimer = setInterval(() => this.guard(), GUARD_INTERVAL_MS);
-    this.guardTimer.unref();
+    await this.ctx.transport.start(this.edgeId, (m) => this.ledger.onOutcome(m));
+    this.registry.start();
+    let cursor = Date.now();
+    let checking = false;
+    this.revocationTimer = setInterval(() => {
+      if (checking) return;
+      checking = true;
+      this.ctx.revocations
+        .revokedSince(cursor)
+        .then((r) => {
+          cursor = r.cursor;
+          if (r.tokenIds.length === 0) return;
+          const ids = new Set(r.tokenIds);
+          this.registry.closeWhere((c) => c.session.principal.tokenId !== undefined && ids.has(c.session.principal.tokenId), 'E_TOKEN_REVOKED');
+        })
+        .catch(() => undefined) // the outage is logged by the connection's own watcher; the next tick retries
+        .finally(() => (checking = false));
+    }, TIMINGS.revocationCheckMs);
+    this.revocationTimer.unref();
   }
 
   /** The upgrade hook: rejects (with a VisionError whose HTTP status applies) or admits the connection. */
   async admitUpgrade(req: IncomingMessage): Promise<void> {
     if (this.draining) throw this.gate.refused(new VisionError('E_SHUTTING_DOWN'));
-    const admission = await this.gate.admitUpgrade(req);
+    const admission = await this.gate.admitUpgrade(req, this.registry.size);
     try {
       // `?model=` is checked before the socket exists: an unknown model never gets a connection.
       const choice = new URL(req.url ?? '/', 'http://edge').searchParams.get('model');
@@ -93,7 +111,7 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
     this.admissions.set(req, admission);
     // If the upgrade never completes (the peer vanished), give the slot back.
     req.socket.once('close', () => {
-      if (!this.connections.has(admission.lease.connId)) this.gate.release(admission);
+      if (!this.registry.has(admission.lease.connId)) this.gate.release(admission);
     });
   }
 
@@ -103,12 +121,11 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
       ws.close(1001, 'draining');
       return;
     }
-    const protocol: WireProtocol = ws.protocol === PROTOCOL_V1 ? 'yolo.v1' : 'seed';
     const connId = admission.lease.connId;
     const { frames: f, limits: l, auth } = this.ctx.config;
     const session = new ClientSession(
       connId,
-      protocol,
+      replyFormat(ws.protocol),
       ws,
       {
         maxInFlight: f.maxInFlight,
@@ -118,24 +135,24 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
         framesPerSecond: l.framesPerSecond,
         violationsBeforeClose: l.violationsBeforeClose,
         clockSkewMs: auth.clockSkewS * 1000,
+        costUnitPixels: l.costUnitPixels,
       },
       this,
       admission.principal,
       this.upgradeModels.get(req) ?? this.ctx.catalog.defaultId,
     );
-    this.connections.set(connId, { ws, session, admission, watch: new MessageWatch(ws, req.socket) });
+    const watch = new MessageWatch(ws, req.socket, (w) => this.registry.onChunk(connId, w));
+    this.registry.add(connId, { ws, session, admission, watch });
     this.gate.limitReads(req.socket, admission);
-    this.alive.add(ws);
     this.ctx.metrics.edgeConnections.inc();
-    ws.on('pong', () => this.alive.add(ws));
     ws.on('message', (data: Buffer, isBinary: boolean) => session.onMessage(data, isBinary));
     ws.on('close', () => {
       session.dispose();
-      this.connections.delete(connId);
+      this.registry.remove(connId);
       this.gate.release(admission);
       this.ctx.metrics.edgeConnections.dec();
     });
-    if (protocol === 'yolo.v1') session.send(this.hello(session));
+    if (session.format.protocol === 'yolo.v1') session.send(this.hello(session));
   }
 
   /** A connection id for one HTTP request's frame. */
@@ -182,9 +199,9 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
     return { id, version: this.ctx.catalog.version(id) ?? '' };
   }
 
-  /** Every open frame's fate became unknown (the queue connection dropped): answer them now. */
-  failAllOpen(code: ErrorCode, message: string): void {
-    this.ledger.failOpen(code, message);
+  /** The queue connection dropped: every open frame's result is lost, so answer them now. */
+  failAllOpen(): void {
+    this.ledger.failOpen('E_QUEUE_LOST', 'lost the queue connection; retry the frame');
   }
 
   /**
@@ -195,17 +212,17 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
     this.draining = true;
     const started = Date.now();
     const until = started + graceMs;
-    for (const c of this.connections.values()) if (c.session.protocol === 'yolo.v1') c.session.send({ type: 'goaway' } satisfies GoAwayMessage);
+    for (const c of this.registry.values()) if (c.session.format.goaway) c.session.send(c.session.format.goaway);
     // Linger briefly even when idle, so frames already on the wire get E_SHUTTING_DOWN rather than
     // vanishing with the socket.
     const linger = Math.min(DRAIN_LINGER_MS, graceMs);
     while ((this.ledger.size > 0 || Date.now() - started < linger) && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 20));
     }
-    this.failAllOpen('E_SHUTTING_DOWN', 'the edge is shutting down');
+    this.ledger.failOpen('E_SHUTTING_DOWN', 'the edge is shutting down');
     // Wait for the close handshakes: tearing the server down now would terminate the sockets and
     // could discard the last replies still in their send buffers.
-    const sockets = [...this.connections.values()].map((c) => c.ws);
+    const sockets = [...this.registry.values()].map((c) => c.ws);
     const closing = sockets.map(
       (ws) => new Promise<void>((resolve) => (ws.readyState === ws.CLOSED ? resolve() : ws.once('close', () => resolve()))),
     );
@@ -214,35 +231,7 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
   }
 
   onModuleDestroy(): void {
-    if (this.pingTimer) clearInterval(this.pingTimer);
-    if (this.guardTimer) clearInterval(this.guardTimer);
-  }
-
-  private onOutcome(m: FrameOutcomeMessage): void {
-    // A connection that has gone away has no open frames in the ledger: the outcome is dropped quietly.
-    this.ledger.onOutcome(m);
-  }
-
-  /** Terminates peers that missed the previous ping's pong, pings the rest. */
-  private sweep(): void {
-    for (const { ws } of this.connections.values()) {
-      if (!this.alive.has(ws)) {
-        ws.terminate();
-        continue;
-      }
-      this.alive.delete(ws);
-      ws.ping();
-    }
-  }
-
-  /** Closes connections that sent nothing for too long, and those holding a message open too long. */
-  private guard(): void {
-    const now = Date.now();
-    const { idleTimeoutMs, messageTimeoutMs } = this.ctx.config.limits;
-    for (const { session, watch } of this.connections.values()) {
-      const since = watch.partialSince;
-      if (since !== undefined && now - since > messageTimeoutMs) session.closeWith('E_MESSAGE_TIMEOUT');
-      else if (since === undefined && now - session.lastMessageAt > idleTimeoutMs) session.closeWith('E_IDLE_TIMEOUT');
-    }
+    this.registry.stop();
+    clearInterval(this.revocationTimer);
   }
 }

@@ -1,25 +1,40 @@
-import { VisionError, type ErrorCode, type FrameOutcomeMessage } from '@vision/protocol';
-import type { EdgeTransport } from '@vision/transport';
+import { VisionError, type Detection, type ErrorCode, type Timings } from '@vision/wire';
+import type { EdgeTransport, FrameOutcomeMessage } from '@vision/transport';
 
-export type OkOutcome = Extract<FrameOutcomeMessage, { ok: true }>;
+type OkOutcome = Extract<FrameOutcomeMessage, { ok: true }>;
 
-/** How an open frame ended. Exactly one per submitted frame. */
-export type Settled = { ok: true; result: OkOutcome; receivedAt: number } | { ok: false; error: VisionError; receivedAt: number };
-
-export interface LedgerFrame {
+/** One frame on the edge, from the socket (or HTTP body) to its outcome: the only shape it has here. */
+export interface EdgeFrame {
   connId: string;
   frameId: number;
+  /** Whose limits and share the frame counts against (token subject, or client address). */
   tenant: string;
-  receivedAt: number;
-  deadline: number;
-  image: Buffer;
   model: string;
   streamId?: string;
+  captureTs?: number;
+  /** Epoch ms the edge received it. */
+  receivedAt: number;
+  /** Epoch ms after which inference is pointless. */
+  deadline: number;
+  image: Buffer;
+  /** Admission cost units (see `frameCost`). */
+  cost: number;
 }
 
+/** A result as both transports (WebSocket, HTTP) answer it: what the worker found and the frame's timings. */
+export interface FrameResult {
+  detections: Detection[];
+  model: string;
+  modelVersion: string;
+  batchSize: number;
+  timings: Timings;
+}
+
+/** How an open frame ended. Exactly one per submitted frame. */
+export type Settled = { ok: true; result: FrameResult } | { ok: false; error: VisionError };
+
 interface Entry {
-  connId: string;
-  receivedAt: number;
+  frame: EdgeFrame;
   timer: NodeJS.Timeout;
   onSettled: (s: Settled) => void;
 }
@@ -48,12 +63,12 @@ export class FrameLedger {
   }
 
   /** Enqueues `f`; `onSettled` is called once, with the result or why there is none. */
-  submit(f: LedgerFrame, onSettled: (s: Settled) => void): void {
+  submit(f: EdgeFrame, onSettled: (s: Settled) => void): void {
     const key = `${f.connId}.${++this.seq}`;
     // The edge answers by deadline + margin whatever happens downstream (a lost pub/sub message,
     // a dead worker): a client is never left waiting.
     const timer = setTimeout(() => this.fail(key, new VisionError('E_TIMEOUT')), f.deadline + this.resultMarginMs - Date.now());
-    this.open.set(key, { connId: f.connId, receivedAt: f.receivedAt, timer, onSettled });
+    this.open.set(key, { frame: f, timer, onSettled });
     const keys = this.byConn.get(f.connId);
     if (keys) keys.add(key);
     else this.byConn.set(f.connId, new Set([key]));
@@ -62,19 +77,15 @@ export class FrameLedger {
     } catch (err) {
       return this.fail(key, err);
     }
-    this.transport
-      .submit({
-        key, edgeId: this.edgeId, connId: f.connId, frameId: f.frameId, receivedAt: f.receivedAt, deadline: f.deadline, tenant: f.tenant, bytes: f.image.length, image: f.image, model: f.model,
-        ...(f.streamId !== undefined ? { streamId: f.streamId } : {}),
-      })
-      .catch((err: unknown) => this.fail(key, err));
+    const { image, ...meta } = f;
+    this.transport.submit({ ...meta, key, edgeId: this.edgeId, bytes: image.length, image }).catch((err: unknown) => this.fail(key, err));
   }
 
   /** An outcome from a worker. Unknown or late keys (already settled) are ignored. */
   onOutcome(m: FrameOutcomeMessage): void {
     const e = this.take(m.key);
     if (!e) return;
-    e.onSettled(m.ok ? { ok: true, result: m, receivedAt: e.receivedAt } : { ok: false, error: new VisionError(m.error.code), receivedAt: e.receivedAt });
+    e.onSettled(m.ok ? { ok: true, result: resultOf(m, e.frame.receivedAt) } : { ok: false, error: new VisionError(m.error.code) });
   }
 
   /** Settles every open frame with `code` (the queue connection dropped, or the edge drains). */
@@ -90,8 +101,7 @@ export class FrameLedger {
   private fail(key: string, err: unknown): void {
     const e = this.take(key);
     if (!e) return;
-    const error = err instanceof VisionError ? err : new VisionError('E_INTERNAL', String(err));
-    e.onSettled({ ok: false, error, receivedAt: e.receivedAt });
+    e.onSettled({ ok: false, error: err instanceof VisionError ? err : new VisionError('E_INTERNAL', String(err)) });
   }
 
   private take(key: string): Entry | undefined {
@@ -99,9 +109,29 @@ export class FrameLedger {
     if (!e) return undefined;
     clearTimeout(e.timer);
     this.open.delete(key);
-    const keys = this.byConn.get(e.connId);
+    const keys = this.byConn.get(e.frame.connId);
     keys?.delete(key);
-    if (keys?.size === 0) this.byConn.delete(e.connId);
+    if (keys?.size === 0) this.byConn.delete(e.frame.connId);
     return e;
   }
+}
+
+function resultOf(m: OkOutcome, receivedAt: number): FrameResult {
+  return {
+    detections: m.detections,
+    model: m.model,
+    modelVersion: m.modelVersion,
+    batchSize: m.batchSize,
+    timings: {
+      // The worker's pick-up against the edge's receive time: clocks of two hosts, floored at 0.
+      queueMs: Math.max(0, m.pickedAt - receivedAt),
+      preprocessMs: round(m.preprocessMs),
+      inferenceMs: round(m.inferenceMs),
+      totalMs: Date.now() - receivedAt,
+    },
+  };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
 }

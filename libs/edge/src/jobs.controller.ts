@@ -1,7 +1,7 @@
 import { Controller, Delete, Get, Inject, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { checkWebhookUrl } from '@vision/webhooks';
-import { VisionError } from '@vision/protocol';
+import { VisionError } from '@vision/wire';
 import { admittedRequest, queryParam } from './admitted-request';
 import { readUpload } from './bulk-upload';
 import { EDGE_CONTEXT, type EdgeContext } from './edge-context';
@@ -31,7 +31,7 @@ export class JobsController {
       // Everything that can be refused is refused before the body is read.
       const model = this.ctx.catalog.resolve(queryParam(req, 'model'), principal);
       const hook = queryParam(req, 'webhook');
-      if (hook && !cfg.webhookSecret) throw new VisionError('E_BAD_MESSAGE', 'webhooks need BULK_WEBHOOK_SECRET on this site');
+      if (hook && !cfg.webhookSecret) throw new VisionError('E_BAD_REQUEST', 'webhooks need BULK_WEBHOOK_SECRET on this site');
       const webhook = hook ? checkWebhookUrl(hook, cfg.webhookHosts) : undefined;
       // Without a declared length (chunked), the upload limit is reserved and trimmed once read.
       const declared = Number(req.headers['content-length'] ?? cfg.maxUploadBytes);

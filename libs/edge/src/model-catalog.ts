@@ -1,4 +1,4 @@
-import { VisionError } from '@vision/protocol';
+import { VisionError } from '@vision/wire';
 import type { ModelRepository } from '@vision/config';
 import type { Principal } from '@vision/auth';
 

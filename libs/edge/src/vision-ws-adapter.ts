@@ -1,8 +1,10 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { ServerOptions } from 'ws';
-import { ERROR_CODES, PROTOCOL_V1, toWireError } from '@vision/protocol';
+import { ERROR_CODES, PROTOCOL_V1, toWireError, wireError } from '@vision/wire';
+import type { WebSocketServer } from 'ws';
 
 export interface VisionWsAdapterOptions {
   /** Hard cap per message, fragments included; larger messages close the socket with 1009. */
@@ -48,6 +50,28 @@ export class VisionWsAdapter extends WsAdapter {
       },
     };
     return super.create(port, { ...options, ...wsOptions });
+  }
+
+  /**
+   * Nest's own upgrade routing destroys the socket of an upgrade to an unknown path, which leaves
+   * the client with no answer at all; this one answers 404 `E_NO_ROUTE`.
+   */
+  protected override ensureHttpServerExists(port: number, httpServer?: Server): Server | undefined {
+    if (this.httpServersRegistry.has(port)) return undefined;
+    const server = super.ensureHttpServerExists(port, httpServer)!;
+    const nests = server.listeners('upgrade');
+    server.removeAllListeners('upgrade');
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const path = new URL(req.url ?? '/', 'ws://edge').pathname;
+      const known = (this.wsServersRegistry.get(port) ?? []).some((ws: WebSocketServer & { path?: string }) => ws.path === path);
+      if (known) {
+        for (const l of nests) (l as (...a: unknown[]) => void).call(server, req, socket, head);
+        return;
+      }
+      const body = JSON.stringify({ error: wireError('E_NO_ROUTE') });
+      socket.end(`HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    });
+    return server;
   }
 
   // Nest logs every client socket error at error level: a client could flood our logs at will.

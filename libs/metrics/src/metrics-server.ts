@@ -10,7 +10,13 @@ export type Readiness = () => Promise<Record<string, boolean>>;
  * descriptors, Node version, memory). It answers from the first moment of start-up, so a probe can
  * tell "alive, still loading the model" from "dead".
  */
-export function serveMetrics(metrics: VisionMetrics, port: number, host: string, readiness?: Readiness): Promise<Server> {
+export async function serveMetrics(
+  metrics: Pick<VisionMetrics, 'text' | 'contentType'>,
+  at: { port: number; explicit: boolean },
+  host: string,
+  log: { warn(fields: object, msg: string): void },
+  readiness?: Readiness,
+): Promise<Server> {
   const server = createServer((req, res) => {
     const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (req.url === '/metrics') {
@@ -32,10 +38,27 @@ export function serveMetrics(metrics: VisionMetrics, port: number, host: string,
       res.writeHead(404).end();
     }
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve(server));
-  });
+  const listen = (port: number) =>
+    new Promise<Server>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve(server);
+      });
+    });
+  try {
+    return await listen(at.port);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'EADDRINUSE') throw err;
+    if (at.explicit) {
+      throw Object.assign(new Error(`METRICS_PORT ${at.port} is in use on ${host}: set METRICS_PORT to a free port (0: any)`), { code: 'E_CONFIG' });
+    }
+    // A role's default port is taken (another process of the same role on this host): any free
+    // port keeps this one serving; the log says which, for whoever scrapes it.
+    const moved = await listen(0);
+    log.warn({ defaultPort: at.port, metricsPort: (moved.address() as { port: number }).port }, 'default METRICS_PORT in use; serving metrics on another port (set METRICS_PORT to choose)');
+    return moved;
+  }
 }
 
 /**

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import WebSocket from 'ws';
-import { encodeFrame, PROTOCOL_V1 } from '@vision/protocol';
+import { encodeFrame, PROTOCOL_V1 } from '@vision/wire';
 import { repoRoot } from './paths';
 
 /** The attack classes `npm run bench:attack` runs and the fairness test mixes. */

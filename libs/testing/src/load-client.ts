@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { encodeFrame, PROTOCOL_V1 } from '@vision/protocol';
+import { encodeFrame, PROTOCOL_V1 } from '@vision/wire';
 
 export interface Reply {
   frameId: number;

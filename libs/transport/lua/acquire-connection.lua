@@ -1,7 +1,6 @@
 -- Leases a connection slot for an address and for a subject, shared by every edge. Leases expire
 -- unless their edge renews them, so a crashed edge's slots come back by themselves.
--- KEYS: 1 the address's connections, 2 the subject's connections (zset conn id -> lease expiry ms)
--- ARGV: 1 now ms, 2 lease expiry ms, 3 conn id, 4 per-address limit, 5 per-subject limit
+-- KEYS and ARGV are named in src/transport-scripts.ts (the zsets map conn id -> lease expiry ms).
 -- Returns 1 leased; -1 the address is at its limit; -2 the subject is.
 for i = 1, 2 do redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[1]) end
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return -1 end

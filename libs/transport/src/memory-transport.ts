@@ -1,11 +1,9 @@
-import { VisionError, type FrameJob, type FrameOutcomeMessage, type ModelAnnouncement } from '@vision/protocol';
-import { TokenBucket } from './token-bucket';
+import { VisionError } from '@vision/wire';
+import { type FrameJob, type FrameOutcomeMessage, type ModelAnnouncement } from './frame-job';
+import { decideAdmission, refusalError, type AdmissionLimits } from './admission';
 import {
-  combineQueues,
-  DEFAULT_ADMISSION, type AdmissionLimits, type CompletedFrame, type Delivery, type EdgeTransport, type ModelStatus, type TransportHealth, type WorkerTransport,
+  combineQueues, type CompletedFrame, type Delivery, type EdgeTransport, type ModelStatus, type TransportHealth, type WorkerTransport,
 } from './transport';
-
-export type MemoryTransportOptions = Partial<AdmissionLimits>;
 
 interface ModelQueue {
   jobs: FrameJob[];
@@ -27,15 +25,12 @@ export class MemoryTransport implements EdgeTransport {
   private readonly edges = new Map<string, (m: FrameOutcomeMessage) => void>();
   private seq = 0;
   private closed = false;
-  private readonly limits: AdmissionLimits;
-  /** Open frames (admitted, not finished) per tenant, and their bytes. */
+  /** Cost units open (admitted, not finished) per tenant, and their bytes. */
   private readonly open = new Map<string, number>();
-  private readonly rates = new Map<string, TokenBucket>();
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
   private bytes = 0;
 
-  constructor(opts: MemoryTransportOptions = {}) {
-    this.limits = { ...DEFAULT_ADMISSION, ...opts };
-  }
+  constructor(private readonly limits: AdmissionLimits) {}
 
   async start(edgeId: string, onOutcome: (m: FrameOutcomeMessage) => void): Promise<void> {
     this.edges.set(edgeId, onOutcome);
@@ -44,21 +39,18 @@ export class MemoryTransport implements EdgeTransport {
   async submit(job: FrameJob): Promise<void> {
     if (this.closed) throw new VisionError('E_UNAVAILABLE', 'the in-process queue is closed');
     const q = this.queue(job.model);
-    if (q.workers.size === 0) throw new VisionError('E_UNAVAILABLE', `no worker serves model ${job.model}`);
-    // The same policy as the Redis admission script (libs/transport/lua/submit.lua).
-    const l = this.limits;
-    let bucket = this.rates.get(job.tenant);
-    if (!bucket) this.rates.set(job.tenant, (bucket = new TokenBucket(l.tenantFramesPerSecond)));
+    const now = Date.now();
     const mine = this.open.get(job.tenant) ?? 0;
-    const active = this.open.size + (mine === 0 ? 1 : 0);
-    const share = Math.min(l.tenantMaxQueue, Math.max(1, Math.floor(l.maxQueue / active)));
-    if (mine >= share || q.jobs.length >= l.maxQueue || this.bytes + job.image.length > l.maxQueueBytes) {
-      throw new VisionError('E_OVERLOADED');
-    }
-    const retryAfterMs = bucket.take();
-    if (retryAfterMs > 0) throw new VisionError('E_RATE_LIMITED', 'tenant frame rate exceeded', { retryAfterMs });
-    if (this.rates.size > 10_000) this.rates.clear(); // idle buckets are full buckets: forgetting them is exact enough
-    this.open.set(job.tenant, mine + 1);
+    const decision = decideAdmission(
+      { now, workers: q.workers.size, bucket: this.buckets.get(job.tenant), mine, activeTenants: this.open.size, backlog: q.jobs.length, bytes: this.bytes },
+      { cost: job.cost, bytes: job.image.length },
+      this.limits,
+    );
+    if (decision.outcome !== 'admitted') throw refusalError(decision.outcome, decision.retryAfterMs);
+    // Idle buckets are full buckets: forgetting them is exact enough.
+    if (this.buckets.size > 10_000) this.buckets.clear();
+    this.buckets.set(job.tenant, { tokens: decision.tokens, at: now });
+    this.open.set(job.tenant, mine + job.cost);
     this.bytes += job.image.length;
     q.jobs.push(job);
     wake(q);
@@ -137,7 +129,7 @@ export class MemoryTransport implements EdgeTransport {
   private complete(frames: CompletedFrame[]): void {
     for (const { delivery, outcome } of frames) {
       const t = delivery.job.tenant;
-      const n = (this.open.get(t) ?? 1) - 1;
+      const n = (this.open.get(t) ?? 0) - delivery.job.cost;
       if (n > 0) this.open.set(t, n);
       else this.open.delete(t);
       this.bytes -= delivery.job.image.length;

@@ -1,14 +1,12 @@
 import type Redis from 'ioredis';
-import { VisionError } from '@vision/protocol';
-import { luaScript } from './lua-scripts';
-import { connectTolerant, createRedis } from './redis-connection';
+import { VisionError } from '@vision/wire';
+import { connectTolerant, createRedis, type RedisConnectionOptions } from '@vision/redis';
 import { redisKeys, type RedisKeys } from './redis-keys';
 import type { ConnectionLease, ConnectionLeases } from './transport';
+import { transportScripts } from './transport-scripts';
 
 /** How long a lease lives unless its edge renews it; renewed every third of that. */
 const LEASE_MS = 30_000;
-
-type AcquireCommand = (...args: (string | number)[]) => Promise<number>;
 
 /**
  * Connection slots per address and per subject, shared by every edge through Redis. Each edge
@@ -16,15 +14,14 @@ type AcquireCommand = (...args: (string | number)[]) => Promise<number>;
  */
 export class RedisConnectionLeases implements ConnectionLeases {
   private readonly keys: RedisKeys;
-  private readonly redis: Redis & { visionAcquireConnection?: AcquireCommand };
+  private readonly redis: Redis;
   private readonly held = new Map<string, ConnectionLease>();
   private readonly renewer: NodeJS.Timeout;
   private readonly connected: Promise<void>;
 
-  constructor(opts: { url: string; prefix: string }) {
+  constructor(opts: { url: string; prefix: string; onState?: RedisConnectionOptions['onState'] }) {
     this.keys = redisKeys(opts.prefix);
-    this.redis = createRedis(opts.url, { name: 'edge-leases' });
-    this.redis.defineCommand('visionAcquireConnection', { numberOfKeys: 2, lua: luaScript('acquire-connection') });
+    this.redis = createRedis(opts.url, { name: 'edge-leases', onState: opts.onState });
     this.connected = connectTolerant(this.redis);
     this.renewer = setInterval(() => void this.renew(), LEASE_MS / 3);
     this.renewer.unref();
@@ -35,10 +32,11 @@ export class RedisConnectionLeases implements ConnectionLeases {
     const now = Date.now();
     let r: number;
     try {
-      r = await this.redis.visionAcquireConnection!(
-        this.keys.connectionsByIp(lease.ip), this.keys.connectionsBySubject(lease.subject),
-        now, now + LEASE_MS, lease.connId, limits.perIp, limits.perSubject,
-      );
+      r = (await transportScripts.acquireConnection.run(
+        this.redis,
+        { byIp: this.keys.connectionsByIp(lease.ip), bySubject: this.keys.connectionsBySubject(lease.subject) },
+        { now, expiresAt: now + LEASE_MS, connId: lease.connId, perIp: limits.perIp, perSubject: limits.perSubject },
+      )) as number;
     } catch (err) {
       throw new VisionError('E_UNAVAILABLE', `connection limits unreachable: ${(err as Error).message}`, { cause: err });
     }

@@ -1,37 +1,37 @@
 import type Redis from 'ioredis';
-import { VisionError, type FrameJob, type FrameOutcomeMessage, type ModelAnnouncement } from '@vision/protocol';
-import { luaScript } from './lua-scripts';
-import { connectTolerant, createRedis, requireRedis7 } from './redis-connection';
+import { VisionError } from '@vision/wire';
+import { type FrameJob, type FrameOutcomeMessage, type ModelAnnouncement } from './frame-job';
+import { connectTolerant, createRedis, requireRedis7, type RedisConnectionOptions } from '@vision/redis';
+import { refusalError, type AdmissionLimits, type Refusal } from './admission';
 import { modelQueues, queueHealth } from './redis-queue-stats';
 import { redisKeys, WORKER_LIVENESS_MS, type RedisKeys } from './redis-keys';
-import { DEFAULT_ADMISSION, SHARE_MARGIN_MS, type AdmissionLimits, type EdgeTransport, type ModelStatus, type TransportHealth } from './transport';
+import { SHARE_MARGIN_MS, type EdgeTransport, type ModelStatus, type TransportHealth } from './transport';
+import { openMember, transportScripts } from './transport-scripts';
 
 export interface RedisEdgeTransportOptions {
   url: string;
   prefix: string;
-  admission?: Partial<AdmissionLimits>;
-  /** Approximate stream cap (`XADD MAXLEN ~`). @defaultValue 1000 */
-  maxLen?: number;
+  admission: AdmissionLimits;
+  /** Approximate stream cap (`XADD MAXLEN ~`). */
+  maxLen: number;
+  onState?: RedisConnectionOptions['onState'];
 }
-
-type SubmitCommand = (...args: (string | number | Buffer)[]) => Promise<[number, number]>;
 
 export class RedisEdgeTransport implements EdgeTransport {
   readonly kind = 'redis' as const;
   private readonly keys: RedisKeys;
-  private readonly cmd: Redis & { visionSubmit?: SubmitCommand };
+  private readonly cmd: Redis;
   private readonly sub: Redis;
   private readonly admission: AdmissionLimits;
   private readonly maxLen: number;
 
   constructor(opts: RedisEdgeTransportOptions) {
     this.keys = redisKeys(opts.prefix);
-    this.admission = { ...DEFAULT_ADMISSION, ...opts.admission };
-    this.maxLen = opts.maxLen ?? 1000;
-    this.cmd = createRedis(opts.url, { name: 'edge-cmd' });
-    this.cmd.defineCommand('visionSubmit', { numberOfKeys: 6, lua: luaScript('submit') });
+    this.admission = opts.admission;
+    this.maxLen = opts.maxLen;
+    this.cmd = createRedis(opts.url, { name: 'edge-cmd', onState: opts.onState });
     // The subscriber queues its SUBSCRIBE while offline so it is (re)issued on connect.
-    this.sub = createRedis(opts.url, { name: 'edge-sub', offlineQueue: true, blocking: true });
+    this.sub = createRedis(opts.url, { name: 'edge-sub', offlineQueue: true, blocking: true, onState: opts.onState });
   }
 
   onConnectionLost(listener: () => void): void {
@@ -60,22 +60,27 @@ export class RedisEdgeTransport implements EdgeTransport {
   async submit(job: FrameJob): Promise<void> {
     const { image, ...meta } = job;
     const a = this.admission;
-    let reply: [number, number];
+    let reply: [string, number];
     try {
-      reply = await this.cmd.visionSubmit!(
-        this.keys.stream(job.model), this.keys.tenantOpen(job.tenant), this.keys.activeTenants, this.keys.bytesWaiting, this.keys.tenantRate(job.tenant), this.keys.workers(job.model),
-        this.keys.group, a.maxQueue, this.maxLen, JSON.stringify(meta), image, Date.now(), job.deadline + SHARE_MARGIN_MS,
-        job.tenant, job.key, a.tenantMaxQueue, a.maxQueueBytes, image.length, a.tenantFramesPerSecond, Math.max(1, a.tenantFramesPerSecond),
-        Date.now() - WORKER_LIVENESS_MS,
-      );
+      const now = Date.now();
+      reply = (await transportScripts.submit.run(
+        this.cmd,
+        {
+          stream: this.keys.stream(job.model), tenantOpen: this.keys.tenantOpen(job.tenant), activeTenants: this.keys.activeTenants,
+          bytesWaiting: this.keys.bytesWaiting, tenantRate: this.keys.tenantRate(job.tenant), workers: this.keys.workers(job.model),
+        },
+        {
+          group: this.keys.group, maxQueue: a.maxQueue, maxLen: this.maxLen, meta: JSON.stringify(meta), image, now,
+          expiresAt: job.deadline + SHARE_MARGIN_MS, tenant: job.tenant, member: openMember(job), tenantMaxQueue: a.tenantMaxQueue,
+          maxQueueBytes: a.maxQueueBytes, bytes: image.length, tenantFramesPerSecond: a.tenantFramesPerSecond,
+          liveSince: now - WORKER_LIVENESS_MS, cost: job.cost,
+        },
+      )) as [string, number];
     } catch (err) {
       throw new VisionError('E_UNAVAILABLE', `the frame queue is unreachable: ${(err as Error).message}`, { cause: err });
     }
-    const [status, retryAfterMs] = reply;
-    if (status === 1) return;
-    if (status === -5) throw new VisionError('E_UNAVAILABLE', 'no worker is serving');
-    if (status === -3) throw new VisionError('E_RATE_LIMITED', 'tenant frame rate exceeded', { retryAfterMs });
-    throw new VisionError('E_OVERLOADED', status === -2 ? 'tenant share of the backlog is full' : status === -4 ? 'byte budget full' : 'backlog full');
+    const [outcome, retryAfterMs] = reply;
+    if (outcome !== 'admitted') throw refusalError(outcome as Refusal, retryAfterMs);
   }
 
   health(models: readonly string[]): Promise<TransportHealth> {

@@ -1,30 +1,30 @@
 import type Redis from 'ioredis';
-import type { FrameJobMeta, FrameOutcomeMessage, ModelAnnouncement } from '@vision/protocol';
-import { luaScript } from './lua-scripts';
-import { connectTolerant, createRedis, requireRedis7 } from './redis-connection';
+import type { FrameJobMeta, FrameOutcomeMessage, ModelAnnouncement } from './frame-job';
+import { connectTolerant, createRedis, requireRedis7, type RedisConnectionOptions } from '@vision/redis';
 import { queueHealth } from './redis-queue-stats';
 import { redisKeys, type RedisKeys } from './redis-keys';
 import type { CompletedFrame, Delivery, TransportHealth, WorkerTransport } from './transport';
+import { openMember, transportScripts } from './transport-scripts';
 
 export interface RedisWorkerTransportOptions {
   url: string;
   prefix: string;
   /** The model whose stream this transport reads. */
   model: string;
-  /** How often the worker reports itself alive. @defaultValue 1000 */
-  heartbeatMs?: number;
-  /** Pause after a failed read, doubled up to `maxBackoffMs`; a dead Redis never spins a core. @defaultValue 100 */
-  minBackoffMs?: number;
-  /** @defaultValue 2000 */
-  maxBackoffMs?: number;
+  /** How often the worker reports itself alive. */
+  heartbeatMs: number;
+  /** Pause after a failed read, doubled up to `maxBackoffMs`; a dead Redis never spins a core. */
+  minBackoffMs: number;
+  maxBackoffMs: number;
   /**
    * Frames pending on some consumer for longer than this are taken over (`XAUTOCLAIM`): the
-   * consumer is presumed dead. Keep it above the longest batch. @defaultValue 3000
+   * consumer is presumed dead. Keep it above the longest batch.
    */
-  claimMinIdleMs?: number;
-  /** A frame delivered more than this many times is dead-lettered and answered `E_DEAD_LETTER`. @defaultValue 3 */
-  maxDeliveries?: number;
+  claimMinIdleMs: number;
+  /** A frame delivered more than this many times is dead-lettered and answered `E_DEAD_LETTER`. */
+  maxDeliveries: number;
   onError?: (err: Error, where: string) => void;
+  onState?: RedisConnectionOptions['onState'];
   /** Told about frames taken over from another consumer and frames dead-lettered. */
   onReclaim?: (event: { claimed: number; deadLettered: number }) => void;
 }
@@ -41,7 +41,7 @@ export class RedisWorkerTransport implements WorkerTransport {
   private readonly stream: string;
   private readonly workersKey: string;
   readonly model: string;
-  private readonly cmd: Redis & { visionRelease?: (...args: (string | number)[]) => Promise<number> };
+  private readonly cmd: Redis;
   private readonly blocking: Redis;
   private consumer = '';
   private heartbeat: NodeJS.Timeout | undefined;
@@ -55,10 +55,10 @@ export class RedisWorkerTransport implements WorkerTransport {
     this.model = opts.model;
     this.stream = this.keys.stream(opts.model);
     this.workersKey = this.keys.workers(opts.model);
-    this.cmd = createRedis(opts.url, { name: 'worker-cmd' });
-    this.cmd.defineCommand('visionRelease', { lua: luaScript('release') });
+    this.cmd = createRedis(opts.url, { name: 'worker-cmd', onState: opts.onState });
+    transportScripts.release.define(this.cmd);
     // Blocking reads get their own connection: a command behind XREADGROUP BLOCK would wait for it.
-    this.blocking = createRedis(opts.url, { name: 'worker-read', blocking: true });
+    this.blocking = createRedis(opts.url, { name: 'worker-read', blocking: true, onState: opts.onState });
   }
 
   async start(workerId: string): Promise<void> {
@@ -71,13 +71,13 @@ export class RedisWorkerTransport implements WorkerTransport {
         .zadd(this.workersKey, Date.now(), workerId)
         .catch((err: Error) => this.report(err, 'heartbeat'));
     await beat();
-    this.heartbeat = setInterval(beat, this.opts.heartbeatMs ?? 1000);
+    this.heartbeat = setInterval(beat, this.opts.heartbeatMs);
     this.heartbeat.unref();
   }
 
   async read(max: number, blockMs: number): Promise<Delivery[]> {
     if (this.closed) return [];
-    const minIdle = this.opts.claimMinIdleMs ?? 3000;
+    const minIdle = this.opts.claimMinIdleMs;
     if (Date.now() - this.lastClaimAt >= Math.max(50, minIdle / 2)) {
       this.lastClaimAt = Date.now();
       const reclaimed = await this.reclaim(max, minIdle).catch((err: Error) => {
@@ -157,12 +157,14 @@ export class RedisWorkerTransport implements WorkerTransport {
   }
 
   /** Queues the release of finished frames' byte budget and tenant share (release.lua). */
-  private release(pipe: ReturnType<Redis['multi']>, jobs: Pick<FrameJobMeta, 'key' | 'tenant' | 'bytes'>[]): void {
+  private release(pipe: ReturnType<Redis['multi']>, jobs: Pick<FrameJobMeta, 'key' | 'tenant' | 'bytes' | 'cost'>[]): void {
     if (jobs.length === 0) return;
     const bytes = jobs.reduce((n, j) => n + (j.bytes || 0), 0);
     const tracked = jobs.filter((j) => j.tenant);
-    const keys = [this.keys.bytesWaiting, ...tracked.map((j) => this.keys.tenantOpen(j.tenant))];
-    (pipe as unknown as { visionRelease(...a: (string | number)[]): void }).visionRelease(keys.length, ...keys, bytes, ...tracked.map((j) => j.key));
+    transportScripts.release.queue(pipe, { bytesWaiting: this.keys.bytesWaiting }, { bytes }, {
+      keys: tracked.map((j) => this.keys.tenantOpen(j.tenant)),
+      args: tracked.map(openMember),
+    });
   }
 
   async close(): Promise<void> {
@@ -193,7 +195,7 @@ export class RedisWorkerTransport implements WorkerTransport {
       const id = idBuf.toString();
       const job = fields ? decodeEntry(fields) : undefined;
       const deliveryCount = counts.get(id) ?? 1;
-      if (!job || deliveryCount > (this.opts.maxDeliveries ?? 3)) dead.push({ id, job });
+      if (!job || deliveryCount > this.opts.maxDeliveries) dead.push({ id, job });
       else live.push({ id, job, deliveryCount, pickedAt: now });
     }
     if (dead.length) await this.deadLetter(dead);
@@ -263,8 +265,8 @@ export class RedisWorkerTransport implements WorkerTransport {
   }
 
   private async backoff(): Promise<void> {
-    const min = this.opts.minBackoffMs ?? 100;
-    this.backoffMs = Math.min(this.opts.maxBackoffMs ?? 2000, this.backoffMs ? this.backoffMs * 2 : min);
+    const min = this.opts.minBackoffMs;
+    this.backoffMs = Math.min(this.opts.maxBackoffMs, this.backoffMs ? this.backoffMs * 2 : min);
     await new Promise((r) => setTimeout(r, this.backoffMs));
   }
 

@@ -1,4 +1,4 @@
-import type { FrameJob, FrameOutcomeMessage } from '@vision/protocol';
+import type { FrameJob, FrameOutcomeMessage } from './frame-job';
 import { combineQueues, type EdgeTransport, type ModelStatus, type TransportHealth } from './transport';
 
 /**

@@ -1,5 +1,6 @@
-import type { AppConfig } from '@vision/config';
-import type { FrameJob, FrameOutcomeMessage, ModelAnnouncement } from '@vision/protocol';
+import { TIMINGS, type AppConfig } from '@vision/config';
+import type { AdmissionLimits } from './admission';
+import type { FrameJob, FrameOutcomeMessage, ModelAnnouncement } from './frame-job';
 
 /** A frame a worker took from the queue. */
 export interface Delivery {
@@ -47,31 +48,23 @@ export interface ModelStatus extends QueueCounts {
   announced: ModelAnnouncement | undefined;
 }
 
-/** How an edge's admission is bounded beyond the backlog length (one tenant = one token subject or address). */
-export interface AdmissionLimits {
-  /** Frames waiting for a worker beyond which new frames are refused. */
-  maxQueue: number;
-  /** Most frames one tenant may have open, admitted and not finished (its fair share is also at most maxQueue / active tenants). */
-  tenantMaxQueue: number;
-  /** Encoded bytes admitted and not yet finished, across all tenants. */
-  maxQueueBytes: number;
-  /** Frames per second one tenant may submit, across all edges (token bucket of one second). */
-  tenantFramesPerSecond: number;
-}
-
-export const DEFAULT_ADMISSION: AdmissionLimits = {
-  maxQueue: 64,
-  tenantMaxQueue: 16,
-  maxQueueBytes: 256 * 1024 * 1024,
-  tenantFramesPerSecond: 300,
-};
-
 export function admissionFrom(config: Pick<AppConfig, 'batching' | 'limits'>): AdmissionLimits {
   return {
     maxQueue: config.batching.maxQueue,
     tenantMaxQueue: config.limits.tenantMaxQueue,
     maxQueueBytes: config.limits.maxQueueBytes,
     tenantFramesPerSecond: config.limits.subjectFramesPerSecond,
+  };
+}
+
+/** A worker transport's stream settings, from the config (failure recovery) and the internal timings. */
+export function workerStreamOptions(config: Pick<AppConfig, 'streams'>) {
+  return {
+    claimMinIdleMs: config.streams.claimMinIdleMs,
+    maxDeliveries: config.streams.maxDeliveries,
+    heartbeatMs: TIMINGS.workerHeartbeatMs,
+    minBackoffMs: TIMINGS.readBackoffMinMs,
+    maxBackoffMs: TIMINGS.readBackoffMaxMs,
   };
 }
 

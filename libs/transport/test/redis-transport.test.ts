@@ -1,9 +1,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:net';
 import Redis from 'ioredis';
-import type { FrameJob, FrameOutcomeMessage } from '@vision/protocol';
+import type { FrameJob, FrameOutcomeMessage } from '../src';
 import { cleanupPrefix, freePort, startTestRedis, uniquePrefix, type TestRedis } from '@vision/testing';
-import { RedisConnectionLeases, RedisEdgeTransport, RedisWorkerTransport, redisKeys, type AdmissionLimits, type Delivery } from '../src';
+import { loadConfig } from '@vision/config';
+import { admissionFrom, RedisConnectionLeases, RedisEdgeTransport, RedisWorkerTransport, redisKeys, workerStreamOptions, type AdmissionLimits, type Delivery } from '../src';
+
+const defaults = loadConfig({});
+const admissionDefaults = admissionFrom(defaults);
+const streamDefaults = workerStreamOptions(defaults);
 
 let redis: TestRedis;
 let admin: Redis;
@@ -29,12 +34,12 @@ async function setup(admission: Partial<AdmissionLimits> = {}) {
   prefixes.push(prefix);
   await admin.zadd(redisKeys(prefix).workers(M), Date.now(), 'present');
   const edge = () => {
-    const t = new RedisEdgeTransport({ url: redis.url, prefix, admission, maxLen: 1000 });
+    const t = new RedisEdgeTransport({ url: redis.url, prefix, admission: { ...admissionDefaults, ...admission }, maxLen: 1000 });
     open.push(t);
     return t;
   };
   const worker = (o: { claimMinIdleMs?: number; maxDeliveries?: number } = {}) => {
-    const t = new RedisWorkerTransport({ url: redis.url, prefix, model: M, ...o });
+    const t = new RedisWorkerTransport({ url: redis.url, prefix, model: M, ...streamDefaults, ...o });
     open.push(t);
     return t;
   };
@@ -46,7 +51,7 @@ let n = 0;
 /** A frame; each from its own tenant unless one is named (so only the limit under test applies). */
 function job(edgeId: string, image = Buffer.from([0xff, 0xd8, 0xff, ++n & 0xff, 0, 1, 2, 255]), tenant = `t${n}`): FrameJob {
   const now = Date.now();
-  return { key: `c.${++n}`, edgeId, connId: 'c', frameId: n, receivedAt: now, deadline: now + 5000, tenant, bytes: image.length, image, model: M };
+  return { key: `c.${++n}`, edgeId, connId: 'c', frameId: n, receivedAt: now, deadline: now + 5000, tenant, bytes: image.length, cost: 1, image, model: M };
 }
 
 async function drain(w: RedisWorkerTransport, want: number): Promise<Delivery[]> {
@@ -151,7 +156,7 @@ describe('Redis transport', () => {
     await w.start('w1');
     expect(await e.health([M])).toMatchObject({ reachable: true, workers: 2 });
 
-    const dead = new RedisEdgeTransport({ url: `redis://127.0.0.1:${await freePort()}`, prefix: s.prefix });
+    const dead = new RedisEdgeTransport({ url: `redis://127.0.0.1:${await freePort()}`, prefix: s.prefix, admission: admissionDefaults, maxLen: 1000 });
     open.push(dead);
     await dead.start('edge-x', () => undefined);
     const t0 = Date.now();
@@ -311,8 +316,8 @@ describe('Redis transport', () => {
     await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
     try {
       const url = `redis://127.0.0.1:${(fake.address() as { port: number }).port}`;
-      const e = new RedisEdgeTransport({ url, prefix: 'old' });
-      const w = new RedisWorkerTransport({ url, prefix: 'old', model: M });
+      const e = new RedisEdgeTransport({ url, prefix: 'old', admission: admissionDefaults, maxLen: 1000 });
+      const w = new RedisWorkerTransport({ url, prefix: 'old', model: M, ...streamDefaults });
       open.push(e, w);
       await expect(e.start('edge-a', () => undefined)).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringMatching(/Redis 7 or newer.*6\.2\.14/) });
       await expect(w.start('w1')).rejects.toMatchObject({ code: 'E_CONFIG' });
@@ -325,7 +330,7 @@ describe('Redis transport', () => {
     const s = await setup();
     const e = s.edge();
     await e.start('edge-a', () => undefined);
-    const other = new RedisWorkerTransport({ url: redis.url, prefix: s.prefix, model: 'helmets' });
+    const other = new RedisWorkerTransport({ url: redis.url, prefix: s.prefix, model: 'helmets', ...streamDefaults });
     open.push(other);
     await expect(e.submit({ ...job('edge-a'), model: 'helmets' })).rejects.toMatchObject({ code: 'E_UNAVAILABLE' });
     await other.start('h1');

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
-import { VisionError } from '@vision/protocol';
+import { VisionError } from '@vision/wire';
 
 /** Header carrying `t=<unix s>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, like Stripe's: the timestamp stops replays. */
 export const SIGNATURE_HEADER = 'x-vision-signature';
@@ -31,9 +31,9 @@ export function checkWebhookUrl(raw: string, hosts: readonly string[]): string {
   try {
     url = new URL(raw);
   } catch {
-    throw new VisionError('E_BAD_MESSAGE', 'webhook is not a URL');
+    throw new VisionError('E_BAD_REQUEST', 'webhook is not a URL');
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new VisionError('E_BAD_MESSAGE', 'webhook must be http(s)');
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new VisionError('E_BAD_REQUEST', 'webhook must be http(s)');
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (hosts.length) {
     if (!hosts.some((h) => (h.startsWith('*.') ? host.endsWith(h.slice(1)) : host === h))) throw new VisionError('E_FORBIDDEN', `webhook host ${host} not in BULK_WEBHOOK_HOSTS`);

@@ -5,7 +5,8 @@ import { VisionError } from './error-codes';
  *
  *   offset  size  field
  *   0       1     version (= 1; never a JPEG/PNG/WebP first byte, so headerless frames stay legal)
- *   1       1     flags (0; reserved)
+ *   1       1     flags (must be 0: reserved for later versions, so a frame using them is refused
+ *                 rather than misread)
  *   2       2     header length in bytes, big-endian, including everything up to the image
  *   4       4     frameId, u32 big-endian (echoed in the reply)
  *   8       8     capture timestamp, ms since the epoch, float64 big-endian (0 = unset)
@@ -14,7 +15,7 @@ import { VisionError } from './error-codes';
  *
  * Readers skip to `header length`, so later versions can append fields.
  */
-export const FRAME_HEADER_VERSION = 1;
+const FRAME_HEADER_VERSION = 1;
 const FIXED = 17;
 /** Largest header a frame can carry (a 255-byte stream id): the socket's payload cap adds it to MAX_FRAME_BYTES. */
 export const FRAME_HEADER_MAX_BYTES = FIXED + 255;
@@ -57,6 +58,7 @@ export function parseFrame<T extends Uint8Array>(msg: T): { header: FrameHeader 
   if (msg.length === 0 || msg[0] !== FRAME_HEADER_VERSION) return { header: undefined, image: msg };
   if (msg.length < FIXED) throw new VisionError('E_BAD_HEADER', `header is ${msg.length} bytes; at least ${FIXED} expected`);
   const view = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
+  if (view.getUint8(1) !== 0) throw new VisionError('E_BAD_HEADER', `flags byte is ${view.getUint8(1)}; it is reserved and must be 0`);
   const len = view.getUint16(2);
   const sidLen = view.getUint8(16);
   if (len < FIXED + sidLen || len > msg.length) {

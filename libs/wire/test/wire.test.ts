@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { encodeFrame, ERROR_CODES, parseFrame, sniffImageFormat, toWireError, VisionError } from '../src';
+import sharp from 'sharp';
+import { encodeFrame, ERROR_CODES, imageDimensions, parseFrame, sniffImageFormat, toWireError, VisionError } from '../src';
 
 describe('yolo.v1 frame header', () => {
   it('round-trips frame id, capture time and stream id, and leaves the image untouched', () => {
@@ -32,6 +33,33 @@ describe('yolo.v1 frame header', () => {
     expect(() => parseFrame(bad)).toThrow(expect.objectContaining({ code: 'E_BAD_HEADER' }));
     expect(() => encodeFrame({ frameId: -1 }, Buffer.alloc(0))).toThrow(RangeError);
   });
+
+  it('refuses a non-zero flags byte: it is reserved for later versions', () => {
+    const msg = Buffer.from(encodeFrame({ frameId: 1 }, Buffer.from([0xff, 0xd8, 0xff])));
+    for (const flags of [1, 0x80, 0xff]) {
+      msg[1] = flags;
+      expect(() => parseFrame(msg), String(flags)).toThrow(expect.objectContaining({ code: 'E_BAD_HEADER' }));
+    }
+  });
+});
+
+describe('imageDimensions', () => {
+  it('reads the size from JPEG (baseline, progressive, behind EXIF), PNG and WebP (lossy, lossless, with alpha) headers', async () => {
+    const base = sharp({ create: { width: 321, height: 123, channels: 3, background: { r: 9, g: 99, b: 199 } } });
+    const alpha = sharp({ create: { width: 77, height: 55, channels: 4, background: { r: 9, g: 99, b: 199, alpha: 0.5 } } });
+    const cases: [string, Buffer, number, number][] = [
+      ['jpeg', await base.clone().jpeg().toBuffer(), 321, 123],
+      ['progressive jpeg', await base.clone().jpeg({ progressive: true }).toBuffer(), 321, 123],
+      ['jpeg with exif', await base.clone().withMetadata({ orientation: 6 }).jpeg().toBuffer(), 321, 123],
+      ['png', await base.clone().png().toBuffer(), 321, 123],
+      ['webp lossy', await base.clone().webp().toBuffer(), 321, 123],
+      ['webp lossless', await base.clone().webp({ lossless: true }).toBuffer(), 321, 123],
+      ['webp alpha (VP8X)', await alpha.webp().toBuffer(), 77, 55],
+    ];
+    for (const [what, bytes, width, height] of cases) expect(imageDimensions(bytes), what).toEqual({ width, height });
+    expect(imageDimensions(Buffer.from([0xff, 0xd8, 0xff, 0xda, 0, 2]))).toBeUndefined();
+    expect(imageDimensions(Buffer.from('GIF89a'))).toBeUndefined();
+  });
 });
 
 describe('sniffImageFormat', () => {
@@ -58,7 +86,8 @@ describe('error codes', () => {
     const doc = readFileSync(join(__dirname, '../../../docs/protocol.md'), 'utf8');
     const rows = new Map<string, string[]>();
     for (const m of doc.matchAll(/^\| `(E_[A-Z_]+)` \| (yes|no) \| ([^|]+) \| (\d+) \|/gm)) rows.set(m[1], [m[2], m[3].trim(), m[4]]);
-    const wire = Object.entries(ERROR_CODES).filter(([code]) => !['E_MODEL_LOAD', 'E_MODEL_LAYOUT', 'E_PROVIDER_UNAVAILABLE', 'E_CONFIG'].includes(code));
+    // The camera gateway's codes are never on the edges' wire: docs/cameras.md has their table.
+    const wire = Object.entries(ERROR_CODES).filter(([code]) => !['E_MODEL_LOAD', 'E_MODEL_LAYOUT', 'E_PROVIDER_UNAVAILABLE', 'E_CONFIG'].includes(code) && !code.startsWith('E_CAMERA_'));
     expect([...rows.keys()].sort()).toEqual(wire.map(([c]) => c).sort());
     for (const [code, spec] of wire) {
       const [retry, close, http] = rows.get(code)!;

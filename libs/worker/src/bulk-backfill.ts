@@ -1,22 +1,28 @@
 import type { Logger } from 'pino';
 import { BulkJobs, BulkRunner, BulkSource, jobQueueName } from '@vision/bulk';
-import type { AppConfig, ModelSpec } from '@vision/config';
+import { providerDefaults, type AppConfig, type ModelSpec } from '@vision/config';
 import type { VisionMetrics } from '@vision/metrics';
+import type { RedisConnectionOptions } from '@vision/redis';
 
 /** How bulk images share batches with real-time frames (BULK_MAX_BATCH, BULK_TOPUP; defaults by provider). */
 export function backfillPolicy(config: AppConfig, spec: ModelSpec): { backfillMaxBatch: number; backfillTopUp: boolean; backfillYield: boolean } {
-  const gpu = spec.executionProvider !== 'cpu';
+  const byProvider = providerDefaults(spec.executionProvider);
   return {
-    backfillMaxBatch: Math.min(spec.maxBatch, config.bulk.maxBatch ?? (gpu ? spec.maxBatch : 1)),
-    backfillTopUp: config.bulk.topUp ?? gpu,
+    backfillMaxBatch: Math.min(spec.maxBatch, config.bulk.maxBatch ?? byProvider.bulkMaxBatch(spec.maxBatch)),
+    backfillTopUp: config.bulk.topUp ?? byProvider.bulkTopUp,
     backfillYield: config.bulk.yieldToLive,
   };
 }
 
 /** Bulk jobs on this worker: one BulkSource and BullMQ worker per served model, and webhook delivery. */
-export function startBulk(config: AppConfig, log: Logger, metrics: VisionMetrics | undefined) {
-  const jobs = new BulkJobs(config.redisUrl!, config.redisPrefix, config.bulk);
-  const runner = new BulkRunner(jobs, config.bulk, log);
+export function startBulk(
+  config: AppConfig,
+  log: Logger,
+  health: { onState: RedisConnectionOptions['onState']; report: (where: string, err: Error) => void },
+  metrics: VisionMetrics | undefined,
+) {
+  const jobs = new BulkJobs(config.redisUrl!, config.redisPrefix, config.bulk, health.onState);
+  const runner = new BulkRunner(jobs, config.bulk, log, health.report);
   runner.deliverWebhooks(config.bulk.webhookSecret);
   const sources = new Map<string, BulkSource>();
   metrics?.observeBulk(async () => {

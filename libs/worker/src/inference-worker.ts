@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { toWireError, VisionError, type Detection, type FrameOutcomeMessage } from '@vision/protocol';
+import { toWireError, VisionError, type Detection } from '@vision/wire';
+import { type FrameOutcomeMessage } from '@vision/transport';
 import type { VisionMetrics } from '@vision/metrics';
 import type { CompletedFrame, Delivery, WorkerTransport } from '@vision/transport';
 import { ArrivalForecast } from './arrival-forecast';

@@ -1,9 +1,10 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { loadModelRepository, type AppConfig, type ModelRepository, type ModelSpec } from '@vision/config';
-import { VisionError, type ModelAnnouncement } from '@vision/protocol';
+import { loadModelRepository, OutageLog, throttledWarn, TIMINGS, type AppConfig, type ModelRepository, type ModelSpec } from '@vision/config';
+import { VisionError } from '@vision/wire';
+import { type ModelAnnouncement } from '@vision/transport';
 import type { VisionMetrics } from '@vision/metrics';
-import { combineQueues, RedisWorkerTransport, type WorkerTransport } from '@vision/transport';
+import { combineQueues, RedisWorkerTransport, workerStreamOptions, type WorkerTransport } from '@vision/transport';
 import { parseNamesFile, YoloModel } from '@vision/yolo';
 import { backfillPolicy, startBulk } from './bulk-backfill';
 import { InferenceWorker } from './inference-worker';
@@ -43,11 +44,14 @@ const MODEL_MEMORY_FACTOR = 3;
 
 /** Loads the models this worker serves, connects their streams and starts one batcher per model. */
 export async function startWorkerRuntime(config: AppConfig, log: Logger, deps: WorkerDeps = {}): Promise<WorkerRuntime> {
+  const outage = new OutageLog(log, 'redis', TIMINGS.outageReminderMs);
+  const warn = throttledWarn(log);
+  const report = (where: string, err: Error) => outage.failure(where, err, warn);
   // Checked before any model loads, so a missing REDIS_URL fails fast.
-  const transportFor = deps.transportFor ?? redisTransports(config, log, deps.metrics);
+  const transportFor = deps.transportFor ?? redisTransports(config, log, outage, report, deps.metrics);
   const served = new Map<string, Served>();
   // Bulk jobs need Redis (BullMQ); the embedded server has none.
-  const bulk = deps.transportFor ? undefined : startBulk(config, log, deps.metrics);
+  const bulk = deps.transportFor ? undefined : startBulk(config, log, { onState: outage.onState, report }, deps.metrics);
   let generation = 0;
   let stopped: Promise<void> | undefined;
 
@@ -66,13 +70,14 @@ export async function startWorkerRuntime(config: AppConfig, log: Logger, deps: W
         maxBatch: spec.maxBatch,
         maxWaitMs: config.batching.maxWaitMs,
         decodeConcurrency: config.batching.decodeConcurrency,
+        idleBlockMs: TIMINGS.idleReadBlockMs,
         ...(backfill ? { backfill, ...backfillPolicy(config, spec) } : {}),
       },
       log,
       deps.metrics,
     );
     worker.start();
-    await transport.announce(announcement(spec, model)).catch((err: Error) => log.warn({ err: err.message, model: spec.id }, 'could not announce the model'));
+    await transport.announce(announcement(spec, model)).catch((err: Error) => report(`announce ${spec.id}`, err));
     log.info({ workerId: config.workerId, consumer, model: spec.id, version: spec.version, transport: transport.kind, maxBatch: spec.maxBatch }, 'model serving');
     return { spec, model, transport, worker };
   };
@@ -151,6 +156,7 @@ export async function startWorkerRuntime(config: AppConfig, log: Logger, deps: W
         // Bulk jobs first, while the batchers still run: their images in hand get recorded.
         await bulk?.close();
         await Promise.all([...served.values()].map(retire));
+        outage.stop();
         log.info({ workerId: config.workerId }, 'worker stopped');
       })();
       return stopped;
@@ -219,7 +225,13 @@ async function withinBudget(specs: ModelSpec[], budgetMb: number, log: Logger): 
   return out;
 }
 
-function redisTransports(config: AppConfig, log: Logger, metrics: VisionMetrics | undefined): (model: string) => WorkerTransport {
+function redisTransports(
+  config: AppConfig,
+  log: Logger,
+  outage: OutageLog,
+  report: (where: string, err: Error) => void,
+  metrics: VisionMetrics | undefined,
+): (model: string) => WorkerTransport {
   if (!config.redisUrl) throw new VisionError('E_CONFIG', 'REDIS_URL must be set for a stand-alone worker');
   if (config.redisUrls.length > 1) throw new VisionError('E_CONFIG', 'REDIS_URL: a worker serves one shard; give it one URL (edges take the list)');
   const url = config.redisUrl;
@@ -228,9 +240,9 @@ function redisTransports(config: AppConfig, log: Logger, metrics: VisionMetrics 
       url,
       prefix: config.redisPrefix,
       model,
-      claimMinIdleMs: config.streams.claimMinIdleMs,
-      maxDeliveries: config.streams.maxDeliveries,
-      onError: (err, where) => log.warn({ err: err.message, where, model }, 'redis'),
+      ...workerStreamOptions(config),
+      onError: (err, where) => report(`${where} (${model})`, err),
+      onState: outage.onState,
       onReclaim: (e) => {
         metrics?.workerReclaimed.inc(e.claimed);
         metrics?.workerDeadLetters.inc(e.deadLettered);

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
-import type { Detection, FrameJob, FrameOutcomeMessage } from '@vision/protocol';
-import { MemoryTransport } from '@vision/transport';
+import type { Detection } from '@vision/wire';
+import type { FrameJob, FrameOutcomeMessage } from '@vision/transport';
+import { loadConfig } from '@vision/config';
+import { admissionFrom, MemoryTransport } from '@vision/transport';
 import { InferenceWorker, type Engine } from '../src';
 
 const log = pino({ level: 'silent' });
@@ -13,7 +15,7 @@ const MODEL = { id: 'm', version: '1' };
 function job(opts: { deadlineInMs?: number; tenant?: string } = {}): FrameJob {
   const now = Date.now();
   const n = ++seq;
-  return { key: `k${n}`, edgeId: 'e', connId: 'c', frameId: n, receivedAt: now, deadline: now + (opts.deadlineInMs ?? 10_000), tenant: opts.tenant ?? `t${n}`, bytes: 1, image: Buffer.from([n & 255]), model: 'm' };
+  return { key: `k${n}`, edgeId: 'e', connId: 'c', frameId: n, receivedAt: now, deadline: now + (opts.deadlineInMs ?? 10_000), tenant: opts.tenant ?? `t${n}`, bytes: 1, cost: 1, image: Buffer.from([n & 255]), model: 'm' };
 }
 
 /** An engine whose batches take `inferMs`; it records every batch (frame ids) and decode. */
@@ -38,7 +40,7 @@ function slowEngine(inferMs: number, concurrency = 1) {
 
 /** An in-memory queue: an edge collecting outcomes, and the worker view of model 'm'. */
 async function memoryQueue() {
-  const q = new MemoryTransport({ maxQueue: 1000, tenantMaxQueue: 1000 });
+  const q = new MemoryTransport({ ...admissionFrom(loadConfig({})), maxQueue: 1000, tenantMaxQueue: 1000 });
   const outcomes: FrameOutcomeMessage[] = [];
   await q.start('e', (m) => outcomes.push(m));
   const w = q.worker('m');

@@ -1,5 +1,5 @@
 import type { InferenceSession } from 'onnxruntime-node';
-import type { Detection } from '@vision/protocol';
+import type { Detection } from '@vision/wire';
 import type { OutputLayoutKind } from './layout';
 import type { LetterboxGeometry } from './letterbox';
 import type { PostprocessOptions } from './postprocess';

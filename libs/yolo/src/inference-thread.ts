@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { Detection } from '@vision/protocol';
+import type { Detection } from '@vision/wire';
 import type { EngineInit, EngineReply, EngineRunRequest } from './engine-protocol';
 
 export interface EngineRunResult {

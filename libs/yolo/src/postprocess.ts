@@ -1,4 +1,4 @@
-import type { Detection } from '@vision/protocol';
+import type { Detection } from '@vision/wire';
 import { Candidates } from './candidates';
 import { decode, DecoderScratch, type OutputView } from './decoders';
 import type { OutputLayoutKind } from './layout';

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { sniffImageFormat, VisionError } from '@vision/protocol';
+import { sniffImageFormat, VisionError } from '@vision/wire';
 import { letterboxGeometry, type LetterboxGeometry } from './letterbox';
 
 export interface PreprocessOptions {

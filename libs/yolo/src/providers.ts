@@ -1,8 +1,5 @@
 import type { InferenceSession } from 'onnxruntime-node';
-
-export type ExecutionProviderName = 'cpu' | 'cuda' | 'tensorrt';
-
-export const EXECUTION_PROVIDERS: readonly ExecutionProviderName[] = ['cpu', 'cuda', 'tensorrt'];
+import type { ExecutionProviderName } from '@vision/config';
 
 /**
  * The provider list handed to ONNX Runtime. `cpu` trails GPU providers only so that operators the

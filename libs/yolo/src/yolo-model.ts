@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { InferenceSession } from 'onnxruntime-node';
-import { VisionError, type Detection } from '@vision/protocol';
+import { VisionError, type Detection } from '@vision/wire';
 import { batchLadder } from './batch-sizes';
 import { InferenceThread } from './inference-thread';
 import type { EngineShape } from './engine-protocol';
@@ -10,7 +10,8 @@ import { completeNames, parseUltralyticsMetadata } from './metadata';
 import { readOnnxModelInfo, type Dim } from './model-info';
 import { DEFAULT_POSTPROCESS, type PostprocessOptions } from './postprocess';
 import { letterbox, type LetterboxedFrame } from './preprocess';
-import { providerConfig, type ExecutionProviderName } from './providers';
+import type { ExecutionProviderName } from '@vision/config';
+import { providerConfig } from './providers';
 
 export interface YoloModelOptions extends Partial<PostprocessOptions> {
   modelPath: string;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { batchLadder, runSize, YoloModel, type FrameOutcome } from '../src';
-import type { Detection } from '@vision/protocol';
+import type { Detection } from '@vision/wire';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { COLORS, drawScene, GraphBuilder, modelsDir, V5_OBJECTNESS } from '@vision/testing';

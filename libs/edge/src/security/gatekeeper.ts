@@ -2,12 +2,12 @@ import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { AuthConfig, LimitsConfig } from '@vision/config';
 import type { VisionMetrics } from '@vision/metrics';
-import { VisionError, type ErrorCode } from '@vision/protocol';
+import { VisionError, type ErrorCode } from '@vision/wire';
 import type { ConnectionLease, ConnectionLeases } from '@vision/transport';
 import type { Socket } from 'node:net';
 import { ReadLimiter } from '../read-limiter';
 import { clientAddress, originAllowed, requestToken } from './request-identity';
-import { TokenVerifier, type Principal } from '@vision/auth';
+import type { Principal, Revocations, TokenVerifier } from '@vision/auth';
 
 /** A connection that passed the gate: who it is, where from, and the slot it holds. */
 export interface Admission {
@@ -29,11 +29,13 @@ export interface GatekeeperOptions {
   limits: LimitsConfig;
   /** Undefined: authentication disabled, every client is its own address. */
   verifier: TokenVerifier | undefined;
+  /** Tokens revoked before they expire (checked after the signature). */
+  revocations: Revocations;
+  /** Client-caused warnings, throttled per kind. */
+  warn: (kind: string, fields: Record<string, unknown>, msg: string) => void;
   leases: ConnectionLeases;
   metrics: VisionMetrics;
   log: Logger;
-  /** Sockets this edge holds now (the per-edge cap counts them). */
-  connections: () => number;
 }
 
 /**
@@ -57,27 +59,42 @@ export class Gatekeeper {
     this.reads = new ReadLimiter(opts.limits);
   }
 
-  /** The checks every request shares: Origin, then credentials. */
+  /**
+   * The checks every request shares: Origin, then credentials. Without authentication the Origin
+   * list protects nothing (any page could send the same frames from a script), so any is accepted.
+   */
   async authenticate(req: IncomingMessage, ip: string): Promise<Principal> {
-    if (!originAllowed(this.opts.auth, req)) throw new VisionError('E_FORBIDDEN', `origin ${req.headers.origin} not allowed`);
     if (!this.opts.verifier) return { subject: `ip:${ip}`, streams: undefined, models: undefined, expiresAt: undefined, scopes: undefined, tokenId: undefined };
+    if (!originAllowed(this.opts.auth, req)) {
+      const origin = req.headers.origin;
+      this.opts.warn('origin', { origin: String(origin ?? '(none)').slice(0, 200) }, origin === undefined ? 'request without an Origin refused: set ALLOW_NO_ORIGIN=true to allow non-browser clients' : 'browser Origin refused: add it to ALLOWED_ORIGINS to allow it');
+      throw new VisionError('E_FORBIDDEN', `origin ${origin} not allowed`);
+    }
     const token = requestToken(req);
     if (!token) throw new VisionError('E_UNAUTHORIZED', 'no bearer token');
-    return this.opts.verifier.verify(token);
+    return this.checked(await this.opts.verifier.verify(token));
   }
 
   /** A fresh token sent on an open connection: same subject required. */
   async reauthenticate(current: Principal, token: string): Promise<Principal> {
     if (!this.opts.verifier) throw new VisionError('E_BAD_MESSAGE', 'authentication is disabled on this edge');
-    const next = await this.opts.verifier.verify(token);
+    const next = await this.checked(await this.opts.verifier.verify(token));
     if (next.subject !== current.subject) throw new VisionError('E_FORBIDDEN', 'a refreshed token must keep the subject');
     return next;
   }
 
-  /** For an HTTP upgrade: resolves with the admission or rejects with a VisionError (its HTTP status applies). */
-  async admitUpgrade(req: IncomingMessage): Promise<Admission> {
+  private async checked(p: Principal): Promise<Principal> {
+    if (p.tokenId !== undefined && (await this.opts.revocations.isRevoked(p.tokenId))) throw new VisionError('E_TOKEN_REVOKED');
+    return p;
+  }
+
+  /**
+   * For an HTTP upgrade: resolves with the admission or rejects with a VisionError (its HTTP status
+   * applies). `open` is the sockets this edge holds now (the per-edge cap counts them).
+   */
+  async admitUpgrade(req: IncomingMessage, open: number): Promise<Admission> {
     const l = this.opts.limits;
-    if (this.opts.connections() + this.pendingUpgrades >= l.maxConnections) throw this.refused(new VisionError('E_EDGE_FULL'));
+    if (open + this.pendingUpgrades >= l.maxConnections) throw this.refused(new VisionError('E_EDGE_FULL'));
     this.pendingUpgrades++;
     try {
       const ip = this.address(req);

@@ -1,5 +1,5 @@
 import Redis, { type RedisOptions } from 'ioredis';
-import { VisionError } from '@vision/protocol';
+import { VisionError } from '@vision/wire';
 
 export interface RedisConnectionOptions {
   /** For connections that run blocking reads: no command timeout. */
@@ -10,6 +10,11 @@ export interface RedisConnectionOptions {
    */
   offlineQueue?: boolean;
   name: string;
+  /**
+   * Told when the connection goes down (with the error) and comes back: the process's outage log
+   * (one line per outage, not one per failed command).
+   */
+  onState?: (state: 'down' | 'up', name: string, err?: Error) => void;
 }
 
 /**
@@ -29,7 +34,8 @@ export function createRedis(url: string, opts: RedisConnectionOptions): Redis {
   };
   const redis = new Redis(url, options);
   // Errors surface through the commands that fail; the event itself would crash the process if unhandled.
-  redis.on('error', () => undefined);
+  redis.on('error', (err: Error) => opts.onState?.('down', opts.name, err));
+  if (opts.onState) redis.on('ready', () => opts.onState?.('up', opts.name));
   return redis;
 }
 

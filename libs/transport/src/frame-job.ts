@@ -15,6 +15,10 @@ export interface FrameJobMeta {
   tenant: string;
   /** Encoded image size, for the byte budget of waiting frames. */
   bytes: number;
+  /** Admission cost units (decoded pixels per `COST_UNIT_PIXELS`, from the image header; at least 1). */
+  cost: number;
+  /** Epoch ms the client says the frame was captured, when it said. */
+  captureTs?: number;
   /** The client's camera/stream id, when it gave one: frames of one stream stay on one shard. */
   streamId?: string;
   /** The model id (its own stream and workers). */
