@@ -182,22 +182,6 @@ describe('edge security: authentication, origin, shared limits, hostile connecti
     c.close();
   });
 
-  it('reaps a connection that leaves a fragmented message unfinished, even while it answers pings', async () => {
-    const c = await client();
-    c.ws.send(Buffer.alloc(64 * 1024, 7), { fin: false });
-    const t0 = Date.now();
-    const code = await c.closed;
-    expect(code).toBe(4408);
-    expect(c.ofType('error').at(-1)).toMatchObject({ error: { code: 'E_MESSAGE_TIMEOUT' } });
-    expect(Date.now() - t0).toBeLessThan(1000 + 2500);
-  });
-
-  it('closes a connection that sends nothing with 4408', async () => {
-    const c = await client();
-    expect(await c.closed).toBe(4408);
-    expect(c.ofType('error').at(-1)).toMatchObject({ error: { code: 'E_IDLE_TIMEOUT' } });
-  });
-
   it('closes a session whose token expires (4401) unless the client refreshed it', async () => {
     const soon = { ...claims, exp: now() + 2 };
     const expiring = new TestClient(urls[0], PROTOCOL_V1, { headers: { authorization: `Bearer ${await signTestToken(soon)}`, 'x-forwarded-for': ip() } });
@@ -210,7 +194,9 @@ describe('edge security: authentication, origin, shared limits, hostile connecti
     refreshing.send(JSON.stringify({ type: 'auth', token: await signTestToken({ ...claims, sub: 'intruder' }) }));
     await expect.poll(() => refreshing.ofType('error').length).toBe(1);
     expect(refreshing.ofType('error')[0]).toMatchObject({ error: { code: 'E_FORBIDDEN' } });
-    const keepAlive = setInterval(() => refreshing.send(JSON.stringify({ type: 'ping' })), 500);
+    // Both send pings, so neither can be closed as idle (IDLE_TIMEOUT_MS is 2 s here): only the token decides.
+    await expiring.waitFor(1);
+    const keepAlive = setInterval(() => [refreshing, expiring].forEach((c) => c.ws.readyState === c.ws.OPEN && c.send(JSON.stringify({ type: 'ping' }))), 500);
     try {
       expect(await expiring.closed).toBe(4401);
       expect(expiring.ofType('error').at(-1)).toMatchObject({ error: { code: 'E_TOKEN_EXPIRED' } });

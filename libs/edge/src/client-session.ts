@@ -143,7 +143,10 @@ export class ClientSession {
     this.ws.close(ERROR_CODES[code].close ?? 1008, code);
     this.closed = true;
     // A peer that does not answer the close (it may be mid-message on purpose) loses the socket.
-    setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
+    // The timer goes with the socket: it holds the connection, and with it every byte ws buffered.
+    const timer = setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS);
+    timer.unref();
+    this.ws.once('close', () => clearTimeout(timer));
   }
 
   send(msg: unknown): void {

@@ -61,7 +61,7 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
       idleTimeoutMs: limits.idleTimeoutMs,
       messageTimeoutMs: limits.messageTimeoutMs,
       maxUnfinishedBytes: limits.maxUnfinishedBytes,
-      onEvict: (_c, held) => ctx.warn('unfinished-budget', { held, budget: limits.maxUnfinishedBytes }, 'MAX_UNFINISHED_BYTES reached: dropped the connection with the oldest unfinished message'),
+      onHold: (_c, held) => ctx.warn('unfinished-budget', { held, budget: limits.maxUnfinishedBytes }, 'MAX_UNFINISHED_BYTES: a connection holding more than its share of unfinished bytes waits for room'),
     });
   }
 
@@ -142,7 +142,7 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
       this.upgradeModels.get(req) ?? this.ctx.catalog.defaultId,
     );
     const watch = new MessageWatch(ws, req.socket, (w) => this.registry.onChunk(connId, w));
-    this.registry.add(connId, { ws, session, admission, watch });
+    this.registry.add(connId, { ws, socket: req.socket, session, admission, watch });
     this.gate.limitReads(req.socket, admission);
     this.ctx.metrics.edgeConnections.inc();
     ws.on('message', (data: Buffer, isBinary: boolean) => session.onMessage(data, isBinary));

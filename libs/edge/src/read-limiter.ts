@@ -1,6 +1,25 @@
 import type { Socket } from 'node:net';
 import { TokenBucket } from '@vision/transport';
 
+const holds = new WeakMap<Socket, Set<string>>();
+
+/**
+ * Stops reading `socket` for `reason` (a byte rate, the unfinished-message budget). Reading goes on
+ * only once every reason has let go, so one rule never resumes what another paused.
+ */
+export function holdReads(socket: Socket, reason: string): void {
+  let set = holds.get(socket);
+  if (!set) holds.set(socket, (set = new Set()));
+  set.add(reason);
+  socket.pause();
+}
+
+export function releaseReads(socket: Socket, reason: string): void {
+  const set = holds.get(socket);
+  if (!set?.delete(reason) || set.size > 0 || socket.destroyed) return;
+  socket.resume();
+}
+
 /**
  * Bytes per second a connection, and a subject's connections on this edge together, may send.
  * Enforced where it costs nothing: a socket over its rate is paused (TCP backpressure reaches the
@@ -19,10 +38,8 @@ export class ReadLimiter {
       const wait = Math.max(own.consume(chunk.length), sub.bucket.consume(chunk.length));
       if (wait <= 0 || Date.now() + wait <= resumeAt) return;
       resumeAt = Date.now() + wait;
-      socket.pause();
-      setTimeout(() => {
-        if (!socket.destroyed) socket.resume();
-      }, wait).unref();
+      holdReads(socket, 'rate');
+      setTimeout(() => releaseReads(socket, 'rate'), wait).unref();
     });
     socket.once('close', () => this.release(subject));
   }

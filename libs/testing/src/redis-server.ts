@@ -12,6 +12,9 @@ export interface TestRedis {
   pid(): number | undefined;
   /** Kills the server (SIGKILL) and starts a fresh, empty one on the same port. Only for `process`. */
   restart(): Promise<void>;
+  /** An outage: kills the server, and `up` starts a fresh, empty one on the same port. Only for `process`. */
+  down(): Promise<void>;
+  up(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -55,7 +58,8 @@ export async function freePort(): Promise<number> {
 export async function startTestRedis(opts: { own?: boolean } = {}): Promise<TestRedis> {
   const external = process.env['TEST_REDIS_URL'] ?? process.env['REDIS_URL'];
   if (external && !opts.own) {
-    return { url: external, kind: 'external', pid: () => undefined, restart: () => Promise.reject(new Error('cannot restart an external Redis')), stop: async () => undefined };
+    const refuse = () => Promise.reject(new Error('cannot restart an external Redis'));
+    return { url: external, kind: 'external', pid: () => undefined, restart: refuse, down: refuse, up: refuse, stop: async () => undefined };
   }
   if (!opts.own && dockerReachable()) {
     try {
@@ -66,6 +70,8 @@ export async function startTestRedis(opts: { own?: boolean } = {}): Promise<Test
         kind: 'container',
         pid: () => undefined,
         restart: () => Promise.reject(new Error('restart needs a process-backed Redis')),
+        down: () => Promise.reject(new Error('an outage needs a process-backed Redis')),
+        up: () => Promise.reject(new Error('an outage needs a process-backed Redis')),
         stop: async () => {
           await c.stop();
         },
@@ -82,6 +88,12 @@ export async function startTestRedis(opts: { own?: boolean } = {}): Promise<Test
     pid: () => proc.pid,
     async restart() {
       await kill(proc);
+      proc = await launch(port);
+    },
+    async down() {
+      await kill(proc);
+    },
+    async up() {
       proc = await launch(port);
     },
     async stop() {
