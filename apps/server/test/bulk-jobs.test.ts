@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import Redis from 'ioredis';
 import { pack } from 'tar-stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { bulkKeys, verifyWebhook, type JobStatus } from '@vision/bulk';
+import { bulkKeys, type JobStatus } from '@vision/bulk';
+import { verifyWebhook } from '@vision/webhooks';
 import {
   COLORS, drawScene, freePort, modelsDir, signTestToken, startService, startTestRedis, TEST_JWT_SECRET, uniquePrefix,
   type ServiceProcess, type TestRedis,

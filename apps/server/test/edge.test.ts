@@ -232,8 +232,10 @@ describe('edge: POST /v1/detect', () => {
       ),
     );
     agent.destroy();
-    expect(statuses.filter((c) => c === 200).length).toBeGreaterThan(0);
+    // Paused bodies still arrive: every request is answered, and refusals (a full share) are the exception.
+    expect(statuses).toHaveLength(24);
     expect(statuses.every((c) => c === 200 || c === 429)).toBe(true);
+    expect(statuses.filter((c) => c === 200).length).toBeGreaterThanOrEqual(20);
   });
 
   it('maps bad requests to the error table: status, code and its fixed message, never the path', async () => {

@@ -15,7 +15,8 @@ import {
  */
 const DEADLINE_MS = 3000;
 const MARGIN_MS = 700;
-const RECOVERY_BOUND_MS = 10_000;
+/** docs/reliability.md measured 0.8–3.2 s for these faults on the 2-core VM; the bound leaves room for a loaded CI. */
+const RECOVERY_BOUND_MS = 5000;
 const CLIENTS = 6;
 
 describe('fault injection', () => {
@@ -114,11 +115,12 @@ describe('fault injection', () => {
     await redis.restart();
     expect(await recovery('redis restart', t0)).toBeLessThan(RECOVERY_BOUND_MS);
     expect(procs.filter((p) => p.proc.exitCode === null).length).toBe(before);
-    // Frames open when the connection dropped were answered at once with the retryable E_UNAVAILABLE
-    // (their fate is unknown) rather than left to time out.
+    // Frames open when the connection dropped were answered at once with the retryable E_QUEUE_LOST
+    // (their result is lost) rather than left to time out; frames sent while it was down were never
+    // queued (E_UNAVAILABLE).
     const caught = clients.flatMap((c) => c.log.filter((r) => r.at >= t0 && r.sentAt <= t0));
     expect(caught.length).toBeGreaterThan(0);
-    expect(caught.filter((r) => r.outcome === 'E_UNAVAILABLE').length).toBeGreaterThan(0);
+    expect(caught.filter((r) => r.outcome === 'E_QUEUE_LOST').length).toBeGreaterThan(0);
   });
 
   it('result messages lost on pub/sub: the edge answers those frames itself (E_TIMEOUT), nobody waits', async () => {
@@ -126,11 +128,19 @@ describe('fault injection', () => {
     // Kill the edges' subscriber connections again and again for a second: outcomes published
     // meanwhile are lost for good (pub/sub is at-most-once).
     const until = t0 + 1000;
+    let killed = 0;
     while (Date.now() < until) {
-      await admin.client('KILL', 'TYPE', 'pubsub').catch(() => undefined);
+      killed += Number(await admin.client('KILL', 'TYPE', 'pubsub'));
       await new Promise((r) => setTimeout(r, 30));
     }
-    expect(await recovery('lost pub/sub', t0)).toBeLessThan(RECOVERY_BOUND_MS);
+    expect(killed).toBeGreaterThan(0);
+    // A client's window holds frames whose outcome is gone until the edge times them out.
+    expect(await recovery('lost pub/sub', t0)).toBeLessThan(1000 + DEADLINE_MS + MARGIN_MS + 1500);
+    // Frames whose outcome was published into a killed subscription: the edge answered them itself.
+    await new Promise((r) => setTimeout(r, DEADLINE_MS + MARGIN_MS));
+    const timedOut = clients.flatMap((c) => c.log.filter((r) => r.outcome === 'E_TIMEOUT' && r.sentAt >= t0 - DEADLINE_MS && r.sentAt <= until));
+    expect(timedOut.length).toBeGreaterThan(0);
+    for (const r of timedOut) expect(r.at - r.sentAt).toBeGreaterThanOrEqual(DEADLINE_MS + MARGIN_MS - 50);
   });
 
   it('workers too slow (SIGSTOP): backlog and latency stay bounded, overload is visible, then recovery', async () => {
@@ -181,8 +191,9 @@ describe('fault injection', () => {
       for (const r of b.replies) expect(r.at - r.sentAt).toBeLessThanOrEqual(DEADLINE_MS + MARGIN_MS + 1500);
     }
     console.log('books:', total);
-    expect(total.byOutcome['result']).toBeGreaterThan(total.sent / 4);
-    const known = new Set(['result', 'E_EXPIRED', 'E_TIMEOUT', 'E_UNAVAILABLE', 'E_OVERLOADED', 'E_SHUTTING_DOWN', 'E_DROPPED', 'E_DEAD_LETTER']);
+    // Faults take their share (the run measured 57 % results); below 45 % something else went wrong.
+    expect(total.byOutcome['result']).toBeGreaterThan(0.45 * total.sent);
+    const known = new Set(['result', 'E_EXPIRED', 'E_TIMEOUT', 'E_UNAVAILABLE', 'E_QUEUE_LOST', 'E_OVERLOADED', 'E_SHUTTING_DOWN', 'E_DROPPED', 'E_DEAD_LETTER']);
     for (const k of Object.keys(total.byOutcome)) expect(known.has(k), k).toBe(true);
   });
 });
