@@ -111,9 +111,11 @@ export const CORE_SETTINGS = {
     maxUnfinishedBytes: setting('MAX_UNFINISHED_BYTES', int(MiB, 64 * 1024 * MiB).default(128 * MiB)),
     tenantMaxQueue: setting('TENANT_MAX_QUEUE', int(1, 100_000).default(16)),
     maxQueueBytes: setting('MAX_QUEUE_BYTES', int(MiB, 64 * 1024 * MiB).default(256 * MiB)),
-    // A frame counts ceil(pixels / this) units against its subject's rate and share, so a
-    // 40-megapixel photo weighs what it costs to decode (a 1080p frame is one unit).
-    costUnitPixels: setting('COST_UNIT_PIXELS', int(1, 1_000_000_000).default(1920 * 1080)),
+    // A frame counts ceil(pixels / this) units against its subject's rate and share. Decoding
+    // shrinks large JPEGs while it reads them, so cost grows slower than pixels: a 40-megapixel
+    // photo decoded about 5x slower than a 720p frame (`npm run bench:decode`), and counts 5 units
+    // at the default (a 4K frame is one unit).
+    costUnitPixels: setting('COST_UNIT_PIXELS', int(1, 1_000_000_000).default(3840 * 2160)),
   },
   bulk: {
     maxUploadBytes: setting('BULK_MAX_UPLOAD_BYTES', int(1024, 16 * 1024 * MiB).default(256 * MiB)),

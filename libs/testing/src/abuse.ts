@@ -16,6 +16,7 @@ export const ATTACKS = [
   'big-text', // 1 MiB text messages
   'connection-flood', // many sockets from one address, each sending nothing
   'http-json-bomb', // 10 MB nested JSON bodies to POST /v1/detect
+  'costly-frames', // valid 40-megapixel photos, two in flight per socket (within the window)
 ] as const;
 export type AttackKind = (typeof ATTACKS)[number];
 
@@ -51,6 +52,8 @@ export class Abuse {
   private readonly sockets = new Set<WebSocket>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private heavy: Buffer[] = [];
+  private huge: Buffer | undefined;
+  private readonly inFlight = new WeakMap<WebSocket, number>();
   private tiny: Buffer | undefined;
   private readonly fragmented = new WeakSet<WebSocket>();
   readonly stats: AbuseStats = { connections: 0, closedByServer: 0, refusedUpgrades: 0, messagesSent: 0, bytesSent: 0 };
@@ -60,6 +63,7 @@ export class Abuse {
   async start(): Promise<void> {
     this.running = true;
     if (this.opts.kinds.includes('decode-heavy')) this.heavy = await heavyImages();
+    if (this.opts.kinds.includes('costly-frames')) this.huge = await fortyMegapixels(this.opts.photo);
     let n = 0;
     for (const kind of this.opts.kinds) {
       // Idle sockets are cheap to hold: the attack is their number.
@@ -96,6 +100,7 @@ export class Abuse {
     });
     let timer: NodeJS.Timeout | undefined;
     ws.on('open', () => {
+      if (kind === 'costly-frames') return this.windowed(ws);
       timer = this.every(() => this.tick(kind, ws));
       this.tick(kind, ws);
     });
@@ -110,6 +115,25 @@ export class Abuse {
       if (this.running) this.stats.closedByServer++;
       setTimeout(() => this.launch(kind, i), 50);
     });
+  }
+
+  /** Like a well-behaved client: two frames in flight, the next sent when one is answered. */
+  private windowed(ws: WebSocket): void {
+    const top = () => {
+      while ((this.inFlight.get(ws) ?? 0) < 2 && ws.readyState === WebSocket.OPEN) {
+        this.inFlight.set(ws, (this.inFlight.get(ws) ?? 0) + 1);
+        this.send(ws, encodeFrame({ frameId: this.stats.messagesSent & 0xffffffff }, this.huge!));
+      }
+    };
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      const m = JSON.parse(String(data)) as { type?: string; frameId?: number };
+      if ((m.type === 'result' || m.type === 'error') && m.frameId !== undefined) {
+        this.inFlight.set(ws, Math.max(0, (this.inFlight.get(ws) ?? 1) - 1));
+        top();
+      }
+    });
+    top();
   }
 
   private every(fn: () => void): NodeJS.Timeout {
@@ -156,7 +180,8 @@ export class Abuse {
         this.send(ws, JSON.stringify({ type: 'ping', pad: 'x'.repeat(1024 * 1024) }));
         return;
       case 'connection-flood':
-        return; // holding the socket is the attack
+      case 'costly-frames':
+        return; // holding the socket is the attack; costly frames go by their window
     }
   }
 
@@ -195,6 +220,11 @@ async function heavyImages(): Promise<Buffer[]> {
       .jpeg({ progressive: true, chromaSubsampling: '4:4:4' }).toBuffer(),
     await sharp(randomBytes(4000 * 3000 * 3), { raw: { width: 4000, height: 3000, channels: 3 } }).jpeg({ quality: 80 }).toBuffer(),
   ];
+}
+
+/** A real photo scaled to 7300×5400 (39.4 MP, under MAX_INPUT_PIXELS) and encoded as a plain JPEG. */
+export async function fortyMegapixels(photo: Buffer): Promise<Buffer> {
+  return sharp(photo).resize(7300, 5400, { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer();
 }
 
 /** Runs `Abuse` in a child process (`cli/abuse.js`); `stop()` ends it and returns its stats. */
