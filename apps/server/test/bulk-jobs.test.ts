@@ -46,9 +46,9 @@ describe('bulk jobs', () => {
     return fetch(url(`/v1/jobs${query}`), { method: 'POST', headers: auth, body: form });
   };
   /** A POST that reads the answer even when the server refuses before the body is sent (fetch reports EPIPE then). */
-  const postEarly = (path: string, headers: Record<string, string>, body: Buffer) =>
+  const postEarly = (path: string, headers: Record<string, string>, body: Buffer, port = edge.port) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request(url(path), { method: 'POST', headers: { ...headers, 'content-length': String(body.length) } }, (res) => {
+      const req = request(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { ...headers, 'content-length': String(body.length) } }, (res) => {
         let text = '';
         res.on('data', (c: Buffer) => (text += c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
@@ -210,5 +210,63 @@ describe('bulk jobs', () => {
     expect(Number(await admin.get(keys.storedBytes))).toBe(0);
     expect(await admin.zcard(keys.tenantJobs('sub:archive'))).toBe(0);
     expect((await postEarly('/v1/jobs', {}, Buffer.from('x'))).status).toBe(401);
+  });
+
+  it('bounds tar and chunked uploads, empty uploads, jobs per subject and stored bytes', async () => {
+    const small = await imageFor(1);
+    const tar = async (entries: { name: string; body: Buffer }[]) => {
+      const p = pack();
+      for (const e of entries) p.entry({ name: e.name, size: e.body.length }, e.body);
+      p.finalize();
+      const chunks: Buffer[] = [];
+      for await (const c of p) chunks.push(c as Buffer);
+      return Buffer.concat(chunks);
+    };
+    const answer = (r: { status: number; body: string }) => ({ status: r.status, code: (JSON.parse(r.body) as { error?: { code: string } }).error?.code });
+    const asTar = { ...auth, 'content-type': 'application/x-tar' };
+    // An entry over MAX_FRAME_BYTES (8 MiB by default) inside an upload that is within its own limit.
+    const big = await tar([{ name: 'huge.jpg', body: Buffer.concat([small, Buffer.alloc(8 * 1024 * 1024 + 1)]) }]);
+    expect(answer(await postEarly('/v1/jobs', asTar, big.subarray(0, 7 * 1024 * 1024)))).toEqual({ status: 413, code: 'E_FRAME_TOO_LARGE' });
+    expect(answer(await postEarly('/v1/jobs', asTar, await tar([{ name: 'a.jpg', body: small }, { name: 'b.jpg', body: Buffer.alloc(200) }])))).toEqual({ status: 415, code: 'E_UNSUPPORTED_FORMAT' });
+    expect(answer(await postEarly('/v1/jobs', asTar, await tar(Array.from({ length: 301 }, (_, i) => ({ name: `${i}.jpg`, body: small })))))).toEqual({ status: 413, code: 'E_UPLOAD_TOO_LARGE' });
+    expect(answer(await postEarly('/v1/jobs', asTar, Buffer.alloc(4096, 0x41)))).toEqual({ status: 400, code: 'E_BAD_REQUEST' });
+    expect(answer(await postEarly('/v1/jobs', asTar, await tar([])))).toEqual({ status: 400, code: 'E_EMPTY_FRAME' });
+    // A chunked body (no declared length) is cut off once it passes BULK_MAX_UPLOAD_BYTES.
+    const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(url('/v1/jobs'), { method: 'POST', headers: { ...asTar, 'transfer-encoding': 'chunked' } }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err)));
+      const piece = Buffer.alloc(256 * 1024);
+      let sent = 0;
+      const more = () => {
+        while (sent < 12 * 1024 * 1024 && !req.destroyed) {
+          sent += piece.length;
+          if (!req.write(piece)) return void req.once('drain', more);
+        }
+        req.end();
+      };
+      more();
+    });
+    expect(answer(chunked)).toEqual({ status: 413, code: 'E_UPLOAD_TOO_LARGE' });
+    expect(Number(await admin.get(keys.storedBytes))).toBe(0);
+
+    // Jobs per subject and the image store's budget, on an edge of its own (no worker: jobs stay queued).
+    const limited = await startService('edge', {
+      ...common, REDIS_PREFIX: uniquePrefix('bulk-limits'), AUTH_DISABLED: '', JWT_SECRET: TEST_JWT_SECRET,
+      BULK_MAX_JOBS_PER_TENANT: '1', BULK_MAX_STORED_BYTES: String(1024 * 1024),
+    });
+    try {
+      const at = (path: string, headers: Record<string, string>, body: Buffer) => postEarly(path, headers, body, limited.port);
+      const one = await tar([{ name: 'a.jpg', body: small }]);
+      expect((await at('/v1/jobs', asTar, one)).status).toBe(202);
+      expect(answer(await at('/v1/jobs', asTar, one))).toEqual({ status: 429, code: 'E_JOB_LIMIT' });
+      const other = { authorization: `Bearer ${await signTestToken({ sub: 'second' })}`, 'content-type': 'application/x-tar' };
+      expect(answer(await at('/v1/jobs', other, await tar([{ name: 'b.jpg', body: Buffer.concat([small, Buffer.alloc(1024 * 1024)]) }])))).toEqual({ status: 429, code: 'E_JOB_LIMIT' });
+    } finally {
+      await limited.kill('SIGKILL');
+    }
   });
 });

@@ -187,6 +187,8 @@ export class VisionClient {
     const m = JSON.parse(data) as ServerMessageV1;
     if (m.type === 'hello') return this.onHello(conn, m);
     if (m.type === 'goaway') return this.onGoAway(conn);
+    // A refreshed token: the next refresh is due before this one expires.
+    if (m.type === 'auth') return this.scheduleRefresh(conn, m.tokenExpiresAt);
     if ((m.type !== 'result' && m.type !== 'error') || m.frameId === undefined) return;
     const f = conn.open.get(m.frameId);
     if (!f) return;
