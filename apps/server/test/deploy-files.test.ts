@@ -7,7 +7,7 @@ import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { EdgeModule, type EdgeContext } from '@vision/edge';
 import { INFERENCE_NODE_FLAGS } from '@vision/config';
-import { VisionMetrics } from '@vision/metrics';
+import { GatewayMetrics, VisionMetrics } from '@vision/metrics';
 import { nginxCheck, prepareNginx, repoRoot } from '@vision/testing';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
@@ -38,7 +38,7 @@ describe('deployment files', () => {
     expect(r.status, r.out).toBe(0);
     const config = parse(r.out) as { services: Record<string, Record<string, unknown>> };
     const services = config.services;
-    expect(Object.keys(services).sort()).toEqual(['edge-1', 'edge-2', 'grafana', 'nginx', 'prometheus', 'redis', 'worker-cpu', 'worker-gpu']);
+    expect(Object.keys(services).sort()).toEqual(['edge-1', 'edge-2', 'gateway', 'grafana', 'nginx', 'prometheus', 'redis', 'worker-cpu', 'worker-gpu']);
     for (const [name, s] of Object.entries(services)) expect(s['healthcheck'], name).toBeDefined();
     expect(JSON.stringify(services['worker-gpu']['deploy'])).toContain('"capabilities":["gpu"]');
     for (const w of ['worker-gpu', 'worker-cpu']) expect(JSON.stringify(services[w]['volumes'])).toContain('/models');
@@ -65,14 +65,15 @@ describe('deployment files', () => {
   it('grafana: the dashboard loads and every series it plots is one the service exports', async () => {
     const dash = JSON.parse(readFileSync(deploy('grafana', 'dashboards', 'vision.json'), 'utf8')) as {
       uid: string;
-      panels: { title: string; datasource: { uid: string }; targets: { expr: string }[] }[];
+      panels: { type: string; title: string; datasource: { uid: string }; targets: { expr: string }[] }[];
     };
     const ds = parse(readFileSync(deploy('grafana', 'provisioning', 'datasources', 'prometheus.yml'), 'utf8')) as { datasources: { uid: string }[] };
     const provider = parse(readFileSync(deploy('grafana', 'provisioning', 'dashboards', 'vision.yml'), 'utf8')) as { providers: { options: { path: string } }[] };
     expect(provider.providers[0].options.path).toBe('/var/lib/grafana/dashboards');
-    const exported = new Set((await new VisionMetrics().registry.getMetricsAsJSON()).map((m) => m.name));
+    const registries = [new VisionMetrics().registry, new GatewayMetrics().registry];
+    const exported = new Set((await Promise.all(registries.map((r) => r.getMetricsAsJSON()))).flat().map((m) => m.name));
     const plotted = new Set<string>();
-    for (const p of dash.panels) {
+    for (const p of dash.panels.filter((x) => x.type !== 'row')) {
       expect(p.datasource.uid, p.title).toBe(ds.datasources[0].uid);
       expect(p.targets.length, p.title).toBeGreaterThan(0);
       for (const t of p.targets) for (const m of t.expr.match(/\b(vision|nodejs)_[a-z0-9_]+/g) ?? []) plotted.add(m.replace(/_(bucket|sum|count)$/, ''));
@@ -80,7 +81,7 @@ describe('deployment files', () => {
     const missing = [...plotted].filter((m) => !exported.has(m));
     expect(missing).toEqual([]);
     // The panels the issue of operating a site needs.
-    for (const m of ['vision_edge_frames_total', 'vision_edge_frame_seconds', 'vision_worker_batch_size', 'vision_worker_busy_seconds_total', 'vision_queue_backlog_frames', 'vision_edge_connections', 'vision_edge_rejections_total']) {
+    for (const m of ['vision_edge_frames_total', 'vision_edge_frame_seconds', 'vision_worker_batch_size', 'vision_worker_busy_seconds_total', 'vision_queue_backlog_frames', 'vision_edge_connections', 'vision_edge_rejections_total', 'vision_gateway_frames_total', 'vision_gateway_cameras', 'vision_gateway_camera_state', 'vision_gateway_result_seconds', 'vision_gateway_last_frame_age_seconds', 'vision_gateway_reconnects_total']) {
       expect(plotted, m).toContain(m);
     }
   });
@@ -145,7 +146,8 @@ describe('deployment files', () => {
 
   it('Dockerfiles: multi-stage, non-root, start a built entry point (workers, start and start:worker with their Node flags), never copy models', () => {
     const worker = ['node', ...INFERENCE_NODE_FLAGS, 'apps/worker/dist/main.js'];
-    for (const [file, command] of [['edge.Dockerfile', ['node', 'apps/edge/dist/main.js']], ['worker.Dockerfile', worker], ['worker-gpu.Dockerfile', worker]] as const) {
+    const gateway = ['node', 'apps/gateway/dist/main.js'];
+    for (const [file, command] of [['edge.Dockerfile', ['node', 'apps/edge/dist/main.js']], ['worker.Dockerfile', worker], ['worker-gpu.Dockerfile', worker], ['gateway.Dockerfile', gateway]] as const) {
       const entry = command[command.length - 1];
       const text = readFileSync(deploy('docker', file), 'utf8');
       expect(text.match(/^FROM /gm)?.length ?? 0, file).toBeGreaterThanOrEqual(2);

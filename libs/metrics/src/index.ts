@@ -1,2 +1,3 @@
 export * from './vision-metrics';
 export * from './metrics-server';
+export * from './gateway-metrics';

@@ -13,3 +13,6 @@ export * from './abuse';
 export * from './process-stats';
 export * from './y4m';
 export * from './cluster';
+export * from './camera-clips';
+export * from './mjpeg-server';
+export * from './rtsp/rtsp-server';

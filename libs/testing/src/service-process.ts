@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { INFERENCE_NODE_FLAGS } from '@vision/config';
 import { repoRoot } from './paths';
 
-export type ServiceRole = 'edge' | 'worker' | 'server';
+export type ServiceRole = 'edge' | 'worker' | 'server' | 'gateway' | 'events';
 
 export interface ServiceProcess {
   role: ServiceRole;
   proc: ChildProcess;
-  /** The HTTP/WebSocket port (edge and server roles). */
+  /** The HTTP/WebSocket port (edge and server roles), or the gateway's API port. */
   port: number | undefined;
   /** METRICS_PORT as bound (/metrics, /healthz, /readyz). */
   metricsPort: number;
@@ -28,7 +28,7 @@ export interface ServiceProcess {
  */
 const INHERITED = ['PATH', 'LD_LIBRARY_PATH', 'CUDA_VISIBLE_DEVICES', 'UV_THREADPOOL_SIZE'] as const;
 
-const READY_MSG: Record<ServiceRole, string> = { edge: 'edge listening', worker: 'worker started', server: 'ready' };
+const READY_MSG: Record<ServiceRole, string> = { edge: 'edge listening', worker: 'worker started', server: 'ready', gateway: 'gateway ready', events: 'events ready' };
 
 /**
  * Starts a built app (`apps/<role>/dist/main.js`) as a real process with `env` (the worker and the
@@ -38,9 +38,9 @@ const READY_MSG: Record<ServiceRole, string> = { edge: 'edge listening', worker:
  */
 export async function startService(role: ServiceRole, env: Record<string, string>, timeoutMs = 30_000): Promise<ServiceProcess> {
   const script = join(repoRoot(), 'apps', role, 'dist', 'main.js');
-  const proc = spawn(process.execPath, [...(role === 'edge' ? [] : INFERENCE_NODE_FLAGS), script], {
+  const proc = spawn(process.execPath, [...(role === 'worker' || role === 'server' ? INFERENCE_NODE_FLAGS : []), script], {
     cwd: repoRoot(),
-    env: { ...inherited(), LOG_LEVEL: 'info', PORT: '0', METRICS_PORT: '0', AUTH_DISABLED: 'true', ...env },
+    env: { ...inherited(), LOG_LEVEL: 'info', PORT: '0', METRICS_PORT: '0', AUTH_DISABLED: 'true', ...(role === 'gateway' ? { GATEWAY_PORT: '0' } : {}), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];
@@ -88,7 +88,11 @@ export async function startService(role: ServiceRole, env: Record<string, string
     });
   };
 
-  const ready = await waitForLog((l) => l['msg'] === READY_MSG[role]);
+  const ready = await waitForLog((l) => l['msg'] === READY_MSG[role]).catch((err: unknown) => {
+    // A process that never became ready is the caller's to forget, not to find running later.
+    proc.kill('SIGKILL');
+    throw err;
+  });
   const portLine = logs.find((l) => typeof l['port'] === 'number');
   return {
     role,

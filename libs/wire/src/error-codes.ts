@@ -56,6 +56,7 @@ export const ERROR_CODES = {
   E_CAMERA_STALLED: { http: 504, retryable: true, close: null, message: 'no frame arrived within CAMERA_STALL_TIMEOUT_MS' },
   E_CAMERA_ENDED: { http: 502, retryable: true, close: null, message: 'the source ended its stream' },
   E_CAMERA_FFMPEG_MISSING: { http: 500, retryable: true, close: null, message: 'FFMPEG_PATH cannot be run' },
+  E_CAMERA_DECODER: { http: 500, retryable: true, close: null, message: 'ffmpeg cannot decode here (FFMPEG_HWACCEL unavailable, or a codec it lacks)' },
   // Start-up errors: never sent on the wire, but typed the same way.
   E_MODEL_LOAD: { http: 500, retryable: false, close: null, message: 'the model file cannot be loaded' },
   E_MODEL_LAYOUT: { http: 500, retryable: false, close: null, message: 'the model output layout is not supported' },

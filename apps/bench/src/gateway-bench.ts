@@ -1,0 +1,160 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Command } from 'commander';
+import { imageFixturesDir, rssMb, startMjpegServer, startRtspServer, startService, startTestRedis, uniquePrefix, type ServiceProcess } from '@vision/testing';
+import { cpuSeconds } from './cpu-usage';
+import { percentile, table } from './stats';
+
+const run = promisify(execFile);
+
+interface Sample {
+  source: 'rtsp' | 'mjpeg';
+  fps: number;
+  run: number;
+  /** Cores used per camera: the gateway process, its ffmpeg children, and both. */
+  nodePerCamera: number;
+  ffmpegPerCamera: number;
+  perCamera: number;
+  /** Frames each camera delivered per second (should be the target fps). */
+  deliveredFps: number;
+  /** Resident memory of the gateway and its children, per camera (MB). */
+  rssPerCamera: number;
+}
+
+/**
+ * `npm run bench:gateway`: the CPU a camera costs the gateway, for sizing (docs/cameras.md).
+ * 720p H.264 over RTSP (2.8 Mbit/s at the source rate, decoded and re-encoded as JPEG by ffmpeg) and
+ * 720p MJPEG over HTTP (passed through in Node), each at 5 and 15 fps, N cameras at a time. Frames
+ * go to a real edge and Redis with a consumer that answers at once, so no inference shares the CPU.
+ * Counted: the gateway process and its ffmpeg children (from /proc), over a steady window after a
+ * warm-up; the RTSP/MJPEG servers, edge and Redis are not. Medians of `--runs` runs.
+ */
+async function main(): Promise<void> {
+  const o = new Command('bench:gateway')
+    .option('--cameras <n>', 'cameras per run', '4')
+    .option('--fps <list>', 'target fps per camera', '5,15')
+    .option('--sources <list>', 'rtsp, mjpeg', 'rtsp,mjpeg')
+    .option('--source-fps <n>', 'frame rate the cameras send at', '25')
+    .option('--seconds <n>', 'measured window per run', '20')
+    .option('--warmup <n>', 'seconds before measuring', '4')
+    .option('--runs <n>', 'runs per scenario (medians reported)', '3')
+    .option('--out <dir>', 'where results.json goes', 'results/gateway-bench')
+    .parse()
+    .opts<{ cameras: string; fps: string; sources: string; sourceFps: string; seconds: string; warmup: string; runs: string; out: string }>();
+  const cameras = Number(o.cameras);
+  const sourceFps = Number(o.sourceFps);
+  const dir = mkdtempSync(join(tmpdir(), 'gateway-bench-'));
+  const clip = await benchClip(dir, sourceFps);
+  const frames = readdirSync(dir).filter((f) => f.startsWith('frame-')).sort().map((f) => readFileSync(join(dir, f)));
+  const redis = await startTestRedis({ own: true });
+  const prefix = uniquePrefix('gwbench');
+  const procs: ServiceProcess[] = [];
+  let sink: ChildProcess | undefined;
+  const rtsp = await startRtspServer({ clip, fps: sourceFps });
+  const mjpeg = await startMjpegServer({ frames, fps: sourceFps });
+  const samples: Sample[] = [];
+  try {
+    const edge = await startService('edge', {
+      REDIS_URL: redis.url, REDIS_PREFIX: prefix, HOST: '127.0.0.1', MAX_CONNECTIONS_PER_IP: '1000', MAX_CONNECTIONS_PER_SUBJECT: '1000', TENANT_MAX_QUEUE: '1000', MAX_QUEUE: '1000', STREAM_MAXLEN: '10000',
+    });
+    procs.push(edge);
+    sink = spawn(process.execPath, [join(__dirname, 'sink-worker.js'), redis.url, prefix], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((resolve) => sink!.stdout!.once('data', resolve));
+    for (const source of o.sources.split(',') as ('rtsp' | 'mjpeg')[]) {
+      for (const fps of o.fps.split(',').map(Number)) {
+        for (let r = 1; r <= Number(o.runs); r++) {
+          const url = source === 'rtsp' ? rtsp.url() : mjpeg.url('/stream.mjpg');
+          const s = await measure({ dir, edgePort: edge.port!, url, cameras, fps, warmupS: Number(o.warmup), seconds: Number(o.seconds) });
+          samples.push({ source, fps, run: r, ...s });
+          console.log(JSON.stringify({ source, fps, run: r, ...s }));
+        }
+      }
+    }
+  } finally {
+    sink?.kill('SIGTERM');
+    await Promise.all(procs.map((p) => p.kill('SIGTERM')));
+    await Promise.all([rtsp.kill('SIGTERM'), mjpeg.stop()]);
+    await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const groups = [...new Set(samples.map((s) => `${s.source}@${s.fps}`))];
+  const rows = groups.map((g) => {
+    const xs = samples.filter((s) => `${s.source}@${s.fps}` === g);
+    const med = (k: keyof Sample) => percentile(xs.map((x) => x[k] as number), 50);
+    return { scenario: g, perCamera: med('perCamera'), node: med('nodePerCamera'), ffmpeg: med('ffmpegPerCamera'), delivered: med('deliveredFps'), rss: med('rssPerCamera'), runs: xs.length };
+  });
+  console.log(`\n${cameras} cameras per run, ${o.seconds} s measured, medians of ${o.runs} run(s); CPU in % of one core per camera\n`);
+  console.log(
+    table(
+      ['source @ fps', 'CPU/camera %', 'node %', 'ffmpeg %', 'delivered fps', 'MB/camera', 'cameras per core'],
+      rows.map((r) => [r.scenario, r.perCamera * 100, r.node * 100, r.ffmpeg * 100, r.delivered, r.rss, r.perCamera > 0 ? Math.floor(1 / r.perCamera) : NaN]),
+    ),
+  );
+  mkdirSync(o.out, { recursive: true });
+  writeFileSync(join(o.out, 'results.json'), JSON.stringify({ cameras, sourceFps, seconds: Number(o.seconds), samples, medians: rows }, null, 2));
+}
+
+/** A 720p clip of a real photo with a moving square and sensor-like noise, at 2.8 Mbit/s, and its frames as JPEGs. */
+async function benchClip(dir: string, fps: number): Promise<string> {
+  const out = join(dir, 'bench.h264');
+  const graph = `[0:v][1:v]overlay=x='mod(t*304\\,1216)':y=300:shortest=1,noise=alls=10:allf=t,format=yuv420p`;
+  await run('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-y', '-loop', '1', '-framerate', String(fps), '-i', join(imageFixturesDir(), 'coffee-1280x720.jpg'),
+    '-f', 'lavfi', '-i', `color=c=red:s=64x64:r=${fps}`, '-filter_complex', graph, '-t', '4',
+    '-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '3M', '-maxrate', '3M', '-bufsize', '3M', '-g', String(fps), '-x264-params', 'aud=1', '-f', 'h264', out,
+  ]);
+  await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-i', out, '-q:v', '5', '-f', 'image2', join(dir, 'frame-%03d.jpg')]);
+  return out;
+}
+
+async function measure(o: { dir: string; edgePort: number; url: string; cameras: number; fps: number; warmupS: number; seconds: number }): Promise<Omit<Sample, 'source' | 'fps' | 'run'>> {
+  const file = join(o.dir, 'cameras.json');
+  writeFileSync(file, JSON.stringify({ cameras: Array.from({ length: o.cameras }, (_, i) => ({ id: `cam-${i}`, url: o.url, fps: o.fps })) }));
+  const gw = await startService('gateway', { CAMERAS_FILE: file, GATEWAY_EDGE_URLS: `ws://127.0.0.1:${o.edgePort}/ws/detect`, HOST: '127.0.0.1' });
+  try {
+    const framesIn = async () => {
+      const r = (await (await fetch(`http://127.0.0.1:${gw.port}/v1/cameras`)).json()) as { cameras: { stats: { framesIn: number } }[] };
+      return r.cameras.reduce((n, c) => n + c.stats.framesIn, 0);
+    };
+    await new Promise((r) => setTimeout(r, o.warmupS * 1000));
+    const pid = gw.proc.pid!;
+    const kids = children(pid);
+    const t0 = performance.now();
+    const [node0, kids0, in0] = [cpuSeconds(pid), kids.map(cpuSeconds), await framesIn()];
+    await new Promise((r) => setTimeout(r, o.seconds * 1000));
+    const [node1, kids1, in1] = [cpuSeconds(pid), kids.map(cpuSeconds), await framesIn()];
+    const wall = (performance.now() - t0) / 1000;
+    const rss = [pid, ...kids].reduce((sum, p) => sum + rssMb(p), 0);
+    if (children(pid).join() !== kids.join()) throw new Error('an ffmpeg child restarted during the measurement; the figures would be wrong');
+    const node = (node1 - node0) / wall / o.cameras;
+    const ffmpeg = kids1.reduce((s, v, i) => s + v - kids0[i], 0) / wall / o.cameras;
+    return { nodePerCamera: node, ffmpegPerCamera: ffmpeg, perCamera: node + ffmpeg, deliveredFps: (in1 - in0) / wall / o.cameras, rssPerCamera: rss / o.cameras };
+  } finally {
+    await gw.kill('SIGTERM');
+  }
+}
+
+/** Pids whose parent is `pid` (the gateway's ffmpeg children), sorted. */
+function children(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+void main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,159 @@
+import type { TrackerConfig } from '@vision/config';
+import type { ResultsEntry } from '@vision/results-stream';
+import { kalmanBox } from './kalman';
+import { ReorderBuffer, type ReorderSnapshot } from './reorder-buffer';
+import { RuleEngine, type DraftEvent, type Observation, type RuleEngineSnapshot } from './rule-engine';
+import { eventId, roundBox, type LineCounts, type SiteEvent, type ZoneCounts } from './site-event';
+import type { Rule } from './site-rules';
+import { ByteTracker, type TrackerSnapshot } from './tracker';
+
+/** One camera's checkpoint: everything needed to go on exactly where the last owner stopped. */
+export interface CameraSnapshot {
+  v: 1;
+  reorder: ReorderSnapshot;
+  tracker: TrackerSnapshot;
+  rules: RuleEngineSnapshot;
+  /** Model, image size and class names of the last frame (for idle expiry and the API). */
+  last: { model: string; w: number; h: number; names: Record<number, string> } | null;
+}
+
+/** The confirmed tracks seen in one frame, for the live feed. */
+export interface LiveTracks {
+  camera: string;
+  ts: number;
+  w: number;
+  h: number;
+  tracks: [id: number, cls: string, x1: number, y1: number, x2: number, y2: number][];
+}
+
+export interface PipelineOptions {
+  site: string;
+  tracker: TrackerConfig;
+  reorderMs: number;
+  /** Frames held per camera at most, whatever their capture times. */
+  maxPending: number;
+}
+
+export interface DrainResult {
+  events: SiteEvent[];
+  frames: number;
+  detections: number;
+  live: LiveTracks[];
+  overflow: number;
+  /** Every crossing, emitted as an event or not (for the crossing counters). */
+  crossings: { rule: string; direction: 'in' | 'out' }[];
+}
+
+/** One camera: reorder buffer and dedupe, then tracker, then rules, in capture order. */
+export class CameraPipeline {
+  private readonly buffer: ReorderBuffer<ResultsEntry>;
+  private readonly tracker: ByteTracker;
+  private readonly engine: RuleEngine;
+  private last: CameraSnapshot['last'];
+  /** Wall-clock ms of the last entry read (not checkpointed: a new owner starts the idle clock anew). */
+  lastArrival: number;
+
+  constructor(
+    readonly camera: string,
+    private readonly o: PipelineOptions,
+    snapshot: CameraSnapshot | undefined,
+    now: number,
+  ) {
+    this.buffer = new ReorderBuffer(o.reorderMs, o.maxPending, snapshot?.reorder);
+    this.tracker = new ByteTracker(o.tracker, snapshot?.tracker);
+    this.engine = new RuleEngine(snapshot?.rules);
+    this.last = snapshot?.last ?? null;
+    this.lastArrival = now;
+  }
+
+  offer(id: string, entry: ResultsEntry, now: number): 'buffered' | 'duplicate' | 'late' {
+    this.lastArrival = now;
+    return this.buffer.offer({ id, ts: entry.ts, frame: entry.frame, arrivedAt: now, item: entry });
+  }
+
+  get trackCount(): number {
+    return this.tracker.size;
+  }
+
+  get pending(): number {
+    return this.buffer.size;
+  }
+
+  oldestId(): string | undefined {
+    return this.buffer.oldestId();
+  }
+
+  counts(): Record<string, ZoneCounts | LineCounts> {
+    return this.engine.counts();
+  }
+
+  /** Processes every frame whose turn has come. `live` is filled only when someone watches. */
+  drain(now: number, rules: readonly Rule[], wantLive: boolean, flush = false): DrainResult {
+    const r: DrainResult = { events: [], frames: 0, detections: 0, live: [], overflow: 0, crossings: [] };
+    for (const { item: e } of this.buffer.ready(now, flush)) {
+      r.frames++;
+      r.detections += e.dets.length;
+      if (this.last?.model !== e.model) this.last = { model: e.model, w: e.w, h: e.h, names: {} };
+      const last = this.last;
+      Object.assign(last, { w: e.w, h: e.h });
+      for (const [k, v] of Object.entries(e.names)) last.names[Number(k)] ??= v;
+      const name = (cls: number) => last.names[cls] ?? String(cls);
+      const step = this.tracker.update(
+        e.ts,
+        e.dets.map(([x1, y1, x2, y2, score, cls]) => ({ box: [x1, y1, x2, y2] as const, score, cls })),
+        e.conf,
+      );
+      r.overflow += step.overflow;
+      const observed: Observation[] = step.observed.map(({ track, box }) => ({ track, box, cls: name(track.cls) }));
+      const removed: Observation[] = step.removed.map((track) => ({ track, box: kalmanBox(track.kf), cls: name(track.cls) }));
+      const drafts = this.engine.step(rules, { ts: e.ts, w: e.w, h: e.h, observed, removed });
+      for (const d of drafts) {
+        if (d.direction) r.crossings.push({ rule: d.rule.id, direction: d.direction });
+        if (!d.silent) r.events.push(this.toEvent(d, e.ts, e.frame));
+      }
+      if (wantLive) {
+        const tracks = observed.filter((o) => o.track.phase === 'confirmed').map((o) => [o.track.id, o.cls, ...roundBox(o.box)] as LiveTracks['tracks'][number]);
+        r.live.push({ camera: this.camera, ts: e.ts, w: e.w, h: e.h, tracks });
+      }
+    }
+    return r;
+  }
+
+  /** The camera went quiet: what it holds is processed, then its tracks end (zones see them leave). */
+  expire(now: number, rules: readonly Rule[]): SiteEvent[] {
+    const events = this.drain(now, rules, false, true).events;
+    const ended = this.tracker.clear();
+    const ts = this.buffer.lastReleasedTs;
+    if (!ended.length || !this.last || !Number.isFinite(ts)) return events;
+    const names = this.last.names;
+    const removed = ended.map((track) => ({ track, box: kalmanBox(track.kf), cls: names[track.cls] ?? String(track.cls) }));
+    for (const d of this.engine.step(rules, { ts, w: this.last.w, h: this.last.h, observed: [], removed })) events.push(this.toEvent(d, ts, -1));
+    return events;
+  }
+
+  snapshot(): CameraSnapshot {
+    return { v: 1, reorder: this.buffer.snapshot(), tracker: this.tracker.snapshot(), rules: this.engine.snapshot(), last: this.last };
+  }
+
+  private toEvent(d: DraftEvent, ts: number, frame: number): SiteEvent {
+    const ev: SiteEvent = {
+      id: eventId(this.camera, d.rule.id, d.track?.id, d.kind, ts, d.direction),
+      site: this.o.site,
+      camera: this.camera,
+      rule: d.rule.id,
+      ruleType: d.rule.type,
+      kind: d.kind,
+      ts,
+      frame,
+    };
+    if (d.track) ev.track = d.track.id;
+    if (d.cls !== undefined) ev.class = d.cls;
+    if (d.box) ev.box = roundBox(d.box);
+    if (d.direction) ev.direction = d.direction;
+    if (d.enteredTs !== undefined) ev.enteredTs = d.enteredTs;
+    if (d.dwellMs !== undefined) ev.dwellMs = d.dwellMs;
+    if (d.reason) ev.reason = d.reason;
+    if (d.counts) ev.counts = d.counts;
+    return ev;
+  }
+}

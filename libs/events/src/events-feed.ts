@@ -1,0 +1,173 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type Redis from 'ioredis';
+import type { Logger } from 'pino';
+import WebSocket, { WebSocketServer } from 'ws';
+import type { Principal } from '@vision/auth';
+import type { EventsConfig } from '@vision/config';
+import { ApiError, READ_SCOPE, type EventsAuth } from './events-auth';
+import type { EventsKeys } from './events-keys';
+import type { EventsMetrics } from './events-metrics';
+import type { RulesStore } from './rules-store';
+
+const FEED_PATH = '/ws/events';
+const FEED_PROTOCOL = 'events.v1';
+const BLOCK_MS = 1000;
+
+interface Client {
+  ws: WebSocket;
+  principal: Principal;
+  cameras: Set<string> | undefined;
+}
+
+export interface FeedDeps {
+  cfg: EventsConfig;
+  keys: EventsKeys;
+  store: RulesStore;
+  auth: EventsAuth;
+  metrics: EventsMetrics;
+  log: Logger;
+  /** Connections of the feed's own (a blocking reader and a subscriber), made when the first client comes. */
+  newRedis(name: string): Redis;
+  /** Current counts per rule of a camera. */
+  counts(camera: string): Promise<unknown>;
+}
+
+/**
+ * `/ws/events`: JSON messages for the demo page and dashboards. `hello` (and `rules` when they
+ * change) carries each camera's zones, lines and counts; `event` every event of the events stream
+ * as it is committed, from every shard (any instance serves any camera); `tracks` the confirmed
+ * tracks of each frame (their ids and boxes) while anyone watches. A token needs `events:read`;
+ * its `streams` claim and `?cameras=a,b` narrow the cameras. A client that falls behind by more
+ * than EVENTS_WS_MAX_BUFFER_BYTES misses track frames; one that would miss events is closed (1013).
+ */
+export class EventsFeed {
+  // Browsers authenticate with the subprotocols `events.v1, bearer.<token>`; the answer is `events.v1`, never the token.
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 4096, clientTracking: false, handleProtocols: (offered) => (offered.has(FEED_PROTOCOL) ? FEED_PROTOCOL : false) });
+  private readonly clients = new Set<Client>();
+  private reader: Redis | undefined;
+  private subscriber: Redis | undefined;
+  private loop: Promise<void> | undefined;
+  private readonly unwatch: () => void;
+  private closed = false;
+
+  constructor(private readonly d: FeedDeps) {
+    this.unwatch = d.store.onChange(() => {
+      for (const c of this.clients) void this.sendRules(c, 'rules');
+    });
+  }
+
+  /** For the HTTP server's `upgrade` event; answers requests for other paths with 404. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'http://events');
+    const refuse = (status: number, body: unknown) => {
+      socket.end(`HTTP/1.1 ${status} Refused\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify(body)}`);
+    };
+    if (url.pathname !== FEED_PATH) return refuse(404, { error: { code: 'E_NOT_FOUND', message: 'no such route' } });
+    if (this.clients.size >= this.d.cfg.ws.maxClients) return refuse(503, { error: { code: 'E_UNAVAILABLE', message: 'too many feed connections' } });
+    this.d.auth.principal(req, READ_SCOPE, url, true).then(
+      (principal) => {
+        const cameras = url.searchParams.get('cameras');
+        this.wss.handleUpgrade(req, socket, head, (ws) => this.accept({ ws, principal, cameras: cameras ? new Set(cameras.split(',').filter(Boolean)) : undefined }));
+      },
+      (err: unknown) => refuse(err instanceof ApiError ? err.status : 500, { error: err instanceof ApiError ? err : { code: 'E_INTERNAL' } }),
+    );
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.unwatch();
+    for (const c of this.clients) c.ws.close(1001, 'shutting down');
+    this.clients.clear();
+    await this.idle();
+  }
+
+  private accept(c: Client): void {
+    this.clients.add(c);
+    this.d.metrics.wsClients.set(this.clients.size);
+    c.ws.on('close', () => {
+      this.clients.delete(c);
+      this.d.metrics.wsClients.set(this.clients.size);
+      if (!this.clients.size) void this.idle();
+    });
+    c.ws.on('error', () => undefined);
+    void this.sendRules(c, 'hello');
+    if (!this.loop) this.loop = this.follow();
+    if (!this.subscriber && this.d.cfg.liveTracks) {
+      this.subscriber = this.d.newRedis('events-feed-live');
+      this.subscriber.on('message', (_channel: string, raw: string) => this.broadcast(raw, 'tracks'));
+      this.subscriber.connect().then(() => this.subscriber?.subscribe(this.d.keys.live)).catch((err: Error) => this.d.log.warn({ err: err.message }, 'live tracks unavailable'));
+    }
+  }
+
+  private wants(c: Client, camera: string): boolean {
+    return this.d.auth.cameraAllowed(c.principal, camera) && (!c.cameras || c.cameras.has(camera));
+  }
+
+  private async sendRules(c: Client, type: 'hello' | 'rules'): Promise<void> {
+    const cameras = await Promise.all(
+      this.d.store
+        .cameras()
+        .filter((cam) => this.d.store.rulesFor(cam).length && this.wants(c, cam))
+        .map(async (camera) => ({ camera, rules: this.d.store.list(camera), counts: await this.d.counts(camera).catch(() => ({})) })),
+    );
+    if (c.ws.readyState === WebSocket.OPEN) c.ws.send(JSON.stringify({ type, site: this.d.cfg.site, cameras }));
+  }
+
+  /** `raw` is a JSON message with a `camera` (tracks) or an `event.camera`. */
+  private broadcast(raw: string, kind: 'tracks' | 'event', camera?: string): void {
+    const cam = camera ?? (JSON.parse(raw) as { camera: string }).camera;
+    for (const c of this.clients) {
+      if (!this.wants(c, cam) || c.ws.readyState !== WebSocket.OPEN) continue;
+      if (c.ws.bufferedAmount > this.d.cfg.ws.maxBufferBytes) {
+        if (kind === 'event') {
+          this.d.metrics.deliveries.inc({ output: 'ws', outcome: 'closed_slow' });
+          c.ws.close(1013, 'too slow');
+        }
+        continue;
+      }
+      c.ws.send(raw);
+      if (kind === 'event') this.d.metrics.deliveries.inc({ output: 'ws', outcome: 'delivered' });
+    }
+  }
+
+  /** Tails every shard's events stream while anyone is connected. */
+  private async follow(): Promise<void> {
+    const reader = (this.reader = this.d.newRedis('events-feed'));
+    let failed = false;
+    try {
+      await reader.connect();
+      const keys = Array.from({ length: this.d.cfg.results.shards }, (_, s) => this.d.keys.events(s));
+      const ids = await Promise.all(keys.map(async (k) => (await reader.xrevrange(k, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0'));
+      while (this.clients.size) {
+        const res = (await reader.xread('COUNT', 500, 'BLOCK', BLOCK_MS, 'STREAMS', ...keys, ...ids)) as [string, [string, string[]][]][] | null;
+        for (const [key, entries] of res ?? []) {
+          const i = keys.indexOf(key);
+          for (const [id, f] of entries) {
+            ids[i] = id;
+            const camera = f[f.indexOf('camera') + 1];
+            this.broadcast(`{"type":"event","event":${f[f.indexOf('event') + 1]}}`, 'event', camera);
+          }
+        }
+      }
+    } catch (err) {
+      failed = this.clients.size > 0;
+      if (failed) this.d.log.warn({ err: (err as Error).message }, 'event feed stopped; clients closed');
+      for (const c of this.clients) c.ws.close(1011, 'feed unavailable');
+    } finally {
+      reader.disconnect();
+      this.reader = undefined;
+      this.loop = undefined;
+      // A client that came while this loop was winding down.
+      if (this.clients.size && !failed && !this.closed) this.loop = this.follow();
+    }
+  }
+
+  private async idle(): Promise<void> {
+    const sub = this.subscriber;
+    this.subscriber = undefined;
+    sub?.disconnect();
+    this.reader?.disconnect();
+    await this.loop;
+  }
+}

@@ -1,0 +1,125 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { metricsPortFor, type AppConfig, type EventsConfig } from '@vision/config';
+import { serveMetrics, watchLoop } from '@vision/metrics';
+import { createRedis } from '@vision/redis';
+import { VisionError } from '@vision/wire';
+import type { CursorOutput } from './cursor-output';
+import { eventsApi } from './events-api';
+import { EventsAuth } from './events-auth';
+import { EventsFeed } from './events-feed';
+import { eventsKeys } from './events-keys';
+import { EventsMetrics } from './events-metrics';
+import { MqttOutput } from './mqtt-output';
+import { RulesStore } from './rules-store';
+import { ShardLeases } from './shard-leases';
+import { ShardProcessor } from './shard-processor';
+import { WebhookOutputs } from './webhook-output';
+
+export interface EventsRuntime {
+  /** The API and /ws/events port as bound. */
+  port: number;
+  metricsPort: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * The events service: results shards leased from Redis, tracked and evaluated, events committed to
+ * the durable events stream and delivered to MQTT, webhooks and the WebSocket feed; the rules API
+ * on PORT and /metrics, /healthz, /readyz on METRICS_PORT.
+ */
+export async function startEventsRuntime(config: AppConfig, cfg: EventsConfig, log: Logger): Promise<EventsRuntime> {
+  const url = config.redisUrl;
+  if (!url) throw new VisionError('E_CONFIG', 'the events service needs REDIS_URL');
+  const auth = new EventsAuth(config.auth);
+  const metrics = new EventsMetrics();
+  const keys = eventsKeys(config.redisPrefix);
+  const connections: ReturnType<typeof createRedis>[] = [];
+  const onState = (state: 'down' | 'up', name: string, err?: Error) => (state === 'down' ? log.warn({ connection: name, err: err?.message }, 'Redis down') : log.info({ connection: name }, 'Redis up'));
+  const redis = (name: string, blocking = false) => {
+    const r = createRedis(url, { name, blocking, onState });
+    connections.push(r);
+    return r;
+  };
+  const loop = watchLoop();
+  const cmd = redis('events-cmd');
+  const ops = await serveMetrics(metrics, metricsPortFor(config, 'events'), config.host, log, async () => ({ redis: cmd.status === 'ready', loop: !loop.stalled() }));
+  log.info({ metricsPort: (ops.address() as AddressInfo).port }, 'ops port listening');
+  await cmd.connect();
+
+  const store = new RulesStore(cmd, keys, cfg, log);
+  await store.start();
+  const outputs = (): CursorOutput[] => [...(mqtt ? [mqtt.output] : []), ...hooks.all().map((h) => h.output)];
+  const leases: ShardLeases = new ShardLeases(
+    cmd,
+    keys,
+    { shards: cfg.results.shards, leaseMs: cfg.leaseMs, instanceId: cfg.instanceId },
+    {
+      // Outputs first: a new output's cursor is recorded before the shard makes any event.
+      acquired: async (shard, token, checkpoint) => {
+        for (const o of outputs()) await o.acquired(shard, token);
+        processor.acquired(shard, token, checkpoint);
+      },
+      releasing: (shard) => processor.releasing(shard),
+      lost: (shard) => {
+        processor.lost(shard);
+        for (const o of outputs()) o.lost(shard);
+      },
+    },
+    log,
+  );
+  const reader = redis('events-results', true);
+  await reader.connect();
+  const processor = new ShardProcessor({ cmd, reader, keys, cfg, store, metrics, log, fenced: (shard) => leases.forfeit(shard) });
+  const blockingReader = (name: string) => {
+    const r = redis(name, true);
+    r.connect().catch(() => undefined);
+    return r;
+  };
+  const deps = { cmd, keys, owned: leases.owned, log };
+  const mqtt = cfg.mqtt ? new MqttOutput(cfg.mqtt, cfg.instanceId, { ...deps, reader: blockingReader('events-mqtt') }, metrics, log) : undefined;
+  const hooks = new WebhookOutputs(cfg, deps, () => blockingReader('events-webhook'), metrics, log);
+  await hooks.sync(store.webhooks());
+  const unwatch = store.onChange(() => void hooks.sync(store.webhooks()).catch((err: Error) => log.error({ err: err.message }, 'webhooks not updated')));
+
+  const feed = new EventsFeed({
+    cfg,
+    keys,
+    store,
+    auth,
+    metrics,
+    log,
+    newRedis: (name) => createRedis(url, { name, blocking: true }),
+    counts: async (camera) => JSON.parse((await cmd.hget(keys.counts, camera)) ?? '{}') as unknown,
+  });
+  const server = createServer(eventsApi({ redis: cmd, keys, store, auth, shards: cfg.results.shards, log }));
+  server.on('upgrade', (req, socket, head) => feed.upgrade(req, socket, head));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  mqtt?.start();
+  processor.start();
+  leases.start();
+  log.info({ port, instance: cfg.instanceId, shards: cfg.results.shards, site: cfg.site, mqtt: Boolean(mqtt), webhooks: store.webhooks().length, auth: auth.enabled }, 'events ready');
+
+  return {
+    port,
+    metricsPort: (ops.address() as AddressInfo).port,
+    async stop() {
+      unwatch();
+      await processor.stop();
+      // Final commits, then the leases go back: another instance resumes at once.
+      await leases.stop();
+      await Promise.all([mqtt?.stop(), hooks.stop(), feed.close()]);
+      store.stop();
+      loop.stop();
+      await new Promise((r) => server.close(r));
+      ops.close();
+      for (const c of connections) c.disconnect();
+    },
+  };
+}

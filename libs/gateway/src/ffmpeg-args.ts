@@ -1,0 +1,94 @@
+import { VisionError } from '@vision/wire';
+import { localPath, type CameraSpec } from './camera-spec';
+
+export interface FfmpegOptions {
+  /** `-hwaccel` name; undefined: software decoding. */
+  hwaccel: string | undefined;
+  /** `-q:v` of the JPEGs written (2 best … 31). */
+  jpegQuality: number;
+  /** Socket I/O timeout of network inputs (the stall timeout). */
+  ioTimeoutMs: number;
+}
+
+/**
+ * How an HTTP source is read when ffmpeg has to decode it: a multipart MJPEG stream (`mpjpeg`), a
+ * snapshot URL polled at the camera's rate (`image2` re-fetches it for every frame), or anything
+ * ffmpeg can probe (`auto`).
+ */
+export type HttpInput = 'mpjpeg' | 'snapshot' | 'auto';
+
+const PROBE = ['-analyzeduration', '500000', '-probesize', '500000'];
+
+/**
+ * ffmpeg's command line for one camera: its input, then at most `fps` frames a second scaled down
+ * to fit maxWidth × maxHeight (never up), as JPEGs on stdout, each flushed as soon as it is encoded.
+ *
+ * Frames are thinned before scaling (a 25 fps camera at 5 fps scales 5 frames, not 25: about a
+ * third less CPU than `-r`) by `select`: time is cut into 1/fps slots and the first frame of each
+ * slot is kept, so a faster camera gives exactly `fps`, a slower one every frame and never a
+ * duplicate; a timestamp that goes back (a camera restarting its clock) starts over.
+ */
+export function ffmpegArgs(spec: CameraSpec, o: FfmpegOptions, httpInput: HttpInput = 'auto'): string[] {
+  const us = String(o.ioTimeoutMs * 1000);
+  const input: string[] = [];
+  switch (spec.kind) {
+    case 'rtsp':
+      // TCP: a lost UDP packet is a smeared frame; `-timeout` ends a silent connection. The SDP
+      // names the codec, so half a second of probing is enough (the default 5 s delays the first frame).
+      input.push('-rtsp_transport', 'tcp', '-timeout', us, '-fflags', 'nobuffer', '-flags', 'low_delay', ...PROBE, '-i', spec.url);
+      break;
+    case 'http':
+      input.push('-rw_timeout', us);
+      if (httpInput === 'mpjpeg') input.push('-f', 'mpjpeg');
+      if (httpInput === 'auto') input.push(...PROBE);
+      if (httpInput === 'snapshot') input.push('-re', '-f', 'image2', '-loop', '1', '-framerate', String(spec.fps));
+      input.push('-i', spec.url);
+      break;
+    case 'file':
+      // -re: read at the clip's own rate, like a camera; `file:` keeps odd names from reading as protocols.
+      input.push(...(spec.loop ? ['-stream_loop', '-1'] : []), '-re', '-i', `file:${localPath(spec)}`);
+      break;
+    case 'v4l2':
+      input.push('-f', 'v4l2', '-i', localPath(spec));
+      break;
+    default:
+      throw new VisionError('E_CAMERA_INVALID', `unknown source kind ${String(spec.kind)}`);
+  }
+  const f = String(spec.fps);
+  const select = `select='isnan(prev_selected_t)+gt(round(t*${f})\\,round(prev_selected_t*${f}))+lt(t\\,prev_selected_t)'`;
+  const scale = `scale=w='min(iw,${spec.maxWidth})':h='min(ih,${spec.maxHeight})':force_original_aspect_ratio=decrease:force_divisible_by=2`;
+  return [
+    '-hide_banner', '-loglevel', 'error', '-nostdin',
+    ...(o.hwaccel ? ['-hwaccel', o.hwaccel] : []),
+    ...input,
+    '-map', '0:v:0', '-an', '-sn', '-dn',
+    '-vf', `${select},${scale}`,
+    '-fps_mode', 'vfr',
+    '-c:v', 'mjpeg', '-q:v', String(o.jpegQuality),
+    '-flush_packets', '1', '-f', 'mjpeg', 'pipe:1',
+  ];
+}
+
+const AUTH = /\b40[13]\b|unauthori[sz]ed|forbidden|authori[sz]ation failed/i;
+const DECODER = /device creation failed|device setup failed|no device available|could not dynamically load|unsupported codec|no decoder|decoder .* not found/i;
+const NOT_VIDEO = /invalid data found|does not contain any stream|matches no streams|\b40[04]\b|\b410\b|not found|could not find codec|Invalid argument/i;
+const UNREACHABLE = /connection refused|timed out|timeout|no route to host|network is unreachable|host is unreachable|name or service not known|temporary failure in name resolution|failed to resolve|no such file or directory|connection reset|broken pipe|i\/o error|server returned 5\d\d|failed: 5\d\d|end of file/i;
+
+/**
+ * The stable code of an ffmpeg child that ended on its own, from its exit and what it said on
+ * stderr (already scrubbed of credentials); the message quotes its last line.
+ */
+export function classifyExit(code: number | null, signal: NodeJS.Signals | null, stderr: string): VisionError {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const detail = (lines[lines.length - 1] ?? '').slice(0, 300);
+  const what = code === 0 ? 'the source ended its stream (ffmpeg exited)' : `ffmpeg exited with ${code ?? signal}`;
+  const message = detail ? `${what}: ${detail}` : what;
+  if (code === 0) return new VisionError('E_CAMERA_ENDED', message);
+  if (AUTH.test(stderr)) return new VisionError('E_CAMERA_AUTH', message);
+  // "No such file" is a missing file, not a missing stream: unreachable, checked before "not found".
+  if (/no such file or directory/i.test(stderr)) return new VisionError('E_CAMERA_UNREACHABLE', message);
+  if (DECODER.test(stderr)) return new VisionError('E_CAMERA_DECODER', message);
+  if (NOT_VIDEO.test(stderr)) return new VisionError('E_CAMERA_NOT_VIDEO', message);
+  if (UNREACHABLE.test(stderr)) return new VisionError('E_CAMERA_UNREACHABLE', message);
+  return new VisionError('E_CAMERA_BAD_DATA', message);
+}

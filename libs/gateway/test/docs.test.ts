@@ -1,0 +1,21 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { GATEWAY_SETTINGS, settingNames } from '@vision/config';
+import { ERROR_CODES } from '@vision/wire';
+
+const doc = readFileSync(join(__dirname, '../../../docs/cameras.md'), 'utf8');
+
+describe('docs/cameras.md', () => {
+  it('lists every camera error code with its HTTP status', () => {
+    const rows = new Map([...doc.matchAll(/^\| `(E_CAMERA_[A-Z_]+)` \| (\d+) \|/gm)].map((m) => [m[1], Number(m[2])]));
+    const codes = Object.entries(ERROR_CODES).filter(([code]) => code.startsWith('E_CAMERA_'));
+    expect([...rows.keys()].sort()).toEqual(codes.map(([c]) => c).sort());
+    for (const [code, spec] of codes) expect(rows.get(code), code).toBe(spec.http);
+  });
+
+  it("documents every one of the gateway's settings", () => {
+    const table = doc.slice(doc.indexOf('## Configuration'));
+    for (const name of settingNames(GATEWAY_SETTINGS)) expect(table, name).toContain(`\`${name}\``);
+  });
+});

@@ -1,0 +1,3 @@
+export * from './results-keys';
+export * from './results-entry';
+export * from './results-writer';

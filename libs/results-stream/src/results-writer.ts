@@ -1,0 +1,16 @@
+import type Redis from 'ioredis';
+import { encodeResultsEntry, type ResultsEntry } from './results-entry';
+import { resultsShard, resultsStreamKey } from './results-keys';
+
+/**
+ * Appends entries to their cameras' shards in one pipeline (one round trip per batch), each shard
+ * capped at about `maxLen` entries (`MAXLEN ~`: Redis trims whole nodes, which is cheap).
+ */
+export async function appendResults(redis: Redis, prefix: string, shards: number, maxLen: number, entries: readonly ResultsEntry[]): Promise<void> {
+  if (!entries.length) return;
+  const pipe = redis.pipeline();
+  for (const e of entries) pipe.xadd(resultsStreamKey(prefix, resultsShard(e.camera, shards)), 'MAXLEN', '~', maxLen, '*', ...encodeResultsEntry(e));
+  const replies = await pipe.exec();
+  const failed = replies?.find(([err]) => err);
+  if (failed) throw failed[0]!;
+}
