@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, totalmem } from 'node:os';
+import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import sharp from 'sharp';
 import { benchModelName, freePort, modelsDir, repoRoot, startService, startTestRedis, uniquePrefix, type ServiceProcess } from '@vision/testing';
 import type { ExecutionProviderName } from '@vision/config';
-import { YoloModel } from '@vision/yolo';
+import { loadBenchModel } from './bench-model';
 import { runCameras, type BenchTransport } from './cameras';
 import { CpuMeter } from './cpu-usage';
 import { GpuMeter } from './gpu-usage';
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
 
   // 1. Raw ONNX Runtime, in this process, before any service runs (no contention).
   const batches = o.batches.split(',').map(Number);
-  const model = await YoloModel.load({ modelPath: o.model, executionProvider: provider, batchSizes: batches, intraOpThreads: availableParallelism() });
+  const model = await loadBenchModel(o.model, { executionProvider: provider, batchSizes: batches, maxBatch: Math.max(...batches) });
   const raw: RawOrtRow[] = [];
   for (const b of batches) {
     raw.push(await measureRawOrt(model, jpegs, b, { seconds: 4, minRuns: 3 }));
@@ -224,7 +224,7 @@ async function main(): Promise<void> {
     ratios['ws-binary upstream bytes per frame ÷ JPEG size'] = wsW.bytesUpPerFrame / wsW.imageBytes;
   }
 
-  const rawTable = table(['batch', 'raw ORT frames/s', 'infer p50 ms', 'decode ms/frame'], raw.map((r) => [r.batch, r.inferFps, r.inferMsP50, r.preprocessMsPerFrame]));
+  const rawTable = table(['batch', 'raw ORT frames/s', 'infer p50 ms', 'decode ms/frame'], raw.map((r) => [r.batch, r.inferFps, r.inferMsP50, r.decodeMsPerFrame]));
   const runTable = table(
     ['system', 'cameras', 'offered/s', 'results/s', 'p50 ms', 'p95 ms', 'p95 first/last third', 'mean batch', 'busy', 'GPU util', 'worker loop delay p99 ms', 'CPU worker/edge/redis/client', 'not result'],
     rows.map((r) => [

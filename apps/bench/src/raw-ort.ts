@@ -8,8 +8,15 @@ export interface RawOrtRow {
   inferMsP95: number;
   /** Frames per second through `session.run` alone. */
   inferFps: number;
-  preprocessMsPerFrame: number;
+  /** Decode + resize (sharp, libuv's pool): the same for both graphs. */
+  decodeMsPerFrame: number;
+  /** Host time making the session's input from decoded pixels (padding; the float conversion without the serving graph). */
+  inputMsPerFrame: number;
+  /** Host time turning the session's output into boxes (decoding and NMS). */
   postprocessMsPerFrame: number;
+  /** Bytes into and out of `session.run` per frame. */
+  bytesInPerFrame: number;
+  bytesOutPerFrame: number;
   /** decode + infer + postprocess per run, back to back. */
   totalMsP50: number;
 }
@@ -33,7 +40,10 @@ export async function measureRawOrt(
   await model.infer((await decodeAll()).decoded);
   const infer: number[] = [];
   const pre: number[] = [];
+  const input: number[] = [];
   const post: number[] = [];
+  let bytesIn = 0;
+  let bytesOut = 0;
   const total: number[] = [];
   const deadline = performance.now() + opts.seconds * 1000;
   while (infer.length < opts.minRuns || performance.now() < deadline) {
@@ -43,7 +53,10 @@ export async function measureRawOrt(
     total.push(performance.now() - t0);
     pre.push(prepared.ms / batch);
     infer.push(r.inferenceMs);
+    input.push(r.inputMs / batch);
     post.push(r.postprocessMs / batch);
+    bytesIn = r.bytesIn / batch;
+    bytesOut = r.bytesOut / batch;
   }
   return {
     batch,
@@ -51,8 +64,11 @@ export async function measureRawOrt(
     inferMsP50: percentile(infer, 50),
     inferMsP95: percentile(infer, 95),
     inferFps: (batch * 1000) / mean(infer),
-    preprocessMsPerFrame: mean(pre),
+    decodeMsPerFrame: mean(pre),
+    inputMsPerFrame: mean(input),
     postprocessMsPerFrame: mean(post),
+    bytesInPerFrame: bytesIn,
+    bytesOutPerFrame: bytesOut,
     totalMsP50: percentile(total, 50),
   };
 }

@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import { join } from 'node:path';
 import { benchModelName, modelsDir } from '@vision/testing';
-import { batchLadder, YoloModel } from '@vision/yolo';
+import { batchLadder } from '@vision/yolo';
+import { loadBenchModel } from './bench-model';
 import { EXECUTION_PROVIDERS, type ExecutionProviderName } from '@vision/config';
 import { loadBenchImages } from './bench-cli';
 import { percentile, table } from './stats';
@@ -23,7 +24,7 @@ async function main(): Promise<void> {
     .opts<{ model: string; provider: string }>();
   const rows: (string | number)[][] = [];
   for (const [label, batchSizes] of [['one session, exact sizes', []], ['a session per size', batchLadder(8)]] as const) {
-    const model = await YoloModel.load({ modelPath: o.model, executionProvider: o.provider as ExecutionProviderName, batchSizes });
+    const model = await loadBenchModel(o.model, { executionProvider: o.provider as ExecutionProviderName, batchSizes, maxBatch: 8 });
     const decoded = await Promise.all(loadBenchImages().slice(0, 8).map((b) => model.decode(b)));
     await model.infer(decoded.slice(0, SEQUENCE[0]));
     const same: number[] = [];

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import { toWireError } from '@vision/wire';
-import { parseNamesFile, YoloModel } from '@vision/yolo';
-import { EXECUTION_PROVIDERS, type ExecutionProviderName } from '@vision/config';
+import { modelOptionsFrom, parseNamesFile, silentLogger, YoloModel } from '@vision/yolo';
+import { EXECUTION_PROVIDERS, loadConfig, type ExecutionProviderName } from '@vision/config';
 
 /**
  * `npm run detect -- --model yolov8n.onnx a.jpg b.png`: one line per image, a JSON array of
@@ -16,12 +16,13 @@ const num = (lo: number, hi: number) => (v: string) => {
 };
 
 async function main(): Promise<number> {
+  const defaults = loadConfig({});
   const program = new Command('detect')
     .description('Run a YOLO ONNX export on images and print detections, one JSON line per image')
     .requiredOption('-m, --model <file>', 'ONNX model (any Ultralytics detect export)')
-    .option('--conf <n>', 'confidence threshold', num(0, 1), 0.25)
-    .option('--iou <n>', 'NMS IoU threshold', num(0, 1), 0.45)
-    .option('--max-det <n>', 'most detections per image', num(1, 100000), 300)
+    .option('--conf <n>', 'confidence threshold', num(0, 1), defaults.model.confThreshold)
+    .option('--iou <n>', 'NMS IoU threshold', num(0, 1), defaults.model.iouThreshold)
+    .option('--max-det <n>', 'most detections per image', num(1, 100000), defaults.model.maxDetections)
     .option('--names <file>', 'class names file (one per line, or a list/dict literal)')
     .option('--provider <name>', `execution provider (${EXECUTION_PROVIDERS.join(', ')})`, 'cpu')
     .option('--describe', 'print what was learned from the model file to stderr')
@@ -33,13 +34,14 @@ async function main(): Promise<number> {
   if (!EXECUTION_PROVIDERS.includes(o.provider as ExecutionProviderName)) {
     program.error(`--provider must be one of ${EXECUTION_PROVIDERS.join(', ')}`);
   }
+  const names = o.names ? parseNamesFile(await readFile(o.names, 'utf8')) : undefined;
   const model = await YoloModel.load({
-    modelPath: o.model,
+    ...modelOptionsFrom(defaults, { modelPath: o.model, names, logger: silentLogger }),
     confThreshold: o.conf,
+    lowThreshold: o.conf,
     iouThreshold: o.iou,
     maxDetections: o.maxDet,
     executionProvider: o.provider as ExecutionProviderName,
-    names: o.names ? parseNamesFile(await readFile(o.names, 'utf8')) : undefined,
   });
   if (o.describe) process.stderr.write(`${JSON.stringify(model.description)}\n`);
   let failed = 0;
@@ -48,7 +50,7 @@ async function main(): Promise<number> {
     try {
       const [outcome] = await model.detect([await readFile(file)]);
       if (!outcome.ok) throw outcome.error;
-      line = JSON.stringify(outcome.value);
+      line = JSON.stringify(outcome.value.detections);
     } catch (err) {
       failed++;
       const wire = toWireError(err);

@@ -1,6 +1,7 @@
 import { availableParallelism, hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { RESULTS_SETTINGS } from './results-config';
 import { bool, ConfigError, id, int, list, loadSettings, num, setting, type Env, type Loaded } from './settings';
 
 /** ONNX Runtime execution providers a model may run on. */
@@ -53,6 +54,12 @@ export const CORE_SETTINGS = {
     // interlaced 16-bit PNG took ~1 s and ~300 MB at 6300²).
     costlyDecodeMaxPixels: setting('COSTLY_DECODE_MAX_PIXELS', int(1, 1_000_000_000).default(4_000_000)),
     decodeTimeoutS: setting('DECODE_TIMEOUT_S', int(1, 60).default(2)),
+    // The serving graph: uint8 frames in, the best SERVING_TOP_K candidates out (docs/models.md).
+    // Off: the export runs as it is, float32 in and its raw output back to the host.
+    servingGraph: setting('SERVING_GRAPH', bool.default(true)),
+    // 1024 candidates (24 KB per frame) reach NMS: more than the boxes of a crowded frame, under the
+    // 32 KB per frame a GPU host should move (the crowd test shows where fewer start to lose boxes).
+    topK: setting('SERVING_TOP_K', int(1, 100_000).default(1024)),
   },
   batching: {
     // Unset: by provider (see providerDefaults).
@@ -76,6 +83,7 @@ export const CORE_SETTINGS = {
     pingIntervalMs: setting('PING_INTERVAL_MS', int(100, 600_000).default(25_000)),
     shutdownGraceMs: setting('SHUTDOWN_GRACE_MS', int(0, 600_000).default(10_000)),
   },
+  results: RESULTS_SETTINGS,
   streams: {
     maxLen: setting('STREAM_MAXLEN', int(1, 10_000_000).default(1000)),
     claimMinIdleMs: setting('CLAIM_MIN_IDLE_MS', int(10, 600_000).default(3000)),
@@ -165,6 +173,17 @@ export const TIMINGS = {
   revocationCheckMs: 2000,
   /** While a dependency stays down, how often its outage is logged again. */
   outageReminderMs: 30_000,
+} as const;
+
+/** Inference runtime choices that are not settings. */
+export const INFERENCE = {
+  /** Input size of exports whose height and width are dynamic and carry no `imgsz` (Ultralytics' default). */
+  fallbackImageSize: 640,
+  /**
+   * Nice value of the inference threads: the event loop and decoding go first when the cores are
+   * contended, and inference takes what is left (README, "Inference core").
+   */
+  nice: 10,
 } as const;
 
 /** The generated colour detector `npm start` serves when no MODEL_PATH is given (`npm run models`). */

@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 import { encodeResultsEntry, type ResultsEntry } from './results-entry';
 import { resultsShard, resultsStreamKey } from './results-keys';
 
@@ -9,8 +10,13 @@ import { resultsShard, resultsStreamKey } from './results-keys';
 export async function appendResults(redis: Redis, prefix: string, shards: number, maxLen: number, entries: readonly ResultsEntry[]): Promise<void> {
   if (!entries.length) return;
   const pipe = redis.pipeline();
-  for (const e of entries) pipe.xadd(resultsStreamKey(prefix, resultsShard(e.camera, shards)), 'MAXLEN', '~', maxLen, '*', ...encodeResultsEntry(e));
+  queueResults(pipe, prefix, shards, maxLen, entries);
   const replies = await pipe.exec();
   const failed = replies?.find(([err]) => err);
   if (failed) throw failed[0]!;
+}
+
+/** Queues the appends in a pipeline or MULTI of the caller's (a worker acknowledges the frames in the same one). */
+export function queueResults(pipe: ChainableCommander, prefix: string, shards: number, maxLen: number, entries: readonly ResultsEntry[]): void {
+  for (const e of entries) pipe.xadd(resultsStreamKey(prefix, resultsShard(e.camera, shards)), 'MAXLEN', '~', maxLen, '*', ...encodeResultsEntry(e));
 }

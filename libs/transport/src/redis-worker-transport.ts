@@ -1,6 +1,7 @@
 import type Redis from 'ioredis';
 import type { FrameJobMeta, FrameOutcomeMessage, ModelAnnouncement } from './frame-job';
 import { connectTolerant, createRedis, requireRedis7, type RedisConnectionOptions } from '@vision/redis';
+import { queueResults } from '@vision/results-stream';
 import { queueHealth } from './redis-queue-stats';
 import { redisKeys, type RedisKeys } from './redis-keys';
 import type { CompletedFrame, Delivery, TransportHealth, WorkerTransport } from './transport';
@@ -25,6 +26,8 @@ export interface RedisWorkerTransportOptions {
   maxDeliveries: number;
   onError?: (err: Error, where: string) => void;
   onState?: RedisConnectionOptions['onState'];
+  /** Where camera frames' detections go (docs/events.md); undefined: nowhere. */
+  results?: { shards: number; maxLen: number };
   /** Told about frames taken over from another consumer and frames dead-lettered. */
   onReclaim?: (event: { claimed: number; deadLettered: number }) => void;
 }
@@ -153,6 +156,10 @@ export class RedisWorkerTransport implements WorkerTransport {
     pipe.xack(this.stream, this.keys.group, ...ids);
     pipe.xdel(this.stream, ...ids);
     this.release(pipe, frames.map((f) => f.delivery.job));
+    // In the same transaction as the acknowledgement: a frame re-run after a crash appends again,
+    // and the events service drops the repeat by its frame id and capture time.
+    const records = this.opts.results ? frames.flatMap((f) => (f.record ? [f.record] : [])) : [];
+    if (records.length) queueResults(pipe, this.opts.prefix, this.opts.results!.shards, this.opts.results!.maxLen, records);
     await pipe.exec();
   }
 

@@ -1,4 +1,5 @@
 import { TIMINGS, type AppConfig } from '@vision/config';
+import type { ResultsEntry } from '@vision/results-stream';
 import type { AdmissionLimits } from './admission';
 import type { FrameJob, FrameOutcomeMessage, ModelAnnouncement } from './frame-job';
 
@@ -16,6 +17,8 @@ export interface Delivery {
 export interface CompletedFrame {
   delivery: Delivery;
   outcome: FrameOutcomeMessage;
+  /** A camera frame's detections for the results stream (low tier included), when recorded. */
+  record?: ResultsEntry;
 }
 
 /** Live workers of a model, and its consumer group's backlog and pending frames. */

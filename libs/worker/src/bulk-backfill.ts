@@ -4,7 +4,7 @@ import { providerDefaults, type AppConfig, type ModelSpec } from '@vision/config
 import type { VisionMetrics } from '@vision/metrics';
 import type { RedisConnectionOptions } from '@vision/redis';
 
-/** How bulk images share batches with real-time frames (BULK_MAX_BATCH, BULK_TOPUP; defaults by provider). */
+/** How bulk images share batches with real-time frames (BULK_MAX_BATCH, BULK_TOPUP, BULK_YIELD; defaults by provider). */
 export function backfillPolicy(config: AppConfig, spec: ModelSpec): { backfillMaxBatch: number; backfillTopUp: boolean; backfillYield: boolean } {
   const byProvider = providerDefaults(spec.executionProvider);
   return {

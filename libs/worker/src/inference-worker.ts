@@ -1,181 +1,128 @@
 import type { Logger } from 'pino';
-import { toWireError, VisionError, type Detection } from '@vision/wire';
-import { type FrameOutcomeMessage } from '@vision/transport';
 import type { VisionMetrics } from '@vision/metrics';
-import type { CompletedFrame, Delivery, WorkerTransport } from '@vision/transport';
-import { ArrivalForecast } from './arrival-forecast';
-import { ReadyPool, type ReadyFrame } from './ready-pool';
+import { resultsEntryFromDetections } from '@vision/results-stream';
+import type { CompletedFrame, Delivery, FrameOutcomeMessage } from '@vision/transport';
+import { toWireError, VisionError, type Detection } from '@vision/wire';
+import { BackfillPolicy } from './backfill-policy';
+import { Lane, type FrameSource } from './lane';
+import type { ReadyFrame } from './ready-pool';
 
-/** Backfill starts only if it should end this long before the next real-time frame is due. */
-const YIELD_MARGIN_MS = 5;
+export type { FrameSource } from './lane';
+
+/** A decoded frame as the worker sees it: what decoding cost, and the image's size. */
+export interface Decoded {
+  decodeMs: number;
+  geometry: { origWidth: number; origHeight: number };
+}
 
 /** What the worker needs of a model: decode one frame, run a batch of decoded frames. */
-export interface Engine<D extends { decodeMs: number } = { decodeMs: number }> {
+export interface Detector<D extends Decoded = Decoded> {
   /** Batches that may run at once. */
   readonly concurrency: number;
   decode(image: Uint8Array): Promise<D>;
-  infer(frames: readonly D[]): Promise<{ detections: Detection[][]; inferenceMs: number }>;
+  /** Per frame, its detections, those above the confidence threshold first (`high` of them). */
+  infer(frames: readonly D[]): Promise<{ frames: { detections: Detection[]; high: number }[]; inferenceMs: number }>;
 }
-
-/** Where frames come from, and where their outcomes go: the real-time stream, or the bulk-job source beside it. */
-export type FrameSource = Pick<WorkerTransport, 'read' | 'complete'>;
 
 export interface InferenceWorkerOptions {
   /** The model id and version every result reports (and the `model` label of the worker metrics). */
   model: { id: string; version: string };
   /** Most frames per `session.run`. */
   maxBatch: number;
-  /**
-   * Triton-style batching delay: an idle engine waits up to this long after the first ready frame
-   * for a fuller batch. 0 (default) runs whatever is ready as soon as an engine is free.
-   */
+  /** Triton-style batching delay: an idle engine waits up to this long after the first ready frame for a fuller batch (0: none). */
   maxWaitMs: number;
-  /** Frames decoding at once (sharp runs on libuv's pool, 4 threads by default). @defaultValue 4 */
-  decodeConcurrency?: number;
-  /** How long an idle read blocks; bounds how long a stop waits. @defaultValue 1000 */
-  idleBlockMs?: number;
+  /** Frames decoding at once, shared round-robin by tenant. */
+  decodeConcurrency: number;
+  /** How long an idle read blocks; bounds how long a stop waits. */
+  idleBlockMs: number;
   /**
-   * Low-priority frames (bulk jobs) that fill what real-time frames leave: at most `maxBatch` of
-   * them in hand, decoded only on a decoder real-time frames do not need, and put in a batch only
-   * after every ready real-time frame. A real-time frame then waits for at most the one batch
-   * already running.
+   * Low-priority frames (bulk jobs) that fill what real-time frames leave: decoded only on a
+   * decoder real-time frames do not need, and put in a batch only after every ready real-time frame.
    */
   backfill?: FrameSource;
-  /**
-   * Most backfill frames in one batch. Every real-time frame that arrives while a backfill batch
-   * runs waits for it, so on a CPU (batch time grows with its size) keep it small. @defaultValue maxBatch
-   */
-  backfillMaxBatch?: number;
-  /**
-   * Whether backfill frames may join a batch that carries real-time frames (free on a GPU, where a
-   * fuller batch costs little more; on a CPU it makes those real-time frames wait for them). @defaultValue true
-   */
-  backfillTopUp?: boolean;
-  /**
-   * Start a backfill-only batch only when it should finish before the next real-time frame is due
-   * (forecast from each stream's arrival rate), and never while a real-time frame is decoding.
-   * Trades idle time for real-time latency where runs are long (a CPU). @defaultValue true
-   */
-  backfillYield?: boolean;
+  /** Most backfill frames in one batch (every real-time frame arriving meanwhile waits for it). */
+  backfillMaxBatch: number;
+  /** Whether backfill may join a batch that carries real-time frames (free on a GPU). */
+  backfillTopUp: boolean;
+  /** Start a backfill-only batch only when it should end before the next real-time frame (BackfillPolicy). */
+  backfillYield: boolean;
+  /** Camera frames' detections, low tier included, for the results stream; undefined: not recorded. */
+  results?: { confThreshold: number };
 }
 
 /**
- * Engine-driven batching. Frames are decoded as they arrive (the worker holds at most
- * `maxBatch × (concurrency + 1)` frames, waiting to decode, decoding or ready; the backlog beyond
- * stays in the queue). When an engine is free and a frame is ready it runs at once; while engines
- * run, ready frames accumulate; a freed engine takes everything ready up to `maxBatch`. Decoders
- * and batches are shared round-robin by tenant, and a tenant decodes at most its share of the
- * decoders at once, so one tenant's expensive images cannot queue ahead of everyone else's. Frames
- * past their deadline are answered `E_EXPIRED` and never decoded or inferred.
+ * Engine-driven batching. Frames are decoded as they arrive; when an engine is free and a frame is
+ * ready it runs at once; while engines run, ready frames accumulate; a freed engine takes
+ * everything ready up to `maxBatch`. Decoders and batches are shared round-robin by tenant, and a
+ * tenant decodes at most its share of the decoders at once, so one tenant's expensive images
+ * cannot queue ahead of everyone else's. Frames past their deadline are answered `E_EXPIRED` and
+ * never decoded or inferred. Real-time frames and backfill each have a lane; backfill only ever
+ * gets what real-time frames leave.
  */
-export class InferenceWorker<D extends { decodeMs: number }> {
-  private readonly waiting = new ReadyPool<undefined>();
-  private readonly ready = new ReadyPool<D>();
-  private readonly bulkWaiting = new ReadyPool<undefined>();
-  private readonly bulkReady = new ReadyPool<D>();
-  /** Backfill frames waiting, decoding, ready or running. */
-  private bulkInHand = 0;
-  private readonly bulk = new WeakSet<Delivery>();
-  private backfillIntake: Promise<void> | undefined;
-  private bulkRoomWaiter: (() => void) | undefined;
-  private readonly forecast = new ArrivalForecast();
-  /** Real-time frames decoding (backfill waits for them to be batched). */
-  private liveDecoding = 0;
-  /** Recent run time of a backfill-only batch, ms (EWMA). */
-  private bulkRunMs: number | undefined;
+export class InferenceWorker<D extends Decoded> {
+  private readonly live: Lane<D>;
+  private readonly bulk: Lane<D> | undefined;
+  private readonly laneOf = new WeakMap<Delivery, Lane<D>>();
+  private readonly policy: BackfillPolicy;
   private readonly decodingBy = new Map<string, number>();
-  private readonly capacity: number;
-  private readonly decoders: number;
   private decoding = 0;
+  private liveDecoding = 0;
   private running = 0;
   private stopping = false;
-  private intake: Promise<void> | undefined;
-  private roomWaiter: (() => void) | undefined;
   private idleWaiter: (() => void) | undefined;
   private delayTimer: NodeJS.Timeout | undefined;
   private readonly finishing = new Set<Promise<void>>();
   private readonly label: { model: string };
 
   constructor(
-    private readonly source: FrameSource,
-    private readonly engine: Engine<D>,
+    source: FrameSource,
+    private readonly engine: Detector<D>,
     private readonly opts: InferenceWorkerOptions,
     private readonly log: Logger,
     private readonly metrics?: VisionMetrics,
   ) {
     this.label = { model: opts.model.id };
-    this.capacity = opts.maxBatch * (engine.concurrency + 1);
-    this.decoders = opts.decodeConcurrency ?? 4;
+    const lane = { idleBlockMs: opts.idleBlockMs, retryMs: opts.idleBlockMs };
+    // Enough real-time frames to fill every engine and the next batch; backfill: one batch running, one ready.
+    this.live = new Lane(source, { ...lane, capacity: opts.maxBatch * (engine.concurrency + 1), countsRunning: false, label: 'live' }, log);
+    this.bulk = opts.backfill && new Lane(opts.backfill, { ...lane, capacity: 2 * opts.backfillMaxBatch, countsRunning: true, label: 'backfill' }, log);
+    this.policy = new BackfillPolicy(opts.backfillYield);
   }
 
   start(): void {
-    this.intake ??= this.readLoop();
-    if (this.opts.backfill) this.backfillIntake ??= this.backfillLoop(this.opts.backfill);
+    const stopping = () => this.stopping;
+    this.live.start((d) => this.accept(d), stopping);
+    this.bulk?.start((d) => this.enqueue(d, this.bulk!), stopping);
   }
 
   /** Stops taking frames, finishes (and acknowledges) everything it holds, then resolves. */
   async stop(): Promise<void> {
     this.stopping = true;
-    this.wakeRoom();
-    this.wakeBulkRoom();
-    await this.intake;
-    await this.backfillIntake;
-    while (this.waiting.size + this.bulkWaiting.size > 0 || this.decoding > 0 || this.ready.size + this.bulkReady.size > 0 || this.running > 0) {
+    this.live.wake();
+    this.bulk?.wake();
+    await this.live.stopped();
+    await this.bulk?.stopped();
+    while (this.lanes().some((l) => l.waiting.size + l.ready.size > 0) || this.decoding > 0 || this.running > 0) {
       this.dispatch(true);
       await new Promise<void>((r) => (this.idleWaiter = r));
     }
     await Promise.all(this.finishing);
   }
 
-  private async readLoop(): Promise<void> {
-    while (!this.stopping) {
-      const room = this.capacity - this.waiting.size - this.decoding - this.ready.size;
-      if (room <= 0) {
-        await new Promise<void>((r) => (this.roomWaiter = r));
-        continue;
-      }
-      let got: Delivery[];
-      try {
-        got = await this.source.read(room, this.opts.idleBlockMs ?? 1000);
-      } catch (err) {
-        this.log.error({ err }, 'reading frames failed');
-        continue;
-      }
-      for (const d of got) this.accept(d);
-    }
-  }
-
-  private async backfillLoop(backfill: FrameSource): Promise<void> {
-    // Enough for one backfill batch running and the next one ready.
-    const cap = 2 * (this.opts.backfillMaxBatch ?? this.opts.maxBatch);
-    while (!this.stopping) {
-      const room = cap - this.bulkInHand;
-      if (room <= 0) {
-        await new Promise<void>((r) => (this.bulkRoomWaiter = r));
-        continue;
-      }
-      let got: Delivery[];
-      try {
-        got = await backfill.read(room, this.opts.idleBlockMs ?? 1000);
-      } catch (err) {
-        this.log.error({ err }, 'reading backfill frames failed');
-        await new Promise((r) => setTimeout(r, 1000));
-        continue;
-      }
-      for (const d of got) {
-        this.bulk.add(d);
-        this.bulkInHand++;
-        this.bulkWaiting.add({ delivery: d, decoded: undefined, readyAt: Date.now() });
-      }
-      if (got.length) this.pumpDecoders();
-    }
+  private lanes(): Lane<D>[] {
+    return this.bulk ? [this.live, this.bulk] : [this.live];
   }
 
   private accept(d: Delivery): void {
     this.metrics?.workerQueueWait.observe(this.label, Math.max(0, d.pickedAt - d.job.receivedAt) / 1000);
     // The worker's own clock (pick-up time): edge clocks may differ.
-    this.forecast.arrived(`${d.job.tenant}/${d.job.streamId ?? d.job.connId}`, d.pickedAt);
-    this.waiting.add({ delivery: d, decoded: undefined, readyAt: Date.now() });
+    this.policy.arrived(`${d.job.tenant}/${d.job.streamId ?? d.job.connId}`, d.pickedAt);
+    this.enqueue(d, this.live);
+  }
+
+  private enqueue(d: Delivery, lane: Lane<D>): void {
+    this.laneOf.set(d, lane);
+    lane.waiting.add({ delivery: d, decoded: undefined, readyAt: Date.now() });
     this.pumpDecoders();
   }
 
@@ -186,32 +133,33 @@ export class InferenceWorker<D extends { decodeMs: number }> {
    */
   private pumpDecoders(): void {
     const now = Date.now();
-    const expired = this.waiting.remove((f) => f.delivery.job.deadline <= now);
-    if (expired.length) this.finish(expired.map((f) => failed(f.delivery, new VisionError('E_EXPIRED'))));
-    while (this.decoding < this.decoders && this.waiting.size > 0) {
-      const tenants = new Set([...this.decodingBy.keys(), ...this.waiting.tenants()]).size;
-      const share = Math.max(1, Math.floor((this.decoders - 1) / Math.max(1, tenants)));
-      const lastFree = this.decoding === this.decoders - 1;
-      const next = this.waiting.takeOne((t) => {
+    for (const lane of this.lanes()) {
+      const expired = lane.waiting.remove((f) => f.delivery.job.deadline <= now);
+      if (expired.length) this.finish(expired.map((f) => failed(f.delivery, new VisionError('E_EXPIRED'))), false);
+    }
+    const max = this.opts.decodeConcurrency;
+    const waiting = this.live.waiting;
+    while (this.decoding < max && waiting.size > 0) {
+      const tenants = new Set([...this.decodingBy.keys(), ...waiting.tenants()]).size;
+      const share = Math.max(1, Math.floor((max - 1) / Math.max(1, tenants)));
+      const lastFree = this.decoding === max - 1;
+      const next = waiting.takeOne((t) => {
         const mine = this.decodingBy.get(t) ?? 0;
         return mine === 0 || (!lastFree && mine < share);
       });
       if (!next) break;
-      this.decode(next.delivery);
+      this.decode(next.delivery, true);
     }
     // Backfill takes a decoder only when no real-time frame waits, and never the last free one.
-    while (this.waiting.size === 0 && this.bulkWaiting.size > 0 && this.decoding < this.decoders - 1) {
-      const next = this.bulkWaiting.takeOne(() => true);
-      if (!next) break;
-      this.decode(next.delivery);
+    while (this.bulk && waiting.size === 0 && this.bulk.waiting.size > 0 && this.decoding < max - 1) {
+      this.decode(this.bulk.waiting.takeOne(() => true)!.delivery, false);
     }
-    this.wakeRoom();
+    this.live.wake();
     this.wakeIdle();
   }
 
-  private decode(d: Delivery): void {
+  private decode(d: Delivery, live: boolean): void {
     const tenant = d.job.tenant ?? '';
-    const live = !this.bulk.has(d);
     this.decoding++;
     if (live) this.liveDecoding++;
     this.decodingBy.set(tenant, (this.decodingBy.get(tenant) ?? 0) + 1);
@@ -226,13 +174,13 @@ export class InferenceWorker<D extends { decodeMs: number }> {
       (decoded) => {
         done();
         this.metrics?.workerPreprocess.observe(this.label, decoded.decodeMs / 1000);
-        (this.bulk.has(d) ? this.bulkReady : this.ready).add({ delivery: d, decoded, readyAt: Date.now() });
+        this.laneOf.get(d)!.ready.add({ delivery: d, decoded, readyAt: Date.now() });
         this.dispatch();
         this.pumpDecoders();
       },
       (err: unknown) => {
         done();
-        this.finish([failed(d, err)]);
+        this.finish([failed(d, err)], false);
         this.pumpDecoders();
       },
     );
@@ -242,18 +190,20 @@ export class InferenceWorker<D extends { decodeMs: number }> {
   private dispatch(flush = false): void {
     clearTimeout(this.delayTimer);
     this.delayTimer = undefined;
-    while (this.running < this.engine.concurrency && this.ready.size + this.bulkReady.size > 0) {
+    const live = this.live.ready;
+    const bulk = this.bulk?.ready;
+    while (this.running < this.engine.concurrency && live.size + (bulk?.size ?? 0) > 0) {
       const now = Date.now();
-      const expired = this.ready.remove((f) => f.delivery.job.deadline <= now);
-      if (expired.length) this.finish(expired.map((f) => failed(f.delivery, new VisionError('E_EXPIRED'))));
-      if (this.ready.size + this.bulkReady.size === 0) break;
-      const oldest = this.ready.oldestReadyAt;
-      if (oldest !== undefined && !flush && !this.stopping && this.opts.maxWaitMs > 0 && this.ready.size < this.opts.maxBatch && now - oldest < this.opts.maxWaitMs) {
+      const expired = live.remove((f) => f.delivery.job.deadline <= now);
+      if (expired.length) this.finish(expired.map((f) => failed(f.delivery, new VisionError('E_EXPIRED'))), false);
+      if (live.size + (bulk?.size ?? 0) === 0) break;
+      const oldest = live.oldestReadyAt;
+      if (oldest !== undefined && !flush && !this.stopping && this.opts.maxWaitMs > 0 && live.size < this.opts.maxBatch && now - oldest < this.opts.maxWaitMs) {
         this.delayTimer = setTimeout(() => this.dispatch(), oldest + this.opts.maxWaitMs - now);
         break;
       }
-      if (this.ready.size === 0 && !flush && this.opts.backfillYield !== false) {
-        const wait = this.backfillWait(now);
+      if (live.size === 0 && !flush) {
+        const wait = this.policy.wait(now, this.live.waiting.size > 0 || this.liveDecoding > 0);
         if (wait === 'live') break; // its decode ends in a dispatch
         if (wait > 0) {
           this.delayTimer = setTimeout(() => this.dispatch(), wait);
@@ -261,14 +211,14 @@ export class InferenceWorker<D extends { decodeMs: number }> {
         }
       }
       // Real-time frames first; backfill fills a batch of its own, or tops a real-time one up.
-      const batch = this.ready.take(this.opts.maxBatch);
-      const bulkMax = this.opts.backfillMaxBatch ?? this.opts.maxBatch;
-      const bulkRoom = batch.length === 0 ? bulkMax : this.opts.backfillTopUp === false ? 0 : Math.min(bulkMax, this.opts.maxBatch - batch.length);
-      if (bulkRoom > 0) batch.push(...this.bulkReady.take(bulkRoom));
+      const batch = live.take(this.opts.maxBatch);
+      const bulkRoom = batch.length === 0 ? this.opts.backfillMaxBatch : this.opts.backfillTopUp ? Math.min(this.opts.backfillMaxBatch, this.opts.maxBatch - batch.length) : 0;
+      const fromLive = batch.length;
+      if (bulk && bulkRoom > 0) batch.push(...bulk.take(bulkRoom));
       if (batch.length === 0) break;
       this.running++;
-      this.wakeRoom();
-      void this.run(batch).finally(() => {
+      this.live.dispatched(fromLive);
+      void this.run(batch, fromLive).finally(() => {
         this.running--;
         this.dispatch();
         this.wakeIdle();
@@ -277,19 +227,7 @@ export class InferenceWorker<D extends { decodeMs: number }> {
     this.wakeIdle();
   }
 
-  /**
-   * Whether a backfill-only batch should wait: for a real-time frame being decoded ('live'), or
-   * (ms) past the next forecast arrival when the batch would still be running then. 0: start now.
-   */
-  private backfillWait(now: number): number | 'live' {
-    if (this.waiting.size > 0 || this.liveDecoding > 0) return 'live';
-    const due = this.forecast.next(now);
-    if (due === undefined || this.bulkRunMs === undefined) return 0;
-    // A run that would overlap the next frame's window waits until the window has closed.
-    return due.from - now < this.bulkRunMs + YIELD_MARGIN_MS ? Math.max(1, due.to - now) : 0;
-  }
-
-  private async run(batch: ReadyFrame<D>[]): Promise<void> {
+  private async run(batch: ReadyFrame<D>[], liveFrames: number): Promise<void> {
     let done: CompletedFrame[];
     try {
       const r = await this.engine.infer(batch.map((f) => f.decoded));
@@ -297,42 +235,45 @@ export class InferenceWorker<D extends { decodeMs: number }> {
       this.metrics?.workerBatchSize.observe(this.label, batch.length);
       this.metrics?.workerInference.observe(this.label, r.inferenceMs / 1000);
       this.metrics?.workerBusy.inc(this.label, r.inferenceMs / 1000);
-      const bulk = batch.filter((f) => this.bulk.has(f.delivery)).length;
-      if (bulk) this.metrics?.workerBulkBusy.inc(this.label, ((r.inferenceMs / 1000) * bulk) / batch.length);
-      if (bulk === batch.length) this.bulkRunMs = this.bulkRunMs === undefined ? r.inferenceMs : 0.8 * this.bulkRunMs + 0.2 * r.inferenceMs;
-      done = batch.map((f, i): CompletedFrame => {
-        const d = f.delivery;
-        const outcome: FrameOutcomeMessage = {
-          key: d.job.key,
-          connId: d.job.connId,
-          ok: true,
-          detections: r.detections[i],
-          model: this.opts.model.id,
-          modelVersion: this.opts.model.version,
-          batchSize: batch.length,
-          pickedAt: d.pickedAt,
-          preprocessMs: f.decoded.decodeMs,
-          inferenceMs: r.inferenceMs,
-        };
-        return { delivery: d, outcome };
-      });
+      const bulkFrames = batch.length - liveFrames;
+      if (bulkFrames) this.metrics?.workerBulkBusy.inc(this.label, ((r.inferenceMs / 1000) * bulkFrames) / batch.length);
+      if (liveFrames === 0) this.policy.ranBulkOnly(r.inferenceMs);
+      done = batch.map((f, i) => this.completed(f, r.frames[i], batch.length, r.inferenceMs, i < liveFrames));
     } catch (err) {
       this.log.error({ err, frames: batch.length }, 'inference failed');
       done = batch.map((f) => failed(f.delivery, new VisionError('E_INFERENCE', `inference failed: ${(err as Error).message}`)));
     }
-    this.finish(done);
+    this.finish(done, true);
   }
 
-  private finish(frames: CompletedFrame[]): void {
-    const bulk = frames.filter((f) => this.bulk.has(f.delivery));
-    const live = bulk.length ? frames.filter((f) => !this.bulk.has(f.delivery)) : frames;
-    for (const f of live) this.metrics?.workerFrames.inc({ ...this.label, outcome: f.outcome.ok ? 'result' : f.outcome.error.code });
-    if (live.length) this.complete(this.source, live, 'could not publish outcomes');
-    if (bulk.length) {
-      this.metrics?.workerBulkImages.inc(this.label, bulk.length);
-      this.bulkInHand -= bulk.length;
-      this.complete(this.opts.backfill!, bulk, 'could not record bulk results');
-      this.wakeBulkRoom();
+  private completed(f: ReadyFrame<D>, found: { detections: Detection[]; high: number }, batchSize: number, inferenceMs: number, live: boolean): CompletedFrame {
+    const { job, pickedAt } = f.delivery;
+    const outcome: FrameOutcomeMessage = {
+      key: job.key, connId: job.connId, ok: true, detections: found.detections.slice(0, found.high), model: this.opts.model.id,
+      modelVersion: this.opts.model.version, batchSize, pickedAt, preprocessMs: f.decoded.decodeMs, inferenceMs,
+    };
+    const results = live && this.opts.results;
+    const record = results
+      ? resultsEntryFromDetections({
+          camera: job.streamId, frame: job.frameId, ts: job.captureTs ?? job.receivedAt, model: this.opts.model.id,
+          w: f.decoded.geometry.origWidth, h: f.decoded.geometry.origHeight, conf: results.confThreshold, detections: found.detections,
+        })
+      : undefined;
+    return { delivery: f.delivery, outcome, ...(record ? { record } : {}) };
+  }
+
+  private finish(frames: CompletedFrame[], ran: boolean): void {
+    for (const lane of this.lanes()) {
+      const mine = frames.filter((f) => this.laneOf.get(f.delivery) === lane);
+      if (mine.length === 0) continue;
+      lane.finished(mine.length, ran);
+      if (lane === this.live) {
+        for (const f of mine) this.metrics?.workerFrames.inc({ ...this.label, outcome: f.outcome.ok ? 'result' : f.outcome.error.code });
+        this.complete(lane.source, mine, 'could not publish outcomes');
+      } else {
+        this.metrics?.workerBulkImages.inc(this.label, mine.length);
+        this.complete(lane.source, mine, 'could not record bulk results');
+      }
     }
   }
 
@@ -343,18 +284,6 @@ export class InferenceWorker<D extends { decodeMs: number }> {
     });
     this.finishing.add(p);
     void p.finally(() => this.finishing.delete(p));
-  }
-
-  private wakeBulkRoom(): void {
-    const w = this.bulkRoomWaiter;
-    this.bulkRoomWaiter = undefined;
-    w?.();
-  }
-
-  private wakeRoom(): void {
-    const w = this.roomWaiter;
-    this.roomWaiter = undefined;
-    w?.();
   }
 
   private wakeIdle(): void {

@@ -5,7 +5,7 @@ import { VisionError } from '@vision/wire';
 import { type ModelAnnouncement } from '@vision/transport';
 import type { VisionMetrics } from '@vision/metrics';
 import { combineQueues, RedisWorkerTransport, workerStreamOptions, type WorkerTransport } from '@vision/transport';
-import { parseNamesFile, YoloModel } from '@vision/yolo';
+import { modelOptionsFrom, parseNamesFile, YoloModel } from '@vision/yolo';
 import { backfillPolicy, startBulk } from './bulk-backfill';
 import { InferenceWorker } from './inference-worker';
 
@@ -49,6 +49,8 @@ export async function startWorkerRuntime(config: AppConfig, log: Logger, deps: W
   const report = (where: string, err: Error) => outage.failure(where, err, warn);
   // Checked before any model loads, so a missing REDIS_URL fails fast.
   const transportFor = deps.transportFor ?? redisTransports(config, log, outage, report, deps.metrics);
+  // Camera frames' detections go to the results stream (the events service's input) when Redis carries them.
+  const recording = !deps.transportFor && config.results.enabled;
   const served = new Map<string, Served>();
   // Bulk jobs need Redis (BullMQ); the embedded server has none.
   const bulk = deps.transportFor ? undefined : startBulk(config, log, { onState: outage.onState, report }, deps.metrics);
@@ -56,7 +58,7 @@ export async function startWorkerRuntime(config: AppConfig, log: Logger, deps: W
   let stopped: Promise<void> | undefined;
 
   const startModel = async (spec: ModelSpec): Promise<Served> => {
-    const model = await loadModel(config, spec, log);
+    const model = await loadModel(config, spec, log, recording ? config.results.trackLowThreshold : undefined);
     const transport = transportFor(spec.id);
     // A fresh consumer name per generation: during a swap old and new read the same group side by side.
     const consumer = `${config.workerId}#${++generation}`;
@@ -71,7 +73,9 @@ export async function startWorkerRuntime(config: AppConfig, log: Logger, deps: W
         maxWaitMs: config.batching.maxWaitMs,
         decodeConcurrency: config.batching.decodeConcurrency,
         idleBlockMs: TIMINGS.idleReadBlockMs,
-        ...(backfill ? { backfill, ...backfillPolicy(config, spec) } : {}),
+        ...backfillPolicy(config, spec),
+        ...(backfill ? { backfill } : {}),
+        ...(recording ? { results: { confThreshold: spec.confThreshold } } : {}),
       },
       log,
       deps.metrics,
@@ -164,35 +168,16 @@ export async function startWorkerRuntime(config: AppConfig, log: Logger, deps: W
   };
 }
 
-async function loadModel(config: AppConfig, spec: ModelSpec, log: Logger): Promise<YoloModel> {
-  const m = config.model;
-  return YoloModel.load({
-    modelPath: spec.path!,
-    names: spec.namesFile ? parseNamesFile(await readFile(spec.namesFile, 'utf8')) : undefined,
-    confThreshold: spec.confThreshold,
-    iouThreshold: spec.iouThreshold,
-    maxDetections: spec.maxDetections,
-    executionProvider: spec.executionProvider,
-    allowProviderFallback: m.allowProviderFallback,
-    deviceId: m.deviceId,
-    intraOpThreads: m.intraOpThreads,
-    interOpThreads: m.interOpThreads,
-    maxInputPixels: m.maxInputPixels,
-    costlyMaxPixels: m.costlyDecodeMaxPixels,
-    decodeTimeoutS: m.decodeTimeoutS,
-    ...(spec.inputSize ? { fallbackImageSize: spec.inputSize } : {}),
-    engines: config.batching.engines,
-    maxBatch: spec.maxBatch,
-    batchSizes: config.batching.batchSizes,
-    allowSpinning: false, // decodes always run beside inference here (see YoloModelOptions.allowSpinning)
-    spinSingleFrames: m.spinSingleFrames,
-    // Inference yields the cores to the event loop (routing, Redis, the embedded edge) and to decoding
-    // the next frames, and takes the rest: with two ORT threads on 2 cores the worker's loop p99 at
-    // saturation was 13.2 ms in one bench run without it, 10.0 ms (median of three) with it, both at
-    // commit 8092734, before --single-threaded-gc (INFERENCE_NODE_FLAGS).
-    nice: 10,
-    logger: log.child({ model: spec.id, version: spec.version }),
-  });
+async function loadModel(config: AppConfig, spec: ModelSpec, log: Logger, lowThreshold: number | undefined): Promise<YoloModel> {
+  return YoloModel.load(
+    modelOptionsFrom(config, {
+      modelPath: spec.path!,
+      spec,
+      names: spec.namesFile ? parseNamesFile(await readFile(spec.namesFile, 'utf8')) : undefined,
+      ...(lowThreshold !== undefined ? { lowThreshold } : {}),
+      logger: log.child({ model: spec.id, version: spec.version }),
+    }),
+  );
 }
 
 function announcement(spec: ModelSpec, model: YoloModel): ModelAnnouncement {
@@ -241,6 +226,7 @@ function redisTransports(
       prefix: config.redisPrefix,
       model,
       ...workerStreamOptions(config),
+      ...(config.results.enabled ? { results: { shards: config.results.shards, maxLen: config.results.maxLen } } : {}),
       onError: (err, where) => report(`${where} (${model})`, err),
       onState: outage.onState,
       onReclaim: (e) => {

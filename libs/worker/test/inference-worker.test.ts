@@ -4,11 +4,16 @@ import type { Detection } from '@vision/wire';
 import type { FrameJob, FrameOutcomeMessage } from '@vision/transport';
 import { loadConfig } from '@vision/config';
 import { admissionFrom, MemoryTransport } from '@vision/transport';
-import { InferenceWorker, type Engine } from '../src';
+import { InferenceWorker, type Detector, type InferenceWorkerOptions } from '../src';
 
 const log = pino({ level: 'silent' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let seq = 0;
+const GEOMETRY = { origWidth: 640, origHeight: 480 };
+/** Worker options with what a test does not care about spelled out (decoders, backfill rules). */
+const options = (o: Partial<InferenceWorkerOptions> & Pick<InferenceWorkerOptions, 'maxBatch'>): InferenceWorkerOptions => ({
+  model: MODEL, maxWaitMs: 0, decodeConcurrency: 4, idleBlockMs: 50, backfillMaxBatch: o.maxBatch, backfillTopUp: true, backfillYield: true, ...o,
+});
 
 const MODEL = { id: 'm', version: '1' };
 
@@ -22,17 +27,17 @@ function job(opts: { deadlineInMs?: number; tenant?: string } = {}): FrameJob {
 function slowEngine(inferMs: number, concurrency = 1) {
   const batches: { ids: number[]; startedAt: number }[] = [];
   const decoded: number[] = [];
-  const engine: Engine<{ decodeMs: number; id: number }> = {
+  const engine: Detector<{ decodeMs: number; id: number; geometry: typeof GEOMETRY }> = {
     concurrency,
     async decode(image) {
       decoded.push(image[0]);
       await sleep(1);
-      return { decodeMs: 1, id: image[0] };
+      return { decodeMs: 1, id: image[0], geometry: GEOMETRY };
     },
     async infer(frames) {
       batches.push({ ids: frames.map((f) => f.id), startedAt: Date.now() });
       await sleep(inferMs);
-      return { detections: frames.map((): Detection[] => []), inferenceMs: inferMs };
+      return { frames: frames.map(() => ({ detections: [] as Detection[], high: 0 })), inferenceMs: inferMs };
     },
   };
   return { engine, batches, decoded };
@@ -66,7 +71,7 @@ function arrayBackfill(frames: FrameJob[]) {
 async function setup(inferMs: number, opts: { maxBatch?: number; maxWaitMs?: number; concurrency?: number } = {}) {
   const { q, outcomes, w } = await memoryQueue();
   const fake = slowEngine(inferMs, opts.concurrency);
-  const worker = new InferenceWorker(w, fake.engine, { model: MODEL, maxBatch: opts.maxBatch ?? 8, maxWaitMs: opts.maxWaitMs ?? 0, idleBlockMs: 50 }, log);
+  const worker = new InferenceWorker(w, fake.engine, options({ maxBatch: opts.maxBatch ?? 8, maxWaitMs: opts.maxWaitMs ?? 0 }), log);
   worker.start();
   return { q, outcomes, worker, ...fake };
 }
@@ -149,18 +154,18 @@ describe('InferenceWorker (engine-driven batching)', () => {
   it("shares the decoders by tenant: a tenant's slow images do not hold up another tenant's frame", async () => {
     const { q, outcomes, w } = await memoryQueue();
     const decodedAt = new Map<number, number>();
-    const engine: Engine<{ decodeMs: number }> = {
+    const engine: Detector = {
         concurrency: 1,
       async decode(image) {
         await sleep(image[0] === 255 ? 5 : 300); // 255: the camera's cheap frame
         decodedAt.set(image[0], Date.now());
-        return { decodeMs: 1 };
+        return { decodeMs: 1, geometry: GEOMETRY };
       },
       async infer(frames) {
-        return { detections: frames.map((): Detection[] => []), inferenceMs: 1 };
+        return { frames: frames.map(() => ({ detections: [] as Detection[], high: 0 })), inferenceMs: 1 };
       },
     };
-    const worker = new InferenceWorker(w, engine, { model: MODEL, maxBatch: 8, maxWaitMs: 0, decodeConcurrency: 2, idleBlockMs: 50 }, log);
+    const worker = new InferenceWorker(w, engine, options({ maxBatch: 8, decodeConcurrency: 2 }), log);
     worker.start();
     for (let i = 0; i < 6; i++) await q.submit({ ...job({ tenant: 'hog' }), image: Buffer.from([i]) });
     await sleep(20);
@@ -196,7 +201,7 @@ describe('InferenceWorker (engine-driven batching)', () => {
     const fake = slowEngine(100);
     // 40 bulk images (ids 100..139), handed out as the worker asks for them.
     const { backfill, recorded } = arrayBackfill(Array.from({ length: 40 }, (_, i) => ({ ...job(), image: Buffer.from([100 + i]) })));
-    const worker = new InferenceWorker(w, fake.engine, { model: MODEL, maxBatch: 4, maxWaitMs: 0, idleBlockMs: 50, backfill }, log);
+    const worker = new InferenceWorker(w, fake.engine, options({ maxBatch: 4, backfill }), log);
     worker.start();
     await sleep(250); // bulk batches are running back to back
     expect(fake.batches.length).toBeGreaterThan(1);
@@ -219,7 +224,7 @@ describe('InferenceWorker (engine-driven batching)', () => {
     const { q, outcomes, w } = await memoryQueue();
     const fake = slowEngine(100);
     const { backfill, recorded } = arrayBackfill(Array.from({ length: 200 }, (_, i) => ({ ...job(), image: Buffer.from([100 + (i % 100)]) })));
-    const worker = new InferenceWorker(w, fake.engine, { model: MODEL, maxBatch: 1, maxWaitMs: 0, idleBlockMs: 50, backfill }, log);
+    const worker = new InferenceWorker(w, fake.engine, options({ maxBatch: 1, backfill }), log);
     worker.start();
     // A camera every 250 ms: a 100 ms backfill run fits between two of its frames, not across one.
     const waits: number[] = [];

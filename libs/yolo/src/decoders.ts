@@ -99,14 +99,29 @@ export function decodeEnd2End(v: OutputView, conf: number, out: Candidates): voi
   }
 }
 
-export function decode(
-  kind: OutputLayoutKind,
-  v: OutputView,
-  conf: number,
-  out: Candidates,
-  scratch: DecoderScratch,
-): void {
+/**
+ * The serving graph's `[K, 6]` (cx, cy, w, h, score, class): the best K anchors, best first, so
+ * the rows above the threshold are a prefix.
+ */
+export function decodeTopK(v: OutputView, conf: number, out: Candidates): void {
+  const { data, offset, d1: k, d2: cols } = v;
+  let kept = 0;
+  while (kept < k && data[offset + kept * cols + 4] > conf) kept++;
+  out.reset(kept);
+  for (let a = 0; a < kept; a++) {
+    const r = offset + a * cols;
+    const hw = data[r + 2] / 2;
+    const hh = data[r + 3] / 2;
+    out.push(data[r] - hw, data[r + 1] - hh, data[r] + hw, data[r + 1] + hh, data[r + 4], Math.round(data[r + 5]));
+  }
+}
+
+/** What a session's output holds: a head's raw layout, or the serving graph's top-K rows. */
+export type OutputDecoding = OutputLayoutKind | 'topk';
+
+export function decode(kind: OutputDecoding, v: OutputView, conf: number, out: Candidates, scratch: DecoderScratch): void {
   if (kind === 'v8') decodeV8(v, conf, out, scratch);
   else if (kind === 'v5') decodeV5(v, conf, out);
+  else if (kind === 'topk') decodeTopK(v, conf, out);
   else decodeEnd2End(v, conf, out);
 }

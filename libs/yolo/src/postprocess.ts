@@ -1,63 +1,69 @@
 import type { Detection } from '@vision/wire';
 import { Candidates } from './candidates';
-import { decode, DecoderScratch, type OutputView } from './decoders';
-import type { OutputLayoutKind } from './layout';
+import { decode, DecoderScratch, type OutputDecoding, type OutputView } from './decoders';
 import { unletterboxBoxes, type LetterboxGeometry } from './letterbox';
 import { nonMaxSuppression } from './nms';
 
 export interface PostprocessOptions {
-  /** @defaultValue 0.25 */
   confThreshold: number;
-  /** @defaultValue 0.45 */
   iouThreshold: number;
-  /** @defaultValue 300 */
   maxDetections: number;
+  /**
+   * Boxes between this and `confThreshold` are kept too, after the others (the low-score tier a
+   * tracker recovers occluded objects from). At or above `confThreshold`: none.
+   */
+  lowThreshold: number;
 }
 
-export const DEFAULT_POSTPROCESS: PostprocessOptions = {
-  confThreshold: 0.25,
-  iouThreshold: 0.45,
-  maxDetections: 300,
-};
+/** One image's detections: those at or above the confidence threshold first (`high` of them), then the low tier. */
+export interface FrameDetections {
+  detections: Detection[];
+  high: number;
+}
 
+/** Candidates NMS considers at most, best first (Ultralytics' `max_nms`). */
 const MAX_NMS_CANDIDATES = 30000;
 
 /**
  * Turns one image's raw output into detections in original pixels. Holds scratch buffers, so one
- * instance serves one caller at a time (the model keeps one per batch pipeline).
+ * instance serves one caller at a time (each session thread has its own).
  */
 export class Postprocessor {
   private readonly candidates = new Candidates();
   private readonly scratch = new DecoderScratch();
+  private readonly floor: number;
 
   constructor(
-    private readonly kind: OutputLayoutKind,
+    private readonly kind: OutputDecoding,
     private readonly names: readonly string[],
     private readonly opts: PostprocessOptions,
-  ) {}
+  ) {
+    this.floor = Math.min(opts.confThreshold, opts.lowThreshold);
+  }
 
-  run(view: OutputView, geometry: LetterboxGeometry): Detection[] {
+  run(view: OutputView, geometry: LetterboxGeometry): FrameDetections {
     const c = this.candidates;
-    decode(this.kind, view, this.opts.confThreshold, c, this.scratch);
+    decode(this.kind, view, this.floor, c, this.scratch);
     let keep: ArrayLike<number>;
     if (this.kind === 'end2end') {
-      // Already suppressed by the model; keep its order but honour the detection cap.
-      keep = Int32Array.from({ length: Math.min(c.count, this.opts.maxDetections) }, (_, i) => i);
+      // Already suppressed by the model: its order, the high tier first, within the detection cap.
+      const order = Array.from({ length: c.count }, (_, i) => i);
+      const high = order.filter((i) => c.scores[i] > this.opts.confThreshold);
+      keep = [...high, ...order.filter((i) => !(c.scores[i] > this.opts.confThreshold))].slice(0, this.opts.maxDetections);
     } else {
-      keep = nonMaxSuppression(c, {
-        iouThreshold: this.opts.iouThreshold,
-        maxDetections: this.opts.maxDetections,
-        maxCandidates: MAX_NMS_CANDIDATES,
-      });
+      // Best score first, so the boxes above the confidence threshold come first.
+      keep = nonMaxSuppression(c, { iouThreshold: this.opts.iouThreshold, maxDetections: this.opts.maxDetections, maxCandidates: MAX_NMS_CANDIDATES });
     }
     const boxes = new Float32Array(keep.length * 4);
     for (let k = 0; k < keep.length; k++) boxes.set(c.boxes.subarray(keep[k] * 4, keep[k] * 4 + 4), k * 4);
     unletterboxBoxes(boxes, keep.length, geometry);
-    const out: Detection[] = new Array(keep.length);
+    const detections: Detection[] = new Array(keep.length);
+    let high = 0;
     for (let k = 0; k < keep.length; k++) {
       const i = keep[k];
       const cls = c.classes[i];
-      out[k] = {
+      if (c.scores[i] > this.opts.confThreshold) high++;
+      detections[k] = {
         xmin: round(boxes[k * 4], 100),
         ymin: round(boxes[k * 4 + 1], 100),
         xmax: round(boxes[k * 4 + 2], 100),
@@ -67,7 +73,7 @@ export class Postprocessor {
         name: this.names[cls] ?? `class_${cls}`,
       };
     }
-    return out;
+    return { detections, high };
   }
 }
 

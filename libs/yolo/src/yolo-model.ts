@@ -1,76 +1,71 @@
 import { readFile } from 'node:fs/promises';
 import type { InferenceSession } from 'onnxruntime-node';
-import { VisionError, type Detection } from '@vision/wire';
-import { batchLadder } from './batch-sizes';
-import { InferenceThread } from './inference-thread';
-import type { EngineShape } from './engine-protocol';
-import { detectOutputLayout } from './layout';
-import { silentLogger, type Logger } from './logger';
-import { completeNames, parseUltralyticsMetadata } from './metadata';
-import { readOnnxModelInfo, type Dim } from './model-info';
-import { DEFAULT_POSTPROCESS, type PostprocessOptions } from './postprocess';
-import { letterbox, type LetterboxedFrame } from './preprocess';
 import type { ExecutionProviderName } from '@vision/config';
+import { VisionError } from '@vision/wire';
+import { batchLadder, slotsFor } from './batch-sizes';
+import type { OutputLayoutKind } from './layout';
+import type { Logger } from './logger';
+import { planModel } from './model-plan';
+import type { FrameDetections, PostprocessOptions } from './postprocess';
+import { letterbox, type LetterboxedFrame } from './preprocess';
 import { providerConfig } from './providers';
+import { SessionThread } from './session-thread-client';
+import type { SessionRunResult, SessionShape } from './session-thread-protocol';
 
-export interface YoloModelOptions extends Partial<PostprocessOptions> {
+/** Everything a model is loaded with; `modelOptionsFrom` (model-options.ts) fills it from the config. */
+export interface YoloModelOptions extends PostprocessOptions {
   modelPath: string;
   /** Class names that override the file's metadata (e.g. from a names file). */
-  names?: readonly string[];
-  /** @defaultValue 'cpu' */
-  executionProvider?: ExecutionProviderName;
-  /** Run on CPU when the requested provider cannot load, instead of failing start-up. @defaultValue false */
-  allowProviderFallback?: boolean;
-  /** @defaultValue 0 */
-  deviceId?: number;
-  /** ONNX Runtime intra-op threads; 0 lets ORT choose. @defaultValue 0 */
-  intraOpThreads?: number;
-  /** @defaultValue 0 */
-  interOpThreads?: number;
-  /** Input size for exports whose height/width axes are dynamic and carry no `imgsz` metadata. @defaultValue 640 */
-  fallbackImageSize?: number;
-  /** @defaultValue 40_000_000 */
-  maxInputPixels?: number;
-  /** Largest progressive/interlaced or 16-bit image, in pixels. @defaultValue 4_000_000 */
-  costlyMaxPixels?: number;
-  /** Decode budget per frame, whole seconds. @defaultValue 2 */
-  decodeTimeoutS?: number;
-  /** Sessions (each in its own thread) that may run batches at once. @defaultValue 1 */
-  engines?: number;
-  /** Most frames the caller hands `infer` at once: the top of the default GPU batch ladder. @defaultValue 1 */
-  maxBatch?: number;
+  names: readonly string[] | undefined;
+  executionProvider: ExecutionProviderName;
+  /** Run on CPU when the requested provider cannot load, instead of failing start-up. */
+  allowProviderFallback: boolean;
+  deviceId: number;
+  /** ONNX Runtime intra-op threads; 0 lets ORT choose. */
+  intraOpThreads: number;
+  interOpThreads: number;
+  /** Input size for exports whose height/width axes are dynamic and carry no `imgsz` metadata. */
+  fallbackImageSize: number;
+  maxInputPixels: number;
+  /** Largest progressive/interlaced or 16-bit image, in pixels. */
+  costlyMaxPixels: number;
+  /** Decode budget per frame, whole seconds. */
+  decodeTimeoutS: number;
+  /** Session threads that may run batches at once (like Triton's instance groups). */
+  engines: number;
+  /** Most frames the caller hands `infer` at once (the top of the default GPU batch ladder). */
+  maxBatch: number;
   /**
    * Sizes a dynamic-batch model runs at: a run is padded up to the smallest one that holds it, each
-   * size has its own session (the model's weights and activations once per size), and on GPU
-   * providers each is run once while loading (see `batch-sizes.ts`). Empty: one session, every run
-   * at its own size. Undefined: on GPU providers `batchLadder(maxBatch)`; on CPU empty, since there
-   * a padded slot costs as much as a real frame and a new shape costs nothing extra.
+   * size has its own session, and on GPU providers each is run once while loading. Empty: one
+   * session, every run at its own size. Undefined: on GPU providers `batchLadder(maxBatch)`; on
+   * CPU empty, since there a padded slot costs as much as a real frame and a new shape nothing.
    */
-  batchSizes?: readonly number[];
+  batchSizes: readonly number[] | undefined;
+  /** Wrap the export in the serving graph (uint8 in, top-K out; serving-graph.ts). */
+  servingGraph: boolean;
+  /** Candidates the serving graph keeps per image. */
+  topK: number;
   /**
-   * Linux nice value of the inference threads (the engine thread and ONNX Runtime's pool): above 0,
-   * the event loop and decoding go first when the cores are contended, and inference takes what is
-   * left, which is all of it when nothing else runs. @defaultValue 0
+   * Linux nice value of the inference threads (the session thread and ONNX Runtime's pool): above
+   * 0, the event loop and decoding go first when the cores are contended.
    */
-  nice?: number;
-  /** Let ONNX Runtime's thread pool spin between runs (ORT's default). @defaultValue true */
-  allowSpinning?: boolean;
-  /**
-   * With `allowSpinning: false`, still let runs of one frame spin, on a session of their own (the
-   * model's weights once more): one frame at a time is what low load gives, when the cores are
-   * free and a spinning pool answers sooner; batches, which mean the decoders are busy, keep
-   * sleeping threads. @defaultValue false
-   */
-  spinSingleFrames?: boolean;
-  logger?: Logger;
+  nice: number;
+  /** Let ONNX Runtime's pool spin between runs (ORT's default; a serving worker decodes beside it, so off). */
+  allowSpinning: boolean;
+  /** With spinning off, still let runs of one frame spin, on a session of their own (low load: the cores are free). */
+  spinSingleFrames: boolean;
+  logger: Logger;
 }
 
-/** What the model file told us, plus the provider that actually runs it. */
-export interface ModelDescription extends EngineShape {
+/** What the model file told us, plus the provider and the graph that actually run it. */
+export interface ModelDescription extends SessionShape {
   path: string;
+  layout: OutputLayoutKind;
   task: string | undefined;
   stride: number | undefined;
   provider: ExecutionProviderName;
+  servingGraph: boolean;
 }
 
 export type FrameOutcome<T> = { ok: true; value: T } | { ok: false; error: VisionError };
@@ -81,28 +76,21 @@ export interface DecodedFrame extends LetterboxedFrame {
   decodeMs: number;
 }
 
-export interface InferenceResult {
-  /** Per input frame, in input order. */
-  detections: Detection[][];
-  /** Number of images each `session.run` carried (the first run's, padding included). */
-  runBatchSize: number;
-  inferenceMs: number;
-  postprocessMs: number;
-}
+export type InferenceResult = SessionRunResult;
 
 /**
- * Owns the ONNX Runtime sessions for a YOLO detector: `engines` of them, each in its own thread
- * (like Triton's instance groups), so several batches can run at once where the hardware gains
- * from it. Everything about the model comes from the file. `decode` (sharp, on libuv's pool) and
- * `infer` (an engine thread) are separate so a worker can decode frames as they arrive.
+ * Owns the ONNX Runtime sessions of a YOLO detector: `engines` session threads (like Triton's
+ * instance groups), so several batches can run at once where the hardware gains from it.
+ * `decode` (sharp, on libuv's pool) and `infer` (a session thread) are separate so a worker can
+ * decode frames as they arrive.
  */
 export class YoloModel {
   private next = 0;
 
   private constructor(
     readonly description: ModelDescription,
-    private readonly threads: InferenceThread[],
-    private readonly opts: { maxInputPixels: number; costlyMaxPixels: number; decodeTimeoutS: number },
+    private readonly threads: SessionThread[],
+    private readonly opts: Pick<YoloModelOptions, 'maxInputPixels' | 'costlyMaxPixels' | 'decodeTimeoutS' | 'maxBatch'>,
   ) {}
 
   /** How many batches may run at once. */
@@ -110,78 +98,36 @@ export class YoloModel {
     return this.threads.length;
   }
 
-  static async load(options: YoloModelOptions): Promise<YoloModel> {
-    const log = options.logger ?? silentLogger;
-    const provider = options.executionProvider ?? 'cpu';
+  static async load(o: YoloModelOptions): Promise<YoloModel> {
     let bytes: Buffer;
     try {
-      bytes = await readFile(options.modelPath);
+      bytes = await readFile(o.modelPath);
     } catch (err) {
-      throw new VisionError('E_MODEL_LOAD', `cannot read model ${options.modelPath}: ${(err as Error).message}`);
+      throw new VisionError('E_MODEL_LOAD', `cannot read model ${o.modelPath}: ${(err as Error).message}`);
     }
-    const info = (() => {
-      try {
-        return readOnnxModelInfo(bytes);
-      } catch (err) {
-        throw new VisionError('E_MODEL_LOAD', `${options.modelPath} is not an ONNX model: ${(err as Error).message}`);
-      }
-    })();
-    const meta = parseUltralyticsMetadata(info.metadata);
-    if (meta.task && meta.task !== 'detect') {
-      throw new VisionError('E_MODEL_LOAD', `model task is '${meta.task}'; only 'detect' exports are supported`);
-    }
-    const input = info.inputs[0];
-    const output = info.outputs[0];
-    if (!input || !output) throw new VisionError('E_MODEL_LOAD', 'the model needs one image input and an output');
-    if (input.elemType !== 'FLOAT') {
-      throw new VisionError('E_MODEL_LOAD', `input ${input.name} is ${input.elemType}; export with float32 (half=False)`);
-    }
-    if (input.shape.length !== 4 || (typeof input.shape[1] === 'number' && input.shape[1] !== 3)) {
-      throw new VisionError('E_MODEL_LOAD', `input ${input.name} has shape [${input.shape.join(', ')}], not [B, 3, H, W]`);
-    }
-    const nameOverride = options.names ? [...options.names] : undefined;
-    const declaredNames = nameOverride ?? meta.names;
-    const layout = detectOutputLayout(output.shape, declaredNames?.length);
-    const fallback = options.fallbackImageSize ?? 640;
-    const inputHeight = dimOr(input.shape[2], meta.imgsz?.[0] ?? fallback);
-    const inputWidth = dimOr(input.shape[3], meta.imgsz?.[1] ?? fallback);
-    const classCount = layout.classCount ?? declaredNames?.length ?? 0;
-    const names = completeNames(declaredNames, classCount);
-
-    const deviceId = options.deviceId ?? 0;
-    const sessionOptions = (eps: InferenceSession.ExecutionProviderConfig[], spin = options.allowSpinning !== false): InferenceSession.SessionOptions => ({
+    const plan = planModel(bytes, o.modelPath, { names: o.names, fallbackImageSize: o.fallbackImageSize, servingGraph: o.servingGraph, topK: o.topK, candidateThreshold: Math.min(o.confThreshold, o.lowThreshold) });
+    const sessionOptions = (eps: InferenceSession.ExecutionProviderConfig[], spin = o.allowSpinning): InferenceSession.SessionOptions => ({
       executionProviders: eps,
       graphOptimizationLevel: 'all',
-      intraOpNumThreads: options.intraOpThreads ?? 0,
-      interOpNumThreads: options.interOpThreads ?? 0,
-      // ORT's pool threads spin after each run by default, taking the cores that decode the next
-      // frames. A serving worker always has decoding in flight: let them sleep instead.
+      intraOpNumThreads: o.intraOpThreads,
+      interOpNumThreads: o.interOpThreads,
+      // ORT's pool threads spin after each run by default, taking the cores that decode the next frames.
       ...(spin ? {} : { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } }),
     });
-    const post: PostprocessOptions = {
-      ...DEFAULT_POSTPROCESS,
-      ...definedOnly({ confThreshold: options.confThreshold, iouThreshold: options.iouThreshold, maxDetections: options.maxDetections }),
-    };
-    const engines = Math.max(1, options.engines ?? 1);
-    const shape: EngineShape = {
-      inputName: input.name,
-      outputName: output.name,
-      inputWidth,
-      inputHeight,
-      batch: typeof input.shape[0] === 'number' ? input.shape[0] : 'dynamic',
-      layout: layout.kind,
-      names,
-    };
+    const post: PostprocessOptions = { confThreshold: o.confThreshold, iouThreshold: o.iouThreshold, maxDetections: o.maxDetections, lowThreshold: o.lowThreshold };
+    const shape = plan.shape;
     const start = async (eps: InferenceSession.ExecutionProviderConfig[], on: ExecutionProviderName) => {
       const gpu = on !== 'cpu';
       const session = sessionOptions(eps);
-      const singleFrameSession = options.spinSingleFrames && options.allowSpinning === false && shape.batch === 'dynamic' ? sessionOptions(eps, true) : undefined;
-      const batchSizes = shape.batch !== 'dynamic' ? [] : [...(options.batchSizes ?? (gpu ? batchLadder(options.maxBatch ?? 1) : []))];
-      const threads: InferenceThread[] = [];
+      const singleFrameSession = o.spinSingleFrames && !o.allowSpinning && shape.batch === 'dynamic' ? sessionOptions(eps, true) : undefined;
+      const batchSizes = shape.batch !== 'dynamic' ? [] : [...(o.batchSizes ?? (gpu ? batchLadder(o.maxBatch) : []))];
+      // Room for the largest request (maxBatch frames), padded runs included.
+      const arenaFrames = slotsFor(o.maxBatch, shape.batch, batchSizes);
+      const threads: SessionThread[] = [];
       try {
-        for (let i = 0; i < engines; i++) {
+        for (let i = 0; i < Math.max(1, o.engines); i++) {
           threads.push(
-            await InferenceThread.start({ ...shape, model: new Uint8Array(bytes).buffer, session, singleFrameSession, post, batchSizes, warmup: gpu, nice: options.nice ?? 0 }),
+            await SessionThread.start({ ...shape, model: new Uint8Array(plan.graph).buffer, input: plan.input, output: plan.output, arenaFrames, session, singleFrameSession, post, batchSizes, warmup: gpu, nice: o.nice }),
           );
         }
       } catch (err) {
@@ -190,48 +136,29 @@ export class YoloModel {
       }
       return threads;
     };
-    let threads: InferenceThread[];
-    let actual: ExecutionProviderName = provider;
+    let threads: SessionThread[];
+    let actual: ExecutionProviderName = o.executionProvider;
     try {
-      threads = await start(providerConfig(provider, deviceId), provider);
+      threads = await start(providerConfig(o.executionProvider, o.deviceId), o.executionProvider);
     } catch (err) {
       const why = (err as Error).message.split('\n')[0];
-      if (provider === 'cpu') throw new VisionError('E_MODEL_LOAD', `ONNX Runtime rejected the model: ${why}`);
-      if (!options.allowProviderFallback) {
-        throw new VisionError(
-          'E_PROVIDER_UNAVAILABLE',
-          `execution provider '${provider}' cannot load (${why}); install its libraries or allow the CPU fallback`,
-        );
+      if (o.executionProvider === 'cpu') throw new VisionError('E_MODEL_LOAD', `ONNX Runtime rejected the model: ${why}`);
+      if (!o.allowProviderFallback) {
+        throw new VisionError('E_PROVIDER_UNAVAILABLE', `execution provider '${o.executionProvider}' cannot load (${why}); install its libraries or allow the CPU fallback`);
       }
-      log.warn({ requested: provider, error: why }, 'execution provider unavailable; falling back to cpu');
+      o.logger.warn({ requested: o.executionProvider, error: why }, 'execution provider unavailable; falling back to cpu');
       threads = await start(['cpu'], 'cpu');
       actual = 'cpu';
     }
-
-    const description: ModelDescription = {
-      ...shape,
-      path: options.modelPath,
-      task: meta.task,
-      stride: meta.stride,
-      provider: actual,
-    };
-    log.info(
+    const description: ModelDescription = { ...shape, inputName: plan.exportNames.input, outputName: plan.exportNames.output, path: o.modelPath, layout: plan.layout, task: plan.task, stride: plan.stride, provider: actual, servingGraph: plan.serving.used };
+    o.logger.info(
       {
-        model: options.modelPath,
-        provider: actual,
-        input: `${input.name} [${input.shape.join(', ')}]`,
-        output: `${output.name} [${output.shape.join(', ')}]`,
-        layout: layout.kind,
-        classes: names.length,
-        imgsz: [inputHeight, inputWidth],
+        model: o.modelPath, provider: actual, input: plan.declared.input, output: plan.declared.output, layout: plan.layout, classes: shape.names.length,
+        imgsz: [shape.inputHeight, shape.inputWidth], graph: plan.serving.used ? 'serving (uint8 in, top-K out)' : `the export as it is (${plan.serving.reason})`,
       },
       'model loaded',
     );
-    return new YoloModel(description, threads, {
-      maxInputPixels: options.maxInputPixels ?? 40_000_000,
-      costlyMaxPixels: options.costlyMaxPixels ?? 4_000_000,
-      decodeTimeoutS: options.decodeTimeoutS ?? 2,
-    });
+    return new YoloModel(description, threads, o);
   }
 
   /** Decodes and letterboxes one frame (sharp, off the event loop). Rejects with a VisionError. */
@@ -239,54 +166,42 @@ export class YoloModel {
     const started = performance.now();
     const { inputWidth, inputHeight } = this.description;
     try {
-      const f = await letterbox(image, {
-        inputWidth,
-        inputHeight,
-        maxInputPixels: this.opts.maxInputPixels,
-        costlyMaxPixels: this.opts.costlyMaxPixels,
-        timeoutS: this.opts.decodeTimeoutS,
-      });
+      const f = await letterbox(image, { inputWidth, inputHeight, maxInputPixels: this.opts.maxInputPixels, costlyMaxPixels: this.opts.costlyMaxPixels, timeoutS: this.opts.decodeTimeoutS });
       return { ...f, decodeMs: performance.now() - started };
     } catch (err) {
-      throw asVisionError(err);
+      throw err instanceof VisionError ? err : new VisionError('E_IMAGE_DECODE', String(err));
     }
   }
 
   /**
-   * Runs decoded frames on a free engine (one `session.run` for dynamic models, padded groups for
-   * static-batch ones) and postprocesses them there. Callers keep at most `concurrency` runs open;
-   * beyond that runs queue on the least recently used engine.
+   * Runs decoded frames on a free session thread (one `session.run` for dynamic models, padded
+   * groups for static-batch ones) and postprocesses them there. Callers keep at most `concurrency`
+   * runs open; beyond that runs wait for a thread.
    */
   async infer(frames: readonly DecodedFrame[]): Promise<InferenceResult> {
-    const free = this.threads.find((t) => !t.busy) ?? this.threads[this.next++ % this.threads.length];
-    if (frames.length === 0) return { detections: [], runBatchSize: 0, inferenceMs: 0, postprocessMs: 0 };
-    return free.run(frames.map((f) => ({ pixels: f.pixels, geometry: f.geometry })));
+    const total: InferenceResult = { frames: [], runBatchSize: 0, inferenceMs: 0, postprocessMs: 0, inputMs: 0, bytesIn: 0, bytesOut: 0 };
+    // More than maxBatch frames (a CLI call) run as several requests, one after another.
+    for (let first = 0; first < frames.length; first += this.opts.maxBatch) {
+      const free = this.threads.find((t) => !t.busy) ?? this.threads[this.next++ % this.threads.length];
+      const r = await free.run(frames.slice(first, first + this.opts.maxBatch));
+      total.frames.push(...r.frames);
+      total.runBatchSize ||= r.runBatchSize;
+      for (const k of ['inferenceMs', 'postprocessMs', 'inputMs', 'bytesIn', 'bytesOut'] as const) total[k] += r[k];
+    }
+    return total;
   }
 
   /** `decode` + `infer` for callers that do not pipeline (CLI, tests); bad frames fail alone. */
-  async detect(images: readonly Uint8Array[]): Promise<FrameOutcome<Detection[]>[]> {
+  async detect(images: readonly Uint8Array[]): Promise<FrameOutcome<FrameDetections>[]> {
     const decoded = await Promise.all(
       images.map((img) => this.decode(img).then((value) => ({ ok: true as const, value }), (error: VisionError) => ({ ok: false as const, error }))),
     );
-    const good = decoded.flatMap((d) => (d.ok ? [d.value] : []));
-    const result = await this.infer(good);
+    const result = await this.infer(decoded.flatMap((d) => (d.ok ? [d.value] : [])));
     let k = 0;
-    return decoded.map((d) => (d.ok ? { ok: true as const, value: result.detections[k++] } : d));
+    return decoded.map((d) => (d.ok ? { ok: true as const, value: result.frames[k++] } : d));
   }
 
   async dispose(): Promise<void> {
     await Promise.all(this.threads.map((t) => t.close()));
   }
-}
-
-function dimOr(d: Dim | undefined, fallback: number): number {
-  return typeof d === 'number' ? d : fallback;
-}
-
-function asVisionError(err: unknown): VisionError {
-  return err instanceof VisionError ? err : new VisionError('E_IMAGE_DECODE', String(err));
-}
-
-function definedOnly<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -70,8 +70,8 @@ describe('Postprocessor', () => {
       100, 104, 100, 400, /* cx */ 200, 200, 200, 500, /* cy */ 40, 40, 40, 20, /* w */ 40, 40, 40, 20, /* h */
       0.9, 0.8, 0.1, 0.5, /* cls0 */ 0.0, 0.0, 0.7, 0.0, /* cls1 */
     ]);
-    const post = new Postprocessor('v8', ['cat', 'dog'], { confThreshold: 0.25, iouThreshold: 0.45, maxDetections: 300 });
-    expect(post.run({ data: out, offset: 0, d1: 6, d2: 4 }, g)).toEqual([
+    const post = new Postprocessor('v8', ['cat', 'dog'], { confThreshold: 0.25, iouThreshold: 0.45, maxDetections: 300, lowThreshold: 1 });
+    expect(post.run({ data: out, offset: 0, d1: 6, d2: 4 }, g).detections).toEqual([
       { xmin: 160, ymin: 80, xmax: 240, ymax: 160, confidence: 0.9, class: 0, name: 'cat' },
       { xmin: 160, ymin: 80, xmax: 240, ymax: 160, confidence: 0.7, class: 1, name: 'dog' },
       { xmin: 780, ymin: 700, xmax: 820, ymax: 720, confidence: 0.5, class: 0, name: 'cat' },
@@ -80,15 +80,31 @@ describe('Postprocessor', () => {
 
   it('honours maxDetections, best first', () => {
     const out = Float32Array.from([10, 300, 10, 300, 4, 4, 4, 4, 0.3, 0.9]);
-    const post = new Postprocessor('v8', ['a'], { confThreshold: 0.25, iouThreshold: 0.45, maxDetections: 1 });
-    const dets = post.run({ data: out, offset: 0, d1: 5, d2: 2 }, g);
+    const post = new Postprocessor('v8', ['a'], { confThreshold: 0.25, iouThreshold: 0.45, maxDetections: 1, lowThreshold: 1 });
+    const dets = post.run({ data: out, offset: 0, d1: 5, d2: 2 }, g).detections;
     expect(dets).toHaveLength(1);
     expect(dets[0].confidence).toBe(0.9);
   });
 
   it('does not run NMS on end2end output (the model already did)', () => {
     const out = Float32Array.from([0, 140, 100, 240, 0.9, 0, 0, 140, 100, 240, 0.8, 0]);
-    const post = new Postprocessor('end2end', ['a'], { confThreshold: 0.25, iouThreshold: 0.45, maxDetections: 300 });
-    expect(post.run({ data: out, offset: 0, d1: 2, d2: 6 }, g)).toHaveLength(2);
+    const post = new Postprocessor('end2end', ['a'], { confThreshold: 0.25, iouThreshold: 0.45, maxDetections: 300, lowThreshold: 1 });
+    expect(post.run({ data: out, offset: 0, d1: 2, d2: 6 }, g).detections).toHaveLength(2);
+  });
+
+  it('keeps the low tier after the boxes above the threshold, and NMS keeps the same high boxes with it', () => {
+    // cls0 scores: 0.9 and 0.8 overlap (0.8 suppressed); 0.2 (low tier) far away; 0.05 under the floor.
+    const out = Float32Array.from([100, 104, 400, 600, 200, 200, 500, 300, 40, 40, 20, 20, 40, 40, 20, 20, 0.9, 0.8, 0.2, 0.05]);
+    const view = { data: out, offset: 0, d1: 5, d2: 4 };
+    const opts = { confThreshold: 0.25, iouThreshold: 0.45, maxDetections: 300 };
+    const withLow = new Postprocessor('v8', ['a'], { ...opts, lowThreshold: 0.1 }).run(view, g);
+    const highOnly = new Postprocessor('v8', ['a'], { ...opts, lowThreshold: 1 }).run(view, g);
+    expect(withLow.high).toBe(1);
+    expect(withLow.detections.map((d) => d.confidence)).toEqual([0.9, 0.2]);
+    expect(withLow.detections.slice(0, withLow.high)).toEqual(highOnly.detections);
+    // end2end rows: the model's order, the high tier moved first.
+    const e2e = Float32Array.from([0, 140, 10, 150, 0.2, 0, 20, 140, 30, 150, 0.9, 0, 40, 140, 50, 150, 0.05, 0]);
+    const r = new Postprocessor('end2end', ['a'], { ...opts, lowThreshold: 0.1 }).run({ data: e2e, offset: 0, d1: 3, d2: 6 }, g);
+    expect([r.high, r.detections.map((d) => d.confidence)]).toEqual([1, [0.9, 0.2]]);
   });
 });

@@ -2,18 +2,24 @@ import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { batchLadder, runSize, YoloModel, type FrameOutcome } from '../src';
+import { loadConfig } from '@vision/config';
+import { batchLadder, modelOptionsFrom, runSize, silentLogger, YoloModel, type FrameDetections, type FrameOutcome, type YoloModelOptions } from '../src';
 import type { Detection } from '@vision/wire';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { COLORS, drawScene, GraphBuilder, modelsDir, V5_OBJECTNESS } from '@vision/testing';
 
 const modelPath = (name: string) => join(modelsDir(), `${name}.onnx`);
+const defaults = loadConfig({});
+/** A model at the default settings, as a worker loads it, with a test's own overrides. */
+const load = (path: string, extra: Partial<YoloModelOptions> = {}) =>
+  YoloModel.load({ ...modelOptionsFrom(defaults, { modelPath: path, logger: silentLogger }), maxBatch: 8, ...extra });
 
 /** Detections of a frame that must have succeeded, boxes rounded to whole pixels for comparison. */
-function ok(outcome: FrameOutcome<Detection[]>): Detection[] {
+/** What a client gets for a frame that must have succeeded: the detections above the confidence threshold. */
+function ok(outcome: FrameOutcome<FrameDetections>): Detection[] {
   if (!outcome.ok) throw new Error(`frame failed: ${outcome.error.code} ${outcome.error.message}`);
-  return outcome.value;
+  return outcome.value.detections.slice(0, outcome.value.high);
 }
 
 function expectBox(d: Detection, box: [number, number, number, number], tolerance = 1) {
@@ -52,20 +58,20 @@ describe('YoloModel with the fixture detector', () => {
   });
 
   it('learns input, layout, batch and names from the file', async () => {
-    const model = await YoloModel.load({ modelPath: modelPath('colors-v8-dyn') });
+    const model = await load(modelPath('colors-v8-dyn'));
     expect(model.description).toMatchObject({
       inputName: 'images', outputName: 'output0', inputWidth: 640, inputHeight: 640,
       batch: 'dynamic', layout: 'v8', names: ['red', 'green', 'blue'], task: 'detect', stride: 32, provider: 'cpu',
     });
-    const rect = await YoloModel.load({ modelPath: modelPath('colors-v8-rect') });
+    const rect = await load(modelPath('colors-v8-rect'));
     expect([rect.description.inputWidth, rect.description.inputHeight]).toEqual([640, 384]);
-    expect((await YoloModel.load({ modelPath: modelPath('colors-v8-b4') })).description.batch).toBe(4);
-    expect((await YoloModel.load({ modelPath: modelPath('colors-v5-b1') })).description.layout).toBe('v5');
-    expect((await YoloModel.load({ modelPath: modelPath('colors-e2e-dyn') })).description.layout).toBe('end2end');
+    expect((await load(modelPath('colors-v8-b4'))).description.batch).toBe(4);
+    expect((await load(modelPath('colors-v5-b1'))).description.layout).toBe('v5');
+    expect((await load(modelPath('colors-e2e-dyn'))).description.layout).toBe('end2end');
   });
 
   it('finds squares at exact places in JPEG / PNG / WebP images of odd sizes, EXIF applied', async () => {
-    const model = await YoloModel.load({ modelPath: modelPath('colors-v8-dyn') });
+    const model = await load(modelPath('colors-v8-dyn'));
     const [landscape, portrait, strip, exif] = (
       await model.detect([images.landscapeJpeg, images.portraitPng, images.stripWebp, images.exifJpeg])
     ).map(ok);
@@ -93,14 +99,14 @@ describe('YoloModel with the fixture detector', () => {
 
   it('gives the same boxes for every layout and batch shape (dynamic, static 1, static 4 padded)', async () => {
     const batch = [images.landscapeJpeg, images.portraitPng, images.stripWebp, images.exifJpeg, images.landscapeJpeg];
-    const reference = (await (await YoloModel.load({ modelPath: modelPath('colors-v8-dyn') })).detect(batch)).map(ok);
+    const reference = (await (await load(modelPath('colors-v8-dyn'))).detect(batch)).map(ok);
     for (const name of ['colors-v8-b1', 'colors-v8-b4', 'colors-e2e-dyn', 'colors-e2e-b1']) {
-      const got = (await (await YoloModel.load({ modelPath: modelPath(name) })).detect(batch)).map(ok);
+      const got = (await (await load(modelPath(name))).detect(batch)).map(ok);
       const sortKey = (ds: Detection[]) => [...ds].sort((a, b) => a.xmin - b.xmin || a.ymin - b.ymin);
       expect(got.map(sortKey), name).toEqual(reference.map(sortKey));
     }
     // YOLOv5: objectness (0.8 in the fixture) multiplies the class score.
-    const v5 = (await (await YoloModel.load({ modelPath: modelPath('colors-v5-b1') })).detect(batch)).map(ok);
+    const v5 = (await (await load(modelPath('colors-v5-b1'))).detect(batch)).map(ok);
     expect(v5[1][0].confidence / reference[1][0].confidence).toBeCloseTo(V5_OBJECTNESS, 3);
     expectBox(v5[1][0], [135, 540, 189, 594]);
     expect(v5[2].map((d) => d.confidence)).toEqual([0.3, 0.3].map((c) => expect.closeTo(c, 2)));
@@ -108,16 +114,16 @@ describe('YoloModel with the fixture detector', () => {
 
   it('pads a dynamic model up to its batch sizes and splits runs past the largest, boxes unchanged', async () => {
     const batch = [images.landscapeJpeg, images.portraitPng, images.stripWebp, images.exifJpeg, images.landscapeJpeg];
-    const exact = await YoloModel.load({ modelPath: modelPath('colors-v8-dyn') });
+    const exact = await load(modelPath('colors-v8-dyn'));
     const reference = (await exact.detect(batch)).map(ok);
     for (const [sizes, firstRun] of [[[4, 8], 8], [[2, 3], 3], [[1], 1]] as const) {
-      const model = await YoloModel.load({ modelPath: modelPath('colors-v8-dyn'), batchSizes: sizes });
+      const model = await load(modelPath('colors-v8-dyn'), { batchSizes: sizes });
       const decoded = await Promise.all(batch.map((f) => model.decode(f)));
       const result = await model.infer(decoded);
       expect(result.runBatchSize, `sizes ${sizes.join(',')}`).toBe(firstRun);
       // Padding slots are zeros from a fresh fill each run: no boxes leak from an earlier, larger run.
-      expect(result.detections, `sizes ${sizes.join(',')}`).toEqual(reference);
-      expect((await model.infer(decoded.slice(0, 1))).detections).toEqual(reference.slice(0, 1));
+      expect(result.frames.map((f) => f.detections), `sizes ${sizes.join(',')}`).toEqual(reference);
+      expect((await model.infer(decoded.slice(0, 1))).frames.map((f) => f.detections)).toEqual(reference.slice(0, 1));
       await model.dispose();
     }
     await exact.dispose();
@@ -130,7 +136,7 @@ describe('YoloModel with the fixture detector', () => {
         return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
       });
     const before = niceOfThreads().filter((n) => n === 10).length;
-    const model = await YoloModel.load({ modelPath: modelPath('colors-v8-dyn'), intraOpThreads: 2, nice: 10 });
+    const model = await load(modelPath('colors-v8-dyn'), { intraOpThreads: 2, nice: 10 });
     const after = niceOfThreads();
     // One engine thread and at least one pool thread; the event loop's thread is untouched.
     expect(after.filter((n) => n === 10).length - before).toBeGreaterThanOrEqual(2);
@@ -140,13 +146,13 @@ describe('YoloModel with the fixture detector', () => {
   });
 
   it('runs one-frame runs on their own spinning session when asked, with the same boxes as batches', async () => {
-    const model = await YoloModel.load({ modelPath: modelPath('colors-v8-dyn'), allowSpinning: false, spinSingleFrames: true });
+    const model = await load(modelPath('colors-v8-dyn'), { allowSpinning: false, spinSingleFrames: true });
     const frames = await Promise.all([images.landscapeJpeg, images.portraitPng].map((f) => model.decode(f)));
     const single = await model.infer(frames.slice(1));
     const pair = await model.infer(frames);
     expect([single.runBatchSize, pair.runBatchSize]).toEqual([1, 2]);
-    expect(single.detections[0]).toEqual(pair.detections[1]);
-    expect(pair.detections.map((d) => d.map((x) => x.name))).toEqual([['red'], ['green']]);
+    expect(single.frames[0]).toEqual(pair.frames[1]);
+    expect(pair.frames.map((d) => d.detections.map((x) => x.name))).toEqual([['red'], ['green']]);
     await model.dispose();
   });
 
@@ -162,19 +168,19 @@ describe('YoloModel with the fixture detector', () => {
   it('runs a dynamic-batch model in one session.run and static-batch models in groups', async () => {
     const frames = [images.portraitPng, images.portraitPng, images.portraitPng, images.portraitPng, images.portraitPng];
     for (const [name, expected] of [['colors-v8-dyn', 5], ['colors-v8-b4', 4], ['colors-v8-b1', 1]] as const) {
-      const model = await YoloModel.load({ modelPath: modelPath(name) });
+      const model = await load(modelPath(name));
       const result = await model.infer(await Promise.all(frames.map((f) => model.decode(f))));
       expect(result.runBatchSize, name).toBe(expected);
-      expect(result.detections.map((d) => d.length)).toEqual([1, 1, 1, 1, 1]);
+      expect(result.frames.map((d) => d.detections.length)).toEqual([1, 1, 1, 1, 1]);
     }
   });
 
   it('applies thresholds, the names override and the class_<i> fallback', async () => {
-    const strict = await YoloModel.load({ modelPath: modelPath('colors-v8-dyn'), confThreshold: 0.5 });
+    const strict = await load(modelPath('colors-v8-dyn'), { confThreshold: 0.5 });
     expect(ok((await strict.detect([images.stripWebp]))[0])).toEqual([]);
-    const renamed = await YoloModel.load({ modelPath: modelPath('colors-v8-dyn'), names: ['rouge', 'vert', 'bleu'] });
+    const renamed = await load(modelPath('colors-v8-dyn'), { names: ['rouge', 'vert', 'bleu'] });
     expect(ok((await renamed.detect([images.portraitPng]))[0])[0].name).toBe('vert');
-    const anonymous = await YoloModel.load({ modelPath: modelPath('colors-v8-nonames') });
+    const anonymous = await load(modelPath('colors-v8-nonames'));
     expect(anonymous.description.names).toEqual(['class_0', 'class_1', 'class_2']);
     expect(ok((await anonymous.detect([images.portraitPng]))[0])[0].name).toBe('class_1');
   });
@@ -191,7 +197,7 @@ async function pngClaiming(w: number, h: number): Promise<Buffer> {
 
 describe('hostile input', () => {
   it('gives each bad frame a typed error and still answers the good frames of the batch', async () => {
-    const model = await YoloModel.load({ modelPath: modelPath('colors-v8-dyn') });
+    const model = await load(modelPath('colors-v8-dyn'));
     const good = await scenes.portraitPng();
     const jpeg = await drawScene({ width: 300, height: 200, format: 'jpeg' });
     const bad: [string, Buffer, string][] = [
@@ -213,7 +219,7 @@ describe('hostile input', () => {
   });
 
   it('caps decoded pixels with the configured limit', async () => {
-    const model = await YoloModel.load({ modelPath: modelPath('colors-v8-dyn'), maxInputPixels: 100 * 100 });
+    const model = await load(modelPath('colors-v8-dyn'), { maxInputPixels: 100 * 100 });
     const [o] = await model.detect([await drawScene({ width: 101, height: 100 })]);
     expect(o.ok ? 'ok' : o.error.code).toBe('E_IMAGE_TOO_LARGE');
   });
@@ -221,7 +227,7 @@ describe('hostile input', () => {
 
 describe('inference off the event loop', () => {
   it('keeps timers running while session.run works (ORT runs in its own thread)', async () => {
-    const model = await YoloModel.load({ modelPath: modelPath('yolov8n-topology-640'), intraOpThreads: 1 });
+    const model = await load(modelPath('yolov8n-topology-640'), { intraOpThreads: 1 });
     const frames = [await drawScene({ width: 640, height: 480, format: 'jpeg' }), await drawScene({ width: 640, height: 480, format: 'jpeg' })];
     const decoded = await Promise.all(frames.map((f) => model.decode(f)));
     let maxGap = 0;
@@ -242,15 +248,15 @@ describe('inference off the event loop', () => {
 
 describe('model loading errors', () => {
   it('names a missing file, a non-ONNX file and a non-detect task', async () => {
-    await expect(YoloModel.load({ modelPath: '/nonexistent/model.onnx' })).rejects.toMatchObject({ code: 'E_MODEL_LOAD' });
-    await expect(YoloModel.load({ modelPath: __filename })).rejects.toMatchObject({ code: 'E_MODEL_LOAD' });
-    await expect(YoloModel.load({ modelPath: identityModel([1, 3, 64, 64], { task: 'segment' }) })).rejects.toThrow(
+    await expect(load('/nonexistent/model.onnx')).rejects.toMatchObject({ code: 'E_MODEL_LOAD' });
+    await expect(load(__filename)).rejects.toMatchObject({ code: 'E_MODEL_LOAD' });
+    await expect(load(identityModel([1, 3, 64, 64], { task: 'segment' }))).rejects.toThrow(
       expect.objectContaining({ code: 'E_MODEL_LOAD', message: expect.stringContaining("'segment'") }),
     );
   });
 
   it('refuses an output layout it does not know, naming the shape', async () => {
-    await expect(YoloModel.load({ modelPath: identityModel([1, 3, 64, 64], {}) })).rejects.toThrow(
+    await expect(load(identityModel([1, 3, 64, 64], {}))).rejects.toThrow(
       expect.objectContaining({ code: 'E_MODEL_LAYOUT', message: expect.stringContaining('[1, 3, 64, 64]') }),
     );
   });
@@ -260,7 +266,7 @@ describe('model loading errors', () => {
     const logger = { info: () => undefined, warn: (o: object) => warnings.push(o) };
     let strictError: unknown;
     try {
-      const m = await YoloModel.load({ modelPath: modelPath('colors-v8-dyn'), executionProvider: 'cuda', logger });
+      const m = await load(modelPath('colors-v8-dyn'), { executionProvider: 'cuda', logger });
       // Only on a host with the CUDA provider installed: then it must really be CUDA.
       expect(m.description.provider).toBe('cuda');
       return;
@@ -269,9 +275,7 @@ describe('model loading errors', () => {
     }
     expect(strictError).toMatchObject({ code: 'E_PROVIDER_UNAVAILABLE' });
     expect(String((strictError as Error).message)).toContain("'cuda'");
-    const fallback = await YoloModel.load({
-      modelPath: modelPath('colors-v8-dyn'), executionProvider: 'cuda', allowProviderFallback: true, logger,
-    });
+    const fallback = await load(modelPath('colors-v8-dyn'), { executionProvider: 'cuda', allowProviderFallback: true, logger });
     expect(fallback.description.provider).toBe('cpu');
     expect(warnings).toEqual([expect.objectContaining({ requested: 'cuda' })]);
   });

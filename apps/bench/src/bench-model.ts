@@ -1,0 +1,7 @@
+import { loadConfig } from '@vision/config';
+import { modelOptionsFrom, silentLogger, YoloModel, type YoloModelOptions } from '@vision/yolo';
+
+/** A model as the worker would load it at the default settings, with a benchmark's own overrides. */
+export function loadBenchModel(modelPath: string, overrides: Partial<YoloModelOptions> = {}): Promise<YoloModel> {
+  return YoloModel.load({ ...modelOptionsFrom(loadConfig({}), { modelPath, logger: silentLogger }), ...overrides });
+}

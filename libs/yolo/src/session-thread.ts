@@ -1,0 +1,129 @@
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import { parentPort, workerData } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+import { runSize } from './batch-sizes';
+import { FrameArena, nhwcToChw } from './frame-arena';
+import { Postprocessor } from './postprocess';
+import type { SessionRunRequest, SessionRunResult, SessionThreadInit, SessionThreadReply } from './session-thread-protocol';
+
+/**
+ * A session thread's body. onnxruntime-node's `session.run()` computes on the calling thread
+ * (upstream microsoft/onnxruntime#19611), so it runs here, together with the per-frame work that is
+ * not decoding: the float conversion of exports served as they are, and the output decode and NMS.
+ * Frames arrive in shared memory (FrameArena), written by the worker's event loop.
+ */
+const init = workerData as SessionThreadInit;
+const port = parentPort!;
+const post = new Postprocessor(init.output, init.names, init.post);
+const plane = init.inputWidth * init.inputHeight;
+let floats = new Float32Array(0);
+
+function send(m: SessionThreadReply): void {
+  port.postMessage(m);
+}
+
+/**
+ * The sessions, by the run size each one serves (0: the one session of an unladdered model; 1 also
+ * where one-frame runs have their own, spinning, session). On ONNX Runtime's CUDA provider a run
+ * whose input shape differs from the session's previous run costs 0.5–1 s
+ * (microsoft/onnxruntime#23006), so a session that only ever sees one shape is the way to let
+ * batch sizes follow the load.
+ */
+const sessions = new Map<number, ort.InferenceSession>();
+
+function sessionFor(size: number): ort.InferenceSession {
+  return sessions.get(size) ?? sessions.get(0)!;
+}
+
+/** A [size, …] input over arena slots first … first + size - 1 (padding slots hold whatever they held). */
+function inputFor(arena: FrameArena, first: number, size: number): { tensor: ort.Tensor; bytes: number } {
+  const pixels = arena.view(first, size);
+  if (init.input === 'uint8') return { tensor: new ort.Tensor('uint8', pixels, [size, init.inputHeight, init.inputWidth, 3]), bytes: pixels.byteLength };
+  if (floats.length < size * 3 * plane) floats = new Float32Array(size * 3 * plane);
+  nhwcToChw(pixels, size, plane, floats);
+  const data = floats.subarray(0, size * 3 * plane);
+  return { tensor: new ort.Tensor('float32', data, [size, 3, init.inputHeight, init.inputWidth]), bytes: data.byteLength };
+}
+
+async function run(req: SessionRunRequest): Promise<SessionRunResult> {
+  const arena = new FrameArena(req.arena, init.inputWidth, init.inputHeight);
+  const n = req.geometries.length;
+  const result: SessionRunResult = { frames: [], runBatchSize: n === 0 ? 0 : runSize(n, init.batch, init.batchSizes), inferenceMs: 0, postprocessMs: 0, inputMs: 0, bytesIn: 0, bytesOut: 0 };
+  for (let first = 0; first < n; ) {
+    const size = runSize(n - first, init.batch, init.batchSizes);
+    const take = Math.min(size, n - first);
+    const t0 = performance.now();
+    const { tensor, bytes } = inputFor(arena, first, size);
+    const t1 = performance.now();
+    const out = (await sessionFor(size).run({ [init.inputName]: tensor }))[init.outputName];
+    const t2 = performance.now();
+    const [, d1, d2] = out.dims;
+    const data = out.data as Float32Array;
+    for (let i = 0; i < take; i++) result.frames.push(post.run({ data, offset: i * d1 * d2, d1, d2 }, req.geometries[first + i]));
+    result.inputMs += t1 - t0;
+    result.inferenceMs += t2 - t1;
+    result.postprocessMs += performance.now() - t2;
+    result.bytesIn += bytes;
+    result.bytesOut += data.byteLength;
+    first += take;
+  }
+  return result;
+}
+
+/**
+ * Lowers this thread's scheduling priority before any session exists: Linux keeps a nice value per
+ * thread and ONNX Runtime's pool threads, created with the session, inherit it. Elsewhere a no-op.
+ */
+function lowerPriority(nice: number): void {
+  if (nice <= 0) return;
+  try {
+    setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), nice);
+  } catch {
+    // not Linux, or not permitted: run at the process's priority
+  }
+}
+
+/** Creates every session and, where asked, runs each once at its size. */
+async function open(): Promise<void> {
+  lowerPriority(init.nice);
+  // Runs of one frame get their own session where they exist as such: always with exact sizes, and
+  // where the sizes include 1.
+  const sizes = init.batchSizes.length ? init.batchSizes : init.singleFrameSession ? [1, 0] : [0];
+  for (const size of sizes) {
+    const options = size === 1 && init.singleFrameSession ? init.singleFrameSession : init.session;
+    const session = await ort.InferenceSession.create(new Uint8Array(init.model), options);
+    sessions.set(size, session);
+    const warm = size || (typeof init.batch === 'number' ? init.batch : 0);
+    if (!init.warmup || !warm) continue;
+    try {
+      await session.run({ [init.inputName]: inputFor(FrameArena.create(init.inputWidth, init.inputHeight, warm), 0, warm).tensor });
+    } catch (err) {
+      throw new Error(`warm-up run failed: ${String((err as Error)?.message ?? err)}`);
+    }
+  }
+}
+
+open().then(
+  () => {
+    send({ type: 'ready' });
+    port.on('message', async (m: SessionRunRequest | { type: 'close' }) => {
+      if (m.type === 'close') {
+        await Promise.all([...sessions.values()].map((s) => s.release()));
+        send({ type: 'closed' });
+        return;
+      }
+      let reply: SessionThreadReply;
+      try {
+        reply = { type: 'result', id: m.id, arena: m.arena, ...(await run(m)) };
+      } catch (err) {
+        reply = { type: 'result', id: m.id, arena: m.arena, error: String((err as Error)?.message ?? err) };
+      }
+      port.postMessage(reply, [m.arena]);
+    });
+  },
+  async (err: unknown) => {
+    await Promise.all([...sessions.values()].map((s) => s.release()));
+    send({ type: 'error', message: String((err as Error)?.message ?? err) });
+  },
+);
