@@ -72,8 +72,9 @@ export const CORE_SETTINGS = {
       list.pipe(z.array(z.coerce.number<string>().int().min(1).max(256))).refine((a: number[]) => a.every((n, i) => i === 0 || n > a[i - 1]), 'must be ascending').optional(),
     ),
     engines: setting('ENGINES', int(1, 64).default(1)),
-    // Decoders beyond the cores only slow each other (and the engine) down; libuv runs 4 at most.
-    decodeConcurrency: setting('DECODE_CONCURRENCY', int(1, 256).default(Math.min(4, availableParallelism()))),
+    // One decode per available core: decoders beyond the cores only slow each other (and the
+    // engine) down. libuv's pool is sized to match (threadPoolSize).
+    decodeConcurrency: setting('DECODE_CONCURRENCY', int(1, 256).default(availableParallelism())),
   },
   frames: {
     deadlineMs: setting('FRAME_DEADLINE_MS', int(10, 600_000).default(2000)),
@@ -233,6 +234,22 @@ export function loadConfig(env: Env): AppConfig {
     model: { ...e.model, intraOpThreads: e.model.intraOpThreads ?? byProvider.intraOpThreads },
     batching: { ...e.batching, maxBatch: e.batching.maxBatch ?? byProvider.maxBatch },
   };
+}
+
+/**
+ * libuv's pool runs sharp's decodes beside the file system, DNS and crypto work: the decoders
+ * plus two, and never below libuv's own 4. Fixed once the pool starts (`applyThreadPoolSize`).
+ */
+export function threadPoolSize(config: Pick<AppConfig, 'batching'>): number {
+  return Math.max(4, config.batching.decodeConcurrency + 2);
+}
+
+/**
+ * Sizes libuv's pool for this process unless UV_THREADPOOL_SIZE was given: the pool starts on its
+ * first job, so this runs before a role does any I/O (runMain calls it first thing).
+ */
+export function applyThreadPoolSize(config: Pick<AppConfig, 'batching'>): void {
+  process.env['UV_THREADPOOL_SIZE'] ??= String(threadPoolSize(config));
 }
 
 /** Each role's METRICS_PORT when unset: distinct, so an edge, a worker and the gateway can share a host. */

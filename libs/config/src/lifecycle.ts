@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import pino, { type Logger } from 'pino';
-import { loadConfig, type AppConfig } from './config';
+import { applyThreadPoolSize, loadConfig, type AppConfig } from './config';
 
 export function createLogger(config: Pick<AppConfig, 'logLevel'>, role: string): Logger {
   return pino({ level: config.logLevel, base: { role, pid: process.pid, hostname: hostname() } });
@@ -53,6 +53,7 @@ export function runMain(role: string, start: (config: AppConfig, log: Logger) =>
     console.error(err instanceof Error ? err.message : err);
     process.exit(1);
   }
+  applyThreadPoolSize(config);
   const log = createLogger(config, role);
   start(config, log).then(
     (stop) => exitOnSignal(log, stop, config.frames.shutdownGraceMs + 5000),

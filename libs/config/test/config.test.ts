@@ -1,6 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, metricsPortFor } from '../src';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { ConfigError, loadConfig, metricsPortFor, threadPoolSize } from '../src';
 
 describe('loadConfig', () => {
   it('defaults to embedded mode with the demo model', () => {
@@ -12,7 +14,7 @@ describe('loadConfig', () => {
     // Distinct defaults, so an edge and a worker (and the gateway) share a host.
     expect(metricsPortFor(c, 'worker').port).not.toBe(metricsPortFor(c, 'edge').port);
     expect(metricsPortFor(loadConfig({ METRICS_PORT: '9999' }), 'worker')).toEqual({ port: 9999, explicit: true });
-    expect(c.batching).toEqual({ maxBatch: 2, maxWaitMs: 0, maxQueue: 64, engines: 1, decodeConcurrency: Math.min(4, availableParallelism()), batchSizes: undefined });
+    expect(c.batching).toEqual({ maxBatch: 2, maxWaitMs: 0, maxQueue: 64, engines: 1, decodeConcurrency: availableParallelism(), batchSizes: undefined });
     expect(loadConfig({ EXECUTION_PROVIDER: 'cuda' }).batching.maxBatch).toBe(8);
     expect(loadConfig({ EXECUTION_PROVIDER: 'cuda' }).model.intraOpThreads).toBe(0);
     expect(c.model.intraOpThreads).toBe(availableParallelism());
@@ -63,5 +65,25 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ PORT: '9000', METRICS_PORT: '9000' })).toThrow(/METRICS_PORT/);
     const c = loadConfig({ JWT_SECRET: 'x'.repeat(32), ALLOWED_ORIGINS: 'https://a.example, https://b.example', TRUSTED_PROXIES: 'loopback,10.0.0.0/8' });
     expect(c.auth).toMatchObject({ secret: 'x'.repeat(32), allowedOrigins: ['https://a.example', 'https://b.example'], trustedProxies: ['loopback', '10.0.0.0/8'], allowNoOrigin: true });
+  });
+});
+
+describe('libuv thread pool', () => {
+  /** Threads of a child process after its first pool job, with the pool sized by `applyThreadPoolSize` for `env`. */
+  const threadsWith = (env: Record<string, string>) => {
+    const script = `
+      const { applyThreadPoolSize, loadConfig } = require(${JSON.stringify(join(__dirname, '..', 'dist'))});
+      applyThreadPoolSize(loadConfig(process.env));
+      require('fs').readFile(__filename || '/etc/hostname', () => setTimeout(() => console.log(require('fs').readdirSync('/proc/self/task').length), 100));`;
+    const childEnv: Record<string, string> = { PATH: process.env['PATH'] ?? '', ...env };
+    return Number(execFileSync(process.execPath, ['-e', script], { env: childEnv }).toString());
+  };
+
+  it('is sized to the decoders plus two before it starts, unless UV_THREADPOOL_SIZE says otherwise', () => {
+    expect(threadPoolSize(loadConfig({ DECODE_CONCURRENCY: '9' }))).toBe(11);
+    expect(threadPoolSize(loadConfig({ DECODE_CONCURRENCY: '1' }))).toBe(4);
+    const sized = threadsWith({ DECODE_CONCURRENCY: '9' });
+    const given = threadsWith({ DECODE_CONCURRENCY: '9', UV_THREADPOOL_SIZE: '4' });
+    expect(sized - given).toBe(11 - 4);
   });
 });
