@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# On the GPU host: reassemble the bundle from pack.sh and run the same comparison as `npm run bench`
-# with EXECUTION_PROVIDER=cuda: raw ORT per batch size, then the naive server, Redis mode and
-# embedded mode at 1 camera low-rate and 1/8/32 cameras, then `npm run bench:shapes` (batch-size
-# changes), then Redis mode again with ENGINES=2.
-# Sized to finish within 7 minutes. Prints the same tables; results land in $OUT (or ./gpu-results).
+# On the GPU host: reassemble the bundle from pack.sh and run the GPU proof (docs/benchmarks.md,
+# "On a GPU") with EXECUTION_PROVIDER=cuda:
+#   1. `npm run bench:model`: raw session.run per batch size, serving graph and the export as it is
+#      (frames/s, bytes in and out per frame, host ms per frame);
+#   2. `npm run bench:decode`: decoded 720p/1080p frames/s on this host's cores;
+#   3. `npm run bench`: the naive server, Redis mode and embedded mode at 1 camera × 2 fps and at
+#      8 / 32 / 64 cameras × 15 fps of 720p JPEGs, with GPU utilisation per level;
+#   4. Redis mode again at 32 and 64 cameras with ENGINES=2.
+# Sized to finish within 6 minutes, so a 15-minute device budget can run it twice. Prints the same
+# tables; results land in $OUT (or ./gpu-results).
 #
 #   GPU_PARTS=/dir/with/parts bash deploy/gpu/run.sh
 set -euo pipefail
@@ -37,8 +42,6 @@ CUDA_LIBS=$(for lib in libcudart.so.13 libcublas.so.13 libcublasLt.so.13 libcura
 done | xargs -r -n1 dirname | awk '!seen[$0]++' | paste -sd:)
 export PATH="$DEST/redis:$DEST:$PATH"
 export LD_LIBRARY_PATH="$ORT_DIR:$CUDA_LIBS:${LD_LIBRARY_PATH:-}"
-# Sixteen cores decode far more than libuv's default four threads let sharp run at once.
-export UV_THREADPOOL_SIZE=${UV_THREADPOOL_SIZE:-16}
 echo "CUDA libraries from: $CUDA_LIBS"
 if ldd "$ORT_DIR/libonnxruntime_providers_cuda.so" | grep 'not found'; then
   echo "the CUDA provider cannot load: the libraries above are missing" >&2
@@ -46,12 +49,13 @@ if ldd "$ORT_DIR/libonnxruntime_providers_cuda.so" | grep 'not found'; then
 fi
 redis-server --version
 cd "$DEST/app"
-COMMON=(--provider cuda --model models/yolov8n-topology-640.onnx --decode-concurrency 12 --max-batch 32 --skip http,two-models,bulk)
+MODEL=models/yolov8n-topology-640.onnx
 # Fails loudly if CUDA cannot load: EXECUTION_PROVIDER=cuda never falls back to CPU by itself.
-timeout 280 node apps/bench/dist/compare.js "${COMMON[@]}" --batches 1,8,16,32 --cameras 1,8,32 \
+timeout 60 node apps/bench/dist/model-bench.js --provider cuda --model "$MODEL" --batches 1,8,32 --seconds 2 --out "$RESULTS/model-bench.json"
+timeout 30 node apps/bench/dist/decode-bench.js --seconds 2 --out "$RESULTS/decode-bench.json"
+COMMON=(--provider cuda --model "$MODEL" --max-batch 32 --images 720 --skip http,two-models,bulk)
+timeout 200 node apps/bench/dist/compare.js "${COMMON[@]}" --batches 8,32 --cameras 8,32,64 \
   --low-rounds 2 --low-seconds 5 --fps "$FPS" --seconds 6 --out "$WORK/engines-1" 2>"$WORK/engines-1.log"
-# What a change of batch size between runs costs, on one session and on a session per size.
-timeout 120 node apps/bench/dist/shape-switch.js --provider cuda --model models/yolov8n-topology-640.onnx
 # Two sessions running batches at once (Triton's instance groups): does overlap pay on this GPU?
-timeout 110 node apps/bench/dist/compare.js "${COMMON[@]}" --skip http,two-models,bulk,naive,embedded --batches 32 --cameras 32 \
+timeout 80 node apps/bench/dist/compare.js "${COMMON[@]}" --skip http,two-models,bulk,naive,embedded --batches 32 --cameras 32,64 \
   --low-rounds 0 --engines 2 --fps "$FPS" --seconds 6 --out "$WORK/engines-2" 2>"$WORK/engines-2.log"

@@ -50,7 +50,8 @@ async function main(): Promise<void> {
     .option('--seconds <n>', 'seconds per load level', '9')
     .option('--max-batch <n>', "worker MAX_BATCH (default: the worker's own, by provider)")
     .option('--engines <n>', 'worker ENGINES (sessions running batches at once)', '1')
-    .option('--decode-concurrency <n>', 'worker DECODE_CONCURRENCY (default: its own, min(4, cores))')
+    .option('--decode-concurrency <n>', "worker DECODE_CONCURRENCY (default: its own, the CPUs available)")
+    .option('--images <list>', 'camera frames: 720 (the 1280×720 fixtures), 1080 (1920×1080 versions of them)', '720,1080')
     .option('--spin-single-frames', 'worker SPIN_SINGLE_FRAMES=true (one-frame runs on a spinning session)')
     .option('--naive-threads <n>', "the naive server's ONNX Runtime intra-op threads (0: ORT's default, what a one-file server gets)", '0')
     .option('--provider <name>', 'EXECUTION_PROVIDER for every system', 'cpu')
@@ -61,9 +62,9 @@ async function main(): Promise<void> {
     .parse()
     .opts<{
       model: string; batches: string; cameras: string; fps: string; lowFps: string; lowSeconds: string; lowRounds: string; seconds: string;
-      maxBatch?: string; engines: string; decodeConcurrency?: string; spinSingleFrames?: boolean; naiveThreads: string; provider: string; skip: string; out: string; bulkImages: string; bulkFps: string;
+      maxBatch?: string; engines: string; decodeConcurrency?: string; images: string; spinSingleFrames?: boolean; naiveThreads: string; provider: string; skip: string; out: string; bulkImages: string; bulkFps: string;
     }>();
-  const images = await benchImages();
+  const images = await benchImages(o.images.split(','));
   const provider = o.provider as ExecutionProviderName;
   const skip = new Set(o.skip.split(',').filter(Boolean));
   const cams = o.cameras.split(',').map(Number);
@@ -263,13 +264,12 @@ async function main(): Promise<void> {
 }
 
 /** The 1280×720 fixtures and a 1920×1080 version of each (real-photo sizes, not only 640×480). */
-async function benchImages(): Promise<{ width: number; height: number; bytes: Buffer }[]> {
+async function benchImages(heights: string[]): Promise<{ width: number; height: number; bytes: Buffer }[]> {
   const hd = loadBenchImages(/-1280x720\.jpg$/);
   const out: { width: number; height: number; bytes: Buffer }[] = [];
   for (const b of hd) {
-    const m = await sharp(b).metadata();
-    out.push({ width: m.width!, height: m.height!, bytes: b });
-    out.push({ width: 1920, height: 1080, bytes: await sharp(b).resize(1920, 1080).jpeg({ quality: 85 }).toBuffer() });
+    if (heights.includes('720')) out.push({ width: 1280, height: 720, bytes: b });
+    if (heights.includes('1080')) out.push({ width: 1920, height: 1080, bytes: await sharp(b).resize(1920, 1080).jpeg({ quality: 85 }).toBuffer() });
   }
   return out;
 }
@@ -277,7 +277,7 @@ async function benchImages(): Promise<{ width: number; height: number; bytes: Bu
 /** This project in Redis mode (edge + worker processes, own redis-server) or embedded mode (one process). */
 async function startProject(
   mode: 'redis' | 'embedded',
-  o: { model: string; maxBatch?: string; engines: string; decodeConcurrency?: string; spinSingleFrames?: boolean },
+  o: { model: string; maxBatch?: string; engines: string; decodeConcurrency?: string; images: string; spinSingleFrames?: boolean },
   provider: string,
   env: Record<string, string> = {},
 ): Promise<System & { stop: () => Promise<void> }> {

@@ -3,7 +3,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import sharp from 'sharp';
-import { loadConfig } from '@vision/config';
+import { applyThreadPoolSize, loadConfig, threadPoolSize } from '@vision/config';
 import { repoRoot } from '@vision/testing';
 import { letterbox } from '@vision/yolo';
 import { loadBenchImages } from './bench-cli';
@@ -18,6 +18,8 @@ import { table } from './stats';
  */
 async function main(): Promise<void> {
   const config = loadConfig({});
+  // Sized as a worker sizes it, before the first decode starts the pool.
+  applyThreadPoolSize(config);
   const o = new Command('bench:decode')
     .option('--seconds <n>', 'time per size and concurrency', '3')
     .option('--concurrency <list>', 'decodes in flight', `1,${config.batching.decodeConcurrency}`)
@@ -34,7 +36,7 @@ async function main(): Promise<void> {
   const m = config.model;
   const opts = { inputWidth: 640, inputHeight: 640, maxInputPixels: m.maxInputPixels, costlyMaxPixels: m.costlyDecodeMaxPixels, timeoutS: m.decodeTimeoutS };
   const cores = availableParallelism();
-  console.log(`${cpus().length}× ${cpus()[0]?.model.trim()} (${cores} available); UV_THREADPOOL_SIZE ${process.env['UV_THREADPOOL_SIZE'] ?? '4 (libuv default)'}\n`);
+  console.log(`${cpus().length}× ${cpus()[0]?.model.trim()} (${cores} available); libuv pool ${threadPoolSize(config)} threads\n`);
   const rows: (string | number)[][] = [];
   for (const [label, images] of sizes) {
     for (const c of o.concurrency.split(',').map(Number)) {
