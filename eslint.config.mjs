@@ -15,6 +15,8 @@ const depConstraints = [
   { sourceTag: 'scope:events', onlyDependOnLibsWithTags: ['scope:events', 'scope:shared', 'scope:wire'] },
   { sourceTag: 'scope:standalone', onlyDependOnLibsWithTags: ['scope:edge', 'scope:worker', 'scope:shared', 'scope:wire'] },
   { sourceTag: 'scope:testing', onlyDependOnLibsWithTags: ['scope:testing', 'scope:worker', 'scope:shared', 'scope:wire', 'scope:client'] },
+  // Operator and developer commands (tokens, the local cluster, model generation, the abuse process).
+  { sourceTag: 'scope:tools', onlyDependOnLibsWithTags: ['scope:tools', 'scope:testing', 'scope:shared', 'scope:wire', 'scope:client'] },
   { sourceTag: 'scope:bench', onlyDependOnLibsWithTags: ['scope:bench', 'scope:testing', 'scope:worker', 'scope:shared', 'scope:wire', 'scope:client'] },
   { sourceTag: 'type:util', notDependOnLibsWithTags: ['type:app', 'type:feature'] },
   { sourceTag: 'type:feature', notDependOnLibsWithTags: ['type:app'] },

@@ -1,4 +1,4 @@
-import { runMain } from '@vision/config';
+import { runMain } from '@vision/runtime';
 import { startEdgeRuntime } from '@vision/edge';
 import { VisionMetrics } from '@vision/metrics';
 

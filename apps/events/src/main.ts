@@ -1,4 +1,5 @@
-import { loadEventsConfig, runMain } from '@vision/config';
+import { loadEventsConfig } from '@vision/config';
+import { runMain } from '@vision/runtime';
 import { startEventsRuntime } from '@vision/events';
 
 /** `npm run start:events`: site events (zones, lines, tracks) from the results stream; needs REDIS_URL. */

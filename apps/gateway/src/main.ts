@@ -1,4 +1,5 @@
-import { loadGatewayConfig, runMain } from '@vision/config';
+import { loadGatewayConfig } from '@vision/config';
+import { runMain } from '@vision/runtime';
 import { startGateway } from '@vision/gateway';
 import { GatewayMetrics } from '@vision/metrics';
 

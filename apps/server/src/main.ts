@@ -1,4 +1,5 @@
-import { DEMO_MODEL_PATH, runMain } from '@vision/config';
+import { DEMO_MODEL_PATH } from '@vision/config';
+import { runMain } from '@vision/runtime';
 import { startEdgeRuntime } from '@vision/edge';
 import { VisionMetrics } from '@vision/metrics';
 import { admissionFrom, MemoryTransport } from '@vision/transport';

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
-import { metricsPortFor, runMain } from '@vision/config';
+import { metricsPortFor } from '@vision/config';
+import { runMain } from '@vision/runtime';
 import { serveMetrics, VisionMetrics, watchLoop } from '@vision/metrics';
 import { startWorkerRuntime, type WorkerRuntime } from '@vision/worker';
 

@@ -71,3 +71,8 @@ export const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 export const id = z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, ".", "_" or "-" only');
+
+/** The process's environment: the one place outside tests that reads it (a lint test holds the rest to it). */
+export function processEnv(): Env {
+  return process.env;
+}

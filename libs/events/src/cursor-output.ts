@@ -1,6 +1,6 @@
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
-import { throttledWarn } from '@vision/config';
+import { throttledWarn } from '@vision/runtime';
 import type { EventsKeys } from './events-keys';
 import { eventsScripts } from './events-scripts';
 import type { SiteEvent } from './site-event';

@@ -1,6 +1,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import { throttledWarn, type EventsConfig } from '@vision/config';
+import { type EventsConfig } from '@vision/config';
+import { throttledWarn } from '@vision/runtime';
 import { CursorOutput, type CursorOutputDeps, type StoredEvent } from './cursor-output';
 import type { EventsMetrics } from './events-metrics';
 import type { SiteEvent } from './site-event';

@@ -1,6 +1,7 @@
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
-import { throttledWarn, type EventsConfig } from '@vision/config';
+import { type EventsConfig } from '@vision/config';
+import { throttledWarn } from '@vision/runtime';
 import { decodeResultsEntry } from '@vision/results-stream';
 import { CameraPipeline, type CameraSnapshot, type PipelineOptions } from './camera-pipeline';
 import type { EventsKeys } from './events-keys';

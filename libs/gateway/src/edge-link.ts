@@ -4,7 +4,7 @@ import WebSocket from 'ws';
 import { mintToken } from '@vision/auth';
 import { VisionClient, type WebSocketLike } from '@vision/client';
 import type { AuthConfig, GatewayConfig } from '@vision/config';
-import { throttledWarn } from '@vision/config';
+import { throttledWarn } from '@vision/runtime';
 
 /** Opens the edge connection of one camera. */
 export type EdgeLinkFactory = (cameraId: string, model: string | undefined) => VisionClient;

@@ -227,11 +227,11 @@ export async function fortyMegapixels(photo: Buffer): Promise<Buffer> {
   return sharp(photo).resize(7300, 5400, { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer();
 }
 
-/** Runs `Abuse` in a child process (`cli/abuse.js`); `stop()` ends it and returns its stats. */
+/** Runs `Abuse` in a child process (`npm run`'s tools app, `apps/tools/dist/abuse.js`); `stop()` ends it and returns its stats. */
 export async function startAbuseProcess(opts: Omit<AbuseOptions, 'photo'> & { photoPath: string }): Promise<{ stop(): Promise<AbuseStats> }> {
   // At the lowest CPU priority: a real attacker sends from its own machines, and what is measured
   // is what the traffic costs the service, not what generating it costs the box they share here.
-  const child = spawn('nice', ['-n', '19', process.execPath, join(repoRoot(), 'libs', 'testing', 'dist', 'cli', 'abuse.js'), JSON.stringify(opts)], {
+  const child = spawn('nice', ['-n', '19', process.execPath, join(repoRoot(), 'apps', 'tools', 'dist', 'abuse.js'), JSON.stringify(opts)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines: string[] = [];

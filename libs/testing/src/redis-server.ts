@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
+import { processEnv } from '@vision/config';
 
 export interface TestRedis {
   url: string;
@@ -56,7 +57,8 @@ export async function freePort(): Promise<number> {
  * Fault tests that restart Redis pass `{ own: true }` to always get a process they control.
  */
 export async function startTestRedis(opts: { own?: boolean } = {}): Promise<TestRedis> {
-  const external = process.env['TEST_REDIS_URL'] ?? process.env['REDIS_URL'];
+  const env = processEnv();
+  const external = env['TEST_REDIS_URL'] ?? env['REDIS_URL'];
   if (external && !opts.own) {
     const refuse = () => Promise.reject(new Error('cannot restart an external Redis'));
     return { url: external, kind: 'external', pid: () => undefined, restart: refuse, down: refuse, up: refuse, stop: async () => undefined };
@@ -103,7 +105,7 @@ export async function startTestRedis(opts: { own?: boolean } = {}): Promise<Test
 }
 
 function dockerReachable(): boolean {
-  return Boolean(process.env['DOCKER_HOST']) || existsSync('/var/run/docker.sock');
+  return Boolean(processEnv()['DOCKER_HOST']) || existsSync('/var/run/docker.sock');
 }
 
 async function launch(port: number): Promise<ChildProcess> {

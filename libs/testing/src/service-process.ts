@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { INFERENCE_NODE_FLAGS } from '@vision/config';
+import { INFERENCE_NODE_FLAGS, processEnv } from '@vision/config';
 import { repoRoot } from './paths';
 
 export type ServiceRole = 'edge' | 'worker' | 'server' | 'gateway' | 'events';
@@ -110,5 +110,6 @@ export async function startService(role: ServiceRole, env: Record<string, string
 }
 
 function inherited(): Record<string, string> {
-  return Object.fromEntries(INHERITED.flatMap((k) => (process.env[k] === undefined ? [] : [[k, process.env[k]!]])));
+  const env = processEnv();
+  return Object.fromEntries(INHERITED.flatMap((k) => (env[k] === undefined ? [] : [[k, env[k]!]])));
 }

@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { loadModelRepository, OutageLog, throttledWarn, TIMINGS, type AppConfig, type ModelRepository, type ModelSpec } from '@vision/config';
+import { loadModelRepository, TIMINGS, type AppConfig, type ModelRepository, type ModelSpec } from '@vision/config';
+import { OutageLog, throttledWarn } from '@vision/runtime';
 import { VisionError } from '@vision/wire';
 import { type ModelAnnouncement } from '@vision/transport';
 import type { VisionMetrics } from '@vision/metrics';

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
-import { startCluster } from '../cluster';
-import { modelsDir } from '../paths';
-import { signTestToken } from '../tokens';
+import { processEnv } from '@vision/config';
+import { modelsDir, signTestToken, startCluster } from '@vision/testing';
 
 /**
  * `npm run cluster`: the docker-compose topology as local processes (redis-server, two edges,
@@ -9,9 +8,10 @@ import { signTestToken } from '../tokens';
  * colour detector); JWT_SECRET the edges' key (default: the test secret, printed with a token).
  */
 async function main(): Promise<void> {
+  const env = processEnv();
   const cluster = await startCluster({
-    modelPath: process.env['MODEL_PATH'] ?? join(modelsDir(), 'colors-v8-dyn.onnx'),
-    jwtSecret: process.env['JWT_SECRET'],
+    modelPath: env['MODEL_PATH'] ?? join(modelsDir(), 'colors-v8-dyn.onnx'),
+    jwtSecret: env['JWT_SECRET'],
   });
   const token = await signTestToken({ sub: 'local-cluster', exp: Math.floor(Date.now() / 1000) + 24 * 3600 }, cluster.jwtSecret);
   console.log(

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { Abuse, type AbuseOptions } from '../abuse';
+import { Abuse, type AbuseOptions } from '@vision/testing';
 
 /**
- * `node libs/testing/dist/cli/abuse.js '<json>'`: runs a hostile population in its own process
+ * `node apps/tools/dist/abuse.js '<json>'`: runs a hostile population in its own process
  * (so its CPU is not the measuring process's) until SIGTERM, then prints its stats as one JSON
  * line. JSON: AbuseOptions with `photoPath` instead of `photo`.
  */

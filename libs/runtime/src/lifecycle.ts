@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import pino, { type Logger } from 'pino';
-import { applyThreadPoolSize, loadConfig, type AppConfig } from './config';
+import { applyThreadPoolSize, loadConfig, processEnv, type AppConfig } from '@vision/config';
 
 export function createLogger(config: Pick<AppConfig, 'logLevel'>, role: string): Logger {
   return pino({ level: config.logLevel, base: { role, pid: process.pid, hostname: hostname() } });
@@ -10,7 +10,7 @@ export function createLogger(config: Pick<AppConfig, 'logLevel'>, role: string):
  * Runs `stop` once on SIGTERM or SIGINT, then exits. A stop that outlives `hardLimitMs` is cut
  * short so an orchestrator's kill timeout is never the thing that ends the process.
  */
-export function exitOnSignal(log: Logger, stop: () => Promise<void>, hardLimitMs: number): void {
+function exitOnSignal(log: Logger, stop: () => Promise<void>, hardLimitMs: number): void {
   let stopping = false;
   const handler = (signal: NodeJS.Signals) => {
     if (stopping) return;
@@ -34,7 +34,7 @@ export function exitOnSignal(log: Logger, stop: () => Promise<void>, hardLimitMs
 }
 
 /** Logs a start-up failure with its stable code and exits non-zero. */
-export function failStartup(log: Logger, err: unknown): never {
+function failStartup(log: Logger, err: unknown): never {
   const e = err as { code?: string; message?: string };
   log.fatal({ code: e.code ?? 'E_INTERNAL', err: e.message ?? String(err) }, 'start-up failed');
   // pino writes synchronously to stdout by default, so the line is out before we exit.
@@ -48,7 +48,7 @@ export function failStartup(log: Logger, err: unknown): never {
 export function runMain(role: string, start: (config: AppConfig, log: Logger) => Promise<() => Promise<void>>): void {
   let config: AppConfig;
   try {
-    config = loadConfig(process.env);
+    config = loadConfig(processEnv());
   } catch (err) {
     console.error(err instanceof Error ? err.message : err);
     process.exit(1);

@@ -1,7 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BENCH_MODEL_SIZES, benchModelName, buildColorCellDetector, buildYoloV8n, FIXTURE_MODELS } from '../models/catalog';
-import { modelsDir } from '../paths';
+import { BENCH_MODEL_SIZES, benchModelName, buildColorCellDetector, buildYoloV8n, FIXTURE_MODELS, modelsDir } from '@vision/testing';
 
 /**
  * `npm run models [-- --out DIR] [--only fixtures|bench]`: writes the fixture detectors and the
