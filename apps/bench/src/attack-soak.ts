@@ -1,3 +1,4 @@
+import { DETECT_PATH } from '@vision/wire';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
     .opts<{ minutes: string; attackS: string; quietS: string; connections: string; boundMb: string; env: string; out: string }>();
   const env = Object.fromEntries(o.env.split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
   const server = await startService('server', { LOG_LEVEL: 'info', MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), ...env });
-  const url = `ws://127.0.0.1:${server.port}/ws/detect`;
+  const url = `ws://127.0.0.1:${server.port}${DETECT_PATH}`;
   const photoPath = join(imageFixturesDir(), 'coffee-1280x720.jpg');
   const camera = new LoadClient({ urls: [url], image: readFileSync(photoPath), intervalMs: 200, streamId: 'gate' });
   camera.start();

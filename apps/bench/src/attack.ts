@@ -1,3 +1,4 @@
+import { DETECT_PATH } from '@vision/wire';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
         procs.push(await startService('worker', { ...common, LOG_LEVEL: 'info', INTRA_OP_THREADS: '1' }));
         const edge = await startService('edge', { ...common, LOG_LEVEL: 'info', AUTH_DISABLED: '', JWT_SECRET: TEST_JWT_SECRET, TRUSTED_PROXIES: '127.0.0.1', ...edgeEnv });
         procs.push(edge);
-        const url = `ws://127.0.0.1:${edge.port}/ws/detect`;
+        const url = `ws://127.0.0.1:${edge.port}${DETECT_PATH}`;
         const camera = new LoadClient({
           urls: [url], image: readFileSync(photoPath), intervalMs: 200, streamId: 'gate',
           headers: { authorization: `Bearer ${await signTestToken({ sub: 'camera' })}` },

@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import WebSocket from 'ws';
-import { encodeFrame, PROTOCOL_V1 } from '@vision/wire';
+import { encodeFrame, PROTOCOL_V1, DETECT_PATH } from '@vision/wire';
 import { CountingAgent } from './counting-agent';
 
 export type BenchTransport = 'ws-binary' | 'ws-seed' | 'http-base64' | 'http-binary';
@@ -102,7 +102,7 @@ type Sender = ((image: Buffer) => Promise<{ outcome: string; batchSize?: number 
 
 async function wsSender(baseUrl: string, agent: CountingAgent, cam: number, model: string | undefined): Promise<Sender> {
   const query = model ? `?model=${encodeURIComponent(model)}` : '';
-  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/ws/detect${query}`, [PROTOCOL_V1], { agent });
+  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}${DETECT_PATH}${query}`, [PROTOCOL_V1], { agent });
   const waiting = new Map<number, (r: { outcome: string; batchSize?: number }) => void>();
   await new Promise<void>((resolve, reject) => {
     ws.once('error', reject);
@@ -128,7 +128,7 @@ async function wsSender(baseUrl: string, agent: CountingAgent, cam: number, mode
 
 /** The seed protocol: no header, replies in send order (the naive server answers one at a time). */
 async function seedSender(baseUrl: string, agent: CountingAgent): Promise<Sender> {
-  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/ws/detect`, { agent });
+  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}${DETECT_PATH}`, { agent });
   const fifo: ((r: { outcome: string }) => void)[] = [];
   await new Promise<void>((resolve, reject) => {
     ws.once('error', reject);

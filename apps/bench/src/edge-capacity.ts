@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import WebSocket from 'ws';
-import { PROTOCOL_V1 } from '@vision/wire';
+import { PROTOCOL_V1, DETECT_PATH } from '@vision/wire';
 import { rssMb, startService, startTestRedis, uniquePrefix } from '@vision/testing';
 import { loadBenchImages } from './bench-cli';
 import { runCameras } from './cameras';
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   try {
     await new Promise((resolve) => sink.stdout!.once('data', resolve));
     const pid = edge.proc.pid!;
-    const url = `ws://127.0.0.1:${edge.port}/ws/detect`;
+    const url = `ws://127.0.0.1:${edge.port}${DETECT_PATH}`;
 
     // 1. Idle connections.
     await new Promise((r) => setTimeout(r, 1000));

@@ -1,3 +1,4 @@
+import { DETECT_PATH } from '@vision/wire';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -114,7 +115,7 @@ async function benchClip(dir: string, fps: number): Promise<string> {
 async function measure(o: { dir: string; edgePort: number; url: string; cameras: number; fps: number; warmupS: number; seconds: number }): Promise<Omit<Sample, 'source' | 'fps' | 'run'>> {
   const file = join(o.dir, 'cameras.json');
   writeFileSync(file, JSON.stringify({ cameras: Array.from({ length: o.cameras }, (_, i) => ({ id: `cam-${i}`, url: o.url, fps: o.fps })) }));
-  const gw = await startService('gateway', { CAMERAS_FILE: file, GATEWAY_EDGE_URLS: `ws://127.0.0.1:${o.edgePort}/ws/detect`, HOST: '127.0.0.1' });
+  const gw = await startService('gateway', { CAMERAS_FILE: file, GATEWAY_EDGE_URLS: `ws://127.0.0.1:${o.edgePort}${DETECT_PATH}`, HOST: '127.0.0.1' });
   try {
     const framesIn = async () => {
       const r = (await (await fetch(`http://127.0.0.1:${gw.port}/v1/cameras`)).json()) as { cameras: { stats: { framesIn: number } }[] };

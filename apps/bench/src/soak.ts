@@ -1,3 +1,4 @@
+import { DETECT_PATH } from '@vision/wire';
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
       procs.push(await startService('worker', { ...common, LOG_LEVEL: 'info', WORKER_ID: id, MODEL_PATH: o.model, INTRA_OP_THREADS: '1' }));
     }
     for (const id of ['e1', 'e2']) procs.push(await startService('edge', { ...common, LOG_LEVEL: 'info', EDGE_ID: id, TENANT_MAX_QUEUE: '64' }));
-    const urls = procs.filter((p) => p.role === 'edge').map((p) => `ws://127.0.0.1:${p.port}/ws/detect`);
+    const urls = procs.filter((p) => p.role === 'edge').map((p) => `ws://127.0.0.1:${p.port}${DETECT_PATH}`);
     const image = readFileSync(join(imageFixturesDir(), 'chelsea-640x480.jpg'));
     const clients = Array.from(
       { length: Number(o.cameras) },

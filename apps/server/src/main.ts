@@ -1,3 +1,4 @@
+import { DETECT_PATH } from '@vision/wire';
 import { DEMO_MODEL_PATH } from '@vision/config';
 import { runMain } from '@vision/runtime';
 import { startEdgeRuntime } from '@vision/edge';
@@ -14,8 +15,8 @@ runMain('server', async (given, log) => {
   const metrics = new VisionMetrics();
   const memory = config.redisUrl ? undefined : new MemoryTransport(admissionFrom(config));
   const worker = await startWorkerRuntime(config, log, { transportFor: memory && ((id) => memory.worker(id)), metrics });
-  const edge = await startEdgeRuntime({ config, log, metrics, transport: memory, demo: true, role: 'server', readiness: async () => ({ model: true }) });
-  log.info({ mode: memory ? 'embedded' : 'redis', url: `ws://localhost:${edge.port}/ws/detect`, model: config.model.path, models: worker.served() }, 'ready');
+  const edge = await startEdgeRuntime({ config, log, metrics, transport: memory, demo: true, readiness: async () => ({ model: true }) });
+  log.info({ mode: memory ? 'embedded' : 'redis', url: `ws://localhost:${edge.port}${DETECT_PATH}`, model: config.model.path, models: worker.served() }, 'ready');
   process.on('SIGHUP', () => {
     try {
       edge.catalog.reload();

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { metricsPortFor } from '@vision/config';
+import { metricsPortFor, TIMINGS } from '@vision/config';
 import { runMain } from '@vision/runtime';
 import { serveMetrics, VisionMetrics, watchLoop } from '@vision/metrics';
 import { startWorkerRuntime, type WorkerRuntime } from '@vision/worker';
@@ -10,7 +10,7 @@ import { startWorkerRuntime, type WorkerRuntime } from '@vision/worker';
  */
 runMain('worker', async (config, log) => {
   const metrics = new VisionMetrics();
-  const loop = watchLoop();
+  const loop = watchLoop(TIMINGS.loopWatch);
   const loaded: { runtime?: WorkerRuntime } = {};
   // Up before the models load (a TensorRT build can take minutes): alive, not yet ready.
   const server = await serveMetrics(metrics, metricsPortFor(config, 'worker'), config.host, log, async () => ({

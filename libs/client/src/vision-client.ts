@@ -1,52 +1,8 @@
 import { encodeFrame, PROTOCOL_V1, type Detection, type ErrorCode, type HelloMessage, type ResultReply, type ServerMessageV1, type WireError } from '@vision/wire';
-import { Backoff, type BackoffOptions } from './backoff';
+import { Backoff } from './backoff';
+import { browserWebSocket, CLIENT_DEFAULTS, type ClientState, type FrameOutcome, type ResolvedOptions, type VisionClientOptions, type WebSocketLike } from './client-options';
 import { Pacer } from './pacer';
 import { StreamCounter, type StreamStats } from './stream-stats';
-
-/** The WebSocket surface the client uses: the browser's, or `ws` in Node. */
-export interface WebSocketLike {
-  readonly readyState: number;
-  readonly protocol: string;
-  binaryType: string;
-  send(data: Uint8Array | string): void;
-  close(code?: number, reason?: string): void;
-  onopen: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: { code: number }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
-}
-
-/** Opens a socket. `headers` is set only for Node (`ws`); browsers cannot send headers. */
-export type WebSocketFactory = (url: string, protocols: string[], headers: Record<string, string> | undefined) => WebSocketLike;
-
-export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
-
-/** How a frame ended: exactly one per `send`. */
-export type FrameOutcome =
-  | { status: 'result'; result: ResultReply; latencyMs: number }
-  | { status: 'error'; error: WireError | { code: 'E_CONNECTION_LOST'; message: string }; frameId: number }
-  | { status: 'skipped' };
-
-export interface VisionClientOptions {
-  /** ws:// or wss:// URL of the edge's /ws/detect (behind a load balancer), or several edges tried in turn. */
-  url: string | string[];
-  /** The model every frame of this client goes to (`?model=`; GET /v1/models lists them). @defaultValue the site's default */
-  model?: string;
-  /** A bearer token, or a function that returns a fresh one (called before each connection and before expiry). */
-  token?: string | (() => string | Promise<string>);
-  /** Browsers: `protocol` (Sec-WebSocket-Protocol); Node: `header`. @defaultValue 'protocol' with the browser's WebSocket, else 'header' */
-  tokenIn?: 'protocol' | 'header' | 'query';
-  /** @defaultValue the browser's WebSocket */
-  webSocket?: WebSocketFactory;
-  backoff?: BackoffOptions;
-  /** A ping every so often; a server silent for twice that is presumed dead. @defaultValue 15000 */
-  heartbeatMs?: number;
-  /** Frames open when a socket drops are resent once if younger than this, else reported `E_CONNECTION_LOST`. @defaultValue 1000 */
-  resendWithinMs?: number;
-  /** Refresh the token this long before it expires. @defaultValue 30000 */
-  refreshBeforeMs?: number;
-  now?: () => number;
-}
 
 interface Outgoing {
   frameId: number;
@@ -88,11 +44,14 @@ export class VisionClient {
   state: ClientState = 'connecting';
   hello: HelloMessage | undefined;
 
-  constructor(private readonly o: VisionClientOptions) {
+  private readonly o: ResolvedOptions;
+
+  constructor(options: VisionClientOptions) {
+    const o = (this.o = { ...CLIENT_DEFAULTS, ...options });
     this.backoff = new Backoff(o.backoff);
-    this.now = o.now ?? Date.now;
+    this.now = o.now;
     void this.connect();
-    const beat = setInterval(() => this.heartbeat(), o.heartbeatMs ?? 15_000);
+    const beat = setInterval(() => this.heartbeat(), o.heartbeatMs);
     this.timers.add(beat);
   }
 
@@ -112,7 +71,7 @@ export class VisionClient {
    */
   async send(image: Blob | ArrayBuffer | Uint8Array, opts: { streamId?: string; captureTs?: number } = {}): Promise<FrameOutcome> {
     const bytes = image instanceof Uint8Array ? image : image instanceof ArrayBuffer ? new Uint8Array(image) : new Uint8Array(await image.arrayBuffer());
-    const streamId = opts.streamId ?? 'default';
+    const streamId = opts.streamId ?? CLIENT_DEFAULTS.streamId;
     return new Promise<FrameOutcome>((resolve) => {
       const f: Outgoing = { frameId: (this.frameSeq = (this.frameSeq + 1) >>> 0), streamId, image: bytes, captureTs: opts.captureTs, sentAt: 0, resent: false, resolve };
       if (this.stopped) return resolve({ status: 'error', frameId: f.frameId, error: { code: 'E_CONNECTION_LOST', message: 'the client is closed' } });
@@ -237,7 +196,7 @@ export class VisionClient {
     for (const f of conn.open.values()) {
       const pacer = this.pacer(f.streamId);
       pacer.done(false);
-      if (!f.resent && now - f.sentAt < (this.o.resendWithinMs ?? 1000) && !this.stopped) {
+      if (!f.resent && now - f.sentAt < this.o.resendWithinMs && !this.stopped) {
         f.resent = true;
         const { send, skipped } = pacer.offer(f, Boolean(this.conn?.ready && this.conn !== conn));
         if (skipped) skipped.resolve({ status: 'skipped' });
@@ -262,7 +221,7 @@ export class VisionClient {
   private heartbeat(): void {
     const conn = this.conn;
     if (!conn?.ready) return;
-    const every = this.o.heartbeatMs ?? 15_000;
+    const every = this.o.heartbeatMs;
     if (this.now() - conn.lastHeard > 2 * every) {
       conn.ws.close(4000, 'no traffic from the server');
       return;
@@ -277,7 +236,7 @@ export class VisionClient {
       this.timers.delete(t);
       if (conn !== this.conn || !conn.ready) return;
       conn.ws.send(JSON.stringify({ type: 'auth', token: await provider() }));
-    }, Math.max(0, expiresAt - (this.o.refreshBeforeMs ?? 30_000) - this.now()));
+    }, Math.max(0, expiresAt - this.o.refreshBeforeMs - this.now()));
     this.timers.add(t);
   }
 
@@ -289,12 +248,6 @@ export class VisionClient {
   private emit(event: string, value: unknown): void {
     for (const fn of this.listeners.get(event) ?? []) (fn as Listener<unknown>)(value);
   }
-}
-
-function browserWebSocket(url: string, protocols: string[]): WebSocketLike {
-  const Ctor = (globalThis as unknown as { WebSocket?: new (u: string, p: string[]) => WebSocketLike }).WebSocket;
-  if (!Ctor) throw new Error('no global WebSocket: pass `webSocket` (e.g. from the ws package) in Node');
-  return new Ctor(url, protocols);
 }
 
 export type { Detection, ErrorCode, ResultReply, StreamStats, WireError };

@@ -174,6 +174,8 @@ export const TIMINGS = {
   revocationCheckMs: 2000,
   /** While a dependency stays down, how often its outage is logged again. */
   outageReminderMs: 30_000,
+  /** Readiness fails while the event loop ran later than `stallMs` within the last `windowMs` (sampled every `intervalMs`). */
+  loopWatch: { intervalMs: 100, windowMs: 5000, stallMs: 1000 },
 } as const;
 
 /** Inference runtime choices that are not settings. */
@@ -253,8 +255,8 @@ export function applyThreadPoolSize(config: Pick<AppConfig, 'batching'>): void {
 }
 
 /** Each role's METRICS_PORT when unset: distinct, so an edge, a worker and the gateway can share a host. */
-export const METRICS_PORTS = { edge: 9464, server: 9464, worker: 9465, gateway: 9466, events: 9467 } as const;
-export type Role = keyof typeof METRICS_PORTS;
+const METRICS_PORTS = { edge: 9464, server: 9464, worker: 9465, gateway: 9466, events: 9467 } as const;
+type Role = keyof typeof METRICS_PORTS;
 
 /** The ops port a role listens on, and whether the operator chose it (a default that is taken may move). */
 export function metricsPortFor(config: Pick<AppConfig, 'metricsPort'>, role: Role): { port: number; explicit: boolean } {

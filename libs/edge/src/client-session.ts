@@ -13,7 +13,7 @@ const MAX_UNREAD_REPLY_BYTES = 4 * 1024 * 1024;
 /** Streams of one connection that may each choose a model (the map is per connection). */
 const MAX_STREAM_MODELS = 256;
 /** Longest text message: control messages are small JSON objects (an `auth` token fits). */
-export const MAX_TEXT_BYTES = 4 * 1024;
+const MAX_TEXT_BYTES = 4 * 1024;
 /** How long a connection closed for a policy reason has to complete the close handshake. */
 const CLOSE_GRACE_MS = 1000;
 /** Violations count within this window towards `violationsBeforeClose`. */

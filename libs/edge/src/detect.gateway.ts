@@ -1,9 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import { type OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
 import type WebSocket from 'ws';
+import { DETECT_PATH } from '@vision/wire';
 import { EdgeService } from './edge.service';
-
-export const DETECT_PATH = '/ws/detect';
 
 /**
  * The WebSocket endpoint. Messages bypass Nest's JSON message routing (which would silently drop

@@ -34,10 +34,8 @@ export interface EdgeRuntime {
 
 export type EdgeRuntimeInput = Omit<EdgeContext, 'transport' | 'leases' | 'verifier' | 'catalog' | 'revocations' | 'warn'> &
   Partial<Pick<EdgeContext, 'transport' | 'leases' | 'catalog' | 'revocations'>> & {
-    /** The embedded demo may run without a key source (authentication off, logged loudly). */
+    /** The embedded server (`npm start`): may run without a key source (authentication off, logged loudly), and takes the server's ops port. */
     demo?: boolean;
-    /** Whose default METRICS_PORT applies (the embedded server's, or an edge's). */
-    role?: 'edge' | 'server';
   };
 
 /** File descriptors kept for everything that is not a client socket (Redis, logs, health probes). */
@@ -47,7 +45,7 @@ const FD_RESERVE = 256;
 export async function startEdgeRuntime(input: EdgeRuntimeInput): Promise<EdgeRuntime> {
   const { config, log } = input;
   checkConnectionCap(config);
-  const verifier = verifierFor(config, log, input.demo ?? false);
+  const verifier = verifierFor(config, log, input.demo === true);
   const outage = new OutageLog(log, 'redis', TIMINGS.outageReminderMs);
   const transport = input.transport ?? redisTransport(config, outage);
   // Connection leases and revocations live on the first shard: small, and one place keeps them exact.
@@ -85,7 +83,7 @@ export async function startEdgeRuntime(input: EdgeRuntimeInput): Promise<EdgeRun
   await app.listen(config.port, config.host);
   const port = (server.address() as AddressInfo).port;
   input.metrics.observeQueue(() => transport.health(catalog.ids()));
-  const metricsServer = await serveMetrics(input.metrics, metricsPortFor(config, input.role ?? 'edge'), config.host, log);
+  const metricsServer = await serveMetrics(input.metrics, metricsPortFor(config, input.demo === true ? 'server' : 'edge'), config.host, log);
   const metricsPort = (metricsServer.address() as AddressInfo).port;
   log.info({ edgeId: config.edgeId, port, metricsPort, tls: Boolean(config.tls), auth: verifier ? 'jwt' : 'off', transport: transport.kind }, 'edge listening');
   let stopped: Promise<void> | undefined;

@@ -16,16 +16,31 @@ import { Gatekeeper, type Admission } from './security/gatekeeper';
 const DRAIN_LINGER_MS = 250;
 const CLOSE_HANDSHAKE_MS = 2000;
 
+/** Whether the edge is draining: frames that arrive now would only extend the drain. */
+@Injectable()
+export class DrainState {
+  draining = false;
+}
+
 /**
- * Nest providers of the edge's shared parts, built from the context: the frame ledger (every open
- * frame) and the gatekeeper (every admission), so controllers and the service share one of each.
+ * Nest providers of the edge's shared parts, built from the context: the gatekeeper (every
+ * admission) and the frame ledger (every open frame), so controllers and the service share one of each.
  */
 export const edgeProviders = [
+  DrainState,
   {
     provide: Gatekeeper,
     inject: [EDGE_CONTEXT],
     useFactory: (ctx: EdgeContext) =>
       new Gatekeeper({ auth: ctx.config.auth, limits: ctx.config.limits, verifier: ctx.verifier, revocations: ctx.revocations, leases: ctx.leases, metrics: ctx.metrics, log: ctx.log, warn: ctx.warn }, randomBytes(3).toString('hex')),
+  },
+  {
+    provide: FrameLedger,
+    inject: [EDGE_CONTEXT, DrainState],
+    useFactory: (ctx: EdgeContext, drain: DrainState) =>
+      new FrameLedger(ctx.config.edgeId, ctx.config.frames.resultMarginMs, ctx.transport, () => {
+        if (drain.draining) throw new VisionError('E_SHUTTING_DOWN');
+      }),
   },
 ];
 
@@ -40,22 +55,18 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
   private readonly admissions = new WeakMap<IncomingMessage, Admission>();
   private readonly upgradeModels = new WeakMap<IncomingMessage, string>();
   private readonly instance = randomBytes(3).toString('hex');
-  private draining = false;
   private httpSeq = 0;
   private revocationTimer: NodeJS.Timeout | undefined;
   readonly registry: ConnectionRegistry;
-  /** Every open frame, WebSocket and HTTP alike. */
-  readonly ledger: FrameLedger;
 
   constructor(
     @Inject(EDGE_CONTEXT) private readonly ctx: EdgeContext,
     readonly gate: Gatekeeper,
+    /** Every open frame, WebSocket and HTTP alike. */
+    readonly ledger: FrameLedger,
+    private readonly drainState: DrainState,
   ) {
     const { frames, limits } = ctx.config;
-    this.ledger = new FrameLedger(ctx.config.edgeId, frames.resultMarginMs, ctx.transport, () => {
-      // Frames that arrive while draining would only extend the drain: send them elsewhere.
-      if (this.draining) throw new VisionError('E_SHUTTING_DOWN');
-    });
     this.registry = new ConnectionRegistry({
       pingIntervalMs: frames.pingIntervalMs,
       idleTimeoutMs: limits.idleTimeoutMs,
@@ -70,7 +81,7 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
   }
 
   get isDraining(): boolean {
-    return this.draining;
+    return this.drainState.draining;
   }
 
   /** Subscribes to this edge's outcomes and starts the connection sweeps and the revocation watch. */
@@ -98,7 +109,7 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
 
   /** The upgrade hook: rejects (with a VisionError whose HTTP status applies) or admits the connection. */
   async admitUpgrade(req: IncomingMessage): Promise<void> {
-    if (this.draining) throw this.gate.refused(new VisionError('E_SHUTTING_DOWN'));
+    if (this.drainState.draining) throw this.gate.refused(new VisionError('E_SHUTTING_DOWN'));
     const admission = await this.gate.admitUpgrade(req, this.registry.size);
     try {
       // `?model=` is checked before the socket exists: an unknown model never gets a connection.
@@ -117,7 +128,7 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
 
   attach(ws: WebSocket, req: IncomingMessage): void {
     const admission = this.admissions.get(req);
-    if (!admission || this.draining) {
+    if (!admission || this.drainState.draining) {
       ws.close(1001, 'draining');
       return;
     }
@@ -209,7 +220,7 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
    * socket with 1001 (going away) so clients reconnect to another edge.
    */
   async drain(graceMs: number): Promise<void> {
-    this.draining = true;
+    this.drainState.draining = true;
     const started = Date.now();
     const until = started + graceMs;
     for (const c of this.registry.values()) if (c.session.format.goaway) c.session.send(c.session.format.goaway);

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { metricsPortFor, type AppConfig, type EventsConfig } from '@vision/config';
+import { metricsPortFor, TIMINGS, type AppConfig, type EventsConfig } from '@vision/config';
 import { serveMetrics, watchLoop } from '@vision/metrics';
 import { createRedis } from '@vision/redis';
 import { VisionError } from '@vision/wire';
@@ -42,7 +42,7 @@ export async function startEventsRuntime(config: AppConfig, cfg: EventsConfig, l
     connections.push(r);
     return r;
   };
-  const loop = watchLoop();
+  const loop = watchLoop(TIMINGS.loopWatch);
   const cmd = redis('events-cmd');
   const ops = await serveMetrics(metrics, metricsPortFor(config, 'events'), config.host, log, async () => ({ redis: cmd.status === 'ready', loop: !loop.stalled() }));
   log.info({ metricsPort: (ops.address() as AddressInfo).port }, 'ops port listening');

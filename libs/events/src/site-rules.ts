@@ -57,7 +57,7 @@ const lineSpec = z.strictObject({
   oncePerTrack: z.boolean().default(true),
 });
 
-export const ruleSpecSchema = z.discriminatedUnion('type', [zoneSpec, lineSpec]);
+const ruleSpecSchema = z.discriminatedUnion('type', [zoneSpec, lineSpec]);
 export type RuleSpec = z.input<typeof ruleSpecSchema>;
 
 const webhookSpec = z.strictObject({

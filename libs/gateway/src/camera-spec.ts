@@ -72,8 +72,9 @@ export function resolveCamera(e: CameraEntry, d: CameraDefaults): CameraSpec {
     maxWidth: e.maxWidth ?? d.maxWidth,
     maxHeight: e.maxHeight ?? d.maxHeight,
     model: e.model,
-    enabled: e.enabled ?? true,
-    loop: e.loop ?? true,
+    // Absent means on: a camera is listed to be streamed, and a file source to play for ever.
+    enabled: e.enabled !== false,
+    loop: e.loop !== false,
   };
 }
 

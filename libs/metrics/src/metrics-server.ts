@@ -66,10 +66,8 @@ export async function serveMetrics(
  * how late it ran, and the loop counts as stalled while the worst lateness of the last `windowMs`
  * exceeds `stallMs`. A fully blocked loop fails the probe by not answering at all.
  */
-export function watchLoop(opts: { intervalMs?: number; windowMs?: number; stallMs?: number } = {}): { stalled(): boolean; stop(): void } {
-  const interval = opts.intervalMs ?? 100;
-  const window = opts.windowMs ?? 5000;
-  const stall = opts.stallMs ?? 1000;
+export function watchLoop(opts: { intervalMs: number; windowMs: number; stallMs: number }): { stalled(): boolean; stop(): void } {
+  const { intervalMs: interval, windowMs: window, stallMs: stall } = opts;
   let expected = Date.now() + interval;
   let worstAt = 0;
   let worst = 0;

@@ -6,7 +6,7 @@ export interface RedisConnectionOptions {
   blocking?: boolean;
   /**
    * Queue commands while disconnected (true) or fail them at once (false). Edges fail fast so a
-   * client hears `E_UNAVAILABLE` instead of waiting on a dead socket. @defaultValue false
+   * client hears `E_UNAVAILABLE` instead of waiting on a dead socket. Absent: fail at once.
    */
   offlineQueue?: boolean;
   name: string;
@@ -24,7 +24,7 @@ export interface RedisConnectionOptions {
 export function createRedis(url: string, opts: RedisConnectionOptions): Redis {
   const options: RedisOptions = {
     connectionName: opts.name,
-    enableOfflineQueue: opts.offlineQueue ?? false,
+    enableOfflineQueue: opts.offlineQueue === true,
     // Offline-queued commands wait for the reconnect however long it takes; the rest fail at once.
     maxRetriesPerRequest: opts.offlineQueue ? null : 0,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),

@@ -71,7 +71,7 @@ export class OutageLog {
 }
 
 /** Errors that mean "the connection is gone", whoever reports them (ioredis, BullMQ, net). */
-export function isConnectionError(err: Error): boolean {
+function isConnectionError(err: Error): boolean {
   const code = (err as { code?: string }).code;
   return (
     code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EPIPE' || code === 'ENOTFOUND' ||

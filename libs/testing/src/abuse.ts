@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import WebSocket from 'ws';
-import { encodeFrame, PROTOCOL_V1 } from '@vision/wire';
+import { encodeFrame, PROTOCOL_V1, DETECT_PATH } from '@vision/wire';
 import { repoRoot } from './paths';
 
 /** The attack classes `npm run bench:attack` runs and the fairness test mixes. */
@@ -186,7 +186,7 @@ export class Abuse {
   }
 
   private jsonBomb(i: number): void {
-    const http = this.opts.url.replace(/^ws/, 'http').replace('/ws/detect', '/v1/detect');
+    const http = this.opts.url.replace(/^ws/, 'http').replace(DETECT_PATH, '/v1/detect');
     const depth = 2_000_000;
     const body = '{"image":' + '['.repeat(depth) + ']'.repeat(depth) + '}';
     const loop = async () => {
@@ -223,7 +223,7 @@ async function heavyImages(): Promise<Buffer[]> {
 }
 
 /** A real photo scaled to 7300×5400 (39.4 MP, under MAX_INPUT_PIXELS) and encoded as a plain JPEG. */
-export async function fortyMegapixels(photo: Buffer): Promise<Buffer> {
+async function fortyMegapixels(photo: Buffer): Promise<Buffer> {
   return sharp(photo).resize(7300, 5400, { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer();
 }
 

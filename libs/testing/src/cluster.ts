@@ -1,3 +1,4 @@
+import { DETECT_PATH } from '@vision/wire';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -9,7 +10,7 @@ import { startService, type ServiceProcess } from './service-process';
 import { TEST_JWT_SECRET } from './tokens';
 
 /** `deploy/site.env` as a map: the settings compose and the local cluster share. */
-export function readSiteEnv(file = join(repoRoot(), 'deploy', 'site.env')): Record<string, string> {
+function readSiteEnv(file = join(repoRoot(), 'deploy', 'site.env')): Record<string, string> {
   const env: Record<string, string> = {};
   for (const raw of readFileSync(file, 'utf8').split('\n')) {
     const line = raw.trim();
@@ -21,7 +22,7 @@ export function readSiteEnv(file = join(repoRoot(), 'deploy', 'site.env')): Reco
 }
 
 /** envsubst as the nginx image runs it: only the named variables are replaced; a missing one is an error. */
-export function renderTemplate(text: string, vars: Record<string, string>): string {
+function renderTemplate(text: string, vars: Record<string, string>): string {
   return text.replace(/\$\{(VISION_[A-Z_]+)\}/g, (_, name: string) => {
     const v = vars[name];
     if (v === undefined) throw new Error(`template variable ${name} has no value`);
@@ -152,7 +153,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       workers,
       nginx,
       site,
-      url: `wss://127.0.0.1:${site.httpsPort}/ws/detect`,
+      url: `wss://127.0.0.1:${site.httpsPort}${DETECT_PATH}`,
       http: `https://127.0.0.1:${site.httpsPort}`,
       jwtSecret,
       stop,

@@ -5,6 +5,7 @@ import { queueResults } from '@vision/results-stream';
 import { queueHealth } from './redis-queue-stats';
 import { redisKeys, type RedisKeys } from './redis-keys';
 import type { CompletedFrame, Delivery, TransportHealth, WorkerTransport } from './transport';
+import { compareIds, decodeEntry, metaOf, type StreamEntry } from './stream-entry';
 import { openMember, transportScripts } from './transport-scripts';
 
 export interface RedisWorkerTransportOptions {
@@ -31,8 +32,6 @@ export interface RedisWorkerTransportOptions {
   /** Told about frames taken over from another consumer and frames dead-lettered. */
   onReclaim?: (event: { claimed: number; deadLettered: number }) => void;
 }
-
-type StreamEntry = [Buffer, Buffer[] | null];
 
 /** Waits shorter than this poll instead of using `BLOCK` (see `pollRead`). */
 const SHORT_BLOCK_MS = 200;
@@ -280,31 +279,4 @@ export class RedisWorkerTransport implements WorkerTransport {
   private report(err: Error, where: string): void {
     this.opts.onError?.(err, where);
   }
-}
-
-function compareIds(a: string, b: string): number {
-  const [am, as] = a.split('-').map(BigInt);
-  const [bm, bs] = b.split('-').map(BigInt);
-  return am === bm ? (as < bs ? -1 : as > bs ? 1 : 0) : am < bm ? -1 : 1;
-}
-
-function metaOf(job: Delivery['job']): FrameJobMeta {
-  const { image, ...meta } = job;
-  return meta;
-}
-
-function decodeEntry(fields: Buffer[]): Delivery['job'] | undefined {
-  let meta: FrameJobMeta | undefined;
-  let image: Buffer | undefined;
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    const k = fields[i].toString();
-    if (k === 'm') {
-      try {
-        meta = JSON.parse(fields[i + 1].toString('utf8')) as FrameJobMeta;
-      } catch {
-        return undefined;
-      }
-    } else if (k === 'img') image = fields[i + 1];
-  }
-  return meta && image ? { ...meta, image } : undefined;
 }

@@ -3,7 +3,7 @@ import ipaddr from 'ipaddr.js';
 import { VisionError } from '@vision/wire';
 
 /** Header carrying `t=<unix s>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, like Stripe's: the timestamp stops replays. */
-export const SIGNATURE_HEADER = 'x-vision-signature';
+const SIGNATURE_HEADER = 'x-vision-signature';
 
 export function signWebhook(secret: string, body: string, nowS = Math.floor(Date.now() / 1000)): string {
   const mac = createHmac('sha256', secret).update(`${nowS}.${body}`).digest('hex');
@@ -44,7 +44,7 @@ export function checkWebhookUrl(raw: string, hosts: readonly string[]): string {
 }
 
 /** A webhook answer slower than this counts as a failed attempt. */
-export const WEBHOOK_TIMEOUT_MS = 5000;
+const WEBHOOK_TIMEOUT_MS = 5000;
 
 /**
  * How often a delivery is attempted and how long between attempts (BullMQ's exponential backoff:

@@ -1,6 +1,9 @@
 import type { Detection } from './detection';
 import type { WireError } from './error-codes';
 
+/** The edge's WebSocket endpoint (and, with `/v1/detect`, what HTTP clients post to). */
+export const DETECT_PATH = '/ws/detect';
+
 /** Sub-protocol names offered in `Sec-WebSocket-Protocol`. No header: the seed-compatible protocol. */
 export const PROTOCOL_V1 = 'yolo.v1';
 

@@ -103,7 +103,7 @@ export function decodeEnd2End(v: OutputView, conf: number, out: Candidates): voi
  * The serving graph's `[K, 6]` (cx, cy, w, h, score, class): the best K anchors, best first, so
  * the rows above the threshold are a prefix.
  */
-export function decodeTopK(v: OutputView, conf: number, out: Candidates): void {
+function decodeTopK(v: OutputView, conf: number, out: Candidates): void {
   const { data, offset, d1: k, d2: cols } = v;
   let kept = 0;
   while (kept < k && data[offset + kept * cols + 4] > conf) kept++;

@@ -3,7 +3,7 @@ import proxyaddr from 'proxy-addr';
 import type { AuthConfig } from '@vision/config';
 
 /** The sub-protocol prefix that carries a token: `bearer.<jwt>` (the only header browser code can set). */
-export const BEARER_PROTOCOL_PREFIX = 'bearer.';
+const BEARER_PROTOCOL_PREFIX = 'bearer.';
 
 /**
  * The bearer token of a request, from (in order) `Authorization: Bearer`, a `bearer.<jwt>`

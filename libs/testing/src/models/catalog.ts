@@ -14,8 +14,6 @@ export const FIXTURE_MODELS: Record<string, ColorCellDetectorSpec> = {
   'colors-e2e-b1': { layout: 'end2end', batch: 1, height: 640, width: 640 },
 };
 
-/** The default model `npm start` serves when MODEL_PATH is unset. */
-export const DEMO_MODEL = 'colors-v8-dyn';
 
 export const BENCH_MODEL_SIZES = [640, 320] as const;
 

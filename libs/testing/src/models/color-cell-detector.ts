@@ -16,7 +16,7 @@ export interface ColorCellDetectorSpec {
   withNames?: boolean;
 }
 
-export const COLOR_CLASSES = ['red', 'green', 'blue'] as const;
+const COLOR_CLASSES = ['red', 'green', 'blue'] as const;
 /** Constant objectness the v5 variant emits, so tests can see that decoders multiply it in. */
 export const V5_OBJECTNESS = 0.8;
 
