@@ -189,6 +189,9 @@ export const INFERENCE = {
   nice: 10,
 } as const;
 
+/** Secrets printed in this repository's examples: anyone can sign tokens with them. */
+const PUBLISHED_SECRETS: readonly string[] = ['change-me-to-at-least-32-random-characters'];
+
 /** The generated colour detector `npm start` serves when no MODEL_PATH is given (`npm run models`). */
 export const DEMO_MODEL_PATH = 'models/colors-v8-dyn.onnx';
 
@@ -219,6 +222,7 @@ export function loadConfig(env: Env): AppConfig {
   const a = e.auth;
   const keySources = [a.secret, a.jwksFile, a.jwksUrl].filter((v) => v !== undefined).length;
   if (keySources > 1) fail('JWT_SECRET / JWKS_FILE / JWKS_URL: set exactly one key source');
+  if (a.secret !== undefined && PUBLISHED_SECRETS.includes(a.secret)) fail('JWT_SECRET: this is the example value published in deploy/k8s/config.yaml; generate your own (openssl rand -hex 32)');
   if (a.disabled === false && keySources === 0) fail('AUTH_DISABLED: false needs a key source (JWT_SECRET, JWKS_FILE or JWKS_URL)');
   if (Boolean(e.tlsCertFile) !== Boolean(e.tlsKeyFile)) fail('TLS_CERT_FILE / TLS_KEY_FILE: set both or neither');
   if (e.metricsPort !== undefined && e.metricsPort !== 0 && e.metricsPort === e.port) fail('METRICS_PORT: must differ from PORT (metrics are never public)');

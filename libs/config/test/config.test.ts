@@ -63,6 +63,7 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ AUTH_DISABLED: 'false' })).toThrow(/AUTH_DISABLED/);
     expect(() => loadConfig({ TLS_CERT_FILE: 'cert.pem' })).toThrow(/TLS_KEY_FILE/);
     expect(() => loadConfig({ PORT: '9000', METRICS_PORT: '9000' })).toThrow(/METRICS_PORT/);
+    expect(() => loadConfig({ JWT_SECRET: 'change-me-to-at-least-32-random-characters' })).toThrow(/JWT_SECRET: this is the example value/);
     const c = loadConfig({ JWT_SECRET: 'x'.repeat(32), ALLOWED_ORIGINS: 'https://a.example, https://b.example', TRUSTED_PROXIES: 'loopback,10.0.0.0/8' });
     expect(c.auth).toMatchObject({ secret: 'x'.repeat(32), allowedOrigins: ['https://a.example', 'https://b.example'], trustedProxies: ['loopback', '10.0.0.0/8'], allowNoOrigin: true });
   });

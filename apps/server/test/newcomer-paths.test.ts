@@ -1,0 +1,84 @@
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  cleanupPrefix, COLORS, freePort, modelsDir, repoRoot, startService, startTestRedis, uniquePrefix, type ServiceProcess,
+} from '@vision/testing';
+
+const CHROMIUM = '/usr/bin/chromium';
+
+/**
+ * What a newcomer and an operator do first, as the README says it: start an edge and workers on
+ * one host with the default ops ports; open the embedded server from a web app of their own (the
+ * browser snippet of the README, served from another origin); create a compose site's secrets.
+ */
+describe('newcomer and operator paths', () => {
+  const stops: (() => Promise<unknown>)[] = [];
+  afterAll(async () => {
+    for (const s of stops.reverse()) await s();
+  });
+
+  it('an edge and two workers share a host with the default METRICS_PORT', async () => {
+    const redis = await startTestRedis();
+    const prefix = uniquePrefix('host');
+    stops.push(() => redis.stop(), () => cleanupPrefix(redis.url, prefix));
+    // METRICS_PORT unset (the harness would pick free ports): each role's own default.
+    const env = { REDIS_URL: redis.url, REDIS_PREFIX: prefix, MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), METRICS_PORT: '', HOST: '127.0.0.1' };
+    const procs: ServiceProcess[] = [];
+    stops.push(() => Promise.all(procs.map((p) => p.kill('SIGKILL'))));
+    procs.push(await startService('edge', env), await startService('worker', env), await startService('worker', env));
+    const [edge, first, second] = procs;
+    expect([edge.metricsPort, first.metricsPort]).toEqual([9464, 9465]);
+    // The second worker on the host finds 9465 taken, says where it went, and serves.
+    expect(second.metricsPort).not.toBe(9465);
+    expect(second.logs.some((l) => String(l['msg']).includes('default METRICS_PORT in use'))).toBe(true);
+    for (const p of procs) expect((await fetch(`http://127.0.0.1:${p.metricsPort}/healthz`)).status).toBe(200);
+    await expect.poll(async () => (await (await fetch(`http://127.0.0.1:${edge.port}/readyz`)).json()) as { workers: boolean }).toMatchObject({ workers: true });
+  });
+
+  it("answers the README's browser snippet from a web app on another origin (npm start, no key source)", { timeout: 60_000 }, async () => {
+    const port = await freePort();
+    const server = await startService('server', { MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), PORT: String(port), HOST: '127.0.0.1', INTRA_OP_THREADS: '1' });
+    stops.push(() => server.kill('SIGKILL'));
+    // The snippet as the README prints it, in a page of its own origin (another port).
+    const readme = readFileSync(join(repoRoot(), 'README.md'), 'utf8');
+    const snippet = /```html\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(snippet, 'README.md has an html snippet').toBeDefined();
+    const page = `<!doctype html><canvas id="frame" width="640" height="480"></canvas><script>
+      const c = document.getElementById('frame').getContext('2d');
+      c.fillStyle = 'rgb(114,114,114)'; c.fillRect(0, 0, 640, 480);
+      c.fillStyle = 'rgb(${COLORS.red.join(',')})'; c.fillRect(320, 240, 32, 32);</script>${snippet!.replaceAll('localhost:8080', `127.0.0.1:${port}`)}`;
+    const app: Server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(page));
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
+    stops.push(() => new Promise((r) => app.close(r)));
+    const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    stops.push(() => browser.close());
+    const tab = await browser.newPage();
+    // The snippet logs what it receives: the boxes, as a JSON array.
+    const logged = new Promise<string>((resolve) => tab.on('console', (m) => m.text().startsWith('[') && resolve(m.text())));
+    await tab.goto(`http://127.0.0.1:${(app.address() as { port: number }).port}/`);
+    const boxes = JSON.parse(await logged) as { name: string; xmin: number; ymin: number }[];
+    expect(boxes.map((b) => [b.name, Math.round(b.xmin), Math.round(b.ymin)])).toEqual([['red', 320, 240]]);
+    // Nothing was refused: an embedded server without a key source takes any Origin.
+    expect(server.logs.some((l) => String(l['msg']).includes('Origin refused'))).toBe(false);
+  });
+
+  it('creates a compose site .env once, with secrets compose accepts, and never overwrites it', () => {
+    const site = mkdtempSync(join(tmpdir(), 'site-'));
+    mkdirSync(join(site, 'deploy'));
+    copyFileSync(join(repoRoot(), 'deploy', 'init-site.sh'), join(site, 'deploy', 'init-site.sh'));
+    execFileSync('bash', [join(site, 'deploy', 'init-site.sh')]);
+    const env = readFileSync(join(site, '.env'), 'utf8');
+    expect(statSync(join(site, '.env')).mode & 0o777).toBe(0o600);
+    expect(/^JWT_SECRET=([0-9a-f]{64})$/m.exec(env)).not.toBeNull();
+    execFileSync('bash', [join(site, 'deploy', 'init-site.sh')], { stdio: 'ignore' });
+    expect(readFileSync(join(site, '.env'), 'utf8')).toBe(env);
+    // docker-compose's required-variable checks pass with it (no engine needed to render the file).
+    const rendered = execFileSync('docker-compose', ['--env-file', join(site, '.env'), '-f', join(repoRoot(), 'docker-compose.yml'), 'config'], { cwd: repoRoot() }).toString();
+    expect(rendered).toContain(/^JWT_SECRET=(\S+)$/m.exec(env)![1]);
+  });
+});
