@@ -38,10 +38,13 @@ async function main(): Promise<void> {
     .option('--connections <n>', 'abusive connections per attack', '16')
     .option('--attacks <list>', 'comma-separated attack classes', ATTACKS.join(','))
     .option('--edge-env <list>', 'extra edge settings, KEY=VALUE,… (e.g. per-subject quotas)', '')
+    .option('--worker-env <list>', "worker settings, KEY=VALUE,… ('' for the defaults)", 'INTRA_OP_THREADS=1')
     .option('--out <dir>', 'results directory', join(repoRoot(), 'results'))
     .parse()
-    .opts<{ runs: string; seconds: string; connections: string; attacks: string; edgeEnv: string; out: string }>();
-  const edgeEnv = Object.fromEntries(o.edgeEnv.split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+    .opts<{ runs: string; seconds: string; connections: string; attacks: string; edgeEnv: string; workerEnv: string; out: string }>();
+  const envOf = (list: string) => Object.fromEntries(list.split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+  const edgeEnv = envOf(o.edgeEnv);
+  const workerEnv = envOf(o.workerEnv);
   const photoPath = join(imageFixturesDir(), 'coffee-1280x720.jpg');
   const windowMs = Number(o.seconds) * 1000;
   const rows: AttackRow[] = [];
@@ -51,7 +54,7 @@ async function main(): Promise<void> {
       const common = { REDIS_URL: redis.url, REDIS_PREFIX: uniquePrefix('attack'), LOG_LEVEL: 'warn', MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx') };
       const procs: ServiceProcess[] = [];
       try {
-        procs.push(await startService('worker', { ...common, LOG_LEVEL: 'info', INTRA_OP_THREADS: '1' }));
+        procs.push(await startService('worker', { ...common, LOG_LEVEL: 'info', ...workerEnv }));
         const edge = await startService('edge', { ...common, LOG_LEVEL: 'info', AUTH_DISABLED: '', JWT_SECRET: TEST_JWT_SECRET, TRUSTED_PROXIES: '127.0.0.1', ...edgeEnv });
         procs.push(edge);
         const url = `ws://127.0.0.1:${edge.port}${DETECT_PATH}`;
