@@ -5,7 +5,7 @@
 # An existing `.env` is never overwritten (a new JWT_SECRET would invalidate every token issued).
 #
 #   deploy/init-site.sh && docker compose up -d --build
-#   docker compose exec edge node apps/tools/dist/token.js --sub gate-3 --streams 'gate-*' --ttl 30d
+#   docker compose exec edge-1 node apps/tools/dist/token.js --sub gate-3 --streams 'gate-*' --ttl 30d
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -e .env ]; then
@@ -21,4 +21,4 @@ umask 077
   echo "EVENTS_WEBHOOK_SECRET=$(openssl rand -hex 32)"
 } > .env
 echo "wrote .env (mode 600). Mint a token once the site is up:"
-echo "  docker compose exec edge node apps/tools/dist/token.js --sub camera-1 --ttl 30d"
+echo "  docker compose exec edge-1 node apps/tools/dist/token.js --sub camera-1 --ttl 30d"

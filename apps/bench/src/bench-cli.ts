@@ -10,7 +10,8 @@ import { table } from './stats';
 
 /**
  * `npm run bench:run -- --url http://127.0.0.1:8080 --transport ws-binary --cameras 4 --fps 5`:
- * simulate cameras against a running edge and print one summary.
+ * simulate cameras against a running edge and print one summary. `--token <jwt>` (from
+ * `npm run token`) for edges with authentication on.
  */
 export function loadBenchImages(pattern = /-(640x480|1280x720)\.jpg$/): Buffer[] {
   const dir = imageFixturesDir();
@@ -42,11 +43,12 @@ async function main(): Promise<void> {
     .option('--fps <n>', 'frames per second per camera', positive, 5)
     .option('--seconds <n>', 'duration', positive, 10)
     .option('--worker-metrics <url>', "a worker's /metrics URL, for busy fraction and batch sizes")
+    .option('--token <jwt>', 'bearer token for edges with authentication on (sent as Authorization: Bearer)')
     .parse()
-    .opts<{ url: string; transport: string; cameras: number; fps: number; seconds: number; workerMetrics?: string }>();
+    .opts<{ url: string; transport: string; cameras: number; fps: number; seconds: number; workerMetrics?: string; token?: string }>();
   if (!BENCH_TRANSPORTS.includes(o.transport as BenchTransport)) throw new Error(`--transport must be one of ${BENCH_TRANSPORTS.join(', ')}`);
   const before = o.workerMetrics ? await scrapeWorker(o.workerMetrics) : undefined;
-  const run = await runWithProgress({ transport: o.transport as BenchTransport, baseUrl: o.url, images: loadBenchImages(), cameras: o.cameras, fps: o.fps, seconds: o.seconds });
+  const run = await runWithProgress({ transport: o.transport as BenchTransport, baseUrl: o.url, images: loadBenchImages(), cameras: o.cameras, fps: o.fps, seconds: o.seconds, ...(o.token ? { token: o.token } : {}) });
   const s = summarize(run);
   if (before && o.workerMetrics) {
     const d = diffCounters(before, await scrapeWorker(o.workerMetrics), run.elapsedMs);

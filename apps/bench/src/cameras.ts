@@ -42,6 +42,8 @@ export interface CameraRunOptions {
   timeoutMs?: number;
   /** ws-binary: the model every camera's connection chooses (`?model=`). */
   model?: string;
+  /** A bearer token every connection and request carries (`Authorization: Bearer`), for edges with authentication on. */
+  token?: string;
   onFrame?: () => void;
 }
 
@@ -55,9 +57,10 @@ export async function runCameras(o: CameraRunOptions): Promise<CameraRun> {
   const frames: FrameRecord[] = [];
   let skipped = 0;
   const maxInFlight = o.maxInFlight ?? 2;
+  const headers: Record<string, string> = o.token ? { authorization: `Bearer ${o.token}` } : {};
   const senders = await Promise.all(
     Array.from({ length: o.cameras }, (_, i) =>
-      o.transport === 'ws-binary' ? wsSender(o.baseUrl, agent, i, o.model) : o.transport === 'ws-seed' ? seedSender(o.baseUrl, agent) : httpSender(o, agent),
+      o.transport === 'ws-binary' ? wsSender(o.baseUrl, agent, headers, i, o.model) : o.transport === 'ws-seed' ? seedSender(o.baseUrl, agent, headers) : httpSender(o, agent, headers),
     ),
   );
   const started = Date.now();
@@ -100,9 +103,9 @@ export async function runCameras(o: CameraRunOptions): Promise<CameraRun> {
 
 type Sender = ((image: Buffer) => Promise<{ outcome: string; batchSize?: number }>) & { close?: () => void };
 
-async function wsSender(baseUrl: string, agent: CountingAgent, cam: number, model: string | undefined): Promise<Sender> {
+async function wsSender(baseUrl: string, agent: CountingAgent, headers: Record<string, string>, cam: number, model: string | undefined): Promise<Sender> {
   const query = model ? `?model=${encodeURIComponent(model)}` : '';
-  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}${DETECT_PATH}${query}`, [PROTOCOL_V1], { agent });
+  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}${DETECT_PATH}${query}`, [PROTOCOL_V1], { agent, headers });
   const waiting = new Map<number, (r: { outcome: string; batchSize?: number }) => void>();
   await new Promise<void>((resolve, reject) => {
     ws.once('error', reject);
@@ -127,8 +130,8 @@ async function wsSender(baseUrl: string, agent: CountingAgent, cam: number, mode
 }
 
 /** The seed protocol: no header, replies in send order (the naive server answers one at a time). */
-async function seedSender(baseUrl: string, agent: CountingAgent): Promise<Sender> {
-  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}${DETECT_PATH}`, { agent });
+async function seedSender(baseUrl: string, agent: CountingAgent, headers: Record<string, string>): Promise<Sender> {
+  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}${DETECT_PATH}`, { agent, headers });
   const fifo: ((r: { outcome: string }) => void)[] = [];
   await new Promise<void>((resolve, reject) => {
     ws.once('error', reject);
@@ -147,7 +150,7 @@ async function seedSender(baseUrl: string, agent: CountingAgent): Promise<Sender
   return send;
 }
 
-async function httpSender(o: CameraRunOptions, agent: CountingAgent): Promise<Sender> {
+async function httpSender(o: CameraRunOptions, agent: CountingAgent, auth: Record<string, string>): Promise<Sender> {
   const url = new URL('/v1/detect', o.baseUrl);
   return (image) =>
     new Promise((resolve) => {
@@ -155,7 +158,7 @@ async function httpSender(o: CameraRunOptions, agent: CountingAgent): Promise<Se
       const body = json ? Buffer.from(JSON.stringify({ image: image.toString('base64') })) : image;
       const req = request(
         url,
-        { method: 'POST', agent, headers: { 'content-type': json ? 'application/json' : 'image/jpeg', 'content-length': body.length } },
+        { method: 'POST', agent, headers: { ...auth, 'content-type': json ? 'application/json' : 'image/jpeg', 'content-length': body.length } },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));

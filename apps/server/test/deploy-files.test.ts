@@ -1,5 +1,7 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { request } from 'node:https';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
@@ -8,7 +10,7 @@ import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { EdgeModule, type EdgeContext } from '@vision/edge';
 import { INFERENCE_NODE_FLAGS } from '@vision/config';
 import { GatewayMetrics, VisionMetrics } from '@vision/metrics';
-import { nginxCheck, prepareNginx, repoRoot } from '@vision/testing';
+import { nginxCheck, prepareNginx, repoRoot, type NginxSite } from '@vision/testing';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
@@ -53,6 +55,44 @@ describe('deployment files', () => {
       const check = nginxCheck(site);
       expect(check.ok, check.output).toBe(true);
     } finally {
+      rmSync(site.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('nginx: bulk uploads up to BULK_MAX_UPLOAD_BYTES reach the edges on /v1/jobs; other paths keep the frame-sized cap', async () => {
+    // A stand-in edge: answers with the body bytes it received and the X-Forwarded-For it was given.
+    const edge = createServer((socket) => {
+      let head = '';
+      let bytes = 0;
+      let body = -1;
+      socket.on('data', (chunk: Buffer) => {
+        if (body < 0) {
+          head += chunk.toString('latin1');
+          const end = head.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          body = Buffer.byteLength(head.slice(end + 4), 'latin1');
+          bytes = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+        } else body += chunk.length;
+        if (body >= bytes) {
+          const answer = JSON.stringify({ bytes: body, xff: /x-forwarded-for: ([^\r]+)/i.exec(head)?.[1] });
+          socket.end(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${answer.length}\r\nconnection: close\r\n\r\n${answer}`);
+        }
+      });
+    });
+    await new Promise<void>((r) => edge.listen(0, '127.0.0.1', () => r()));
+    const site = await prepareNginx([`127.0.0.1:${(edge.address() as AddressInfo).port}`]);
+    const nginx = spawn('nginx', ['-p', site.dir, '-c', site.conf, '-e', join(site.dir, 'error.log'), '-g', 'daemon off;'], { stdio: 'ignore' });
+    try {
+      const post = (path: string, size: number) => upload(site, path, Buffer.alloc(size));
+      await expect.poll(() => post('/v1/detect', 1).then((r) => r.status, () => 0), { timeout: 10_000 }).toBe(200);
+      const big = 20 * 1024 * 1024;
+      // The whole body arrives, with the proxy headers of the parent location (X-Forwarded-For replaced).
+      expect(await post('/v1/jobs', big)).toEqual({ status: 200, body: JSON.stringify({ bytes: big, xff: '127.0.0.1' }) });
+      expect((await post('/v1/jobs?model=general', big)).status).toBe(200);
+      expect((await post('/v1/detect', big)).status).toBe(413);
+    } finally {
+      nginx.kill('SIGKILL');
+      edge.close();
       rmSync(site.dir, { recursive: true, force: true });
     }
   });
@@ -122,6 +162,10 @@ describe('deployment files', () => {
     };
     const config = parseAllDocuments(readFileSync(deploy('k8s', 'config.yaml'), 'utf8'))[0].toJS() as { data: Record<string, string> };
     expect(edge.spec.template.spec.terminationGracePeriodSeconds * 1000).toBeGreaterThan(5000 + Number(config.data['SHUTDOWN_GRACE_MS']) + 5000);
+    // Bulk uploads (256 MiB) have an Ingress of their own with a body cap above the edge's; frames keep 9m.
+    const ingresses = parseAllDocuments(readFileSync(deploy('k8s', 'edge.yaml'), 'utf8')).map((d) => d.toJS() as { kind: string; metadata: { annotations: Record<string, string> }; spec: { rules: { http: { paths: { path: string }[] } }[] } }).filter((d) => d.kind === 'Ingress');
+    const bodyCap = (path: string) => ingresses.find((i) => i.spec.rules[0].http.paths.some((p) => p.path === path))?.metadata.annotations['nginx.ingress.kubernetes.io/proxy-body-size'];
+    expect([bodyCap('/'), bodyCap('/v1/jobs')]).toEqual(['9m', '257m']);
   });
 
   it('openapi.yaml: describes every HTTP route the edge serves, with each method', () => {
@@ -164,3 +208,16 @@ describe('deployment files', () => {
     for (const p of ['node_modules', 'models', '*.onnx', '.git']) expect(ignore).toContain(p);
   });
 });
+
+/** POSTs `body` through nginx's TLS listener: the status (the stand-in edge's 200, or nginx's own) and the answer. */
+function upload(site: NginxSite, path: string, body: Buffer): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: site.httpsPort, path, method: 'POST', ca: site.ca, servername: 'localhost', headers: { 'content-length': body.length } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}

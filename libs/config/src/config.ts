@@ -13,7 +13,7 @@ const MiB = 1024 * 1024;
 /**
  * Every setting of the edge, worker and embedded server, read from the environment once at
  * start-up: the variable, its validation and its default, once each. The config's shape is this
- * tree's; the README's configuration table describes it (a test keeps them together).
+ * tree's; docs/configuration.md describes it (the docs check keeps them together).
  */
 export const CORE_SETTINGS = {
   port: setting('PORT', int(0, 65535).default(8080)),
@@ -184,7 +184,7 @@ export const INFERENCE = {
   fallbackImageSize: 640,
   /**
    * Nice value of the inference threads: the event loop and decoding go first when the cores are
-   * contended, and inference takes what is left (README, "Inference core").
+   * contended, and inference takes what is left (docs/models.md, "Preprocessing and postprocessing").
    */
   nice: 10,
 } as const;

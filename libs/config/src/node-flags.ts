@@ -7,6 +7,6 @@
  * `--single-threaded-gc`: V8's parallel collections wait for helper threads, and where inference
  * keeps every core busy (a CPU worker) those threads wait for a core too, stalling the loop that
  * routes frames. The heap of these processes is small (pixels never stay on it), so collecting on
- * the main thread alone costs little; README "Event-loop delay" has the bench figures.
+ * the main thread alone costs little; docs/benchmarks.md has the bench figures.
  */
 export const INFERENCE_NODE_FLAGS: readonly string[] = ['--single-threaded-gc'];
