@@ -1,5 +1,7 @@
-// The demo page: camera or video file → JPEG frames over the SDK → boxes on an overlay canvas.
+// The demo page: camera or video file → JPEG frames over the SDK → boxes on an overlay canvas;
+// with `?events=<ws url of /ws/events>`, the camera's zones, lines, counts, track ids and events too.
 import { VisionClient } from './vision-client.js';
+import { describeEvent, drawEvents, followEvents } from './events-feed.js';
 
 const $ = (id) => document.getElementById(id);
 const video = $('video');
@@ -9,8 +11,11 @@ const params = new URLSearchParams(location.search);
 const token = params.get('token') || $('token').value || undefined;
 const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws/detect`;
 
+// The streamId frames carry: the camera the events service's rules name.
+const camera = params.get('camera') || 'demo';
+
 const client = new VisionClient({ url, token: () => $('token').value || token });
-const demo = { client, results: 0, lastDetections: [], lastSize: null };
+const demo = { client, results: 0, lastDetections: [], lastSize: null, feed: null };
 window.demo = demo; // for the browser test and for poking around
 
 let countdown;
@@ -34,6 +39,7 @@ function draw(detections, width, height) {
   overlay.height = height;
   const ctx = overlay.getContext('2d');
   ctx.clearRect(0, 0, width, height);
+  if (demo.feed) drawEvents(ctx, demo.feed, width, height);
   ctx.lineWidth = 3;
   ctx.font = '14px system-ui, sans-serif';
   for (const d of detections) {
@@ -51,7 +57,7 @@ async function sendFrame() {
   capture.height = h;
   capture.getContext('2d').drawImage(video, 0, 0, w, h);
   const blob = await new Promise((r) => capture.toBlob(r, 'image/jpeg', Number($('quality').value)));
-  const outcome = await client.send(blob, { streamId: 'demo', captureTs: Date.now() });
+  const outcome = await client.send(blob, { streamId: camera, captureTs: Date.now() });
   if (outcome.status !== 'result') return;
   demo.results++;
   demo.lastDetections = outcome.result.detections;
@@ -82,7 +88,7 @@ $('file').addEventListener('change', async (e) => {
 });
 
 setInterval(() => {
-  const s = client.stats().find((x) => x.streamId === 'demo');
+  const s = client.stats().find((x) => x.streamId === camera);
   if (!s) return;
   $('fps-sent').textContent = s.fpsSent.toFixed(1);
   $('rps').textContent = s.resultsPerSecond.toFixed(1);
@@ -92,5 +98,17 @@ setInterval(() => {
   $('bytes').textContent = (s.bytesPerFrame / 1024).toFixed(0);
   $('batch').textContent = s.batchSize ?? '–';
 }, 500);
+
+function showFeed(feed) {
+  $('events-state').textContent = feed.error ?? feed.state;
+  $('events-state').dataset.state = feed.state;
+  $('events-list').replaceChildren(...feed.events.map((e) => Object.assign(document.createElement('li'), { textContent: describeEvent(e) })));
+  if (demo.lastSize) draw(demo.lastDetections, demo.lastSize.width, demo.lastSize.height);
+}
+
+if (params.get('events')) {
+  $('events').hidden = false;
+  demo.feed = followEvents({ url: params.get('events'), camera, token: params.get('events_token') || token, onChange: showFeed });
+}
 
 if (params.get('autostart') === 'camera') $('camera').click();

@@ -8,7 +8,7 @@ export type ServiceRole = 'edge' | 'worker' | 'server' | 'gateway' | 'events';
 export interface ServiceProcess {
   role: ServiceRole;
   proc: ChildProcess;
-  /** The HTTP/WebSocket port (edge and server roles), or the gateway's API port. */
+  /** The HTTP/WebSocket port (edge, server and events roles), or the gateway's API port. */
   port: number | undefined;
   /** METRICS_PORT as bound (/metrics, /healthz, /readyz). */
   metricsPort: number;
