@@ -42,7 +42,8 @@ async function main(): Promise<void> {
     .option('--engines <n>', 'worker ENGINES (sessions running batches at once)', '1')
     .option('--decode-concurrency <n>', "worker DECODE_CONCURRENCY (default: its own, the CPUs available)")
     .option('--images <list>', 'camera frames: 720 (the 1280×720 fixtures), 1080 (1920×1080 versions of them)', '720,1080')
-    .option('--spin-single-frames', 'worker SPIN_SINGLE_FRAMES=true (one-frame runs on a spinning session)')
+    .option('--no-spin-single-frames', 'worker SPIN_SINGLE_FRAMES=false (one-frame runs never spin, even when they find the engine idle)')
+    .option('--original-graph', 'worker SERVING_GRAPH=false (the export as it is: float32 NCHW in, every candidate out)')
     .option('--naive-threads <n>', "the naive server's ONNX Runtime intra-op threads (0: ORT's default, what a one-file server gets)", '0')
     .option('--provider <name>', 'EXECUTION_PROVIDER for every system', 'cpu')
     .option('--skip <list>', 'systems and scenarios to leave out: naive, redis, embedded, http, two-models, bulk', '')
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
     .parse()
     .opts<{
       model: string; batches: string; cameras: string; fps: string; lowFps: string; lowSeconds: string; lowRounds: string; seconds: string;
-      maxBatch?: string; engines: string; decodeConcurrency?: string; images: string; spinSingleFrames?: boolean; naiveThreads: string; provider: string; skip: string; out: string; bulkImages: string; bulkFps: string;
+      maxBatch?: string; engines: string; decodeConcurrency?: string; images: string; spinSingleFrames?: boolean; originalGraph?: boolean; naiveThreads: string; provider: string; skip: string; out: string; bulkImages: string; bulkFps: string;
     }>();
   const images = await benchImages(o.images.split(','));
   const provider = o.provider as ExecutionProviderName;

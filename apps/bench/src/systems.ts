@@ -29,7 +29,7 @@ export async function benchImages(heights: string[]): Promise<{ width: number; h
 /** This project in Redis mode (edge + worker processes, own redis-server) or embedded mode (one process). */
 export async function startProject(
   mode: 'redis' | 'embedded',
-  o: { model: string; maxBatch?: string; engines: string; decodeConcurrency?: string; images: string; spinSingleFrames?: boolean },
+  o: { model: string; maxBatch?: string; engines: string; decodeConcurrency?: string; images: string; spinSingleFrames?: boolean; originalGraph?: boolean },
   provider: string,
   env: Record<string, string> = {},
 ): Promise<System & { stop: () => Promise<void> }> {
@@ -39,7 +39,8 @@ export async function startProject(
     ...(redis ? { REDIS_URL: redis.url, REDIS_PREFIX: uniquePrefix('bench') } : {}),
     MODEL_PATH: o.model, LOG_LEVEL: 'info', EXECUTION_PROVIDER: provider, ENGINES: o.engines,
     ...(o.maxBatch ? { MAX_BATCH: o.maxBatch } : {}),
-    ...(o.spinSingleFrames ? { SPIN_SINGLE_FRAMES: 'true' } : {}),
+    ...(o.spinSingleFrames === false ? { SPIN_SINGLE_FRAMES: 'false' } : {}),
+    ...(o.originalGraph ? { SERVING_GRAPH: 'false' } : {}),
     ...(o.decodeConcurrency ? { DECODE_CONCURRENCY: o.decodeConcurrency } : {}),
     // The load generator is one address (one tenant without auth): let it use the whole backlog.
     MAX_QUEUE: '64', TENANT_MAX_QUEUE: '64', SUBJECT_FRAMES_PER_SECOND: '100000', FRAMES_PER_SECOND: '1000',

@@ -48,7 +48,8 @@ export const CORE_SETTINGS = {
     // Unset: by provider (see providerDefaults).
     intraOpThreads: setting('INTRA_OP_THREADS', int(0, 1024).optional()),
     interOpThreads: setting('INTER_OP_THREADS', int(0, 1024).default(0)),
-    spinSingleFrames: setting('SPIN_SINGLE_FRAMES', bool.default(false)),
+    // Unset: by provider (see providerDefaults).
+    spinSingleFrames: setting('SPIN_SINGLE_FRAMES', bool.optional()),
     maxInputPixels: setting('MAX_INPUT_PIXELS', int(1, 1_000_000_000).default(40_000_000)),
     // Interlaced/progressive and 16-bit images cost many times a baseline decode (a 309 KB
     // interlaced 16-bit PNG took ~1 s and ~300 MB at 6300²).
@@ -152,13 +153,15 @@ type CoreLoaded = Loaded<typeof CORE_SETTINGS>;
  * Defaults that depend on the execution provider. On CPU: ONNX Runtime's own thread choice (0) ran
  * one thread on a 2-vCPU VM, so one thread per available CPU; a frame costs about the same at any
  * batch size and every frame of a batch waits for its end, so batches of 2 (the best per frame
- * measured there); bulk images one at a time, never beside live frames. On a GPU: ORT's threads
+ * measured there); a frame that finds the engine idle runs on spinning threads (lower latency at
+ * low load, nothing taken from decoding under load); bulk images one at a time, never beside live
+ * frames. On a GPU: ORT's threads
  * (every batch size has its own session and pool), batches of 8, and bulk images may fill batches.
  */
-export function providerDefaults(provider: ExecutionProviderName): { intraOpThreads: number; maxBatch: number; bulkMaxBatch: (maxBatch: number) => number; bulkTopUp: boolean } {
+export function providerDefaults(provider: ExecutionProviderName): { intraOpThreads: number; spinSingleFrames: boolean; maxBatch: number; bulkMaxBatch: (maxBatch: number) => number; bulkTopUp: boolean } {
   return provider === 'cpu'
-    ? { intraOpThreads: availableParallelism(), maxBatch: 2, bulkMaxBatch: () => 1, bulkTopUp: false }
-    : { intraOpThreads: 0, maxBatch: 8, bulkMaxBatch: (maxBatch) => maxBatch, bulkTopUp: true };
+    ? { intraOpThreads: availableParallelism(), spinSingleFrames: true, maxBatch: 2, bulkMaxBatch: () => 1, bulkTopUp: false }
+    : { intraOpThreads: 0, spinSingleFrames: false, maxBatch: 8, bulkMaxBatch: (maxBatch) => maxBatch, bulkTopUp: true };
 }
 
 /** Internal timings: not settings, but kept here so every default lives in one place. */
@@ -187,6 +190,11 @@ export const INFERENCE = {
    * contended, and inference takes what is left (docs/models.md, "Preprocessing and postprocessing").
    */
   nice: 10,
+  /**
+   * With SPIN_SINGLE_FRAMES, a one-frame run spins only when its engine has been idle this long:
+   * spinning threads go on spinning after the run, taking cores that decoding needs under load.
+   */
+  spinAfterIdleMs: 50,
 } as const;
 
 /** Secrets printed in this repository's examples: anyone can sign tokens with them. */
@@ -204,7 +212,7 @@ export type AppConfig = Omit<CoreLoaded, 'redisUrls' | 'edgeId' | 'workerId' | '
   workerId: string;
   /** Serve https/wss from these files; both or neither. */
   tls: { certFile: string; keyFile: string } | undefined;
-  model: Omit<CoreLoaded['model'], 'intraOpThreads'> & { intraOpThreads: number };
+  model: Omit<CoreLoaded['model'], 'intraOpThreads' | 'spinSingleFrames'> & { intraOpThreads: number; spinSingleFrames: boolean };
   batching: Omit<CoreLoaded['batching'], 'maxBatch'> & { maxBatch: number };
 };
 export type AuthConfig = AppConfig['auth'];
@@ -237,7 +245,7 @@ export function loadConfig(env: Env): AppConfig {
     edgeId: edgeId ?? `edge-${hostname()}-${process.pid}-${suffix}`,
     workerId: workerId ?? `worker-${hostname()}-${process.pid}-${suffix}`,
     tls: tlsCertFile && tlsKeyFile ? { certFile: tlsCertFile, keyFile: tlsKeyFile } : undefined,
-    model: { ...e.model, intraOpThreads: e.model.intraOpThreads ?? byProvider.intraOpThreads },
+    model: { ...e.model, intraOpThreads: e.model.intraOpThreads ?? byProvider.intraOpThreads, spinSingleFrames: e.model.spinSingleFrames ?? byProvider.spinSingleFrames },
     batching: { ...e.batching, maxBatch: e.batching.maxBatch ?? byProvider.maxBatch },
   };
 }

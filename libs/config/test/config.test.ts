@@ -18,8 +18,9 @@ describe('loadConfig', () => {
     expect(loadConfig({ EXECUTION_PROVIDER: 'cuda' }).batching.maxBatch).toBe(8);
     expect(loadConfig({ EXECUTION_PROVIDER: 'cuda' }).model.intraOpThreads).toBe(0);
     expect(c.model.intraOpThreads).toBe(availableParallelism());
-    expect(c.model.spinSingleFrames).toBe(false);
-    expect(loadConfig({ SPIN_SINGLE_FRAMES: 'true' }).model.spinSingleFrames).toBe(true);
+    expect(c.model.spinSingleFrames).toBe(true);
+    expect(loadConfig({ EXECUTION_PROVIDER: 'cuda' }).model.spinSingleFrames).toBe(false);
+    expect(loadConfig({ SPIN_SINGLE_FRAMES: 'false' }).model.spinSingleFrames).toBe(false);
     expect(c.frames.maxInFlight).toBe(2);
     expect(c.frames.pingIntervalMs).toBe(25_000);
     expect(c.edgeId).toMatch(/^edge-/);

@@ -1,7 +1,7 @@
 /**
  * The batch sizes a dynamic-batch model runs at on a GPU. ONNX Runtime's CUDA provider re-selects
  * convolution kernels whenever a session's input shape differs from its previous run's, which costs
- * 0.5–1 s a time (microsoft/onnxruntime#23006; measured on an H200, README "On a GPU"), so a
+ * 0.5–1 s a time (microsoft/onnxruntime#23006; seen on an H200), so a
  * worker whose batches follow the load runs each size on its own session and pads a batch up to
  * the next size. Powers of two keep the sessions few (six up to 32) and the padding under half.
  */

@@ -40,6 +40,7 @@ export function modelOptionsFrom(
     // A serving worker always decodes beside inference: the pool's threads sleep between runs.
     allowSpinning: false,
     spinSingleFrames: m.spinSingleFrames,
+    spinAfterIdleMs: INFERENCE.spinAfterIdleMs,
     logger: o.logger,
   };
 }

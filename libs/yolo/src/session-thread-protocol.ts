@@ -27,6 +27,8 @@ export interface SessionThreadInit extends SessionShape {
   session: InferenceSession.SessionOptions;
   /** Options of a separate session for runs of one frame (see YoloModelOptions.spinSingleFrames). */
   singleFrameSession?: InferenceSession.SessionOptions;
+  /** The one-frame session serves a run only when the thread has been idle this long. */
+  spinAfterIdleMs: number;
   post: PostprocessOptions;
   /** Sizes a dynamic model's runs are padded up to, each with its own session; empty: one session, each run at its own size. */
   batchSizes: number[];
@@ -49,6 +51,8 @@ export interface SessionRunResult {
   frames: FrameDetections[];
   /** Images in the first session.run, padding included. */
   runBatchSize: number;
+  /** Whether a run went to the spinning one-frame session (it found the engine idle). */
+  spun: boolean;
   inferenceMs: number;
   postprocessMs: number;
   /** Host time turning arena frames into the session's input (0 for uint8 graphs). */

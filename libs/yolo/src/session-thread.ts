@@ -31,8 +31,14 @@ function send(m: SessionThreadReply): void {
  * batch sizes follow the load.
  */
 const sessions = new Map<number, ort.InferenceSession>();
+let lastRunEnded = -Infinity;
+/** Whether size 1 has a spinning session of its own (a ladder's size-1 session is an ordinary one). */
+const spinningSingle = init.singleFrameSession !== undefined && init.batchSizes.length === 0;
 
-function sessionFor(size: number): ort.InferenceSession {
+function sessionFor(size: number, idle: boolean): ort.InferenceSession {
+  // The spinning one-frame session's threads go on spinning after its run: under load they would
+  // take the cores that decode the next frames, so it serves only a frame that found the engine idle.
+  if (size === 1 && spinningSingle && !idle) return sessions.get(0)!;
   return sessions.get(size) ?? sessions.get(0)!;
 }
 
@@ -49,14 +55,17 @@ function inputFor(arena: FrameArena, first: number, size: number): { tensor: ort
 async function run(req: SessionRunRequest): Promise<SessionRunResult> {
   const arena = new FrameArena(req.arena, init.inputWidth, init.inputHeight);
   const n = req.geometries.length;
-  const result: SessionRunResult = { frames: [], runBatchSize: n === 0 ? 0 : runSize(n, init.batch, init.batchSizes), inferenceMs: 0, postprocessMs: 0, inputMs: 0, bytesIn: 0, bytesOut: 0 };
+  const idle = performance.now() - lastRunEnded >= init.spinAfterIdleMs;
+  const result: SessionRunResult = { frames: [], runBatchSize: n === 0 ? 0 : runSize(n, init.batch, init.batchSizes), spun: false, inferenceMs: 0, postprocessMs: 0, inputMs: 0, bytesIn: 0, bytesOut: 0 };
   for (let first = 0; first < n; ) {
     const size = runSize(n - first, init.batch, init.batchSizes);
     const take = Math.min(size, n - first);
     const t0 = performance.now();
     const { tensor, bytes } = inputFor(arena, first, size);
     const t1 = performance.now();
-    const out = (await sessionFor(size).run({ [init.inputName]: tensor }))[init.outputName];
+    const session = sessionFor(size, idle);
+    result.spun ||= spinningSingle && session === sessions.get(1);
+    const out = (await session.run({ [init.inputName]: tensor }))[init.outputName];
     const t2 = performance.now();
     const [, d1, d2] = out.dims;
     const data = out.data as Float32Array;
@@ -68,6 +77,7 @@ async function run(req: SessionRunRequest): Promise<SessionRunResult> {
     result.bytesOut += data.byteLength;
     first += take;
   }
+  lastRunEnded = performance.now();
   return result;
 }
 
@@ -89,7 +99,7 @@ async function open(): Promise<void> {
   lowerPriority(init.nice);
   // Runs of one frame get their own session where they exist as such: always with exact sizes, and
   // where the sizes include 1.
-  const sizes = init.batchSizes.length ? init.batchSizes : init.singleFrameSession ? [1, 0] : [0];
+  const sizes = init.batchSizes.length ? init.batchSizes : spinningSingle ? [1, 0] : [0];
   for (const size of sizes) {
     const options = size === 1 && init.singleFrameSession ? init.singleFrameSession : init.session;
     const session = await ort.InferenceSession.create(new Uint8Array(init.model), options);

@@ -53,8 +53,12 @@ export interface YoloModelOptions extends PostprocessOptions {
   nice: number;
   /** Let ONNX Runtime's pool spin between runs (ORT's default; a serving worker decodes beside it, so off). */
   allowSpinning: boolean;
-  /** With spinning off, still let runs of one frame spin, on a session of their own (low load: the cores are free). */
+  /**
+   * With spinning off, still let a run of one frame spin, on a session of its own, when its engine
+   * has been idle `spinAfterIdleMs` (low load: the cores are free).
+   */
   spinSingleFrames: boolean;
+  spinAfterIdleMs: number;
   logger: Logger;
 }
 
@@ -127,7 +131,7 @@ export class YoloModel {
       try {
         for (let i = 0; i < Math.max(1, o.engines); i++) {
           threads.push(
-            await SessionThread.start({ ...shape, model: new Uint8Array(plan.graph).buffer, input: plan.input, output: plan.output, arenaFrames, session, singleFrameSession, post, batchSizes, warmup: gpu, nice: o.nice }),
+            await SessionThread.start({ ...shape, model: new Uint8Array(plan.graph).buffer, input: plan.input, output: plan.output, arenaFrames, session, singleFrameSession, spinAfterIdleMs: o.spinAfterIdleMs, post, batchSizes, warmup: gpu, nice: o.nice }),
           );
         }
       } catch (err) {
@@ -179,13 +183,14 @@ export class YoloModel {
    * runs open; beyond that runs wait for a thread.
    */
   async infer(frames: readonly DecodedFrame[]): Promise<InferenceResult> {
-    const total: InferenceResult = { frames: [], runBatchSize: 0, inferenceMs: 0, postprocessMs: 0, inputMs: 0, bytesIn: 0, bytesOut: 0 };
+    const total: InferenceResult = { frames: [], runBatchSize: 0, spun: false, inferenceMs: 0, postprocessMs: 0, inputMs: 0, bytesIn: 0, bytesOut: 0 };
     // More than maxBatch frames (a CLI call) run as several requests, one after another.
     for (let first = 0; first < frames.length; first += this.opts.maxBatch) {
       const free = this.threads.find((t) => !t.busy) ?? this.threads[this.next++ % this.threads.length];
       const r = await free.run(frames.slice(first, first + this.opts.maxBatch));
       total.frames.push(...r.frames);
       total.runBatchSize ||= r.runBatchSize;
+      total.spun ||= r.spun;
       for (const k of ['inferenceMs', 'postprocessMs', 'inputMs', 'bytesIn', 'bytesOut'] as const) total[k] += r[k];
     }
     return total;

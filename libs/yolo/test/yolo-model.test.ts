@@ -145,13 +145,18 @@ describe('YoloModel with the fixture detector', () => {
     await model.dispose();
   });
 
-  it('runs one-frame runs on their own spinning session when asked, with the same boxes as batches', async () => {
-    const model = await load(modelPath('colors-v8-dyn'), { allowSpinning: false, spinSingleFrames: true });
+  it('runs a one-frame run that finds the engine idle on its own spinning session, with the same boxes as batches', async () => {
+    const model = await load(modelPath('colors-v8-dyn'), { allowSpinning: false, spinSingleFrames: true, spinAfterIdleMs: 200 });
     const frames = await Promise.all([images.landscapeJpeg, images.portraitPng].map((f) => model.decode(f)));
+    await new Promise((r) => setTimeout(r, 250));
     const single = await model.infer(frames.slice(1));
+    // Straight after a run (the engine busy, as under load): the non-spinning session.
+    const next = await model.infer(frames.slice(1));
     const pair = await model.infer(frames);
-    expect([single.runBatchSize, pair.runBatchSize]).toEqual([1, 2]);
+    expect([single.runBatchSize, next.runBatchSize, pair.runBatchSize]).toEqual([1, 1, 2]);
+    expect([single.spun, next.spun, pair.spun]).toEqual([true, false, false]);
     expect(single.frames[0]).toEqual(pair.frames[1]);
+    expect(next.frames[0]).toEqual(single.frames[0]);
     expect(pair.frames.map((d) => d.detections.map((x) => x.name))).toEqual([['red'], ['green']]);
     await model.dispose();
   });
