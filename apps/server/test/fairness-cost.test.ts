@@ -13,7 +13,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /**
  * Fairness by cost, at the default settings: a subject sending valid 40-megapixel photos within its
  * window (8 connections, two frames in flight each) pays for what they cost to decode, so a camera
- * of another subject keeps its rate (`npm run bench:attack -- --kinds costly-frames` repeats it).
+ * of another subject keeps its rate (`npm run bench:attack -- --attacks costly-frames` repeats it).
  */
 describe('fairness by cost: costly frames do not take a camera rate', () => {
   let redis: TestRedis;

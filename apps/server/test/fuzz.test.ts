@@ -8,7 +8,7 @@ import {
 
 const MESSAGES = 6000;
 const CONNECTIONS = 4;
-/** What the edge and the worker may reach while fuzzed: about 1.5x the peaks measured (~130 and ~290 MB, docs/security.md). */
+/** What the edge and the worker may reach while fuzzed: about 1.5x the peaks measured (~130 and ~290 MB, docs/benchmarks.md, "Memory under attack"). */
 const RSS_BOUND_MB = { edge: 200, worker: 400 };
 
 const encodeFrame = (h: FrameHeader, image: Uint8Array) => Buffer.from(encodeWire(h, image));

@@ -5,9 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import {
-  cleanupPrefix, COLORS, freePort, modelsDir, repoRoot, startService, startTestRedis, uniquePrefix, type ServiceProcess,
+  cleanupPrefix, COLORS, freePort, modelsDir, repoRoot, signTestToken, startService, startTestRedis, TEST_JWT_SECRET, uniquePrefix, type ServiceProcess,
 } from '@vision/testing';
+import { DETECT_PATH, PROTOCOL_V1 } from '@vision/wire';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -65,6 +67,31 @@ describe('newcomer and operator paths', () => {
     expect(boxes.map((b) => [b.name, Math.round(b.xmin), Math.round(b.ymin)])).toEqual([['red', 320, 240]]);
     // Nothing was refused: an embedded server without a key source takes any Origin.
     expect(server.logs.some((l) => String(l['msg']).includes('Origin refused'))).toBe(false);
+  });
+
+  it('with a key source, refuses a browser Origin not in ALLOWED_ORIGINS with 403 and names the setting in one log line', { timeout: 30_000 }, async () => {
+    const server = await startService('server', { MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), HOST: '127.0.0.1', AUTH_DISABLED: '', JWT_SECRET: TEST_JWT_SECRET });
+    stops.push(() => server.kill('SIGKILL'));
+    const token = await signTestToken({ sub: 'web-app' });
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      statuses.push(
+        await new Promise<number>((resolve, reject) => {
+          const ws = new WebSocket(`ws://127.0.0.1:${server.port}${DETECT_PATH}`, [PROTOCOL_V1, `bearer.${token}`], { headers: { origin: 'http://app.example' } });
+          ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+          ws.once('open', () => reject(new Error('upgrade accepted')));
+          ws.once('error', () => undefined);
+        }),
+      );
+    }
+    expect(statuses).toEqual([403, 403, 403]);
+    await expect.poll(() => server.logs.filter((l) => String(l['msg']).includes('Origin refused')).length).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 300)); // the child's later lines, if any
+    // Throttled: three refusals, one line.
+    expect(server.logs.filter((l) => String(l['msg']).includes('Origin refused'))).toHaveLength(1);
+    const line = server.logs.find((l) => String(l['msg']).includes('Origin refused'))!;
+    expect(String(line['msg'])).toContain('ALLOWED_ORIGINS');
+    expect(line['origin']).toBe('http://app.example');
   });
 
   it('creates a compose site .env once, with secrets compose accepts, and never overwrites it', () => {

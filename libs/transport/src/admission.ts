@@ -78,7 +78,7 @@ export function refusalError(outcome: Refusal, retryAfterMs: number): VisionErro
 }
 
 /**
- * What a frame costs in admission: its decoded pixels in units of `unitPixels` (a 1080p frame by
+ * What a frame costs in admission: its decoded pixels in units of `unitPixels` (a 4K frame by
  * default), at least 1. Decoding and inference time grow with pixels, so a 40-megapixel photo
  * counts as many camera frames and one subject's costly images cannot take the share of many.
  */
