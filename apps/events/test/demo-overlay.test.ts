@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupPrefix, COLORS, modelsDir, signTestToken, startService, startTestRedis, TEST_JWT_SECRET, uniquePrefix, y4mClip, type ServiceProcess, type TestRedis } from '@vision/testing';
+import { COLORS, signTestToken, TEST_JWT_SECRET, y4mClip } from '@vision/testing';
+import { startEventsSite } from './harness';
 
 const CHROMIUM = '/usr/bin/chromium'; // Debian's package (.ci/run installs it)
 // The fake camera: one red 32x32 square at (320, 240) of 640x480 (as in the demo page's own test).
@@ -27,19 +28,13 @@ interface FeedView {
  * the `bearer.` subprotocol.
  */
 describe('demo page with the site-events feed', () => {
-  let redis: TestRedis;
   let browser: Browser | undefined;
-  const procs: ServiceProcess[] = [];
-  const prefix = uniquePrefix('events-demo');
-  let edge: ServiceProcess;
-  let events: ServiceProcess;
+  let site: Awaited<ReturnType<typeof startEventsSite>>;
 
   beforeAll(async () => {
-    redis = await startTestRedis();
-    const siteFile = join(mkdtempSync(join(tmpdir(), 'site-')), 'site.json');
-    writeFileSync(
-      siteFile,
-      JSON.stringify({
+    site = await startEventsSite(
+      'events-demo',
+      {
         models: { default: ['red', 'green', 'blue'] },
         cameras: {
           'gate-cam': {
@@ -50,19 +45,14 @@ describe('demo page with the site-events feed', () => {
             ],
           },
         },
-      }),
+      },
+      { EVENTS_SITE: 'yard', AUTH_DISABLED: '', JWT_SECRET: TEST_JWT_SECRET },
     );
-    const common = { REDIS_URL: redis.url, REDIS_PREFIX: prefix };
-    procs.push((events = await startService('events', { ...common, EVENTS_SITE: 'yard', EVENTS_SITE_FILE: siteFile, AUTH_DISABLED: '', JWT_SECRET: TEST_JWT_SECRET })));
-    procs.push(await startService('worker', { ...common, MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), INTRA_OP_THREADS: '1' }));
-    procs.push((edge = await startService('edge', common)));
   });
 
   afterAll(async () => {
     await browser?.close();
-    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
-    await cleanupPrefix(redis.url, prefix);
-    await redis.stop();
+    await site?.stop();
   });
 
   it('draws the zone, the line, the track id and the count, and lists the events', async () => {
@@ -75,8 +65,8 @@ describe('demo page with the site-events feed', () => {
     });
     const page = await browser.newPage();
     const token = await signTestToken({ sub: 'ops', scope: 'events:read' });
-    const feedUrl = `ws://127.0.0.1:${events.port}/ws/events`;
-    await page.goto(`http://127.0.0.1:${edge.port}/demo/?autostart=camera&camera=gate-cam&events=${encodeURIComponent(feedUrl)}&events_token=${token}`);
+    const feedUrl = `ws://127.0.0.1:${site.events.port}/ws/events`;
+    await page.goto(`http://127.0.0.1:${site.edge.port}/demo/?autostart=camera&camera=gate-cam&events=${encodeURIComponent(feedUrl)}&events_token=${token}`);
 
     const feed = () => page.evaluate(() => JSON.parse(JSON.stringify((window as unknown as { demo: { feed: FeedView } }).demo.feed)) as FeedView);
     await page.waitForFunction(

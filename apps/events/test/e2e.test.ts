@@ -1,11 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { VisionClient, type WebSocketLike } from '@vision/client';
-import { cleanupPrefix, COLORS, drawScene, modelsDir, startService, startTestRedis, uniquePrefix, type ServiceProcess, type TestRedis } from '@vision/testing';
-import { Mosquitto, mqttSubscriber, waitFor, webhookReceiver, WEBHOOK_SECRET } from './harness';
+import { COLORS, drawScene, uniquePrefix, type ServiceProcess } from '@vision/testing';
+import { Mosquitto, mqttSubscriber, startEventsSite, waitFor, webhookReceiver, WEBHOOK_SECRET } from './harness';
 
 const nodeWebSocket = (url: string, protocols: string[], headers: Record<string, string> | undefined) => new WebSocket(url, protocols, { headers }) as unknown as WebSocketLike;
 const STEPS = 18;
@@ -26,23 +23,19 @@ function clipFrame(i: number): Promise<Buffer> {
  * and delivers to MQTT (mosquitto) and a signed webhook. Needs the worker's results-stream append.
  */
 describe('end to end: SDK client -> edge -> worker -> results stream -> events -> MQTT and webhook', () => {
-  let redis: TestRedis;
   let broker: Mosquitto;
   let hook: Awaited<ReturnType<typeof webhookReceiver>>;
   let sub: Awaited<ReturnType<typeof mqttSubscriber>>;
+  let site: Awaited<ReturnType<typeof startEventsSite>>;
   let edge: ServiceProcess;
-  const procs: ServiceProcess[] = [];
-  const prefix = uniquePrefix('events-e2e');
 
   beforeAll(async () => {
-    redis = await startTestRedis();
     broker = await Mosquitto.start();
     hook = await webhookReceiver();
-    sub = await mqttSubscriber(broker.url, 'vision/yard/#', `sub-${prefix}`);
-    const siteFile = join(mkdtempSync(join(tmpdir(), 'site-')), 'site.json');
-    writeFileSync(
-      siteFile,
-      JSON.stringify({
+    sub = await mqttSubscriber(broker.url, 'vision/yard/#', `sub-${uniquePrefix('events-e2e')}`);
+    site = await startEventsSite(
+      'events-e2e',
+      {
         models: { default: ['red', 'green', 'blue'] },
         cameras: {
           'cam-e2e': {
@@ -54,31 +47,17 @@ describe('end to end: SDK client -> edge -> worker -> results stream -> events -
           },
         },
         webhooks: [{ id: 'ops', url: hook.url, kinds: ['line.cross', 'zone.enter', 'zone.exit'] }],
-      }),
+      },
+      { EVENTS_SITE: 'yard', EVENTS_MQTT_URL: broker.url, EVENTS_WEBHOOK_SECRET: WEBHOOK_SECRET, EVENTS_WEBHOOK_HOSTS: '127.0.0.1', EVENTS_REORDER_MS: '2000' },
     );
-    const common = { REDIS_URL: redis.url, REDIS_PREFIX: prefix };
-    procs.push(
-      await startService('events', {
-        ...common,
-        EVENTS_SITE: 'yard',
-        EVENTS_SITE_FILE: siteFile,
-        EVENTS_MQTT_URL: broker.url,
-        EVENTS_WEBHOOK_SECRET: WEBHOOK_SECRET,
-        EVENTS_WEBHOOK_HOSTS: '127.0.0.1',
-        EVENTS_REORDER_MS: '2000',
-      }),
-    );
-    procs.push(await startService('worker', { ...common, MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), INTRA_OP_THREADS: '1' }));
-    procs.push((edge = await startService('edge', common)));
+    edge = site.edge;
   });
 
   afterAll(async () => {
-    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
+    await site?.stop();
     sub?.client.end(true);
     await broker?.stop('SIGKILL');
     hook?.server.close();
-    await cleanupPrefix(redis.url, prefix);
-    await redis.stop();
   });
 
   it('delivers the expected crossing, enter and exit, and nothing else', async () => {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { DetRow, ResultsEntry } from '@vision/results-stream';
-import { freePort } from '@vision/testing';
+import { cleanupPrefix, freePort, modelsDir, startService, startTestRedis, uniquePrefix, type ServiceProcess, type TestRedis } from '@vision/testing';
 import { verifyWebhook } from '@vision/webhooks';
 
 export const WEBHOOK_SECRET = 'events-webhook-secret-0123456789abcdef';
@@ -134,3 +134,37 @@ export async function waitFor<T>(what: string, fn: () => T | Promise<T>, ok: (v:
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * A site on Redis with real processes: the events service reading `site` (written to a site file),
+ * a worker with the fixture colour detector and an edge. `eventsEnv` adds the events service's own
+ * settings (outputs, authentication).
+ */
+export async function startEventsSite(
+  name: string,
+  site: unknown,
+  eventsEnv: Record<string, string>,
+): Promise<{ redis: TestRedis; edge: ServiceProcess; events: ServiceProcess; stop(): Promise<void> }> {
+  const redis = await startTestRedis();
+  const prefix = uniquePrefix(name);
+  const siteFile = join(mkdtempSync(join(tmpdir(), 'site-')), 'site.json');
+  writeFileSync(siteFile, JSON.stringify(site));
+  const common = { REDIS_URL: redis.url, REDIS_PREFIX: prefix };
+  const procs: ServiceProcess[] = [];
+  const stop = async () => {
+    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
+    await cleanupPrefix(redis.url, prefix);
+    await redis.stop();
+  };
+  try {
+    const events = await startService('events', { ...common, EVENTS_SITE_FILE: siteFile, ...eventsEnv });
+    procs.push(events);
+    procs.push(await startService('worker', { ...common, MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), INTRA_OP_THREADS: '1' }));
+    const edge = await startService('edge', common);
+    procs.push(edge);
+    return { redis, edge, events, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

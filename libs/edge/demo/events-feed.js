@@ -14,7 +14,6 @@ const RETRY_MS = 2000;
 export function followEvents({ url, camera, token, onChange }) {
   const feed = { state: 'connecting', rules: [], counts: {}, tracks: null, events: [], error: null };
   let ws;
-  let stopped = false;
 
   const open = () => {
     const target = new URL(url);
@@ -24,7 +23,7 @@ export function followEvents({ url, camera, token, onChange }) {
     ws.onmessage = (m) => receive(JSON.parse(m.data));
     ws.onclose = (e) => {
       set({ state: 'closed', error: e.code === 1000 ? null : `closed ${e.code}${e.reason ? ` (${e.reason})` : ''}` });
-      if (!stopped) setTimeout(open, RETRY_MS);
+      setTimeout(open, RETRY_MS);
     };
   };
 
@@ -47,10 +46,6 @@ export function followEvents({ url, camera, token, onChange }) {
   }
 
   open();
-  feed.stop = () => {
-    stopped = true;
-    ws?.close(1000);
-  };
   return feed;
 }
 
