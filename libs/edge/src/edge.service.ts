@@ -54,7 +54,6 @@ export const edgeProviders = [
 export class EdgeService implements SessionHost, OnModuleDestroy {
   private readonly admissions = new WeakMap<IncomingMessage, Admission>();
   private readonly upgradeModels = new WeakMap<IncomingMessage, string>();
-  private readonly instance = randomBytes(3).toString('hex');
   private httpSeq = 0;
   private revocationTimer: NodeJS.Timeout | undefined;
   readonly registry: ConnectionRegistry;
@@ -168,7 +167,8 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
 
   /** A connection id for one HTTP request's frame. */
   nextHttpConnId(): string {
-    return `${this.instance}-h${(++this.httpSeq).toString(36)}`;
+    // The gatekeeper's instance prefix: one per edge, so WebSocket and HTTP ids never collide.
+    return `${this.gate.instance}-h${(++this.httpSeq).toString(36)}`;
   }
 
   answered(outcome: 'result' | ErrorCode, receivedAt: number, streamId?: string): void {

@@ -53,7 +53,8 @@ export class Gatekeeper {
 
   constructor(
     private readonly opts: GatekeeperOptions,
-    private readonly instance: string,
+    /** This edge process's random prefix of connection ids. */
+    readonly instance: string,
   ) {
     this.address = clientAddress(opts.auth.trustedProxies);
     this.reads = new ReadLimiter(opts.limits);
