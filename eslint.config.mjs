@@ -11,13 +11,35 @@ const depConstraints = [
   { sourceTag: 'scope:edge', onlyDependOnLibsWithTags: ['scope:edge', 'scope:shared', 'scope:wire'] },
   { sourceTag: 'scope:worker', onlyDependOnLibsWithTags: ['scope:worker', 'scope:shared', 'scope:wire'] },
   // The camera gateway feeds edges through the client SDK; the events service reads results from Redis.
-  { sourceTag: 'scope:gateway', onlyDependOnLibsWithTags: ['scope:gateway', 'scope:client', 'scope:shared', 'scope:wire'] },
+  {
+    sourceTag: 'scope:gateway',
+    onlyDependOnLibsWithTags: ['scope:gateway', 'scope:client', 'scope:shared', 'scope:wire'],
+  },
   { sourceTag: 'scope:events', onlyDependOnLibsWithTags: ['scope:events', 'scope:shared', 'scope:wire'] },
-  { sourceTag: 'scope:standalone', onlyDependOnLibsWithTags: ['scope:edge', 'scope:worker', 'scope:shared', 'scope:wire'] },
-  { sourceTag: 'scope:testing', onlyDependOnLibsWithTags: ['scope:testing', 'scope:worker', 'scope:shared', 'scope:wire', 'scope:client'] },
+  {
+    sourceTag: 'scope:standalone',
+    onlyDependOnLibsWithTags: ['scope:edge', 'scope:worker', 'scope:shared', 'scope:wire'],
+  },
+  {
+    sourceTag: 'scope:testing',
+    onlyDependOnLibsWithTags: ['scope:testing', 'scope:worker', 'scope:shared', 'scope:wire', 'scope:client'],
+  },
   // Operator and developer commands (tokens, the local cluster, model generation, the abuse process).
-  { sourceTag: 'scope:tools', onlyDependOnLibsWithTags: ['scope:tools', 'scope:testing', 'scope:shared', 'scope:wire', 'scope:client'] },
-  { sourceTag: 'scope:bench', onlyDependOnLibsWithTags: ['scope:bench', 'scope:testing', 'scope:worker', 'scope:shared', 'scope:wire', 'scope:client'] },
+  {
+    sourceTag: 'scope:tools',
+    onlyDependOnLibsWithTags: ['scope:tools', 'scope:testing', 'scope:shared', 'scope:wire', 'scope:client'],
+  },
+  {
+    sourceTag: 'scope:bench',
+    onlyDependOnLibsWithTags: [
+      'scope:bench',
+      'scope:testing',
+      'scope:worker',
+      'scope:shared',
+      'scope:wire',
+      'scope:client',
+    ],
+  },
   { sourceTag: 'type:util', notDependOnLibsWithTags: ['type:app', 'type:feature'] },
   { sourceTag: 'type:feature', notDependOnLibsWithTags: ['type:app'] },
 ];
@@ -43,7 +65,17 @@ export default [
         {
           enforceBuildableLibDependency: false,
           depConstraints: depConstraints.map((c) =>
-            c.onlyDependOnLibsWithTags ? { ...c, onlyDependOnLibsWithTags: [...c.onlyDependOnLibsWithTags, 'scope:testing', 'scope:client', 'scope:wire'] } : c,
+            c.onlyDependOnLibsWithTags
+              ? {
+                  ...c,
+                  onlyDependOnLibsWithTags: [
+                    ...c.onlyDependOnLibsWithTags,
+                    'scope:testing',
+                    'scope:client',
+                    'scope:wire',
+                  ],
+                }
+              : c,
           ),
         },
       ],

@@ -3,13 +3,28 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import {
-  imageFixturesDir, LoadClient, modelsDir, repoRoot, rssMb, startAbuseProcess, startService, type AttackKind,
+  imageFixturesDir,
+  LoadClient,
+  modelsDir,
+  repoRoot,
+  rssMb,
+  startAbuseProcess,
+  startService,
+  type AttackKind,
 } from '@vision/testing';
 import { scrapeTotal } from './worker-metrics';
 import { table } from './stats';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const MIXED: AttackKind[] = ['frame-flood', 'decode-heavy', 'message-flood', 'unfinished-fragments', 'big-text', 'tiny-frames', 'costly-frames'];
+const MIXED: AttackKind[] = [
+  'frame-flood',
+  'decode-heavy',
+  'message-flood',
+  'unfinished-fragments',
+  'big-text',
+  'tiny-frames',
+  'costly-frames',
+];
 
 /**
  * `npm run soak:attack -- --minutes 20`: the embedded server (`npm start`) through cycles of an
@@ -29,9 +44,26 @@ async function main(): Promise<void> {
     .option('--env <list>', 'extra server settings, KEY=VALUE,… (e.g. MALLOC_ARENA_MAX=2)', '')
     .option('--out <file>', 'JSON samples', join(repoRoot(), 'results', 'attack-soak.json'))
     .parse()
-    .opts<{ minutes: string; attackS: string; quietS: string; connections: string; boundMb: string; env: string; out: string }>();
-  const env = Object.fromEntries(o.env.split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
-  const server = await startService('server', { LOG_LEVEL: 'info', MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), ...env });
+    .opts<{
+      minutes: string;
+      attackS: string;
+      quietS: string;
+      connections: string;
+      boundMb: string;
+      env: string;
+      out: string;
+    }>();
+  const env = Object.fromEntries(
+    o.env
+      .split(',')
+      .filter(Boolean)
+      .map((kv) => kv.split('=') as [string, string]),
+  );
+  const server = await startService('server', {
+    LOG_LEVEL: 'info',
+    MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'),
+    ...env,
+  });
   const url = `ws://127.0.0.1:${server.port}${DETECT_PATH}`;
   const photoPath = join(imageFixturesDir(), 'coffee-1280x720.jpg');
   const camera = new LoadClient({ urls: [url], image: readFileSync(photoPath), intervalMs: 200, streamId: 'gate' });
@@ -44,7 +76,13 @@ async function main(): Promise<void> {
     await sleep(5000);
     samples.push(await sample(server.metricsPort, server.proc.pid!, 0, 0));
     for (let cycle = 1; cycle <= cycles; cycle++) {
-      const abuse = await startAbuseProcess({ url, photoPath, connections: Number(o.connections), kinds: MIXED, spoofAddresses: false });
+      const abuse = await startAbuseProcess({
+        url,
+        photoPath,
+        connections: Number(o.connections),
+        kinds: MIXED,
+        spoofAddresses: false,
+      });
       let peak = 0;
       const sampler = setInterval(() => (peak = Math.max(peak, rssMb(server.proc.pid!))), 500);
       await sleep(Number(o.attackS) * 1000);
@@ -53,7 +91,11 @@ async function main(): Promise<void> {
       await sleep(Number(o.quietS) * 1000);
       const s = await sample(server.metricsPort, server.proc.pid!, cycle, peak);
       samples.push(s);
-      console.log(Object.entries(s).map(([k, v]) => `${k}=${v}`).join(' '));
+      console.log(
+        Object.entries(s)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' '),
+      );
       if (server.proc.exitCode !== null) throw new Error(`the server exited (${server.proc.exitCode})`);
     }
   } finally {
@@ -62,14 +104,26 @@ async function main(): Promise<void> {
   }
   const first = samples[1].rss_mb;
   const worst = Math.max(...samples.slice(2).map((s) => s.rss_mb));
-  console.log(`\n${table(Object.keys(samples[0]), samples.map((s) => Object.values(s)))}`);
-  console.log(`\nRSS after the first cycle ${first} MB; highest after a later cycle ${worst} MB (+${worst - first} MB; bound ${o.boundMb} MB)`);
+  console.log(
+    `\n${table(
+      Object.keys(samples[0]),
+      samples.map((s) => Object.values(s)),
+    )}`,
+  );
+  console.log(
+    `\nRSS after the first cycle ${first} MB; highest after a later cycle ${worst} MB (+${worst - first} MB; bound ${o.boundMb} MB)`,
+  );
   mkdirSync(join(o.out, '..'), { recursive: true });
   writeFileSync(o.out, JSON.stringify({ options: o, samples, growthMb: worst - first }, null, 2));
   process.exit(worst - first > Number(o.boundMb) ? 1 : 0);
 }
 
-async function sample(metricsPort: number, pid: number, cycle: number, attackPeakMb: number): Promise<Record<string, number>> {
+async function sample(
+  metricsPort: number,
+  pid: number,
+  cycle: number,
+  attackPeakMb: number,
+): Promise<Record<string, number>> {
   const url = `http://127.0.0.1:${metricsPort}/metrics`;
   const mb = async (name: string) => Math.round((await scrapeTotal(url, name)) / 2 ** 20);
   return {

@@ -3,8 +3,21 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import {
-  ATTACKS, imageFixturesDir, LoadClient, modelsDir, repoRoot, rssPeaks, signTestToken, startAbuseProcess, startService, startTestRedis,
-  TEST_JWT_SECRET, uniquePrefix, type AttackKind, type Reply, type ServiceProcess,
+  ATTACKS,
+  imageFixturesDir,
+  LoadClient,
+  modelsDir,
+  repoRoot,
+  rssPeaks,
+  signTestToken,
+  startAbuseProcess,
+  startService,
+  startTestRedis,
+  TEST_JWT_SECRET,
+  uniquePrefix,
+  type AttackKind,
+  type Reply,
+  type ServiceProcess,
 } from '@vision/testing';
 import { percentile, table } from './stats';
 
@@ -23,7 +36,8 @@ interface AttackRow {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const results = (log: readonly Reply[], from: number, to: number) => log.filter((r) => r.outcome === 'result' && r.sentAt >= from && r.sentAt < to);
+const results = (log: readonly Reply[], from: number, to: number) =>
+  log.filter((r) => r.outcome === 'result' && r.sentAt >= from && r.sentAt < to);
 
 /**
  * `npm run bench:attack [-- --runs 3 --seconds 8]`: each attack class from `@vision/testing`'s
@@ -41,8 +55,22 @@ async function main(): Promise<void> {
     .option('--worker-env <list>', "worker settings, KEY=VALUE,… ('' for the defaults)", 'INTRA_OP_THREADS=1')
     .option('--out <dir>', 'results directory', join(repoRoot(), 'results'))
     .parse()
-    .opts<{ runs: string; seconds: string; connections: string; attacks: string; edgeEnv: string; workerEnv: string; out: string }>();
-  const envOf = (list: string) => Object.fromEntries(list.split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+    .opts<{
+      runs: string;
+      seconds: string;
+      connections: string;
+      attacks: string;
+      edgeEnv: string;
+      workerEnv: string;
+      out: string;
+    }>();
+  const envOf = (list: string) =>
+    Object.fromEntries(
+      list
+        .split(',')
+        .filter(Boolean)
+        .map((kv) => kv.split('=') as [string, string]),
+    );
   const edgeEnv = envOf(o.edgeEnv);
   const workerEnv = envOf(o.workerEnv);
   const photoPath = join(imageFixturesDir(), 'coffee-1280x720.jpg');
@@ -51,15 +79,30 @@ async function main(): Promise<void> {
   for (const attack of o.attacks.split(',') as AttackKind[]) {
     for (let run = 1; run <= Number(o.runs); run++) {
       const redis = await startTestRedis({ own: true });
-      const common = { REDIS_URL: redis.url, REDIS_PREFIX: uniquePrefix('attack'), LOG_LEVEL: 'warn', MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx') };
+      const common = {
+        REDIS_URL: redis.url,
+        REDIS_PREFIX: uniquePrefix('attack'),
+        LOG_LEVEL: 'warn',
+        MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'),
+      };
       const procs: ServiceProcess[] = [];
       try {
         procs.push(await startService('worker', { ...common, LOG_LEVEL: 'info', ...workerEnv }));
-        const edge = await startService('edge', { ...common, LOG_LEVEL: 'info', AUTH_DISABLED: '', JWT_SECRET: TEST_JWT_SECRET, TRUSTED_PROXIES: '127.0.0.1', ...edgeEnv });
+        const edge = await startService('edge', {
+          ...common,
+          LOG_LEVEL: 'info',
+          AUTH_DISABLED: '',
+          JWT_SECRET: TEST_JWT_SECRET,
+          TRUSTED_PROXIES: '127.0.0.1',
+          ...edgeEnv,
+        });
         procs.push(edge);
         const url = `ws://127.0.0.1:${edge.port}${DETECT_PATH}`;
         const camera = new LoadClient({
-          urls: [url], image: readFileSync(photoPath), intervalMs: 200, streamId: 'gate',
+          urls: [url],
+          image: readFileSync(photoPath),
+          intervalMs: 200,
+          streamId: 'gate',
           headers: { authorization: `Bearer ${await signTestToken({ sub: 'camera' })}` },
         });
         camera.start();
@@ -70,7 +113,12 @@ async function main(): Promise<void> {
         const before = rssPeaks({ edge: edge.proc.pid!, worker: procs[0].proc.pid! }).stop();
         const peaks = rssPeaks({ edge: edge.proc.pid!, worker: procs[0].proc.pid! });
         const abuse = await startAbuseProcess({
-          url, photoPath, kinds: [attack], connections: Number(o.connections), token: await signTestToken({ sub: 'attacker' }), spoofAddresses: attack !== 'connection-flood',
+          url,
+          photoPath,
+          kinds: [attack],
+          connections: Number(o.connections),
+          token: await signTestToken({ sub: 'attacker' }),
+          spoofAddresses: attack !== 'connection-flood',
         });
         await sleep(1000);
         const underFrom = Date.now();
@@ -79,10 +127,17 @@ async function main(): Promise<void> {
         const abuser = await abuse.stop();
         const peak = peaks.stop();
         const books = await camera.stop(3000);
-        const healthy = await fetch(`http://127.0.0.1:${edge.port}/healthz`).then((r) => r.ok, () => false);
+        const healthy = await fetch(`http://127.0.0.1:${edge.port}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        );
         const alone = results(books.replies, aloneFrom, aloneTo);
         const under = results(books.replies, underFrom, underTo);
-        const p95 = (rs: Reply[]) => percentile(rs.map((r) => r.at - r.sentAt), 95);
+        const p95 = (rs: Reply[]) =>
+          percentile(
+            rs.map((r) => r.at - r.sentAt),
+            95,
+          );
         rows.push({
           attack,
           run,
@@ -117,12 +172,34 @@ async function main(): Promise<void> {
       cutOff: med(col((r) => r.abuserClosedByServer + r.abuserRefused)),
     };
   });
-  const headers = ['attack', 'runs', 'survived', 'edge RSS Δ MB', 'worker RSS Δ MB', 'camera results vs alone', 'camera p95 vs alone', 'abuser cut off (median)'];
-  const body = summary.map((s) => [s.attack, s.runs, s.survived, s.edgeRss, s.workerRss, s.resultRate, s.p95Ratio, s.cutOff]);
+  const headers = [
+    'attack',
+    'runs',
+    'survived',
+    'edge RSS Δ MB',
+    'worker RSS Δ MB',
+    'camera results vs alone',
+    'camera p95 vs alone',
+    'abuser cut off (median)',
+  ];
+  const body = summary.map((s) => [
+    s.attack,
+    s.runs,
+    s.survived,
+    s.edgeRss,
+    s.workerRss,
+    s.resultRate,
+    s.p95Ratio,
+    s.cutOff,
+  ]);
   console.log(table(headers, body));
   mkdirSync(o.out, { recursive: true });
   writeFileSync(join(o.out, 'attack.json'), JSON.stringify({ edgeEnv, rows, summary }, null, 2));
-  const md = [`| ${headers.join(' | ')} |`, `|${headers.map(() => '---').join('|')}|`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  const md = [
+    `| ${headers.join(' | ')} |`,
+    `|${headers.map(() => '---').join('|')}|`,
+    ...body.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
   writeFileSync(join(o.out, 'attack.md'), md + '\n');
   console.log(`\nmedians (min–max over runs); written to ${join(o.out, 'attack.{json,md}')}`);
 }

@@ -60,7 +60,11 @@ export async function runCameras(o: CameraRunOptions): Promise<CameraRun> {
   const headers: Record<string, string> = o.token ? { authorization: `Bearer ${o.token}` } : {};
   const senders = await Promise.all(
     Array.from({ length: o.cameras }, (_, i) =>
-      o.transport === 'ws-binary' ? wsSender(o.baseUrl, agent, headers, i, o.model) : o.transport === 'ws-seed' ? seedSender(o.baseUrl, agent, headers) : httpSender(o, agent, headers),
+      o.transport === 'ws-binary'
+        ? wsSender(o.baseUrl, agent, headers, i, o.model)
+        : o.transport === 'ws-seed'
+          ? seedSender(o.baseUrl, agent, headers)
+          : httpSender(o, agent, headers),
     ),
   );
   const started = Date.now();
@@ -82,7 +86,9 @@ export async function runCameras(o: CameraRunOptions): Promise<CameraRun> {
         open++;
         const t0 = performance.now();
         const sentAtMs = Date.now() - started;
-        const timeout = new Promise<{ outcome: string }>((r) => setTimeout(() => r({ outcome: 'E_CLIENT_TIMEOUT' }), o.timeoutMs ?? 60_000).unref());
+        const timeout = new Promise<{ outcome: string }>((r) =>
+          setTimeout(() => r({ outcome: 'E_CLIENT_TIMEOUT' }), o.timeoutMs ?? 60_000).unref(),
+        );
         pending.push(
           Promise.race([send(image), timeout]).then((r) => {
             open--;
@@ -98,24 +104,51 @@ export async function runCameras(o: CameraRunOptions): Promise<CameraRun> {
   const { written, read } = agent.bytes;
   for (const s of senders) s.close?.();
   agent.destroy();
-  return { transport: o.transport, cameras: o.cameras, fps: o.fps, elapsedMs, frames, skippedAtSource: skipped, bytesUp: written, bytesDown: read };
+  return {
+    transport: o.transport,
+    cameras: o.cameras,
+    fps: o.fps,
+    elapsedMs,
+    frames,
+    skippedAtSource: skipped,
+    bytesUp: written,
+    bytesDown: read,
+  };
 }
 
 type Sender = ((image: Buffer) => Promise<{ outcome: string; batchSize?: number }>) & { close?: () => void };
 
-async function wsSender(baseUrl: string, agent: CountingAgent, headers: Record<string, string>, cam: number, model: string | undefined): Promise<Sender> {
+async function wsSender(
+  baseUrl: string,
+  agent: CountingAgent,
+  headers: Record<string, string>,
+  cam: number,
+  model: string | undefined,
+): Promise<Sender> {
   const query = model ? `?model=${encodeURIComponent(model)}` : '';
-  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}${DETECT_PATH}${query}`, [PROTOCOL_V1], { agent, headers });
+  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}${DETECT_PATH}${query}`, [PROTOCOL_V1], {
+    agent,
+    headers,
+  });
   const waiting = new Map<number, (r: { outcome: string; batchSize?: number }) => void>();
   await new Promise<void>((resolve, reject) => {
     ws.once('error', reject);
     ws.on('message', (data) => {
-      const m = JSON.parse(String(data)) as { type: string; frameId?: number; batchSize?: number; error?: { code: string } };
+      const m = JSON.parse(String(data)) as {
+        type: string;
+        frameId?: number;
+        batchSize?: number;
+        error?: { code: string };
+      };
       if (m.type === 'hello') return resolve();
       if (m.frameId === undefined) return;
       const done = waiting.get(m.frameId);
       waiting.delete(m.frameId);
-      done?.(m.type === 'result' ? { outcome: 'result', batchSize: m.batchSize } : { outcome: m.error?.code ?? 'E_INTERNAL' });
+      done?.(
+        m.type === 'result'
+          ? { outcome: 'result', batchSize: m.batchSize }
+          : { outcome: m.error?.code ?? 'E_INTERNAL' },
+      );
     });
   });
   let id = 0;
@@ -139,7 +172,11 @@ async function seedSender(baseUrl: string, agent: CountingAgent, headers: Record
   });
   ws.on('message', (data) => {
     const m = JSON.parse(String(data)) as unknown;
-    fifo.shift()?.(Array.isArray(m) ? { outcome: 'result' } : { outcome: (m as { error?: { code: string } }).error?.code ?? 'E_INTERNAL' });
+    fifo.shift()?.(
+      Array.isArray(m)
+        ? { outcome: 'result' }
+        : { outcome: (m as { error?: { code: string } }).error?.code ?? 'E_INTERNAL' },
+    );
   });
   const send: Sender = (image) =>
     new Promise((resolve) => {
@@ -158,14 +195,21 @@ async function httpSender(o: CameraRunOptions, agent: CountingAgent, auth: Recor
       const body = json ? Buffer.from(JSON.stringify({ image: image.toString('base64') })) : image;
       const req = request(
         url,
-        { method: 'POST', agent, headers: { ...auth, 'content-type': json ? 'application/json' : 'image/jpeg', 'content-length': body.length } },
+        {
+          method: 'POST',
+          agent,
+          headers: { ...auth, 'content-type': json ? 'application/json' : 'image/jpeg', 'content-length': body.length },
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {
-            if (res.statusCode === 200) return resolve({ outcome: 'result', batchSize: Number(res.headers['x-batch-size']) });
+            if (res.statusCode === 200)
+              return resolve({ outcome: 'result', batchSize: Number(res.headers['x-batch-size']) });
             try {
-              resolve({ outcome: (JSON.parse(Buffer.concat(chunks).toString()) as { error: { code: string } }).error.code });
+              resolve({
+                outcome: (JSON.parse(Buffer.concat(chunks).toString()) as { error: { code: string } }).error.code,
+              });
             } catch {
               resolve({ outcome: `HTTP_${res.statusCode}` });
             }

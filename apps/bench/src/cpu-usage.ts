@@ -31,6 +31,8 @@ export class CpuMeter {
   /** Core-fractions since construction, e.g. { worker: 1.62, edge: 0.2 } on a 2-core machine. */
   since(): Record<string, number> {
     const wall = (performance.now() - this.t0) / 1000;
-    return Object.fromEntries(Object.entries(this.pids).map(([k, pid]) => [k, (cpuSeconds(pid) - this.start[k]) / wall]));
+    return Object.fromEntries(
+      Object.entries(this.pids).map(([k, pid]) => [k, (cpuSeconds(pid) - this.start[k]) / wall]),
+    );
   }
 }

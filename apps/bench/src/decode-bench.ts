@@ -34,9 +34,17 @@ async function main(): Promise<void> {
     ['7300×5400 (40 MP)', [await sharp(hd[0]).resize(7300, 5400, { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer()]],
   ];
   const m = config.model;
-  const opts = { inputWidth: 640, inputHeight: 640, maxInputPixels: m.maxInputPixels, costlyMaxPixels: m.costlyDecodeMaxPixels, timeoutS: m.decodeTimeoutS };
+  const opts = {
+    inputWidth: 640,
+    inputHeight: 640,
+    maxInputPixels: m.maxInputPixels,
+    costlyMaxPixels: m.costlyDecodeMaxPixels,
+    timeoutS: m.decodeTimeoutS,
+  };
   const cores = availableParallelism();
-  console.log(`${cpus().length}× ${cpus()[0]?.model.trim()} (${cores} available); libuv pool ${threadPoolSize(config)} threads\n`);
+  console.log(
+    `${cpus().length}× ${cpus()[0]?.model.trim()} (${cores} available); libuv pool ${threadPoolSize(config)} threads\n`,
+  );
   const rows: (string | number)[][] = [];
   for (const [label, images] of sizes) {
     for (const c of o.concurrency.split(',').map(Number)) {

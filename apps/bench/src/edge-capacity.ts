@@ -28,16 +28,32 @@ async function main(): Promise<void> {
   const redis = await startTestRedis({ own: true });
   const prefix = uniquePrefix('edgecap');
   const n = Number(o.connections);
-  const edge = await startService('edge', {
-    REDIS_URL: redis.url, REDIS_PREFIX: prefix, HOST: '127.0.0.1',
-    MAX_CONNECTIONS: String(n + 100), MAX_CONNECTIONS_PER_IP: String(n + 100), MAX_CONNECTIONS_PER_SUBJECT: String(n + 100),
-    FRAMES_PER_SECOND: '1000', SUBJECT_FRAMES_PER_SECOND: '1000000', BYTES_PER_SECOND: String(1024 ** 3), SUBJECT_BYTES_PER_SECOND: String(64 * 1024 ** 3),
-    MAX_QUEUE: '2000', STREAM_MAXLEN: '10000', TENANT_MAX_QUEUE: '2000', MAX_IN_FLIGHT: '4',
-  }, 60_000).catch(async (err: unknown) => {
+  const edge = await startService(
+    'edge',
+    {
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: prefix,
+      HOST: '127.0.0.1',
+      MAX_CONNECTIONS: String(n + 100),
+      MAX_CONNECTIONS_PER_IP: String(n + 100),
+      MAX_CONNECTIONS_PER_SUBJECT: String(n + 100),
+      FRAMES_PER_SECOND: '1000',
+      SUBJECT_FRAMES_PER_SECOND: '1000000',
+      BYTES_PER_SECOND: String(1024 ** 3),
+      SUBJECT_BYTES_PER_SECOND: String(64 * 1024 ** 3),
+      MAX_QUEUE: '2000',
+      STREAM_MAXLEN: '10000',
+      TENANT_MAX_QUEUE: '2000',
+      MAX_IN_FLIGHT: '4',
+    },
+    60_000,
+  ).catch(async (err: unknown) => {
     await redis.stop();
     throw err;
   });
-  const sink = spawn(process.execPath, [join(__dirname, 'sink-worker.js'), redis.url, prefix], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const sink = spawn(process.execPath, [join(__dirname, 'sink-worker.js'), redis.url, prefix], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   try {
     await new Promise((resolve) => sink.stdout!.once('data', resolve));
     const pid = edge.proc.pid!;
@@ -48,12 +64,18 @@ async function main(): Promise<void> {
     const rss0 = rssMb(pid);
     const sockets: WebSocket[] = [];
     for (let i = 0; i < n; i += 100) {
-      await Promise.all(Array.from({ length: Math.min(100, n - i) }, () => new Promise<void>((resolve, reject) => {
-        const ws = new WebSocket(url, [PROTOCOL_V1]);
-        ws.once('message', () => resolve()); // the hello
-        ws.once('error', reject);
-        sockets.push(ws);
-      })));
+      await Promise.all(
+        Array.from(
+          { length: Math.min(100, n - i) },
+          () =>
+            new Promise<void>((resolve, reject) => {
+              const ws = new WebSocket(url, [PROTOCOL_V1]);
+              ws.once('message', () => resolve()); // the hello
+              ws.once('error', reject);
+              sockets.push(ws);
+            }),
+        ),
+      );
     }
     await new Promise((r) => setTimeout(r, 2000));
     const rss1 = rssMb(pid);
@@ -63,7 +85,15 @@ async function main(): Promise<void> {
     // 2. Throughput through the edge (the photos the bench uses: 1280×720 JPEGs).
     const images = loadBenchImages(/-1280x720\.jpg$/);
     const cpu = new CpuMeter({ edge: pid, redis: redis.pid(), sink: sink.pid, client: process.pid });
-    const run = await runCameras({ transport: 'ws-binary', baseUrl: `http://127.0.0.1:${edge.port}`, images, cameras: Number(o.cameras), fps: Number(o.fps), seconds: Number(o.seconds), maxInFlight: 4 });
+    const run = await runCameras({
+      transport: 'ws-binary',
+      baseUrl: `http://127.0.0.1:${edge.port}`,
+      images,
+      cameras: Number(o.cameras),
+      fps: Number(o.fps),
+      seconds: Number(o.seconds),
+      maxInFlight: 4,
+    });
     const cores = cpu.since();
     const s = summarize(run);
     const mbPerS = (s.throughput * s.imageBytes) / 2 ** 20;
@@ -79,7 +109,10 @@ async function main(): Promise<void> {
           ['edge CPU, cores', cores['edge']],
           ['edge CPU per 100 frames/s, cores', (cores['edge'] * 100) / s.throughput],
           ['redis CPU, cores', cores['redis']],
-          ['not result', JSON.stringify(Object.fromEntries(Object.entries(s.outcomes).filter(([k]) => k !== 'result')))],
+          [
+            'not result',
+            JSON.stringify(Object.fromEntries(Object.entries(s.outcomes).filter(([k]) => k !== 'result'))),
+          ],
         ],
       )}`,
     );

@@ -34,7 +34,12 @@ async function main(): Promise<void> {
     .option('--runs <n>', 'runs; medians are printed', '3')
     .parse()
     .opts<{ cameras: string; fps: string; objects: string; seconds: string; runs: string }>();
-  const opts = { cameras: Number(o.cameras), fps: Number(o.fps), objects: Number(o.objects), seconds: Number(o.seconds) };
+  const opts = {
+    cameras: Number(o.cameras),
+    fps: Number(o.fps),
+    objects: Number(o.objects),
+    seconds: Number(o.seconds),
+  };
   const redis = await startTestRedis({ own: true });
   const results: RunResult[] = [];
   try {
@@ -46,26 +51,63 @@ async function main(): Promise<void> {
   } finally {
     await redis.stop();
   }
-  const med = (k: keyof RunResult) => percentile(results.map((r) => r[k]), 50);
-  console.log(`\nbench:events, ${opts.cameras} cameras x ${opts.fps} fps x ${opts.objects} objects, ${opts.seconds} s per run, medians of ${results.length} run(s):`);
+  const med = (k: keyof RunResult) =>
+    percentile(
+      results.map((r) => r[k]),
+      50,
+    );
+  console.log(
+    `\nbench:events, ${opts.cameras} cameras x ${opts.fps} fps x ${opts.objects} objects, ${opts.seconds} s per run, medians of ${results.length} run(s):`,
+  );
   console.log(
     table(
       ['detections/s', 'detections/s per core', 'events CPU (cores)', 'events', 'lag p50 (ms)', 'lag p95 (ms)'],
-      [[med('detectionsPerSecond'), med('detectionsPerCoreSecond'), med('eventsCpuCores'), med('events'), med('lagP50Ms'), med('lagP95Ms')].map((v) => Math.round(v * 100) / 100)],
+      [
+        [
+          med('detectionsPerSecond'),
+          med('detectionsPerCoreSecond'),
+          med('eventsCpuCores'),
+          med('events'),
+          med('lagP50Ms'),
+          med('lagP95Ms'),
+        ].map((v) => Math.round(v * 100) / 100),
+      ],
     ),
   );
 }
 
-async function run(url: string, o: { cameras: number; fps: number; objects: number; seconds: number }): Promise<RunResult> {
+async function run(
+  url: string,
+  o: { cameras: number; fps: number; objects: number; seconds: number },
+): Promise<RunResult> {
   const prefix = uniquePrefix('eventsbench');
   const dir = mkdtempSync(join(tmpdir(), 'events-bench-'));
   const cams = Array.from({ length: o.cameras }, (_, i) => `cam-${i}`);
   const rules = [
     { id: 'gate', type: 'line', from: [0.5, 0.98], to: [0.5, 0.02] },
-    { id: 'yard', type: 'zone', polygon: [[0.6, 0.2], [0.95, 0.2], [0.95, 0.98], [0.6, 0.98]] },
+    {
+      id: 'yard',
+      type: 'zone',
+      polygon: [
+        [0.6, 0.2],
+        [0.95, 0.2],
+        [0.95, 0.98],
+        [0.6, 0.98],
+      ],
+    },
   ];
-  writeFileSync(join(dir, 'site.json'), JSON.stringify({ models: { bench: ['person'] }, cameras: Object.fromEntries(cams.map((c) => [c, { model: 'bench', rules }])) }));
-  const svc: ServiceProcess = await startService('events', { REDIS_URL: url, REDIS_PREFIX: prefix, EVENTS_SITE_FILE: join(dir, 'site.json') });
+  writeFileSync(
+    join(dir, 'site.json'),
+    JSON.stringify({
+      models: { bench: ['person'] },
+      cameras: Object.fromEntries(cams.map((c) => [c, { model: 'bench', rules }])),
+    }),
+  );
+  const svc: ServiceProcess = await startService('events', {
+    REDIS_URL: url,
+    REDIS_PREFIX: prefix,
+    EVENTS_SITE_FILE: join(dir, 'site.json'),
+  });
   const r = new Redis(url);
   try {
     const t0 = Date.now();

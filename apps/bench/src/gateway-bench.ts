@@ -5,7 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Command } from 'commander';
-import { imageFixturesDir, rssMb, startMjpegServer, startRtspServer, startService, startTestRedis, uniquePrefix, type ServiceProcess } from '@vision/testing';
+import {
+  imageFixturesDir,
+  rssMb,
+  startMjpegServer,
+  startRtspServer,
+  startService,
+  startTestRedis,
+  uniquePrefix,
+  type ServiceProcess,
+} from '@vision/testing';
 import { cpuSeconds } from './cpu-usage';
 import { percentile, table } from './stats';
 
@@ -44,12 +53,24 @@ async function main(): Promise<void> {
     .option('--runs <n>', 'runs per scenario (medians reported)', '3')
     .option('--out <dir>', 'where results.json goes', 'results/gateway-bench')
     .parse()
-    .opts<{ cameras: string; fps: string; sources: string; sourceFps: string; seconds: string; warmup: string; runs: string; out: string }>();
+    .opts<{
+      cameras: string;
+      fps: string;
+      sources: string;
+      sourceFps: string;
+      seconds: string;
+      warmup: string;
+      runs: string;
+      out: string;
+    }>();
   const cameras = Number(o.cameras);
   const sourceFps = Number(o.sourceFps);
   const dir = mkdtempSync(join(tmpdir(), 'gateway-bench-'));
   const clip = await benchClip(dir, sourceFps);
-  const frames = readdirSync(dir).filter((f) => f.startsWith('frame-')).sort().map((f) => readFileSync(join(dir, f)));
+  const frames = readdirSync(dir)
+    .filter((f) => f.startsWith('frame-'))
+    .sort()
+    .map((f) => readFileSync(join(dir, f)));
   const redis = await startTestRedis({ own: true });
   const prefix = uniquePrefix('gwbench');
   const procs: ServiceProcess[] = [];
@@ -59,16 +80,33 @@ async function main(): Promise<void> {
   const samples: Sample[] = [];
   try {
     const edge = await startService('edge', {
-      REDIS_URL: redis.url, REDIS_PREFIX: prefix, HOST: '127.0.0.1', MAX_CONNECTIONS_PER_IP: '1000', MAX_CONNECTIONS_PER_SUBJECT: '1000', TENANT_MAX_QUEUE: '1000', MAX_QUEUE: '1000', STREAM_MAXLEN: '10000',
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: prefix,
+      HOST: '127.0.0.1',
+      MAX_CONNECTIONS_PER_IP: '1000',
+      MAX_CONNECTIONS_PER_SUBJECT: '1000',
+      TENANT_MAX_QUEUE: '1000',
+      MAX_QUEUE: '1000',
+      STREAM_MAXLEN: '10000',
     });
     procs.push(edge);
-    sink = spawn(process.execPath, [join(__dirname, 'sink-worker.js'), redis.url, prefix], { stdio: ['ignore', 'pipe', 'inherit'] });
+    sink = spawn(process.execPath, [join(__dirname, 'sink-worker.js'), redis.url, prefix], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     await new Promise((resolve) => sink!.stdout!.once('data', resolve));
     for (const source of o.sources.split(',') as ('rtsp' | 'mjpeg')[]) {
       for (const fps of o.fps.split(',').map(Number)) {
         for (let r = 1; r <= Number(o.runs); r++) {
           const url = source === 'rtsp' ? rtsp.url() : mjpeg.url('/stream.mjpg');
-          const s = await measure({ dir, edgePort: edge.port!, url, cameras, fps, warmupS: Number(o.warmup), seconds: Number(o.seconds) });
+          const s = await measure({
+            dir,
+            edgePort: edge.port!,
+            url,
+            cameras,
+            fps,
+            warmupS: Number(o.warmup),
+            seconds: Number(o.seconds),
+          });
           samples.push({ source, fps, run: r, ...s });
           console.log(JSON.stringify({ source, fps, run: r, ...s }));
         }
@@ -85,18 +123,43 @@ async function main(): Promise<void> {
   const groups = [...new Set(samples.map((s) => `${s.source}@${s.fps}`))];
   const rows = groups.map((g) => {
     const xs = samples.filter((s) => `${s.source}@${s.fps}` === g);
-    const med = (k: keyof Sample) => percentile(xs.map((x) => x[k] as number), 50);
-    return { scenario: g, perCamera: med('perCamera'), node: med('nodePerCamera'), ffmpeg: med('ffmpegPerCamera'), delivered: med('deliveredFps'), rss: med('rssPerCamera'), runs: xs.length };
+    const med = (k: keyof Sample) =>
+      percentile(
+        xs.map((x) => x[k] as number),
+        50,
+      );
+    return {
+      scenario: g,
+      perCamera: med('perCamera'),
+      node: med('nodePerCamera'),
+      ffmpeg: med('ffmpegPerCamera'),
+      delivered: med('deliveredFps'),
+      rss: med('rssPerCamera'),
+      runs: xs.length,
+    };
   });
-  console.log(`\n${cameras} cameras per run, ${o.seconds} s measured, medians of ${o.runs} run(s); CPU in % of one core per camera\n`);
+  console.log(
+    `\n${cameras} cameras per run, ${o.seconds} s measured, medians of ${o.runs} run(s); CPU in % of one core per camera\n`,
+  );
   console.log(
     table(
       ['source @ fps', 'CPU/camera %', 'node %', 'ffmpeg %', 'delivered fps', 'MB/camera', 'cameras per core'],
-      rows.map((r) => [r.scenario, r.perCamera * 100, r.node * 100, r.ffmpeg * 100, r.delivered, r.rss, r.perCamera > 0 ? Math.floor(1 / r.perCamera) : NaN]),
+      rows.map((r) => [
+        r.scenario,
+        r.perCamera * 100,
+        r.node * 100,
+        r.ffmpeg * 100,
+        r.delivered,
+        r.rss,
+        r.perCamera > 0 ? Math.floor(1 / r.perCamera) : NaN,
+      ]),
     ),
   );
   mkdirSync(o.out, { recursive: true });
-  writeFileSync(join(o.out, 'results.json'), JSON.stringify({ cameras, sourceFps, seconds: Number(o.seconds), samples, medians: rows }, null, 2));
+  writeFileSync(
+    join(o.out, 'results.json'),
+    JSON.stringify({ cameras, sourceFps, seconds: Number(o.seconds), samples, medians: rows }, null, 2),
+  );
 }
 
 /** A 720p clip of a real photo with a moving square and sensor-like noise, at 2.8 Mbit/s, and its frames as JPEGs. */
@@ -104,21 +167,84 @@ async function benchClip(dir: string, fps: number): Promise<string> {
   const out = join(dir, 'bench.h264');
   const graph = `[0:v][1:v]overlay=x='mod(t*304\\,1216)':y=300:shortest=1,noise=alls=10:allf=t,format=yuv420p`;
   await run('ffmpeg', [
-    '-hide_banner', '-loglevel', 'error', '-y', '-loop', '1', '-framerate', String(fps), '-i', join(imageFixturesDir(), 'coffee-1280x720.jpg'),
-    '-f', 'lavfi', '-i', `color=c=red:s=64x64:r=${fps}`, '-filter_complex', graph, '-t', '4',
-    '-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '3M', '-maxrate', '3M', '-bufsize', '3M', '-g', String(fps), '-x264-params', 'aud=1', '-f', 'h264', out,
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-y',
+    '-loop',
+    '1',
+    '-framerate',
+    String(fps),
+    '-i',
+    join(imageFixturesDir(), 'coffee-1280x720.jpg'),
+    '-f',
+    'lavfi',
+    '-i',
+    `color=c=red:s=64x64:r=${fps}`,
+    '-filter_complex',
+    graph,
+    '-t',
+    '4',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-b:v',
+    '3M',
+    '-maxrate',
+    '3M',
+    '-bufsize',
+    '3M',
+    '-g',
+    String(fps),
+    '-x264-params',
+    'aud=1',
+    '-f',
+    'h264',
+    out,
   ]);
-  await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-i', out, '-q:v', '5', '-f', 'image2', join(dir, 'frame-%03d.jpg')]);
+  await run('ffmpeg', [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-y',
+    '-i',
+    out,
+    '-q:v',
+    '5',
+    '-f',
+    'image2',
+    join(dir, 'frame-%03d.jpg'),
+  ]);
   return out;
 }
 
-async function measure(o: { dir: string; edgePort: number; url: string; cameras: number; fps: number; warmupS: number; seconds: number }): Promise<Omit<Sample, 'source' | 'fps' | 'run'>> {
+async function measure(o: {
+  dir: string;
+  edgePort: number;
+  url: string;
+  cameras: number;
+  fps: number;
+  warmupS: number;
+  seconds: number;
+}): Promise<Omit<Sample, 'source' | 'fps' | 'run'>> {
   const file = join(o.dir, 'cameras.json');
-  writeFileSync(file, JSON.stringify({ cameras: Array.from({ length: o.cameras }, (_, i) => ({ id: `cam-${i}`, url: o.url, fps: o.fps })) }));
-  const gw = await startService('gateway', { CAMERAS_FILE: file, GATEWAY_EDGE_URLS: `ws://127.0.0.1:${o.edgePort}${DETECT_PATH}`, HOST: '127.0.0.1' });
+  writeFileSync(
+    file,
+    JSON.stringify({
+      cameras: Array.from({ length: o.cameras }, (_, i) => ({ id: `cam-${i}`, url: o.url, fps: o.fps })),
+    }),
+  );
+  const gw = await startService('gateway', {
+    CAMERAS_FILE: file,
+    GATEWAY_EDGE_URLS: `ws://127.0.0.1:${o.edgePort}${DETECT_PATH}`,
+    HOST: '127.0.0.1',
+  });
   try {
     const framesIn = async () => {
-      const r = (await (await fetch(`http://127.0.0.1:${gw.port}/v1/cameras`)).json()) as { cameras: { stats: { framesIn: number } }[] };
+      const r = (await (await fetch(`http://127.0.0.1:${gw.port}/v1/cameras`)).json()) as {
+        cameras: { stats: { framesIn: number } }[];
+      };
       return r.cameras.reduce((n, c) => n + c.stats.framesIn, 0);
     };
     await new Promise((r) => setTimeout(r, o.warmupS * 1000));
@@ -130,10 +256,17 @@ async function measure(o: { dir: string; edgePort: number; url: string; cameras:
     const [node1, kids1, in1] = [cpuSeconds(pid), kids.map(cpuSeconds), await framesIn()];
     const wall = (performance.now() - t0) / 1000;
     const rss = [pid, ...kids].reduce((sum, p) => sum + rssMb(p), 0);
-    if (children(pid).join() !== kids.join()) throw new Error('an ffmpeg child restarted during the measurement; the figures would be wrong');
+    if (children(pid).join() !== kids.join())
+      throw new Error('an ffmpeg child restarted during the measurement; the figures would be wrong');
     const node = (node1 - node0) / wall / o.cameras;
     const ffmpeg = kids1.reduce((s, v, i) => s + v - kids0[i], 0) / wall / o.cameras;
-    return { nodePerCamera: node, ffmpegPerCamera: ffmpeg, perCamera: node + ffmpeg, deliveredFps: (in1 - in0) / wall / o.cameras, rssPerCamera: rss / o.cameras };
+    return {
+      nodePerCamera: node,
+      ffmpegPerCamera: ffmpeg,
+      perCamera: node + ffmpeg,
+      deliveredFps: (in1 - in0) / wall / o.cameras,
+      rssPerCamera: rss / o.cameras,
+    };
   } finally {
     await gw.kill('SIGTERM');
   }

@@ -10,9 +10,13 @@ export class GpuMeter {
   private readonly proc: ChildProcess;
 
   constructor(deviceId = 0) {
-    this.proc = spawn('nvidia-smi', ['-i', String(deviceId), '--query-gpu=utilization.gpu', '--format=csv,noheader,nounits', '-lms', '100'], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
+    this.proc = spawn(
+      'nvidia-smi',
+      ['-i', String(deviceId), '--query-gpu=utilization.gpu', '--format=csv,noheader,nounits', '-lms', '100'],
+      {
+        stdio: ['ignore', 'pipe', 'ignore'],
+      },
+    );
     this.proc.on('error', () => undefined); // no nvidia-smi (ENOENT arrives here, not as a throw): stop() gives NaN
     this.proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       for (const line of chunk.split('\n')) {

@@ -22,22 +22,44 @@ async function main(): Promise<void> {
     .option('--batches <list>', 'batch sizes', '1,2,4,8,16')
     .option('--seconds <n>', 'time per batch size', '3')
     .option('--min-runs <n>', 'fewest runs per batch size', '3')
-    .option('--threads <n>', "ONNX Runtime intra-op threads (0: ORT's own choice; default: the worker's)", String(defaults.model.intraOpThreads))
+    .option(
+      '--threads <n>',
+      "ONNX Runtime intra-op threads (0: ORT's own choice; default: the worker's)",
+      String(defaults.model.intraOpThreads),
+    )
     .option('--provider <name>', `execution provider (${EXECUTION_PROVIDERS.join(', ')})`, 'cpu')
     .option('--graphs <list>', 'serving, original', 'serving,original')
     .option('--out <file>', 'JSON results', join(repoRoot(), 'results', 'model-bench.json'))
     .parse()
-    .opts<{ model: string; batches: string; seconds: string; minRuns: string; threads: string; provider: string; graphs: string; out: string }>();
+    .opts<{
+      model: string;
+      batches: string;
+      seconds: string;
+      minRuns: string;
+      threads: string;
+      provider: string;
+      graphs: string;
+      out: string;
+    }>();
 
   const batches = o.batches.split(',').map(Number);
   const dir = imageFixturesDir();
-  const jpegs = readdirSync(dir).filter((f) => /-(640x480|1280x720)\.jpg$/.test(f)).sort().map((f) => readFileSync(join(dir, f)));
+  const jpegs = readdirSync(dir)
+    .filter((f) => /-(640x480|1280x720)\.jpg$/.test(f))
+    .sort()
+    .map((f) => readFileSync(join(dir, f)));
   const machine = `${cpus().length}× ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`;
-  console.log(`model ${o.model}, provider ${o.provider}; machine ${machine}; ${jpegs.length} real JPEGs (640×480 and 1280×720)\n`);
+  console.log(
+    `model ${o.model}, provider ${o.provider}; machine ${machine}; ${jpegs.length} real JPEGs (640×480 and 1280×720)\n`,
+  );
   const rows: (RawOrtRow & { graph: string })[] = [];
   for (const graph of o.graphs.split(',')) {
     const model = await loadBenchModel(o.model, {
-      batchSizes: batches, maxBatch: Math.max(...batches), intraOpThreads: Number(o.threads), executionProvider: o.provider as ExecutionProviderName, servingGraph: graph === 'serving',
+      batchSizes: batches,
+      maxBatch: Math.max(...batches),
+      intraOpThreads: Number(o.threads),
+      executionProvider: o.provider as ExecutionProviderName,
+      servingGraph: graph === 'serving',
     });
     for (const batch of batches) {
       const row = await measureRawOrt(model, jpegs, batch, { seconds: Number(o.seconds), minRuns: Number(o.minRuns) });
@@ -49,16 +71,40 @@ async function main(): Promise<void> {
   const first = (graph: string) => rows.find((r) => r.graph === graph);
   console.log(
     `\n${table(
-      ['graph', 'batch', 'runs', 'infer p50 ms', 'frames/s', 'vs batch 1', 'KB in/frame', 'KB out/frame', 'input ms/frame', 'post ms/frame', 'decode ms/frame'],
+      [
+        'graph',
+        'batch',
+        'runs',
+        'infer p50 ms',
+        'frames/s',
+        'vs batch 1',
+        'KB in/frame',
+        'KB out/frame',
+        'input ms/frame',
+        'post ms/frame',
+        'decode ms/frame',
+      ],
       rows.map((r) => [
-        r.graph, r.batch, r.runs, r.inferMsP50, r.inferFps, `${(r.inferFps / first(r.graph)!.inferFps).toFixed(2)}×`,
-        r.bytesInPerFrame / 1024, r.bytesOutPerFrame / 1024, r.inputMsPerFrame, r.postprocessMsPerFrame, r.decodeMsPerFrame,
+        r.graph,
+        r.batch,
+        r.runs,
+        r.inferMsP50,
+        r.inferFps,
+        `${(r.inferFps / first(r.graph)!.inferFps).toFixed(2)}×`,
+        r.bytesInPerFrame / 1024,
+        r.bytesOutPerFrame / 1024,
+        r.inputMsPerFrame,
+        r.postprocessMsPerFrame,
+        r.decodeMsPerFrame,
       ]),
     )}`,
   );
-  const host = (graph: string) => rows.filter((r) => r.graph === graph).reduce((a, r) => a + r.inputMsPerFrame + r.postprocessMsPerFrame, 0);
+  const host = (graph: string) =>
+    rows.filter((r) => r.graph === graph).reduce((a, r) => a + r.inputMsPerFrame + r.postprocessMsPerFrame, 0);
   if (first('serving') && first('original')) {
-    console.log(`\nhost ms per frame (input + output), serving ÷ original, over all batch sizes: ${(host('serving') / host('original')).toFixed(3)}`);
+    console.log(
+      `\nhost ms per frame (input + output), serving ÷ original, over all batch sizes: ${(host('serving') / host('original')).toFixed(3)}`,
+    );
   }
   mkdirSync(join(o.out, '..'), { recursive: true });
   writeFileSync(o.out, JSON.stringify({ model: o.model, machine, rows }, null, 2));

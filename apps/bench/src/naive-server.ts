@@ -14,8 +14,21 @@ import { loadBenchModel } from './bench-model';
  */
 async function main(): Promise<void> {
   const [modelPath, port = '0', provider = 'cpu', threads = '0'] = process.argv.slice(2);
-  const model = await loadBenchModel(modelPath, { executionProvider: provider as ExecutionProviderName, intraOpThreads: Number(threads), servingGraph: false, allowSpinning: true, nice: 0, maxBatch: 1, engines: 1 });
-  const wss = new WebSocketServer({ port: Number(port), host: '127.0.0.1', maxPayload: 64 * 1024 * 1024, perMessageDeflate: false });
+  const model = await loadBenchModel(modelPath, {
+    executionProvider: provider as ExecutionProviderName,
+    intraOpThreads: Number(threads),
+    servingGraph: false,
+    allowSpinning: true,
+    nice: 0,
+    maxBatch: 1,
+    engines: 1,
+  });
+  const wss = new WebSocketServer({
+    port: Number(port),
+    host: '127.0.0.1',
+    maxPayload: 64 * 1024 * 1024,
+    perMessageDeflate: false,
+  });
   let chain: Promise<void> = Promise.resolve();
   wss.on('connection', (ws) => {
     ws.on('message', (data: Buffer) => {

@@ -23,9 +23,20 @@ async function main(): Promise<void> {
     .parse()
     .opts<{ model: string; provider: string }>();
   const rows: (string | number)[][] = [];
-  for (const [label, batchSizes] of [['one session, exact sizes', []], ['a session per size', batchLadder(8)]] as const) {
-    const model = await loadBenchModel(o.model, { executionProvider: o.provider as ExecutionProviderName, batchSizes, maxBatch: 8 });
-    const decoded = await Promise.all(loadBenchImages().slice(0, 8).map((b) => model.decode(b)));
+  for (const [label, batchSizes] of [
+    ['one session, exact sizes', []],
+    ['a session per size', batchLadder(8)],
+  ] as const) {
+    const model = await loadBenchModel(o.model, {
+      executionProvider: o.provider as ExecutionProviderName,
+      batchSizes,
+      maxBatch: 8,
+    });
+    const decoded = await Promise.all(
+      loadBenchImages()
+        .slice(0, 8)
+        .map((b) => model.decode(b)),
+    );
     await model.infer(decoded.slice(0, SEQUENCE[0]));
     const same: number[] = [];
     const changed: number[] = [];

@@ -15,7 +15,23 @@ async function main(): Promise<void> {
   while (running) {
     const got = await t.read(256, 100);
     if (got.length) {
-      await t.complete(got.map((d) => ({ delivery: d, outcome: { key: d.job.key, connId: d.job.connId, ok: true as const, detections: [], model: 'sink', modelVersion: '1', batchSize: got.length, pickedAt: d.pickedAt, preprocessMs: 0, inferenceMs: 0 } })));
+      await t.complete(
+        got.map((d) => ({
+          delivery: d,
+          outcome: {
+            key: d.job.key,
+            connId: d.job.connId,
+            ok: true as const,
+            detections: [],
+            model: 'sink',
+            modelVersion: '1',
+            batchSize: got.length,
+            pickedAt: d.pickedAt,
+            preprocessMs: 0,
+            inferenceMs: 0,
+          },
+        })),
+      );
     }
   }
   await t.close();

@@ -5,7 +5,14 @@ import { Command } from 'commander';
 import Redis from 'ioredis';
 import { redisKeys } from '@vision/transport';
 import {
-  imageFixturesDir, LoadClient, modelsDir, repoRoot, startService, startTestRedis, uniquePrefix, type ServiceProcess,
+  imageFixturesDir,
+  LoadClient,
+  modelsDir,
+  repoRoot,
+  startService,
+  startTestRedis,
+  uniquePrefix,
+  type ServiceProcess,
 } from '@vision/testing';
 import { table } from './stats';
 
@@ -35,9 +42,18 @@ async function main(): Promise<void> {
   };
   try {
     for (const id of ['w1', 'w2']) {
-      procs.push(await startService('worker', { ...common, LOG_LEVEL: 'info', WORKER_ID: id, MODEL_PATH: o.model, INTRA_OP_THREADS: '1' }));
+      procs.push(
+        await startService('worker', {
+          ...common,
+          LOG_LEVEL: 'info',
+          WORKER_ID: id,
+          MODEL_PATH: o.model,
+          INTRA_OP_THREADS: '1',
+        }),
+      );
     }
-    for (const id of ['e1', 'e2']) procs.push(await startService('edge', { ...common, LOG_LEVEL: 'info', EDGE_ID: id, TENANT_MAX_QUEUE: '64' }));
+    for (const id of ['e1', 'e2'])
+      procs.push(await startService('edge', { ...common, LOG_LEVEL: 'info', EDGE_ID: id, TENANT_MAX_QUEUE: '64' }));
     const urls = procs.filter((p) => p.role === 'edge').map((p) => `ws://127.0.0.1:${p.port}${DETECT_PATH}`);
     const image = readFileSync(join(imageFixturesDir(), 'chelsea-640x480.jpg'));
     const clients = Array.from(
@@ -53,18 +69,28 @@ async function main(): Promise<void> {
     while (Date.now() < end) {
       await new Promise((r) => setTimeout(r, Number(o.sampleS) * 1000));
       const sample: Record<string, number> = { t_s: Math.round((Date.now() - started) / 1000) };
-      for (const p of procs) sample[`${p.role}${procs.filter((q) => q.role === p.role).indexOf(p) + 1}_rss_mb`] = rssMb(p.proc.pid!);
+      for (const p of procs)
+        sample[`${p.role}${procs.filter((q) => q.role === p.role).indexOf(p) + 1}_rss_mb`] = rssMb(p.proc.pid!);
       sample['stream_len'] = await admin.xlen(redisKeys(prefix).stream('default'));
       sample['pending'] = ((await admin.xpending(redisKeys(prefix).stream('default'), 'workers')) as [number])[0] ?? 0;
       sample['answered'] = clients.reduce((a, c) => a + c.log.length, 0);
       sample['results'] = clients.reduce((a, c) => a + c.log.filter((r) => r.outcome === 'result').length, 0);
       samples.push(sample);
-      console.log(Object.entries(sample).map(([k, v]) => `${k}=${v}`).join(' '));
+      console.log(
+        Object.entries(sample)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' '),
+      );
     }
     const books = await Promise.all(clients.map((c) => c.stop(5000)));
     admin.disconnect();
     const unanswered = books.reduce((a, b) => a + b.unanswered.length, 0);
-    console.log(`\n${table(Object.keys(samples[0] ?? {}), samples.map((s) => Object.values(s)))}`);
+    console.log(
+      `\n${table(
+        Object.keys(samples[0] ?? {}),
+        samples.map((s) => Object.values(s)),
+      )}`,
+    );
     console.log(`\nsent ${books.reduce((a, b) => a + b.sent, 0)}, unanswered ${unanswered}`);
     mkdirSync(join(o.out, '..'), { recursive: true });
     writeFileSync(o.out, JSON.stringify({ options: o, samples, unanswered }, null, 2));

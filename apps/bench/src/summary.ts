@@ -50,6 +50,9 @@ export function summarize(run: CameraRun): RunSummary {
 function thirds(run: CameraRun): { p95FirstThird: number; p95LastThird: number } {
   const span = run.fps > 0 ? Math.max(...run.frames.map((f) => f.sentAtMs), 1) : 1;
   const p95 = (from: number, to: number) =>
-    percentile(run.frames.filter((f) => f.outcome === 'result' && f.sentAtMs >= from && f.sentAtMs < to).map((f) => f.latencyMs), 95);
+    percentile(
+      run.frames.filter((f) => f.outcome === 'result' && f.sentAtMs >= from && f.sentAtMs < to).map((f) => f.latencyMs),
+      95,
+    );
   return { p95FirstThird: p95(0, span / 3), p95LastThird: p95((2 * span) / 3, span + 1) };
 }

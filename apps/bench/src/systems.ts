@@ -21,7 +21,12 @@ export async function benchImages(heights: string[]): Promise<{ width: number; h
   const out: { width: number; height: number; bytes: Buffer }[] = [];
   for (const b of hd) {
     if (heights.includes('720')) out.push({ width: 1280, height: 720, bytes: b });
-    if (heights.includes('1080')) out.push({ width: 1920, height: 1080, bytes: await sharp(b).resize(1920, 1080).jpeg({ quality: 85 }).toBuffer() });
+    if (heights.includes('1080'))
+      out.push({
+        width: 1920,
+        height: 1080,
+        bytes: await sharp(b).resize(1920, 1080).jpeg({ quality: 85 }).toBuffer(),
+      });
   }
   return out;
 }
@@ -29,7 +34,15 @@ export async function benchImages(heights: string[]): Promise<{ width: number; h
 /** This project in Redis mode (edge + worker processes, own redis-server) or embedded mode (one process). */
 export async function startProject(
   mode: 'redis' | 'embedded',
-  o: { model: string; maxBatch?: string; engines: string; decodeConcurrency?: string; images: string; spinSingleFrames?: boolean; originalGraph?: boolean },
+  o: {
+    model: string;
+    maxBatch?: string;
+    engines: string;
+    decodeConcurrency?: string;
+    images: string;
+    spinSingleFrames?: boolean;
+    originalGraph?: boolean;
+  },
   provider: string,
   env: Record<string, string> = {},
 ): Promise<System & { stop: () => Promise<void> }> {
@@ -37,14 +50,22 @@ export async function startProject(
   const metricsPort = await freePort();
   const common = {
     ...(redis ? { REDIS_URL: redis.url, REDIS_PREFIX: uniquePrefix('bench') } : {}),
-    MODEL_PATH: o.model, LOG_LEVEL: 'info', EXECUTION_PROVIDER: provider, ENGINES: o.engines,
+    MODEL_PATH: o.model,
+    LOG_LEVEL: 'info',
+    EXECUTION_PROVIDER: provider,
+    ENGINES: o.engines,
     ...(o.maxBatch ? { MAX_BATCH: o.maxBatch } : {}),
     ...(o.spinSingleFrames === false ? { SPIN_SINGLE_FRAMES: 'false' } : {}),
     ...(o.originalGraph ? { SERVING_GRAPH: 'false' } : {}),
     ...(o.decodeConcurrency ? { DECODE_CONCURRENCY: o.decodeConcurrency } : {}),
     // The load generator is one address (one tenant without auth): let it use the whole backlog.
-    MAX_QUEUE: '64', TENANT_MAX_QUEUE: '64', SUBJECT_FRAMES_PER_SECOND: '100000', FRAMES_PER_SECOND: '1000',
-    BULK_MAX_IMAGES: '100000', BULK_MAX_UPLOAD_BYTES: String(1024 * 1024 * 1024), BULK_MAX_STORED_BYTES: String(2 * 1024 * 1024 * 1024),
+    MAX_QUEUE: '64',
+    TENANT_MAX_QUEUE: '64',
+    SUBJECT_FRAMES_PER_SECOND: '100000',
+    FRAMES_PER_SECOND: '1000',
+    BULK_MAX_IMAGES: '100000',
+    BULK_MAX_UPLOAD_BYTES: String(1024 * 1024 * 1024),
+    BULK_MAX_STORED_BYTES: String(2 * 1024 * 1024 * 1024),
     ...env,
   };
   const procs: ServiceProcess[] = [];
@@ -57,15 +78,25 @@ export async function startProject(
   try {
     // A GPU session's first start (CUDA context, cuDNN) takes far longer than a CPU one.
     const startMs = provider === 'cpu' ? 30_000 : 180_000;
-    const worker = mode === 'redis' ? await startService('worker', { ...common, METRICS_PORT: String(metricsPort), HOST: '127.0.0.1' }, startMs) : undefined;
+    const worker =
+      mode === 'redis'
+        ? await startService('worker', { ...common, METRICS_PORT: String(metricsPort), HOST: '127.0.0.1' }, startMs)
+        : undefined;
     if (worker) procs.push(worker);
-    const edge = await startService(mode === 'redis' ? 'edge' : 'server', mode === 'redis' ? common : { ...common, METRICS_PORT: String(metricsPort), HOST: '127.0.0.1' }, startMs);
+    const edge = await startService(
+      mode === 'redis' ? 'edge' : 'server',
+      mode === 'redis' ? common : { ...common, METRICS_PORT: String(metricsPort), HOST: '127.0.0.1' },
+      startMs,
+    );
     procs.push(edge);
     return {
       name: mode,
       baseUrl: `http://127.0.0.1:${edge.port}`,
       transport: 'ws-binary',
-      metrics: { worker: `http://127.0.0.1:${metricsPort}/metrics`, pids: { worker: (worker ?? edge).proc.pid, edge: edge.proc.pid, redis: redis?.pid(), client: process.pid } },
+      metrics: {
+        worker: `http://127.0.0.1:${metricsPort}/metrics`,
+        pids: { worker: (worker ?? edge).proc.pid, edge: edge.proc.pid, redis: redis?.pid(), client: process.pid },
+      },
       stop,
     };
   } catch (err) {
@@ -77,18 +108,26 @@ export async function startProject(
 /** Uploads a bulk job of `count` images (the bench photos, cycled) as one multipart request. */
 export async function submitBulkJob(baseUrl: string, jpegs: Buffer[], count: number): Promise<string> {
   const form = new FormData();
-  for (let i = 0; i < count; i++) form.append('image', new Blob([new Uint8Array(jpegs[i % jpegs.length])], { type: 'image/jpeg' }), `${i}.jpg`);
+  for (let i = 0; i < count; i++)
+    form.append('image', new Blob([new Uint8Array(jpegs[i % jpegs.length])], { type: 'image/jpeg' }), `${i}.jpg`);
   const r = await fetch(`${baseUrl}/v1/jobs`, { method: 'POST', body: form });
   if (r.status !== 202) throw new Error(`bulk job refused: ${r.status} ${await r.text()}`);
   return ((await r.json()) as { id: string }).id;
 }
 
-export async function startNaive(model: string, provider: string, threads: string): Promise<{ port: number; proc: ChildProcess }> {
-  const proc = spawn(process.execPath, [join(__dirname, 'naive-server.js'), model, '0', provider, threads], { stdio: ['ignore', 'pipe', 'inherit'] });
+export async function startNaive(
+  model: string,
+  provider: string,
+  threads: string,
+): Promise<{ port: number; proc: ChildProcess }> {
+  const proc = spawn(process.execPath, [join(__dirname, 'naive-server.js'), model, '0', provider, threads], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
-    proc.stdout!.setEncoding('utf8').once('data', (line: string) => resolve((JSON.parse(line) as { port: number }).port));
+    proc
+      .stdout!.setEncoding('utf8')
+      .once('data', (line: string) => resolve((JSON.parse(line) as { port: number }).port));
     proc.once('exit', (code) => reject(new Error(`naive server exited (${code})`)));
   });
   return { port, proc };
 }
-

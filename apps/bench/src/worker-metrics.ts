@@ -67,5 +67,8 @@ export function diffCounters(a: WorkerCounters, b: WorkerCounters, elapsedMs: nu
  */
 export async function eventLoopP99Ms(metricsUrl: string): Promise<number> {
   const text = await (await fetch(metricsUrl)).text();
-  return Math.max(0, Number(/^nodejs_eventloop_lag_p99_seconds ([0-9.e+-]+)$/m.exec(text)?.[1] ?? NaN) * 1000 - EVENT_LOOP_SAMPLE_MS);
+  return Math.max(
+    0,
+    Number(/^nodejs_eventloop_lag_p99_seconds ([0-9.e+-]+)$/m.exec(text)?.[1] ?? NaN) * 1000 - EVENT_LOOP_SAMPLE_MS,
+  );
 }

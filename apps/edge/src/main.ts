@@ -8,7 +8,10 @@ runMain('edge', async (config, log) => {
   process.on('SIGHUP', () => {
     try {
       const repo = edge.catalog.reload();
-      log.info({ models: repo.models.map((m) => `${m.id}@${m.version}`), default: repo.defaultId }, 'model repository reloaded');
+      log.info(
+        { models: repo.models.map((m) => `${m.id}@${m.version}`), default: repo.defaultId },
+        'model repository reloaded',
+      );
     } catch (err) {
       log.error({ err: (err as Error).message }, 'model repository not reloaded; the current one stays');
     }

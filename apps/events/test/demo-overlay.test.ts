@@ -10,7 +10,12 @@ const CHROMIUM = '/usr/bin/chromium'; // Debian's package (.ci/run installs it)
 // The fake camera: one red 32x32 square at (320, 240) of 640x480 (as in the demo page's own test).
 const SQUARE = { x: 320, y: 240, w: 32, h: 32 };
 // A zone around it in pixels, and a line well away from it.
-const PAD = [[280, 200], [400, 200], [400, 320], [280, 320]];
+const PAD = [
+  [280, 200],
+  [400, 200],
+  [400, 320],
+  [280, 320],
+];
 const GATE = { from: [0.1, 0.9], to: [0.9, 0.9] };
 
 interface FeedView {
@@ -61,18 +66,32 @@ describe('demo page with the site-events feed', () => {
     writeFileSync(clip, y4mClip(640, 480, 10, [{ ...SQUARE, color: COLORS.red }]));
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${clip}`],
+      args: [
+        '--no-sandbox',
+        '--use-fake-device-for-media-stream',
+        '--use-fake-ui-for-media-stream',
+        `--use-file-for-fake-video-capture=${clip}`,
+      ],
     });
     const page = await browser.newPage();
     const token = await signTestToken({ sub: 'ops', scope: 'events:read' });
     const feedUrl = `ws://127.0.0.1:${site.events.port}/ws/events`;
-    await page.goto(`http://127.0.0.1:${site.edge.port}/demo/?autostart=camera&camera=gate-cam&events=${encodeURIComponent(feedUrl)}&events_token=${token}`);
+    await page.goto(
+      `http://127.0.0.1:${site.edge.port}/demo/?autostart=camera&camera=gate-cam&events=${encodeURIComponent(feedUrl)}&events_token=${token}`,
+    );
 
-    const feed = () => page.evaluate(() => JSON.parse(JSON.stringify((window as unknown as { demo: { feed: FeedView } }).demo.feed)) as FeedView);
+    const feed = () =>
+      page.evaluate(
+        () => JSON.parse(JSON.stringify((window as unknown as { demo: { feed: FeedView } }).demo.feed)) as FeedView,
+      );
     await page.waitForFunction(
       () => {
         const f = (window as unknown as { demo: { feed: FeedView } }).demo.feed;
-        return f.events.some((e) => e.kind === 'zone.enter') && f.counts.pad?.total === 1 && (f.tracks?.tracks.length ?? 0) > 0;
+        return (
+          f.events.some((e) => e.kind === 'zone.enter') &&
+          f.counts.pad?.total === 1 &&
+          (f.tracks?.tracks.length ?? 0) > 0
+        );
       },
       undefined,
       { timeout: 30_000 },
@@ -87,7 +106,9 @@ describe('demo page with the site-events feed', () => {
     const [id, cls, x1, y1, x2, y2] = f.tracks!.tracks[0];
     expect(cls).toBe('red');
     expect(id).toBe(enter?.track);
-    [x1, y1, x2, y2].forEach((v, i) => expect(Math.abs(v - [SQUARE.x, SQUARE.y, SQUARE.x + SQUARE.w, SQUARE.y + SQUARE.h][i])).toBeLessThanOrEqual(2));
+    [x1, y1, x2, y2].forEach((v, i) =>
+      expect(Math.abs(v - [SQUARE.x, SQUARE.y, SQUARE.x + SQUARE.w, SQUARE.y + SQUARE.h][i])).toBeLessThanOrEqual(2),
+    );
 
     // The page: the events list names the entry, and the overlay carries the zone's outline and
     // the line (norm units, scaled to the frame) while the zone's inside stays clear.
@@ -96,7 +117,12 @@ describe('demo page with the site-events feed', () => {
     const px = await page.evaluate(() => {
       const ctx = (document.getElementById('overlay') as HTMLCanvasElement).getContext('2d')!;
       const alpha = (x: number, y: number) => ctx.getImageData(x, y, 1, 1).data[3];
-      return { zoneEdge: [alpha(280, 260), alpha(400, 300), alpha(340, 320)], line: [alpha(200, 432), alpha(500, 432)], zoneInside: alpha(390, 300), outside: alpha(600, 100) };
+      return {
+        zoneEdge: [alpha(280, 260), alpha(400, 300), alpha(340, 320)],
+        line: [alpha(200, 432), alpha(500, 432)],
+        zoneInside: alpha(390, 300),
+        outside: alpha(600, 100),
+      };
     });
     for (const a of [...px.zoneEdge, ...px.line]) expect(a).toBeGreaterThan(0);
     expect(px.zoneInside).toBe(0);

@@ -4,7 +4,8 @@ import { VisionClient, type WebSocketLike } from '@vision/client';
 import { COLORS, drawScene, uniquePrefix, type ServiceProcess } from '@vision/testing';
 import { Mosquitto, mqttSubscriber, startEventsSite, waitFor, webhookReceiver, WEBHOOK_SECRET } from './harness';
 
-const nodeWebSocket = (url: string, protocols: string[], headers: Record<string, string> | undefined) => new WebSocket(url, protocols, { headers }) as unknown as WebSocketLike;
+const nodeWebSocket = (url: string, protocols: string[], headers: Record<string, string> | undefined) =>
+  new WebSocket(url, protocols, { headers }) as unknown as WebSocketLike;
 const STEPS = 18;
 
 /**
@@ -14,7 +15,15 @@ const STEPS = 18;
  */
 function clipFrame(i: number): Promise<Buffer> {
   const x = 64 * (2 + i);
-  return drawScene({ width: 1280, height: 720, format: 'png', rects: [{ x, y: 360, w: 64, h: 64, color: COLORS.red }, { x, y: 104, w: 64, h: 64, color: COLORS.blue }] });
+  return drawScene({
+    width: 1280,
+    height: 720,
+    format: 'png',
+    rects: [
+      { x, y: 360, w: 64, h: 64, color: COLORS.red },
+      { x, y: 104, w: 64, h: 64, color: COLORS.blue },
+    ],
+  });
 }
 
 /**
@@ -42,13 +51,30 @@ describe('end to end: SDK client -> edge -> worker -> results stream -> events -
             model: 'default',
             rules: [
               { id: 'gate', type: 'line', units: 'px', from: [640, 720], to: [640, 0], classes: ['red'] },
-              { id: 'bay', type: 'zone', units: 'px', polygon: [[700, 100], [1000, 100], [1000, 250], [700, 250]], classes: ['blue'] },
+              {
+                id: 'bay',
+                type: 'zone',
+                units: 'px',
+                polygon: [
+                  [700, 100],
+                  [1000, 100],
+                  [1000, 250],
+                  [700, 250],
+                ],
+                classes: ['blue'],
+              },
             ],
           },
         },
         webhooks: [{ id: 'ops', url: hook.url, kinds: ['line.cross', 'zone.enter', 'zone.exit'] }],
       },
-      { EVENTS_SITE: 'yard', EVENTS_MQTT_URL: broker.url, EVENTS_WEBHOOK_SECRET: WEBHOOK_SECRET, EVENTS_WEBHOOK_HOSTS: '127.0.0.1', EVENTS_REORDER_MS: '2000' },
+      {
+        EVENTS_SITE: 'yard',
+        EVENTS_MQTT_URL: broker.url,
+        EVENTS_WEBHOOK_SECRET: WEBHOOK_SECRET,
+        EVENTS_WEBHOOK_HOSTS: '127.0.0.1',
+        EVENTS_REORDER_MS: '2000',
+      },
     );
     edge = site.edge;
   });
@@ -67,26 +93,49 @@ describe('end to end: SDK client -> edge -> worker -> results stream -> events -
       for (let i = 0; i < STEPS; i++) {
         const outcome = await client.send(await clipFrame(i), { streamId: 'cam-e2e', captureTs: t0 + i * 500 });
         expect(outcome.status, JSON.stringify(outcome)).toBe('result');
-        if (outcome.status === 'result') expect(outcome.result.detections.map((d) => d.name).sort()).toEqual(['blue', 'red']);
+        if (outcome.status === 'result')
+          expect(outcome.result.detections.map((d) => d.name).sort()).toEqual(['blue', 'red']);
       }
     } finally {
       client.close();
     }
 
     const isAction = (e: Record<string, unknown>) => e['kind'] !== 'count';
-    const mq = await waitFor('MQTT events', () => sub.messages.map((m) => m.body).filter(isAction), (m) => m.length >= 3, 30_000);
-    const wh = await waitFor('webhook events', () => hook.events, (e) => e.length >= 3, 30_000);
+    const mq = await waitFor(
+      'MQTT events',
+      () => sub.messages.map((m) => m.body).filter(isAction),
+      (m) => m.length >= 3,
+      30_000,
+    );
+    const wh = await waitFor(
+      'webhook events',
+      () => hook.events,
+      (e) => e.length >= 3,
+      30_000,
+    );
     await new Promise((r) => setTimeout(r, 2500)); // anything extra would have come by now
-    const summary = (e: Record<string, unknown>) => `${e['kind']} ${e['rule']} ${e['class']} ${e['direction'] ?? e['reason'] ?? ''}`.trim();
+    const summary = (e: Record<string, unknown>) =>
+      `${e['kind']} ${e['rule']} ${e['class']} ${e['direction'] ?? e['reason'] ?? ''}`.trim();
     const expected = ['line.cross gate red in', 'zone.enter bay blue', 'zone.exit bay blue left'];
-    expect(sub.messages.map((m) => m.body).filter(isAction).map(summary)).toEqual(expected);
+    expect(
+      sub.messages
+        .map((m) => m.body)
+        .filter(isAction)
+        .map(summary),
+    ).toEqual(expected);
     expect(hook.events.map(summary)).toEqual(expected);
     expect(wh.map((e) => e['id'])).toEqual(mq.map((e) => e['id']));
     expect(hook.bad).toBe(0);
     // One track per square, and every event names the camera.
     expect(new Set(mq.map((e) => `${e['class']}:${e['track']}`)).size).toBe(2);
     expect(mq.every((e) => e['camera'] === 'cam-e2e' && e['site'] === 'yard')).toBe(true);
-    const counts = sub.messages.filter((m) => m.body['kind'] === 'count').map((m) => `${m.body['rule']} ${JSON.stringify(m.body['counts'])}`);
-    expect(counts).toEqual(['gate {"in":1,"out":0,"byClass":{"red":{"in":1,"out":0}}}', 'bay {"total":1,"byClass":{"blue":1}}', 'bay {"total":0,"byClass":{}}']);
+    const counts = sub.messages
+      .filter((m) => m.body['kind'] === 'count')
+      .map((m) => `${m.body['rule']} ${JSON.stringify(m.body['counts'])}`);
+    expect(counts).toEqual([
+      'gate {"in":1,"out":0,"byClass":{"red":{"in":1,"out":0}}}',
+      'bay {"total":1,"byClass":{"blue":1}}',
+      'bay {"total":0,"byClass":{}}',
+    ]);
   });
 });

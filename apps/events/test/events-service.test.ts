@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendResults, resultsShard, type ResultsEntry } from '@vision/results-stream';
-import { cleanupPrefix, startService, startTestRedis, uniquePrefix, type ServiceProcess, type TestRedis } from '@vision/testing';
+import {
+  cleanupPrefix,
+  startService,
+  startTestRedis,
+  uniquePrefix,
+  type ServiceProcess,
+  type TestRedis,
+} from '@vision/testing';
 import { frames, Mosquitto, mqttSubscriber, waitFor, webhookReceiver, WEBHOOK_SECRET } from './harness';
 
 const SHARDS = 4;
@@ -26,7 +33,10 @@ describe('events service: one instance, MQTT on mosquitto, a signed webhook', ()
   let sub: Awaited<ReturnType<typeof mqttSubscriber>>;
   const prefix = uniquePrefix('events');
   const eventsKey = `${prefix}:events:stream:${resultsShard('cam-1', SHARDS)}`;
-  const stored = async () => (await r.xrange(eventsKey, '-', '+')).map(([, f]) => JSON.parse(f[f.indexOf('event') + 1]) as Record<string, unknown>);
+  const stored = async () =>
+    (await r.xrange(eventsKey, '-', '+')).map(
+      ([, f]) => JSON.parse(f[f.indexOf('event') + 1]) as Record<string, unknown>,
+    );
   const t0 = Date.now() - 20_000;
 
   beforeAll(async () => {
@@ -44,7 +54,17 @@ describe('events service: one instance, MQTT on mosquitto, a signed webhook', ()
           model: 'synthetic',
           rules: [
             { id: 'gate', type: 'line', from: [0.5, 0.95], to: [0.5, 0.05] },
-            { id: 'bay', type: 'zone', polygon: [[0.6, 0.5], [0.9, 0.5], [0.9, 0.95], [0.6, 0.95]], classes: ['person'] },
+            {
+              id: 'bay',
+              type: 'zone',
+              polygon: [
+                [0.6, 0.5],
+                [0.9, 0.5],
+                [0.9, 0.95],
+                [0.6, 0.95],
+              ],
+              classes: ['person'],
+            },
           ],
         },
       },
@@ -82,25 +102,55 @@ describe('events service: one instance, MQTT on mosquitto, a signed webhook', ()
     const events = await waitFor('6 events', stored, (e) => e.length >= 6);
     await new Promise((res) => setTimeout(res, 500));
     expect((await stored()).length).toBe(6);
-    expect(events.map((e) => `${e['kind']} ${e['rule']}`)).toEqual(['line.cross gate', 'count gate', 'zone.enter bay', 'count bay', 'zone.exit bay', 'count bay']);
-    expect(events[0]).toMatchObject({ site: 'plant', camera: 'cam-1', direction: 'in', class: 'person', track: 1, box: expect.any(Array) });
+    expect(events.map((e) => `${e['kind']} ${e['rule']}`)).toEqual([
+      'line.cross gate',
+      'count gate',
+      'zone.enter bay',
+      'count bay',
+      'zone.exit bay',
+      'count bay',
+    ]);
+    expect(events[0]).toMatchObject({
+      site: 'plant',
+      camera: 'cam-1',
+      direction: 'in',
+      class: 'person',
+      track: 1,
+      box: expect.any(Array),
+    });
     expect(events[4]).toMatchObject({ reason: 'left', track: 1 });
-    expect(events.map((e) => e['counts']).filter(Boolean)).toEqual([{ in: 1, out: 0, byClass: { person: { in: 1, out: 0 } } }, { total: 1, byClass: { person: 1 } }, { total: 0, byClass: {} }]);
+    expect(events.map((e) => e['counts']).filter(Boolean)).toEqual([
+      { in: 1, out: 0, byClass: { person: { in: 1, out: 0 } } },
+      { total: 1, byClass: { person: 1 } },
+      { total: 0, byClass: {} },
+    ]);
     const ts = events.map((e) => e['ts'] as number);
     expect(ts).toEqual([...ts].sort((a, b) => a - b));
 
     // MQTT (QoS 1, one topic per site/camera/rule/kind) and the webhook got the same events, ids included.
-    const mq = await waitFor('MQTT messages', () => sub.messages, (m) => m.length >= 6);
+    const mq = await waitFor(
+      'MQTT messages',
+      () => sub.messages,
+      (m) => m.length >= 6,
+    );
     expect(mq.map((m) => m.body['id'])).toEqual(events.map((e) => e['id']));
     expect(mq[0].topic).toBe('vision/plant/cam-1/gate/line.cross');
     expect(mq[1].topic).toBe('vision/plant/cam-1/gate/count');
-    const wh = await waitFor('webhook events', () => hook.events, (e) => e.length >= 6);
+    const wh = await waitFor(
+      'webhook events',
+      () => hook.events,
+      (e) => e.length >= 6,
+    );
     expect(wh.map((e) => e['id'])).toEqual(events.map((e) => e['id']));
     expect(hook.bad).toBe(0);
 
     // Counts are retained: a subscriber that comes later gets each rule's latest at once.
     const late = await mqttSubscriber(broker.url, 'vision/plant/cam-1/+/count', `late-${prefix}`);
-    const retained = await waitFor('retained counts', () => late.messages, (m) => m.length >= 2);
+    const retained = await waitFor(
+      'retained counts',
+      () => late.messages,
+      (m) => m.length >= 2,
+    );
     late.client.end(true);
     expect(retained.every((m) => m.retain)).toBe(true);
     expect(Object.fromEntries(retained.map((m) => [m.topic, m.body['counts']]))).toEqual({
@@ -122,16 +172,38 @@ describe('events service: one instance, MQTT on mosquitto, a signed webhook', ()
     await broker.stop('SIGTERM');
     const before = (await stored()).length;
     // The person walks back: into the bay, out, and across the gate the other way.
-    const back = frames('cam-1', [{ cls: 0, w: 50, h: 120, a: [1260, 600], b: [200, 600], f0: 0, f1: 59 }], 60, t0 + 10_000, 10).map((e) => ({ ...e, frame: e.frame + 1000 }));
+    const back = frames(
+      'cam-1',
+      [{ cls: 0, w: 50, h: 120, a: [1260, 600], b: [200, 600], f0: 0, f1: 59 }],
+      60,
+      t0 + 10_000,
+      10,
+    ).map((e) => ({ ...e, frame: e.frame + 1000 }));
     await appendResults(r, prefix, SHARDS, 10_000, back);
     const all = await waitFor('6 more events', stored, (e) => e.length >= before + 6);
-    expect(all.slice(before).map((e) => `${e['kind']} ${e['rule']}`)).toEqual(['zone.enter bay', 'count bay', 'zone.exit bay', 'count bay', 'line.cross gate', 'count gate']);
+    expect(all.slice(before).map((e) => `${e['kind']} ${e['rule']}`)).toEqual([
+      'zone.enter bay',
+      'count bay',
+      'zone.exit bay',
+      'count bay',
+      'line.cross gate',
+      'count gate',
+    ]);
     // The webhook does not wait for the broker.
-    await waitFor('webhook events while MQTT is down', () => hook.events, (e) => e.length >= 12);
+    await waitFor(
+      'webhook events while MQTT is down',
+      () => hook.events,
+      (e) => e.length >= 12,
+    );
     expect(sub.messages).toHaveLength(6);
 
     await broker.restart();
-    const mq = await waitFor('MQTT to catch up', () => sub.messages, (m) => new Set(m.map((x) => x.body['id'])).size >= 12, 20_000);
+    const mq = await waitFor(
+      'MQTT to catch up',
+      () => sub.messages,
+      (m) => new Set(m.map((x) => x.body['id'])).size >= 12,
+      20_000,
+    );
     expect([...new Set(mq.map((m) => m.body['id']))]).toEqual(all.map((e) => e['id']));
     // At least once: a repeat is the same event.
     const byId = new Map(all.map((e) => [e['id'], JSON.stringify(e)]));

@@ -6,8 +6,24 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEventsConfig } from '@vision/config';
 import { CameraPipeline, validateRule, type SiteEvent } from '@vision/events';
 import { appendResults, resultsShard, type ResultsEntry } from '@vision/results-stream';
-import { cleanupPrefix, startService, startTestRedis, uniquePrefix, type ServiceProcess, type TestRedis } from '@vision/testing';
-import { frames, Mosquitto, mqttSubscriber, sleep, waitFor, webhookReceiver, WEBHOOK_SECRET, type Mover } from './harness';
+import {
+  cleanupPrefix,
+  startService,
+  startTestRedis,
+  uniquePrefix,
+  type ServiceProcess,
+  type TestRedis,
+} from '@vision/testing';
+import {
+  frames,
+  Mosquitto,
+  mqttSubscriber,
+  sleep,
+  waitFor,
+  webhookReceiver,
+  WEBHOOK_SECRET,
+  type Mover,
+} from './harness';
 
 const SHARDS = 2;
 const FPS = 10;
@@ -15,7 +31,16 @@ const FRAMES = 80;
 const REORDER_MS = 300;
 const rulesSpec = [
   { id: 'gate', type: 'line', from: [0.5, 0.95], to: [0.5, 0.05] },
-  { id: 'yard', type: 'zone', polygon: [[0.55, 0.3], [0.95, 0.3], [0.95, 0.95], [0.55, 0.95]] },
+  {
+    id: 'yard',
+    type: 'zone',
+    polygon: [
+      [0.55, 0.3],
+      [0.95, 0.3],
+      [0.95, 0.95],
+      [0.55, 0.95],
+    ],
+  },
 ];
 
 /** Two cameras on each shard. */
@@ -45,7 +70,12 @@ function oracle(camera: string, entries: ResultsEntry[]): SiteEvent[] {
   const cfg = loadEventsConfig({});
   const ctx = { defaults: cfg.ruleDefaults, cameraKnown: () => true, classesOf: () => new Set(['person', 'car']) };
   const rules = rulesSpec.map((r, i) => validateRule(r, camera, ctx, `r${i}`, 'file'));
-  const pipe = new CameraPipeline(camera, { site: 'plant', tracker: cfg.tracker, reorderMs: REORDER_MS, maxPending: 1024 }, undefined, 0);
+  const pipe = new CameraPipeline(
+    camera,
+    { site: 'plant', tracker: cfg.tracker, reorderMs: REORDER_MS, maxPending: 1024 },
+    undefined,
+    0,
+  );
   const out: SiteEvent[] = [];
   for (const e of entries) {
     pipe.offer('0-1', e, 0);
@@ -73,7 +103,14 @@ describe('failover: the owner of a shard is killed mid-stream', () => {
     hook = await webhookReceiver(0, 1500);
     sub = await mqttSubscriber(broker.url, 'vision/plant/#', `sub-${prefix}`);
     const dir = mkdtempSync(join(tmpdir(), 'site-'));
-    writeFileSync(join(dir, 'site.json'), JSON.stringify({ models: { synthetic: ['person', 'car'] }, cameras: Object.fromEntries(cams.map((c) => [c, { model: 'synthetic', rules: rulesSpec }])), webhooks: [{ id: 'ops', url: hook.url }] }));
+    writeFileSync(
+      join(dir, 'site.json'),
+      JSON.stringify({
+        models: { synthetic: ['person', 'car'] },
+        cameras: Object.fromEntries(cams.map((c) => [c, { model: 'synthetic', rules: rulesSpec }])),
+        webhooks: [{ id: 'ops', url: hook.url }],
+      }),
+    );
     const env = (id: string) => ({
       REDIS_URL: redis.url,
       REDIS_PREFIX: prefix,
@@ -105,32 +142,52 @@ describe('failover: the owner of a shard is killed mid-stream', () => {
 
   it('loses no event: the events stream holds each exactly once, in capture order, and repeats carry the same id', async () => {
     // The two instances share the shards.
-    await waitFor('one shard each', async () => [await owner(0), await owner(1)].sort().join(), (v) => v === 'a,b');
+    await waitFor(
+      'one shard each',
+      async () => [await owner(0), await owner(1)].sort().join(),
+      (v) => v === 'a,b',
+    );
     const t0 = Date.now();
     const streams = new Map(cams.map((c) => [c, frames(c, movers, FRAMES, t0, FPS)]));
     const victim = (await owner(resultsShard(cams[0], SHARDS)))!;
     const start = Date.now();
     for (let i = 0; i < FRAMES; i++) {
-      await appendResults(r, prefix, SHARDS, 10_000, cams.map((c) => streams.get(c)![i]));
+      await appendResults(
+        r,
+        prefix,
+        SHARDS,
+        10_000,
+        cams.map((c) => streams.get(c)![i]),
+      );
       if (i === 30) procs.find((p) => p.logs.some((l) => l['instance'] === victim))!.proc.kill('SIGKILL');
       await sleep(start + (i + 1) * (1000 / FPS) - Date.now());
     }
     // The survivor takes the dead instance's shard once its lease expires (1.5 s).
     const survivor = victim === 'a' ? 'b' : 'a';
-    await waitFor('the survivor to own both shards', async () => [await owner(0), await owner(1)].join(), (v) => v === `${survivor},${survivor}`);
+    await waitFor(
+      'the survivor to own both shards',
+      async () => [await owner(0), await owner(1)].join(),
+      (v) => v === `${survivor},${survivor}`,
+    );
 
     const expected = new Map(cams.map((c) => [c, oracle(c, streams.get(c)!)]));
     const total = [...expected.values()].reduce((n, e) => n + e.length, 0);
     expect(total).toBeGreaterThan(30);
     const read = async () => {
       const out: SiteEvent[] = [];
-      for (let s = 0; s < SHARDS; s++) for (const [, f] of await r.xrange(`${prefix}:events:stream:${s}`, '-', '+')) out.push(JSON.parse(f[f.indexOf('event') + 1]) as SiteEvent);
+      for (let s = 0; s < SHARDS; s++)
+        for (const [, f] of await r.xrange(`${prefix}:events:stream:${s}`, '-', '+'))
+          out.push(JSON.parse(f[f.indexOf('event') + 1]) as SiteEvent);
       return out;
     };
     const stored = await waitFor('every event on the events stream', read, (e) => e.length >= total, 20_000);
     await sleep(500);
     // Exactly once per camera, in capture order, identical to an uninterrupted owner's.
-    for (const c of cams) expect((await read()).filter((e) => e.camera === c), c).toEqual(expected.get(c));
+    for (const c of cams)
+      expect(
+        (await read()).filter((e) => e.camera === c),
+        c,
+      ).toEqual(expected.get(c));
     expect(stored.length).toBe(total);
 
     // MQTT and the webhook: every event at least once; a repeat is byte-for-byte the same event.
@@ -139,7 +196,12 @@ describe('failover: the owner of a shard is killed mid-stream', () => {
       ['mqtt', () => sub.messages.map((m) => m.body)],
       ['webhook', () => hook.events],
     ] as const) {
-      const seen = await waitFor(`${name} to deliver every event`, got, (m) => new Set(m.map((x) => x['id'])).size >= total, 20_000);
+      const seen = await waitFor(
+        `${name} to deliver every event`,
+        got,
+        (m) => new Set(m.map((x) => x['id'])).size >= total,
+        20_000,
+      );
       expect(new Set(seen.map((x) => x['id'])), name).toEqual(new Set(byId.keys()));
       for (const m of seen) expect(JSON.stringify(m)).toBe(byId.get(m['id'] as string));
       console.log(`${name}: ${seen.length} deliveries of ${total} events (${seen.length - total} repeats)`);

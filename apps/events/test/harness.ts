@@ -6,7 +6,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { DetRow, ResultsEntry } from '@vision/results-stream';
-import { cleanupPrefix, freePort, modelsDir, startService, startTestRedis, uniquePrefix, type ServiceProcess, type TestRedis } from '@vision/testing';
+import {
+  cleanupPrefix,
+  freePort,
+  modelsDir,
+  startService,
+  startTestRedis,
+  uniquePrefix,
+  type ServiceProcess,
+  type TestRedis,
+} from '@vision/testing';
 import { verifyWebhook } from '@vision/webhooks';
 
 export const WEBHOOK_SECRET = 'events-webhook-secret-0123456789abcdef';
@@ -17,7 +26,10 @@ export class Mosquitto {
   readonly dir = mkdtempSync(join(tmpdir(), 'mosquitto-'));
 
   private constructor(readonly port: number) {
-    writeFileSync(join(this.dir, 'mosquitto.conf'), `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location ${this.dir}/\n`);
+    writeFileSync(
+      join(this.dir, 'mosquitto.conf'),
+      `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location ${this.dir}/\n`,
+    );
   }
 
   static async start(): Promise<Mosquitto> {
@@ -59,10 +71,16 @@ function accepts(port: number): Promise<boolean> {
 }
 
 /** A QoS 1 subscriber with a persistent session (clean: false), so it misses nothing across a broker restart. */
-export async function mqttSubscriber(url: string, topic: string, clientId: string): Promise<{ client: MqttClient; messages: { topic: string; body: Record<string, unknown>; retain: boolean }[] }> {
+export async function mqttSubscriber(
+  url: string,
+  topic: string,
+  clientId: string,
+): Promise<{ client: MqttClient; messages: { topic: string; body: Record<string, unknown>; retain: boolean }[] }> {
   const client = mqtt.connect(url, { clientId, clean: false, reconnectPeriod: 200 });
   const messages: { topic: string; body: Record<string, unknown>; retain: boolean }[] = [];
-  client.on('message', (t, payload, packet) => messages.push({ topic: t, body: JSON.parse(payload.toString()) as Record<string, unknown>, retain: packet.retain }));
+  client.on('message', (t, payload, packet) =>
+    messages.push({ topic: t, body: JSON.parse(payload.toString()) as Record<string, unknown>, retain: packet.retain }),
+  );
   await new Promise<void>((resolve, reject) => {
     client.once('connect', () => resolve());
     client.once('error', reject);
@@ -75,7 +93,10 @@ export async function mqttSubscriber(url: string, topic: string, clientId: strin
  * A webhook receiver that checks every signature; `failFirst` answers 503 to that many requests
  * first; `delayMs` answers that late (the events are recorded on arrival, as a receiver would).
  */
-export async function webhookReceiver(failFirst = 0, delayMs = 0): Promise<{ url: string; server: Server; events: Record<string, unknown>[]; bad: number; requests: number }> {
+export async function webhookReceiver(
+  failFirst = 0,
+  delayMs = 0,
+): Promise<{ url: string; server: Server; events: Record<string, unknown>[]; bad: number; requests: number }> {
   const state = { events: [] as Record<string, unknown>[], bad: 0, requests: 0 };
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -119,11 +140,26 @@ export function frames(camera: string, movers: Mover[], count: number, t0: numbe
       const y = m.a[1] + (m.b[1] - m.a[1]) * f;
       dets.push([x - m.w / 2, y - m.h, x + m.w / 2, y, 0.9, m.cls]);
     }
-    return { camera, frame: i + 1, ts: t0 + Math.round((i * 1000) / fps), model: 'synthetic', w: 1280, h: 720, conf: 0.25, dets, names: { 0: 'person', 1: 'car' } };
+    return {
+      camera,
+      frame: i + 1,
+      ts: t0 + Math.round((i * 1000) / fps),
+      model: 'synthetic',
+      w: 1280,
+      h: 720,
+      conf: 0.25,
+      dets,
+      names: { 0: 'person', 1: 'car' },
+    };
   });
 }
 
-export async function waitFor<T>(what: string, fn: () => T | Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => T | Promise<T>,
+  ok: (v: T) => boolean,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -159,7 +195,13 @@ export async function startEventsSite(
   try {
     const events = await startService('events', { ...common, EVENTS_SITE_FILE: siteFile, ...eventsEnv });
     procs.push(events);
-    procs.push(await startService('worker', { ...common, MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), INTRA_OP_THREADS: '1' }));
+    procs.push(
+      await startService('worker', {
+        ...common,
+        MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'),
+        INTRA_OP_THREADS: '1',
+      }),
+    );
     const edge = await startService('edge', common);
     procs.push(edge);
     return { redis, edge, events, stop };

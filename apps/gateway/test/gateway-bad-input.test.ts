@@ -2,7 +2,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeMovingSquare, freePort, modelsDir, movingSquareJpegs, startMjpegServer, startService, type MovingSquare, type ServiceProcess, type TestMjpegServer } from '@vision/testing';
+import {
+  encodeMovingSquare,
+  freePort,
+  modelsDir,
+  movingSquareJpegs,
+  startMjpegServer,
+  startService,
+  type MovingSquare,
+  type ServiceProcess,
+  type TestMjpegServer,
+} from '@vision/testing';
 import { gatewayApi, sleep, waitFor } from './gateway-harness';
 
 const SQUARE: MovingSquare = { width: 640, height: 360, fps: 10, y: 20, speed: 288 };
@@ -30,7 +40,10 @@ describe('gateway: bad input', () => {
       freePort(),
     ]);
     mjpeg = await startMjpegServer({ frames: jpegs, fps: SQUARE.fps });
-    server = await startService('server', { MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), TENANT_MAX_QUEUE: '64' });
+    server = await startService('server', {
+      MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'),
+      TENANT_MAX_QUEUE: '64',
+    });
     const edge = `ws://127.0.0.1:${server.port}/ws/detect`;
     const cameras = [
       { id: 'good', url: mjpeg.url('/stream.mjpg'), fps: FPS },
@@ -44,10 +57,33 @@ describe('gateway: bad input', () => {
       { id: 'refused', url: `rtsp://127.0.0.1:${closed}/cam` },
     ];
     writeFileSync(join(dir, 'a.json'), JSON.stringify({ cameras }));
-    writeFileSync(join(dir, 'b.json'), JSON.stringify({ cameras: [{ id: 'good-b', url: mjpeg.url('/stream.mjpg'), fps: FPS, gateway: 0 }, { id: 'file-b', url: clip, gateway: 0 }, { id: 'elsewhere', url: clip, gateway: 1 }] }));
-    const common = { GATEWAY_EDGE_URLS: edge, CAMERA_STALL_TIMEOUT_MS: '1500', CAMERA_MAX_FRAME_BYTES: String(256 * 1024) };
-    gateways.push(await startService('gateway', { ...common, CAMERAS_FILE: join(dir, 'a.json'), GATEWAY_MAX_CAMERAS: '9' }));
-    gateways.push(await startService('gateway', { ...common, CAMERAS_FILE: join(dir, 'b.json'), FFMPEG_PATH: join(dir, 'no-ffmpeg-here'), GATEWAY_INDEX: '0', GATEWAY_COUNT: '2' }));
+    writeFileSync(
+      join(dir, 'b.json'),
+      JSON.stringify({
+        cameras: [
+          { id: 'good-b', url: mjpeg.url('/stream.mjpg'), fps: FPS, gateway: 0 },
+          { id: 'file-b', url: clip, gateway: 0 },
+          { id: 'elsewhere', url: clip, gateway: 1 },
+        ],
+      }),
+    );
+    const common = {
+      GATEWAY_EDGE_URLS: edge,
+      CAMERA_STALL_TIMEOUT_MS: '1500',
+      CAMERA_MAX_FRAME_BYTES: String(256 * 1024),
+    };
+    gateways.push(
+      await startService('gateway', { ...common, CAMERAS_FILE: join(dir, 'a.json'), GATEWAY_MAX_CAMERAS: '9' }),
+    );
+    gateways.push(
+      await startService('gateway', {
+        ...common,
+        CAMERAS_FILE: join(dir, 'b.json'),
+        FFMPEG_PATH: join(dir, 'no-ffmpeg-here'),
+        GATEWAY_INDEX: '0',
+        GATEWAY_COUNT: '2',
+      }),
+    );
     [a, b] = gateways.map((g) => gatewayApi(g));
   });
 
@@ -69,17 +105,25 @@ describe('gateway: bad input', () => {
     const t0 = Date.now();
     const start = await a.camera('good');
     for (const [id, want] of Object.entries(expected)) {
-      const c = await waitFor(`${id}: ${want.code}`, async () => {
-        const v = await a.camera(id);
-        return v.error?.code === want.code && want.states.includes(v.state) ? v : undefined;
-      }, 10_000);
+      const c = await waitFor(
+        `${id}: ${want.code}`,
+        async () => {
+          const v = await a.camera(id);
+          return v.error?.code === want.code && want.states.includes(v.state) ? v : undefined;
+        },
+        10_000,
+      );
       expect(c.error!.message.length, id).toBeGreaterThan(5);
     }
     expect((await a.camera('ended')).stopReason).toBe('ended');
     expect((await a.camera('ended')).stats.framesIn).toBeGreaterThan(0); // it played, then ended
     expect((await a.camera('html')).stats.reconnects).toBeGreaterThanOrEqual(1); // retried with backoff
     // Sources that fit are read in Node; frames above the camera's size go through ffmpeg.
-    expect(await waitFor('snapshot polling', async () => ((await a.camera('snapshot')).stats.results > 0 ? (await a.camera('snapshot')).mode : undefined))).toBe('snapshot');
+    expect(
+      await waitFor('snapshot polling', async () =>
+        (await a.camera('snapshot')).stats.results > 0 ? (await a.camera('snapshot')).mode : undefined,
+      ),
+    ).toBe('snapshot');
     const big = await waitFor('too-large through ffmpeg', async () => {
       const v = await a.camera('too-large');
       return v.mode === 'ffmpeg' && v.state === 'streaming' && v.lastResult ? v : undefined;
@@ -114,7 +158,12 @@ describe('gateway: bad input', () => {
       [a.call('POST', '/v1/cameras', { id: 'bad id', url: '/x.mp4' }), 400, 'E_CAMERA_INVALID', /^id: /],
       [a.call('POST', '/v1/cameras', { id: 'x', url: '/x.mp4', fps: 500 }), 400, 'E_CAMERA_INVALID', /^fps: /],
       [a.call('POST', '/v1/cameras', '{"id": "x", '), 400, 'E_BAD_REQUEST', /not JSON/],
-      [a.call('POST', '/v1/cameras', { id: 'x', url: '/x.mp4', pad: 'y'.repeat(70_000) }), 400, 'E_BAD_REQUEST', /larger than/],
+      [
+        a.call('POST', '/v1/cameras', { id: 'x', url: '/x.mp4', pad: 'y'.repeat(70_000) }),
+        400,
+        'E_BAD_REQUEST',
+        /larger than/,
+      ],
       [a.call('POST', '/v1/cameras', { id: 'html', url: '/x.mp4' }), 409, 'E_CAMERA_EXISTS'],
       [a.call('POST', '/v1/cameras', { id: 'tenth', url: '/x.mp4' }), 409, 'E_CAMERA_LIMIT'],
       [a.call('PATCH', '/v1/cameras/html', { id: 'renamed' }), 400, 'E_CAMERA_INVALID', /^id: /],
@@ -122,7 +171,12 @@ describe('gateway: bad input', () => {
       [a.call('DELETE', '/v1/cameras/nope'), 404, 'E_CAMERA_NOT_FOUND'],
       [a.call('GET', '/v1/cameras/html/snapshot'), 503, 'E_CAMERA_NO_FRAME'],
       [a.call('GET', '/v1/nothing'), 404, 'E_NO_ROUTE'],
-      [b.call('POST', '/v1/cameras', { id: 'pinned', url: '/x.mp4', gateway: 1 }), 409, 'E_CAMERA_NOT_ASSIGNED', /gateway 1/],
+      [
+        b.call('POST', '/v1/cameras', { id: 'pinned', url: '/x.mp4', gateway: 1 }),
+        409,
+        'E_CAMERA_NOT_ASSIGNED',
+        /gateway 1/,
+      ],
     ];
     for (const [call, status, code, message] of cases) {
       const r = await call;
@@ -133,8 +187,19 @@ describe('gateway: bad input', () => {
   });
 
   it('refuses to start on an invalid cameras file, naming the entry and field', async () => {
-    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ cameras: [{ id: 'ok', url: '/x.mp4' }, { id: 'b', url: '/y.mp4', fps: 'fast' }] }));
-    const started = startService('gateway', { CAMERAS_FILE: join(dir, 'bad.json'), GATEWAY_EDGE_URLS: `ws://127.0.0.1:${server.port}/ws/detect` });
+    writeFileSync(
+      join(dir, 'bad.json'),
+      JSON.stringify({
+        cameras: [
+          { id: 'ok', url: '/x.mp4' },
+          { id: 'b', url: '/y.mp4', fps: 'fast' },
+        ],
+      }),
+    );
+    const started = startService('gateway', {
+      CAMERAS_FILE: join(dir, 'bad.json'),
+      GATEWAY_EDGE_URLS: `ws://127.0.0.1:${server.port}/ws/detect`,
+    });
     await expect(started).rejects.toThrow(/exited \(1\).*E_CONFIG.*cameras\[1\]\.fps/);
   });
 });

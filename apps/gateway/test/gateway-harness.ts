@@ -14,17 +14,37 @@ export interface CameraView {
   retryInMs: number | null;
   attempt: number;
   edge: { state: string; lastError: { code: string } | null };
-  stats: { framesIn: number; sent: number; skipped: number; results: number; errors: number; reconnects: number; lastFrameId: number | null; resultsPerSecond: number };
-  lastResult: { frameId: number; captureTs: number; detections: { xmin: number; ymin: number; xmax: number; ymax: number; name: string }[] } | null;
+  stats: {
+    framesIn: number;
+    sent: number;
+    skipped: number;
+    results: number;
+    errors: number;
+    reconnects: number;
+    lastFrameId: number | null;
+    resultsPerSecond: number;
+  };
+  lastResult: {
+    frameId: number;
+    captureTs: number;
+    detections: { xmin: number; ymin: number; xmax: number; ymax: number; name: string }[];
+  } | null;
 }
 
 /** A client of one gateway's HTTP API. */
 export function gatewayApi(gw: ServiceProcess, token?: string) {
   const base = `http://127.0.0.1:${gw.port}`;
-  const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown; text: string }> => {
+  const call = async (
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; json: unknown; text: string }> => {
     const r = await fetch(`${base}${path}`, {
       method,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
       ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
     });
     const text = await r.text();
@@ -44,7 +64,12 @@ export function gatewayApi(gw: ServiceProcess, token?: string) {
 }
 
 /** Polls `check` until it returns a value (not undefined), or fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 15_000,
+  everyMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -86,8 +111,16 @@ export function processesWith(marker: string): number[] {
 }
 
 /** The union of a result's boxes of one class: where the moving square was found. */
-export function unionBox(detections: { xmin: number; ymin: number; xmax: number; ymax: number; name: string }[], name: string) {
+export function unionBox(
+  detections: { xmin: number; ymin: number; xmax: number; ymax: number; name: string }[],
+  name: string,
+) {
   const d = detections.filter((x) => x.name === name);
   if (!d.length) return undefined;
-  return { xmin: Math.min(...d.map((x) => x.xmin)), ymin: Math.min(...d.map((x) => x.ymin)), xmax: Math.max(...d.map((x) => x.xmax)), ymax: Math.max(...d.map((x) => x.ymax)) };
+  return {
+    xmin: Math.min(...d.map((x) => x.xmin)),
+    ymin: Math.min(...d.map((x) => x.ymin)),
+    xmax: Math.max(...d.map((x) => x.xmax)),
+    ymax: Math.max(...d.map((x) => x.ymax)),
+  };
 }

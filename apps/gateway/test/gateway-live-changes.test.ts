@@ -1,4 +1,15 @@
-import { closeSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,7 +37,8 @@ describe('gateway: live changes while 8 cameras stream', () => {
     writeFileSync(`${file}.new`, JSON.stringify({ cameras }));
     renameSync(`${file}.new`, file);
   };
-  const fileCameras = () => (JSON.parse(readFileSync(file, 'utf8')) as { cameras: { id: string; fps?: number }[] }).cameras;
+  const fileCameras = () =>
+    (JSON.parse(readFileSync(file, 'utf8')) as { cameras: { id: string; fps?: number }[] }).cameras;
   const streaming = (id: string, not?: number) =>
     waitFor(`${id} streaming`, async () => {
       const c = await api.camera(id);
@@ -38,13 +50,26 @@ describe('gateway: live changes while 8 cameras stream', () => {
     file = join(dir, 'cameras.json');
     clip = await encodeMovingSquare(dir, { width: 320, height: 180, fps: 10, y: 10, size: 32, speed: 144 }, 'mp4');
     writeCameras(STEADY.map((id) => ({ id, url: clip, fps: FPS })));
-    server = await startService('server', { MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), TENANT_MAX_QUEUE: '64' });
-    gateway = await startService('gateway', { CAMERAS_FILE: file, CAMERAS_FILE_POLL_MS: '1000', GATEWAY_EDGE_URLS: `ws://127.0.0.1:${server.port}/ws/detect` });
+    server = await startService('server', {
+      MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'),
+      TENANT_MAX_QUEUE: '64',
+    });
+    gateway = await startService('gateway', {
+      CAMERAS_FILE: file,
+      CAMERAS_FILE_POLL_MS: '1000',
+      GATEWAY_EDGE_URLS: `ws://127.0.0.1:${server.port}/ws/detect`,
+    });
     api = gatewayApi(gateway);
-    await waitFor('8 cameras streaming with results', async () => {
-      const cams = await api.cameras();
-      return cams.length === 8 && cams.every((c) => c.state === 'streaming' && c.stats.results > 0) ? true : undefined;
-    }, 20_000);
+    await waitFor(
+      '8 cameras streaming with results',
+      async () => {
+        const cams = await api.cameras();
+        return cams.length === 8 && cams.every((c) => c.state === 'streaming' && c.stats.results > 0)
+          ? true
+          : undefined;
+      },
+      20_000,
+    );
   });
 
   afterAll(async () => {
@@ -78,7 +103,12 @@ describe('gateway: live changes while 8 cameras stream', () => {
     const t = Math.floor(Date.now() / 1000) - 100;
     writeCameras([...fileCameras(), { id: 'file-x', url: clip, fps: 4 }]);
     const f1 = await streaming('file-x');
-    expect(gateway.logs.some((l) => l['msg'] === 'cameras applied' && l['why'] === 'file changed' && (l['added'] as string[]).includes('file-x'))).toBe(true);
+    expect(
+      gateway.logs.some(
+        (l) =>
+          l['msg'] === 'cameras applied' && l['why'] === 'file changed' && (l['added'] as string[]).includes('file-x'),
+      ),
+    ).toBe(true);
     // Pin the mtime to a whole second (the watcher sees this and finds nothing to do), then edit
     // in place keeping size, inode and mtime: only SIGHUP can notice.
     utimesSync(file, t, t);
@@ -92,7 +122,14 @@ describe('gateway: live changes while 8 cameras stream', () => {
     closeSync(fd);
     utimesSync(file, t, t);
     gateway.proc.kill('SIGHUP');
-    await waitFor('a SIGHUP reload', () => (gateway.logs.some((l) => l['why'] === 'SIGHUP' && (l['updated'] as string[] | undefined)?.includes('file-x')) ? true : undefined), 5000);
+    await waitFor(
+      'a SIGHUP reload',
+      () =>
+        gateway.logs.some((l) => l['why'] === 'SIGHUP' && (l['updated'] as string[] | undefined)?.includes('file-x'))
+          ? true
+          : undefined,
+      5000,
+    );
     const f2 = await streaming('file-x', f1.pid!);
     expect(alive(f1.pid!)).toBe(false);
 
@@ -102,7 +139,11 @@ describe('gateway: live changes while 8 cameras stream', () => {
     expect((await api.call('GET', '/v1/cameras/api-x')).status).toBe(404);
     expect(fileCameras().map((c) => c.id)).not.toContain('api-x');
     writeCameras(fileCameras().filter((c) => c.id !== 'file-x'));
-    await waitFor('file-x removed', async () => ((await api.call('GET', '/v1/cameras/file-x')).status === 404 ? true : undefined), 5000);
+    await waitFor(
+      'file-x removed',
+      async () => ((await api.call('GET', '/v1/cameras/file-x')).status === 404 ? true : undefined),
+      5000,
+    );
     expect(alive(f2.pid!)).toBe(false);
     children.push(a1.pid!, a2.pid!, a3.pid!, f1.pid!, f2.pid!);
 

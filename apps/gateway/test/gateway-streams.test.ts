@@ -3,8 +3,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  cleanupPrefix, encodeMovingSquare, modelsDir, movingSquareJpegs, signTestToken, squarePath, startMjpegServer, startRtspServer, startService,
-  startTestRedis, TEST_JWT_SECRET, uniquePrefix, type MovingSquare, type ServiceProcess, type TestMjpegServer, type TestRedis, type TestRtspServer,
+  cleanupPrefix,
+  encodeMovingSquare,
+  modelsDir,
+  movingSquareJpegs,
+  signTestToken,
+  squarePath,
+  startMjpegServer,
+  startRtspServer,
+  startService,
+  startTestRedis,
+  TEST_JWT_SECRET,
+  uniquePrefix,
+  type MovingSquare,
+  type ServiceProcess,
+  type TestMjpegServer,
+  type TestRedis,
+  type TestRtspServer,
 } from '@vision/testing';
 import { gatewayApi, sleep, unionBox, waitFor, type CameraView } from './gateway-harness';
 
@@ -16,7 +31,13 @@ const RTSP_PASSWORD = 'Sup3r:S3cret@RTSP';
 const RTSP_TOKEN = 'qtok-7f3a9c1e';
 const MJPEG_USER = 'viewer';
 const MJPEG_PASSWORD = 'Mj-P4ss-9d2b';
-const SECRETS = [RTSP_PASSWORD, encodeURIComponent(RTSP_PASSWORD), RTSP_TOKEN, MJPEG_PASSWORD, Buffer.from(`${MJPEG_USER}:${MJPEG_PASSWORD}`).toString('base64')];
+const SECRETS = [
+  RTSP_PASSWORD,
+  encodeURIComponent(RTSP_PASSWORD),
+  RTSP_TOKEN,
+  MJPEG_PASSWORD,
+  Buffer.from(`${MJPEG_USER}:${MJPEG_PASSWORD}`).toString('base64'),
+];
 
 /**
  * Three real cameras through a gateway into a real edge and worker (on Redis), authenticated end
@@ -36,7 +57,11 @@ describe('gateway: RTSP, MJPEG and file cameras into edge and worker', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gw-streams-'));
-    const [h264, mp4, jpegs] = await Promise.all([encodeMovingSquare(dir, SQUARE, 'h264'), encodeMovingSquare(dir, SQUARE, 'mp4'), movingSquareJpegs(SQUARE)]);
+    const [h264, mp4, jpegs] = await Promise.all([
+      encodeMovingSquare(dir, SQUARE, 'h264'),
+      encodeMovingSquare(dir, SQUARE, 'mp4'),
+      movingSquareJpegs(SQUARE),
+    ]);
     [rtsp, mjpeg, redis] = await Promise.all([
       startRtspServer({ clip: h264, fps: SQUARE.fps, user: RTSP_USER, password: RTSP_PASSWORD }),
       startMjpegServer({ frames: jpegs, fps: SQUARE.fps, user: MJPEG_USER, password: MJPEG_PASSWORD }),
@@ -53,15 +78,25 @@ describe('gateway: RTSP, MJPEG and file cameras into edge and worker', () => {
     ];
     writeFileSync(join(dir, 'cameras.json'), JSON.stringify({ cameras }));
     gateway = await startService('gateway', {
-      JWT_SECRET: TEST_JWT_SECRET, AUTH_DISABLED: '', CAMERAS_FILE: join(dir, 'cameras.json'), GATEWAY_EDGE_URLS: `ws://127.0.0.1:${edge.port}/ws/detect`,
-      CAMERA_STALL_TIMEOUT_MS: '4000', LOG_LEVEL: 'debug',
+      JWT_SECRET: TEST_JWT_SECRET,
+      AUTH_DISABLED: '',
+      CAMERAS_FILE: join(dir, 'cameras.json'),
+      GATEWAY_EDGE_URLS: `ws://127.0.0.1:${edge.port}/ws/detect`,
+      CAMERA_STALL_TIMEOUT_MS: '4000',
+      LOG_LEVEL: 'debug',
     });
     procs.push(gateway);
     api = gatewayApi(gateway, await signTestToken({ sub: 'operator', scope: 'cameras:read cameras:write' }));
-    await waitFor('every camera streaming with results', async () => {
-      const cams = await api.cameras();
-      return cams.length === 3 && cams.every((c) => c.state === 'streaming' && c.stats.results > 0) ? cams : undefined;
-    }, 20_000);
+    await waitFor(
+      'every camera streaming with results',
+      async () => {
+        const cams = await api.cameras();
+        return cams.length === 3 && cams.every((c) => c.state === 'streaming' && c.stats.results > 0)
+          ? cams
+          : undefined;
+      },
+      20_000,
+    );
   });
 
   afterAll(async () => {
@@ -74,8 +109,10 @@ describe('gateway: RTSP, MJPEG and file cameras into edge and worker', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("gives each camera boxes that move as its clip does, through edge and worker", async () => {
-    const seen = new Map<string, Map<number, NonNullable<CameraView['lastResult']>>>(['rtsp', 'mjpeg', 'file'].map((id) => [id, new Map()]));
+  it('gives each camera boxes that move as its clip does, through edge and worker', async () => {
+    const seen = new Map<string, Map<number, NonNullable<CameraView['lastResult']>>>(
+      ['rtsp', 'mjpeg', 'file'].map((id) => [id, new Map()]),
+    );
     const until = Date.now() + 4000;
     while (Date.now() < until) {
       for (const c of await api.cameras()) if (c.lastResult) seen.get(c.id)!.set(c.lastResult.frameId, c.lastResult);
@@ -111,13 +148,19 @@ describe('gateway: RTSP, MJPEG and file cameras into edge and worker', () => {
       expect(new Set(centres).size, id).toBeGreaterThanOrEqual(4);
     }
     const cams = await api.cameras();
-    expect(cams.map((c) => [c.id, c.mode, c.edge.state])).toEqual([['file', 'ffmpeg', 'open'], ['mjpeg', 'passthrough', 'open'], ['rtsp', 'ffmpeg', 'open']]);
+    expect(cams.map((c) => [c.id, c.mode, c.edge.state])).toEqual([
+      ['file', 'ffmpeg', 'open'],
+      ['mjpeg', 'passthrough', 'open'],
+      ['rtsp', 'ffmpeg', 'open'],
+    ]);
     for (const c of cams) {
       expect(c.stats.lastFrameId, c.id).toBe(c.stats.framesIn); // one id per frame, no gaps
       expect(c.stats.errors, c.id).toBe(0);
       expect(c.stats.resultsPerSecond, c.id).toBeGreaterThan(FPS * 0.6);
     }
-    const snap = await fetch(`http://127.0.0.1:${gateway.port}/v1/cameras/rtsp/snapshot`, { headers: { authorization: `Bearer ${await signTestToken({ sub: 'viewer', scope: 'cameras:read' })}` } });
+    const snap = await fetch(`http://127.0.0.1:${gateway.port}/v1/cameras/rtsp/snapshot`, {
+      headers: { authorization: `Bearer ${await signTestToken({ sub: 'viewer', scope: 'cameras:read' })}` },
+    });
     expect(snap.status).toBe(200);
     expect(snap.headers.get('content-type')).toBe('image/jpeg');
     expect(Number(snap.headers.get('x-frame-id'))).toBeGreaterThan(0);
@@ -128,16 +171,23 @@ describe('gateway: RTSP, MJPEG and file cameras into edge and worker', () => {
     const before = new Map((await api.cameras()).map((c) => [c.id, c.stats]));
     const t0 = Date.now();
     await rtsp.kill('SIGKILL');
-    const backoffs = () => gateway.logs.filter((l) => l['msg'] === 'camera backoff' && l['camera'] === 'rtsp' && (l['time'] as number) >= t0);
+    const backoffs = () =>
+      gateway.logs.filter(
+        (l) => l['msg'] === 'camera backoff' && l['camera'] === 'rtsp' && (l['time'] as number) >= t0,
+      );
     await waitFor('three backoff delays', () => (backoffs().length >= 3 ? true : undefined), 15_000);
     const down = await api.camera('rtsp');
     expect(down.state).toBe('backoff');
     expect(down.retryInMs).toBeGreaterThan(0);
     await rtsp.start();
-    const back = await waitFor('the RTSP camera streaming again', async () => {
-      const c = await api.camera('rtsp');
-      return c.state === 'streaming' && c.stats.results > before.get('rtsp')!.results ? c : undefined;
-    }, 15_000);
+    const back = await waitFor(
+      'the RTSP camera streaming again',
+      async () => {
+        const c = await api.camera('rtsp');
+        return c.state === 'streaming' && c.stats.results > before.get('rtsp')!.results ? c : undefined;
+      },
+      15_000,
+    );
     const t1 = Date.now();
 
     // 1 s × 1.5 per attempt, ± 20 % jitter; each attempt starts no sooner than its delay.
@@ -171,7 +221,14 @@ describe('gateway: RTSP, MJPEG and file cameras into edge and worker', () => {
   it('never shows a camera credential: logs, metrics, API answers and errors', async () => {
     const answers = [(await api.call('GET', '/v1/cameras')).text, (await api.call('GET', '/v1/cameras/rtsp')).text];
     // An invalid change quoting a credential-bearing URL, and an unknown scheme.
-    answers.push((await api.call('PATCH', '/v1/cameras/rtsp', { fps: 'fast', url: `rtsp://${RTSP_USER}:${encodeURIComponent(RTSP_PASSWORD)}@h/x?token=${RTSP_TOKEN}` })).text);
+    answers.push(
+      (
+        await api.call('PATCH', '/v1/cameras/rtsp', {
+          fps: 'fast',
+          url: `rtsp://${RTSP_USER}:${encodeURIComponent(RTSP_PASSWORD)}@h/x?token=${RTSP_TOKEN}`,
+        })
+      ).text,
+    );
     answers.push((await api.call('POST', '/v1/cameras', { id: 'x', url: `ftp://u:${MJPEG_PASSWORD}@h/x` })).text);
     const metrics = await (await fetch(`http://127.0.0.1:${gateway.metricsPort}/metrics`)).text();
     const logs = [gateway, edge].map((p) => JSON.stringify(p.logs)).join('\n');
@@ -181,7 +238,12 @@ describe('gateway: RTSP, MJPEG and file cameras into edge and worker', () => {
     expect(logs).toContain('rtsp://***@127.0.0.1'); // ffmpeg's errors during the outage, scrubbed
     expect(metrics).toContain('vision_gateway_frames_total{camera="rtsp",stage="in"}');
     for (const secret of SECRETS) {
-      for (const [where, text] of [['API', answers.join('\n')], ['metrics', metrics], ['logs', logs]]) expect(text.includes(secret), `${where} shows ${secret}`).toBe(false);
+      for (const [where, text] of [
+        ['API', answers.join('\n')],
+        ['metrics', metrics],
+        ['logs', logs],
+      ])
+        expect(text.includes(secret), `${where} shows ${secret}`).toBe(false);
     }
   });
 
@@ -196,7 +258,12 @@ describe('gateway: RTSP, MJPEG and file cameras into edge and worker', () => {
     expect(refused.status).toBe(403);
     expect(refused.json).toEqual({ error: { code: 'E_FORBIDDEN', message: 'this needs the cameras:write scope' } });
     expect((await api.camera('file')).state).toBe('streaming');
-    const expired = gatewayApi(gateway, await signTestToken({ sub: 'operator', scope: 'cameras:read', exp: Math.floor(Date.now() / 1000) - 3600 }));
-    expect(((await expired.call('GET', '/v1/cameras')).json as { error: { code: string } }).error.code).toBe('E_TOKEN_EXPIRED');
+    const expired = gatewayApi(
+      gateway,
+      await signTestToken({ sub: 'operator', scope: 'cameras:read', exp: Math.floor(Date.now() / 1000) - 3600 }),
+    );
+    expect(((await expired.call('GET', '/v1/cameras')).json as { error: { code: string } }).error.code).toBe(
+      'E_TOKEN_EXPIRED',
+    );
   });
 });

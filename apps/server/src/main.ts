@@ -14,9 +14,27 @@ runMain('server', async (given, log) => {
   const config = { ...given, model: { ...given.model, path: given.model.path ?? DEMO_MODEL_PATH } };
   const metrics = new VisionMetrics();
   const memory = config.redisUrl ? undefined : new MemoryTransport(admissionFrom(config));
-  const worker = await startWorkerRuntime(config, log, { transportFor: memory && ((id) => memory.worker(id)), metrics });
-  const edge = await startEdgeRuntime({ config, log, metrics, transport: memory, demo: true, readiness: async () => ({ model: true }) });
-  log.info({ mode: memory ? 'embedded' : 'redis', url: `ws://localhost:${edge.port}${DETECT_PATH}`, model: config.model.path, models: worker.served() }, 'ready');
+  const worker = await startWorkerRuntime(config, log, {
+    transportFor: memory && ((id) => memory.worker(id)),
+    metrics,
+  });
+  const edge = await startEdgeRuntime({
+    config,
+    log,
+    metrics,
+    transport: memory,
+    demo: true,
+    readiness: async () => ({ model: true }),
+  });
+  log.info(
+    {
+      mode: memory ? 'embedded' : 'redis',
+      url: `ws://localhost:${edge.port}${DETECT_PATH}`,
+      model: config.model.path,
+      models: worker.served(),
+    },
+    'ready',
+  );
   process.on('SIGHUP', () => {
     try {
       edge.catalog.reload();

@@ -8,8 +8,17 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bulkKeys, type JobStatus } from '@vision/bulk';
 import { verifyWebhook } from '@vision/webhooks';
 import {
-  COLORS, drawScene, freePort, modelsDir, signTestToken, startService, startTestRedis, TEST_JWT_SECRET, uniquePrefix,
-  type ServiceProcess, type TestRedis,
+  COLORS,
+  drawScene,
+  freePort,
+  modelsDir,
+  signTestToken,
+  startService,
+  startTestRedis,
+  TEST_JWT_SECRET,
+  uniquePrefix,
+  type ServiceProcess,
+  type TestRedis,
 } from '@vision/testing';
 
 const WEBHOOK_SECRET = 'webhook-secret-0123456789abcdef0123456789';
@@ -17,7 +26,13 @@ const names = ['red', 'green', 'blue'];
 const colors = [COLORS.red, COLORS.green, COLORS.blue];
 
 /** Image i: a square of colour i % 3 on one cell of a 640×480 JPEG. */
-const imageFor = (i: number) => drawScene({ width: 640, height: 480, format: 'jpeg', rects: [{ x: 32 * (i % 16), y: 176, w: 32, h: 32, color: colors[i % 3] }] });
+const imageFor = (i: number) =>
+  drawScene({
+    width: 640,
+    height: 480,
+    format: 'jpeg',
+    rects: [{ x: 32 * (i % 16), y: 176, w: 32, h: 32, color: colors[i % 3] }],
+  });
 
 /**
  * Bulk jobs through real processes: an edge takes uploads, workers run the images on BullMQ jobs
@@ -42,18 +57,26 @@ describe('bulk jobs', () => {
   const url = (path: string) => `http://127.0.0.1:${edge.port}${path}`;
   const upload = async (images: Buffer[], query = '') => {
     const form = new FormData();
-    images.forEach((b, i) => form.append('image', new Blob([new Uint8Array(b)], { type: 'image/jpeg' }), `img-${i}.jpg`));
+    images.forEach((b, i) =>
+      form.append('image', new Blob([new Uint8Array(b)], { type: 'image/jpeg' }), `img-${i}.jpg`),
+    );
     return fetch(url(`/v1/jobs${query}`), { method: 'POST', headers: auth, body: form });
   };
   /** A POST that reads the answer even when the server refuses before the body is sent (fetch reports EPIPE then). */
   const postEarly = (path: string, headers: Record<string, string>, body: Buffer, port = edge.port) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { ...headers, 'content-length': String(body.length) } }, (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      });
-      req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err)));
+      const req = request(
+        `http://127.0.0.1:${port}${path}`,
+        { method: 'POST', headers: { ...headers, 'content-length': String(body.length) } },
+        (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        },
+      );
+      req.on('error', (err: NodeJS.ErrnoException) =>
+        err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err),
+      );
       req.end(body);
     });
   /** `upload` for requests the edge refuses early. */
@@ -61,10 +84,15 @@ describe('bulk jobs', () => {
     const form = new FormData();
     images.forEach((b, i) => form.append('image', new Blob([new Uint8Array(b)]), `${i}.jpg`));
     const encoded = new Response(form);
-    const r = await postEarly(`/v1/jobs${query}`, { ...auth, 'content-type': encoded.headers.get('content-type')! }, Buffer.from(await encoded.arrayBuffer()));
+    const r = await postEarly(
+      `/v1/jobs${query}`,
+      { ...auth, 'content-type': encoded.headers.get('content-type')! },
+      Buffer.from(await encoded.arrayBuffer()),
+    );
     return { status: r.status, code: (JSON.parse(r.body) as { error?: { code: string } }).error?.code };
   };
-  const status = async (id: string, q = '') => (await (await fetch(url(`/v1/jobs/${id}${q}`), { headers: auth })).json()) as JobStatus;
+  const status = async (id: string, q = '') =>
+    (await (await fetch(url(`/v1/jobs/${id}${q}`), { headers: auth })).json()) as JobStatus;
   const settled = async (id: string, timeoutMs = 30_000) => {
     let s = await status(id);
     const until = Date.now() + timeoutMs;
@@ -80,9 +108,30 @@ describe('bulk jobs', () => {
     admin = new Redis(redis.url);
     dir = mkdtempSync(join(tmpdir(), 'vision-bulk-'));
     const repo = join(dir, 'models.json');
-    writeFileSync(repo, JSON.stringify({ models: [{ id: 'colors', path: join(modelsDir(), 'colors-v8-dyn.onnx') }, { id: 'topology', path: join(modelsDir(), 'yolov8n-topology-320.onnx') }] }));
-    common = { REDIS_URL: redis.url, REDIS_PREFIX: prefix, MODELS_FILE: repo, BULK_WEBHOOK_SECRET: WEBHOOK_SECRET, BULK_LOCK_MS: '2000', BULK_MAX_IMAGES: '300', BULK_MAX_UPLOAD_BYTES: String(8 * 1024 * 1024) };
-    edge = await startService('edge', { ...common, AUTH_DISABLED: '', JWT_SECRET: TEST_JWT_SECRET, BULK_WEBHOOK_HOSTS: '127.0.0.1' });
+    writeFileSync(
+      repo,
+      JSON.stringify({
+        models: [
+          { id: 'colors', path: join(modelsDir(), 'colors-v8-dyn.onnx') },
+          { id: 'topology', path: join(modelsDir(), 'yolov8n-topology-320.onnx') },
+        ],
+      }),
+    );
+    common = {
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: prefix,
+      MODELS_FILE: repo,
+      BULK_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      BULK_LOCK_MS: '2000',
+      BULK_MAX_IMAGES: '300',
+      BULK_MAX_UPLOAD_BYTES: String(8 * 1024 * 1024),
+    };
+    edge = await startService('edge', {
+      ...common,
+      AUTH_DISABLED: '',
+      JWT_SECRET: TEST_JWT_SECRET,
+      BULK_WEBHOOK_HOSTS: '127.0.0.1',
+    });
     auth = { authorization: `Bearer ${await signTestToken({ sub: 'archive' })}` };
   });
 
@@ -112,7 +161,8 @@ describe('bulk jobs', () => {
     expect(page.next).toBeUndefined();
     const first = await status(id, '?offset=0&limit=10');
     expect(first.next).toBe(10);
-    for (const x of first.results) expect('detections' in x && x.detections.map((d) => d.name)).toEqual([names[x.index % 3]]);
+    for (const x of first.results)
+      expect('detections' in x && x.detections.map((d) => d.name)).toEqual([names[x.index % 3]]);
     expect(await admin.exists(keys.images(id))).toBe(0);
     expect(Number(await admin.get(keys.storedBytes))).toBe(0);
     // Another tenant does not see it.
@@ -128,7 +178,11 @@ describe('bulk jobs', () => {
     tar.finalize();
     const chunks: Buffer[] = [];
     for await (const c of tar) chunks.push(c as Buffer);
-    const r = await fetch(url('/v1/jobs'), { method: 'POST', headers: { ...auth, 'content-type': 'application/x-tar' }, body: new Uint8Array(Buffer.concat(chunks)) });
+    const r = await fetch(url('/v1/jobs'), {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/x-tar' },
+      body: new Uint8Array(Buffer.concat(chunks)),
+    });
     expect(r.status).toBe(202);
     const { id } = (await r.json()) as { id: string };
     expect(await settled(id)).toMatchObject({ state: 'completed', progress: { total: 3, done: 3 } });
@@ -158,7 +212,9 @@ describe('bulk jobs', () => {
     const first = await startWorker();
     const r = await upload(images, '?model=topology');
     const { id } = (await r.json()) as { id: string };
-    await expect.poll(async () => (await status(id)).progress.done, { timeout: 20_000, interval: 50 }).toBeGreaterThan(10);
+    await expect
+      .poll(async () => (await status(id)).progress.done, { timeout: 20_000, interval: 50 })
+      .toBeGreaterThan(10);
     await first.kill('SIGKILL');
     const before = (await status(id)).progress.done;
     expect(before).toBeLessThan(160);
@@ -183,7 +239,10 @@ describe('bulk jobs', () => {
     const port = await freePort();
     await new Promise<void>((r) => hook.listen(port, '127.0.0.1', r));
     try {
-      const r = await upload([await imageFor(0), await imageFor(1)], `?webhook=${encodeURIComponent(`http://127.0.0.1:${port}/hook`)}`);
+      const r = await upload(
+        [await imageFor(0), await imageFor(1)],
+        `?webhook=${encodeURIComponent(`http://127.0.0.1:${port}/hook`)}`,
+      );
       const { id } = (await r.json()) as { id: string };
       await expect.poll(() => got.length, { timeout: 20_000 }).toBe(3);
       // Exponential backoff: 1 s, then 2 s.
@@ -191,19 +250,32 @@ describe('bulk jobs', () => {
       expect(got[2].at - got[1].at).toBeGreaterThanOrEqual(1800);
       for (const g of got) expect(verifyWebhook(WEBHOOK_SECRET, g.body, g.signature)).toBe(true);
       expect(verifyWebhook('another-secret-0123456789abcdef0123', got[2].body, got[2].signature)).toBe(false);
-      expect(JSON.parse(got[2].body)).toMatchObject({ type: 'job.finished', job: { id, state: 'completed', progress: { total: 2, done: 2 } } });
+      expect(JSON.parse(got[2].body)).toMatchObject({
+        type: 'job.finished',
+        job: { id, state: 'completed', progress: { total: 2, done: 2 } },
+      });
     } finally {
       hook.close();
     }
   });
 
   it('refuses oversize uploads, too many images, foreign webhook hosts and unknown models, leaving nothing behind', async () => {
-    const r1 = await postEarly('/v1/jobs', { ...auth, 'content-type': 'application/x-tar' }, Buffer.alloc(9 * 1024 * 1024));
+    const r1 = await postEarly(
+      '/v1/jobs',
+      { ...auth, 'content-type': 'application/x-tar' },
+      Buffer.alloc(9 * 1024 * 1024),
+    );
     expect(r1.status).toBe(413);
     expect(JSON.parse(r1.body)).toMatchObject({ error: { code: 'E_UPLOAD_TOO_LARGE' } });
     const small = await imageFor(0);
-    expect(await uploadEarly(Array.from({ length: 301 }, () => small))).toEqual({ status: 413, code: 'E_UPLOAD_TOO_LARGE' });
-    expect(await uploadEarly([small], `?webhook=${encodeURIComponent('http://169.254.169.254/latest')}`)).toEqual({ status: 403, code: 'E_FORBIDDEN' });
+    expect(await uploadEarly(Array.from({ length: 301 }, () => small))).toEqual({
+      status: 413,
+      code: 'E_UPLOAD_TOO_LARGE',
+    });
+    expect(await uploadEarly([small], `?webhook=${encodeURIComponent('http://169.254.169.254/latest')}`)).toEqual({
+      status: 403,
+      code: 'E_FORBIDDEN',
+    });
     expect(await uploadEarly([small], '?model=nope')).toEqual({ status: 404, code: 'E_UNKNOWN_MODEL' });
     const notImage = await postEarly('/v1/jobs', { ...auth, 'content-type': 'text/plain' }, Buffer.from('hello'));
     expect(notImage.status).toBe(415);
@@ -222,23 +294,57 @@ describe('bulk jobs', () => {
       for await (const c of p) chunks.push(c as Buffer);
       return Buffer.concat(chunks);
     };
-    const answer = (r: { status: number; body: string }) => ({ status: r.status, code: (JSON.parse(r.body) as { error?: { code: string } }).error?.code });
+    const answer = (r: { status: number; body: string }) => ({
+      status: r.status,
+      code: (JSON.parse(r.body) as { error?: { code: string } }).error?.code,
+    });
     const asTar = { ...auth, 'content-type': 'application/x-tar' };
     // An entry over MAX_FRAME_BYTES (8 MiB by default) inside an upload that is within its own limit.
     const big = await tar([{ name: 'huge.jpg', body: Buffer.concat([small, Buffer.alloc(8 * 1024 * 1024 + 1)]) }]);
-    expect(answer(await postEarly('/v1/jobs', asTar, big.subarray(0, 7 * 1024 * 1024)))).toEqual({ status: 413, code: 'E_FRAME_TOO_LARGE' });
-    expect(answer(await postEarly('/v1/jobs', asTar, await tar([{ name: 'a.jpg', body: small }, { name: 'b.jpg', body: Buffer.alloc(200) }])))).toEqual({ status: 415, code: 'E_UNSUPPORTED_FORMAT' });
-    expect(answer(await postEarly('/v1/jobs', asTar, await tar(Array.from({ length: 301 }, (_, i) => ({ name: `${i}.jpg`, body: small })))))).toEqual({ status: 413, code: 'E_UPLOAD_TOO_LARGE' });
-    expect(answer(await postEarly('/v1/jobs', asTar, Buffer.alloc(4096, 0x41)))).toEqual({ status: 400, code: 'E_BAD_REQUEST' });
+    expect(answer(await postEarly('/v1/jobs', asTar, big.subarray(0, 7 * 1024 * 1024)))).toEqual({
+      status: 413,
+      code: 'E_FRAME_TOO_LARGE',
+    });
+    expect(
+      answer(
+        await postEarly(
+          '/v1/jobs',
+          asTar,
+          await tar([
+            { name: 'a.jpg', body: small },
+            { name: 'b.jpg', body: Buffer.alloc(200) },
+          ]),
+        ),
+      ),
+    ).toEqual({ status: 415, code: 'E_UNSUPPORTED_FORMAT' });
+    expect(
+      answer(
+        await postEarly(
+          '/v1/jobs',
+          asTar,
+          await tar(Array.from({ length: 301 }, (_, i) => ({ name: `${i}.jpg`, body: small }))),
+        ),
+      ),
+    ).toEqual({ status: 413, code: 'E_UPLOAD_TOO_LARGE' });
+    expect(answer(await postEarly('/v1/jobs', asTar, Buffer.alloc(4096, 0x41)))).toEqual({
+      status: 400,
+      code: 'E_BAD_REQUEST',
+    });
     expect(answer(await postEarly('/v1/jobs', asTar, await tar([])))).toEqual({ status: 400, code: 'E_EMPTY_FRAME' });
     // A chunked body (no declared length) is cut off once it passes BULK_MAX_UPLOAD_BYTES.
     const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request(url('/v1/jobs'), { method: 'POST', headers: { ...asTar, 'transfer-encoding': 'chunked' } }, (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      });
-      req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err)));
+      const req = request(
+        url('/v1/jobs'),
+        { method: 'POST', headers: { ...asTar, 'transfer-encoding': 'chunked' } },
+        (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        },
+      );
+      req.on('error', (err: NodeJS.ErrnoException) =>
+        err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err),
+      );
       const piece = Buffer.alloc(256 * 1024);
       let sent = 0;
       const more = () => {
@@ -255,16 +361,32 @@ describe('bulk jobs', () => {
 
     // Jobs per subject and the image store's budget, on an edge of its own (no worker: jobs stay queued).
     const limited = await startService('edge', {
-      ...common, REDIS_PREFIX: uniquePrefix('bulk-limits'), AUTH_DISABLED: '', JWT_SECRET: TEST_JWT_SECRET,
-      BULK_MAX_JOBS_PER_TENANT: '1', BULK_MAX_STORED_BYTES: String(1024 * 1024),
+      ...common,
+      REDIS_PREFIX: uniquePrefix('bulk-limits'),
+      AUTH_DISABLED: '',
+      JWT_SECRET: TEST_JWT_SECRET,
+      BULK_MAX_JOBS_PER_TENANT: '1',
+      BULK_MAX_STORED_BYTES: String(1024 * 1024),
     });
     try {
-      const at = (path: string, headers: Record<string, string>, body: Buffer) => postEarly(path, headers, body, limited.port);
+      const at = (path: string, headers: Record<string, string>, body: Buffer) =>
+        postEarly(path, headers, body, limited.port);
       const one = await tar([{ name: 'a.jpg', body: small }]);
       expect((await at('/v1/jobs', asTar, one)).status).toBe(202);
       expect(answer(await at('/v1/jobs', asTar, one))).toEqual({ status: 429, code: 'E_JOB_LIMIT' });
-      const other = { authorization: `Bearer ${await signTestToken({ sub: 'second' })}`, 'content-type': 'application/x-tar' };
-      expect(answer(await at('/v1/jobs', other, await tar([{ name: 'b.jpg', body: Buffer.concat([small, Buffer.alloc(1024 * 1024)]) }])))).toEqual({ status: 429, code: 'E_JOB_LIMIT' });
+      const other = {
+        authorization: `Bearer ${await signTestToken({ sub: 'second' })}`,
+        'content-type': 'application/x-tar',
+      };
+      expect(
+        answer(
+          await at(
+            '/v1/jobs',
+            other,
+            await tar([{ name: 'b.jpg', body: Buffer.concat([small, Buffer.alloc(1024 * 1024)]) }]),
+          ),
+        ),
+      ).toEqual({ status: 429, code: 'E_JOB_LIMIT' });
     } finally {
       await limited.kill('SIGKILL');
     }

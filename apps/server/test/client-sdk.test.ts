@@ -2,7 +2,17 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { VisionClient, type FrameOutcome, type WebSocketLike } from '@vision/client';
-import { cleanupPrefix, COLORS, drawScene, modelsDir, startService, startTestRedis, uniquePrefix, type ServiceProcess, type TestRedis } from '@vision/testing';
+import {
+  cleanupPrefix,
+  COLORS,
+  drawScene,
+  modelsDir,
+  startService,
+  startTestRedis,
+  uniquePrefix,
+  type ServiceProcess,
+  type TestRedis,
+} from '@vision/testing';
 
 const CLIENTS = 8;
 const nodeWebSocket = (url: string, protocols: string[], headers: Record<string, string> | undefined) =>
@@ -21,9 +31,17 @@ describe('client SDK across two edges, one drained mid-stream', () => {
 
   beforeAll(async () => {
     redis = await startTestRedis();
-    const common = { REDIS_URL: redis.url, REDIS_PREFIX: prefix, LOG_LEVEL: 'info', MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), TENANT_MAX_QUEUE: '64' };
+    const common = {
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: prefix,
+      LOG_LEVEL: 'info',
+      MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'),
+      TENANT_MAX_QUEUE: '64',
+    };
     procs.push(await startService('worker', common));
-    edges = await Promise.all(['e1', 'e2'].map((id) => startService('edge', { ...common, EDGE_ID: id, SHUTDOWN_GRACE_MS: '3000' })));
+    edges = await Promise.all(
+      ['e1', 'e2'].map((id) => startService('edge', { ...common, EDGE_ID: id, SHUTDOWN_GRACE_MS: '3000' })),
+    );
     procs.push(...edges);
   });
 
@@ -35,15 +53,30 @@ describe('client SDK across two edges, one drained mid-stream', () => {
 
   it('accounts for every frame and resumes every client within 2 s', async () => {
     const urls = edges.map((e) => `ws://127.0.0.1:${e.port}/ws/detect`);
-    const image = await drawScene({ width: 1280, height: 720, format: 'jpeg', rects: [{ x: 640, y: 232, w: 64, h: 64, color: COLORS.green }] });
-    const clients = Array.from({ length: CLIENTS }, (_, i) => new VisionClient({ url: i % 2 ? [urls[1], urls[0]] : urls, webSocket: nodeWebSocket, backoff: { initialMs: 200 } }));
+    const image = await drawScene({
+      width: 1280,
+      height: 720,
+      format: 'jpeg',
+      rects: [{ x: 640, y: 232, w: 64, h: 64, color: COLORS.green }],
+    });
+    const clients = Array.from(
+      { length: CLIENTS },
+      (_, i) =>
+        new VisionClient({
+          url: i % 2 ? [urls[1], urls[0]] : urls,
+          webSocket: nodeWebSocket,
+          backoff: { initialMs: 200 },
+        }),
+    );
     const outcomes: { client: number; sentAt: number; outcome: FrameOutcome; at: number }[] = [];
     const pending = new Set<Promise<void>>();
     let running = true;
     const loops = clients.map(async (c, i) => {
       while (running) {
         const sentAt = Date.now();
-        const p = c.send(image, { streamId: `cam-${i}` }).then((outcome) => void outcomes.push({ client: i, sentAt, outcome, at: Date.now() }));
+        const p = c
+          .send(image, { streamId: `cam-${i}` })
+          .then((outcome) => void outcomes.push({ client: i, sentAt, outcome, at: Date.now() }));
         pending.add(p);
         void p.finally(() => pending.delete(p));
         await new Promise((r) => setTimeout(r, 50));
@@ -62,7 +95,16 @@ describe('client SDK across two edges, one drained mid-stream', () => {
     const sent = outcomes.length + pending.size;
     expect(pending.size).toBe(0);
     const by = (s: string) => outcomes.filter((o) => o.outcome.status === s).length;
-    console.log('sdk books:', JSON.stringify({ sent, results: by('result'), errors: by('error'), skipped: by('skipped'), codes: [...new Set(outcomes.flatMap((o) => (o.outcome.status === 'error' ? [o.outcome.error.code] : [])))] }));
+    console.log(
+      'sdk books:',
+      JSON.stringify({
+        sent,
+        results: by('result'),
+        errors: by('error'),
+        skipped: by('skipped'),
+        codes: [...new Set(outcomes.flatMap((o) => (o.outcome.status === 'error' ? [o.outcome.error.code] : [])))],
+      }),
+    );
     expect(by('result') + by('error') + by('skipped')).toBe(sent);
     // Pacing skips what the service cannot take (the app offers 20 fps per camera); most still get through.
     expect(by('result')).toBeGreaterThan(sent / 4);

@@ -22,7 +22,10 @@ describe('nginx cluster: TLS load balancing over two edges, one killed', () => {
   let cluster: Cluster;
 
   beforeAll(async () => {
-    cluster = await startCluster({ modelPath: join(modelsDir(), 'colors-v8-dyn.onnx'), env: { TENANT_MAX_QUEUE: '64' } });
+    cluster = await startCluster({
+      modelPath: join(modelsDir(), 'colors-v8-dyn.onnx'),
+      env: { TENANT_MAX_QUEUE: '64' },
+    });
   }, 60_000);
 
   afterAll(async () => {
@@ -33,7 +36,9 @@ describe('nginx cluster: TLS load balancing over two edges, one killed', () => {
     const plain = await fetch(`http://127.0.0.1:${cluster.site.httpPort}/nginx-health`);
     expect(plain.status).toBe(200);
     const bare = new WebSocket(cluster.url, ['yolo.v1'], { ca: cluster.site.ca });
-    const status = await new Promise<number>((resolve) => bare.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+    const status = await new Promise<number>((resolve) =>
+      bare.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)),
+    );
     expect(status).toBe(401);
   });
 
@@ -41,8 +46,16 @@ describe('nginx cluster: TLS load balancing over two edges, one killed', () => {
     const token = await signTestToken({ sub: 'site-cameras' }, cluster.jwtSecret);
     const webSocket = (url: string, protocols: string[], headers: Record<string, string> | undefined) =>
       new WebSocket(url, protocols, { headers, ca: cluster.site.ca }) as unknown as WebSocketLike;
-    const image = await drawScene({ width: 1280, height: 720, format: 'jpeg', rects: [{ ...RECT, color: COLORS.green }] });
-    const clients = Array.from({ length: CLIENTS }, () => new VisionClient({ url: cluster.url, token, webSocket, backoff: { initialMs: 200 } }));
+    const image = await drawScene({
+      width: 1280,
+      height: 720,
+      format: 'jpeg',
+      rects: [{ ...RECT, color: COLORS.green }],
+    });
+    const clients = Array.from(
+      { length: CLIENTS },
+      () => new VisionClient({ url: cluster.url, token, webSocket, backoff: { initialMs: 200 } }),
+    );
     const outcomes: { client: number; sentAt: number; outcome: FrameOutcome }[] = [];
     let running = true;
     let sent = 0;
@@ -50,16 +63,23 @@ describe('nginx cluster: TLS load balancing over two edges, one killed', () => {
       while (running) {
         const sentAt = Date.now();
         sent++;
-        void c.send(image, { streamId: `gate-${i}` }).then((outcome) => void outcomes.push({ client: i, sentAt, outcome }));
+        void c
+          .send(image, { streamId: `gate-${i}` })
+          .then((outcome) => void outcomes.push({ client: i, sentAt, outcome }));
         await new Promise((r) => setTimeout(r, 200));
       }
     });
 
-    await expect.poll(() => outcomes.filter((o) => o.outcome.status === 'result').length, { timeout: 10_000 }).toBeGreaterThan(CLIENTS);
+    await expect
+      .poll(() => outcomes.filter((o) => o.outcome.status === 'result').length, { timeout: 10_000 })
+      .toBeGreaterThan(CLIENTS);
     const [victim, survivor] = cluster.edges;
     const spread = await Promise.all(cluster.edges.map((e) => connectionsOn(e.metricsPort)));
     // Round robin: both edges hold clients, and every client is on one of them.
-    expect(spread.every((n) => n > 0), `connections per edge ${spread.join('/')}`).toBe(true);
+    expect(
+      spread.every((n) => n > 0),
+      `connections per edge ${spread.join('/')}`,
+    ).toBe(true);
     expect(spread[0] + spread[1]).toBe(CLIENTS);
 
     const killedAt = Date.now();
@@ -78,7 +98,13 @@ describe('nginx cluster: TLS load balancing over two edges, one killed', () => {
       const [d, ...rest] = o.outcome.result.detections;
       expect(rest).toEqual([]);
       expect(d.name).toBe('green');
-      for (const [got, want] of [[d.xmin, RECT.x], [d.ymin, RECT.y], [d.xmax, RECT.x + RECT.w], [d.ymax, RECT.y + RECT.h]]) expect(Math.abs(got - want)).toBeLessThanOrEqual(6);
+      for (const [got, want] of [
+        [d.xmin, RECT.x],
+        [d.ymin, RECT.y],
+        [d.xmax, RECT.x + RECT.w],
+        [d.ymax, RECT.y + RECT.h],
+      ])
+        expect(Math.abs(got - want)).toBeLessThanOrEqual(6);
     }
     // Every client streams again through nginx within 3 s of the kill, on the surviving edge.
     for (let i = 0; i < CLIENTS; i++) {
@@ -88,6 +114,10 @@ describe('nginx cluster: TLS load balancing over two edges, one killed', () => {
     }
     // Frames lost with the dead edge are reported to the app, never left hanging.
     const errors = outcomes.flatMap((o) => (o.outcome.status === 'error' ? [o.outcome.error.code] : []));
-    expect(new Set(errors).size === 0 || [...new Set(errors)].every((c) => ['E_CONNECTION_LOST', 'E_UNAVAILABLE'].includes(c)), errors.join(',')).toBe(true);
+    expect(
+      new Set(errors).size === 0 ||
+        [...new Set(errors)].every((c) => ['E_CONNECTION_LOST', 'E_UNAVAILABLE'].includes(c)),
+      errors.join(','),
+    ).toBe(true);
   });
 });

@@ -2,8 +2,17 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame, PROTOCOL_V1, type Detection } from '@vision/wire';
 import {
-  cleanupPrefix, COLORS, drawScene, freePort, modelsDir, startService, startTestRedis, TestClient, uniquePrefix,
-  type ServiceProcess, type TestRedis,
+  cleanupPrefix,
+  COLORS,
+  drawScene,
+  freePort,
+  modelsDir,
+  startService,
+  startTestRedis,
+  TestClient,
+  uniquePrefix,
+  type ServiceProcess,
+  type TestRedis,
 } from '@vision/testing';
 
 const MODEL = join(modelsDir(), 'colors-v8-dyn.onnx');
@@ -20,7 +29,12 @@ function sceneFor(i: number) {
   return {
     box,
     name: names[i % 3],
-    image: drawScene({ width: 1280, height: 720, format: 'jpeg', rects: [{ x: box[0], y: box[1], w: 64, h: 64, color: colors[i % 3] }] }),
+    image: drawScene({
+      width: 1280,
+      height: 720,
+      format: 'jpeg',
+      rects: [{ x: box[0], y: box[1], w: 64, h: 64, color: colors[i % 3] }],
+    }),
   };
 }
 
@@ -40,7 +54,9 @@ describe('distributed pipeline: 2 edges, 2 workers, real Redis, real processes',
       ),
     );
     // Every test client comes from 127.0.0.1 (one tenant without auth): let it use the whole backlog.
-    edges = await Promise.all(['e1', 'e2'].map((id) => startService('edge', { ...common, EDGE_ID: id, TENANT_MAX_QUEUE: '64' })));
+    edges = await Promise.all(
+      ['e1', 'e2'].map((id) => startService('edge', { ...common, EDGE_ID: id, TENANT_MAX_QUEUE: '64' })),
+    );
     procs.push(...workers, ...edges);
   });
 
@@ -58,11 +74,19 @@ describe('distributed pipeline: 2 edges, 2 workers, real Redis, real processes',
     }
     for (const w of workers) {
       const r = await fetch(`http://127.0.0.1:${w.metricsPort}/readyz`);
-      expect(await r.json()).toEqual({ ready: true, checks: { model: true, queue: true, accepting: true, loop: true } });
+      expect(await r.json()).toEqual({
+        ready: true,
+        checks: { model: true, queue: true, accepting: true, loop: true },
+      });
       expect((await fetch(`http://127.0.0.1:${w.metricsPort}/healthz`)).status).toBe(200);
       // The queue gauges are read from Redis at scrape time; reclaims and dead letters are counted.
       const text = await (await fetch(`http://127.0.0.1:${w.metricsPort}/metrics`)).text();
-      for (const m of ['vision_queue_backlog_frames', 'vision_queue_pending_frames', 'vision_worker_reclaimed_frames_total', 'vision_worker_dead_letters_total']) {
+      for (const m of [
+        'vision_queue_backlog_frames',
+        'vision_queue_pending_frames',
+        'vision_worker_reclaimed_frames_total',
+        'vision_worker_dead_letters_total',
+      ]) {
         expect(text).toMatch(new RegExp(`^${m} \\d+$`, 'm'));
       }
       expect(w.logs[0]).toMatchObject({ role: 'worker', hostname: expect.any(String) });
@@ -105,7 +129,13 @@ describe('distributed pipeline: 2 edges, 2 workers, real Redis, real processes',
       const detections: Detection[][] = [];
       for (const r of replies) {
         if (v1) {
-          const m = r as { type: string; frameId: number; streamId: string; batchSize: number; detections: Detection[] };
+          const m = r as {
+            type: string;
+            frameId: number;
+            streamId: string;
+            batchSize: number;
+            detections: Detection[];
+          };
           expect(m.type, JSON.stringify(m)).toBe('result');
           expect(m.streamId).toBe(`cam-${i}`);
           expect(Math.floor(m.frameId / 1000)).toBe(i);
@@ -120,7 +150,9 @@ describe('distributed pipeline: 2 edges, 2 workers, real Redis, real processes',
         expect(d, `client ${i}`).toHaveLength(1);
         expect(d[0].name).toBe(scenes[i].name);
         const got = [d[0].xmin, d[0].ymin, d[0].xmax, d[0].ymax];
-        got.forEach((v, k) => expect(Math.abs(v - scenes[i].box[k]), `client ${i} coordinate ${k}`).toBeLessThanOrEqual(1));
+        got.forEach((v, k) =>
+          expect(Math.abs(v - scenes[i].box[k]), `client ${i} coordinate ${k}`).toBeLessThanOrEqual(1),
+        );
       }
       if (v1) {
         const ids = (replies as { frameId: number }[]).map((m) => m.frameId % 1000).sort((a, b) => a - b);
@@ -168,19 +200,27 @@ describe('npm start (embedded mode, no Redis)', () => {
     await expect(startService('server', { MAX_BATCH: 'lots' }, 10_000)).rejects.toThrow(/MAX_BATCH/);
     // Only the embedded demo falls back to the generated model; a worker never serves it silently.
     await expect(startService('worker', { REDIS_URL: 'redis://127.0.0.1:1' }, 10_000)).rejects.toThrow(/MODEL_PATH/);
-    await expect(startService('worker', { REDIS_URL: 'redis://127.0.0.1:1,redis://127.0.0.1:2', MODEL_PATH: MODEL }, 10_000)).rejects.toThrow(/one shard/);
+    await expect(
+      startService('worker', { REDIS_URL: 'redis://127.0.0.1:1,redis://127.0.0.1:2', MODEL_PATH: MODEL }, 10_000),
+    ).rejects.toThrow(/one shard/);
     const demo = await startService('server', {});
     expect(demo.logs.find((l) => l['msg'] === 'ready')).toMatchObject({ model: 'models/colors-v8-dyn.onnx' });
     expect(await demo.kill('SIGTERM')).toBe(0);
   });
 
   it('a worker that cannot reach Redis is alive but not ready, on its ops port', async () => {
-    const worker = await startService('worker', { REDIS_URL: `redis://127.0.0.1:${await freePort()}`, MODEL_PATH: MODEL });
+    const worker = await startService('worker', {
+      REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+      MODEL_PATH: MODEL,
+    });
     try {
       expect((await fetch(`http://127.0.0.1:${worker.metricsPort}/healthz`)).status).toBe(200);
       const r = await fetch(`http://127.0.0.1:${worker.metricsPort}/readyz`);
       expect(r.status).toBe(503);
-      expect(await r.json()).toEqual({ ready: false, checks: { model: true, queue: false, accepting: true, loop: true } });
+      expect(await r.json()).toEqual({
+        ready: false,
+        checks: { model: true, queue: false, accepting: true, loop: true },
+      });
     } finally {
       await worker.kill('SIGKILL');
     }

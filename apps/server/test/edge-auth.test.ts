@@ -9,15 +9,30 @@ import { mintToken } from '@vision/auth';
 import { VisionClient } from '@vision/client';
 import { PROTOCOL_V1 } from '@vision/wire';
 import {
-  cleanupPrefix, COLORS, drawScene, modelsDir, startService, startTestRedis, TEST_JWT_SECRET, tryUpgrade, uniquePrefix,
-  type ServiceProcess, type TestRedis,
+  cleanupPrefix,
+  COLORS,
+  drawScene,
+  modelsDir,
+  startService,
+  startTestRedis,
+  TEST_JWT_SECRET,
+  tryUpgrade,
+  uniquePrefix,
+  type ServiceProcess,
+  type TestRedis,
 } from '@vision/testing';
 
 /** An RS256 or ES256 key pair: the private key as PEM, the public one in a JWKS file. */
 async function keyPair(alg: 'RS256' | 'ES256'): Promise<{ pem: string; jwks: Record<string, unknown>[] }> {
-  const pair = alg === 'RS256' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const pair =
+    alg === 'RS256'
+      ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+      : generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const pub = await importSPKI(pair.publicKey.export({ type: 'spki', format: 'pem' }).toString(), alg);
-  return { pem: pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), jwks: [{ ...(await exportJWK(pub)), kid: alg, alg, use: 'sig' }] };
+  return {
+    pem: pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    jwks: [{ ...(await exportJWK(pub)), kid: alg, alg, use: 'sig' }],
+  };
 }
 
 /**
@@ -33,7 +48,13 @@ describe.concurrent('edge authentication in production settings', () => {
   const keys: Partial<Record<'RS256' | 'ES256', string>> = {};
   let jwksEdge: string;
   let common: Record<string, string>;
-  const square = () => drawScene({ width: 640, height: 480, format: 'jpeg', rects: [{ x: 320, y: 224, w: 32, h: 32, color: COLORS.green }] });
+  const square = () =>
+    drawScene({
+      width: 640,
+      height: 480,
+      format: 'jpeg',
+      rects: [{ x: 320, y: 224, w: 32, h: 32, color: COLORS.green }],
+    });
 
   beforeAll(async () => {
     redis = await startTestRedis();
@@ -56,12 +77,16 @@ describe.concurrent('edge authentication in production settings', () => {
     await redis.stop();
   });
 
-  it('fails closed: an edge with no key source and no AUTH_DISABLED=true refuses to start, naming the settings', async ({ expect }) => {
+  it('fails closed: an edge with no key source and no AUTH_DISABLED=true refuses to start, naming the settings', async ({
+    expect,
+  }) => {
     const started = startService('edge', { ...common, AUTH_DISABLED: '' }, 15_000);
     await expect(started).rejects.toThrow(/JWT_SECRET, JWKS_FILE or JWKS_URL/);
   });
 
-  it('accepts RS256 and ES256 tokens from the JWKS file, and refuses an HS256 token or an unknown key', async ({ expect }) => {
+  it('accepts RS256 and ES256 tokens from the JWKS file, and refuses an HS256 token or an unknown key', async ({
+    expect,
+  }) => {
     for (const alg of ['RS256', 'ES256'] as const) {
       const { token } = await mintToken({ subject: `cam-${alg}`, ttlS: 60 }, { privateKey: keys[alg]!, alg, kid: alg });
       const r = await tryUpgrade(jwksEdge, [PROTOCOL_V1], { headers: { authorization: `Bearer ${token}` } });
@@ -69,55 +94,77 @@ describe.concurrent('edge authentication in production settings', () => {
       if (r.ok) r.ws.close();
     }
     const hs = await mintToken({ subject: 'cam', ttlS: 60 }, { secret: TEST_JWT_SECRET });
-    expect(await tryUpgrade(jwksEdge, [PROTOCOL_V1], { headers: { authorization: `Bearer ${hs.token}` } })).toMatchObject({ ok: false, status: 401, body: 'E_UNAUTHORIZED' });
+    expect(
+      await tryUpgrade(jwksEdge, [PROTOCOL_V1], { headers: { authorization: `Bearer ${hs.token}` } }),
+    ).toMatchObject({ ok: false, status: 401, body: 'E_UNAUTHORIZED' });
     const stranger = await keyPair('ES256');
-    const forged = await mintToken({ subject: 'cam', ttlS: 60 }, { privateKey: stranger.pem, alg: 'ES256', kid: 'ES256' });
-    expect(await tryUpgrade(jwksEdge, [PROTOCOL_V1], { headers: { authorization: `Bearer ${forged.token}` } })).toMatchObject({ ok: false, status: 401 });
+    const forged = await mintToken(
+      { subject: 'cam', ttlS: 60 },
+      { privateKey: stranger.pem, alg: 'ES256', kid: 'ES256' },
+    );
+    expect(
+      await tryUpgrade(jwksEdge, [PROTOCOL_V1], { headers: { authorization: `Bearer ${forged.token}` } }),
+    ).toMatchObject({ ok: false, status: 401 });
   });
 
-  it('gives back the connection slots of an edge that crashed (their leases lapse)', { timeout: 60_000 }, async ({ expect }) => {
-    const env = { ...common, AUTH_DISABLED: 'true', TRUSTED_PROXIES: '127.0.0.1', MAX_CONNECTIONS_PER_IP: '2' };
-    const [doomed, other] = await Promise.all([startService('edge', env), startService('edge', env)]);
-    procs.push(other);
-    const from = { headers: { 'x-forwarded-for': '10.9.9.9' } };
-    const held = await Promise.all([0, 1].map(() => tryUpgrade(`ws://127.0.0.1:${doomed.port}/ws/detect`, [], from)));
-    expect(held.map((r) => r.ok)).toEqual([true, true]);
-    const otherUrl = `ws://127.0.0.1:${other.port}/ws/detect`;
-    expect(await tryUpgrade(otherUrl, [], from)).toMatchObject({ ok: false, status: 429 });
-    await doomed.kill('SIGKILL');
-    const t0 = Date.now();
-    await expect
-      .poll(async () => {
-        const r = await tryUpgrade(otherUrl, [], from);
-        if (r.ok) r.ws.close();
-        return r.ok;
-      }, { timeout: 45_000, interval: 1000 })
-      .toBe(true);
-    console.log('slots back after', Date.now() - t0, 'ms');
-  });
+  it(
+    'gives back the connection slots of an edge that crashed (their leases lapse)',
+    { timeout: 60_000 },
+    async ({ expect }) => {
+      const env = { ...common, AUTH_DISABLED: 'true', TRUSTED_PROXIES: '127.0.0.1', MAX_CONNECTIONS_PER_IP: '2' };
+      const [doomed, other] = await Promise.all([startService('edge', env), startService('edge', env)]);
+      procs.push(other);
+      const from = { headers: { 'x-forwarded-for': '10.9.9.9' } };
+      const held = await Promise.all([0, 1].map(() => tryUpgrade(`ws://127.0.0.1:${doomed.port}/ws/detect`, [], from)));
+      expect(held.map((r) => r.ok)).toEqual([true, true]);
+      const otherUrl = `ws://127.0.0.1:${other.port}/ws/detect`;
+      expect(await tryUpgrade(otherUrl, [], from)).toMatchObject({ ok: false, status: 429 });
+      await doomed.kill('SIGKILL');
+      const t0 = Date.now();
+      await expect
+        .poll(
+          async () => {
+            const r = await tryUpgrade(otherUrl, [], from);
+            if (r.ok) r.ws.close();
+            return r.ok;
+          },
+          { timeout: 45_000, interval: 1000 },
+        )
+        .toBe(true);
+      console.log('slots back after', Date.now() - t0, 'ms');
+    },
+  );
 
-  it('the SDK refreshes its token on the open socket before it expires, and keeps getting boxes', { timeout: 30_000 }, async ({ expect }) => {
-    let minted = 0;
-    const client = new VisionClient({
-      url: jwksEdge,
-      token: async () => (minted++, (await mintToken({ subject: 'refresher', ttlS: 4 }, { privateKey: keys.ES256!, alg: 'ES256', kid: 'ES256' })).token),
-      refreshBeforeMs: 2500,
-      webSocket: (url, protocols, headers) => new WebSocket(url, protocols, { headers }) as never,
-    });
-    const closes: number[] = [];
-    client.on('state', (s) => s.state === 'reconnecting' && closes.push(Date.now()));
-    const image = await square();
-    const until = Date.now() + 9000;
-    let results = 0;
-    while (Date.now() < until) {
-      const o = await client.send(image, { streamId: 'r' });
-      if (o.status === 'result') results++;
-      await new Promise((r) => setTimeout(r, 300));
-    }
-    client.close();
-    // Three token lifetimes on one socket: refreshed (more than one token minted), never dropped.
-    expect(minted).toBeGreaterThanOrEqual(3);
-    expect(closes).toEqual([]);
-    expect(results).toBeGreaterThan(15);
-  });
+  it(
+    'the SDK refreshes its token on the open socket before it expires, and keeps getting boxes',
+    { timeout: 30_000 },
+    async ({ expect }) => {
+      let minted = 0;
+      const client = new VisionClient({
+        url: jwksEdge,
+        token: async () => (
+          minted++,
+          (await mintToken({ subject: 'refresher', ttlS: 4 }, { privateKey: keys.ES256!, alg: 'ES256', kid: 'ES256' }))
+            .token
+        ),
+        refreshBeforeMs: 2500,
+        webSocket: (url, protocols, headers) => new WebSocket(url, protocols, { headers }) as never,
+      });
+      const closes: number[] = [];
+      client.on('state', (s) => s.state === 'reconnecting' && closes.push(Date.now()));
+      const image = await square();
+      const until = Date.now() + 9000;
+      let results = 0;
+      while (Date.now() < until) {
+        const o = await client.send(image, { streamId: 'r' });
+        if (o.status === 'result') results++;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      client.close();
+      // Three token lifetimes on one socket: refreshed (more than one token minted), never dropped.
+      expect(minted).toBeGreaterThanOrEqual(3);
+      expect(closes).toEqual([]);
+      expect(results).toBeGreaterThan(15);
+    },
+  );
 });

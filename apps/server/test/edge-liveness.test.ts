@@ -4,8 +4,18 @@ import { mintToken, RedisRevocations } from '@vision/auth';
 import { TIMINGS } from '@vision/config';
 import { encodeFrame, ERROR_CODES, PROTOCOL_V1 } from '@vision/wire';
 import {
-  cleanupPrefix, COLORS, drawScene, modelsDir, startService, startTestRedis, TEST_JWT_SECRET, TestClient, tryUpgrade, uniquePrefix,
-  type ServiceProcess, type TestRedis,
+  cleanupPrefix,
+  COLORS,
+  drawScene,
+  modelsDir,
+  startService,
+  startTestRedis,
+  TEST_JWT_SECRET,
+  TestClient,
+  tryUpgrade,
+  uniquePrefix,
+  type ServiceProcess,
+  type TestRedis,
 } from '@vision/testing';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -24,7 +34,13 @@ describe.concurrent('edge liveness: quiet clients stay, unfinished messages and 
   let fast: string;
   let revocations: RedisRevocations;
   const FAST = { PING_INTERVAL_MS: '400', IDLE_TIMEOUT_MS: '3000', MESSAGE_TIMEOUT_MS: '1000' };
-  const square = () => drawScene({ width: 1280, height: 720, format: 'jpeg', rects: [{ x: 640, y: 232, w: 64, h: 64, color: COLORS.red }] });
+  const square = () =>
+    drawScene({
+      width: 1280,
+      height: 720,
+      format: 'jpeg',
+      rects: [{ x: 640, y: 232, w: 64, h: 64, color: COLORS.red }],
+    });
   const token = async (ttlS = 3600) => mintToken({ subject: 'camera', ttlS }, { secret: TEST_JWT_SECRET });
   const auth = (t: string) => ({ headers: { authorization: `Bearer ${t}` } });
 
@@ -47,21 +63,25 @@ describe.concurrent('edge liveness: quiet clients stay, unfinished messages and 
     await redis.stop();
   });
 
-  it('keeps a seed client that is quiet for 55 s after a reply (pings answered), and answers its next frame', { timeout: 90_000 }, async ({ expect }) => {
-    const c = new TestClient(standard, undefined, auth((await token()).token));
-    let pings = 0;
-    c.ws.on('ping', () => pings++);
-    await c.opened;
-    c.send(await square());
-    await c.waitFor(1);
-    await sleep(55_000);
-    expect(pings).toBeGreaterThanOrEqual(2); // the default PING_INTERVAL_MS is 25 s
-    expect(c.ws.readyState).toBe(c.ws.OPEN);
-    c.send(await square());
-    const [, boxes] = (await c.waitFor(2)) as [unknown, { name: string }[]];
-    expect(boxes.map((b) => b.name)).toEqual(['red']);
-    c.close();
-  });
+  it(
+    'keeps a seed client that is quiet for 55 s after a reply (pings answered), and answers its next frame',
+    { timeout: 90_000 },
+    async ({ expect }) => {
+      const c = new TestClient(standard, undefined, auth((await token()).token));
+      let pings = 0;
+      c.ws.on('ping', () => pings++);
+      await c.opened;
+      c.send(await square());
+      await c.waitFor(1);
+      await sleep(55_000);
+      expect(pings).toBeGreaterThanOrEqual(2); // the default PING_INTERVAL_MS is 25 s
+      expect(c.ws.readyState).toBe(c.ws.OPEN);
+      c.send(await square());
+      const [, boxes] = (await c.waitFor(2)) as [unknown, { name: string }[]];
+      expect(boxes.map((b) => b.name)).toEqual(['red']);
+      c.close();
+    },
+  );
 
   it('closes a quiet client E_IDLE_TIMEOUT once IDLE_TIMEOUT_MS has passed, not before', async ({ expect }) => {
     const c = new TestClient(fast, PROTOCOL_V1, auth((await token()).token));
@@ -105,7 +125,9 @@ describe.concurrent('edge liveness: quiet clients stay, unfinished messages and 
     expect(Date.now() - t0).toBeLessThan(10_000);
   });
 
-  it('revokes a token: its open socket closes E_TOKEN_REVOKED within seconds, and it is refused from then on', async ({ expect }) => {
+  it('revokes a token: its open socket closes E_TOKEN_REVOKED within seconds, and it is refused from then on', async ({
+    expect,
+  }) => {
     const revoked = await token();
     const kept = await token();
     const victim = new TestClient(standard, PROTOCOL_V1, auth(revoked.token));
@@ -116,11 +138,21 @@ describe.concurrent('edge liveness: quiet clients stay, unfinished messages and 
     expect(await victim.closed).toBe(4401);
     expect(victim.ofType('error').at(-1)).toMatchObject({ error: { code: 'E_TOKEN_REVOKED' } });
     expect(Date.now() - t0).toBeLessThan(2 * TIMINGS.revocationCheckMs + 1000);
-    expect(await tryUpgrade(standard, [PROTOCOL_V1], auth(revoked.token))).toMatchObject({ ok: false, status: 401, body: 'E_TOKEN_REVOKED' });
+    expect(await tryUpgrade(standard, [PROTOCOL_V1], auth(revoked.token))).toMatchObject({
+      ok: false,
+      status: 401,
+      body: 'E_TOKEN_REVOKED',
+    });
     const http = standard.replace('ws://', 'http://').replace('/ws/detect', '/v1/detect');
-    const res = await fetch(http, { method: 'POST', headers: { 'content-type': 'image/jpeg', authorization: `Bearer ${revoked.token}` }, body: await square() });
+    const res = await fetch(http, {
+      method: 'POST',
+      headers: { 'content-type': 'image/jpeg', authorization: `Bearer ${revoked.token}` },
+      body: await square(),
+    });
     expect(res.status).toBe(401);
-    expect(await res.json()).toEqual({ error: { code: 'E_TOKEN_REVOKED', message: ERROR_CODES.E_TOKEN_REVOKED.message } });
+    expect(await res.json()).toEqual({
+      error: { code: 'E_TOKEN_REVOKED', message: ERROR_CODES.E_TOKEN_REVOKED.message },
+    });
     // Another token of the same subject is untouched.
     bystander.send(encodeFrame({ frameId: 1 }, await square()));
     await expect.poll(() => bystander.ofType('result').length).toBe(1);

@@ -7,8 +7,19 @@ import sharp from 'sharp';
 import type WebSocket from 'ws';
 import { encodeFrame, PROTOCOL_V1 } from '@vision/wire';
 import {
-  cleanupPrefix, COLORS, drawScene, modelsDir, signTestToken, startService, startTestRedis, TEST_JWT_SECRET, TestClient, tryUpgrade,
-  uniquePrefix, type ServiceProcess, type TestRedis,
+  cleanupPrefix,
+  COLORS,
+  drawScene,
+  modelsDir,
+  signTestToken,
+  startService,
+  startTestRedis,
+  TEST_JWT_SECRET,
+  TestClient,
+  tryUpgrade,
+  uniquePrefix,
+  type ServiceProcess,
+  type TestRedis,
 } from '@vision/testing';
 
 /**
@@ -27,18 +38,36 @@ describe('edge security: authentication, origin, shared limits, hostile connecti
   const ip = () => `10.1.${Math.floor(++nextIp / 250)}.${nextIp % 250}`;
   const claims = { iss: 'vision-test', aud: 'edges' };
   const now = () => Math.floor(Date.now() / 1000);
-  const square = () => drawScene({ width: 1280, height: 720, format: 'jpeg', rects: [{ x: 640, y: 232, w: 64, h: 64, color: COLORS.red }] });
+  const square = () =>
+    drawScene({
+      width: 1280,
+      height: 720,
+      format: 'jpeg',
+      rects: [{ x: 640, y: 232, w: 64, h: 64, color: COLORS.red }],
+    });
 
   beforeAll(async () => {
     redis = await startTestRedis();
     const common = {
-      REDIS_URL: redis.url, REDIS_PREFIX: prefix, LOG_LEVEL: 'info',
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: prefix,
+      LOG_LEVEL: 'info',
       MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'),
     };
     const edgeEnv = {
-      ...common, AUTH_DISABLED: '', JWT_SECRET: TEST_JWT_SECRET, JWT_ISSUER: 'vision-test', JWT_AUDIENCE: 'edges', JWT_CLOCK_SKEW_S: '1',
-      TRUSTED_PROXIES: '127.0.0.1', ALLOWED_ORIGINS: 'https://app.example', MAX_CONNECTIONS_PER_IP: '2',
-      MESSAGES_PER_SECOND: '20', VIOLATIONS_BEFORE_CLOSE: '10', IDLE_TIMEOUT_MS: '2000', MESSAGE_TIMEOUT_MS: '1000',
+      ...common,
+      AUTH_DISABLED: '',
+      JWT_SECRET: TEST_JWT_SECRET,
+      JWT_ISSUER: 'vision-test',
+      JWT_AUDIENCE: 'edges',
+      JWT_CLOCK_SKEW_S: '1',
+      TRUSTED_PROXIES: '127.0.0.1',
+      ALLOWED_ORIGINS: 'https://app.example',
+      MAX_CONNECTIONS_PER_IP: '2',
+      MESSAGES_PER_SECOND: '20',
+      VIOLATIONS_BEFORE_CLOSE: '10',
+      IDLE_TIMEOUT_MS: '2000',
+      MESSAGE_TIMEOUT_MS: '1000',
     };
     procs.push(await startService('worker', { ...common, AUTH_DISABLED: '' }));
     const [a, b, c] = await Promise.all([
@@ -60,7 +89,10 @@ describe('edge security: authentication, origin, shared limits, hostile connecti
 
   /** Opens a yolo.v1 client with a valid token as a fresh address; resolves after the hello. */
   async function client(url = urls[0], extra: Record<string, unknown> = {}) {
-    const c = new TestClient(url, PROTOCOL_V1, { headers: { authorization: `Bearer ${await signTestToken(claims)}`, 'x-forwarded-for': ip() }, ...extra });
+    const c = new TestClient(url, PROTOCOL_V1, {
+      headers: { authorization: `Bearer ${await signTestToken(claims)}`, 'x-forwarded-for': ip() },
+      ...extra,
+    });
     await c.waitFor(1);
     return c;
   }
@@ -70,7 +102,11 @@ describe('edge security: authentication, origin, shared limits, hostile connecti
     const bearer = (t: string) => ({ headers: { ...headers, authorization: `Bearer ${t}` } });
     const cases: [string, Record<string, unknown>, string][] = [
       ['missing', { headers }, 'E_UNAUTHORIZED'],
-      ['bad signature', bearer(await signTestToken(claims, 'another-secret-0123456789abcdef0123456789')), 'E_UNAUTHORIZED'],
+      [
+        'bad signature',
+        bearer(await signTestToken(claims, 'another-secret-0123456789abcdef0123456789')),
+        'E_UNAUTHORIZED',
+      ],
       ['expired', bearer(await signTestToken({ ...claims, exp: now() - 60 })), 'E_TOKEN_EXPIRED'],
       ['not yet valid', bearer(await signTestToken({ ...claims, nbf: now() + 120 })), 'E_UNAUTHORIZED'],
       ['wrong audience', bearer(await signTestToken({ ...claims, aud: 'billing' })), 'E_UNAUTHORIZED'],
@@ -91,8 +127,12 @@ describe('edge security: authentication, origin, shared limits, hostile connecti
   it('accepts the token from the Authorization header, a bearer sub-protocol (never echoed) or ?token=', async () => {
     const token = await signTestToken(claims);
     const headers = { 'x-forwarded-for': ip() };
-    const viaHeader = await tryUpgrade(urls[0], [PROTOCOL_V1], { headers: { ...headers, authorization: `Bearer ${token}` } });
-    const viaProtocol = await tryUpgrade(urls[1], [PROTOCOL_V1, `bearer.${token}`], { headers: { 'x-forwarded-for': ip() } });
+    const viaHeader = await tryUpgrade(urls[0], [PROTOCOL_V1], {
+      headers: { ...headers, authorization: `Bearer ${token}` },
+    });
+    const viaProtocol = await tryUpgrade(urls[1], [PROTOCOL_V1, `bearer.${token}`], {
+      headers: { 'x-forwarded-for': ip() },
+    });
     const viaQuery = await tryUpgrade(`${urls[0]}?token=${token}`, [], { headers: { 'x-forwarded-for': ip() } });
     for (const r of [viaHeader, viaProtocol, viaQuery]) expect(r.ok).toBe(true);
     if (viaProtocol.ok) expect(viaProtocol.ws.protocol).toBe(PROTOCOL_V1);
@@ -101,13 +141,21 @@ describe('edge security: authentication, origin, shared limits, hostile connecti
 
   it('guards POST /v1/detect with the same check, and hides the framework', async () => {
     const jpeg = await square();
-    const anon = await fetch(`${httpA}/v1/detect`, { method: 'POST', headers: { 'content-type': 'image/jpeg', 'x-forwarded-for': ip() }, body: jpeg });
+    const anon = await fetch(`${httpA}/v1/detect`, {
+      method: 'POST',
+      headers: { 'content-type': 'image/jpeg', 'x-forwarded-for': ip() },
+      body: jpeg,
+    });
     expect(anon.status).toBe(401);
     expect(anon.headers.get('www-authenticate')).toBe('Bearer');
     expect(((await anon.json()) as { error: { code: string } }).error.code).toBe('E_UNAUTHORIZED');
     const ok = await fetch(`${httpA}/v1/detect`, {
       method: 'POST',
-      headers: { 'content-type': 'image/jpeg', authorization: `Bearer ${await signTestToken(claims)}`, 'x-forwarded-for': ip() },
+      headers: {
+        'content-type': 'image/jpeg',
+        authorization: `Bearer ${await signTestToken(claims)}`,
+        'x-forwarded-for': ip(),
+      },
       body: jpeg,
     });
     expect(ok.status).toBe(200);
@@ -120,7 +168,11 @@ describe('edge security: authentication, origin, shared limits, hostile connecti
 
   it('allows listed Origins, refuses others with 403', async () => {
     const token = await signTestToken(claims);
-    const open = (origin: string) => tryUpgrade(urls[0], [PROTOCOL_V1], { headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': ip() }, origin });
+    const open = (origin: string) =>
+      tryUpgrade(urls[0], [PROTOCOL_V1], {
+        headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': ip() },
+        origin,
+      });
     const bad = await open('https://evil.example');
     expect(bad).toMatchObject({ ok: false, status: 403, body: 'E_FORBIDDEN' });
     const good = await open('https://app.example');
@@ -131,7 +183,10 @@ describe('edge security: authentication, origin, shared limits, hostile connecti
   it('limits connections per address across both edges, ignoring X-Forwarded-For from an untrusted peer', async () => {
     const token = await signTestToken(claims);
     const from = (addr: string, url: string, localAddress?: string) =>
-      tryUpgrade(url, [PROTOCOL_V1], { headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': addr }, ...(localAddress ? { localAddress } : {}) });
+      tryUpgrade(url, [PROTOCOL_V1], {
+        headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': addr },
+        ...(localAddress ? { localAddress } : {}),
+      });
     const me = ip();
     const first = await from(me, urls[0]);
     const second = await from(me, urls[1]);
@@ -143,15 +198,21 @@ describe('edge security: authentication, origin, shared limits, hostile connecti
       await closed;
     }
     // The slot comes back once the socket closes (on whichever edge held it).
-    await expect.poll(async () => {
-      const again = await from(me, urls[1]);
-      if (again.ok) again.ws.close();
-      return again.ok;
-    }).toBe(true);
+    await expect
+      .poll(async () => {
+        const again = await from(me, urls[1]);
+        if (again.ok) again.ws.close();
+        return again.ok;
+      })
+      .toBe(true);
     if (second.ok) second.ws.close();
 
     // 127.0.0.2 is not a trusted proxy: its X-Forwarded-For is ignored, all three are one address.
-    const spoofed = [await from(ip(), urls[0], '127.0.0.2'), await from(ip(), urls[1], '127.0.0.2'), await from(ip(), urls[0], '127.0.0.2')];
+    const spoofed = [
+      await from(ip(), urls[0], '127.0.0.2'),
+      await from(ip(), urls[1], '127.0.0.2'),
+      await from(ip(), urls[0], '127.0.0.2'),
+    ];
     expect(spoofed.map((r) => r.ok)).toEqual([true, true, false]);
     expect(spoofed[2]).toMatchObject({ status: 429 });
     for (const r of spoofed) if (r.ok) r.ws.close();
@@ -184,8 +245,12 @@ describe('edge security: authentication, origin, shared limits, hostile connecti
 
   it('closes a session whose token expires (4401) unless the client refreshed it', async () => {
     const soon = { ...claims, exp: now() + 2 };
-    const expiring = new TestClient(urls[0], PROTOCOL_V1, { headers: { authorization: `Bearer ${await signTestToken(soon)}`, 'x-forwarded-for': ip() } });
-    const refreshing = new TestClient(urls[1], PROTOCOL_V1, { headers: { authorization: `Bearer ${await signTestToken(soon)}`, 'x-forwarded-for': ip() } });
+    const expiring = new TestClient(urls[0], PROTOCOL_V1, {
+      headers: { authorization: `Bearer ${await signTestToken(soon)}`, 'x-forwarded-for': ip() },
+    });
+    const refreshing = new TestClient(urls[1], PROTOCOL_V1, {
+      headers: { authorization: `Bearer ${await signTestToken(soon)}`, 'x-forwarded-for': ip() },
+    });
     const [hello] = (await refreshing.waitFor(1)) as { tokenExpiresAt: number }[];
     expect(hello.tokenExpiresAt).toBe(soon.exp * 1000);
     refreshing.send(JSON.stringify({ type: 'auth', token: await signTestToken(claims) }));
@@ -196,7 +261,13 @@ describe('edge security: authentication, origin, shared limits, hostile connecti
     expect(refreshing.ofType('error')[0]).toMatchObject({ error: { code: 'E_FORBIDDEN' } });
     // Both send pings, so neither can be closed as idle (IDLE_TIMEOUT_MS is 2 s here): only the token decides.
     await expiring.waitFor(1);
-    const keepAlive = setInterval(() => [refreshing, expiring].forEach((c) => c.ws.readyState === c.ws.OPEN && c.send(JSON.stringify({ type: 'ping' }))), 500);
+    const keepAlive = setInterval(
+      () =>
+        [refreshing, expiring].forEach(
+          (c) => c.ws.readyState === c.ws.OPEN && c.send(JSON.stringify({ type: 'ping' })),
+        ),
+      500,
+    );
     try {
       expect(await expiring.closed).toBe(4401);
       expect(expiring.ofType('error').at(-1)).toMatchObject({ error: { code: 'E_TOKEN_EXPIRED' } });
@@ -211,7 +282,9 @@ describe('edge security: authentication, origin, shared limits, hostile connecti
 
   it('lets a token with a streams claim send only those streams', async () => {
     const token = await signTestToken({ ...claims, streams: ['gate-*', 'dock-1'] });
-    const c = new TestClient(urls[0], PROTOCOL_V1, { headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': ip() } });
+    const c = new TestClient(urls[0], PROTOCOL_V1, {
+      headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': ip() },
+    });
     await c.waitFor(1);
     const jpeg = await square();
     c.send(encodeFrame({ frameId: 1, streamId: 'gate-7' }, jpeg));
@@ -227,8 +300,14 @@ describe('edge security: authentication, origin, shared limits, hostile connecti
     const a = await client(capped);
     const b = await client(capped);
     const token = await signTestToken(claims);
-    expect(await tryUpgrade(capped, [PROTOCOL_V1], { headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': ip() } })).toMatchObject({
-      ok: false, status: 503, body: 'E_EDGE_FULL',
+    expect(
+      await tryUpgrade(capped, [PROTOCOL_V1], {
+        headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': ip() },
+      }),
+    ).toMatchObject({
+      ok: false,
+      status: 503,
+      body: 'E_EDGE_FULL',
     });
     a.send(encodeFrame({ frameId: 3 }, await square()));
     await expect.poll(() => a.ofType('result').length).toBe(1);
@@ -240,13 +319,24 @@ describe('edge security: authentication, origin, shared limits, hostile connecti
   it('refuses costly image variants with E_IMAGE_TOO_COSTLY before decoding them', async () => {
     const c = await client();
     // 2500×2000 progressive JPEG: above the 4 MP cap for progressive/interlaced images.
-    const progressive = await sharp({ create: { width: 2500, height: 2000, channels: 3, background: { r: 90, g: 90, b: 90 } } }).jpeg({ progressive: true }).toBuffer();
-    const interlaced16 = await sharp({ create: { width: 2100, height: 2000, channels: 3, background: { r: 9, g: 9, b: 9 } } })
-      .toColourspace('rgb16').png({ progressive: true, compressionLevel: 1 }).toBuffer();
+    const progressive = await sharp({
+      create: { width: 2500, height: 2000, channels: 3, background: { r: 90, g: 90, b: 90 } },
+    })
+      .jpeg({ progressive: true })
+      .toBuffer();
+    const interlaced16 = await sharp({
+      create: { width: 2100, height: 2000, channels: 3, background: { r: 9, g: 9, b: 9 } },
+    })
+      .toColourspace('rgb16')
+      .png({ progressive: true, compressionLevel: 1 })
+      .toBuffer();
     c.send(encodeFrame({ frameId: 1 }, progressive));
     c.send(encodeFrame({ frameId: 2 }, interlaced16));
     await expect.poll(() => c.ofType('error').length, { timeout: 10_000 }).toBe(2);
-    expect(c.ofType('error').map((m) => (m['error'] as { code: string }).code)).toEqual(['E_IMAGE_TOO_COSTLY', 'E_IMAGE_TOO_COSTLY']);
+    expect(c.ofType('error').map((m) => (m['error'] as { code: string }).code)).toEqual([
+      'E_IMAGE_TOO_COSTLY',
+      'E_IMAGE_TOO_COSTLY',
+    ]);
     c.close();
   });
 });
@@ -255,7 +345,9 @@ describe('edge dependencies and TLS', () => {
   it('serves sockets with ws >= 8.21 (the copy @nestjs/platform-ws loads) and decodes with sharp >= 0.35', () => {
     const platformWs = require.resolve('@nestjs/platform-ws');
     const wsPkg = require.resolve('ws/package.json', { paths: [dirname(platformWs)] });
-    const [major, minor] = (JSON.parse(readFileSync(wsPkg, 'utf8')) as { version: string }).version.split('.').map(Number);
+    const [major, minor] = (JSON.parse(readFileSync(wsPkg, 'utf8')) as { version: string }).version
+      .split('.')
+      .map(Number);
     expect(major > 8 || (major === 8 && minor >= 21)).toBe(true);
     const [smaj, smin] = sharp.versions.sharp!.split('.').map(Number);
     expect(smaj > 0 || smin >= 35).toBe(true);
@@ -264,10 +356,35 @@ describe('edge dependencies and TLS', () => {
   it('serves wss:// and https:// from TLS_CERT_FILE / TLS_KEY_FILE', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tls-'));
     const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+      ],
+      { stdio: 'ignore' },
+    );
     const redis = await startTestRedis();
     const prefix = uniquePrefix('tls');
-    const edge = await startService('edge', { REDIS_URL: redis.url, REDIS_PREFIX: prefix, TLS_CERT_FILE: cert, TLS_KEY_FILE: key });
+    const edge = await startService('edge', {
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: prefix,
+      TLS_CERT_FILE: cert,
+      TLS_KEY_FILE: key,
+    });
     try {
       const c = new TestClient(`wss://127.0.0.1:${edge.port}/ws/detect`, PROTOCOL_V1, { rejectUnauthorized: false });
       const [hello] = (await c.waitFor(1)) as { type: string }[];

@@ -22,23 +22,48 @@ afterEach(async () => {
  * false`) one that reported in and never reads, so frames wait.
  */
 async function edgeWith(env: Env, opts: { worker?: boolean; silentWorker?: boolean; bulk?: BulkJobs } = {}) {
-  const config = loadConfig({ PORT: '0', METRICS_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', AUTH_DISABLED: 'true', MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), ...env });
+  const config = loadConfig({
+    PORT: '0',
+    METRICS_PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+    AUTH_DISABLED: 'true',
+    MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'),
+    ...env,
+  });
   const log = createLogger(config, 'test');
   const metrics = new VisionMetrics({ defaultMetrics: false });
   const transport = new MemoryTransport(admissionFrom(config));
   let worker: WorkerRuntime | undefined;
-  if (opts.worker !== false) worker = await startWorkerRuntime(config, log, { transportFor: (id) => transport.worker(id), metrics });
+  if (opts.worker !== false)
+    worker = await startWorkerRuntime(config, log, { transportFor: (id) => transport.worker(id), metrics });
   else if (opts.silentWorker !== false) await transport.worker('default').start('silent-worker');
-  const edge: EdgeRuntime = await startEdgeRuntime({ config, log, metrics, transport, ...(opts.bulk ? { bulk: opts.bulk } : {}) });
+  const edge: EdgeRuntime = await startEdgeRuntime({
+    config,
+    log,
+    metrics,
+    transport,
+    ...(opts.bulk ? { bulk: opts.bulk } : {}),
+  });
   stops.push(async () => {
     await edge.stop();
     await worker?.stop();
   });
   const url = `ws://127.0.0.1:${edge.port}/ws/detect`;
-  return { edge, url, http: `http://127.0.0.1:${edge.port}`, metricsUrl: `http://127.0.0.1:${edge.metricsPort}/metrics`, config, log, metrics, transport };
+  return {
+    edge,
+    url,
+    http: `http://127.0.0.1:${edge.port}`,
+    metricsUrl: `http://127.0.0.1:${edge.metricsPort}/metrics`,
+    config,
+    log,
+    metrics,
+    transport,
+  };
 }
 
-const square = () => drawScene({ width: 1280, height: 720, format: 'jpeg', rects: [{ x: 640, y: 232, w: 64, h: 64, color: COLORS.red }] });
+const square = () =>
+  drawScene({ width: 1280, height: 720, format: 'jpeg', rects: [{ x: 640, y: 232, w: 64, h: 64, color: COLORS.red }] });
 
 describe('edge: seed-compatible protocol', () => {
   it('answers a binary JPEG with a JSON array of boxes in original pixels', async () => {
@@ -88,7 +113,14 @@ describe('edge: yolo.v1', () => {
     c.send(JSON.stringify({ type: 'ping', ts: 7 }));
     const msgs = (await c.waitFor(3)) as Record<string, unknown>[];
     const result = msgs.find((m) => m['type'] === 'result')!;
-    expect(result).toMatchObject({ frameId: 4242, streamId: 'gate-3', captureTs, model: 'default', modelVersion: '1', batchSize: 1 });
+    expect(result).toMatchObject({
+      frameId: 4242,
+      streamId: 'gate-3',
+      captureTs,
+      model: 'default',
+      modelVersion: '1',
+      batchSize: 1,
+    });
     expect((result['detections'] as unknown[]).length).toBe(1);
     const t = result['timings'] as Record<string, number>;
     for (const k of ['queueMs', 'preprocessMs', 'inferenceMs', 'totalMs']) expect(t[k]).toBeGreaterThanOrEqual(0);
@@ -104,8 +136,12 @@ describe('edge: yolo.v1', () => {
     c.send(JSON.stringify({ type: 'subscribe' }));
     c.send(await square());
     const msgs = (await c.waitFor(4)).slice(1) as Record<string, unknown>[];
-    expect(msgs).toContainEqual(expect.objectContaining({ type: 'error', error: expect.objectContaining({ code: 'E_BAD_HEADER' }) }));
-    expect(msgs).toContainEqual(expect.objectContaining({ type: 'error', error: expect.objectContaining({ code: 'E_BAD_MESSAGE' }) }));
+    expect(msgs).toContainEqual(
+      expect.objectContaining({ type: 'error', error: expect.objectContaining({ code: 'E_BAD_HEADER' }) }),
+    );
+    expect(msgs).toContainEqual(
+      expect.objectContaining({ type: 'error', error: expect.objectContaining({ code: 'E_BAD_MESSAGE' }) }),
+    );
     expect(msgs).toContainEqual(expect.objectContaining({ type: 'result', frameId: 1 }));
   });
 
@@ -126,7 +162,10 @@ describe('edge: yolo.v1', () => {
   });
 
   it('refuses frames beyond MAX_QUEUE at once with E_OVERLOADED', async () => {
-    const { url } = await edgeWith({ MAX_QUEUE: '1', MAX_IN_FLIGHT: '4', STREAM_MAXLEN: '10', FRAME_DEADLINE_MS: '300', RESULT_MARGIN_MS: '50' }, { worker: false });
+    const { url } = await edgeWith(
+      { MAX_QUEUE: '1', MAX_IN_FLIGHT: '4', STREAM_MAXLEN: '10', FRAME_DEADLINE_MS: '300', RESULT_MARGIN_MS: '50' },
+      { worker: false },
+    );
     const c = new TestClient(url, PROTOCOL_V1);
     await c.waitFor(1);
     const img = await square();
@@ -187,7 +226,9 @@ describe('edge: health and lifecycle', () => {
     expect(await c.closed).toBe(1001);
     expect(c.messages).toContainEqual(expect.objectContaining({ type: 'result', frameId: 9 }));
     const late = new WebSocket(url);
-    await expect(new Promise((resolve, reject) => (late.once('open', resolve), late.once('error', reject)))).rejects.toThrow();
+    await expect(
+      new Promise((resolve, reject) => (late.once('open', resolve), late.once('error', reject))),
+    ).rejects.toThrow();
     await stopping;
   });
 
@@ -203,7 +244,11 @@ describe('edge: POST /v1/detect', () => {
   it('answers raw and base64-JSON bodies with the same boxes as the WebSocket path', async () => {
     const { http } = await edgeWith({ MAX_FRAME_BYTES: '200000' });
     const jpeg = await square();
-    const raw = await fetch(`${http}/v1/detect`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: jpeg });
+    const raw = await fetch(`${http}/v1/detect`, {
+      method: 'POST',
+      headers: { 'content-type': 'image/jpeg' },
+      body: jpeg,
+    });
     expect(raw.status).toBe(200);
     expect(Number(raw.headers.get('x-batch-size'))).toBeGreaterThanOrEqual(1);
     const rawBoxes = (await raw.json()) as { xmin: number; ymin: number; xmax: number; ymax: number; name: string }[];
@@ -221,15 +266,21 @@ describe('edge: POST /v1/detect', () => {
     const body = JSON.stringify({ image: (await square()).toString('base64') });
     const agent = new Agent({ keepAlive: true, maxSockets: 8 });
     const statuses = await Promise.all(
-      Array.from({ length: 24 }, () =>
-        new Promise<number>((resolve, reject) => {
-          const req = request(`${base}/v1/detect`, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
-            res.resume();
-            res.on('end', () => resolve(res.statusCode ?? 0));
-          });
-          req.on('error', reject);
-          req.end(body);
-        }),
+      Array.from(
+        { length: 24 },
+        () =>
+          new Promise<number>((resolve, reject) => {
+            const req = request(
+              `${base}/v1/detect`,
+              { method: 'POST', agent, headers: { 'content-type': 'application/json' } },
+              (res) => {
+                res.resume();
+                res.on('end', () => resolve(res.statusCode ?? 0));
+              },
+            );
+            req.on('error', reject);
+            req.end(body);
+          }),
       ),
     );
     agent.destroy();
@@ -242,7 +293,12 @@ describe('edge: POST /v1/detect', () => {
   it('maps bad requests to the error table: status, code and its fixed message, never the path', async () => {
     const { http, config, log, metrics } = await edgeWith({ MAX_FRAME_BYTES: '4096' });
     // An edge whose queue is down: the frame is never queued, and the answer says so.
-    const down = new RedisEdgeTransport({ url: `redis://127.0.0.1:${await freePort()}`, prefix: 'down', admission: admissionFrom(config), maxLen: 1000 });
+    const down = new RedisEdgeTransport({
+      url: `redis://127.0.0.1:${await freePort()}`,
+      prefix: 'down',
+      admission: admissionFrom(config),
+      maxLen: 1000,
+    });
     const cut = await startEdgeRuntime({ config, log, metrics, transport: down });
     stops.push(() => cut.stop());
     const post = (body: string | Buffer, type: string, base = http) =>
@@ -253,7 +309,15 @@ describe('edge: POST /v1/detect', () => {
       ['not an image', await post('hello', 'application/octet-stream'), 'E_UNSUPPORTED_FORMAT'],
       ['empty body', await post(Buffer.alloc(0), 'image/jpeg'), 'E_EMPTY_FRAME'],
       ['too large', await post(Buffer.alloc(5000, 1), 'image/jpeg'), 'E_FRAME_TOO_LARGE'],
-      ['queue down', await post(await drawScene({ width: 64, height: 64, format: 'jpeg' }), 'image/jpeg', `http://127.0.0.1:${cut.port}`), 'E_UNAVAILABLE'],
+      [
+        'queue down',
+        await post(
+          await drawScene({ width: 64, height: 64, format: 'jpeg' }),
+          'image/jpeg',
+          `http://127.0.0.1:${cut.port}`,
+        ),
+        'E_UNAVAILABLE',
+      ],
       ['unknown path', await fetch(`${http}/v2/secret-path`), 'E_NO_ROUTE'],
       ['unknown method', await fetch(`${http}/v1/detect`, { method: 'DELETE' }), 'E_NO_ROUTE'],
     ];
@@ -267,6 +331,9 @@ describe('edge: POST /v1/detect', () => {
     // An upgrade to a path that is not a WebSocket endpoint gets an HTTP answer, not a dropped socket.
     const upgrade = await tryUpgrade(`${http.replace('http', 'ws')}/ws/elsewhere`);
     expect(upgrade).toMatchObject({ ok: false, status: 404 });
-    if (!upgrade.ok) expect(JSON.parse(upgrade.body)).toEqual({ error: { code: 'E_NO_ROUTE', message: ERROR_CODES.E_NO_ROUTE.message } });
+    if (!upgrade.ok)
+      expect(JSON.parse(upgrade.body)).toEqual({
+        error: { code: 'E_NO_ROUTE', message: ERROR_CODES.E_NO_ROUTE.message },
+      });
   });
 });

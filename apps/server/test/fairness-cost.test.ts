@@ -2,12 +2,24 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  cleanupPrefix, imageFixturesDir, LoadClient, modelsDir, signTestToken, startAbuseProcess, startService, startTestRedis, TEST_JWT_SECRET,
-  uniquePrefix, type Reply, type ServiceProcess, type TestRedis,
+  cleanupPrefix,
+  imageFixturesDir,
+  LoadClient,
+  modelsDir,
+  signTestToken,
+  startAbuseProcess,
+  startService,
+  startTestRedis,
+  TEST_JWT_SECRET,
+  uniquePrefix,
+  type Reply,
+  type ServiceProcess,
+  type TestRedis,
 } from '@vision/testing';
 
 const MEASURE_MS = 12_000;
-const resultsIn = (log: readonly Reply[], from: number, to: number) => log.filter((r) => r.outcome === 'result' && r.sentAt >= from && r.sentAt < to).length;
+const resultsIn = (log: readonly Reply[], from: number, to: number) =>
+  log.filter((r) => r.outcome === 'result' && r.sentAt >= from && r.sentAt < to).length;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -36,31 +48,47 @@ describe('fairness by cost: costly frames do not take a camera rate', () => {
     await redis.stop();
   });
 
-  it('the camera keeps >= 90 % of its results beside 8 connections of 40-megapixel photos', { timeout: 90_000 }, async () => {
-    const photoPath = join(imageFixturesDir(), 'chelsea-1280x720.jpg');
-    const camera = new LoadClient({
-      urls: [url], image: readFileSync(join(imageFixturesDir(), 'coffee-1280x720.jpg')), intervalMs: 100, streamId: 'gate',
-      headers: { authorization: `Bearer ${await signTestToken({ sub: 'camera' })}` },
-    });
-    camera.start();
-    await sleep(1000);
-    const aloneFrom = Date.now();
-    await sleep(MEASURE_MS);
-    const aloneTo = Date.now();
-    const abuse = await startAbuseProcess({ url, photoPath, connections: 8, token: await signTestToken({ sub: 'photos' }), kinds: ['costly-frames'] });
-    await sleep(2000);
-    const abusedFrom = Date.now();
-    await sleep(MEASURE_MS);
-    const abusedTo = Date.now();
-    const abuser = await abuse.stop();
-    const books = await camera.stop(5000);
-    const alone = resultsIn(books.replies, aloneFrom, aloneTo);
-    const abused = resultsIn(books.replies, abusedFrom, abusedTo);
-    console.log('fairness by cost:', JSON.stringify({ alone, abused, ratio: abused / alone, abuser, camera: books.byOutcome }));
-    expect(books.unanswered).toEqual([]);
-    // The photos were served too (fairly, not at all is not the goal).
-    expect(abuser.messagesSent).toBeGreaterThan(8 * 2);
-    expect(alone).toBeGreaterThan(MEASURE_MS / 100 / 2);
-    expect(abused).toBeGreaterThanOrEqual(0.9 * alone);
-  });
+  it(
+    'the camera keeps >= 90 % of its results beside 8 connections of 40-megapixel photos',
+    { timeout: 90_000 },
+    async () => {
+      const photoPath = join(imageFixturesDir(), 'chelsea-1280x720.jpg');
+      const camera = new LoadClient({
+        urls: [url],
+        image: readFileSync(join(imageFixturesDir(), 'coffee-1280x720.jpg')),
+        intervalMs: 100,
+        streamId: 'gate',
+        headers: { authorization: `Bearer ${await signTestToken({ sub: 'camera' })}` },
+      });
+      camera.start();
+      await sleep(1000);
+      const aloneFrom = Date.now();
+      await sleep(MEASURE_MS);
+      const aloneTo = Date.now();
+      const abuse = await startAbuseProcess({
+        url,
+        photoPath,
+        connections: 8,
+        token: await signTestToken({ sub: 'photos' }),
+        kinds: ['costly-frames'],
+      });
+      await sleep(2000);
+      const abusedFrom = Date.now();
+      await sleep(MEASURE_MS);
+      const abusedTo = Date.now();
+      const abuser = await abuse.stop();
+      const books = await camera.stop(5000);
+      const alone = resultsIn(books.replies, aloneFrom, aloneTo);
+      const abused = resultsIn(books.replies, abusedFrom, abusedTo);
+      console.log(
+        'fairness by cost:',
+        JSON.stringify({ alone, abused, ratio: abused / alone, abuser, camera: books.byOutcome }),
+      );
+      expect(books.unanswered).toEqual([]);
+      // The photos were served too (fairly, not at all is not the goal).
+      expect(abuser.messagesSent).toBeGreaterThan(8 * 2);
+      expect(alone).toBeGreaterThan(MEASURE_MS / 100 / 2);
+      expect(abused).toBeGreaterThanOrEqual(0.9 * alone);
+    },
+  );
 });

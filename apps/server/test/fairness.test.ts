@@ -2,13 +2,25 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  cleanupPrefix, imageFixturesDir, LoadClient, modelsDir, signTestToken, startAbuseProcess, startService, startTestRedis, TEST_JWT_SECRET,
-  uniquePrefix, type Reply, type ServiceProcess, type TestRedis,
+  cleanupPrefix,
+  imageFixturesDir,
+  LoadClient,
+  modelsDir,
+  signTestToken,
+  startAbuseProcess,
+  startService,
+  startTestRedis,
+  TEST_JWT_SECRET,
+  uniquePrefix,
+  type Reply,
+  type ServiceProcess,
+  type TestRedis,
 } from '@vision/testing';
 
 const MEASURE_MS = 12_000;
 const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.max(0, Math.ceil(xs.length * 0.95) - 1)];
-const resultsIn = (log: readonly Reply[], from: number, to: number) => log.filter((r) => r.outcome === 'result' && r.sentAt >= from && r.sentAt < to);
+const resultsIn = (log: readonly Reply[], from: number, to: number) =>
+  log.filter((r) => r.outcome === 'result' && r.sentAt >= from && r.sentAt < to);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -24,12 +36,22 @@ describe('fairness: one abusive subject does not starve a well-behaved camera', 
 
   beforeAll(async () => {
     redis = await startTestRedis();
-    const common = { REDIS_URL: redis.url, REDIS_PREFIX: prefix, LOG_LEVEL: 'warn', MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx') };
+    const common = {
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: prefix,
+      LOG_LEVEL: 'warn',
+      MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'),
+    };
     procs.push(await startService('worker', { ...common, LOG_LEVEL: 'info', INTRA_OP_THREADS: '1' }));
     const edge = await startService('edge', {
-      ...common, LOG_LEVEL: 'info', AUTH_DISABLED: '', JWT_SECRET: TEST_JWT_SECRET, TRUSTED_PROXIES: '127.0.0.1',
+      ...common,
+      LOG_LEVEL: 'info',
+      AUTH_DISABLED: '',
+      JWT_SECRET: TEST_JWT_SECRET,
+      TRUSTED_PROXIES: '127.0.0.1',
       // The operator's per-subject quotas, set below what the fleet can serve (one CPU worker here).
-      SUBJECT_FRAMES_PER_SECOND: '25', SUBJECT_BYTES_PER_SECOND: String(4 * 1024 * 1024),
+      SUBJECT_FRAMES_PER_SECOND: '25',
+      SUBJECT_BYTES_PER_SECOND: String(4 * 1024 * 1024),
     });
     procs.push(edge);
     url = `ws://127.0.0.1:${edge.port}/ws/detect`;
@@ -44,7 +66,10 @@ describe('fairness: one abusive subject does not starve a well-behaved camera', 
   it('the camera keeps >= 90 % of its results and its p95 within 2x of running alone', async () => {
     const photoPath = join(imageFixturesDir(), 'coffee-1280x720.jpg');
     const camera = new LoadClient({
-      urls: [url], image: readFileSync(photoPath), intervalMs: 100, streamId: 'gate',
+      urls: [url],
+      image: readFileSync(photoPath),
+      intervalMs: 100,
+      streamId: 'gate',
       headers: { authorization: `Bearer ${await signTestToken({ sub: 'camera' })}` },
     });
     camera.start();
@@ -54,7 +79,11 @@ describe('fairness: one abusive subject does not starve a well-behaved camera', 
     const aloneTo = Date.now();
 
     const abuse = await startAbuseProcess({
-      url, photoPath, connections: 4, token: await signTestToken({ sub: 'hog' }), spoofAddresses: true,
+      url,
+      photoPath,
+      connections: 4,
+      token: await signTestToken({ sub: 'hog' }),
+      spoofAddresses: true,
       kinds: ['frame-flood', 'decode-heavy', 'message-flood'],
     });
     await sleep(1000);

@@ -4,8 +4,16 @@ import Redis from 'ioredis';
 import { redisKeys } from '@vision/transport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  freePort, imageFixturesDir, LoadClient, modelsDir, startService, startTestRedis, uniquePrefix,
-  type Books, type ServiceProcess, type TestRedis,
+  freePort,
+  imageFixturesDir,
+  LoadClient,
+  modelsDir,
+  startService,
+  startTestRedis,
+  uniquePrefix,
+  type Books,
+  type ServiceProcess,
+  type TestRedis,
 } from '@vision/testing';
 
 /**
@@ -46,7 +54,8 @@ describe('fault injection', () => {
         recoveries[label] = Math.max(...(firsts as number[])) - t0;
         return recoveries[label];
       }
-      if (Date.now() > until) throw new Error(`${label}: ${firsts.filter((t) => t === undefined).length} clients saw no result`);
+      if (Date.now() > until)
+        throw new Error(`${label}: ${firsts.filter((t) => t === undefined).length} clients saw no result`);
       await new Promise((r) => setTimeout(r, 50));
     }
   };
@@ -75,11 +84,18 @@ describe('fault injection', () => {
       STREAM_MAXLEN: '200',
       SHUTDOWN_GRACE_MS: '2000',
     };
-    edges = await Promise.all(['e1', 'e2'].map(async (id) => startService('edge', { ...edgeEnv, EDGE_ID: id, METRICS_PORT: String(await freePort()) })));
+    edges = await Promise.all(
+      ['e1', 'e2'].map(async (id) =>
+        startService('edge', { ...edgeEnv, EDGE_ID: id, METRICS_PORT: String(await freePort()) }),
+      ),
+    );
     procs.push(...edges);
     const urls = edges.map((e) => `ws://127.0.0.1:${e.port}/ws/detect`);
     const jpeg = readFileSync(join(imageFixturesDir(), 'coffee-640x480.jpg'));
-    clients = Array.from({ length: CLIENTS }, (_, i) => new LoadClient({ urls, image: jpeg, intervalMs: 40, streamId: `cam-${i}` }, i));
+    clients = Array.from(
+      { length: CLIENTS },
+      (_, i) => new LoadClient({ urls, image: jpeg, intervalMs: 40, streamId: `cam-${i}` }, i),
+    );
     clients.forEach((c) => c.start());
     await recovery('start-up', Date.now());
   });
@@ -97,10 +113,15 @@ describe('fault injection', () => {
     const victimId = String(victim.logs.find((l) => l['msg'] === 'model serving')?.['consumer']);
     // Strike while the victim holds frames it has not acknowledged.
     await expect
-      .poll(async () => ((await admin.xpending(redisKeys(prefix).stream('default'), 'workers', '-', '+', 10, victimId)) as unknown[]).length, {
-        timeout: 10_000,
-        interval: 5,
-      })
+      .poll(
+        async () =>
+          ((await admin.xpending(redisKeys(prefix).stream('default'), 'workers', '-', '+', 10, victimId)) as unknown[])
+            .length,
+        {
+          timeout: 10_000,
+          interval: 5,
+        },
+      )
       .toBeGreaterThan(0);
     const t0 = Date.now();
     await victim.kill('SIGKILL');
@@ -138,7 +159,9 @@ describe('fault injection', () => {
     expect(await recovery('lost pub/sub', t0)).toBeLessThan(1000 + DEADLINE_MS + MARGIN_MS + 1500);
     // Frames whose outcome was published into a killed subscription: the edge answered them itself.
     await new Promise((r) => setTimeout(r, DEADLINE_MS + MARGIN_MS));
-    const timedOut = clients.flatMap((c) => c.log.filter((r) => r.outcome === 'E_TIMEOUT' && r.sentAt >= t0 - DEADLINE_MS && r.sentAt <= until));
+    const timedOut = clients.flatMap((c) =>
+      c.log.filter((r) => r.outcome === 'E_TIMEOUT' && r.sentAt >= t0 - DEADLINE_MS && r.sentAt <= until),
+    );
     expect(timedOut.length).toBeGreaterThan(0);
     for (const r of timedOut) expect(r.at - r.sentAt).toBeGreaterThanOrEqual(DEADLINE_MS + MARGIN_MS - 50);
   });
@@ -193,7 +216,17 @@ describe('fault injection', () => {
     console.log('books:', total);
     // Faults take their share (the run measured 57 % results); below 45 % something else went wrong.
     expect(total.byOutcome['result']).toBeGreaterThan(0.45 * total.sent);
-    const known = new Set(['result', 'E_EXPIRED', 'E_TIMEOUT', 'E_UNAVAILABLE', 'E_QUEUE_LOST', 'E_OVERLOADED', 'E_SHUTTING_DOWN', 'E_DROPPED', 'E_DEAD_LETTER']);
+    const known = new Set([
+      'result',
+      'E_EXPIRED',
+      'E_TIMEOUT',
+      'E_UNAVAILABLE',
+      'E_QUEUE_LOST',
+      'E_OVERLOADED',
+      'E_SHUTTING_DOWN',
+      'E_DROPPED',
+      'E_DEAD_LETTER',
+    ]);
     for (const k of Object.keys(total.byOutcome)) expect(known.has(k), k).toBe(true);
   });
 });

@@ -2,8 +2,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame as encodeWire, PROTOCOL_V1, type FrameHeader } from '@vision/wire';
 import {
-  cleanupPrefix, COLORS, drawScene, modelsDir, rssPeaks, seededRandom, startService, startTestRedis, TestClient, uniquePrefix,
-  type ServiceProcess, type TestRedis,
+  cleanupPrefix,
+  COLORS,
+  drawScene,
+  modelsDir,
+  rssPeaks,
+  seededRandom,
+  startService,
+  startTestRedis,
+  TestClient,
+  uniquePrefix,
+  type ServiceProcess,
+  type TestRedis,
 } from '@vision/testing';
 
 const MESSAGES = 6000;
@@ -28,12 +38,24 @@ describe('fuzz: random and mutated messages at a running edge + worker', () => {
 
   beforeAll(async () => {
     redis = await startTestRedis();
-    const common = { REDIS_URL: redis.url, REDIS_PREFIX: prefix, LOG_LEVEL: 'warn', MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx') };
+    const common = {
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: prefix,
+      LOG_LEVEL: 'warn',
+      MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'),
+    };
     worker = await startService('worker', { ...common, LOG_LEVEL: 'info' });
     // Limits high enough that the fuzzer is answered message by message instead of being cut off.
     edge = await startService('edge', {
-      ...common, LOG_LEVEL: 'info', MESSAGES_PER_SECOND: '100000', FRAMES_PER_SECOND: '100000', SUBJECT_FRAMES_PER_SECOND: '100000',
-      VIOLATIONS_BEFORE_CLOSE: '100000', MAX_FRAME_BYTES: '65536', TENANT_MAX_QUEUE: '64', MAX_IN_FLIGHT: '4',
+      ...common,
+      LOG_LEVEL: 'info',
+      MESSAGES_PER_SECOND: '100000',
+      FRAMES_PER_SECOND: '100000',
+      SUBJECT_FRAMES_PER_SECOND: '100000',
+      VIOLATIONS_BEFORE_CLOSE: '100000',
+      MAX_FRAME_BYTES: '65536',
+      TENANT_MAX_QUEUE: '64',
+      MAX_IN_FLIGHT: '4',
     });
   });
 
@@ -46,10 +68,12 @@ describe('fuzz: random and mutated messages at a running edge + worker', () => {
   it(`answers every message exactly once, stays up and within its memory bound (seed from FUZZ_SEED or the clock)`, async () => {
     console.log(`fuzz seed ${seed}`);
     const rand = seededRandom(seed);
-    const pick = <T,>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)];
+    const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)];
     const images = await Promise.all(
       [COLORS.red, COLORS.green, COLORS.blue].flatMap((color) =>
-        (['jpeg', 'png', 'webp'] as const).map((format) => drawScene({ width: 96, height: 64, format, rects: [{ x: 32, y: 16, w: 32, h: 32, color }] })),
+        (['jpeg', 'png', 'webp'] as const).map((format) =>
+          drawScene({ width: 96, height: 64, format, rects: [{ x: 32, y: 16, w: 32, h: 32, color }] }),
+        ),
       ),
     );
     const url = `ws://127.0.0.1:${edge.port}/ws/detect`;
@@ -71,17 +95,43 @@ describe('fuzz: random and mutated messages at a running edge + worker', () => {
     const message = (frameId: number): { data: Buffer | string; fragments?: number } => {
       const img = pick(images);
       const r = rand();
-      if (r < 0.3) return { data: encodeFrame({ frameId, streamId: `cam-${frameId % 7}`, captureTs: Date.now() }, img) };
-      if (r < 0.45) return { data: mutate(encodeFrame({ frameId, streamId: 'x'.repeat(Math.floor(rand() * 40)) }, img), 1 + Math.floor(rand() * 4)).subarray(0) };
+      if (r < 0.3)
+        return { data: encodeFrame({ frameId, streamId: `cam-${frameId % 7}`, captureTs: Date.now() }, img) };
+      if (r < 0.45)
+        return {
+          data: mutate(
+            encodeFrame({ frameId, streamId: 'x'.repeat(Math.floor(rand() * 40)) }, img),
+            1 + Math.floor(rand() * 4),
+          ).subarray(0),
+        };
       if (r < 0.55) {
         const f = encodeFrame({ frameId }, img);
         const h = f.readUInt16BE(2);
         return { data: Buffer.concat([f.subarray(0, h), mutate(f.subarray(h), 1 + Math.floor(rand() * 20))]) };
       }
       if (r < 0.62) return { data: encodeFrame({ frameId }, img.subarray(0, Math.floor(rand() * img.length))) };
-      if (r < 0.7) return { data: Buffer.from(Array.from({ length: Math.floor(rand() * 300) }, () => Math.floor(rand() * 256))) };
-      if (r < 0.75) return { data: Buffer.concat([Buffer.from([1, 0]), Buffer.from(Array.from({ length: Math.floor(rand() * 30) }, () => Math.floor(rand() * 256)))]) };
-      if (r < 0.8) return { data: pick(['{"type":"ping","ts":1}', '{"type":"hello"}', '{"type":', 'null', '[]', '{"type":"auth","token":"x"}', '"' + 'z'.repeat(5000) + '"', '{"a":' + '['.repeat(500) + ']'.repeat(500) + '}']) };
+      if (r < 0.7)
+        return { data: Buffer.from(Array.from({ length: Math.floor(rand() * 300) }, () => Math.floor(rand() * 256))) };
+      if (r < 0.75)
+        return {
+          data: Buffer.concat([
+            Buffer.from([1, 0]),
+            Buffer.from(Array.from({ length: Math.floor(rand() * 30) }, () => Math.floor(rand() * 256))),
+          ]),
+        };
+      if (r < 0.8)
+        return {
+          data: pick([
+            '{"type":"ping","ts":1}',
+            '{"type":"hello"}',
+            '{"type":',
+            'null',
+            '[]',
+            '{"type":"auth","token":"x"}',
+            '"' + 'z'.repeat(5000) + '"',
+            '{"a":' + '['.repeat(500) + ']'.repeat(500) + '}',
+          ]),
+        };
       if (r < 0.85) return { data: Buffer.alloc(0) };
       if (r < 0.9) return { data: Buffer.alloc(65_700, 0xff) }; // over MAX_FRAME_BYTES, under the socket cap (+272)
       return { data: encodeFrame({ frameId }, img), fragments: 2 + Math.floor(rand() * 5) };
@@ -95,7 +145,8 @@ describe('fuzz: random and mutated messages at a running edge + worker', () => {
           const m = message(++frameId);
           if (m.fragments && typeof m.data !== 'string') {
             const size = Math.ceil(m.data.length / m.fragments);
-            for (let off = 0; off < m.data.length; off += size) c.ws.send(m.data.subarray(off, off + size), { fin: off + size >= m.data.length });
+            for (let off = 0; off < m.data.length; off += size)
+              c.ws.send(m.data.subarray(off, off + size), { fin: off + size >= m.data.length });
           } else {
             c.send(m.data);
           }
@@ -122,7 +173,9 @@ describe('fuzz: random and mutated messages at a running edge + worker', () => {
     expect(replies).toEqual(sent);
     // Valid frames carry unique ids: none answered twice.
     for (const c of clients) {
-      const ids = (c.messages.slice(1) as { type: string; frameId?: number }[]).filter((m) => m.type === 'result').map((m) => m.frameId);
+      const ids = (c.messages.slice(1) as { type: string; frameId?: number }[])
+        .filter((m) => m.type === 'result')
+        .map((m) => m.frameId);
       expect(new Set(ids).size).toBe(ids.length);
     }
     expect(outcomes['result']).toBeGreaterThan(30); // valid frames are still served (most are replaced: latest wins)
@@ -133,7 +186,17 @@ describe('fuzz: random and mutated messages at a running edge + worker', () => {
     // And it still works as before.
     const after = new TestClient(url, PROTOCOL_V1);
     await after.waitFor(1);
-    after.send(encodeFrame({ frameId: 1 }, await drawScene({ width: 1280, height: 720, format: 'jpeg', rects: [{ x: 640, y: 232, w: 64, h: 64, color: COLORS.red }] })));
+    after.send(
+      encodeFrame(
+        { frameId: 1 },
+        await drawScene({
+          width: 1280,
+          height: 720,
+          format: 'jpeg',
+          rects: [{ x: 640, y: 232, w: 64, h: 64, color: COLORS.red }],
+        }),
+      ),
+    );
     const [, res] = (await after.waitFor(2)) as { detections: { name: string }[] }[];
     expect(res.detections.map((d) => d.name)).toEqual(['red']);
     for (const c of [...clients, after]) c.close();

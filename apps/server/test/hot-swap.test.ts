@@ -3,14 +3,31 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame, PROTOCOL_V1 } from '@vision/wire';
-import { COLORS, drawScene, modelsDir, startService, startTestRedis, TestClient, uniquePrefix, type ServiceProcess, type TestRedis } from '@vision/testing';
+import {
+  COLORS,
+  drawScene,
+  modelsDir,
+  startService,
+  startTestRedis,
+  TestClient,
+  uniquePrefix,
+  type ServiceProcess,
+  type TestRedis,
+} from '@vision/testing';
 
 const CAMERAS = 4;
 const FPS = 8;
 /** Replies must all come from the new version this long after the SIGHUP. */
 const SWITCH_BOUND_MS = 3000;
 
-type Reply = { type: string; frameId?: number; model?: string; modelVersion?: string; detections?: { name: string }[]; error?: { code: string } };
+type Reply = {
+  type: string;
+  frameId?: number;
+  model?: string;
+  modelVersion?: string;
+  detections?: { name: string }[];
+  error?: { code: string };
+};
 
 /**
  * A new version of a model registered while four cameras stream through one edge to two workers:
@@ -26,7 +43,19 @@ describe('hot swap under load', () => {
   let workers: ServiceProcess[];
 
   const register = (version: string, names?: string) =>
-    writeFileSync(file, JSON.stringify({ models: [{ id: 'site', path: join(modelsDir(), 'colors-v8-dyn.onnx'), version, ...(names ? { namesFile: names } : {}) }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        models: [
+          {
+            id: 'site',
+            path: join(modelsDir(), 'colors-v8-dyn.onnx'),
+            version,
+            ...(names ? { namesFile: names } : {}),
+          },
+        ],
+      }),
+    );
 
   beforeAll(async () => {
     redis = await startTestRedis();
@@ -34,7 +63,12 @@ describe('hot swap under load', () => {
     file = join(dir, 'models.json');
     writeFileSync(join(dir, 'v2.names'), 'red-v2\ngreen-v2\nblue-v2\n');
     register('1');
-    const common = { REDIS_URL: redis.url, REDIS_PREFIX: uniquePrefix('swap'), MODELS_FILE: file, TENANT_MAX_QUEUE: '64' };
+    const common = {
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: uniquePrefix('swap'),
+      MODELS_FILE: file,
+      TENANT_MAX_QUEUE: '64',
+    };
     workers = await Promise.all(['w1', 'w2'].map((id) => startService('worker', { ...common, WORKER_ID: id })));
     edge = await startService('edge', common);
     procs.push(...workers, edge);
@@ -47,8 +81,16 @@ describe('hot swap under load', () => {
   });
 
   it('swaps the model version while frames flow: no socket closed, every frame answered once, replies switch within 3 s', async () => {
-    const image = await drawScene({ width: 640, height: 480, format: 'jpeg', rects: [{ x: 256, y: 176, w: 32, h: 32, color: COLORS.green }] });
-    const cameras = Array.from({ length: CAMERAS }, () => new TestClient(`ws://127.0.0.1:${edge.port}/ws/detect`, PROTOCOL_V1));
+    const image = await drawScene({
+      width: 640,
+      height: 480,
+      format: 'jpeg',
+      rects: [{ x: 256, y: 176, w: 32, h: 32, color: COLORS.green }],
+    });
+    const cameras = Array.from(
+      { length: CAMERAS },
+      () => new TestClient(`ws://127.0.0.1:${edge.port}/ws/detect`, PROTOCOL_V1),
+    );
     await Promise.all(cameras.map((c) => c.waitFor(1)));
     const sent = cameras.map(() => new Map<number, number>()); // frameId → sentAt
     let running = true;
@@ -85,7 +127,9 @@ describe('hot swap under load', () => {
         expect(r.detections!.map((d) => d.name)).toEqual([r.modelVersion === '2' ? 'green-v2' : 'green']);
         if (r.modelVersion === '1') {
           v1++;
-          expect(sent[i].get(r.frameId!)! - swappedAt, `frame ${r.frameId} of camera ${i} still on v1`).toBeLessThan(SWITCH_BOUND_MS);
+          expect(sent[i].get(r.frameId!)! - swappedAt, `frame ${r.frameId} of camera ${i} still on v1`).toBeLessThan(
+            SWITCH_BOUND_MS,
+          );
         } else v2++;
       }
     });

@@ -7,7 +7,17 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
-  cleanupPrefix, COLORS, freePort, modelsDir, repoRoot, signTestToken, startService, startTestRedis, TEST_JWT_SECRET, uniquePrefix, type ServiceProcess,
+  cleanupPrefix,
+  COLORS,
+  freePort,
+  modelsDir,
+  repoRoot,
+  signTestToken,
+  startService,
+  startTestRedis,
+  TEST_JWT_SECRET,
+  uniquePrefix,
+  type ServiceProcess,
 } from '@vision/testing';
 import { DETECT_PATH, PROTOCOL_V1 } from '@vision/wire';
 
@@ -27,9 +37,18 @@ describe('newcomer and operator paths', () => {
   it('an edge and two workers share a host with the default METRICS_PORT', async () => {
     const redis = await startTestRedis();
     const prefix = uniquePrefix('host');
-    stops.push(() => redis.stop(), () => cleanupPrefix(redis.url, prefix));
+    stops.push(
+      () => redis.stop(),
+      () => cleanupPrefix(redis.url, prefix),
+    );
     // METRICS_PORT unset (the harness would pick free ports): each role's own default.
-    const env = { REDIS_URL: redis.url, REDIS_PREFIX: prefix, MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), METRICS_PORT: '', HOST: '127.0.0.1' };
+    const env = {
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: prefix,
+      MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'),
+      METRICS_PORT: '',
+      HOST: '127.0.0.1',
+    };
     const procs: ServiceProcess[] = [];
     stops.push(() => Promise.all(procs.map((p) => p.kill('SIGKILL'))));
     procs.push(await startService('edge', env), await startService('worker', env), await startService('worker', env));
@@ -39,60 +58,86 @@ describe('newcomer and operator paths', () => {
     expect(second.metricsPort).not.toBe(9465);
     expect(second.logs.some((l) => String(l['msg']).includes('default METRICS_PORT in use'))).toBe(true);
     for (const p of procs) expect((await fetch(`http://127.0.0.1:${p.metricsPort}/healthz`)).status).toBe(200);
-    await expect.poll(async () => (await (await fetch(`http://127.0.0.1:${edge.port}/readyz`)).json()) as { workers: boolean }).toMatchObject({ workers: true });
+    await expect
+      .poll(async () => (await (await fetch(`http://127.0.0.1:${edge.port}/readyz`)).json()) as { workers: boolean })
+      .toMatchObject({ workers: true });
   });
 
-  it("answers the README's browser snippet from a web app on another origin (npm start, no key source)", { timeout: 60_000 }, async () => {
-    const port = await freePort();
-    const server = await startService('server', { MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), PORT: String(port), HOST: '127.0.0.1', INTRA_OP_THREADS: '1' });
-    stops.push(() => server.kill('SIGKILL'));
-    // The snippet as the README prints it, in a page of its own origin (another port).
-    const readme = readFileSync(join(repoRoot(), 'README.md'), 'utf8');
-    const snippet = /```html\n([\s\S]*?)```/.exec(readme)?.[1];
-    expect(snippet, 'README.md has an html snippet').toBeDefined();
-    const page = `<!doctype html><canvas id="frame" width="640" height="480"></canvas><script>
+  it(
+    "answers the README's browser snippet from a web app on another origin (npm start, no key source)",
+    { timeout: 60_000 },
+    async () => {
+      const port = await freePort();
+      const server = await startService('server', {
+        MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'),
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        INTRA_OP_THREADS: '1',
+      });
+      stops.push(() => server.kill('SIGKILL'));
+      // The snippet as the README prints it, in a page of its own origin (another port).
+      const readme = readFileSync(join(repoRoot(), 'README.md'), 'utf8');
+      const snippet = /```html\n([\s\S]*?)```/.exec(readme)?.[1];
+      expect(snippet, 'README.md has an html snippet').toBeDefined();
+      const page = `<!doctype html><canvas id="frame" width="640" height="480"></canvas><script>
       const c = document.getElementById('frame').getContext('2d');
       c.fillStyle = 'rgb(114,114,114)'; c.fillRect(0, 0, 640, 480);
       c.fillStyle = 'rgb(${COLORS.red.join(',')})'; c.fillRect(320, 240, 32, 32);</script>${snippet!.replaceAll('localhost:8080', `127.0.0.1:${port}`)}`;
-    const app: Server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(page));
-    await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
-    stops.push(() => new Promise((r) => app.close(r)));
-    const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-    stops.push(() => browser.close());
-    const tab = await browser.newPage();
-    // The snippet logs what it receives: the boxes, as a JSON array.
-    const logged = new Promise<string>((resolve) => tab.on('console', (m) => m.text().startsWith('[') && resolve(m.text())));
-    await tab.goto(`http://127.0.0.1:${(app.address() as { port: number }).port}/`);
-    const boxes = JSON.parse(await logged) as { name: string; xmin: number; ymin: number }[];
-    expect(boxes.map((b) => [b.name, Math.round(b.xmin), Math.round(b.ymin)])).toEqual([['red', 320, 240]]);
-    // Nothing was refused: an embedded server without a key source takes any Origin.
-    expect(server.logs.some((l) => String(l['msg']).includes('Origin refused'))).toBe(false);
-  });
-
-  it('with a key source, refuses a browser Origin not in ALLOWED_ORIGINS with 403 and names the setting in one log line', { timeout: 30_000 }, async () => {
-    const server = await startService('server', { MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), HOST: '127.0.0.1', AUTH_DISABLED: '', JWT_SECRET: TEST_JWT_SECRET });
-    stops.push(() => server.kill('SIGKILL'));
-    const token = await signTestToken({ sub: 'web-app' });
-    const statuses: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      statuses.push(
-        await new Promise<number>((resolve, reject) => {
-          const ws = new WebSocket(`ws://127.0.0.1:${server.port}${DETECT_PATH}`, [PROTOCOL_V1, `bearer.${token}`], { headers: { origin: 'http://app.example' } });
-          ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-          ws.once('open', () => reject(new Error('upgrade accepted')));
-          ws.once('error', () => undefined);
-        }),
+      const app: Server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(page));
+      await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
+      stops.push(() => new Promise((r) => app.close(r)));
+      const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+      stops.push(() => browser.close());
+      const tab = await browser.newPage();
+      // The snippet logs what it receives: the boxes, as a JSON array.
+      const logged = new Promise<string>((resolve) =>
+        tab.on('console', (m) => m.text().startsWith('[') && resolve(m.text())),
       );
-    }
-    expect(statuses).toEqual([403, 403, 403]);
-    await expect.poll(() => server.logs.filter((l) => String(l['msg']).includes('Origin refused')).length).toBeGreaterThan(0);
-    await new Promise((r) => setTimeout(r, 300)); // the child's later lines, if any
-    // Throttled: three refusals, one line.
-    expect(server.logs.filter((l) => String(l['msg']).includes('Origin refused'))).toHaveLength(1);
-    const line = server.logs.find((l) => String(l['msg']).includes('Origin refused'))!;
-    expect(String(line['msg'])).toContain('ALLOWED_ORIGINS');
-    expect(line['origin']).toBe('http://app.example');
-  });
+      await tab.goto(`http://127.0.0.1:${(app.address() as { port: number }).port}/`);
+      const boxes = JSON.parse(await logged) as { name: string; xmin: number; ymin: number }[];
+      expect(boxes.map((b) => [b.name, Math.round(b.xmin), Math.round(b.ymin)])).toEqual([['red', 320, 240]]);
+      // Nothing was refused: an embedded server without a key source takes any Origin.
+      expect(server.logs.some((l) => String(l['msg']).includes('Origin refused'))).toBe(false);
+    },
+  );
+
+  it(
+    'with a key source, refuses a browser Origin not in ALLOWED_ORIGINS with 403 and names the setting in one log line',
+    { timeout: 30_000 },
+    async () => {
+      const server = await startService('server', {
+        MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'),
+        HOST: '127.0.0.1',
+        AUTH_DISABLED: '',
+        JWT_SECRET: TEST_JWT_SECRET,
+      });
+      stops.push(() => server.kill('SIGKILL'));
+      const token = await signTestToken({ sub: 'web-app' });
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        statuses.push(
+          await new Promise<number>((resolve, reject) => {
+            const ws = new WebSocket(`ws://127.0.0.1:${server.port}${DETECT_PATH}`, [PROTOCOL_V1, `bearer.${token}`], {
+              headers: { origin: 'http://app.example' },
+            });
+            ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+            ws.once('open', () => reject(new Error('upgrade accepted')));
+            ws.once('error', () => undefined);
+          }),
+        );
+      }
+      expect(statuses).toEqual([403, 403, 403]);
+      await expect
+        .poll(() => server.logs.filter((l) => String(l['msg']).includes('Origin refused')).length)
+        .toBeGreaterThan(0);
+      await new Promise((r) => setTimeout(r, 300)); // the child's later lines, if any
+      // Throttled: three refusals, one line.
+      expect(server.logs.filter((l) => String(l['msg']).includes('Origin refused'))).toHaveLength(1);
+      const line = server.logs.find((l) => String(l['msg']).includes('Origin refused'))!;
+      expect(String(line['msg'])).toContain('ALLOWED_ORIGINS');
+      expect(line['origin']).toBe('http://app.example');
+    },
+  );
 
   it('creates a compose site .env once, with secrets compose accepts, and never overwrites it', () => {
     const site = mkdtempSync(join(tmpdir(), 'site-'));
@@ -105,7 +150,11 @@ describe('newcomer and operator paths', () => {
     execFileSync('bash', [join(site, 'deploy', 'init-site.sh')], { stdio: 'ignore' });
     expect(readFileSync(join(site, '.env'), 'utf8')).toBe(env);
     // docker-compose's required-variable checks pass with it (no engine needed to render the file).
-    const rendered = execFileSync('docker-compose', ['--env-file', join(site, '.env'), '-f', join(repoRoot(), 'docker-compose.yml'), 'config'], { cwd: repoRoot() }).toString();
+    const rendered = execFileSync(
+      'docker-compose',
+      ['--env-file', join(site, '.env'), '-f', join(repoRoot(), 'docker-compose.yml'), 'config'],
+      { cwd: repoRoot() },
+    ).toString();
     expect(rendered).toContain(/^JWT_SECRET=(\S+)$/m.exec(env)![1]);
   });
 });

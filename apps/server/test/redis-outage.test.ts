@@ -2,7 +2,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TIMINGS } from '@vision/config';
-import { imageFixturesDir, LoadClient, modelsDir, startService, startTestRedis, uniquePrefix, type ServiceProcess, type TestRedis } from '@vision/testing';
+import {
+  imageFixturesDir,
+  LoadClient,
+  modelsDir,
+  startService,
+  startTestRedis,
+  uniquePrefix,
+  type ServiceProcess,
+  type TestRedis,
+} from '@vision/testing';
 
 const OUTAGE_MS = 60_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -19,9 +28,17 @@ describe('a Redis outage in the logs', () => {
 
   beforeAll(async () => {
     redis = await startTestRedis({ own: true });
-    const common = { REDIS_URL: redis.url, REDIS_PREFIX: uniquePrefix('outage'), MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx') };
+    const common = {
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: uniquePrefix('outage'),
+      MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'),
+    };
     procs.push(await startService('worker', common), await startService('edge', common));
-    camera = new LoadClient({ urls: [`ws://127.0.0.1:${procs[1].port}/ws/detect`], image: readFileSync(join(imageFixturesDir(), 'coffee-640x480.jpg')), intervalMs: 100 });
+    camera = new LoadClient({
+      urls: [`ws://127.0.0.1:${procs[1].port}/ws/detect`],
+      image: readFileSync(join(imageFixturesDir(), 'coffee-640x480.jpg')),
+      intervalMs: 100,
+    });
     camera.start();
   });
 
@@ -31,27 +48,38 @@ describe('a Redis outage in the logs', () => {
     await redis.stop();
   });
 
-  it('logs the outage once per process, a reminder at most per interval, and the recovery', { timeout: 130_000 }, async () => {
-    await expect.poll(() => camera.log.filter((r) => r.outcome === 'result').length, { timeout: 10_000 }).toBeGreaterThan(5);
-    const marks = procs.map((p) => p.logs.length);
-    await redis.down();
-    const downAt = Date.now();
-    await sleep(OUTAGE_MS);
-    await redis.up();
-    const upAt = Date.now();
-    await Promise.all(procs.map((p) => p.waitForLog((l) => l['msg'] === 'redis reachable again', 20_000)));
-    await expect.poll(() => camera.log.filter((r) => r.outcome === 'result' && r.sentAt > upAt).length, { timeout: 20_000 }).toBeGreaterThan(0);
-    const allowedReminders = Math.floor(OUTAGE_MS / TIMINGS.outageReminderMs) + 1;
-    for (const [i, p] of procs.entries()) {
-      const lines = p.logs.slice(marks[i]).filter((l) => Number(l['level']) >= 40); // warn and above
-      const say = (msg: string) => lines.filter((l) => l['msg'] === msg).length;
-      console.log(`${p.role} outage lines:`, JSON.stringify(lines.map((l) => l['msg'])));
-      expect(say('redis unreachable'), p.role).toBe(1);
-      expect(say('redis still unreachable'), p.role).toBeLessThanOrEqual(allowedReminders);
-      // Nothing else about the outage: no per-command, per-queue or per-retry lines.
-      expect(lines.length - say('redis unreachable') - say('redis still unreachable'), JSON.stringify(lines.map((l) => l['msg']))).toBeLessThanOrEqual(1);
-      expect(p.logs.slice(marks[i]).filter((l) => l['msg'] === 'redis reachable again')).toHaveLength(1);
-    }
-    expect(upAt - downAt).toBeGreaterThanOrEqual(OUTAGE_MS);
-  });
+  it(
+    'logs the outage once per process, a reminder at most per interval, and the recovery',
+    { timeout: 130_000 },
+    async () => {
+      await expect
+        .poll(() => camera.log.filter((r) => r.outcome === 'result').length, { timeout: 10_000 })
+        .toBeGreaterThan(5);
+      const marks = procs.map((p) => p.logs.length);
+      await redis.down();
+      const downAt = Date.now();
+      await sleep(OUTAGE_MS);
+      await redis.up();
+      const upAt = Date.now();
+      await Promise.all(procs.map((p) => p.waitForLog((l) => l['msg'] === 'redis reachable again', 20_000)));
+      await expect
+        .poll(() => camera.log.filter((r) => r.outcome === 'result' && r.sentAt > upAt).length, { timeout: 20_000 })
+        .toBeGreaterThan(0);
+      const allowedReminders = Math.floor(OUTAGE_MS / TIMINGS.outageReminderMs) + 1;
+      for (const [i, p] of procs.entries()) {
+        const lines = p.logs.slice(marks[i]).filter((l) => Number(l['level']) >= 40); // warn and above
+        const say = (msg: string) => lines.filter((l) => l['msg'] === msg).length;
+        console.log(`${p.role} outage lines:`, JSON.stringify(lines.map((l) => l['msg'])));
+        expect(say('redis unreachable'), p.role).toBe(1);
+        expect(say('redis still unreachable'), p.role).toBeLessThanOrEqual(allowedReminders);
+        // Nothing else about the outage: no per-command, per-queue or per-retry lines.
+        expect(
+          lines.length - say('redis unreachable') - say('redis still unreachable'),
+          JSON.stringify(lines.map((l) => l['msg'])),
+        ).toBeLessThanOrEqual(1);
+        expect(p.logs.slice(marks[i]).filter((l) => l['msg'] === 'redis reachable again')).toHaveLength(1);
+      }
+      expect(upAt - downAt).toBeGreaterThanOrEqual(OUTAGE_MS);
+    },
+  );
 });

@@ -2,7 +2,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame, PROTOCOL_V1 } from '@vision/wire';
 import { shardOf } from '@vision/transport';
-import { COLORS, drawScene, modelsDir, startService, startTestRedis, TestClient, type ServiceProcess, type TestRedis } from '@vision/testing';
+import {
+  COLORS,
+  drawScene,
+  modelsDir,
+  startService,
+  startTestRedis,
+  TestClient,
+  type ServiceProcess,
+  type TestRedis,
+} from '@vision/testing';
 
 const STREAMS = 8;
 const PER_STREAM = 4;
@@ -25,8 +34,14 @@ describe('sharding: one edge over two Redis instances', () => {
   beforeAll(async () => {
     redis.push(await startTestRedis({ own: true }), await startTestRedis({ own: true }));
     const model = join(modelsDir(), 'colors-v8-dyn.onnx');
-    workers = await Promise.all(redis.map((r, i) => startService('worker', { REDIS_URL: r.url, MODEL_PATH: model, WORKER_ID: `shard-${i}` })));
-    edge = await startService('edge', { REDIS_URL: redis.map((r) => r.url).join(','), TENANT_MAX_QUEUE: '64', MAX_IN_FLIGHT: '8' });
+    workers = await Promise.all(
+      redis.map((r, i) => startService('worker', { REDIS_URL: r.url, MODEL_PATH: model, WORKER_ID: `shard-${i}` })),
+    );
+    edge = await startService('edge', {
+      REDIS_URL: redis.map((r) => r.url).join(','),
+      TENANT_MAX_QUEUE: '64',
+      MAX_IN_FLIGHT: '8',
+    });
     procs.push(...workers, edge);
   });
 
@@ -38,7 +53,12 @@ describe('sharding: one edge over two Redis instances', () => {
   it('routes each camera to its shard and answers every frame with its boxes', async () => {
     const c = new TestClient(`ws://127.0.0.1:${edge.port}/ws/detect`, PROTOCOL_V1);
     await c.waitFor(1);
-    const image = await drawScene({ width: 640, height: 480, format: 'jpeg', rects: [{ x: 256, y: 176, w: 32, h: 32, color: COLORS.blue }] });
+    const image = await drawScene({
+      width: 640,
+      height: 480,
+      format: 'jpeg',
+      rects: [{ x: 256, y: 176, w: 32, h: 32, color: COLORS.blue }],
+    });
     let frameId = 0;
     for (let round = 0; round < PER_STREAM; round++) {
       for (let s = 0; s < STREAMS; s++) c.send(encodeFrame({ frameId: ++frameId, streamId: `cam-${s}` }, image));
@@ -46,16 +66,24 @@ describe('sharding: one edge over two Redis instances', () => {
     }
     const replies = c.messages.slice(1);
     expect(replies).toHaveLength(STREAMS * PER_STREAM);
-    for (const r of replies) expect(r).toMatchObject({ type: 'result', detections: [{ name: 'blue', xmin: 256, ymin: 176, xmax: 288, ymax: 208 }] });
+    for (const r of replies)
+      expect(r).toMatchObject({
+        type: 'result',
+        detections: [{ name: 'blue', xmin: 256, ymin: 176, xmax: 288, ymax: 208 }],
+      });
 
     // The edge reports the tenant of an unauthenticated client as its address.
     const tenant = `ip:127.0.0.1`;
     const expected = [0, 0];
     for (let s = 0; s < STREAMS; s++) expected[shardOf({ tenant, streamId: `cam-${s}`, connId: '' }, 2)] += PER_STREAM;
-    expect(expected.every((n) => n > 0), 'the test streams cover both shards').toBe(true);
+    expect(
+      expected.every((n) => n > 0),
+      'the test streams cover both shards',
+    ).toBe(true);
     expect(await Promise.all(workers.map((w) => framesDone(w.metricsPort)))).toEqual(expected);
     // Each camera has its own fps series on the edge.
     const text = await (await fetch(`http://127.0.0.1:${edge.metricsPort}/metrics`)).text();
-    for (let s = 0; s < STREAMS; s++) expect(text).toContain(`vision_edge_stream_frames_total{stream="cam-${s}",outcome="result"} ${PER_STREAM}`);
+    for (let s = 0; s < STREAMS; s++)
+      expect(text).toContain(`vision_edge_stream_frames_total{stream="cam-${s}",outcome="result"} ${PER_STREAM}`);
   });
 });

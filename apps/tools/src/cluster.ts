@@ -13,7 +13,10 @@ async function main(): Promise<void> {
     modelPath: env['MODEL_PATH'] ?? join(modelsDir(), 'colors-v8-dyn.onnx'),
     jwtSecret: env['JWT_SECRET'],
   });
-  const token = await signTestToken({ sub: 'local-cluster', exp: Math.floor(Date.now() / 1000) + 24 * 3600 }, cluster.jwtSecret);
+  const token = await signTestToken(
+    { sub: 'local-cluster', exp: Math.floor(Date.now() / 1000) + 24 * 3600 },
+    cluster.jwtSecret,
+  );
   console.log(
     [
       `cluster up: nginx ${cluster.url} (self-signed: ${join(cluster.site.dir, 'certs', 'tls.crt')})`,

@@ -1,6 +1,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BENCH_MODEL_SIZES, benchModelName, buildColorCellDetector, buildYoloV8n, FIXTURE_MODELS, modelsDir } from '@vision/testing';
+import {
+  BENCH_MODEL_SIZES,
+  benchModelName,
+  buildColorCellDetector,
+  buildYoloV8n,
+  FIXTURE_MODELS,
+  modelsDir,
+} from '@vision/testing';
 
 /**
  * `npm run models [-- --out DIR] [--only fixtures|bench]`: writes the fixture detectors and the
@@ -16,7 +23,9 @@ function main(argv: string[]): void {
     for (const [name, spec] of Object.entries(FIXTURE_MODELS)) {
       const bytes = buildColorCellDetector(spec);
       writeFileSync(join(out, `${name}.onnx`), bytes);
-      console.log(`${name}.onnx  ${bytes.length} bytes  (${spec.layout}, batch ${spec.batch}, ${spec.height}×${spec.width})`);
+      console.log(
+        `${name}.onnx  ${bytes.length} bytes  (${spec.layout}, batch ${spec.batch}, ${spec.height}×${spec.width})`,
+      );
     }
   }
   if (only !== 'fixtures') {

@@ -18,15 +18,27 @@ function duration(v: string): number {
   return Number(m[1]) * UNITS[m[2] || 's'];
 }
 
-const list = (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean);
+const list = (v: string) =>
+  v
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 
 async function main(): Promise<void> {
   const o = new Command('token')
     .description("Sign a token with the site's key, or revoke one")
     .option('--sub <subject>', 'who the token is for (a camera, a gateway, an app); limits and fair share key on it')
-    .option('--streams <list>', 'stream ids it may send, comma-separated; a trailing * matches a prefix (default: any)', list)
+    .option(
+      '--streams <list>',
+      'stream ids it may send, comma-separated; a trailing * matches a prefix (default: any)',
+      list,
+    )
     .option('--models <list>', 'model ids it may choose, comma-separated (default: any)', list)
-    .option('--scope <list>', 'operator scopes, comma-separated: cameras:read, cameras:write, events:read, events:write', list)
+    .option(
+      '--scope <list>',
+      'operator scopes, comma-separated: cameras:read, cameras:write, events:read, events:write',
+      list,
+    )
     .option('--ttl <duration>', 'lifetime: seconds, or 90m, 12h, 30d', duration, duration('1d'))
     .option('--key <file>', 'private key (PKCS#8 PEM or JWK) for RS256/ES256 sites; default: JWT_SECRET')
     .option('--alg <alg>', 'algorithm of --key: RS256 or ES256', 'ES256')
@@ -34,7 +46,18 @@ async function main(): Promise<void> {
     .option('--revoke <jti>', 'revoke the token with this id (printed when it was signed) instead of signing one')
     .option('--until <time>', 'with --revoke: when the revoked token would have expired (ISO 8601)')
     .parse()
-    .opts<{ sub?: string; streams?: string[]; models?: string[]; scope?: string[]; ttl: number; key?: string; alg: string; kid?: string; revoke?: string; until?: string }>();
+    .opts<{
+      sub?: string;
+      streams?: string[];
+      models?: string[];
+      scope?: string[];
+      ttl: number;
+      key?: string;
+      alg: string;
+      kid?: string;
+      revoke?: string;
+      until?: string;
+    }>();
   const config = loadConfig(processEnv());
   if (o.revoke) {
     if (!config.redisUrl) throw new Error('--revoke needs REDIS_URL: the edges read revocations from Redis');
@@ -43,7 +66,9 @@ async function main(): Promise<void> {
     const list = new RedisRevocations({ url: config.redisUrl, prefix: config.redisPrefix });
     await list.revoke(o.revoke, until);
     await list.close();
-    console.error(`revoked ${o.revoke} until ${new Date(until).toISOString()}; open sockets with it close within seconds`);
+    console.error(
+      `revoked ${o.revoke} until ${new Date(until).toISOString()}; open sockets with it close within seconds`,
+    );
     return;
   }
   if (!o.sub) throw new Error('--sub is required');
@@ -51,16 +76,26 @@ async function main(): Promise<void> {
   let key: SigningKey;
   if (o.key) key = { privateKey: readFileSync(o.key, 'utf8'), alg: o.alg, ...(o.kid ? { kid: o.kid } : {}) };
   else if (config.auth.secret) key = { secret: config.auth.secret };
-  else throw new Error('set JWT_SECRET (the secret the edges verify with), or pass --key with the private key of the JWKS the edges use');
+  else
+    throw new Error(
+      'set JWT_SECRET (the secret the edges verify with), or pass --key with the private key of the JWKS the edges use',
+    );
   const { token, tokenId, expiresAt } = await mintToken(
     {
-      subject: o.sub, ttlS: o.ttl, streams: o.streams, models: o.models, scopes: o.scope,
-      ...(config.auth.issuer ? { issuer: config.auth.issuer } : {}), ...(config.auth.audience ? { audience: config.auth.audience } : {}),
+      subject: o.sub,
+      ttlS: o.ttl,
+      streams: o.streams,
+      models: o.models,
+      scopes: o.scope,
+      ...(config.auth.issuer ? { issuer: config.auth.issuer } : {}),
+      ...(config.auth.audience ? { audience: config.auth.audience } : {}),
     },
     key,
   );
   console.log(token);
-  console.error(`jti ${tokenId}, expires ${new Date(expiresAt).toISOString()} (npm run token -- --revoke ${tokenId} revokes it)`);
+  console.error(
+    `jti ${tokenId}, expires ${new Date(expiresAt).toISOString()} (npm run token -- --revoke ${tokenId} revokes it)`,
+  );
 }
 
 main().catch((err: unknown) => {

@@ -3,7 +3,15 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '@vision/testing';
 import { ERROR_CODES } from '@vision/wire';
-import { allSettingNames, checkMarkdown, headingAnchors, repoFacts, undocumentedSettings, userDocs, type Finding } from './docs-checker';
+import {
+  allSettingNames,
+  checkMarkdown,
+  headingAnchors,
+  repoFacts,
+  undocumentedSettings,
+  userDocs,
+  type Finding,
+} from './docs-checker';
 
 const root = repoRoot();
 const facts = repoFacts(root);
@@ -19,7 +27,9 @@ const names = (findings: Finding[]) => findings.map((f) => `${f.kind} ${f.name}`
 describe('docs check', () => {
   it('README.md and every doc name only scripts, paths, links, variables and codes that exist', () => {
     const docs = userDocs(root);
-    expect(docs).toEqual(expect.arrayContaining(['README.md', 'docs/configuration.md', 'docs/protocol.md', 'docs/troubleshooting.md']));
+    expect(docs).toEqual(
+      expect.arrayContaining(['README.md', 'docs/configuration.md', 'docs/protocol.md', 'docs/troubleshooting.md']),
+    );
     const findings = docs.flatMap((file) => check(file, read(file)!));
     expect(findings.map((f) => `${f.file}: ${f.kind} ${f.name}`)).toEqual([]);
   });
@@ -27,7 +37,17 @@ describe('docs check', () => {
   it('docs/configuration.md documents every variable of the four setting trees, and UV_THREADPOOL_SIZE', () => {
     const all = allSettingNames();
     // The trees are not empty: a check over nothing would pass.
-    expect(all).toEqual(expect.arrayContaining(['PORT', 'METRICS_PORT', 'SERVING_GRAPH', 'GATEWAY_EDGE_URLS', 'EVENTS_SITE', 'RESULTS_SHARDS', 'TRACK_LOW_THRESHOLD']));
+    expect(all).toEqual(
+      expect.arrayContaining([
+        'PORT',
+        'METRICS_PORT',
+        'SERVING_GRAPH',
+        'GATEWAY_EDGE_URLS',
+        'EVENTS_SITE',
+        'RESULTS_SHARDS',
+        'TRACK_LOW_THRESHOLD',
+      ]),
+    );
     expect(undocumentedSettings(read('docs/configuration.md')!, [...all, 'UV_THREADPOOL_SIZE'])).toEqual([]);
   });
 
@@ -48,7 +68,15 @@ describe('docs check', () => {
       '[a doc](no-such.md), [the protocol](protocol.md#no-such-section), [its models](protocol.md#http-get-v1models), [here](#title), [nowhere](#nope).',
     ].join('\n');
     expect(names(check('docs/example.md', md))).toEqual(
-      ['anchor #nope', 'anchor protocol.md#no-such-section', 'code E_NO_SUCH_CODE', 'link no-such.md', 'path libs/no-such-lib/src/index.ts', 'script npm run no-such-script', 'variable NO_SUCH_SETTING'].sort(),
+      [
+        'anchor #nope',
+        'anchor protocol.md#no-such-section',
+        'code E_NO_SUCH_CODE',
+        'link no-such.md',
+        'path libs/no-such-lib/src/index.ts',
+        'script npm run no-such-script',
+        'variable NO_SUCH_SETTING',
+      ].sort(),
     );
   });
 
@@ -56,14 +84,23 @@ describe('docs check', () => {
     const readme = read('README.md')!;
     const before = names(check('README.md', readme));
     const broken = readme.replace('npm run token', 'npm run tokens').replaceAll('docs/models.md', 'docs/model.md');
-    expect(names(check('README.md', broken)).filter((f) => !before.includes(f))).toEqual(['link docs/model.md', 'path docs/model.md', 'script npm run tokens']);
+    expect(names(check('README.md', broken)).filter((f) => !before.includes(f))).toEqual([
+      'link docs/model.md',
+      'path docs/model.md',
+      'script npm run tokens',
+    ]);
     const configuration = read('docs/configuration.md')!;
-    const withoutRow = configuration.split('\n').filter((line) => !line.includes('`EVENTS_MQTT_INFLIGHT`')).join('\n');
+    const withoutRow = configuration
+      .split('\n')
+      .filter((line) => !line.includes('`EVENTS_MQTT_INFLIGHT`'))
+      .join('\n');
     expect(undocumentedSettings(withoutRow, allSettingNames())).toEqual(['EVENTS_MQTT_INFLIGHT']);
   });
 
   it('computes GitHub heading anchors (punctuation dropped, repeats numbered, fenced code ignored)', () => {
-    const anchors = headingAnchors('# HTTP: `GET /v1/models`\n## Tokens\n## Tokens\n```\n# not a heading\n```\n### On a GPU (H200)');
+    const anchors = headingAnchors(
+      '# HTTP: `GET /v1/models`\n## Tokens\n## Tokens\n```\n# not a heading\n```\n### On a GPU (H200)',
+    );
     expect([...anchors]).toEqual(['http-get-v1models', 'tokens', 'tokens-1', 'on-a-gpu-h200']);
   });
 });

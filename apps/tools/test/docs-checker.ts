@@ -32,7 +32,9 @@ export interface Finding {
 
 /** Every variable the four setting trees read (RESULTS_SETTINGS is also part of the core and events trees). */
 export function allSettingNames(): string[] {
-  return [...new Set([CORE_SETTINGS, GATEWAY_SETTINGS, EVENTS_SETTINGS, RESULTS_SETTINGS].flatMap((t) => settingNames(t)))];
+  return [
+    ...new Set([CORE_SETTINGS, GATEWAY_SETTINGS, EVENTS_SETTINGS, RESULTS_SETTINGS].flatMap((t) => settingNames(t))),
+  ];
 }
 
 /**
@@ -70,7 +72,10 @@ export function interpolatedVariables(texts: readonly string[]): string[] {
 
 const PATH_ROOTS = ['.ci', 'libs', 'apps', 'deploy', 'docs', 'examples', 'fixtures'];
 // A path: one of the roots, then path characters. Preceded by nothing path-like (not part of a URL or a longer path).
-const PATH_RE = new RegExp(`(?<![\\w./@~-])(?:${PATH_ROOTS.map((r) => r.replace('.', '\\.')).join('|')})/[A-Za-z0-9_./-]*`, 'g');
+const PATH_RE = new RegExp(
+  `(?<![\\w./@~-])(?:${PATH_ROOTS.map((r) => r.replace('.', '\\.')).join('|')})/[A-Za-z0-9_./-]*`,
+  'g',
+);
 /** Characters right after a path that mark it as a pattern or a placeholder (`libs/*`, `apps/<x>`, `tls.{crt,key}`). */
 const PLACEHOLDER_NEXT = /^[*<{…$]/;
 const VARIABLE_RE = /\b[A-Z][A-Z0-9]*_[A-Z0-9_]*[A-Z0-9]\b/g;
@@ -87,7 +92,11 @@ export function headingAnchors(markdown: string): Set<string> {
     if (/^\s*```/.test(line)) fenced = !fenced;
     const m = !fenced && /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
     if (!m) continue;
-    const base = m[1].toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').trim().replace(/\s/g, '-');
+    const base = m[1]
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .trim()
+      .replace(/\s/g, '-');
     const n = seen.get(base) ?? 0;
     seen.set(base, n + 1);
     anchors.add(n === 0 ? base : `${base}-${n}`);
@@ -99,7 +108,12 @@ export function headingAnchors(markdown: string): Set<string> {
  * What one markdown file names that does not exist. `file` is repository-relative (links resolve
  * from its folder); `read` gives another markdown file's text for anchor checks.
  */
-export function checkMarkdown(file: string, text: string, facts: RepoFacts, read: (path: string) => string | undefined): Finding[] {
+export function checkMarkdown(
+  file: string,
+  text: string,
+  facts: RepoFacts,
+  read: (path: string) => string | undefined,
+): Finding[] {
   const out: Finding[] = [];
   const add = (kind: FindingKind, name: string) => {
     if (!out.some((f) => f.kind === kind && f.name === name)) out.push({ file, kind, name });
@@ -149,14 +163,23 @@ export function undocumentedSettings(configurationMd: string, names: readonly st
 export function repoFacts(root: string): RepoFacts {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
   const sources = tsSources(root).map((f) => readFileSync(f, 'utf8'));
-  const compose = readdirSync(root).filter((f) => /^docker-compose.*\.ya?ml$/.test(f)).map((f) => readFileSync(join(root, f), 'utf8'));
+  const compose = readdirSync(root)
+    .filter((f) => /^docker-compose.*\.ya?ml$/.test(f))
+    .map((f) => readFileSync(join(root, f), 'utf8'));
   const template = readFileSync(join(root, 'deploy', 'nginx', 'templates', 'vision.conf.template'), 'utf8');
   return {
     scripts: new Set(Object.keys(pkg.scripts)),
     exists: (p) => !relative(root, join(root, p)).startsWith('..') && existsSync(join(root, p)),
     variables: new Set([...allSettingNames(), ...NOT_OUR_SETTINGS, ...interpolatedVariables([...compose, template])]),
-    identifiers: new Set(sources.flatMap((s) => [...s.matchAll(/export (?:const|function|class|type|interface) ([A-Z][A-Z0-9_]*)\b/g)].map((m) => m[1]))),
-    errorCodes: new Set([...Object.keys(ERROR_CODES), ...sources.flatMap((s) => [...s.matchAll(/['"`](E_[A-Z0-9_]+)['"`]/g)].map((m) => m[1]))]),
+    identifiers: new Set(
+      sources.flatMap((s) =>
+        [...s.matchAll(/export (?:const|function|class|type|interface) ([A-Z][A-Z0-9_]*)\b/g)].map((m) => m[1]),
+      ),
+    ),
+    errorCodes: new Set([
+      ...Object.keys(ERROR_CODES),
+      ...sources.flatMap((s) => [...s.matchAll(/['"`](E_[A-Z0-9_]+)['"`]/g)].map((m) => m[1])),
+    ]),
   };
 }
 
@@ -175,5 +198,10 @@ function tsSources(root: string): string[] {
 /** The markdown files the check covers: README.md, SECURITY.md, CHANGELOG.md and docs/*.md (repository-relative). */
 export function userDocs(root: string): string[] {
   const top = ['README.md', 'SECURITY.md', 'CHANGELOG.md'].filter((f) => existsSync(join(root, f)));
-  return [...top, ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+  return [
+    ...top,
+    ...readdirSync(join(root, 'docs'))
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => `docs/${f}`),
+  ];
 }

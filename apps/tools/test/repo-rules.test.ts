@@ -16,20 +16,39 @@ function sources(dir: string): string[] {
 }
 
 const root = repoRoot();
-const files = [...sources(join(root, 'libs')), ...sources(join(root, 'apps'))].map((f) => ({ path: relative(root, f), text: readFileSync(f, 'utf8') }));
+const files = [...sources(join(root, 'libs')), ...sources(join(root, 'apps'))].map((f) => ({
+  path: relative(root, f),
+  text: readFileSync(f, 'utf8'),
+}));
 /** Library and app code that runs in production (the test harness and benchmarks are tools). */
-const product = files.filter((f) => !f.path.startsWith('libs/testing/') && !f.path.startsWith('apps/bench/') && !f.path.startsWith('apps/tools/'));
-const offenders = (list: typeof files, pattern: RegExp) => list.flatMap((f) => f.text.split('\n').flatMap((line, i) => (pattern.test(line) ? [`${f.path}:${i + 1}: ${line.trim()}`] : [])));
+const product = files.filter(
+  (f) => !f.path.startsWith('libs/testing/') && !f.path.startsWith('apps/bench/') && !f.path.startsWith('apps/tools/'),
+);
+const offenders = (list: typeof files, pattern: RegExp) =>
+  list.flatMap((f) =>
+    f.text.split('\n').flatMap((line, i) => (pattern.test(line) ? [`${f.path}:${i + 1}: ${line.trim()}`] : [])),
+  );
 
 /** The rules of docs/architecture.md that lint cannot express, held for every source file. */
 describe('repository rules', () => {
   it('reads the environment only in libs/config', () => {
-    expect(offenders(files.filter((f) => !f.path.startsWith('libs/config/')), /process\.env\b/)).toEqual([]);
+    expect(
+      offenders(
+        files.filter((f) => !f.path.startsWith('libs/config/')),
+        /process\.env\b/,
+      ),
+    ).toEqual([]);
   });
 
   it('keeps option defaults in libs/config: no `opts.x ?? <literal>` in production code elsewhere', () => {
-    const defaulted = /\b(?:o|opts|options|cfg|config|input|spec|limits|settings)\??\.\w+(?:\?\.\w+)* \?\? (?:-?\d|'|"|`|true\b|false\b)/;
-    expect(offenders(product.filter((f) => !f.path.startsWith('libs/config/')), defaulted)).toEqual([]);
+    const defaulted =
+      /\b(?:o|opts|options|cfg|config|input|spec|limits|settings)\??\.\w+(?:\?\.\w+)* \?\? (?:-?\d|'|"|`|true\b|false\b)/;
+    expect(
+      offenders(
+        product.filter((f) => !f.path.startsWith('libs/config/')),
+        defaulted,
+      ),
+    ).toEqual([]);
   });
 
   it('keeps every source file under 300 lines', () => {

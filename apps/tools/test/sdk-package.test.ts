@@ -16,7 +16,10 @@ const SQUARE = { x: 128, y: 64, w: 32, h: 32 };
 /** What a script in the outside project prints: where `@vision/client` resolved from, and the frame's outcome. */
 interface Printed {
   resolved: string;
-  outcome: { status: string; result?: { detections: { xmin: number; ymin: number; xmax: number; ymax: number; name: string }[] } };
+  outcome: {
+    status: string;
+    result?: { detections: { xmin: number; ymin: number; xmax: number; ymax: number; name: string }[] };
+  };
 }
 
 // Node, CommonJS: `require('@vision/client')` (the package's `default` export, dist/index.js) with `ws` as the socket.
@@ -69,18 +72,30 @@ describe('the SDK package outside the repository', () => {
     const packs = join(dir, 'packs');
     mkdirSync(packs);
     const packages = [join(root, 'libs', 'wire'), join(root, 'libs', 'client'), join(root, 'node_modules', 'ws')];
-    const started = startService('server', { AUTH_DISABLED: '', JWT_SECRET: TEST_JWT_SECRET, HOST: '127.0.0.1', INTRA_OP_THREADS: '1' });
+    const started = startService('server', {
+      AUTH_DISABLED: '',
+      JWT_SECRET: TEST_JWT_SECRET,
+      HOST: '127.0.0.1',
+      INTRA_OP_THREADS: '1',
+    });
     await run('npm', ['pack', ...packages, '--pack-destination', packs, '--silent'], { cwd: dir });
     app = join(dir, 'app');
     mkdirSync(app);
     await run('npm', ['init', '-y'], { cwd: app });
     const tarballs = readdirSync(packs).map((f) => join(packs, f));
-    expect(tarballs.map((t) => t.slice(packs.length + 1)).sort()).toEqual(['vision-client-0.1.0.tgz', 'vision-wire-0.1.0.tgz', expect.stringMatching(/^ws-[\d.]+\.tgz$/)]);
+    expect(tarballs.map((t) => t.slice(packs.length + 1)).sort()).toEqual([
+      'vision-client-0.1.0.tgz',
+      'vision-wire-0.1.0.tgz',
+      expect.stringMatching(/^ws-[\d.]+\.tgz$/),
+    ]);
     // --offline: the tarballs are all it needs; no registry is asked.
     await run('npm', ['install', ...tarballs, '--offline', '--no-audit', '--no-fund'], { cwd: app });
     image = join(dir, 'square.png');
     writeFileSync(image, await drawScene({ width: 640, height: 640, rects: [{ ...SQUARE, color: COLORS.red }] }));
-    ({ token } = await mintToken({ subject: 'sdk-outside', ttlS: 600, streams: ['outside-*'] }, { secret: TEST_JWT_SECRET }));
+    ({ token } = await mintToken(
+      { subject: 'sdk-outside', ttlS: 600, streams: ['outside-*'] },
+      { secret: TEST_JWT_SECRET },
+    ));
     server = await started;
   }, 90_000);
 
@@ -97,7 +112,13 @@ describe('the SDK package outside the repository', () => {
     expect(boxes).toHaveLength(1);
     const b = boxes[0];
     expect(b.name).toBe('red');
-    for (const [got, want] of [[b.xmin, SQUARE.x], [b.ymin, SQUARE.y], [b.xmax, SQUARE.x + SQUARE.w], [b.ymax, SQUARE.y + SQUARE.h]]) expect(Math.abs(got - want)).toBeLessThanOrEqual(1);
+    for (const [got, want] of [
+      [b.xmin, SQUARE.x],
+      [b.ymin, SQUARE.y],
+      [b.xmax, SQUARE.x + SQUARE.w],
+      [b.ymax, SQUARE.y + SQUARE.h],
+    ])
+      expect(Math.abs(got - want)).toBeLessThanOrEqual(1);
   }
 
   it('installs the tarballs as a package of its own: built files and typings, no sources or tests', () => {
@@ -121,15 +142,33 @@ describe('the SDK package outside the repository', () => {
     writeFileSync(join(app, 'entry.mjs'), APP_ENTRY);
     writeFileSync(join(app, 'run.mjs'), RUN_BUNDLE);
     const esbuild = join(root, 'node_modules', '.bin', 'esbuild');
-    await run(esbuild, ['entry.mjs', '--bundle', '--format=esm', '--platform=browser', '--outfile=bundle.mjs', '--metafile=meta.json', '--log-level=warning'], { cwd: app });
-    const inputs = Object.keys((JSON.parse(readFileSync(join(app, 'meta.json'), 'utf8')) as { inputs: Record<string, unknown> }).inputs);
+    await run(
+      esbuild,
+      [
+        'entry.mjs',
+        '--bundle',
+        '--format=esm',
+        '--platform=browser',
+        '--outfile=bundle.mjs',
+        '--metafile=meta.json',
+        '--log-level=warning',
+      ],
+      { cwd: app },
+    );
+    const inputs = Object.keys(
+      (JSON.parse(readFileSync(join(app, 'meta.json'), 'utf8')) as { inputs: Record<string, unknown> }).inputs,
+    );
     expect(inputs).toContain('node_modules/@vision/client/dist/browser/vision-client.js');
     const { stdout } = await run(process.execPath, ['run.mjs', url(), token, image], { cwd: app, timeout: 20_000 });
     expectRedSquare(JSON.parse(stdout) as Printed);
   });
 
   it('talks to a server that checks tokens: the same frame without one is refused', async () => {
-    const r = await fetch(`http://127.0.0.1:${server.port}/v1/detect`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: readFileSync(image) });
+    const r = await fetch(`http://127.0.0.1:${server.port}/v1/detect`, {
+      method: 'POST',
+      headers: { 'content-type': 'image/png' },
+      body: readFileSync(image),
+    });
     expect(r.status).toBe(401);
   });
 });

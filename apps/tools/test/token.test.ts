@@ -8,11 +8,19 @@ import { exportJWK, importSPKI } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisRevocations, TokenVerifier } from '@vision/auth';
 import { loadConfig } from '@vision/config';
-import { cleanupPrefix, repoRoot, startTestRedis, TEST_JWT_SECRET, uniquePrefix, type TestRedis } from '@vision/testing';
+import {
+  cleanupPrefix,
+  repoRoot,
+  startTestRedis,
+  TEST_JWT_SECRET,
+  uniquePrefix,
+  type TestRedis,
+} from '@vision/testing';
 
 const run = promisify(execFile);
 const CLI = join(repoRoot(), 'apps', 'tools', 'dist', 'token.js');
-const token = (args: string[], env: Record<string, string>) => run(process.execPath, [CLI, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env } });
+const token = (args: string[], env: Record<string, string>) =>
+  run(process.execPath, [CLI, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env } });
 
 /** `npm run token`, as an operator runs it: a token the edges' verifier accepts with every claim, and revocation through Redis. */
 describe('npm run token', () => {
@@ -27,11 +35,25 @@ describe('npm run token', () => {
   });
 
   it('signs with JWT_SECRET and the site issuer and audience; the edges accept it with its claims; --revoke revokes it', async () => {
-    const site = { JWT_SECRET: TEST_JWT_SECRET, JWT_ISSUER: 'site-a', JWT_AUDIENCE: 'edges', REDIS_URL: redis.url, REDIS_PREFIX: prefix };
-    const { stdout, stderr } = await token(['--sub', 'gate-3', '--streams', 'gate-*', '--models', 'general', '--scope', 'cameras:read', '--ttl', '30d'], site);
+    const site = {
+      JWT_SECRET: TEST_JWT_SECRET,
+      JWT_ISSUER: 'site-a',
+      JWT_AUDIENCE: 'edges',
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: prefix,
+    };
+    const { stdout, stderr } = await token(
+      ['--sub', 'gate-3', '--streams', 'gate-*', '--models', 'general', '--scope', 'cameras:read', '--ttl', '30d'],
+      site,
+    );
     const verifier = TokenVerifier.create(loadConfig(site).auth);
     const p = await verifier.verify(stdout.trim());
-    expect(p).toMatchObject({ subject: 'sub:gate-3', streams: ['gate-*'], models: ['general'], scopes: ['cameras:read'] });
+    expect(p).toMatchObject({
+      subject: 'sub:gate-3',
+      streams: ['gate-*'],
+      models: ['general'],
+      scopes: ['cameras:read'],
+    });
     expect(p.expiresAt! - Date.now()).toBeGreaterThan(29 * 86_400_000);
     const jti = /jti (\S+),/.exec(stderr)?.[1];
     expect(jti).toBe(p.tokenId);
@@ -50,8 +72,16 @@ describe('npm run token', () => {
     const pub = await importSPKI(pair.publicKey.export({ type: 'spki', format: 'pem' }).toString(), 'ES256');
     writeFileSync(jwksFile, JSON.stringify({ keys: [{ ...(await exportJWK(pub)), kid: 'k1', alg: 'ES256' }] }));
     const { stdout } = await token(['--sub', 'app', '--key', keyFile, '--alg', 'ES256', '--kid', 'k1'], {});
-    expect((await TokenVerifier.create(loadConfig({ JWKS_FILE: jwksFile }).auth).verify(stdout.trim())).subject).toBe('sub:app');
-    await expect(token(['--sub', 'app'], {})).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('JWT_SECRET') });
-    await expect(token([], { JWT_SECRET: TEST_JWT_SECRET })).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--sub') });
+    expect((await TokenVerifier.create(loadConfig({ JWKS_FILE: jwksFile }).auth).verify(stdout.trim())).subject).toBe(
+      'sub:app',
+    );
+    await expect(token(['--sub', 'app'], {})).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('JWT_SECRET'),
+    });
+    await expect(token([], { JWT_SECRET: TEST_JWT_SECRET })).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--sub'),
+    });
   });
 });

@@ -29,7 +29,13 @@ async function main(): Promise<number> {
     .argument('<images...>', 'JPEG, PNG or WebP files')
     .parse();
   const o = program.opts<{
-    model: string; conf: number; iou: number; maxDet: number; names?: string; provider: string; describe?: boolean;
+    model: string;
+    conf: number;
+    iou: number;
+    maxDet: number;
+    names?: string;
+    provider: string;
+    describe?: boolean;
   }>();
   if (!EXECUTION_PROVIDERS.includes(o.provider as ExecutionProviderName)) {
     program.error(`--provider must be one of ${EXECUTION_PROVIDERS.join(', ')}`);
@@ -54,7 +60,9 @@ async function main(): Promise<number> {
     } catch (err) {
       failed++;
       const wire = toWireError(err);
-      line = JSON.stringify({ error: wire.code === 'E_INTERNAL' ? { code: 'E_IMAGE_DECODE', message: String((err as Error).message) } : wire });
+      line = JSON.stringify({
+        error: wire.code === 'E_INTERNAL' ? { code: 'E_IMAGE_DECODE', message: String((err as Error).message) } : wire,
+      });
     }
     process.stdout.write(`${line}\n`);
   }

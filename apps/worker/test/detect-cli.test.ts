@@ -13,7 +13,10 @@ describe('npm run detect', () => {
   it('prints one JSON line per image in original pixels, and an error line for a bad file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'detect-cli-'));
     const img = join(dir, 'square.png');
-    writeFileSync(img, await drawScene({ width: 1280, height: 720, rects: [{ x: 640, y: 232, w: 64, h: 64, color: COLORS.red }] }));
+    writeFileSync(
+      img,
+      await drawScene({ width: 1280, height: 720, rects: [{ x: 640, y: 232, w: 64, h: 64, color: COLORS.red }] }),
+    );
     const bad = join(dir, 'bad.jpg');
     writeFileSync(bad, 'nope');
     const model = join(modelsDir(), 'colors-v8-dyn.onnx');
@@ -21,7 +24,10 @@ describe('npm run detect', () => {
       (e: { code: number; stdout: string }) => e,
     );
     expect('code' in result ? result.code : 0).toBe(1);
-    const lines = result.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = result.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toEqual([
       [{ xmin: 640, ymin: 232, xmax: 704, ymax: 296, confidence: expect.closeTo(1, 1), class: 0, name: 'red' }],
       { error: { code: 'E_UNSUPPORTED_FORMAT', message: expect.any(String) } },
@@ -29,7 +35,9 @@ describe('npm run detect', () => {
   });
 
   it('refuses a bad flag with a message naming it', async () => {
-    const err = await run(process.execPath, [cli, '--model', 'x.onnx', '--conf', '7', 'a.jpg']).catch((e: { stderr: string }) => e);
+    const err = await run(process.execPath, [cli, '--model', 'x.onnx', '--conf', '7', 'a.jpg']).catch(
+      (e: { stderr: string }) => e,
+    );
     expect((err as { stderr: string }).stderr).toContain('--conf');
   });
 });

@@ -16,7 +16,11 @@ export interface Revocations {
   close(): Promise<void>;
 }
 
-const revokeScript = defineScript(join(__dirname, '..', 'lua'), { name: 'revoke', keys: ['revoked', 'expiries'], args: ['jti', 'expiresAt'] });
+const revokeScript = defineScript(join(__dirname, '..', 'lua'), {
+  name: 'revoke',
+  keys: ['revoked', 'expiries'],
+  args: ['jti', 'expiresAt'],
+});
 /** A poll returns at most this many revocations; the rest come with the next. */
 const PAGE = 1000;
 
@@ -38,7 +42,9 @@ export class RedisRevocations implements Revocations {
       return (await this.redis.zscore(this.keys.revoked, tokenId)) !== null;
     } catch (err) {
       // Fail closed: a token whose status cannot be checked is not accepted.
-      throw new VisionError('E_UNAVAILABLE', `the revocation list is unreachable: ${(err as Error).message}`, { cause: err });
+      throw new VisionError('E_UNAVAILABLE', `the revocation list is unreachable: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
 

@@ -26,7 +26,10 @@ export type SigningKey = { secret: string } | { privateKey: string; alg: 'RS256'
  * Signs a token the edges accept. Every token gets a `jti`, so it can be revoked before it expires.
  * Returns the token and its id.
  */
-export async function mintToken(claims: TokenClaims, key: SigningKey): Promise<{ token: string; tokenId: string; expiresAt: number }> {
+export async function mintToken(
+  claims: TokenClaims,
+  key: SigningKey,
+): Promise<{ token: string; tokenId: string; expiresAt: number }> {
   if (!claims.subject) throw new VisionError('E_CONFIG', 'a token needs a subject');
   if (!(claims.ttlS > 0)) throw new VisionError('E_CONFIG', 'a token needs a positive lifetime');
   const now = Math.floor(Date.now() / 1000);
@@ -36,7 +39,11 @@ export async function mintToken(claims: TokenClaims, key: SigningKey): Promise<{
     ...(claims.models ? { [MODELS_CLAIM]: claims.models } : {}),
     ...(claims.scopes?.length ? { [SCOPE_CLAIM]: claims.scopes.join(' ') } : {}),
   };
-  let jwt = new SignJWT(payload).setSubject(claims.subject).setIssuedAt(now).setExpirationTime(now + claims.ttlS).setJti(tokenId);
+  let jwt = new SignJWT(payload)
+    .setSubject(claims.subject)
+    .setIssuedAt(now)
+    .setExpirationTime(now + claims.ttlS)
+    .setJti(tokenId);
   if (claims.issuer) jwt = jwt.setIssuer(claims.issuer);
   if (claims.audience) jwt = jwt.setAudience(claims.audience);
   let signing: KeyLike | Uint8Array;
@@ -56,6 +63,9 @@ async function privateKey(text: string, alg: 'RS256' | 'ES256'): Promise<KeyLike
     if (trimmed.startsWith('{')) return (await importJWK(JSON.parse(trimmed) as JWK, alg)) as KeyLike;
     return await importPKCS8(trimmed, alg);
   } catch (err) {
-    throw new VisionError('E_CONFIG', `the signing key is not a PKCS#8 PEM or JWK private key for ${alg}: ${(err as Error).message}`);
+    throw new VisionError(
+      'E_CONFIG',
+      `the signing key is not a PKCS#8 PEM or JWK private key for ${alg}: ${(err as Error).message}`,
+    );
   }
 }

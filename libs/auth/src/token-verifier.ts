@@ -1,5 +1,13 @@
 import { readFile, stat } from 'node:fs/promises';
-import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  errors,
+  jwtVerify,
+  type JSONWebKeySet,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
 import type { AuthConfig } from '@vision/config';
 import { VisionError } from '@vision/wire';
 
@@ -43,7 +51,10 @@ export class TokenVerifier {
   static create(cfg: AuthConfig): TokenVerifier {
     if (cfg.secret) return new TokenVerifier(cfg, new TextEncoder().encode(cfg.secret), ['HS256']);
     if (cfg.jwksUrl) {
-      return new TokenVerifier(cfg, createRemoteJWKSet(new URL(cfg.jwksUrl), { cacheMaxAge: JWKS_CACHE_MAX_AGE_MS }), ['RS256', 'ES256']);
+      return new TokenVerifier(cfg, createRemoteJWKSet(new URL(cfg.jwksUrl), { cacheMaxAge: JWKS_CACHE_MAX_AGE_MS }), [
+        'RS256',
+        'ES256',
+      ]);
     }
     if (cfg.jwksFile) return new TokenVerifier(cfg, fileJwks(cfg.jwksFile), ['RS256', 'ES256']);
     throw new VisionError('E_CONFIG', 'authentication needs JWT_SECRET, JWKS_FILE or JWKS_URL (or AUTH_DISABLED=true)');
@@ -72,7 +83,8 @@ export class TokenVerifier {
       return v as string[] | undefined;
     });
     const scope = payload[SCOPE_CLAIM];
-    if (scope !== undefined && typeof scope !== 'string') throw new VisionError('E_UNAUTHORIZED', `the ${SCOPE_CLAIM} claim must be a space-separated string`);
+    if (scope !== undefined && typeof scope !== 'string')
+      throw new VisionError('E_UNAUTHORIZED', `the ${SCOPE_CLAIM} claim must be a space-separated string`);
     return {
       subject: `sub:${payload.sub}`,
       streams,

@@ -8,12 +8,23 @@ import type { AuthConfig } from '@vision/config';
 import { hasScope, mintToken, TokenVerifier } from '../src';
 
 const base: AuthConfig = {
-  disabled: undefined, secret: undefined, jwksFile: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined,
-  clockSkewS: 0, allowedOrigins: [], allowNoOrigin: true, trustedProxies: [],
+  disabled: undefined,
+  secret: undefined,
+  jwksFile: undefined,
+  jwksUrl: undefined,
+  issuer: undefined,
+  audience: undefined,
+  clockSkewS: 0,
+  allowedOrigins: [],
+  allowNoOrigin: true,
+  trustedProxies: [],
 };
 
 async function jwksFileFor(alg: 'RS256' | 'ES256', kid: string): Promise<{ file: string; pem: string }> {
-  const pair = alg === 'RS256' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const pair =
+    alg === 'RS256'
+      ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+      : generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const pem = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const pub = await importSPKI(pair.publicKey.export({ type: 'spki', format: 'pem' }).toString(), alg);
   const file = join(mkdtempSync(join(tmpdir(), 'jwks-')), 'jwks.json');
@@ -24,14 +35,35 @@ async function jwksFileFor(alg: 'RS256' | 'ES256', kid: string): Promise<{ file:
 describe('tokens', () => {
   it('mints HS256 tokens the verifier accepts with their claims, jti and scopes; another secret is refused', async () => {
     const secret = 'k'.repeat(40);
-    const { token, tokenId } = await mintToken({ subject: 'gate-3', streams: ['gate-*'], models: ['general'], scopes: ['cameras:read'], ttlS: 60, issuer: 'site', audience: 'edges' }, { secret });
+    const { token, tokenId } = await mintToken(
+      {
+        subject: 'gate-3',
+        streams: ['gate-*'],
+        models: ['general'],
+        scopes: ['cameras:read'],
+        ttlS: 60,
+        issuer: 'site',
+        audience: 'edges',
+      },
+      { secret },
+    );
     const p = await TokenVerifier.create({ ...base, secret, issuer: 'site', audience: 'edges' }).verify(token);
-    expect(p).toMatchObject({ subject: 'sub:gate-3', streams: ['gate-*'], models: ['general'], scopes: ['cameras:read'], tokenId });
+    expect(p).toMatchObject({
+      subject: 'sub:gate-3',
+      streams: ['gate-*'],
+      models: ['general'],
+      scopes: ['cameras:read'],
+      tokenId,
+    });
     expect(p.expiresAt! - Date.now()).toBeGreaterThan(55_000);
     expect(hasScope(p, 'cameras:read', true)).toBe(true);
     expect(hasScope(p, 'cameras:write', true)).toBe(false);
-    await expect(TokenVerifier.create({ ...base, secret: 'x'.repeat(40) }).verify(token)).rejects.toMatchObject({ code: 'E_UNAUTHORIZED' });
-    await expect(TokenVerifier.create({ ...base, secret, audience: 'other' }).verify(token)).rejects.toMatchObject({ code: 'E_UNAUTHORIZED' });
+    await expect(TokenVerifier.create({ ...base, secret: 'x'.repeat(40) }).verify(token)).rejects.toMatchObject({
+      code: 'E_UNAUTHORIZED',
+    });
+    await expect(TokenVerifier.create({ ...base, secret, audience: 'other' }).verify(token)).rejects.toMatchObject({
+      code: 'E_UNAUTHORIZED',
+    });
   });
 
   for (const alg of ['RS256', 'ES256'] as const) {
@@ -50,7 +82,11 @@ describe('tokens', () => {
     const secret = 'k'.repeat(40);
     const { token } = await mintToken({ subject: 'cam', ttlS: 1 }, { secret });
     await new Promise((r) => setTimeout(r, 2100));
-    await expect(TokenVerifier.create({ ...base, secret }).verify(token)).rejects.toMatchObject({ code: 'E_TOKEN_EXPIRED' });
-    await expect(mintToken({ subject: 'cam', ttlS: 60 }, { privateKey: 'not a key', alg: 'ES256' })).rejects.toMatchObject({ code: 'E_CONFIG' });
+    await expect(TokenVerifier.create({ ...base, secret }).verify(token)).rejects.toMatchObject({
+      code: 'E_TOKEN_EXPIRED',
+    });
+    await expect(
+      mintToken({ subject: 'cam', ttlS: 60 }, { privateKey: 'not a key', alg: 'ES256' }),
+    ).rejects.toMatchObject({ code: 'E_CONFIG' });
   });
 });

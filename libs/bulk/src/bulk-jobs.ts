@@ -45,8 +45,6 @@ export interface WebhookEvent {
   job: Omit<JobStatus, 'results' | 'next'>;
 }
 
-
-
 /**
  * Bulk jobs in Redis: metadata, images (raw bytes in a hash per job, never in the BullMQ payload),
  * results (one per image, written once), the byte budget and per-tenant job slots, and the BullMQ
@@ -93,10 +91,23 @@ export class BulkJobs {
       const now = Date.now();
       const r = await bulkScripts.reserve.run(
         this.redis,
-        { stored: this.keys.stored, storedBytes: this.keys.storedBytes, tenantJobs: this.keys.tenantJobs(tenant), bytesByJob: this.keys.bytesByJob },
-        { now, expiresAt: now + this.cfg.resultTtlS * 1000, id, bytes, maxStoredBytes: this.cfg.maxStoredBytes, maxJobsPerTenant: this.cfg.maxJobsPerTenant },
+        {
+          stored: this.keys.stored,
+          storedBytes: this.keys.storedBytes,
+          tenantJobs: this.keys.tenantJobs(tenant),
+          bytesByJob: this.keys.bytesByJob,
+        },
+        {
+          now,
+          expiresAt: now + this.cfg.resultTtlS * 1000,
+          id,
+          bytes,
+          maxStoredBytes: this.cfg.maxStoredBytes,
+          maxJobsPerTenant: this.cfg.maxJobsPerTenant,
+        },
       );
-      if (r === -1) throw new VisionError('E_JOB_LIMIT', `at most ${this.cfg.maxJobsPerTenant} unfinished jobs per tenant`);
+      if (r === -1)
+        throw new VisionError('E_JOB_LIMIT', `at most ${this.cfg.maxJobsPerTenant} unfinished jobs per tenant`);
       if (r === -2) throw new VisionError('E_JOB_LIMIT', 'the bulk image store is full; retry later');
       await this.redis
         .multi()
@@ -109,17 +120,35 @@ export class BulkJobs {
 
   async putImage(id: string, index: number, image: Buffer): Promise<void> {
     return this.store(async () => {
-      await this.redis.multi().hset(this.keys.images(id), String(index), image).pexpire(this.keys.images(id), this.cfg.resultTtlS * 1000).exec();
+      await this.redis
+        .multi()
+        .hset(this.keys.images(id), String(index), image)
+        .pexpire(this.keys.images(id), this.cfg.resultTtlS * 1000)
+        .exec();
     });
   }
 
   /** The upload is complete (`total` images, `bytes` of them): the job becomes visible to `model`'s workers. */
   async submit(id: string, model: string, total: number, bytes: number, webhook: string | undefined): Promise<void> {
     return this.store(async () => {
-      await bulkScripts.resize.run(this.redis, { storedBytes: this.keys.storedBytes, bytesByJob: this.keys.bytesByJob }, { id, bytes });
+      await bulkScripts.resize.run(
+        this.redis,
+        { storedBytes: this.keys.storedBytes, bytesByJob: this.keys.bytesByJob },
+        { id, bytes },
+      );
       await this.redis.hset(this.keys.job(id), { total, state: 'queued', ...(webhook ? { webhook } : {}) });
       // The payload is the id only; a retry after a worker crash resumes from the results written so far.
-      await this.queue(jobQueueName(model)).add('detect', { id }, { jobId: id, attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: true, removeOnFail: true });
+      await this.queue(jobQueueName(model)).add(
+        'detect',
+        { id },
+        {
+          jobId: id,
+          attempts: 3,
+          backoff: { type: 'exponential', delay: 1000 },
+          removeOnComplete: true,
+          removeOnFail: true,
+        },
+      );
     });
   }
 
@@ -151,9 +180,13 @@ export class BulkJobs {
     return this.store(async () => {
       const m = await this.meta(id);
       if (!m || m.tenant !== tenant) throw new VisionError('E_NOT_FOUND');
-      const fields = Array.from({ length: Math.max(0, Math.min(limit, m.total - offset)) }, (_, i) => String(offset + i));
+      const fields = Array.from({ length: Math.max(0, Math.min(limit, m.total - offset)) }, (_, i) =>
+        String(offset + i),
+      );
       const raw = fields.length ? await this.redis.hmget(this.keys.results(id), ...fields) : [];
-      const results = raw.flatMap((r, i): ImageResult[] => (r ? [{ index: offset + i, ...(JSON.parse(r) as Omit<ImageResult, 'index'>) } as ImageResult] : []));
+      const results = raw.flatMap((r, i): ImageResult[] =>
+        r ? [{ index: offset + i, ...(JSON.parse(r) as Omit<ImageResult, 'index'>) } as ImageResult] : [],
+      );
       const next = offset + fields.length < m.total ? offset + fields.length : undefined;
       return { ...this.summary(m), results, ...(next !== undefined ? { next } : {}) };
     });
@@ -176,7 +209,9 @@ export class BulkJobs {
       const m = await this.meta(id);
       if (!m || m.tenant !== tenant) throw new VisionError('E_NOT_FOUND');
       if (m.state === 'queued' || m.state === 'active' || m.state === 'uploading') {
-        await this.queue(jobQueueName(m.model)).remove(id).catch(() => 0); // a running job is locked: its worker sees the state
+        await this.queue(jobQueueName(m.model))
+          .remove(id)
+          .catch(() => 0); // a running job is locked: its worker sees the state
         await this.finish(id, 'cancelled');
       }
       return this.status(id, tenant, 0, 0);
@@ -213,7 +248,12 @@ export class BulkJobs {
     const first = await bulkScripts.record.run(
       this.redis,
       { results: this.keys.results(id), job: this.keys.job(id) },
-      { index, result: JSON.stringify(value), counter: outcome.ok ? 'done' : 'failed', ttlMs: this.cfg.resultTtlS * 1000 },
+      {
+        index,
+        result: JSON.stringify(value),
+        counter: outcome.ok ? 'done' : 'failed',
+        ttlMs: this.cfg.resultTtlS * 1000,
+      },
     );
     return first === 1;
   }
@@ -240,12 +280,25 @@ export class BulkJobs {
     await this.release(id, m.tenant);
     if (m.webhook) {
       const event: WebhookEvent = { type: 'job.finished', job: this.summary({ ...m, state, finishedAt: Date.now() }) };
-      await this.queue(WEBHOOK_QUEUE).add('deliver', { url: m.webhook, body: JSON.stringify(event) }, { ...WEBHOOK_RETRY, removeOnComplete: true, removeOnFail: 100 });
+      await this.queue(WEBHOOK_QUEUE).add(
+        'deliver',
+        { url: m.webhook, body: JSON.stringify(event) },
+        { ...WEBHOOK_RETRY, removeOnComplete: true, removeOnFail: 100 },
+      );
     }
   }
 
   private async release(id: string, tenant: string): Promise<void> {
-    await bulkScripts.release.run(this.redis, { stored: this.keys.stored, storedBytes: this.keys.storedBytes, tenantJobs: this.keys.tenantJobs(tenant), bytesByJob: this.keys.bytesByJob }, { id });
+    await bulkScripts.release.run(
+      this.redis,
+      {
+        stored: this.keys.stored,
+        storedBytes: this.keys.storedBytes,
+        tenantJobs: this.keys.tenantJobs(tenant),
+        bytesByJob: this.keys.bytesByJob,
+      },
+      { id },
+    );
   }
 
   /** Image bytes held for unfinished jobs (the gauge; the budget is `maxStoredBytes`). */
@@ -258,4 +311,3 @@ export class BulkJobs {
     this.redis.disconnect();
   }
 }
-

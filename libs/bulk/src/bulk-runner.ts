@@ -24,7 +24,11 @@ export class BulkRunner {
   ) {}
 
   serve(model: string, source: BulkSource): void {
-    const w = new Worker(jobQueueName(model), (job: Job<{ id: string }>, token?: string) => this.process(job, source, token), this.options(this.cfg.jobConcurrency));
+    const w = new Worker(
+      jobQueueName(model),
+      (job: Job<{ id: string }>, token?: string) => this.process(job, source, token),
+      this.options(this.cfg.jobConcurrency),
+    );
     w.on('error', (err) => this.report(`bulk queue ${model}`, err));
     this.workers.set(model, w);
   }
@@ -39,7 +43,14 @@ export class BulkRunner {
       },
       this.options(4),
     );
-    w.on('failed', (job, err) => this.report('webhook delivery', Object.assign(new Error(`attempt ${job?.attemptsMade}: ${err.message}`), { code: (err as { code?: string }).code })));
+    w.on('failed', (job, err) =>
+      this.report(
+        'webhook delivery',
+        Object.assign(new Error(`attempt ${job?.attemptsMade}: ${err.message}`), {
+          code: (err as { code?: string }).code,
+        }),
+      ),
+    );
     w.on('error', (err) => this.report('webhook queue', err));
     this.workers.set(`:${WEBHOOK_QUEUE}`, w);
   }
@@ -58,7 +69,11 @@ export class BulkRunner {
     await this.jobs.markActive(meta.id);
     const recorded = await this.jobs.recorded(meta.id);
     const progress = setInterval(() => {
-      void this.jobs.meta(meta.id).then((m) => m && job.updateProgress({ total: m.total, done: m.done, failed: m.failed }).catch(() => undefined));
+      void this.jobs
+        .meta(meta.id)
+        .then(
+          (m) => m && job.updateProgress({ total: m.total, done: m.done, failed: m.failed }).catch(() => undefined),
+        );
     }, 1000);
     let end;
     try {

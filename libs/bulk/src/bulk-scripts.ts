@@ -10,7 +10,15 @@ export const bulkScripts = {
     keys: ['stored', 'storedBytes', 'tenantJobs', 'bytesByJob'],
     args: ['now', 'expiresAt', 'id', 'bytes', 'maxStoredBytes', 'maxJobsPerTenant'],
   }),
-  release: defineScript(dir, { name: 'release-job', keys: ['stored', 'storedBytes', 'tenantJobs', 'bytesByJob'], args: ['id'] }),
+  release: defineScript(dir, {
+    name: 'release-job',
+    keys: ['stored', 'storedBytes', 'tenantJobs', 'bytesByJob'],
+    args: ['id'],
+  }),
   resize: defineScript(dir, { name: 'resize-job', keys: ['storedBytes', 'bytesByJob'], args: ['id', 'bytes'] }),
-  record: defineScript(dir, { name: 'record-result', keys: ['results', 'job'], args: ['index', 'result', 'counter', 'ttlMs'] }),
+  record: defineScript(dir, {
+    name: 'record-result',
+    keys: ['results', 'job'],
+    args: ['index', 'result', 'counter', 'ttlMs'],
+  }),
 };

@@ -19,7 +19,15 @@ export class Backoff {
   private readonly o: Required<BackoffOptions>;
 
   constructor(opts: BackoffOptions = {}) {
-    this.o = { initialMs: 1000, factor: 1.5, maxMs: 30_000, jitter: 0.2, stableMs: 60_000, random: Math.random, ...opts };
+    this.o = {
+      initialMs: 1000,
+      factor: 1.5,
+      maxMs: 30_000,
+      jitter: 0.2,
+      stableMs: 60_000,
+      random: Math.random,
+      ...opts,
+    };
   }
 
   /** The connection opened at `now`. */

@@ -15,7 +15,11 @@ export interface WebSocketLike {
 }
 
 /** Opens a socket. `headers` is set only for Node (`ws`); browsers cannot send headers. */
-export type WebSocketFactory = (url: string, protocols: string[], headers: Record<string, string> | undefined) => WebSocketLike;
+export type WebSocketFactory = (
+  url: string,
+  protocols: string[],
+  headers: Record<string, string> | undefined,
+) => WebSocketLike;
 
 export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
@@ -57,11 +61,15 @@ export const CLIENT_DEFAULTS = {
 } as const;
 
 /** The options with the defaults filled in. */
-export type ResolvedOptions = VisionClientOptions & { heartbeatMs: number; resendWithinMs: number; refreshBeforeMs: number; now: () => number };
+export type ResolvedOptions = VisionClientOptions & {
+  heartbeatMs: number;
+  resendWithinMs: number;
+  refreshBeforeMs: number;
+  now: () => number;
+};
 
 export function browserWebSocket(url: string, protocols: string[]): WebSocketLike {
   const Ctor = (globalThis as unknown as { WebSocket?: new (u: string, p: string[]) => WebSocketLike }).WebSocket;
   if (!Ctor) throw new Error('no global WebSocket: pass `webSocket` (e.g. from the ws package) in Node');
   return new Ctor(url, protocols);
 }
-

@@ -50,7 +50,8 @@ export class StreamCounter {
   snapshot(now: number): StreamStats {
     this.trim(now);
     const lat = this.results.map((r) => r.latencyMs).sort((a, b) => a - b);
-    const pct = (p: number) => (lat.length ? lat[Math.min(lat.length - 1, Math.ceil((p / 100) * lat.length) - 1)] : NaN);
+    const pct = (p: number) =>
+      lat.length ? lat[Math.min(lat.length - 1, Math.ceil((p / 100) * lat.length) - 1)] : NaN;
     return {
       streamId: this.streamId,
       fpsSent: this.sends.length / (WINDOW_MS / 1000),

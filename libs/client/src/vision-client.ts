@@ -1,6 +1,23 @@
-import { encodeFrame, PROTOCOL_V1, type Detection, type ErrorCode, type HelloMessage, type ResultReply, type ServerMessageV1, type WireError } from '@vision/wire';
+import {
+  encodeFrame,
+  PROTOCOL_V1,
+  type Detection,
+  type ErrorCode,
+  type HelloMessage,
+  type ResultReply,
+  type ServerMessageV1,
+  type WireError,
+} from '@vision/wire';
 import { Backoff } from './backoff';
-import { browserWebSocket, CLIENT_DEFAULTS, type ClientState, type FrameOutcome, type ResolvedOptions, type VisionClientOptions, type WebSocketLike } from './client-options';
+import {
+  browserWebSocket,
+  CLIENT_DEFAULTS,
+  type ClientState,
+  type FrameOutcome,
+  type ResolvedOptions,
+  type VisionClientOptions,
+  type WebSocketLike,
+} from './client-options';
 import { Pacer } from './pacer';
 import { StreamCounter, type StreamStats } from './stream-stats';
 
@@ -57,7 +74,10 @@ export class VisionClient {
 
   on(event: 'state', fn: Listener<{ state: ClientState; retryInMs?: number }>): () => void;
   on(event: 'result', fn: Listener<ResultReply>): () => void;
-  on(event: 'frameError', fn: Listener<{ frameId: number; streamId: string; error: FrameOutcome & { status: 'error' } }>): () => void;
+  on(
+    event: 'frameError',
+    fn: Listener<{ frameId: number; streamId: string; error: FrameOutcome & { status: 'error' } }>,
+  ): () => void;
   on(event: string, fn: Listener<never>): () => void {
     const set = this.listeners.get(event) ?? new Set();
     set.add(fn);
@@ -69,12 +89,33 @@ export class VisionClient {
    * Sends one encoded image (JPEG/PNG/WebP) on `streamId`. Resolves once the frame has a result, an
    * error (the server's code, or `E_CONNECTION_LOST`), or was skipped by pacing.
    */
-  async send(image: Blob | ArrayBuffer | Uint8Array, opts: { streamId?: string; captureTs?: number } = {}): Promise<FrameOutcome> {
-    const bytes = image instanceof Uint8Array ? image : image instanceof ArrayBuffer ? new Uint8Array(image) : new Uint8Array(await image.arrayBuffer());
+  async send(
+    image: Blob | ArrayBuffer | Uint8Array,
+    opts: { streamId?: string; captureTs?: number } = {},
+  ): Promise<FrameOutcome> {
+    const bytes =
+      image instanceof Uint8Array
+        ? image
+        : image instanceof ArrayBuffer
+          ? new Uint8Array(image)
+          : new Uint8Array(await image.arrayBuffer());
     const streamId = opts.streamId ?? CLIENT_DEFAULTS.streamId;
     return new Promise<FrameOutcome>((resolve) => {
-      const f: Outgoing = { frameId: (this.frameSeq = (this.frameSeq + 1) >>> 0), streamId, image: bytes, captureTs: opts.captureTs, sentAt: 0, resent: false, resolve };
-      if (this.stopped) return resolve({ status: 'error', frameId: f.frameId, error: { code: 'E_CONNECTION_LOST', message: 'the client is closed' } });
+      const f: Outgoing = {
+        frameId: (this.frameSeq = (this.frameSeq + 1) >>> 0),
+        streamId,
+        image: bytes,
+        captureTs: opts.captureTs,
+        sentAt: 0,
+        resent: false,
+        resolve,
+      };
+      if (this.stopped)
+        return resolve({
+          status: 'error',
+          frameId: f.frameId,
+          error: { code: 'E_CONNECTION_LOST', message: 'the client is closed' },
+        });
       const { send, skipped } = this.pacer(streamId).offer(f, Boolean(this.conn?.ready));
       if (skipped) skipped.resolve({ status: 'skipped' });
       if (skipped) this.counter(streamId).skipped++;
@@ -84,7 +125,10 @@ export class VisionClient {
 
   stats(): StreamStats[] {
     const now = this.now();
-    return [...this.counters.values()].map((c) => ({ ...c.snapshot(now), skipped: this.pacers.get(c.streamId)?.skipped ?? 0 }));
+    return [...this.counters.values()].map((c) => ({
+      ...c.snapshot(now),
+      skipped: this.pacers.get(c.streamId)?.skipped ?? 0,
+    }));
   }
 
   /** Closes for good: open frames are reported `E_CONNECTION_LOST` once their socket closes. */
@@ -113,7 +157,12 @@ export class VisionClient {
     if (!conn?.ready) return; // cannot happen: pacing holds frames while disconnected
     f.sentAt = this.now();
     conn.open.set(f.frameId, f);
-    conn.ws.send(encodeFrame({ frameId: f.frameId, streamId: f.streamId, ...(f.captureTs ? { captureTs: f.captureTs } : {}) }, f.image));
+    conn.ws.send(
+      encodeFrame(
+        { frameId: f.frameId, streamId: f.streamId, ...(f.captureTs ? { captureTs: f.captureTs } : {}) },
+        f.image,
+      ),
+    );
     this.counter(f.streamId).onSend(f.image.length, f.sentAt);
   }
 
@@ -131,7 +180,11 @@ export class VisionClient {
     ];
     const base = urls[this.urlIndex++ % urls.length];
     const url = query.length ? `${base}${base.includes('?') ? '&' : '?'}${query.join('&')}` : base;
-    const ws = factory(url, protocols, token && tokenIn === 'header' ? { authorization: `Bearer ${token}` } : undefined);
+    const ws = factory(
+      url,
+      protocols,
+      token && tokenIn === 'header' ? { authorization: `Bearer ${token}` } : undefined,
+    );
     ws.binaryType = 'arraybuffer';
     const conn: Conn = { ws, ready: false, open: new Map(), lastHeard: this.now() };
     this.conn = conn;
@@ -203,7 +256,11 @@ export class VisionClient {
         if (send) this.transmit(send);
       } else {
         this.counter(f.streamId).errors++;
-        f.resolve({ status: 'error', frameId: f.frameId, error: { code: 'E_CONNECTION_LOST', message: 'the connection closed with the frame open' } });
+        f.resolve({
+          status: 'error',
+          frameId: f.frameId,
+          error: { code: 'E_CONNECTION_LOST', message: 'the connection closed with the frame open' },
+        });
       }
     }
     conn.open.clear();
@@ -232,11 +289,14 @@ export class VisionClient {
   private scheduleRefresh(conn: Conn, expiresAt: number | undefined): void {
     if (expiresAt === undefined || typeof this.o.token !== 'function') return;
     const provider = this.o.token;
-    const t = setTimeout(async () => {
-      this.timers.delete(t);
-      if (conn !== this.conn || !conn.ready) return;
-      conn.ws.send(JSON.stringify({ type: 'auth', token: await provider() }));
-    }, Math.max(0, expiresAt - this.o.refreshBeforeMs - this.now()));
+    const t = setTimeout(
+      async () => {
+        this.timers.delete(t);
+        if (conn !== this.conn || !conn.ready) return;
+        conn.ws.send(JSON.stringify({ type: 'auth', token: await provider() }));
+      },
+      Math.max(0, expiresAt - this.o.refreshBeforeMs - this.now()),
+    );
     this.timers.add(t);
   }
 

@@ -70,7 +70,11 @@ class FakeSocket implements WebSocketLike {
   onmessage: ((ev: { data: unknown }) => void) | null = null;
   onclose: ((ev: { code: number }) => void) | null = null;
   onerror: ((ev: unknown) => void) | null = null;
-  constructor(readonly url: string, readonly protocols: string[], readonly headers: Record<string, string> | undefined) {}
+  constructor(
+    readonly url: string,
+    readonly protocols: string[],
+    readonly headers: Record<string, string> | undefined,
+  ) {}
   send(data: Uint8Array | string): void {
     this.sent.push(data);
   }
@@ -86,14 +90,28 @@ class FakeSocket implements WebSocketLike {
   }
   hello(maxInFlight = 2): void {
     this.readyState = 1;
-    const h: HelloMessage = { type: 'hello', protocol: 'yolo.v1', edgeId: 'e', model: 'default', limits: { maxInFlight, maxFrameBytes: 1 << 20, deadlineMs: 2000, framesPerSecond: 30, messagesPerSecond: 60 } };
+    const h: HelloMessage = {
+      type: 'hello',
+      protocol: 'yolo.v1',
+      edgeId: 'e',
+      model: 'default',
+      limits: { maxInFlight, maxFrameBytes: 1 << 20, deadlineMs: 2000, framesPerSecond: 30, messagesPerSecond: 60 },
+    };
     this.push(h);
   }
   frames(): number[] {
     return this.sent.filter((d): d is Uint8Array => typeof d !== 'string').map((d) => parseFrame(d).header!.frameId);
   }
   answer(frameId: number): void {
-    this.push({ type: 'result', frameId, detections: [], model: 'm', modelVersion: '1', batchSize: 1, timings: { queueMs: 0, preprocessMs: 0, inferenceMs: 0, totalMs: 0 } });
+    this.push({
+      type: 'result',
+      frameId,
+      detections: [],
+      model: 'm',
+      modelVersion: '1',
+      batchSize: 1,
+      timings: { queueMs: 0, preprocessMs: 0, inferenceMs: 0, totalMs: 0 },
+    });
   }
 }
 

@@ -20,7 +20,13 @@ export const CORE_SETTINGS = {
   host: setting('HOST', z.string().min(1).default('0.0.0.0')),
   // One URL, or (edges only) several: the shards cameras are spread over (docs/scaling.md).
   redisUrls: setting('REDIS_URL', list.pipe(z.array(z.url({ protocol: /^rediss?$/ })).min(1)).optional()),
-  redisPrefix: setting('REDIS_PREFIX', z.string().regex(/^[A-Za-z0-9:_-]+$/).default('vision')),
+  redisPrefix: setting(
+    'REDIS_PREFIX',
+    z
+      .string()
+      .regex(/^[A-Za-z0-9:_-]+$/)
+      .default('vision'),
+  ),
   edgeId: setting('EDGE_ID', id.optional()),
   workerId: setting('WORKER_ID', id.optional()),
   // The private ops port (/metrics, /healthz, /readyz). Unset: the role's own default, so an edge
@@ -29,10 +35,25 @@ export const CORE_SETTINGS = {
   demoEnabled: setting('DEMO_ENABLED', bool.default(true)),
   tlsCertFile: setting('TLS_CERT_FILE', z.string().min(1).optional()),
   tlsKeyFile: setting('TLS_KEY_FILE', z.string().min(1).optional()),
-  logLevel: setting('LOG_LEVEL', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
+  logLevel: setting(
+    'LOG_LEVEL',
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ),
   modelsFile: setting('MODELS_FILE', z.string().min(1).optional()),
-  modelId: setting('MODEL_ID', z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).default('default')),
-  modelVersion: setting('MODEL_VERSION', z.string().regex(/^[A-Za-z0-9_.+-]{1,64}$/).default('1')),
+  modelId: setting(
+    'MODEL_ID',
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+      .default('default'),
+  ),
+  modelVersion: setting(
+    'MODEL_VERSION',
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_.+-]{1,64}$/)
+      .default('1'),
+  ),
   workerModels: setting('WORKER_MODELS', list.optional()),
   modelMemoryMb: setting('MODEL_MEMORY_MB', int(0, 10_000_000).default(0)),
   model: {
@@ -70,7 +91,10 @@ export const CORE_SETTINGS = {
     // Unset: by provider (see YoloModelOptions.batchSizes).
     batchSizes: setting(
       'BATCH_SIZES',
-      list.pipe(z.array(z.coerce.number<string>().int().min(1).max(256))).refine((a: number[]) => a.every((n, i) => i === 0 || n > a[i - 1]), 'must be ascending').optional(),
+      list
+        .pipe(z.array(z.coerce.number<string>().int().min(1).max(256)))
+        .refine((a: number[]) => a.every((n, i) => i === 0 || n > a[i - 1]), 'must be ascending')
+        .optional(),
     ),
     engines: setting('ENGINES', int(1, 64).default(1)),
     // One decode per available core: decoders beyond the cores only slow each other (and the
@@ -158,10 +182,28 @@ type CoreLoaded = Loaded<typeof CORE_SETTINGS>;
  * frames. On a GPU: ORT's threads
  * (every batch size has its own session and pool), batches of 8, and bulk images may fill batches.
  */
-export function providerDefaults(provider: ExecutionProviderName): { intraOpThreads: number; spinSingleFrames: boolean; maxBatch: number; bulkMaxBatch: (maxBatch: number) => number; bulkTopUp: boolean } {
+export function providerDefaults(provider: ExecutionProviderName): {
+  intraOpThreads: number;
+  spinSingleFrames: boolean;
+  maxBatch: number;
+  bulkMaxBatch: (maxBatch: number) => number;
+  bulkTopUp: boolean;
+} {
   return provider === 'cpu'
-    ? { intraOpThreads: availableParallelism(), spinSingleFrames: true, maxBatch: 2, bulkMaxBatch: () => 1, bulkTopUp: false }
-    : { intraOpThreads: 0, spinSingleFrames: false, maxBatch: 8, bulkMaxBatch: (maxBatch) => maxBatch, bulkTopUp: true };
+    ? {
+        intraOpThreads: availableParallelism(),
+        spinSingleFrames: true,
+        maxBatch: 2,
+        bulkMaxBatch: () => 1,
+        bulkTopUp: false,
+      }
+    : {
+        intraOpThreads: 0,
+        spinSingleFrames: false,
+        maxBatch: 8,
+        bulkMaxBatch: (maxBatch) => maxBatch,
+        bulkTopUp: true,
+      };
 }
 
 /** Internal timings: not settings, but kept here so every default lives in one place. */
@@ -203,7 +245,10 @@ const PUBLISHED_SECRETS: readonly string[] = ['change-me-to-at-least-32-random-c
 /** The generated colour detector `npm start` serves when no MODEL_PATH is given (`npm run models`). */
 export const DEMO_MODEL_PATH = 'models/colors-v8-dyn.onnx';
 
-export type AppConfig = Omit<CoreLoaded, 'redisUrls' | 'edgeId' | 'workerId' | 'tlsCertFile' | 'tlsKeyFile' | 'model' | 'batching'> & {
+export type AppConfig = Omit<
+  CoreLoaded,
+  'redisUrls' | 'edgeId' | 'workerId' | 'tlsCertFile' | 'tlsKeyFile' | 'model' | 'batching'
+> & {
   /** Unset: embedded mode (one process, in-memory transport). The first shard when there are several. */
   redisUrl: string | undefined;
   /** Every shard (one entry unless an edge spreads cameras over several Redis instances). */
@@ -212,7 +257,10 @@ export type AppConfig = Omit<CoreLoaded, 'redisUrls' | 'edgeId' | 'workerId' | '
   workerId: string;
   /** Serve https/wss from these files; both or neither. */
   tls: { certFile: string; keyFile: string } | undefined;
-  model: Omit<CoreLoaded['model'], 'intraOpThreads' | 'spinSingleFrames'> & { intraOpThreads: number; spinSingleFrames: boolean };
+  model: Omit<CoreLoaded['model'], 'intraOpThreads' | 'spinSingleFrames'> & {
+    intraOpThreads: number;
+    spinSingleFrames: boolean;
+  };
   batching: Omit<CoreLoaded['batching'], 'maxBatch'> & { maxBatch: number };
 };
 export type AuthConfig = AppConfig['auth'];
@@ -226,15 +274,22 @@ export function loadConfig(env: Env): AppConfig {
     throw new ConfigError([issue]);
   };
   // Trimming must only ever remove frames workers already took, never the backlog itself.
-  if (e.streams.maxLen < 2 * e.batching.maxQueue) fail(`STREAM_MAXLEN: must be at least twice MAX_QUEUE (${e.batching.maxQueue}), got ${e.streams.maxLen}`);
+  if (e.streams.maxLen < 2 * e.batching.maxQueue)
+    fail(`STREAM_MAXLEN: must be at least twice MAX_QUEUE (${e.batching.maxQueue}), got ${e.streams.maxLen}`);
   const a = e.auth;
   const keySources = [a.secret, a.jwksFile, a.jwksUrl].filter((v) => v !== undefined).length;
   if (keySources > 1) fail('JWT_SECRET / JWKS_FILE / JWKS_URL: set exactly one key source');
-  if (a.secret !== undefined && PUBLISHED_SECRETS.includes(a.secret)) fail('JWT_SECRET: this is the example value published in deploy/k8s/config.yaml; generate your own (openssl rand -hex 32)');
-  if (a.disabled === false && keySources === 0) fail('AUTH_DISABLED: false needs a key source (JWT_SECRET, JWKS_FILE or JWKS_URL)');
+  if (a.secret !== undefined && PUBLISHED_SECRETS.includes(a.secret))
+    fail(
+      'JWT_SECRET: this is the example value published in deploy/k8s/config.yaml; generate your own (openssl rand -hex 32)',
+    );
+  if (a.disabled === false && keySources === 0)
+    fail('AUTH_DISABLED: false needs a key source (JWT_SECRET, JWKS_FILE or JWKS_URL)');
   if (Boolean(e.tlsCertFile) !== Boolean(e.tlsKeyFile)) fail('TLS_CERT_FILE / TLS_KEY_FILE: set both or neither');
-  if (e.metricsPort !== undefined && e.metricsPort !== 0 && e.metricsPort === e.port) fail('METRICS_PORT: must differ from PORT (metrics are never public)');
-  if (e.limits.maxUnfinishedBytes < e.frames.maxFrameBytes) fail(`MAX_UNFINISHED_BYTES: must hold at least one MAX_FRAME_BYTES message (${e.frames.maxFrameBytes})`);
+  if (e.metricsPort !== undefined && e.metricsPort !== 0 && e.metricsPort === e.port)
+    fail('METRICS_PORT: must differ from PORT (metrics are never public)');
+  if (e.limits.maxUnfinishedBytes < e.frames.maxFrameBytes)
+    fail(`MAX_UNFINISHED_BYTES: must hold at least one MAX_FRAME_BYTES message (${e.frames.maxFrameBytes})`);
   const byProvider = providerDefaults(e.model.executionProvider);
   const suffix = randomBytes(3).toString('hex');
   const { redisUrls, edgeId, workerId, tlsCertFile, tlsKeyFile, ...rest } = e;
@@ -245,7 +300,11 @@ export function loadConfig(env: Env): AppConfig {
     edgeId: edgeId ?? `edge-${hostname()}-${process.pid}-${suffix}`,
     workerId: workerId ?? `worker-${hostname()}-${process.pid}-${suffix}`,
     tls: tlsCertFile && tlsKeyFile ? { certFile: tlsCertFile, keyFile: tlsKeyFile } : undefined,
-    model: { ...e.model, intraOpThreads: e.model.intraOpThreads ?? byProvider.intraOpThreads, spinSingleFrames: e.model.spinSingleFrames ?? byProvider.spinSingleFrames },
+    model: {
+      ...e.model,
+      intraOpThreads: e.model.intraOpThreads ?? byProvider.intraOpThreads,
+      spinSingleFrames: e.model.spinSingleFrames ?? byProvider.spinSingleFrames,
+    },
     batching: { ...e.batching, maxBatch: e.batching.maxBatch ?? byProvider.maxBatch },
   };
 }
@@ -271,6 +330,11 @@ const METRICS_PORTS = { edge: 9464, server: 9464, worker: 9465, gateway: 9466, e
 type Role = keyof typeof METRICS_PORTS;
 
 /** The ops port a role listens on, and whether the operator chose it (a default that is taken may move). */
-export function metricsPortFor(config: Pick<AppConfig, 'metricsPort'>, role: Role): { port: number; explicit: boolean } {
-  return config.metricsPort === undefined ? { port: METRICS_PORTS[role], explicit: false } : { port: config.metricsPort, explicit: true };
+export function metricsPortFor(
+  config: Pick<AppConfig, 'metricsPort'>,
+  role: Role,
+): { port: number; explicit: boolean } {
+  return config.metricsPort === undefined
+    ? { port: METRICS_PORTS[role], explicit: false }
+    : { port: config.metricsPort, explicit: true };
 }

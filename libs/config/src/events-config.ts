@@ -13,11 +13,23 @@ export type Anchor = (typeof ANCHORS)[number];
  * settings are the common ones of config.ts.
  */
 export const EVENTS_SETTINGS = {
-  site: setting('EVENTS_SITE', z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)').default('site')),
+  site: setting(
+    'EVENTS_SITE',
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)')
+      .default('site'),
+  ),
   siteFile: setting('EVENTS_SITE_FILE', z.string().min(1).optional()),
   // How often the site file's mtime is checked for a live reload.
   sitePollMs: setting('EVENTS_SITE_POLL_MS', int(100, 600_000).default(2000)),
-  instanceId: setting('EVENTS_INSTANCE_ID', z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/).optional()),
+  instanceId: setting(
+    'EVENTS_INSTANCE_ID',
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,128}$/)
+      .optional(),
+  ),
   // A shard whose owner stopped renewing this long is taken over (the failover time).
   leaseMs: setting('EVENTS_LEASE_MS', int(300, 600_000).default(10_000)),
   // Frames are held this long (capture time) to put out-of-order answers back in order.
@@ -53,7 +65,13 @@ export const EVENTS_SETTINGS = {
   // MQTT (unset URL: no MQTT).
   mqtt: {
     url: setting('EVENTS_MQTT_URL', z.url({ protocol: /^(mqtts?|wss?|tcp|ssl)$/ }).optional()),
-    prefix: setting('EVENTS_MQTT_PREFIX', z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/).default('vision')),
+    prefix: setting(
+      'EVENTS_MQTT_PREFIX',
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/)
+        .default('vision'),
+    ),
     username: setting('EVENTS_MQTT_USERNAME', z.string().min(1).optional()),
     password: setting('EVENTS_MQTT_PASSWORD', z.string().min(1).optional()),
     inflight: setting('EVENTS_MQTT_INFLIGHT', int(1, 10_000).default(100)),

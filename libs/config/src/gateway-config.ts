@@ -7,7 +7,14 @@ import { ConfigError, int, list, loadSettings, num, setting, type Env, type Load
  */
 export const GATEWAY_SETTINGS = {
   // Edges the cameras' frames go to, tried in turn (one WebSocket per camera).
-  edgeUrls: setting('GATEWAY_EDGE_URLS', list.pipe(z.array(z.url({ protocol: /^wss?$/, error: 'must be ws:// or wss:// URLs' })).min(1, 'needs at least one edge URL'))),
+  edgeUrls: setting(
+    'GATEWAY_EDGE_URLS',
+    list.pipe(
+      z
+        .array(z.url({ protocol: /^wss?$/, error: 'must be ws:// or wss:// URLs' }))
+        .min(1, 'needs at least one edge URL'),
+    ),
+  ),
   // The authenticated HTTP API (list, add, update, remove, pause, snapshots).
   port: setting('GATEWAY_PORT', int(0, 65535).default(8090)),
   // This gateway serves the cameras assigned to GATEWAY_INDEX: a camera's own `gateway` field, or
@@ -24,7 +31,13 @@ export const GATEWAY_SETTINGS = {
   ffmpeg: {
     path: setting('FFMPEG_PATH', z.string().min(1).default('ffmpeg')),
     // `-hwaccel` for decoding (cuda, vaapi, qsv, …); unset: software decoding.
-    hwaccel: setting('FFMPEG_HWACCEL', z.string().regex(/^[a-z0-9_]{1,32}$/, 'an ffmpeg -hwaccel name such as cuda or vaapi').optional()),
+    hwaccel: setting(
+      'FFMPEG_HWACCEL',
+      z
+        .string()
+        .regex(/^[a-z0-9_]{1,32}$/, 'an ffmpeg -hwaccel name such as cuda or vaapi')
+        .optional(),
+    ),
     // After SIGTERM, how long a child has before SIGKILL.
     killGraceMs: setting('FFMPEG_KILL_GRACE_MS', int(50, 60_000).default(2000)),
     // JPEG quality of re-encoded frames: ffmpeg's -q:v, 2 (best) to 31.
@@ -61,6 +74,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
   };
   if (c.index >= c.count) fail(`GATEWAY_INDEX: must be below GATEWAY_COUNT (${c.count}), got ${c.index}`);
   if (c.backoff.maxMs < c.backoff.initialMs) fail('CAMERA_BACKOFF_MAX_MS: must be at least CAMERA_BACKOFF_INITIAL_MS');
-  if (c.tokenFile && env['JWT_SECRET']) fail('GATEWAY_TOKEN_FILE: set it or JWT_SECRET (the gateway then mints its own tokens), not both');
+  if (c.tokenFile && env['JWT_SECRET'])
+    fail('GATEWAY_TOKEN_FILE: set it or JWT_SECRET (the gateway then mints its own tokens), not both');
   return c;
 }

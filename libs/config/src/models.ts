@@ -69,7 +69,10 @@ export function loadModelRepository(config: AppConfig): ModelRepository {
     inputSize: undefined,
   };
   if (!config.modelsFile) {
-    return { defaultId: config.modelId, models: [{ ...base, id: config.modelId, version: config.modelVersion, path: m.path }] };
+    return {
+      defaultId: config.modelId,
+      models: [{ ...base, id: config.modelId, version: config.modelVersion, path: m.path }],
+    };
   }
   let raw: unknown;
   try {
@@ -78,26 +81,26 @@ export function loadModelRepository(config: AppConfig): ModelRepository {
     throw new ConfigError([`MODELS_FILE: cannot read ${config.modelsFile} as JSON (${(err as Error).message})`]);
   }
   const parsed = fileSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `MODELS_FILE ${i.path.join('.')}: ${i.message}`));
+  if (!parsed.success)
+    throw new ConfigError(parsed.error.issues.map((i) => `MODELS_FILE ${i.path.join('.')}: ${i.message}`));
   const f = parsed.data;
   const ids = f.models.map((x) => x.id);
   const dup = ids.find((x, i) => ids.indexOf(x) !== i);
   if (dup) throw new ConfigError([`MODELS_FILE models: "${dup}" is listed twice`]);
   const defaultId = f.default ?? ids[0];
-  if (!ids.includes(defaultId)) throw new ConfigError([`MODELS_FILE default: "${defaultId}" is not one of ${ids.join(', ')}`]);
-  const models = f.models.map(
-    (x): ModelSpec => ({
-      id: x.id,
-      version: x.version,
-      path: x.path,
-      namesFile: x.namesFile ?? base.namesFile,
-      executionProvider: x.provider ?? base.executionProvider,
-      confThreshold: x.confThreshold ?? base.confThreshold,
-      iouThreshold: x.iouThreshold ?? base.iouThreshold,
-      maxDetections: x.maxDetections ?? base.maxDetections,
-      maxBatch: x.maxBatch ?? base.maxBatch,
-      inputSize: x.inputSize,
-    }),
-  );
+  if (!ids.includes(defaultId))
+    throw new ConfigError([`MODELS_FILE default: "${defaultId}" is not one of ${ids.join(', ')}`]);
+  const models = f.models.map((x): ModelSpec => ({
+    id: x.id,
+    version: x.version,
+    path: x.path,
+    namesFile: x.namesFile ?? base.namesFile,
+    executionProvider: x.provider ?? base.executionProvider,
+    confThreshold: x.confThreshold ?? base.confThreshold,
+    iouThreshold: x.iouThreshold ?? base.iouThreshold,
+    maxDetections: x.maxDetections ?? base.maxDetections,
+    maxBatch: x.maxBatch ?? base.maxBatch,
+    inputSize: x.inputSize,
+  }));
   return { defaultId, models };
 }

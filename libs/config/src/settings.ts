@@ -66,7 +66,12 @@ export function settingNames(tree: SettingsTree): string[] {
 // Schema helpers shared by every role's settings.
 export const int = (min: number, max: number) => z.coerce.number<string>().int().min(min).max(max);
 export const num = (min: number, max: number) => z.coerce.number<string>().min(min).max(max);
-export const list = z.string().transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean));
+export const list = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean),
+);
 export const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');

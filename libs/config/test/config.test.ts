@@ -14,7 +14,14 @@ describe('loadConfig', () => {
     // Distinct defaults, so an edge and a worker (and the gateway) share a host.
     expect(metricsPortFor(c, 'worker').port).not.toBe(metricsPortFor(c, 'edge').port);
     expect(metricsPortFor(loadConfig({ METRICS_PORT: '9999' }), 'worker')).toEqual({ port: 9999, explicit: true });
-    expect(c.batching).toEqual({ maxBatch: 2, maxWaitMs: 0, maxQueue: 64, engines: 1, decodeConcurrency: availableParallelism(), batchSizes: undefined });
+    expect(c.batching).toEqual({
+      maxBatch: 2,
+      maxWaitMs: 0,
+      maxQueue: 64,
+      engines: 1,
+      decodeConcurrency: availableParallelism(),
+      batchSizes: undefined,
+    });
     expect(loadConfig({ EXECUTION_PROVIDER: 'cuda' }).batching.maxBatch).toBe(8);
     expect(loadConfig({ EXECUTION_PROVIDER: 'cuda' }).model.intraOpThreads).toBe(0);
     expect(c.model.intraOpThreads).toBe(availableParallelism());
@@ -28,8 +35,14 @@ describe('loadConfig', () => {
 
   it('parses numbers, booleans and the Redis URL', () => {
     const c = loadConfig({
-      REDIS_URL: 'redis://127.0.0.1:6379/2', MAX_BATCH: '16', MAX_WAIT_MS: '5', CONF_THRESHOLD: '0.5',
-      ALLOW_PROVIDER_FALLBACK: 'true', EXECUTION_PROVIDER: 'cuda', PORT: '', EDGE_ID: 'edge-a',
+      REDIS_URL: 'redis://127.0.0.1:6379/2',
+      MAX_BATCH: '16',
+      MAX_WAIT_MS: '5',
+      CONF_THRESHOLD: '0.5',
+      ALLOW_PROVIDER_FALLBACK: 'true',
+      EXECUTION_PROVIDER: 'cuda',
+      PORT: '',
+      EDGE_ID: 'edge-a',
     });
     expect(c.redisUrl).toBe('redis://127.0.0.1:6379/2');
     expect(c.batching.maxBatch).toBe(16);
@@ -64,9 +77,20 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ AUTH_DISABLED: 'false' })).toThrow(/AUTH_DISABLED/);
     expect(() => loadConfig({ TLS_CERT_FILE: 'cert.pem' })).toThrow(/TLS_KEY_FILE/);
     expect(() => loadConfig({ PORT: '9000', METRICS_PORT: '9000' })).toThrow(/METRICS_PORT/);
-    expect(() => loadConfig({ JWT_SECRET: 'change-me-to-at-least-32-random-characters' })).toThrow(/JWT_SECRET: this is the example value/);
-    const c = loadConfig({ JWT_SECRET: 'x'.repeat(32), ALLOWED_ORIGINS: 'https://a.example, https://b.example', TRUSTED_PROXIES: 'loopback,10.0.0.0/8' });
-    expect(c.auth).toMatchObject({ secret: 'x'.repeat(32), allowedOrigins: ['https://a.example', 'https://b.example'], trustedProxies: ['loopback', '10.0.0.0/8'], allowNoOrigin: true });
+    expect(() => loadConfig({ JWT_SECRET: 'change-me-to-at-least-32-random-characters' })).toThrow(
+      /JWT_SECRET: this is the example value/,
+    );
+    const c = loadConfig({
+      JWT_SECRET: 'x'.repeat(32),
+      ALLOWED_ORIGINS: 'https://a.example, https://b.example',
+      TRUSTED_PROXIES: 'loopback,10.0.0.0/8',
+    });
+    expect(c.auth).toMatchObject({
+      secret: 'x'.repeat(32),
+      allowedOrigins: ['https://a.example', 'https://b.example'],
+      trustedProxies: ['loopback', '10.0.0.0/8'],
+      allowNoOrigin: true,
+    });
   });
 });
 

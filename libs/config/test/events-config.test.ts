@@ -4,13 +4,20 @@ import { ConfigError, loadEventsConfig, loadResultsConfig } from '../src';
 describe('results and events settings', () => {
   it('default to a switched-on results stream of 8 shards and sound rule defaults', () => {
     expect(loadResultsConfig({})).toEqual({ enabled: true, shards: 8, maxLen: 10_000, trackLowThreshold: 0.1 });
-    expect(loadResultsConfig({ RESULTS_STREAM: 'false', RESULTS_SHARDS: '16' })).toMatchObject({ enabled: false, shards: 16 });
+    expect(loadResultsConfig({ RESULTS_STREAM: 'false', RESULTS_SHARDS: '16' })).toMatchObject({
+      enabled: false,
+      shards: 16,
+    });
     const c = loadEventsConfig({});
     expect(c.ruleDefaults).toEqual({ anchor: 'bottom-center', inertia: 2, exitInertia: 2, hysteresis: 0.1 });
     expect(c.tracker).toMatchObject({ confirmHits: 2, lostMs: 2000, matchIou: 0.2, lowMatchIou: 0.5 });
     expect(c).toMatchObject({ site: 'site', leaseMs: 10_000, reorderMs: 500, mqtt: undefined, results: { shards: 8 } });
     expect(c.instanceId).toMatch(/^events-/);
-    expect(loadEventsConfig({ EVENTS_MQTT_URL: 'mqtt://broker:1883' }).mqtt).toMatchObject({ url: 'mqtt://broker:1883', prefix: 'vision', inflight: 100 });
+    expect(loadEventsConfig({ EVENTS_MQTT_URL: 'mqtt://broker:1883' }).mqtt).toMatchObject({
+      url: 'mqtt://broker:1883',
+      prefix: 'vision',
+      inflight: 100,
+    });
   });
 
   it.each([

@@ -7,8 +7,15 @@ describe('loadGatewayConfig', () => {
   it('has the documented defaults', () => {
     const c = loadGatewayConfig(EDGE);
     expect(c).toMatchObject({
-      edgeUrls: ['ws://edge-1:8080/ws/detect'], port: 8090, index: 0, count: 1, maxCameras: 64, camerasFile: undefined, camerasFilePollMs: 1000,
-      tokenFile: undefined, tokenTtlS: 600,
+      edgeUrls: ['ws://edge-1:8080/ws/detect'],
+      port: 8090,
+      index: 0,
+      count: 1,
+      maxCameras: 64,
+      camerasFile: undefined,
+      camerasFilePollMs: 1000,
+      tokenFile: undefined,
+      tokenTtlS: 600,
       ffmpeg: { path: 'ffmpeg', hwaccel: undefined, killGraceMs: 2000, jpegQuality: 5 },
       camera: { defaultFps: 5, maxWidth: 1280, maxHeight: 720, maxFrameBytes: 4 * 1024 * 1024, stallTimeoutMs: 10_000 },
       backoff: { initialMs: 1000, factor: 1.5, maxMs: 30_000, jitter: 0.2, stableMs: 60_000 },
@@ -16,7 +23,13 @@ describe('loadGatewayConfig', () => {
   });
 
   it('parses lists and numbers', () => {
-    const c = loadGatewayConfig({ GATEWAY_EDGE_URLS: 'ws://a/ws/detect, wss://b/ws/detect', GATEWAY_INDEX: '2', GATEWAY_COUNT: '3', CAMERA_DEFAULT_FPS: '2.5', FFMPEG_HWACCEL: 'cuda' });
+    const c = loadGatewayConfig({
+      GATEWAY_EDGE_URLS: 'ws://a/ws/detect, wss://b/ws/detect',
+      GATEWAY_INDEX: '2',
+      GATEWAY_COUNT: '3',
+      CAMERA_DEFAULT_FPS: '2.5',
+      FFMPEG_HWACCEL: 'cuda',
+    });
     expect(c.edgeUrls).toEqual(['ws://a/ws/detect', 'wss://b/ws/detect']);
     expect([c.index, c.count, c.camera.defaultFps, c.ffmpeg.hwaccel]).toEqual([2, 3, 2.5, 'cuda']);
   });
@@ -29,7 +42,10 @@ describe('loadGatewayConfig', () => {
       [{ ...EDGE, CAMERA_DEFAULT_FPS: '0' }, /CAMERA_DEFAULT_FPS/],
       [{ ...EDGE, CAMERA_BACKOFF_INITIAL_MS: '5000', CAMERA_BACKOFF_MAX_MS: '1000' }, /CAMERA_BACKOFF_MAX_MS/],
       [{ ...EDGE, FFMPEG_HWACCEL: 'cuda; rm -rf /' }, /FFMPEG_HWACCEL/],
-      [{ ...EDGE, GATEWAY_TOKEN_FILE: '/run/token', JWT_SECRET: 'x'.repeat(32) }, /GATEWAY_TOKEN_FILE: set it or JWT_SECRET/],
+      [
+        { ...EDGE, GATEWAY_TOKEN_FILE: '/run/token', JWT_SECRET: 'x'.repeat(32) },
+        /GATEWAY_TOKEN_FILE: set it or JWT_SECRET/,
+      ],
     ];
     for (const [env, message] of bad) expect(() => loadGatewayConfig(env), JSON.stringify(env)).toThrow(message);
   });

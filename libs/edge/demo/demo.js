@@ -102,13 +102,20 @@ setInterval(() => {
 function showFeed(feed) {
   $('events-state').textContent = feed.error ?? feed.state;
   $('events-state').dataset.state = feed.state;
-  $('events-list').replaceChildren(...feed.events.map((e) => Object.assign(document.createElement('li'), { textContent: describeEvent(e) })));
+  $('events-list').replaceChildren(
+    ...feed.events.map((e) => Object.assign(document.createElement('li'), { textContent: describeEvent(e) })),
+  );
   if (demo.lastSize) draw(demo.lastDetections, demo.lastSize.width, demo.lastSize.height);
 }
 
 if (params.get('events')) {
   $('events').hidden = false;
-  demo.feed = followEvents({ url: params.get('events'), camera, token: params.get('events_token') || token, onChange: showFeed });
+  demo.feed = followEvents({
+    url: params.get('events'),
+    camera,
+    token: params.get('events_token') || token,
+    onChange: showFeed,
+  });
 }
 
 if (params.get('autostart') === 'camera') $('camera').click();

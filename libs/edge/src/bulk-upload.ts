@@ -21,7 +21,11 @@ const MAX_PENDING_WRITES = 4;
  * completes, with backpressure: the body is paused while writes lag or the byte rate is spent.
  * Every size and count is bounded before it is buffered. Resolves with the image count.
  */
-export function readUpload(req: IncomingMessage, limits: UploadLimits, onImage: (index: number, image: Buffer) => Promise<void>): Promise<number> {
+export function readUpload(
+  req: IncomingMessage,
+  limits: UploadLimits,
+  onImage: (index: number, image: Buffer) => Promise<void>,
+): Promise<number> {
   return new Promise((resolve, reject) => {
     let failed = false;
     let count = 0;
@@ -43,17 +47,21 @@ export function readUpload(req: IncomingMessage, limits: UploadLimits, onImage: 
     };
     const image = (bytes: Buffer, name: string) => {
       if (failed) return;
-      if (!sniffImageFormat(bytes)) return fail(new VisionError('E_UNSUPPORTED_FORMAT', `${name.slice(0, 100)} is not a JPEG, PNG or WebP`));
-      if (++count > limits.maxImages) return fail(new VisionError('E_UPLOAD_TOO_LARGE', `more than ${limits.maxImages} images`));
+      if (!sniffImageFormat(bytes))
+        return fail(new VisionError('E_UNSUPPORTED_FORMAT', `${name.slice(0, 100)} is not a JPEG, PNG or WebP`));
+      if (++count > limits.maxImages)
+        return fail(new VisionError('E_UPLOAD_TOO_LARGE', `more than ${limits.maxImages} images`));
       const index = count - 1;
       pending++;
       if (pending >= MAX_PENDING_WRITES) hold('writes', true);
-      writes = writes.then(() => onImage(index, bytes)).then(
-        () => {
-          if (--pending < MAX_PENDING_WRITES) hold('writes', false);
-        },
-        (err: unknown) => fail(err),
-      );
+      writes = writes
+        .then(() => onImage(index, bytes))
+        .then(
+          () => {
+            if (--pending < MAX_PENDING_WRITES) hold('writes', false);
+          },
+          (err: unknown) => fail(err),
+        );
     };
     /** Buffers one file stream, bounded; calls back with the bytes or fails the upload. */
     const collect = (stream: Readable, name: string, done: (bytes: Buffer) => void) => {
@@ -73,7 +81,8 @@ export function readUpload(req: IncomingMessage, limits: UploadLimits, onImage: 
 
     req.on('data', (c: Buffer) => {
       total += c.length;
-      if (total > limits.maxBytes) return fail(new VisionError('E_UPLOAD_TOO_LARGE', 'the upload exceeds BULK_MAX_UPLOAD_BYTES'));
+      if (total > limits.maxBytes)
+        return fail(new VisionError('E_UPLOAD_TOO_LARGE', 'the upload exceeds BULK_MAX_UPLOAD_BYTES'));
       const wait = limits.throttle(c.length);
       if (wait > 0) {
         hold('rate', true);
@@ -87,14 +96,26 @@ export function readUpload(req: IncomingMessage, limits: UploadLimits, onImage: 
     if (type.startsWith('multipart/form-data')) {
       let bb: busboy.Busboy;
       try {
-        bb = busboy({ headers: req.headers, limits: { files: limits.maxImages + 1, fileSize: limits.maxImageBytes + 1, fields: 0, parts: limits.maxImages + 1 } });
+        bb = busboy({
+          headers: req.headers,
+          limits: {
+            files: limits.maxImages + 1,
+            fileSize: limits.maxImageBytes + 1,
+            fields: 0,
+            parts: limits.maxImages + 1,
+          },
+        });
       } catch (err) {
         return fail(new VisionError('E_BAD_REQUEST', `bad multipart body: ${(err as Error).message}`));
       }
-      bb.on('file', (_field, stream, info) => collect(stream, info.filename ?? 'part', (b) => image(b, info.filename ?? 'part')));
+      bb.on('file', (_field, stream, info) =>
+        collect(stream, info.filename ?? 'part', (b) => image(b, info.filename ?? 'part')),
+      );
       bb.on('filesLimit', () => fail(new VisionError('E_UPLOAD_TOO_LARGE', `more than ${limits.maxImages} images`)));
       bb.on('partsLimit', () => fail(new VisionError('E_UPLOAD_TOO_LARGE', 'too many parts')));
-      bb.on('fieldsLimit', () => fail(new VisionError('E_BAD_REQUEST', 'only file parts are accepted (options go in the query string)')));
+      bb.on('fieldsLimit', () =>
+        fail(new VisionError('E_BAD_REQUEST', 'only file parts are accepted (options go in the query string)')),
+      );
       bb.on('error', (err) => fail(new VisionError('E_BAD_REQUEST', `bad multipart body: ${(err as Error).message}`)));
       bb.on('close', finished);
       req.pipe(bb);

@@ -2,8 +2,15 @@ import type WebSocket from 'ws';
 import { streamAllowed, type Principal } from '@vision/auth';
 import { frameCost, TokenBucket } from '@vision/transport';
 import {
-  ERROR_CODES, imageDimensions, sniffImageFormat, toWireError, VisionError,
-  type AuthAcceptedMessage, type ErrorCode, type HelloMessage, type ModelSelectedMessage,
+  ERROR_CODES,
+  imageDimensions,
+  sniffImageFormat,
+  toWireError,
+  VisionError,
+  type AuthAcceptedMessage,
+  type ErrorCode,
+  type HelloMessage,
+  type ModelSelectedMessage,
 } from '@vision/wire';
 import type { EdgeFrame, FrameLedger, Settled } from './frame-ledger';
 import type { ReplyFormat } from './reply-format';
@@ -20,8 +27,15 @@ const CLOSE_GRACE_MS = 1000;
 const VIOLATION_WINDOW_MS = 10_000;
 /** Codes a client earns by what it sends (server-side conditions like E_OVERLOADED do not count). */
 const VIOLATIONS = new Set<ErrorCode>([
-  'E_RATE_LIMITED', 'E_MESSAGE_TOO_LARGE', 'E_BAD_MESSAGE', 'E_BAD_HEADER', 'E_EMPTY_FRAME',
-  'E_FRAME_TOO_LARGE', 'E_UNSUPPORTED_FORMAT', 'E_FORBIDDEN', 'E_UNKNOWN_MODEL',
+  'E_RATE_LIMITED',
+  'E_MESSAGE_TOO_LARGE',
+  'E_BAD_MESSAGE',
+  'E_BAD_HEADER',
+  'E_EMPTY_FRAME',
+  'E_FRAME_TOO_LARGE',
+  'E_UNSUPPORTED_FORMAT',
+  'E_FORBIDDEN',
+  'E_UNKNOWN_MODEL',
 ]);
 
 export interface SessionLimits {
@@ -90,7 +104,13 @@ export class ClientSession {
     this.lastMessageAt = receivedAt;
     // Cheapest checks first: a flood costs one bucket lookup per message, then the connection.
     const wait = this.messages.take();
-    if (wait > 0) return this.sendError(undefined, undefined, new VisionError('E_RATE_LIMITED', 'messages/s', { retryAfterMs: wait }), receivedAt);
+    if (wait > 0)
+      return this.sendError(
+        undefined,
+        undefined,
+        new VisionError('E_RATE_LIMITED', 'messages/s', { retryAfterMs: wait }),
+        receivedAt,
+      );
     if (!isBinary) return this.onText(data, receivedAt);
     let parsed: ReturnType<ReplyFormat['parse']>;
     try {
@@ -107,7 +127,8 @@ export class ClientSession {
     if (image.length === 0) return reject('E_EMPTY_FRAME');
     if (image.length > this.limits.maxFrameBytes) return reject('E_FRAME_TOO_LARGE');
     if (!sniffImageFormat(image)) return reject('E_UNSUPPORTED_FORMAT');
-    if (!streamAllowed(this.principal, header?.streamId)) return reject('E_FORBIDDEN', `stream ${header?.streamId} not in the token`);
+    if (!streamAllowed(this.principal, header?.streamId))
+      return reject('E_FORBIDDEN', `stream ${header?.streamId} not in the token`);
 
     const frame: EdgeFrame = {
       connId: this.connId,
@@ -196,8 +217,15 @@ export class ClientSession {
 
   private onText(data: Buffer, receivedAt: number): void {
     // Refused before any parse: a 16 MB text message must not reach JSON.parse.
-    if (data.length > MAX_TEXT_BYTES) return this.sendError(undefined, undefined, new VisionError('E_MESSAGE_TOO_LARGE'), receivedAt);
-    if (!this.format.controlMessages) return this.sendError(undefined, undefined, new VisionError('E_BAD_MESSAGE', 'send images as binary messages'), receivedAt);
+    if (data.length > MAX_TEXT_BYTES)
+      return this.sendError(undefined, undefined, new VisionError('E_MESSAGE_TOO_LARGE'), receivedAt);
+    if (!this.format.controlMessages)
+      return this.sendError(
+        undefined,
+        undefined,
+        new VisionError('E_BAD_MESSAGE', 'send images as binary messages'),
+        receivedAt,
+      );
     let msg: { type?: unknown; ts?: unknown; token?: unknown; model?: unknown; streamId?: unknown } | undefined;
     try {
       const parsed: unknown = JSON.parse(data.toString('utf8'));
@@ -208,7 +236,11 @@ export class ClientSession {
     if (msg?.type === 'ping') return this.send({ type: 'pong', ...(typeof msg.ts === 'number' ? { ts: msg.ts } : {}) });
     if (msg?.type === 'hello') return this.send(this.host.hello(this));
     if (msg?.type === 'auth' && typeof msg.token === 'string') return this.refreshToken(msg.token, receivedAt);
-    if (msg?.type === 'model' && typeof msg.model === 'string' && (msg.streamId === undefined || typeof msg.streamId === 'string')) {
+    if (
+      msg?.type === 'model' &&
+      typeof msg.model === 'string' &&
+      (msg.streamId === undefined || typeof msg.streamId === 'string')
+    ) {
       return this.chooseModel(msg.model, msg.streamId, receivedAt);
     }
     this.sendError(undefined, undefined, new VisionError('E_BAD_MESSAGE', 'unknown control message'), receivedAt);
@@ -217,9 +249,13 @@ export class ClientSession {
   private chooseModel(choice: string, streamId: string | undefined, receivedAt: number): void {
     let chosen: { id: string; version: string };
     try {
-      if (streamId !== undefined && !streamAllowed(this.principal, streamId)) throw new VisionError('E_FORBIDDEN', `stream ${streamId} not in the token`);
+      if (streamId !== undefined && !streamAllowed(this.principal, streamId))
+        throw new VisionError('E_FORBIDDEN', `stream ${streamId} not in the token`);
       if (streamId !== undefined && !this.streamModels.has(streamId) && this.streamModels.size >= MAX_STREAM_MODELS) {
-        throw new VisionError('E_BAD_MESSAGE', `at most ${MAX_STREAM_MODELS} streams per connection may choose their own model`);
+        throw new VisionError(
+          'E_BAD_MESSAGE',
+          `at most ${MAX_STREAM_MODELS} streams per connection may choose their own model`,
+        );
       }
       chosen = this.host.chooseModel(this.principal, choice);
     } catch (err) {
@@ -227,7 +263,12 @@ export class ClientSession {
     }
     if (streamId === undefined) this.model = chosen.id;
     else this.streamModels.set(streamId, chosen.id);
-    this.send({ type: 'model', model: chosen.id, version: chosen.version, ...(streamId !== undefined ? { streamId } : {}) } satisfies ModelSelectedMessage);
+    this.send({
+      type: 'model',
+      model: chosen.id,
+      version: chosen.version,
+      ...(streamId !== undefined ? { streamId } : {}),
+    } satisfies ModelSelectedMessage);
   }
 
   private refreshToken(token: string, receivedAt: number): void {
@@ -236,7 +277,11 @@ export class ClientSession {
         if (this.closed) return;
         this.principal = p;
         this.armExpiry();
-        this.send({ type: 'auth', ok: true, ...(p.expiresAt ? { tokenExpiresAt: p.expiresAt } : {}) } satisfies AuthAcceptedMessage);
+        this.send({
+          type: 'auth',
+          ok: true,
+          ...(p.expiresAt ? { tokenExpiresAt: p.expiresAt } : {}),
+        } satisfies AuthAcceptedMessage);
       },
       (err: unknown) => this.sendError(undefined, undefined, err, receivedAt),
     );
@@ -249,7 +294,10 @@ export class ClientSession {
     if (at === undefined) return;
     // setTimeout's limit is ~24.8 days; longer tokens are re-armed when they get closer.
     const ms = Math.min(at + this.limits.clockSkewMs - Date.now(), 2 ** 31 - 1);
-    this.expiryTimer = setTimeout(() => (Date.now() >= at + this.limits.clockSkewMs ? this.closeWith('E_TOKEN_EXPIRED') : this.armExpiry()), Math.max(0, ms));
+    this.expiryTimer = setTimeout(
+      () => (Date.now() >= at + this.limits.clockSkewMs ? this.closeWith('E_TOKEN_EXPIRED') : this.armExpiry()),
+      Math.max(0, ms),
+    );
     this.expiryTimer.unref();
   }
 

@@ -12,7 +12,14 @@ import { loadModelRepository, metricsPortFor, TIMINGS, type AppConfig } from '@v
 import { OutageLog, throttledWarn } from '@vision/runtime';
 import { serveMetrics } from '@vision/metrics';
 import { FRAME_HEADER_MAX_BYTES, VisionError } from '@vision/wire';
-import { admissionFrom, MemoryConnectionLeases, RedisConnectionLeases, RedisEdgeTransport, ShardedEdgeTransport, type EdgeTransport } from '@vision/transport';
+import {
+  admissionFrom,
+  MemoryConnectionLeases,
+  RedisConnectionLeases,
+  RedisEdgeTransport,
+  ShardedEdgeTransport,
+  type EdgeTransport,
+} from '@vision/transport';
 import type { EdgeContext } from './edge-context';
 import { EdgeModule } from './edge.module';
 import { EdgeService } from './edge.service';
@@ -32,7 +39,10 @@ export interface EdgeRuntime {
   stop(): Promise<void>;
 }
 
-export type EdgeRuntimeInput = Omit<EdgeContext, 'transport' | 'leases' | 'verifier' | 'catalog' | 'revocations' | 'warn'> &
+export type EdgeRuntimeInput = Omit<
+  EdgeContext,
+  'transport' | 'leases' | 'verifier' | 'catalog' | 'revocations' | 'warn'
+> &
   Partial<Pick<EdgeContext, 'transport' | 'leases' | 'catalog' | 'revocations'>> & {
     /** The embedded server (`npm start`): may run without a key source (authentication off, logged loudly), and takes the server's ops port. */
     demo?: boolean;
@@ -49,17 +59,32 @@ export async function startEdgeRuntime(input: EdgeRuntimeInput): Promise<EdgeRun
   const outage = new OutageLog(log, 'redis', TIMINGS.outageReminderMs);
   const transport = input.transport ?? redisTransport(config, outage);
   // Connection leases and revocations live on the first shard: small, and one place keeps them exact.
-  const shared = config.redisUrl ? { url: config.redisUrl, prefix: config.redisPrefix, onState: outage.onState } : undefined;
+  const shared = config.redisUrl
+    ? { url: config.redisUrl, prefix: config.redisPrefix, onState: outage.onState }
+    : undefined;
   const leases = input.leases ?? (shared ? new RedisConnectionLeases(shared) : new MemoryConnectionLeases());
   const revocations = input.revocations ?? (shared ? new RedisRevocations(shared) : new MemoryRevocations());
   const catalog = input.catalog ?? new ModelCatalog(() => loadModelRepository(config));
-  const bulk = input.bulk ?? (config.redisUrl && !input.transport ? new BulkJobs(config.redisUrl, config.redisPrefix, config.bulk) : undefined);
+  const bulk =
+    input.bulk ??
+    (config.redisUrl && !input.transport ? new BulkJobs(config.redisUrl, config.redisPrefix, config.bulk) : undefined);
   const warn = throttledWarn(log);
-  const ctx: EdgeContext = { ...input, transport, leases, revocations, verifier, catalog, warn, ...(bulk ? { bulk } : {}) };
+  const ctx: EdgeContext = {
+    ...input,
+    transport,
+    leases,
+    revocations,
+    verifier,
+    catalog,
+    warn,
+    ...(bulk ? { bulk } : {}),
+  };
   const app = await NestFactory.create<NestExpressApplication>(EdgeModule.forRoot(ctx), {
     logger: new PinoNestLogger(log),
     bodyParser: false,
-    ...(config.tls ? { httpsOptions: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } } : {}),
+    ...(config.tls
+      ? { httpsOptions: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } }
+      : {}),
   });
   app.disable('x-powered-by');
   app.useGlobalFilters(new WireErrorFilter());
@@ -83,9 +108,24 @@ export async function startEdgeRuntime(input: EdgeRuntimeInput): Promise<EdgeRun
   await app.listen(config.port, config.host);
   const port = (server.address() as AddressInfo).port;
   input.metrics.observeQueue(() => transport.health(catalog.ids()));
-  const metricsServer = await serveMetrics(input.metrics, metricsPortFor(config, input.demo === true ? 'server' : 'edge'), config.host, log);
+  const metricsServer = await serveMetrics(
+    input.metrics,
+    metricsPortFor(config, input.demo === true ? 'server' : 'edge'),
+    config.host,
+    log,
+  );
   const metricsPort = (metricsServer.address() as AddressInfo).port;
-  log.info({ edgeId: config.edgeId, port, metricsPort, tls: Boolean(config.tls), auth: verifier ? 'jwt' : 'off', transport: transport.kind }, 'edge listening');
+  log.info(
+    {
+      edgeId: config.edgeId,
+      port,
+      metricsPort,
+      tls: Boolean(config.tls),
+      auth: verifier ? 'jwt' : 'off',
+      transport: transport.kind,
+    },
+    'edge listening',
+  );
   let stopped: Promise<void> | undefined;
   return {
     app,
@@ -130,7 +170,9 @@ function verifierFor(config: AppConfig, log: Logger, demo: boolean): TokenVerifi
   }
   if (a.secret || a.jwksFile || a.jwksUrl) return TokenVerifier.create(a);
   if (demo) {
-    log.warn('AUTHENTICATION DISABLED: embedded demo without JWT_SECRET / JWKS_FILE / JWKS_URL; any client and any browser Origin is accepted; do not expose this port');
+    log.warn(
+      'AUTHENTICATION DISABLED: embedded demo without JWT_SECRET / JWKS_FILE / JWKS_URL; any client and any browser Origin is accepted; do not expose this port',
+    );
     return undefined;
   }
   throw new VisionError('E_CONFIG', 'an edge needs JWT_SECRET, JWKS_FILE or JWKS_URL (or AUTH_DISABLED=true)');
@@ -140,21 +182,33 @@ function verifierFor(config: AppConfig, log: Logger, demo: boolean): TokenVerifi
 function checkConnectionCap(config: AppConfig): void {
   let soft: number | undefined;
   try {
-    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
     const v = line?.split(/\s{2,}/)[1];
     soft = v && v !== 'unlimited' ? Number(v) : undefined;
   } catch {
     soft = undefined; // not Linux: nothing to check against
   }
   if (soft !== undefined && config.limits.maxConnections > soft - FD_RESERVE) {
-    throw new VisionError('E_CONFIG', `MAX_CONNECTIONS (${config.limits.maxConnections}) must be at most the open-file limit (${soft}) minus ${FD_RESERVE}`);
+    throw new VisionError(
+      'E_CONFIG',
+      `MAX_CONNECTIONS (${config.limits.maxConnections}) must be at most the open-file limit (${soft}) minus ${FD_RESERVE}`,
+    );
   }
 }
 
 function redisTransport(config: AppConfig, outage: OutageLog): EdgeTransport {
   if (!config.redisUrl) throw new VisionError('E_CONFIG', 'REDIS_URL must be set for a stand-alone edge');
   const shards = config.redisUrls.map(
-    (url) => new RedisEdgeTransport({ url, prefix: config.redisPrefix, admission: admissionFrom(config), maxLen: config.streams.maxLen, onState: outage.onState }),
+    (url) =>
+      new RedisEdgeTransport({
+        url,
+        prefix: config.redisPrefix,
+        admission: admissionFrom(config),
+        maxLen: config.streams.maxLen,
+        onState: outage.onState,
+      }),
   );
   return shards.length === 1 ? shards[0] : new ShardedEdgeTransport(shards);
 }

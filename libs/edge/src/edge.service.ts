@@ -32,7 +32,19 @@ export const edgeProviders = [
     provide: Gatekeeper,
     inject: [EDGE_CONTEXT],
     useFactory: (ctx: EdgeContext) =>
-      new Gatekeeper({ auth: ctx.config.auth, limits: ctx.config.limits, verifier: ctx.verifier, revocations: ctx.revocations, leases: ctx.leases, metrics: ctx.metrics, log: ctx.log, warn: ctx.warn }, randomBytes(3).toString('hex')),
+      new Gatekeeper(
+        {
+          auth: ctx.config.auth,
+          limits: ctx.config.limits,
+          verifier: ctx.verifier,
+          revocations: ctx.revocations,
+          leases: ctx.leases,
+          metrics: ctx.metrics,
+          log: ctx.log,
+          warn: ctx.warn,
+        },
+        randomBytes(3).toString('hex'),
+      ),
   },
   {
     provide: FrameLedger,
@@ -71,7 +83,12 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
       idleTimeoutMs: limits.idleTimeoutMs,
       messageTimeoutMs: limits.messageTimeoutMs,
       maxUnfinishedBytes: limits.maxUnfinishedBytes,
-      onHold: (_c, held) => ctx.warn('unfinished-budget', { held, budget: limits.maxUnfinishedBytes }, 'MAX_UNFINISHED_BYTES: a connection holding more than its share of unfinished bytes waits for room'),
+      onHold: (_c, held) =>
+        ctx.warn(
+          'unfinished-budget',
+          { held, budget: limits.maxUnfinishedBytes },
+          'MAX_UNFINISHED_BYTES: a connection holding more than its share of unfinished bytes waits for room',
+        ),
     });
   }
 
@@ -98,7 +115,10 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
           cursor = r.cursor;
           if (r.tokenIds.length === 0) return;
           const ids = new Set(r.tokenIds);
-          this.registry.closeWhere((c) => c.session.principal.tokenId !== undefined && ids.has(c.session.principal.tokenId), 'E_TOKEN_REVOKED');
+          this.registry.closeWhere(
+            (c) => c.session.principal.tokenId !== undefined && ids.has(c.session.principal.tokenId),
+            'E_TOKEN_REVOKED',
+          );
         })
         .catch(() => undefined) // the outage is logged by the connection's own watcher; the next tick retries
         .finally(() => (checking = false));
@@ -175,7 +195,11 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
     const m = this.ctx.metrics;
     m.edgeFrames.inc({ outcome });
     if (outcome === 'result') m.edgeLatency.observe((Date.now() - receivedAt) / 1000);
-    if (streamId !== undefined) m.streamFrame(streamId, outcome === 'result' ? 'result' : outcome === 'E_DROPPED' || outcome === 'E_EXPIRED' ? 'skipped' : 'error');
+    if (streamId !== undefined)
+      m.streamFrame(
+        streamId,
+        outcome === 'result' ? 'result' : outcome === 'E_DROPPED' || outcome === 'E_EXPIRED' ? 'skipped' : 'error',
+      );
   }
 
   rejected(code: ErrorCode): void {
@@ -235,7 +259,8 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
     // could discard the last replies still in their send buffers.
     const sockets = [...this.registry.values()].map((c) => c.ws);
     const closing = sockets.map(
-      (ws) => new Promise<void>((resolve) => (ws.readyState === ws.CLOSED ? resolve() : ws.once('close', () => resolve()))),
+      (ws) =>
+        new Promise<void>((resolve) => (ws.readyState === ws.CLOSED ? resolve() : ws.once('close', () => resolve()))),
     );
     for (const ws of sockets) ws.close(1001, 'server going away');
     await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, CLOSE_HANDSHAKE_MS))]);

@@ -67,7 +67,10 @@ export class FrameLedger {
     const key = `${f.connId}.${++this.seq}`;
     // The edge answers by deadline + margin whatever happens downstream (a lost pub/sub message,
     // a dead worker): a client is never left waiting.
-    const timer = setTimeout(() => this.fail(key, new VisionError('E_TIMEOUT')), f.deadline + this.resultMarginMs - Date.now());
+    const timer = setTimeout(
+      () => this.fail(key, new VisionError('E_TIMEOUT')),
+      f.deadline + this.resultMarginMs - Date.now(),
+    );
     this.open.set(key, { frame: f, timer, onSettled });
     const keys = this.byConn.get(f.connId);
     if (keys) keys.add(key);
@@ -78,14 +81,20 @@ export class FrameLedger {
       return this.fail(key, err);
     }
     const { image, ...meta } = f;
-    this.transport.submit({ ...meta, key, edgeId: this.edgeId, bytes: image.length, image }).catch((err: unknown) => this.fail(key, err));
+    this.transport
+      .submit({ ...meta, key, edgeId: this.edgeId, bytes: image.length, image })
+      .catch((err: unknown) => this.fail(key, err));
   }
 
   /** An outcome from a worker. Unknown or late keys (already settled) are ignored. */
   onOutcome(m: FrameOutcomeMessage): void {
     const e = this.take(m.key);
     if (!e) return;
-    e.onSettled(m.ok ? { ok: true, result: resultOf(m, e.frame.receivedAt) } : { ok: false, error: new VisionError(m.error.code) });
+    e.onSettled(
+      m.ok
+        ? { ok: true, result: resultOf(m, e.frame.receivedAt) }
+        : { ok: false, error: new VisionError(m.error.code) },
+    );
   }
 
   /** Settles every open frame with `code` (the queue connection dropped, or the edge drains). */

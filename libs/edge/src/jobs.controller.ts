@@ -31,7 +31,8 @@ export class JobsController {
       // Everything that can be refused is refused before the body is read.
       const model = this.ctx.catalog.resolve(queryParam(req, 'model'), principal);
       const hook = queryParam(req, 'webhook');
-      if (hook && !cfg.webhookSecret) throw new VisionError('E_BAD_REQUEST', 'webhooks need BULK_WEBHOOK_SECRET on this site');
+      if (hook && !cfg.webhookSecret)
+        throw new VisionError('E_BAD_REQUEST', 'webhooks need BULK_WEBHOOK_SECRET on this site');
       const webhook = hook ? checkWebhookUrl(hook, cfg.webhookHosts) : undefined;
       // Without a declared length (chunked), the upload limit is reserved and trimmed once read.
       const declared = Number(req.headers['content-length'] ?? cfg.maxUploadBytes);
@@ -40,7 +41,12 @@ export class JobsController {
       let count: number;
       let bytes = 0;
       try {
-        const limits = { maxBytes: cfg.maxUploadBytes, maxImages: cfg.maxImages, maxImageBytes: this.ctx.config.frames.maxFrameBytes, throttle };
+        const limits = {
+          maxBytes: cfg.maxUploadBytes,
+          maxImages: cfg.maxImages,
+          maxImageBytes: this.ctx.config.frames.maxFrameBytes,
+          throttle,
+        };
         count = await readUpload(req, limits, (i, b) => {
           bytes += b.length;
           return bulk.putImage(id, i, b);

@@ -35,8 +35,10 @@ export class ModelCatalog {
   /** The model a choice names (none: the default), if it exists and the principal may use it. */
   resolve(choice: string | null | undefined, principal: Pick<Principal, 'models'>): string {
     const id = choice || this.repo.defaultId;
-    if (!this.repo.models.some((m) => m.id === id)) throw new VisionError('E_UNKNOWN_MODEL', `no model "${id.slice(0, 64)}"`);
-    if (principal.models && !principal.models.includes(id)) throw new VisionError('E_FORBIDDEN', `model ${id} not in the token`);
+    if (!this.repo.models.some((m) => m.id === id))
+      throw new VisionError('E_UNKNOWN_MODEL', `no model "${id.slice(0, 64)}"`);
+    if (principal.models && !principal.models.includes(id))
+      throw new VisionError('E_FORBIDDEN', `model ${id} not in the token`);
     return id;
   }
 }

@@ -47,7 +47,14 @@ export class ModelsController {
           platform: 'onnxruntime_onnx',
           ready: (s?.workers ?? 0) > 0,
           default: id === catalog.defaultId,
-          ...(a ? { inputs: [{ name: 'images', datatype: 'FP32', shape: a.inputShape }], classes: a.classes, layout: a.layout, loadedVersion: a.version } : {}),
+          ...(a
+            ? {
+                inputs: [{ name: 'images', datatype: 'FP32', shape: a.inputShape }],
+                classes: a.classes,
+                layout: a.layout,
+                loadedVersion: a.version,
+              }
+            : {}),
         };
       });
       res.status(200).json({ default: catalog.defaultId, models });

@@ -55,7 +55,8 @@ export class ReadLimiter {
   /** Counts a user of the subject's shared bucket (a socket or a request body); `release` ends it. */
   hold(subject: string): { bucket: TokenBucket; sockets: number } {
     let shared = this.subjects.get(subject);
-    if (!shared) this.subjects.set(subject, (shared = { bucket: new TokenBucket(this.limits.subjectBytesPerSecond), sockets: 0 }));
+    if (!shared)
+      this.subjects.set(subject, (shared = { bucket: new TokenBucket(this.limits.subjectBytesPerSecond), sockets: 0 }));
     shared.sockets++;
     return shared;
   }

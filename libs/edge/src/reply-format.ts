@@ -1,5 +1,11 @@
 import {
-  parseFrame, PROTOCOL_V1, type ErrorReply, type FrameHeader, type GoAwayMessage, type ResultReply, type WireError,
+  parseFrame,
+  PROTOCOL_V1,
+  type ErrorReply,
+  type FrameHeader,
+  type GoAwayMessage,
+  type ResultReply,
+  type WireError,
 } from '@vision/wire';
 import type { EdgeFrame, FrameResult } from './frame-ledger';
 

@@ -37,7 +37,10 @@ export class VisionWsAdapter extends WsAdapter {
       allowSynchronousEvents: false,
       // Only yolo.v1 is ever chosen: a `bearer.<jwt>` entry carries a token and must not be echoed back.
       handleProtocols: (protocols) => (protocols.has(PROTOCOL_V1) ? PROTOCOL_V1 : false),
-      verifyClient: (info: { req: IncomingMessage }, cb: (ok: boolean, code?: number, message?: string, headers?: Record<string, string>) => void) => {
+      verifyClient: (
+        info: { req: IncomingMessage },
+        cb: (ok: boolean, code?: number, message?: string, headers?: Record<string, string>) => void,
+      ) => {
         this.opts.admit(info.req).then(
           () => cb(true),
           (err: unknown) => {
@@ -63,20 +66,26 @@ export class VisionWsAdapter extends WsAdapter {
     server.removeAllListeners('upgrade');
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       const path = new URL(req.url ?? '/', 'ws://edge').pathname;
-      const known = (this.wsServersRegistry.get(port) ?? []).some((ws: WebSocketServer & { path?: string }) => ws.path === path);
+      const known = (this.wsServersRegistry.get(port) ?? []).some(
+        (ws: WebSocketServer & { path?: string }) => ws.path === path,
+      );
       if (known) {
         for (const l of nests) (l as (...a: unknown[]) => void).call(server, req, socket, head);
         return;
       }
       const body = JSON.stringify({ error: wireError('E_NO_ROUTE') });
-      socket.end(`HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
     });
     return server;
   }
 
   // Nest logs every client socket error at error level: a client could flood our logs at will.
   override bindErrorHandler(server: { on(event: string, cb: (...a: never[]) => void): void }) {
-    server.on('connection', (ws: { on(e: 'error', cb: (err: Error) => void): void }) => ws.on('error', (err) => this.opts.onClientError(err)));
+    server.on('connection', (ws: { on(e: 'error', cb: (err: Error) => void): void }) =>
+      ws.on('error', (err) => this.opts.onClientError(err)),
+    );
     server.on('error', (err: Error) => this.opts.onClientError(err));
     return server;
   }

@@ -9,7 +9,10 @@ afterEach(() => {
 });
 
 /** A server socket with the limiter attached, and a client that writes `bytes` at once. */
-async function pair(limiter: ReadLimiter, subject: string): Promise<{ received: Promise<number>; write: (n: number) => void }> {
+async function pair(
+  limiter: ReadLimiter,
+  subject: string,
+): Promise<{ received: Promise<number>; write: (n: number) => void }> {
   let accepted!: (s: Socket) => void;
   const got = new Promise<Socket>((r) => (accepted = r));
   const server = createServer((s) => accepted(s));
@@ -25,7 +28,9 @@ async function pair(limiter: ReadLimiter, subject: string): Promise<{ received: 
   let expected = 0;
   let total = 0;
   const t0 = Date.now();
-  const received = new Promise<number>((resolve) => socket.on('data', (c: Buffer) => (total += c.length) >= expected && resolve(Date.now() - t0)));
+  const received = new Promise<number>((resolve) =>
+    socket.on('data', (c: Buffer) => (total += c.length) >= expected && resolve(Date.now() - t0)),
+  );
   return { received, write: (n) => ((expected = n), client.write(Buffer.alloc(n, 1))) };
 }
 

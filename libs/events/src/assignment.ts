@@ -8,7 +8,12 @@ const FORBIDDEN = 1e6;
  * dependency-free, rectangular matrices), keeping only pairs cheaper than `gate`.
  * `cost(r, c)` returns Infinity for pairs that may never match (another class).
  */
-export function assign(rows: number, cols: number, cost: (r: number, c: number) => number, gate: number): { pairs: [number, number][]; freeRows: number[]; freeCols: number[] } {
+export function assign(
+  rows: number,
+  cols: number,
+  cost: (r: number, c: number) => number,
+  gate: number,
+): { pairs: [number, number][]; freeRows: number[]; freeCols: number[] } {
   const pairs: [number, number][] = [];
   if (rows && cols) {
     const m: number[][] = [];

@@ -105,14 +105,20 @@ export class CameraPipeline {
       );
       r.overflow += step.overflow;
       const observed: Observation[] = step.observed.map(({ track, box }) => ({ track, box, cls: name(track.cls) }));
-      const removed: Observation[] = step.removed.map((track) => ({ track, box: kalmanBox(track.kf), cls: name(track.cls) }));
+      const removed: Observation[] = step.removed.map((track) => ({
+        track,
+        box: kalmanBox(track.kf),
+        cls: name(track.cls),
+      }));
       const drafts = this.engine.step(rules, { ts: e.ts, w: e.w, h: e.h, observed, removed });
       for (const d of drafts) {
         if (d.direction) r.crossings.push({ rule: d.rule.id, direction: d.direction });
         if (!d.silent) r.events.push(this.toEvent(d, e.ts, e.frame));
       }
       if (wantLive) {
-        const tracks = observed.filter((o) => o.track.phase === 'confirmed').map((o) => [o.track.id, o.cls, ...roundBox(o.box)] as LiveTracks['tracks'][number]);
+        const tracks = observed
+          .filter((o) => o.track.phase === 'confirmed')
+          .map((o) => [o.track.id, o.cls, ...roundBox(o.box)] as LiveTracks['tracks'][number]);
         r.live.push({ camera: this.camera, ts: e.ts, w: e.w, h: e.h, tracks });
       }
     }
@@ -126,13 +132,24 @@ export class CameraPipeline {
     const ts = this.buffer.lastReleasedTs;
     if (!ended.length || !this.last || !Number.isFinite(ts)) return events;
     const names = this.last.names;
-    const removed = ended.map((track) => ({ track, box: kalmanBox(track.kf), cls: names[track.cls] ?? String(track.cls) }));
-    for (const d of this.engine.step(rules, { ts, w: this.last.w, h: this.last.h, observed: [], removed })) events.push(this.toEvent(d, ts, -1));
+    const removed = ended.map((track) => ({
+      track,
+      box: kalmanBox(track.kf),
+      cls: names[track.cls] ?? String(track.cls),
+    }));
+    for (const d of this.engine.step(rules, { ts, w: this.last.w, h: this.last.h, observed: [], removed }))
+      events.push(this.toEvent(d, ts, -1));
     return events;
   }
 
   snapshot(): CameraSnapshot {
-    return { v: 1, reorder: this.buffer.snapshot(), tracker: this.tracker.snapshot(), rules: this.engine.snapshot(), last: this.last };
+    return {
+      v: 1,
+      reorder: this.buffer.snapshot(),
+      tracker: this.tracker.snapshot(),
+      rules: this.engine.snapshot(),
+      last: this.last,
+    };
   }
 
   private toEvent(d: DraftEvent, ts: number, frame: number): SiteEvent {

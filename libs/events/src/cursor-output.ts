@@ -85,9 +85,15 @@ export class CursorOutput {
       try {
         await this.ready();
         if (this.stopped) break;
-        const res = (await this.d.reader.xread('COUNT', this.batch, 'BLOCK', BLOCK_MS, 'STREAMS', ...shards.map((s) => this.d.keys.events(s)), ...shards.map((s) => this.cursors.get(s)!))) as
-          | [string, [string, string[]][]][]
-          | null;
+        const res = (await this.d.reader.xread(
+          'COUNT',
+          this.batch,
+          'BLOCK',
+          BLOCK_MS,
+          'STREAMS',
+          ...shards.map((s) => this.d.keys.events(s)),
+          ...shards.map((s) => this.cursors.get(s)!),
+        )) as [string, [string, string[]][]][] | null;
         if (!res) continue;
         const items: StoredEvent[] = [];
         const last = new Map<number, string>();
@@ -108,7 +114,11 @@ export class CursorOutput {
         }
       } catch (err) {
         if (this.stopped) break;
-        this.warn(`E_OUTPUT_${this.name}`, { output: this.name, err: (err as Error).message }, 'output stalled; retrying');
+        this.warn(
+          `E_OUTPUT_${this.name}`,
+          { output: this.name, err: (err as Error).message },
+          'output stalled; retrying',
+        );
         await sleep(500);
       }
     }
@@ -116,7 +126,13 @@ export class CursorOutput {
 
   private async persist(shard: number, token: string, id: string): Promise<boolean> {
     const k = this.d.keys;
-    return (await eventsScripts.cursor.run(this.d.cmd, { lease: k.lease(shard), checkpoint: k.checkpoint(shard) }, { token, field: `out:${this.name}`, id })) === 1;
+    return (
+      (await eventsScripts.cursor.run(
+        this.d.cmd,
+        { lease: k.lease(shard), checkpoint: k.checkpoint(shard) },
+        { token, field: `out:${this.name}`, id },
+      )) === 1
+    );
   }
 }
 

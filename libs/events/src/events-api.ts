@@ -31,10 +31,15 @@ export function eventsApi(d: ApiDeps): (req: IncomingMessage, res: ServerRespons
   return (req, res) => {
     handle(d, req, res).catch((err: unknown) => {
       const e =
-        err instanceof ApiError ? err : err instanceof RuleError ? new ApiError(RULE_STATUS[err.code], err.code, err.message, err.field) : undefined;
+        err instanceof ApiError
+          ? err
+          : err instanceof RuleError
+            ? new ApiError(RULE_STATUS[err.code], err.code, err.message, err.field)
+            : undefined;
       if (!e) d.log.error({ err: (err as Error).message, url: req.url }, 'events API failed');
       const out = e ?? new ApiError(500, 'E_INTERNAL', 'unexpected server error');
-      if (!res.headersSent) res.writeHead(out.status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: out }));
+      if (!res.headersSent)
+        res.writeHead(out.status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: out }));
       else res.destroy();
     });
   };
@@ -48,24 +53,38 @@ async function handle(d: ApiDeps, req: IncomingMessage, res: ServerResponse): Pr
   } catch {
     throw new ApiError(400, 'E_BAD_REQUEST', 'the path is not valid percent-encoding');
   }
-  const json = (status: number, body: unknown): void => void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  const json = (status: number, body: unknown): void =>
+    void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   if (parts[0] !== 'v1' || parts[1] !== 'events') throw new ApiError(404, 'E_NOT_FOUND', 'no such route');
   const write = req.method === 'PUT' || req.method === 'DELETE';
   const p = await d.auth.principal(req, write ? WRITE_SCOPE : READ_SCOPE, url);
   const camera = parts[3];
-  if (camera !== undefined && !d.auth.cameraAllowed(p, camera)) throw new ApiError(403, 'E_FORBIDDEN', `the token does not cover camera ${camera}`);
-  const route = `${req.method} ${parts.slice(2).map((x, i) => (i === 1 || i === 3 ? ':' : x)).join('/')}`;
+  if (camera !== undefined && !d.auth.cameraAllowed(p, camera))
+    throw new ApiError(403, 'E_FORBIDDEN', `the token does not cover camera ${camera}`);
+  const route = `${req.method} ${parts
+    .slice(2)
+    .map((x, i) => (i === 1 || i === 3 ? ':' : x))
+    .join('/')}`;
 
   switch (route) {
     case 'GET cameras':
-      return json(200, { cameras: d.store.cameras().filter((c) => d.auth.cameraAllowed(p, c)).map((c) => ({ camera: c, rules: d.store.rulesFor(c).length })) });
+      return json(200, {
+        cameras: d.store
+          .cameras()
+          .filter((c) => d.auth.cameraAllowed(p, c))
+          .map((c) => ({ camera: c, rules: d.store.rulesFor(c).length })),
+      });
     case 'GET recent': {
       const cam = url.searchParams.get('camera');
       if (!cam) throw new ApiError(400, 'E_BAD_REQUEST', 'camera is required', 'camera');
-      if (!d.auth.cameraAllowed(p, cam)) throw new ApiError(403, 'E_FORBIDDEN', `the token does not cover camera ${cam}`);
+      if (!d.auth.cameraAllowed(p, cam))
+        throw new ApiError(403, 'E_FORBIDDEN', `the token does not cover camera ${cam}`);
       const limit = Math.min(MAX_RECENT, Math.max(1, Number(url.searchParams.get('limit') ?? 50) || 50));
       const rows = await d.redis.xrevrange(d.keys.events(resultsShard(cam, d.shards)), '+', '-', 'COUNT', limit * 10);
-      const events = rows.filter(([, f]) => f[f.indexOf('camera') + 1] === cam).slice(0, limit).map(([, f]) => JSON.parse(f[f.indexOf('event') + 1]) as unknown);
+      const events = rows
+        .filter(([, f]) => f[f.indexOf('camera') + 1] === cam)
+        .slice(0, limit)
+        .map(([, f]) => JSON.parse(f[f.indexOf('event') + 1]) as unknown);
       return json(200, { camera: cam, events });
     }
     case 'GET cameras/:/rules':
@@ -76,15 +95,26 @@ async function handle(d: ApiDeps, req: IncomingMessage, res: ServerResponse): Pr
     }
     case 'PUT cameras/:/rules/:': {
       const body = await readJson(req);
-      const spec = body && typeof body === 'object' && !Array.isArray(body) ? { ...body, id: (body as { id?: unknown }).id ?? parts[5] } : body;
-      if ((spec as { id?: unknown } | null)?.id !== parts[5]) throw new ApiError(400, 'E_BAD_RULE', 'the body id must match the path', 'id');
+      const spec =
+        body && typeof body === 'object' && !Array.isArray(body)
+          ? { ...body, id: (body as { id?: unknown }).id ?? parts[5] }
+          : body;
+      if ((spec as { id?: unknown } | null)?.id !== parts[5])
+        throw new ApiError(400, 'E_BAD_RULE', 'the body id must match the path', 'id');
       const rule = await d.store.putRule(camera, spec);
       d.log.info({ camera, rule: rule.id, subject: p.subject }, 'rule set');
       return json(200, { camera, rule: d.store.list(camera).find((r) => r.id === rule.id) });
     }
     case 'DELETE cameras/:/rules/:': {
-      if (d.store.fromSiteFile(camera, parts[5])) throw new ApiError(409, 'E_RULE_IN_SITE_FILE', `rule ${parts[5]} is defined in the site file; change it there`, 'rule');
-      if (!(await d.store.deleteRule(camera, parts[5]))) throw new ApiError(404, 'E_NOT_FOUND', `camera ${camera} has no API rule ${parts[5]}`);
+      if (d.store.fromSiteFile(camera, parts[5]))
+        throw new ApiError(
+          409,
+          'E_RULE_IN_SITE_FILE',
+          `rule ${parts[5]} is defined in the site file; change it there`,
+          'rule',
+        );
+      if (!(await d.store.deleteRule(camera, parts[5])))
+        throw new ApiError(404, 'E_NOT_FOUND', `camera ${camera} has no API rule ${parts[5]}`);
       d.log.info({ camera, rule: parts[5], subject: p.subject }, 'rule deleted');
       res.writeHead(204).end();
       return;
@@ -96,10 +126,14 @@ async function handle(d: ApiDeps, req: IncomingMessage, res: ServerResponse): Pr
 
 function readJson(req: IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    if (!/^application\/json\b/.test(req.headers['content-type'] ?? '')) return reject(new ApiError(415, 'E_BAD_REQUEST', 'send application/json'));
+    if (!/^application\/json\b/.test(req.headers['content-type'] ?? ''))
+      return reject(new ApiError(415, 'E_BAD_REQUEST', 'send application/json'));
     const chunks: Buffer[] = [];
     let size = 0;
-    const timer = setTimeout(() => (reject(new ApiError(408, 'E_BAD_REQUEST', 'the body took too long')), req.destroy()), BODY_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => (reject(new ApiError(408, 'E_BAD_REQUEST', 'the body took too long')), req.destroy()),
+      BODY_TIMEOUT_MS,
+    );
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > MAX_BODY_BYTES) {

@@ -38,7 +38,15 @@ export class EventsAuth {
   }
 
   async principal(req: IncomingMessage, scope: string, url: URL, websocket = false): Promise<Principal> {
-    if (!this.verifier) return { subject: `ip:${req.socket.remoteAddress ?? '?'}`, streams: undefined, models: undefined, expiresAt: undefined, scopes: undefined, tokenId: undefined };
+    if (!this.verifier)
+      return {
+        subject: `ip:${req.socket.remoteAddress ?? '?'}`,
+        streams: undefined,
+        models: undefined,
+        expiresAt: undefined,
+        scopes: undefined,
+        tokenId: undefined,
+      };
     const token = tokenOf(req, url, websocket);
     if (!token) throw new ApiError(401, 'E_UNAUTHORIZED', 'a bearer token is required');
     let p: Principal;

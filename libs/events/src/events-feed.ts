@@ -43,7 +43,12 @@ export interface FeedDeps {
  */
 export class EventsFeed {
   // Browsers authenticate with the subprotocols `events.v1, bearer.<token>`; the answer is `events.v1`, never the token.
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 4096, clientTracking: false, handleProtocols: (offered) => (offered.has(FEED_PROTOCOL) ? FEED_PROTOCOL : false) });
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: 4096,
+    clientTracking: false,
+    handleProtocols: (offered) => (offered.has(FEED_PROTOCOL) ? FEED_PROTOCOL : false),
+  });
   private readonly clients = new Set<Client>();
   private reader: Redis | undefined;
   private subscriber: Redis | undefined;
@@ -61,16 +66,24 @@ export class EventsFeed {
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = new URL(req.url ?? '/', 'http://events');
     const refuse = (status: number, body: unknown) => {
-      socket.end(`HTTP/1.1 ${status} Refused\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify(body)}`);
+      socket.end(
+        `HTTP/1.1 ${status} Refused\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify(body)}`,
+      );
     };
     if (url.pathname !== FEED_PATH) return refuse(404, { error: { code: 'E_NOT_FOUND', message: 'no such route' } });
-    if (this.clients.size >= this.d.cfg.ws.maxClients) return refuse(503, { error: { code: 'E_UNAVAILABLE', message: 'too many feed connections' } });
+    if (this.clients.size >= this.d.cfg.ws.maxClients)
+      return refuse(503, { error: { code: 'E_UNAVAILABLE', message: 'too many feed connections' } });
     this.d.auth.principal(req, READ_SCOPE, url, true).then(
       (principal) => {
         const cameras = url.searchParams.get('cameras');
-        this.wss.handleUpgrade(req, socket, head, (ws) => this.accept({ ws, principal, cameras: cameras ? new Set(cameras.split(',').filter(Boolean)) : undefined }));
+        this.wss.handleUpgrade(req, socket, head, (ws) =>
+          this.accept({ ws, principal, cameras: cameras ? new Set(cameras.split(',').filter(Boolean)) : undefined }),
+        );
       },
-      (err: unknown) => refuse(err instanceof ApiError ? err.status : 500, { error: err instanceof ApiError ? err : { code: 'E_INTERNAL' } }),
+      (err: unknown) =>
+        refuse(err instanceof ApiError ? err.status : 500, {
+          error: err instanceof ApiError ? err : { code: 'E_INTERNAL' },
+        }),
     );
   }
 
@@ -96,7 +109,10 @@ export class EventsFeed {
     if (!this.subscriber && this.d.cfg.liveTracks) {
       this.subscriber = this.d.newRedis('events-feed-live');
       this.subscriber.on('message', (_channel: string, raw: string) => this.broadcast(raw, 'tracks'));
-      this.subscriber.connect().then(() => this.subscriber?.subscribe(this.d.keys.live)).catch((err: Error) => this.d.log.warn({ err: err.message }, 'live tracks unavailable'));
+      this.subscriber
+        .connect()
+        .then(() => this.subscriber?.subscribe(this.d.keys.live))
+        .catch((err: Error) => this.d.log.warn({ err: err.message }, 'live tracks unavailable'));
     }
   }
 
@@ -109,7 +125,11 @@ export class EventsFeed {
       this.d.store
         .cameras()
         .filter((cam) => this.d.store.rulesFor(cam).length && this.wants(c, cam))
-        .map(async (camera) => ({ camera, rules: this.d.store.list(camera), counts: await this.d.counts(camera).catch(() => ({})) })),
+        .map(async (camera) => ({
+          camera,
+          rules: this.d.store.list(camera),
+          counts: await this.d.counts(camera).catch(() => ({})),
+        })),
     );
     if (c.ws.readyState === WebSocket.OPEN) c.ws.send(JSON.stringify({ type, site: this.d.cfg.site, cameras }));
   }
@@ -138,9 +158,12 @@ export class EventsFeed {
     try {
       await reader.connect();
       const keys = Array.from({ length: this.d.cfg.results.shards }, (_, s) => this.d.keys.events(s));
-      const ids = await Promise.all(keys.map(async (k) => (await reader.xrevrange(k, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0'));
+      const ids = await Promise.all(
+        keys.map(async (k) => (await reader.xrevrange(k, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0'),
+      );
       while (this.clients.size) {
-        const res = (await reader.xread('COUNT', 500, 'BLOCK', BLOCK_MS, 'STREAMS', ...keys, ...ids)) as [string, [string, string[]][]][] | null;
+        const res = (await reader.xread('COUNT', 500, 'BLOCK', BLOCK_MS, 'STREAMS', ...keys, ...ids)) as
+          [string, [string, string[]][]][] | null;
         for (const [key, entries] of res ?? []) {
           const i = keys.indexOf(key);
           for (const [id, f] of entries) {

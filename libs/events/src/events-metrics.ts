@@ -14,25 +14,83 @@ export type FrameOutcome = 'buffered' | 'duplicate' | 'late' | 'invalid' | 'unus
  */
 export class EventsMetrics {
   readonly registry = new Registry();
-  readonly frames = new Counter({ name: 'vision_events_frames_total', help: 'Results-stream entries read, by outcome (buffered, duplicate, late, invalid, unused: no rule for the camera, overflow: too many cameras)', labelNames: ['outcome'] as const, registers: [this.registry] });
-  readonly processed = new Counter({ name: 'vision_events_processed_frames_total', help: 'Frames tracked and evaluated against rules', registers: [this.registry] });
-  readonly detections = new Counter({ name: 'vision_events_detections_total', help: 'Detections (both tiers) of the frames tracked', registers: [this.registry] });
-  readonly events = new Counter({ name: 'vision_events_total', help: 'Events appended to the events stream, by kind', labelNames: ['kind'] as const, registers: [this.registry] });
+  readonly frames = new Counter({
+    name: 'vision_events_frames_total',
+    help: 'Results-stream entries read, by outcome (buffered, duplicate, late, invalid, unused: no rule for the camera, overflow: too many cameras)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly processed = new Counter({
+    name: 'vision_events_processed_frames_total',
+    help: 'Frames tracked and evaluated against rules',
+    registers: [this.registry],
+  });
+  readonly detections = new Counter({
+    name: 'vision_events_detections_total',
+    help: 'Detections (both tiers) of the frames tracked',
+    registers: [this.registry],
+  });
+  readonly events = new Counter({
+    name: 'vision_events_total',
+    help: 'Events appended to the events stream, by kind',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
   readonly lag = new Histogram({
     name: 'vision_events_lag_seconds',
     help: 'Capture time of the frame to the event being durable on the events stream',
     buckets: [0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30],
     registers: [this.registry],
   });
-  readonly occupancy = new Gauge({ name: 'vision_events_zone_occupancy', help: 'Confirmed tracks inside a zone, for the shards this instance owns', labelNames: ['camera', 'rule'] as const, registers: [this.registry] });
-  readonly crossings = new Counter({ name: 'vision_events_line_crossings_total', help: 'Line crossings by direction (both directions, whatever the rule emits)', labelNames: ['camera', 'rule', 'direction'] as const, registers: [this.registry] });
-  readonly deliveries = new Counter({ name: 'vision_events_deliveries_total', help: 'Events handed to an output, by output (mqtt, webhook, ws) and outcome', labelNames: ['output', 'outcome'] as const, registers: [this.registry] });
-  readonly shards = new Gauge({ name: 'vision_events_shards_owned', help: 'Results shards this instance owns', registers: [this.registry] });
-  readonly cameras = new Gauge({ name: 'vision_events_cameras', help: 'Cameras with rules being tracked by this instance', registers: [this.registry] });
-  readonly tracks = new Gauge({ name: 'vision_events_tracks', help: 'Live tracks (all phases) held by this instance', registers: [this.registry] });
-  readonly commits = new Counter({ name: 'vision_events_commits_total', help: 'Checkpoint commits, by outcome (ok, fenced: the lease was lost, error)', labelNames: ['outcome'] as const, registers: [this.registry] });
-  readonly mqttConnected = new Gauge({ name: 'vision_events_mqtt_connected', help: '1 while connected to the MQTT broker', registers: [this.registry] });
-  readonly wsClients = new Gauge({ name: 'vision_events_ws_clients', help: 'Open /ws/events connections', registers: [this.registry] });
+  readonly occupancy = new Gauge({
+    name: 'vision_events_zone_occupancy',
+    help: 'Confirmed tracks inside a zone, for the shards this instance owns',
+    labelNames: ['camera', 'rule'] as const,
+    registers: [this.registry],
+  });
+  readonly crossings = new Counter({
+    name: 'vision_events_line_crossings_total',
+    help: 'Line crossings by direction (both directions, whatever the rule emits)',
+    labelNames: ['camera', 'rule', 'direction'] as const,
+    registers: [this.registry],
+  });
+  readonly deliveries = new Counter({
+    name: 'vision_events_deliveries_total',
+    help: 'Events handed to an output, by output (mqtt, webhook, ws) and outcome',
+    labelNames: ['output', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly shards = new Gauge({
+    name: 'vision_events_shards_owned',
+    help: 'Results shards this instance owns',
+    registers: [this.registry],
+  });
+  readonly cameras = new Gauge({
+    name: 'vision_events_cameras',
+    help: 'Cameras with rules being tracked by this instance',
+    registers: [this.registry],
+  });
+  readonly tracks = new Gauge({
+    name: 'vision_events_tracks',
+    help: 'Live tracks (all phases) held by this instance',
+    registers: [this.registry],
+  });
+  readonly commits = new Counter({
+    name: 'vision_events_commits_total',
+    help: 'Checkpoint commits, by outcome (ok, fenced: the lease was lost, error)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly mqttConnected = new Gauge({
+    name: 'vision_events_mqtt_connected',
+    help: '1 while connected to the MQTT broker',
+    registers: [this.registry],
+  });
+  readonly wsClients = new Gauge({
+    name: 'vision_events_ws_clients',
+    help: 'Open /ws/events connections',
+    registers: [this.registry],
+  });
   private readonly series = new Set<string>();
 
   constructor() {
@@ -44,7 +102,8 @@ export class EventsMetrics {
     this.events.inc({ kind: e.kind });
     this.lag.observe(Math.max(0, now - e.ts) / 1000);
     const camera = this.label(e.camera, e.rule);
-    if (e.kind === 'count' && e.ruleType === 'zone' && camera !== '_other') this.occupancy.set({ camera, rule: e.rule }, (e.counts as ZoneCounts).total);
+    if (e.kind === 'count' && e.ruleType === 'zone' && camera !== '_other')
+      this.occupancy.set({ camera, rule: e.rule }, (e.counts as ZoneCounts).total);
   }
 
   /** A committed crossing, emitted as an event or not (rules may emit one direction and count both). */

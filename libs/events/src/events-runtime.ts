@@ -36,7 +36,10 @@ export async function startEventsRuntime(config: AppConfig, cfg: EventsConfig, l
   const metrics = new EventsMetrics();
   const keys = eventsKeys(config.redisPrefix);
   const connections: ReturnType<typeof createRedis>[] = [];
-  const onState = (state: 'down' | 'up', name: string, err?: Error) => (state === 'down' ? log.warn({ connection: name, err: err?.message }, 'Redis down') : log.info({ connection: name }, 'Redis up'));
+  const onState = (state: 'down' | 'up', name: string, err?: Error) =>
+    state === 'down'
+      ? log.warn({ connection: name, err: err?.message }, 'Redis down')
+      : log.info({ connection: name }, 'Redis up');
   const redis = (name: string, blocking = false) => {
     const r = createRedis(url, { name, blocking, onState });
     connections.push(r);
@@ -44,7 +47,10 @@ export async function startEventsRuntime(config: AppConfig, cfg: EventsConfig, l
   };
   const loop = watchLoop(TIMINGS.loopWatch);
   const cmd = redis('events-cmd');
-  const ops = await serveMetrics(metrics, metricsPortFor(config, 'events'), config.host, log, async () => ({ redis: cmd.status === 'ready', loop: !loop.stalled() }));
+  const ops = await serveMetrics(metrics, metricsPortFor(config, 'events'), config.host, log, async () => ({
+    redis: cmd.status === 'ready',
+    loop: !loop.stalled(),
+  }));
   log.info({ metricsPort: (ops.address() as AddressInfo).port }, 'ops port listening');
   await cmd.connect();
 
@@ -71,17 +77,31 @@ export async function startEventsRuntime(config: AppConfig, cfg: EventsConfig, l
   );
   const reader = redis('events-results', true);
   await reader.connect();
-  const processor = new ShardProcessor({ cmd, reader, keys, cfg, store, metrics, log, fenced: (shard) => leases.forfeit(shard) });
+  const processor = new ShardProcessor({
+    cmd,
+    reader,
+    keys,
+    cfg,
+    store,
+    metrics,
+    log,
+    fenced: (shard) => leases.forfeit(shard),
+  });
   const blockingReader = (name: string) => {
     const r = redis(name, true);
     r.connect().catch(() => undefined);
     return r;
   };
   const deps = { cmd, keys, owned: leases.owned, log };
-  const mqtt = cfg.mqtt ? new MqttOutput(cfg.mqtt, cfg.instanceId, { ...deps, reader: blockingReader('events-mqtt') }, metrics, log) : undefined;
+  const mqtt = cfg.mqtt
+    ? new MqttOutput(cfg.mqtt, cfg.instanceId, { ...deps, reader: blockingReader('events-mqtt') }, metrics, log)
+    : undefined;
   const hooks = new WebhookOutputs(cfg, deps, () => blockingReader('events-webhook'), metrics, log);
   await hooks.sync(store.webhooks());
-  const unwatch = store.onChange(() => void hooks.sync(store.webhooks()).catch((err: Error) => log.error({ err: err.message }, 'webhooks not updated')));
+  const unwatch = store.onChange(
+    () =>
+      void hooks.sync(store.webhooks()).catch((err: Error) => log.error({ err: err.message }, 'webhooks not updated')),
+  );
 
   const feed = new EventsFeed({
     cfg,
@@ -104,7 +124,18 @@ export async function startEventsRuntime(config: AppConfig, cfg: EventsConfig, l
   mqtt?.start();
   processor.start();
   leases.start();
-  log.info({ port, instance: cfg.instanceId, shards: cfg.results.shards, site: cfg.site, mqtt: Boolean(mqtt), webhooks: store.webhooks().length, auth: auth.enabled }, 'events ready');
+  log.info(
+    {
+      port,
+      instance: cfg.instanceId,
+      shards: cfg.results.shards,
+      site: cfg.site,
+      mqtt: Boolean(mqtt),
+      webhooks: store.webhooks().length,
+      auth: auth.enabled,
+    },
+    'events ready',
+  );
 
   return {
     port,

@@ -66,7 +66,8 @@ function distanceToSegment(p: Point, a: Point, b: Point): number {
 
 export function distanceToPolygonEdge(p: Point, poly: readonly Point[]): number {
   let d = Infinity;
-  for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) d = Math.min(d, distanceToSegment(p, poly[j], poly[i]));
+  for (let i = 0, j = poly.length - 1; i < poly.length; j = i++)
+    d = Math.min(d, distanceToSegment(p, poly[j], poly[i]));
   return d;
 }
 
@@ -90,7 +91,12 @@ function orientation(a: Point, b: Point, c: Point): number {
 }
 
 function onSegment(a: Point, b: Point, c: Point): boolean {
-  return Math.min(a[0], c[0]) <= b[0] && b[0] <= Math.max(a[0], c[0]) && Math.min(a[1], c[1]) <= b[1] && b[1] <= Math.max(a[1], c[1]);
+  return (
+    Math.min(a[0], c[0]) <= b[0] &&
+    b[0] <= Math.max(a[0], c[0]) &&
+    Math.min(a[1], c[1]) <= b[1] &&
+    b[1] <= Math.max(a[1], c[1])
+  );
 }
 
 /** Whether segments p1–q1 and p2–q2 touch (collinear overlap included). */
@@ -101,7 +107,10 @@ function segmentsIntersect(p1: Point, q1: Point, p2: Point, q2: Point): boolean 
   const o4 = orientation(p2, q2, q1);
   if (o1 !== o2 && o3 !== o4) return true;
   return (
-    (o1 === 0 && onSegment(p1, p2, q1)) || (o2 === 0 && onSegment(p1, q2, q1)) || (o3 === 0 && onSegment(p2, p1, q2)) || (o4 === 0 && onSegment(p2, q1, q2))
+    (o1 === 0 && onSegment(p1, p2, q1)) ||
+    (o2 === 0 && onSegment(p1, q2, q1)) ||
+    (o3 === 0 && onSegment(p2, p1, q2)) ||
+    (o4 === 0 && onSegment(p2, q1, q2))
   );
 }
 

@@ -30,7 +30,13 @@ export class MqttOutput {
     private readonly metrics: EventsMetrics,
     private readonly log: Logger,
   ) {
-    this.output = new CursorOutput('mqtt', deps, cfg.inflight, (events) => this.publish(events), () => this.connected());
+    this.output = new CursorOutput(
+      'mqtt',
+      deps,
+      cfg.inflight,
+      (events) => this.publish(events),
+      () => this.connected(),
+    );
     this.clientId = `vision-events-${instanceId}`.slice(0, 128);
   }
 
@@ -68,7 +74,12 @@ export class MqttOutput {
   private async publish(events: StoredEvent[]): Promise<void> {
     const client = this.client!;
     await Promise.all(
-      events.map(({ event }) => client.publishAsync(mqttTopic(this.cfg.prefix, event), JSON.stringify(event), { qos: 1, retain: event.kind === 'count' })),
+      events.map(({ event }) =>
+        client.publishAsync(mqttTopic(this.cfg.prefix, event), JSON.stringify(event), {
+          qos: 1,
+          retain: event.kind === 'count',
+        }),
+      ),
     );
     this.metrics.deliveries.inc({ output: 'mqtt', outcome: 'delivered' }, events.length);
   }

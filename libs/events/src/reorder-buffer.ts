@@ -82,7 +82,11 @@ export class ReorderBuffer<T> {
     const out: Buffered<T>[] = [];
     while (this.pending.length) {
       const head = this.pending[0];
-      const due = flush || this.pending.length > this.maxPending || head.ts <= this.maxTs - this.windowMs || now - head.arrivedAt >= this.windowMs;
+      const due =
+        flush ||
+        this.pending.length > this.maxPending ||
+        head.ts <= this.maxTs - this.windowMs ||
+        now - head.arrivedAt >= this.windowMs;
       if (!due) break;
       this.pending.shift();
       const key = `${head.frame}@${head.ts}`;

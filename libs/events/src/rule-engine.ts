@@ -93,7 +93,14 @@ export class RuleEngine {
     const next: RuleEngineSnapshot = {};
     for (const rule of rules) {
       const prev = this.state[rule.id];
-      const st: RuleState = prev?.key === rule.key ? prev : { key: rule.key, tracks: {}, counts: rule.type === 'zone' ? { total: 0, byClass: {} } : { in: 0, out: 0, byClass: {} } };
+      const st: RuleState =
+        prev?.key === rule.key
+          ? prev
+          : {
+              key: rule.key,
+              tracks: {},
+              counts: rule.type === 'zone' ? { total: 0, byClass: {} } : { in: 0, out: 0, byClass: {} },
+            };
       next[rule.id] = st;
       const before = JSON.stringify(st.counts);
       const applies = (o: Observation) => !rule.classes || rule.classes.includes(o.cls);
@@ -106,18 +113,41 @@ export class RuleEngine {
     return out;
   }
 
-  private zone(rule: ZoneRule, st: RuleState, f: RuleFrame, applies: (o: Observation) => boolean, out: DraftEvent[]): void {
+  private zone(
+    rule: ZoneRule,
+    st: RuleState,
+    f: RuleFrame,
+    applies: (o: Observation) => boolean,
+    out: DraftEvent[],
+  ): void {
     const poly = this.pixels(rule, f).poly!;
     for (const o of f.removed) {
       const zs = st.tracks[o.track.id] as ZoneTrackState | undefined;
-      if (zs?.in && zs.announced) out.push({ rule, kind: 'zone.exit', track: o.track, cls: o.cls, box: o.box, enteredTs: zs.enteredTs, dwellMs: f.ts - zs.enteredTs, reason: 'lost' });
+      if (zs?.in && zs.announced)
+        out.push({
+          rule,
+          kind: 'zone.exit',
+          track: o.track,
+          cls: o.cls,
+          box: o.box,
+          enteredTs: zs.enteredTs,
+          dwellMs: f.ts - zs.enteredTs,
+          reason: 'lost',
+        });
       delete st.tracks[o.track.id];
     }
     for (const o of f.observed) {
       if (!applies(o)) continue;
       const p = anchorOf(o.box, rule.anchor);
       const inside = insidePolygon(p, poly);
-      const zs = (st.tracks[o.track.id] as ZoneTrackState | undefined) ?? { in: false, run: 0, enteredTs: 0, announced: false, dwelt: false, cls: o.cls };
+      const zs = (st.tracks[o.track.id] as ZoneTrackState | undefined) ?? {
+        in: false,
+        run: 0,
+        enteredTs: 0,
+        announced: false,
+        dwelt: false,
+        cls: o.cls,
+      };
       if (!zs.in) {
         zs.run = inside ? zs.run + 1 : 0;
         if (zs.run >= rule.inertia) Object.assign(zs, { in: true, run: 0, enteredTs: f.ts, dwelt: false });
@@ -125,7 +155,17 @@ export class RuleEngine {
         const clear = !inside && distanceToPolygonEdge(p, poly) > rule.hysteresis * (o.box[3] - o.box[1]);
         zs.run = clear ? zs.run + 1 : 0;
         if (zs.run >= rule.exitInertia) {
-          if (zs.announced) out.push({ rule, kind: 'zone.exit', track: o.track, cls: o.cls, box: o.box, enteredTs: zs.enteredTs, dwellMs: f.ts - zs.enteredTs, reason: 'left' });
+          if (zs.announced)
+            out.push({
+              rule,
+              kind: 'zone.exit',
+              track: o.track,
+              cls: o.cls,
+              box: o.box,
+              enteredTs: zs.enteredTs,
+              dwellMs: f.ts - zs.enteredTs,
+              reason: 'left',
+            });
           Object.assign(zs, { in: false, run: 0, announced: false, dwelt: false });
         }
       }
@@ -133,22 +173,48 @@ export class RuleEngine {
         zs.announced = true;
         out.push({ rule, kind: 'zone.enter', track: o.track, cls: o.cls, box: o.box });
       }
-      if (zs.in && zs.announced && rule.dwellS !== undefined && !zs.dwelt && f.ts - zs.enteredTs >= rule.dwellS * 1000) {
+      if (
+        zs.in &&
+        zs.announced &&
+        rule.dwellS !== undefined &&
+        !zs.dwelt &&
+        f.ts - zs.enteredTs >= rule.dwellS * 1000
+      ) {
         zs.dwelt = true;
-        out.push({ rule, kind: 'zone.dwell', track: o.track, cls: o.cls, box: o.box, enteredTs: zs.enteredTs, dwellMs: f.ts - zs.enteredTs });
+        out.push({
+          rule,
+          kind: 'zone.dwell',
+          track: o.track,
+          cls: o.cls,
+          box: o.box,
+          enteredTs: zs.enteredTs,
+          dwellMs: f.ts - zs.enteredTs,
+        });
       }
       if (zs.in || zs.run) st.tracks[o.track.id] = zs;
       else delete st.tracks[o.track.id];
     }
   }
 
-  private line(rule: LineRule, st: RuleState, f: RuleFrame, applies: (o: Observation) => boolean, out: DraftEvent[]): void {
+  private line(
+    rule: LineRule,
+    st: RuleState,
+    f: RuleFrame,
+    applies: (o: Observation) => boolean,
+    out: DraftEvent[],
+  ): void {
     const { from, to } = this.pixels(rule, f);
     const counts = st.counts as LineCounts;
     for (const o of f.removed) delete st.tracks[o.track.id];
     for (const o of f.observed) {
       if (!applies(o)) continue;
-      const ls = (st.tracks[o.track.id] as LineTrackState | undefined) ?? { side: 0, cand: 0, run: 0, done: [], pending: [] };
+      const ls = (st.tracks[o.track.id] as LineTrackState | undefined) ?? {
+        side: 0,
+        cand: 0,
+        run: 0,
+        done: [],
+        pending: [],
+      };
       st.tracks[o.track.id] = ls;
       const cross = (dir: 'in' | 'out') => {
         if (rule.oncePerTrack && (ls.done.includes(dir) || ls.pending.includes(dir))) return;
@@ -179,12 +245,27 @@ export class RuleEngine {
     }
   }
 
-  private crossed(rule: LineRule, counts: LineCounts, ls: LineTrackState, o: Observation, dir: 'in' | 'out', out: DraftEvent[]): void {
+  private crossed(
+    rule: LineRule,
+    counts: LineCounts,
+    ls: LineTrackState,
+    o: Observation,
+    dir: 'in' | 'out',
+    out: DraftEvent[],
+  ): void {
     if (!ls.done.includes(dir)) ls.done.push(dir);
     counts[dir]++;
     const byClass = (counts.byClass[o.cls] ??= { in: 0, out: 0 });
     byClass[dir]++;
-    out.push({ rule, kind: 'line.cross', track: o.track, cls: o.cls, box: o.box, direction: dir, silent: !rule.directions.includes(dir) });
+    out.push({
+      rule,
+      kind: 'line.cross',
+      track: o.track,
+      cls: o.cls,
+      box: o.box,
+      direction: dir,
+      silent: !rule.directions.includes(dir),
+    });
   }
 
   /** The rule's geometry in pixels of a `w`x`h` image. */

@@ -71,7 +71,10 @@ export class RulesStore {
 
   /** Records a camera, its model and its class names the first time they appear on the results stream. */
   noteSeen(e: ResultsEntry): void {
-    if (this.seenModel.get(e.camera) !== e.model && (this.seenModel.has(e.camera) || this.seenModel.size < this.cfg.maxCameras)) {
+    if (
+      this.seenModel.get(e.camera) !== e.model &&
+      (this.seenModel.has(e.camera) || this.seenModel.size < this.cfg.maxCameras)
+    ) {
       this.seenModel.set(e.camera, e.model);
       this.redis.hset(this.keys.seen, e.camera, e.model).catch(() => undefined);
     }
@@ -99,13 +102,21 @@ export class RulesStore {
     if (!current.some((r) => r.id === rule.id) && this.rulesFor(camera).length >= this.cfg.maxRules) {
       throw new RuleError('E_BAD_RULE', 'id', `at most ${this.cfg.maxRules} rules per camera (EVENTS_MAX_RULES)`);
     }
-    await this.redis.multi().hset(this.keys.rules, JSON.stringify([camera, rule.id]), JSON.stringify(raw)).incr(this.keys.rulesVersion).exec();
+    await this.redis
+      .multi()
+      .hset(this.keys.rules, JSON.stringify([camera, rule.id]), JSON.stringify(raw))
+      .incr(this.keys.rulesVersion)
+      .exec();
     await this.loadApi(false);
     return rule;
   }
 
   async deleteRule(camera: string, id: string): Promise<boolean> {
-    const res = await this.redis.multi().hdel(this.keys.rules, JSON.stringify([camera, id])).incr(this.keys.rulesVersion).exec();
+    const res = await this.redis
+      .multi()
+      .hdel(this.keys.rules, JSON.stringify([camera, id]))
+      .incr(this.keys.rulesVersion)
+      .exec();
     await this.loadApi(false);
     return Number(res?.[0]?.[1]) > 0;
   }
@@ -154,10 +165,16 @@ export class RulesStore {
     } catch (err) {
       if (initial) throw err;
       const e = err as RuleError;
-      this.log.error({ code: e.code, field: e.field, err: e.message, file: path }, 'site file refused; the last good one stays');
+      this.log.error(
+        { code: e.code, field: e.field, err: e.message, file: path },
+        'site file refused; the last good one stays',
+      );
       return;
     }
-    this.log.info({ file: path, cameras: this.site.cameras.size, webhooks: this.site.webhooks.length }, 'site file loaded');
+    this.log.info(
+      { file: path, cameras: this.site.cameras.size, webhooks: this.site.webhooks.length },
+      'site file loaded',
+    );
     this.merge();
   }
 
@@ -172,7 +189,10 @@ export class RulesStore {
       try {
         const [camera] = JSON.parse(field) as [string, string];
         const rule = validateRule(JSON.parse(spec), camera, ctx, `rules[${field}]`, 'api');
-        api.set(camera, [...(api.get(camera) ?? []), rule].sort((a, b) => (a.id < b.id ? -1 : 1)));
+        api.set(
+          camera,
+          [...(api.get(camera) ?? []), rule].sort((a, b) => (a.id < b.id ? -1 : 1)),
+        );
       } catch (err) {
         this.log.warn({ field, err: (err as Error).message }, 'stored API rule no longer valid; ignored');
       }
@@ -195,7 +215,8 @@ export class RulesStore {
   private merge(): void {
     const merged = new Map<string, Rule[]>();
     for (const [camera, { rules }] of this.site.cameras) if (rules.length) merged.set(camera, [...rules]);
-    for (const [camera, rules] of this.api) merged.set(camera, [...(merged.get(camera) ?? []), ...rules.filter((r) => !this.fromSiteFile(camera, r.id))]);
+    for (const [camera, rules] of this.api)
+      merged.set(camera, [...(merged.get(camera) ?? []), ...rules.filter((r) => !this.fromSiteFile(camera, r.id))]);
     this.merged = merged;
     for (const fn of this.listeners) fn();
   }

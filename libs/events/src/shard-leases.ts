@@ -66,10 +66,18 @@ export class ShardLeases {
 
   async tick(): Promise<void> {
     const now = Date.now();
-    await this.redis.multi().zadd(this.keys.instances, now + this.o.leaseMs, this.o.instanceId).zremrangebyscore(this.keys.instances, '-inf', now).exec();
+    await this.redis
+      .multi()
+      .zadd(this.keys.instances, now + this.o.leaseMs, this.o.instanceId)
+      .zremrangebyscore(this.keys.instances, '-inf', now)
+      .exec();
     for (const [shard, token] of [...this.owned]) {
       try {
-        const ok = await eventsScripts.renew.run(this.redis, { lease: this.keys.lease(shard) }, { token, ttlMs: this.o.leaseMs });
+        const ok = await eventsScripts.renew.run(
+          this.redis,
+          { lease: this.keys.lease(shard) },
+          { token, ttlMs: this.o.leaseMs },
+        );
         if (ok === 1) this.lastRenewed.set(shard, Date.now());
         else this.lose(shard, 'taken over or expired');
       } catch (err) {
@@ -87,7 +95,14 @@ export class ShardLeases {
       const shard = (start + i) % this.o.shards;
       if (this.owned.has(shard)) continue;
       const token = `${this.o.instanceId}:${randomBytes(6).toString('hex')}`;
-      if ((await eventsScripts.acquire.run(this.redis, { lease: this.keys.lease(shard) }, { token, ttlMs: this.o.leaseMs })) !== 1) continue;
+      if (
+        (await eventsScripts.acquire.run(
+          this.redis,
+          { lease: this.keys.lease(shard) },
+          { token, ttlMs: this.o.leaseMs },
+        )) !== 1
+      )
+        continue;
       const checkpoint = await this.redis.hgetall(this.keys.checkpoint(shard));
       this.owned.set(shard, token);
       this.lastRenewed.set(shard, Date.now());
@@ -113,7 +128,10 @@ export class ShardLeases {
     try {
       await this.h.releasing(shard);
     } catch (err) {
-      this.log.warn({ shard, err: (err as Error).message }, 'final commit failed; the next owner resumes from the last checkpoint');
+      this.log.warn(
+        { shard, err: (err as Error).message },
+        'final commit failed; the next owner resumes from the last checkpoint',
+      );
     }
     this.owned.delete(shard);
     this.h.lost(shard);

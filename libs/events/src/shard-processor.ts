@@ -83,11 +83,25 @@ export class ShardProcessor {
       try {
         cameras.set(camera, new CameraPipeline(camera, this.opts, JSON.parse(json) as CameraSnapshot, now));
       } catch (err) {
-        this.d.log.warn({ shard, camera, err: (err as Error).message }, 'camera state unreadable; the camera starts afresh');
+        this.d.log.warn(
+          { shard, camera, err: (err as Error).message },
+          'camera state unreadable; the camera starts afresh',
+        );
       }
     }
     const pos = checkpoint['pos'] ?? '0-0';
-    this.shards.set(shard, { token, readPos: pos, committedPos: pos, cameras, dirty: new Set(), deleted: new Set(), counts: new Map(), pending: [], crossings: [], lastCommit: now });
+    this.shards.set(shard, {
+      token,
+      readPos: pos,
+      committedPos: pos,
+      cameras,
+      dirty: new Set(),
+      deleted: new Set(),
+      counts: new Map(),
+      pending: [],
+      crossings: [],
+      lastCommit: now,
+    });
   }
 
   async releasing(shard: number): Promise<void> {
@@ -124,7 +138,15 @@ export class ShardProcessor {
       const byKey = new Map(ids.map((s) => [this.d.keys.results(s), s]));
       let res: [string, [string, string[]][]][] | null;
       try {
-        res = (await this.d.reader.xread('COUNT', READ_COUNT, 'BLOCK', BLOCK_MS, 'STREAMS', ...byKey.keys(), ...ids.map((s) => this.shards.get(s)!.readPos))) as typeof res;
+        res = (await this.d.reader.xread(
+          'COUNT',
+          READ_COUNT,
+          'BLOCK',
+          BLOCK_MS,
+          'STREAMS',
+          ...byKey.keys(),
+          ...ids.map((s) => this.shards.get(s)!.readPos),
+        )) as typeof res;
       } catch (err) {
         this.warn('E_REDIS_READ', { err: (err as Error).message }, 'results stream unreadable; retrying');
         await sleep(500);
@@ -191,11 +213,13 @@ export class ShardProcessor {
         }
         for (const c of r.crossings) st.crossings.push({ camera, ...c });
         this.queue(st, camera, r.events, pipe);
-        for (const l of r.live) this.d.cmd.publish(this.d.keys.live, JSON.stringify({ type: 'tracks', ...l })).catch(() => undefined);
+        for (const l of r.live)
+          this.d.cmd.publish(this.d.keys.live, JSON.stringify({ type: 'tracks', ...l })).catch(() => undefined);
         cameras++;
         tracks += pipe.trackCount;
       }
-      const due = now - st.lastCommit >= this.d.cfg.checkpointMs && (st.dirty.size > 0 || st.readPos !== st.committedPos);
+      const due =
+        now - st.lastCommit >= this.d.cfg.checkpointMs && (st.dirty.size > 0 || st.readPos !== st.committedPos);
       if (st.pending.length || st.deleted.size || due) await this.commit(shard);
     }
     this.d.metrics.cameras.set(cameras);
@@ -227,15 +251,31 @@ export class ShardProcessor {
     const pos = oldest !== undefined ? streamIdBefore(oldest) : st.readPos;
     const readPos = st.readPos;
     // Taken out before the call: the read loop goes on filling the next step meanwhile.
-    const taken = { dirty: st.dirty, deleted: st.deleted, counts: st.counts, pending: st.pending, crossings: st.crossings };
+    const taken = {
+      dirty: st.dirty,
+      deleted: st.deleted,
+      counts: st.counts,
+      pending: st.pending,
+      crossings: st.crossings,
+    };
     Object.assign(st, { dirty: new Set(), deleted: new Set(), counts: new Map(), pending: [], crossings: [] });
     const states = [...taken.dirty].flatMap((c) => {
       const pipe = st.cameras.get(c);
       return pipe ? [c, JSON.stringify(pipe.snapshot())] : [];
     });
     const events = taken.pending;
-    const args = [...states, ...taken.deleted, ...events.flatMap((e) => [e.id, e.camera, e.kind, JSON.stringify(e)]), ...[...taken.counts].flat()];
-    const sizes = { states: states.length / 2, deletes: taken.deleted.size, events: events.length, counts: taken.counts.size };
+    const args = [
+      ...states,
+      ...taken.deleted,
+      ...events.flatMap((e) => [e.id, e.camera, e.kind, JSON.stringify(e)]),
+      ...[...taken.counts].flat(),
+    ];
+    const sizes = {
+      states: states.length / 2,
+      deletes: taken.deleted.size,
+      events: events.length,
+      counts: taken.counts.size,
+    };
     const k = this.d.keys;
     let ok: unknown;
     try {
@@ -253,7 +293,11 @@ export class ShardProcessor {
       st.pending = [...taken.pending, ...st.pending];
       st.crossings = [...taken.crossings, ...st.crossings];
       this.d.metrics.commits.inc({ outcome: 'error' });
-      this.warn('E_COMMIT', { shard, err: (err as Error).message }, 'checkpoint not written; retrying with the next step');
+      this.warn(
+        'E_COMMIT',
+        { shard, err: (err as Error).message },
+        'checkpoint not written; retrying with the next step',
+      );
       return;
     }
     if (ok !== 1) {

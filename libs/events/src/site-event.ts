@@ -38,9 +38,19 @@ export interface SiteEvent {
   counts?: ZoneCounts | LineCounts;
 }
 
-export function eventId(camera: string, rule: string, track: number | undefined, kind: EventKind, ts: number, extra = ''): string {
-  const h = createHash('sha256').update(`${camera}\u0000${rule}\u0000${track ?? ''}\u0000${kind}\u0000${ts}\u0000${extra}`).digest('base64url');
+export function eventId(
+  camera: string,
+  rule: string,
+  track: number | undefined,
+  kind: EventKind,
+  ts: number,
+  extra = '',
+): string {
+  const h = createHash('sha256')
+    .update(`${camera}\u0000${rule}\u0000${track ?? ''}\u0000${kind}\u0000${ts}\u0000${extra}`)
+    .digest('base64url');
   return `ev_${h.slice(0, 22)}`;
 }
 
-export const roundBox = (b: Box): [number, number, number, number] => [b[0], b[1], b[2], b[3]].map((v) => Math.round(v * 10) / 10) as [number, number, number, number];
+export const roundBox = (b: Box): [number, number, number, number] =>
+  [b[0], b[1], b[2], b[3]].map((v) => Math.round(v * 10) / 10) as [number, number, number, number];

@@ -1,7 +1,15 @@
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { checkWebhookUrl } from '@vision/webhooks';
-import { fieldPath, RuleError, siteFileSchema, validateRule, type Rule, type RuleContext, type WebhookSpec } from './site-rules';
+import {
+  fieldPath,
+  RuleError,
+  siteFileSchema,
+  validateRule,
+  type Rule,
+  type RuleContext,
+  type WebhookSpec,
+} from './site-rules';
 
 /** The site file, validated: rules per camera, declared class names per model, webhooks. */
 export interface SiteFile {
@@ -30,12 +38,17 @@ export interface SiteFileOptions {
  * throws RuleError naming the first bad field (`cameras.gate.rules[1].polygon`).
  */
 export function parseSiteFile(text: string, path: string, o: SiteFileOptions): SiteFile {
-  if (Buffer.byteLength(text) > MAX_SITE_FILE_BYTES) throw new RuleError('E_BAD_RULE', '(root)', `the site file exceeds ${MAX_SITE_FILE_BYTES} bytes`);
+  if (Buffer.byteLength(text) > MAX_SITE_FILE_BYTES)
+    throw new RuleError('E_BAD_RULE', '(root)', `the site file exceeds ${MAX_SITE_FILE_BYTES} bytes`);
   let raw: unknown;
   try {
     raw = /\.ya?ml$/i.test(extname(path)) ? parseYaml(text, { maxAliasCount: 100 }) : JSON.parse(text);
   } catch (err) {
-    throw new RuleError('E_BAD_RULE', '(root)', `not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${(err as Error).message.split('\n')[0]}`);
+    throw new RuleError(
+      'E_BAD_RULE',
+      '(root)',
+      `not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${(err as Error).message.split('\n')[0]}`,
+    );
   }
   const parsed = siteFileSchema.safeParse(raw ?? {});
   if (!parsed.success) {
@@ -59,19 +72,31 @@ export function parseSiteFile(text: string, path: string, o: SiteFileOptions): S
   const cameras = new Map<string, { model: string | undefined; rules: Rule[] }>();
   for (const [camera, spec] of Object.entries(s.cameras)) {
     const base = `cameras.${camera}`;
-    if (spec.rules.length > o.maxRules) throw new RuleError('E_BAD_RULE', `${base}.rules`, `at most ${o.maxRules} rules per camera (EVENTS_MAX_RULES)`);
+    if (spec.rules.length > o.maxRules)
+      throw new RuleError('E_BAD_RULE', `${base}.rules`, `at most ${o.maxRules} rules per camera (EVENTS_MAX_RULES)`);
     const rules = spec.rules.map((r, i) => validateRule(r, camera, ctx, `${base}.rules[${i}]`, 'file'));
     const dup = rules.findIndex((r, i) => rules.findIndex((x) => x.id === r.id) !== i);
-    if (dup >= 0) throw new RuleError('E_BAD_RULE', `${base}.rules[${dup}].id`, `rule id ${rules[dup].id} is used twice`);
+    if (dup >= 0)
+      throw new RuleError('E_BAD_RULE', `${base}.rules[${dup}].id`, `rule id ${rules[dup].id} is used twice`);
     cameras.set(camera, { model: spec.model, rules });
   }
-  if (s.webhooks.length && !o.webhookSecret) throw new RuleError('E_BAD_RULE', 'webhooks', 'webhooks need EVENTS_WEBHOOK_SECRET (at least 32 characters) to sign with');
+  if (s.webhooks.length && !o.webhookSecret)
+    throw new RuleError(
+      'E_BAD_RULE',
+      'webhooks',
+      'webhooks need EVENTS_WEBHOOK_SECRET (at least 32 characters) to sign with',
+    );
   const webhooks = s.webhooks.map((w, i) => {
-    if (s.webhooks.findIndex((x) => x.id === w.id) !== i) throw new RuleError('E_BAD_RULE', `webhooks[${i}].id`, `webhook id ${w.id} is used twice`);
+    if (s.webhooks.findIndex((x) => x.id === w.id) !== i)
+      throw new RuleError('E_BAD_RULE', `webhooks[${i}].id`, `webhook id ${w.id} is used twice`);
     try {
       return { ...w, url: checkWebhookUrl(w.url, o.webhookHosts) };
     } catch (err) {
-      throw new RuleError('E_BAD_RULE', `webhooks[${i}].url`, (err as Error).message.replace('BULK_WEBHOOK_HOSTS', 'EVENTS_WEBHOOK_HOSTS'));
+      throw new RuleError(
+        'E_BAD_RULE',
+        `webhooks[${i}].url`,
+        (err as Error).message.replace('BULK_WEBHOOK_HOSTS', 'EVENTS_WEBHOOK_HOSTS'),
+      );
     }
   });
   return { cameras, models, webhooks };

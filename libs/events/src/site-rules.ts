@@ -43,7 +43,11 @@ const zoneSpec = z.strictObject({
   polygon: z.array(point).min(3, 'a polygon needs at least 3 points').max(64),
   exitInertia: z.number().int().min(1).max(1000).optional(),
   /** `zone.dwell` once a track has been inside this long. */
-  dwellS: z.number().positive().max(7 * 86400).optional(),
+  dwellS: z
+    .number()
+    .positive()
+    .max(7 * 86400)
+    .optional(),
 });
 
 const lineSpec = z.strictObject({
@@ -52,7 +56,11 @@ const lineSpec = z.strictObject({
   from: point,
   to: point,
   /** Which crossings make `line.cross` events (both are counted). */
-  directions: z.array(z.enum(['in', 'out'])).min(1).max(2).default(['in', 'out']),
+  directions: z
+    .array(z.enum(['in', 'out']))
+    .min(1)
+    .max(2)
+    .default(['in', 'out']),
   /** Count each direction at most once per track (a track that comes back is not counted twice). */
   oncePerTrack: z.boolean().default(true),
 });
@@ -73,7 +81,12 @@ export type WebhookSpec = z.infer<typeof webhookSpec>;
 export const siteFileSchema = z.strictObject({
   /** Class names per model id, for validating class filters before the model's results are seen. */
   models: z.record(ID, z.array(z.string().min(1).max(128)).max(4096)).default({}),
-  cameras: z.record(z.string().min(1).max(255), z.strictObject({ model: ID.optional(), rules: z.array(z.unknown()).default([]) })).default({}),
+  cameras: z
+    .record(
+      z.string().min(1).max(255),
+      z.strictObject({ model: ID.optional(), rules: z.array(z.unknown()).default([]) }),
+    )
+    .default({}),
   webhooks: z.array(webhookSpec).max(64).default([]),
 });
 
@@ -118,9 +131,20 @@ export function fieldPath(path: readonly PropertyKey[], base = ''): string {
 }
 
 /** Validates one rule for `camera`; throws RuleError naming the field under `field`. */
-export function validateRule(raw: unknown, camera: string, ctx: RuleContext, field: string, source: Rule['source']): Rule {
+export function validateRule(
+  raw: unknown,
+  camera: string,
+  ctx: RuleContext,
+  field: string,
+  source: Rule['source'],
+): Rule {
   const at = (name: string) => (field ? `${field}.${name}` : name);
-  if (!ctx.cameraKnown(camera)) throw new RuleError('E_UNKNOWN_CAMERA', field.replace(/\.rules\[\d+\]$/, '') || 'camera', `camera ${JSON.stringify(camera)} is neither in the site file nor seen on the results stream`);
+  if (!ctx.cameraKnown(camera))
+    throw new RuleError(
+      'E_UNKNOWN_CAMERA',
+      field.replace(/\.rules\[\d+\]$/, '') || 'camera',
+      `camera ${JSON.stringify(camera)} is neither in the site file nor seen on the results stream`,
+    );
   const parsed = ruleSpecSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -128,12 +152,26 @@ export function validateRule(raw: unknown, camera: string, ctx: RuleContext, fie
   }
   const s = parsed.data;
   const max = s.units === 'norm' ? 1 : 1_000_000;
-  const points = s.type === 'zone' ? s.polygon.map((p, i) => [p, `polygon[${i}]`] as const) : ([[s.from, 'from'], [s.to, 'to']] as const);
-  for (const [p, name] of points) if (p[0] > max || p[1] > max) throw new RuleError('E_BAD_RULE', at(name), `normalised coordinates lie in [0, 1] (set units: "px" for pixels)`);
+  const points =
+    s.type === 'zone'
+      ? s.polygon.map((p, i) => [p, `polygon[${i}]`] as const)
+      : ([
+          [s.from, 'from'],
+          [s.to, 'to'],
+        ] as const);
+  for (const [p, name] of points)
+    if (p[0] > max || p[1] > max)
+      throw new RuleError('E_BAD_RULE', at(name), `normalised coordinates lie in [0, 1] (set units: "px" for pixels)`);
   if (s.type === 'zone') {
     const crossing = selfIntersection(s.polygon);
-    if (crossing) throw new RuleError('E_BAD_RULE', at('polygon'), `the polygon intersects itself (edges ${crossing[0]} and ${crossing[1]} cross)`);
-    if (polygonArea(s.polygon) < (s.units === 'norm' ? 1e-6 : 1)) throw new RuleError('E_BAD_RULE', at('polygon'), 'the polygon has no area');
+    if (crossing)
+      throw new RuleError(
+        'E_BAD_RULE',
+        at('polygon'),
+        `the polygon intersects itself (edges ${crossing[0]} and ${crossing[1]} cross)`,
+      );
+    if (polygonArea(s.polygon) < (s.units === 'norm' ? 1e-6 : 1))
+      throw new RuleError('E_BAD_RULE', at('polygon'), 'the polygon has no area');
   } else if (Math.hypot(s.to[0] - s.from[0], s.to[1] - s.from[1]) < (s.units === 'norm' ? 1e-4 : 1)) {
     throw new RuleError('E_BAD_RULE', at('to'), 'the line has zero length (from and to are the same point)');
   }
@@ -141,12 +179,22 @@ export function validateRule(raw: unknown, camera: string, ctx: RuleContext, fie
     const known = ctx.classesOf(camera);
     const i = s.classes.findIndex((c) => !known?.has(c));
     if (i >= 0) {
-      const why = known ? `not a class of this camera's model (${[...known].slice(0, 20).join(', ')})` : "the camera's model classes are unknown: declare them under models in the site file";
+      const why = known
+        ? `not a class of this camera's model (${[...known].slice(0, 20).join(', ')})`
+        : "the camera's model classes are unknown: declare them under models in the site file";
       throw new RuleError('E_UNKNOWN_CLASS', at(`classes[${i}]`), `${JSON.stringify(s.classes[i])}: ${why}`);
     }
   }
   const d = ctx.defaults;
-  const base = { id: s.id, units: s.units, classes: s.classes, anchor: s.anchor ?? d.anchor, inertia: s.inertia ?? d.inertia, hysteresis: s.hysteresis ?? d.hysteresis, source };
+  const base = {
+    id: s.id,
+    units: s.units,
+    classes: s.classes,
+    anchor: s.anchor ?? d.anchor,
+    inertia: s.inertia ?? d.inertia,
+    hysteresis: s.hysteresis ?? d.hysteresis,
+    source,
+  };
   const rule: Omit<ZoneRule, 'key'> | Omit<LineRule, 'key'> =
     s.type === 'zone'
       ? { ...base, type: 'zone', polygon: s.polygon, exitInertia: s.exitInertia ?? d.exitInertia, dwellS: s.dwellS }

@@ -81,7 +81,10 @@ export class ByteTracker {
     // The matching space grows with the time since a track was last seen (BUFFER_PER_S of the box
     // per second): a 30 fps frame barely changes IoU, a 2 fps one can still match a walking person.
     const cost = (ts2: Track[], ds: readonly TrackDet[]) => (r: number, c: number) =>
-      ts2[r].cls === ds[c].cls ? 1 - bufferedIou(boxes.get(ts2[r])!, ds[c].box, Math.min(MAX_BUFFER, (BUFFER_PER_S * (ts - ts2[r].lastTs)) / 1000)) : Infinity;
+      ts2[r].cls === ds[c].cls
+        ? 1 -
+          bufferedIou(boxes.get(ts2[r])!, ds[c].box, Math.min(MAX_BUFFER, (BUFFER_PER_S * (ts - ts2[r].lastTs)) / 1000))
+        : Infinity;
     const matched = new Set<Track>();
     const match = (t: Track, d: TrackDet) => {
       t.kf = kalmanUpdate(t.kf, d.box);
@@ -140,7 +143,15 @@ export class ByteTracker {
         continue;
       }
       const confirmed = this.cfg.confirmHits <= 1;
-      const t: Track = { id: this.nextId++, cls: d.cls, phase: confirmed ? 'confirmed' : 'tentative', kf: kalmanInit(d.box, ts), hits: 1, lastTs: ts, score: d.score };
+      const t: Track = {
+        id: this.nextId++,
+        cls: d.cls,
+        phase: confirmed ? 'confirmed' : 'tentative',
+        kf: kalmanInit(d.box, ts),
+        hits: 1,
+        lastTs: ts,
+        score: d.score,
+      };
       this.tracks.push(t);
       if (confirmed) step.confirmed.push(t);
       step.observed.push({ track: t, box: d.box });

@@ -57,7 +57,10 @@ export class WebhookOutput {
         if (this.abort.signal.aborted) throw err;
         if (attempt >= WEBHOOK_RETRY.attempts) {
           this.metrics.deliveries.inc({ output: 'webhook', outcome: 'dropped' }, events.length);
-          this.log.error({ webhook: this.spec.id, events: events.length, err: (err as Error).message }, 'webhook failed every attempt; batch dropped');
+          this.log.error(
+            { webhook: this.spec.id, events: events.length, err: (err as Error).message },
+            'webhook failed every attempt; batch dropped',
+          );
           return;
         }
         this.metrics.deliveries.inc({ output: 'webhook', outcome: 'retried' }, events.length);
@@ -93,7 +96,16 @@ export class WebhookOutputs {
     }
     for (const spec of specs) {
       if (this.outputs.has(spec.id) || !this.cfg.webhooks.secret) continue;
-      const out = new WebhookOutput(spec, this.cfg.site, this.cfg.webhooks.secret, this.cfg.webhooks.batch, this.deps, this.newReader(), this.metrics, this.log);
+      const out = new WebhookOutput(
+        spec,
+        this.cfg.site,
+        this.cfg.webhooks.secret,
+        this.cfg.webhooks.batch,
+        this.deps,
+        this.newReader(),
+        this.metrics,
+        this.log,
+      );
       this.outputs.set(spec.id, out);
       for (const [shard, token] of this.deps.owned) await out.output.acquired(shard, token);
       out.output.start();

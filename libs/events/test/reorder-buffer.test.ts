@@ -36,7 +36,11 @@ describe('reorder buffer', () => {
     const copy = new ReorderBuffer<number>(0, 100, JSON.parse(JSON.stringify(b.snapshot())));
     expect(copy.offer(item('1-0', 1000, 1))).toBe('duplicate');
     expect(copy.offer(item('0-9', 999, 0))).toBe('late');
-    expect(new ReorderBuffer<number>(0, 100, JSON.parse(JSON.stringify(new ReorderBuffer<number>(0, 1).snapshot()))).offer(item('1-0', 5, 1))).toBe('buffered');
+    expect(
+      new ReorderBuffer<number>(0, 100, JSON.parse(JSON.stringify(new ReorderBuffer<number>(0, 1).snapshot()))).offer(
+        item('1-0', 5, 1),
+      ),
+    ).toBe('buffered');
   });
 
   it('holds at most maxPending frames whatever their capture times', () => {

@@ -5,13 +5,26 @@ import { CameraPipeline, RuleError, validateRule, type Box, type Rule, type Rule
 import { H, NAMES, W, walker, type GtObject } from './synthetic';
 
 const cfg = loadEventsConfig({});
-const ctx: RuleContext = { defaults: cfg.ruleDefaults, cameraKnown: (c) => c === 'cam', classesOf: () => new Set(['person', 'car']) };
+const ctx: RuleContext = {
+  defaults: cfg.ruleDefaults,
+  cameraKnown: (c) => c === 'cam',
+  classesOf: () => new Set(['person', 'car']),
+};
 const rule = (raw: unknown) => validateRule(raw, 'cam', ctx, 'rule', 'api');
 
 /** Plays `objects` (plus per-frame extra boxes) at `fps` through one camera pipeline; returns every event. */
-function play(rules: Rule[], objects: GtObject[], opts: { fps?: number; seconds: number; extra?: (i: number, s: number) => DetRow[] }): SiteEvent[] {
+function play(
+  rules: Rule[],
+  objects: GtObject[],
+  opts: { fps?: number; seconds: number; extra?: (i: number, s: number) => DetRow[] },
+): SiteEvent[] {
   const fps = opts.fps ?? 10;
-  const pipe = new CameraPipeline('cam', { site: 'site', tracker: cfg.tracker, reorderMs: 0, maxPending: 100 }, undefined, 0);
+  const pipe = new CameraPipeline(
+    'cam',
+    { site: 'site', tracker: cfg.tracker, reorderMs: 0, maxPending: 100 },
+    undefined,
+    0,
+  );
   const events: SiteEvent[] = [];
   for (let i = 0; i < opts.seconds * fps; i++) {
     const s = i / fps;
@@ -21,7 +34,17 @@ function play(rules: Rule[], objects: GtObject[], opts: { fps?: number; seconds:
       if (b) dets.push([...b, 0.9, o.cls] as DetRow);
     }
     dets.push(...(opts.extra?.(i, s) ?? []));
-    const e: ResultsEntry = { camera: 'cam', frame: i + 1, ts: 1000 + Math.round((i * 1000) / fps), model: 'm', w: W, h: H, conf: 0.25, dets, names: NAMES };
+    const e: ResultsEntry = {
+      camera: 'cam',
+      frame: i + 1,
+      ts: 1000 + Math.round((i * 1000) / fps),
+      model: 'm',
+      w: W,
+      h: H,
+      conf: 0.25,
+      dets,
+      names: NAMES,
+    };
     pipe.offer(`1-${i}`, e, e.ts);
     events.push(...pipe.drain(e.ts, rules, false).events);
   }
@@ -33,16 +56,39 @@ const kinds = (events: SiteEvent[], kind: string) => events.filter((e) => e.kind
 
 describe('zones', () => {
   // Bottom half, left side of the frame.
-  const bay = () => rule({ id: 'bay', type: 'zone', polygon: [[0.1, 0.5], [0.5, 0.5], [0.5, 0.95], [0.1, 0.95]], classes: ['person'], dwellS: 5 });
+  const bay = () =>
+    rule({
+      id: 'bay',
+      type: 'zone',
+      polygon: [
+        [0.1, 0.5],
+        [0.5, 0.5],
+        [0.5, 0.95],
+        [0.1, 0.95],
+      ],
+      classes: ['person'],
+      dwellS: 5,
+    });
 
   it('a person walking through makes one enter and one exit; a car is filtered out; counts follow', () => {
-    const events = play([bay()], [walker(1, 0, 50, 120, [0, 600], [1280, 600], 0, 8), walker(2, 1, 120, 80, [0, 620], [1280, 620], 0, 8)], { seconds: 9 });
+    const events = play(
+      [bay()],
+      [walker(1, 0, 50, 120, [0, 600], [1280, 600], 0, 8), walker(2, 1, 120, 80, [0, 620], [1280, 620], 0, 8)],
+      { seconds: 9 },
+    );
     expect(kinds(events, 'zone.enter')).toHaveLength(1);
     expect(kinds(events, 'zone.exit')).toHaveLength(1);
     expect(kinds(events, 'zone.dwell')).toHaveLength(0); // inside for 512 px at 160 px/s: 3.2 s, under dwellS
     const [enter] = kinds(events, 'zone.enter');
     const [exit] = kinds(events, 'zone.exit');
-    expect(enter).toMatchObject({ site: 'site', camera: 'cam', rule: 'bay', ruleType: 'zone', class: 'person', id: expect.stringMatching(/^ev_/) });
+    expect(enter).toMatchObject({
+      site: 'site',
+      camera: 'cam',
+      rule: 'bay',
+      ruleType: 'zone',
+      class: 'person',
+      id: expect.stringMatching(/^ev_/),
+    });
     expect(exit).toMatchObject({ track: enter.track, reason: 'left', enteredTs: expect.any(Number) });
     expect(exit.dwellMs).toBeGreaterThan(2500);
     expect(kinds(events, 'count').map((e) => (e.counts as { total: number }).total)).toEqual([1, 0]);
@@ -53,7 +99,11 @@ describe('zones', () => {
 
   it('a person standing on the edge with a jittering box enters once and never flickers out', () => {
     // Bottom-centre oscillates 8 px either side of the zone's top edge (y = 360): hysteresis is 12 px.
-    const jitter: GtObject = { id: 1, cls: 0, box: (s) => [300, 240 + 8 * Math.sin(s * 7), 350, 360 + 8 * Math.sin(s * 7)] as Box };
+    const jitter: GtObject = {
+      id: 1,
+      cls: 0,
+      box: (s) => [300, 240 + 8 * Math.sin(s * 7), 350, 360 + 8 * Math.sin(s * 7)] as Box,
+    };
     const events = play([bay()], [jitter], { seconds: 10 });
     expect(kinds(events, 'zone.enter')).toHaveLength(1);
     expect(kinds(events, 'zone.dwell')).toHaveLength(1);
@@ -65,7 +115,17 @@ describe('zones', () => {
     // A tall box whose feet are inside the zone and whose centre is above it.
     const tall = walker(1, 0, 50, 300, [300, 500], [300, 500], 0, 3);
     expect(kinds(play([bay()], [tall], { seconds: 3 }), 'zone.enter')).toHaveLength(1);
-    const centred = rule({ id: 'bay', type: 'zone', polygon: [[0.1, 0.5], [0.5, 0.5], [0.5, 0.95], [0.1, 0.95]], anchor: 'center' });
+    const centred = rule({
+      id: 'bay',
+      type: 'zone',
+      polygon: [
+        [0.1, 0.5],
+        [0.5, 0.5],
+        [0.5, 0.95],
+        [0.1, 0.95],
+      ],
+      anchor: 'center',
+    });
     expect(kinds(play([centred], [tall], { seconds: 3 }), 'zone.enter')).toHaveLength(0);
   });
 });
@@ -86,10 +146,20 @@ describe('lines', () => {
     const cross = kinds(events, 'line.cross');
     expect(cross.map((e) => e.direction).sort()).toEqual(['in', 'in', 'in', 'out']);
     expect(cross.filter((e) => e.class === 'car')).toHaveLength(1);
-    expect(kinds(events, 'count').at(-1)!.counts).toEqual({ in: 3, out: 1, byClass: { person: { in: 2, out: 1 }, car: { in: 1, out: 0 } } });
+    expect(kinds(events, 'count').at(-1)!.counts).toEqual({
+      in: 3,
+      out: 1,
+      byClass: { person: { in: 2, out: 1 }, car: { in: 1, out: 0 } },
+    });
     // Drawn the other way round, the same walks swap directions.
-    const reversed = play([rule({ id: 'gate', type: 'line', from: [0.5, 0.1], to: [0.5, 0.95] })], objects, { seconds: 9 });
-    expect(kinds(reversed, 'line.cross').map((e) => e.direction).sort()).toEqual(['in', 'out', 'out', 'out']);
+    const reversed = play([rule({ id: 'gate', type: 'line', from: [0.5, 0.1], to: [0.5, 0.95] })], objects, {
+      seconds: 9,
+    });
+    expect(
+      kinds(reversed, 'line.cross')
+        .map((e) => e.direction)
+        .sort(),
+    ).toEqual(['in', 'out', 'out', 'out']);
     // Only the listed directions make events; both are counted.
     const inOnly = play([gate({ directions: ['in'] })], objects, { seconds: 9 });
     expect(kinds(inOnly, 'line.cross')).toHaveLength(3);
@@ -97,10 +167,21 @@ describe('lines', () => {
   });
 
   it('an oscillating box on the line adds 0, small or large swings alike', () => {
-    const small: GtObject = { id: 1, cls: 0, box: (s) => [615 + 6 * Math.sin(s * 9), 300, 665 + 6 * Math.sin(s * 9), 420] as Box };
+    const small: GtObject = {
+      id: 1,
+      cls: 0,
+      box: (s) => [615 + 6 * Math.sin(s * 9), 300, 665 + 6 * Math.sin(s * 9), 420] as Box,
+    };
     expect(kinds(play([gate()], [small], { seconds: 10 }), 'line.cross')).toHaveLength(0);
     // Swings well past the band, alternating every frame: never twice in a row on the other side.
-    const large: GtObject = { id: 1, cls: 0, box: (s) => { const dx = Math.round(s * 10) % 2 ? 30 : -30; return [615 + dx, 300, 665 + dx, 420] as Box; } };
+    const large: GtObject = {
+      id: 1,
+      cls: 0,
+      box: (s) => {
+        const dx = Math.round(s * 10) % 2 ? 30 : -30;
+        return [615 + dx, 300, 665 + dx, 420] as Box;
+      },
+    };
     expect(kinds(play([gate()], [large], { seconds: 10 }), 'line.cross')).toHaveLength(0);
   });
 
@@ -109,12 +190,22 @@ describe('lines', () => {
     const edge = rule({ id: 'edge', type: 'line', from: [40, 720], to: [40, 0], units: 'px' });
     for (const fps of [10, 2]) {
       const events = play([edge], [walker(1, 0, 50, 120, [-40, 500], [700, 500], 0, 6)], { seconds: 7, fps });
-      expect(kinds(events, 'line.cross').map((e) => e.direction), `${fps} fps`).toEqual(['in']);
+      expect(
+        kinds(events, 'line.cross').map((e) => e.direction),
+        `${fps} fps`,
+      ).toEqual(['in']);
     }
   });
 
   it('a track counts each direction once; walking round the end counts nothing', () => {
-    const back: GtObject = { id: 1, cls: 0, box: (s) => { const x = s < 4 ? 400 + 100 * s : s < 8 ? 800 - 100 * (s - 4) : 400 + 100 * (s - 8); return [x - 25, 300, x + 25, 420] as Box; } };
+    const back: GtObject = {
+      id: 1,
+      cls: 0,
+      box: (s) => {
+        const x = s < 4 ? 400 + 100 * s : s < 8 ? 800 - 100 * (s - 4) : 400 + 100 * (s - 8);
+        return [x - 25, 300, x + 25, 420] as Box;
+      },
+    };
     const events = play([gate()], [back], { seconds: 12 });
     expect(kinds(events, 'line.cross').map((e) => e.direction)).toEqual(['in', 'out']);
     const repeat = play([gate({ oncePerTrack: false })], [back], { seconds: 12 });
@@ -127,7 +218,8 @@ describe('lines', () => {
   it('never counts untracked boxes: low-score boxes, or a box seen in one frame', () => {
     const low = (i: number): DetRow[] => [[100 + i * 40, 400, 150 + i * 40, 520, 0.2, 0]];
     expect(kinds(play([gate()], [], { seconds: 3, extra: low }), 'line.cross')).toHaveLength(0);
-    const flash = (i: number): DetRow[] => (i === 5 ? [[700, 400, 750, 520, 0.9, 0]] : i === 4 ? [[500, 400, 550, 520, 0.9, 0]] : []);
+    const flash = (i: number): DetRow[] =>
+      i === 5 ? [[700, 400, 750, 520, 0.9, 0]] : i === 4 ? [[500, 400, 550, 520, 0.9, 0]] : [];
     expect(kinds(play([gate()], [], { seconds: 3, extra: flash }), 'line.cross')).toHaveLength(0);
   });
 });
@@ -144,13 +236,96 @@ describe('rule validation names the field', () => {
   };
 
   it.each([
-    ['a self-intersecting polygon', { id: 'z', type: 'zone', polygon: [[0, 0], [1, 1], [1, 0], [0, 1]] }, 'E_BAD_RULE', 'cameras.cam.rules[0].polygon', /intersects itself/],
-    ['a zero-length line', { id: 'l', type: 'line', from: [0.2, 0.2], to: [0.2, 0.2] }, 'E_BAD_RULE', 'cameras.cam.rules[0].to', /zero length/],
-    ['an unknown class', { id: 'l', type: 'line', from: [0, 0], to: [1, 1], classes: ['person', 'unicorn'] }, 'E_UNKNOWN_CLASS', 'cameras.cam.rules[0].classes[1]', /unicorn/],
-    ['normalised coordinates above 1', { id: 'z', type: 'zone', polygon: [[0, 0], [2, 0], [0, 1]] }, 'E_BAD_RULE', 'cameras.cam.rules[0].polygon[1]', /\[0, 1\]/],
-    ['a polygon of two points', { id: 'z', type: 'zone', polygon: [[0, 0], [1, 0]] }, 'E_BAD_RULE', 'cameras.cam.rules[0].polygon', /at least 3/],
-    ['an unknown field', { id: 'z', type: 'zone', polygon: [[0, 0], [1, 0], [0, 1]], colour: 'red' }, 'E_BAD_RULE', 'cameras.cam.rules[0]', /colour/],
-    ['a bad id', { id: 'a b', type: 'zone', polygon: [[0, 0], [1, 0], [0, 1]] }, 'E_BAD_RULE', 'cameras.cam.rules[0].id', /letters/],
+    [
+      'a self-intersecting polygon',
+      {
+        id: 'z',
+        type: 'zone',
+        polygon: [
+          [0, 0],
+          [1, 1],
+          [1, 0],
+          [0, 1],
+        ],
+      },
+      'E_BAD_RULE',
+      'cameras.cam.rules[0].polygon',
+      /intersects itself/,
+    ],
+    [
+      'a zero-length line',
+      { id: 'l', type: 'line', from: [0.2, 0.2], to: [0.2, 0.2] },
+      'E_BAD_RULE',
+      'cameras.cam.rules[0].to',
+      /zero length/,
+    ],
+    [
+      'an unknown class',
+      { id: 'l', type: 'line', from: [0, 0], to: [1, 1], classes: ['person', 'unicorn'] },
+      'E_UNKNOWN_CLASS',
+      'cameras.cam.rules[0].classes[1]',
+      /unicorn/,
+    ],
+    [
+      'normalised coordinates above 1',
+      {
+        id: 'z',
+        type: 'zone',
+        polygon: [
+          [0, 0],
+          [2, 0],
+          [0, 1],
+        ],
+      },
+      'E_BAD_RULE',
+      'cameras.cam.rules[0].polygon[1]',
+      /\[0, 1\]/,
+    ],
+    [
+      'a polygon of two points',
+      {
+        id: 'z',
+        type: 'zone',
+        polygon: [
+          [0, 0],
+          [1, 0],
+        ],
+      },
+      'E_BAD_RULE',
+      'cameras.cam.rules[0].polygon',
+      /at least 3/,
+    ],
+    [
+      'an unknown field',
+      {
+        id: 'z',
+        type: 'zone',
+        polygon: [
+          [0, 0],
+          [1, 0],
+          [0, 1],
+        ],
+        colour: 'red',
+      },
+      'E_BAD_RULE',
+      'cameras.cam.rules[0]',
+      /colour/,
+    ],
+    [
+      'a bad id',
+      {
+        id: 'a b',
+        type: 'zone',
+        polygon: [
+          [0, 0],
+          [1, 0],
+          [0, 1],
+        ],
+      },
+      'E_BAD_RULE',
+      'cameras.cam.rules[0].id',
+      /letters/,
+    ],
   ])('refuses %s', (_label, raw, code, field, message) => {
     const e = refuse(raw);
     expect(e.code).toBe(code);
@@ -159,12 +334,32 @@ describe('rule validation names the field', () => {
   });
 
   it('refuses an unknown camera', () => {
-    expect(refuse({ id: 'z', type: 'zone', polygon: [[0, 0], [1, 0], [0, 1]] }, 'nowhere')).toMatchObject({ code: 'E_UNKNOWN_CAMERA', field: 'cameras.cam' });
+    expect(
+      refuse(
+        {
+          id: 'z',
+          type: 'zone',
+          polygon: [
+            [0, 0],
+            [1, 0],
+            [0, 1],
+          ],
+        },
+        'nowhere',
+      ),
+    ).toMatchObject({ code: 'E_UNKNOWN_CAMERA', field: 'cameras.cam' });
   });
 
   it('fills defaults from the configuration and keys the definition', () => {
     const r = rule({ id: 'g', type: 'line', from: [0, 0], to: [1, 1] });
-    expect(r).toMatchObject({ anchor: 'bottom-center', inertia: 2, hysteresis: 0.1, directions: ['in', 'out'], oncePerTrack: true, units: 'norm' });
+    expect(r).toMatchObject({
+      anchor: 'bottom-center',
+      inertia: 2,
+      hysteresis: 0.1,
+      directions: ['in', 'out'],
+      oncePerTrack: true,
+      units: 'norm',
+    });
     expect(rule({ id: 'g', type: 'line', from: [0, 0], to: [1, 1] }).key).toBe(r.key);
     expect(rule({ id: 'g', type: 'line', from: [0, 0], to: [1, 0.9] }).key).not.toBe(r.key);
   });

@@ -29,7 +29,17 @@ export const W = 1280;
 export const H = 720;
 
 /** A box of `w`x`h` whose bottom-centre moves linearly from `a` to `b` between `s0` and `s1` seconds. */
-export function walker(id: number, cls: number, w: number, h: number, a: [number, number], b: [number, number], s0: number, s1: number, visibility?: GtObject['visibility']): GtObject {
+export function walker(
+  id: number,
+  cls: number,
+  w: number,
+  h: number,
+  a: [number, number],
+  b: [number, number],
+  s0: number,
+  s1: number,
+  visibility?: GtObject['visibility'],
+): GtObject {
   return {
     id,
     cls,
@@ -91,7 +101,11 @@ export function makeScene(o: SceneOptions): Scene {
       visible.push({ id: obj.id, box: b });
       const n = o.noisePx ?? 1.5;
       const score = vis === 'partial' ? 0.12 + rand() * 0.1 : 0.6 + rand() * 0.35;
-      dets.push([b[0] + gauss() * n, b[1] + gauss() * n, b[2] + gauss() * n, b[3] + gauss() * n, score, obj.cls].map((v, k) => (k < 4 ? Math.max(0, v) : v)) as DetRow);
+      dets.push(
+        [b[0] + gauss() * n, b[1] + gauss() * n, b[2] + gauss() * n, b[3] + gauss() * n, score, obj.cls].map((v, k) =>
+          k < 4 ? Math.max(0, v) : v,
+        ) as DetRow,
+      );
     }
     if (o.clutter) {
       if (rand() < 0.3) {
@@ -108,7 +122,17 @@ export function makeScene(o: SceneOptions): Scene {
     if (rand() < (o.dropRate ?? 0)) continue;
     const frame = i + 1;
     truth.set(frame, visible);
-    entries.push({ camera: o.camera, frame, ts: t0 + Math.round((1000 * i) / o.fps), model: 'synthetic', w: W, h: H, conf: 0.25, dets, names: NAMES });
+    entries.push({
+      camera: o.camera,
+      frame,
+      ts: t0 + Math.round((1000 * i) / o.fps),
+      model: 'synthetic',
+      w: W,
+      h: H,
+      conf: 0.25,
+      dets,
+      names: NAMES,
+    });
   }
   return { entries, truth };
 }
@@ -118,7 +142,10 @@ export function makeScene(o: SceneOptions): Scene {
  * after capture (frames of one batch overtake each other), and a share is delivered twice (a
  * re-run after a worker died).
  */
-export function deliver(entries: ResultsEntry[], opts: { seed: number; jitterMs: number; dupRate: number; latencyMs?: number }): { entry: ResultsEntry; at: number }[] {
+export function deliver(
+  entries: ResultsEntry[],
+  opts: { seed: number; jitterMs: number; dupRate: number; latencyMs?: number },
+): { entry: ResultsEntry; at: number }[] {
   const rand = rng(opts.seed);
   const out: { entry: ResultsEntry; at: number }[] = [];
   for (const e of entries) {
@@ -141,7 +168,10 @@ export interface MotResult {
  * CLEAR MOT over the frames the tracker saw: per frame, truth and confirmed tracks are matched by
  * IoU >= 0.5 (Hungarian); an object matched to another track id than last time is an id switch.
  */
-export function clearMot(truth: Map<number, { id: number; box: Box }[]>, tracked: Map<number, { id: number; box: Box }[]>): MotResult {
+export function clearMot(
+  truth: Map<number, { id: number; box: Box }[]>,
+  tracked: Map<number, { id: number; box: Box }[]>,
+): MotResult {
   let misses = 0;
   let fps = 0;
   let sw = 0;

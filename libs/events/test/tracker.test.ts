@@ -27,12 +27,21 @@ function run(fps: number, seed: number, lowTier = true) {
   if (!lowTier) for (const e of scene.entries) e.dets = e.dets.filter((d) => d[4] >= e.conf);
   // Shuffled within the reorder window (up to 400 ms late), 5 % delivered twice.
   const arrivals = deliver(scene.entries, { seed: seed + 1, jitterMs: 400, dupRate: 0.05 });
-  const pipe = new CameraPipeline('cam', { site: 's', tracker: cfg.tracker, reorderMs: REORDER_MS, maxPending: 1000 }, undefined, 0);
+  const pipe = new CameraPipeline(
+    'cam',
+    { site: 's', tracker: cfg.tracker, reorderMs: REORDER_MS, maxPending: 1000 },
+    undefined,
+    0,
+  );
   const frameOf = new Map(scene.entries.map((e) => [e.ts, e.frame]));
   const tracked = new Map<number, { id: number; box: Box }[]>();
   const outcomes = { buffered: 0, duplicate: 0, late: 0 };
   const collect = (live: ReturnType<CameraPipeline['drain']>['live']) => {
-    for (const l of live) tracked.set(frameOf.get(l.ts)!, l.tracks.map(([id, , x1, y1, x2, y2]) => ({ id, box: [x1, y1, x2, y2] as Box })));
+    for (const l of live)
+      tracked.set(
+        frameOf.get(l.ts)!,
+        l.tracks.map(([id, , x1, y1, x2, y2]) => ({ id, box: [x1, y1, x2, y2] as Box })),
+      );
   };
   for (const a of arrivals) {
     outcomes[pipe.offer('0-1', a.entry, a.at)]++;
@@ -52,7 +61,9 @@ describe('ByteTrack-style tracker on synthetic ground truth', () => {
   ])('at %i fps: MOTA >= %f and at most %i id switches', (fps, minMota, maxSwitches) => {
     for (const seed of [11, 23]) {
       const { mot, outcomes, frames, seen } = run(fps, seed);
-      console.log(`${fps} fps seed ${seed}: MOTA ${mot.mota.toFixed(3)}, id switches ${mot.idSwitches}, misses ${mot.misses}, false positives ${mot.falsePositives}, truths ${mot.truths}; frames ${frames}, duplicates dropped ${outcomes.duplicate}, late ${outcomes.late}`);
+      console.log(
+        `${fps} fps seed ${seed}: MOTA ${mot.mota.toFixed(3)}, id switches ${mot.idSwitches}, misses ${mot.misses}, false positives ${mot.falsePositives}, truths ${mot.truths}; frames ${frames}, duplicates dropped ${outcomes.duplicate}, late ${outcomes.late}`,
+      );
       // Every delivered frame was processed once, in capture order: duplicates dropped, none late.
       expect(seen).toBe(frames);
       expect(outcomes.late).toBe(0);
@@ -78,7 +89,9 @@ describe('ByteTrack-style tracker on synthetic ground truth', () => {
     const copy = new ByteTracker(cfg.tracker, JSON.parse(JSON.stringify(t.snapshot())));
     const a = t.update(3200, [high(10)], 0.25);
     const b = copy.update(3200, [high(10)], 0.25);
-    expect(b.observed.map((o) => [o.track.id, o.track.phase, o.box])).toEqual(a.observed.map((o) => [o.track.id, o.track.phase, o.box]));
+    expect(b.observed.map((o) => [o.track.id, o.track.phase, o.box])).toEqual(
+      a.observed.map((o) => [o.track.id, o.track.phase, o.box]),
+    );
     // Another class never continues the track.
     const other = t.update(3300, [{ ...high(15), cls: 1 }], 0.25);
     expect(other.observed.map((o) => o.track.id)).toEqual([2]);

@@ -86,9 +86,11 @@ export class CameraManager {
     return this.serial(async () => {
       this.checkAssigned(entry);
       if (this.slots.has(entry.id)) throw new VisionError('E_CAMERA_EXISTS', `camera ${entry.id} exists`);
-      if (this.slots.size >= this.o.config.maxCameras) throw new VisionError('E_CAMERA_LIMIT', `this gateway serves ${this.slots.size} cameras (GATEWAY_MAX_CAMERAS)`);
+      if (this.slots.size >= this.o.config.maxCameras)
+        throw new VisionError('E_CAMERA_LIMIT', `this gateway serves ${this.slots.size} cameras (GATEWAY_MAX_CAMERAS)`);
       await this.o.file?.update((cameras) => {
-        if (cameras.some((c) => c.id === entry.id)) throw new VisionError('E_CAMERA_EXISTS', `camera ${entry.id} is in the cameras file`);
+        if (cameras.some((c) => c.id === entry.id))
+          throw new VisionError('E_CAMERA_EXISTS', `camera ${entry.id} is in the cameras file`);
         return [...cameras, entry];
       });
       return this.startSlot(entry, false).runner.view();
@@ -100,13 +102,17 @@ export class CameraManager {
     return this.serial(async () => {
       const slot = this.slots.get(id);
       if (!slot) throw new VisionError('E_CAMERA_NOT_FOUND', `no camera ${id} on this gateway`);
-      if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw new VisionError('E_CAMERA_INVALID', '(body): must be a JSON object');
+      if (!patch || typeof patch !== 'object' || Array.isArray(patch))
+        throw new VisionError('E_CAMERA_INVALID', '(body): must be a JSON object');
       const merged: Record<string, unknown> = { ...slot.entry, ...patch };
       for (const [k, v] of Object.entries(merged)) if (v === null) delete merged[k];
-      if (merged['id'] !== id) throw new VisionError('E_CAMERA_INVALID', 'id: a camera id cannot change (remove it and add it again)');
+      if (merged['id'] !== id)
+        throw new VisionError('E_CAMERA_INVALID', 'id: a camera id cannot change (remove it and add it again)');
       const entry = parseCameraEntry(merged);
       this.checkAssigned(entry);
-      await this.o.file?.update((cameras) => (cameras.some((c) => c.id === id) ? cameras.map((c) => (c.id === id ? entry : c)) : [...cameras, entry]));
+      await this.o.file?.update((cameras) =>
+        cameras.some((c) => c.id === id) ? cameras.map((c) => (c.id === id ? entry : c)) : [...cameras, entry],
+      );
       if (this.keyOf(entry) === slot.key) {
         slot.entry = entry;
         return slot.runner.view();
@@ -159,10 +165,15 @@ export class CameraManager {
   private async applyNow(entries: CameraEntry[], why: string): Promise<ApplyResult> {
     const { index, count, maxCameras } = this.o.config;
     entries.forEach((e, i) => {
-      if (e.gateway !== undefined && e.gateway >= count) throw new VisionError('E_CAMERA_INVALID', `cameras[${i}].gateway: must be below GATEWAY_COUNT (${count})`);
+      if (e.gateway !== undefined && e.gateway >= count)
+        throw new VisionError('E_CAMERA_INVALID', `cameras[${i}].gateway: must be below GATEWAY_COUNT (${count})`);
     });
     const mine = entries.filter((e) => assignedGateway(e, count) === index);
-    if (mine.length > maxCameras) throw new VisionError('E_CAMERA_LIMIT', `the cameras file assigns ${mine.length} cameras to gateway ${index}; GATEWAY_MAX_CAMERAS is ${maxCameras}`);
+    if (mine.length > maxCameras)
+      throw new VisionError(
+        'E_CAMERA_LIMIT',
+        `the cameras file assigns ${mine.length} cameras to gateway ${index}; GATEWAY_MAX_CAMERAS is ${maxCameras}`,
+      );
     const wanted = new Map(mine.map((e) => [e.id, e]));
     const result: ApplyResult = { added: [], updated: [], removed: [] };
     const gone = [...this.slots.values()].filter((s) => !wanted.has(s.entry.id));
@@ -182,7 +193,8 @@ export class CameraManager {
       }
     }
     await Promise.all(work);
-    if (result.added.length + result.updated.length + result.removed.length) this.o.log.info({ why, ...result, cameras: this.slots.size }, 'cameras applied');
+    if (result.added.length + result.updated.length + result.removed.length)
+      this.o.log.info({ why, ...result, cameras: this.slots.size }, 'cameras applied');
     return result;
   }
 
@@ -194,7 +206,11 @@ export class CameraManager {
 
   private startSlot(entry: CameraEntry, paused: boolean): Slot {
     const spec = resolveCamera(entry, this.o.config.camera);
-    const runner = new CameraRunner(spec, { config: this.o.config, log: this.o.log, metrics: this.o.metrics, edge: this.o.edge }, { paused });
+    const runner = new CameraRunner(
+      spec,
+      { config: this.o.config, log: this.o.log, metrics: this.o.metrics, edge: this.o.edge },
+      { paused },
+    );
     const slot = { entry, key: this.keyOf(entry), runner };
     this.slots.set(entry.id, slot);
     runner.start();
@@ -209,11 +225,16 @@ export class CameraManager {
     const { index, count } = this.o.config;
     const owner = assignedGateway(entry, count);
     if (owner >= count) throw new VisionError('E_CAMERA_INVALID', `gateway: must be below GATEWAY_COUNT (${count})`);
-    if (owner !== index) throw new VisionError('E_CAMERA_NOT_ASSIGNED', `camera ${entry.id} belongs to gateway ${owner}, not ${index}`);
+    if (owner !== index)
+      throw new VisionError('E_CAMERA_NOT_ASSIGNED', `camera ${entry.id} belongs to gateway ${owner}, not ${index}`);
   }
 
   private gauges(): CameraGauges[] {
-    return [...this.slots.values()].map((s) => ({ id: s.entry.id, state: s.runner.state, lastFrameAt: s.runner.lastFrameAt }));
+    return [...this.slots.values()].map((s) => ({
+      id: s.entry.id,
+      state: s.runner.state,
+      lastFrameAt: s.runner.lastFrameAt,
+    }));
   }
 
   /** Runs changes one at a time, in order; a failed one does not block the next. */

@@ -115,9 +115,22 @@ export class CameraRunner {
 
   view(): CameraView {
     return cameraView({
-      spec: this.spec, state: this.state, since: this.since, stopReason: this.stopReason, paused: this.paused, lastError: this.lastError,
-      retryAt: this.retryAt, failures: this.failures, mode: this.source?.mode, pid: this.source?.pid, counts: this.counts,
-      last: this.last, results: this.results, lastResult: this.lastResult, lastEdgeError: this.lastEdgeError, edgeState: this.client?.state,
+      spec: this.spec,
+      state: this.state,
+      since: this.since,
+      stopReason: this.stopReason,
+      paused: this.paused,
+      lastError: this.lastError,
+      retryAt: this.retryAt,
+      failures: this.failures,
+      mode: this.source?.mode,
+      pid: this.source?.pid,
+      counts: this.counts,
+      last: this.last,
+      results: this.results,
+      lastResult: this.lastResult,
+      lastEdgeError: this.lastEdgeError,
+      edgeState: this.client?.state,
     });
   }
 
@@ -148,7 +161,11 @@ export class CameraRunner {
         : startFfmpegSource(
             {
               ffmpegPath: c.ffmpeg.path,
-              args: ffmpegArgs(this.spec, { hwaccel: c.ffmpeg.hwaccel, jpegQuality: c.ffmpeg.jpegQuality, ioTimeoutMs }, this.ffmpegInput),
+              args: ffmpegArgs(
+                this.spec,
+                { hwaccel: c.ffmpeg.hwaccel, jpegQuality: c.ffmpeg.jpegQuality, ioTimeoutMs },
+                this.ffmpegInput,
+              ),
               killGraceMs: c.ffmpeg.killGraceMs,
               ...io,
             },
@@ -192,7 +209,14 @@ export class CameraRunner {
       this.results.push({ at: now, latencyMs });
       if (this.results.length > RESULT_WINDOW) this.results.shift();
       const r = o.result;
-      this.lastResult = { frameId: r.frameId, captureTs: capturedAt, at: now, latencyMs, model: r.model, detections: r.detections };
+      this.lastResult = {
+        frameId: r.frameId,
+        captureTs: capturedAt,
+        at: now,
+        latencyMs,
+        model: r.model,
+        detections: r.detections,
+      };
     } else {
       this.counts.errors++;
       this.ctx.metrics.frames.inc({ camera, stage: 'error' });
@@ -219,15 +243,20 @@ export class CameraRunner {
     this.ctx.metrics.reconnects.inc({ camera: this.spec.id });
     this.retryAt = now + delay;
     this.setState('backoff');
-    this.log.warn({ code: why.code, err: this.lastError.message, delayMs: delay, attempt: this.failures }, 'camera backoff');
+    this.log.warn(
+      { code: why.code, err: this.lastError.message, delayMs: delay, attempt: this.failures },
+      'camera backoff',
+    );
     this.retryTimer = setTimeout(() => this.connect(), delay);
   }
 
   private checkStall(): void {
     const now = Date.now();
     const stall = this.ctx.config.camera.stallTimeoutMs;
-    const silentSince = this.state === 'connecting' ? this.attemptAt : this.state === 'streaming' ? this.last?.at : undefined;
-    if (silentSince !== undefined && now - silentSince > stall) this.onEnded(new VisionError('E_CAMERA_STALLED', `no frame for ${stall} ms`));
+    const silentSince =
+      this.state === 'connecting' ? this.attemptAt : this.state === 'streaming' ? this.last?.at : undefined;
+    if (silentSince !== undefined && now - silentSince > stall)
+      this.onEnded(new VisionError('E_CAMERA_STALLED', `no frame for ${stall} ms`));
   }
 
   /** Stops the current source (its child is reaped in the background, tracked until `stop()`). */
@@ -236,7 +265,9 @@ export class CameraRunner {
     const old = this.source;
     this.source = undefined;
     if (!old) return;
-    const p = old.stop().catch((err: unknown) => this.log.error({ err: this.scrub(String(err)) }, 'stopping the source failed'));
+    const p = old
+      .stop()
+      .catch((err: unknown) => this.log.error({ err: this.scrub(String(err)) }, 'stopping the source failed'));
     this.reaping.add(p);
     void p.finally(() => this.reaping.delete(p));
   }

@@ -5,7 +5,14 @@ import { VisionError } from '@vision/wire';
 /** How a camera's frames are pulled. */
 export type SourceKind = 'rtsp' | 'http' | 'file' | 'v4l2';
 
-const SCHEMES: Record<string, SourceKind> = { 'rtsp:': 'rtsp', 'rtsps:': 'rtsp', 'http:': 'http', 'https:': 'http', 'file:': 'file', 'v4l2:': 'v4l2' };
+const SCHEMES: Record<string, SourceKind> = {
+  'rtsp:': 'rtsp',
+  'rtsps:': 'rtsp',
+  'http:': 'http',
+  'https:': 'http',
+  'file:': 'file',
+  'v4l2:': 'v4l2',
+};
 const URL_RULE = 'must be rtsp://, rtsps://, http(s)://, file:// or v4l2:// (or an absolute file path)';
 const MAX_CAMERAS_IN_FILE = 10_000;
 
@@ -17,11 +24,18 @@ const MAX_CAMERAS_IN_FILE = 10_000;
 const cameraEntrySchema = z
   .object({
     id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)'),
-    url: z.string().min(1).max(2048).refine((u) => sourceKindOf(u) !== undefined, URL_RULE),
+    url: z
+      .string()
+      .min(1)
+      .max(2048)
+      .refine((u) => sourceKindOf(u) !== undefined, URL_RULE),
     fps: z.number().gt(0).max(60).optional(),
     maxWidth: z.number().int().min(32).max(8192).optional(),
     maxHeight: z.number().int().min(32).max(8192).optional(),
-    model: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a model id: letters, digits, _ . - (at most 64)').optional(),
+    model: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a model id: letters, digits, _ . - (at most 64)')
+      .optional(),
     enabled: z.boolean().optional(),
     /** Files only: start again at the end (default) or stop there. */
     loop: z.boolean().optional(),
@@ -115,6 +129,7 @@ export function formatCamerasFile(cameras: CameraEntry[]): string {
 }
 
 function invalid(issues: z.ZodError['issues']): VisionError {
-  const path = (p: PropertyKey[]) => p.reduce<string>((s, k) => (typeof k === 'number' ? `${s}[${k}]` : s ? `${s}.${String(k)}` : String(k)), '');
+  const path = (p: PropertyKey[]) =>
+    p.reduce<string>((s, k) => (typeof k === 'number' ? `${s}[${k}]` : s ? `${s}.${String(k)}` : String(k)), '');
   return new VisionError('E_CAMERA_INVALID', issues.map((i) => `${path(i.path) || '(body)'}: ${i.message}`).join('; '));
 }

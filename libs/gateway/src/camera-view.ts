@@ -101,7 +101,8 @@ export interface ViewInput {
 export function cameraView(v: ViewInput): CameraView {
   const now = Date.now();
   const latencies = v.results.map((r) => r.latencyMs).sort((a, b) => a - b);
-  const pct = (p: number) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)] : null);
+  const pct = (p: number) =>
+    latencies.length ? latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)] : null;
   const s = v.spec;
   return {
     id: s.id,

@@ -25,12 +25,16 @@ export class CamerasFile {
     let text: string;
     try {
       const st = await stat(this.path);
-      if (st.size > MAX_FILE_BYTES) throw new VisionError('E_CAMERA_INVALID', `the cameras file is over ${MAX_FILE_BYTES} bytes`);
+      if (st.size > MAX_FILE_BYTES)
+        throw new VisionError('E_CAMERA_INVALID', `the cameras file is over ${MAX_FILE_BYTES} bytes`);
       text = await readFile(this.path, 'utf8');
     } catch (err) {
       if (err instanceof VisionError) throw err;
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw new VisionError('E_CAMERA_FILE', `cannot read the cameras file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new VisionError(
+        'E_CAMERA_FILE',
+        `cannot read the cameras file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
     }
     return parseCamerasFile(text);
   }
@@ -45,7 +49,10 @@ export class CamerasFile {
         await rename(tmp, this.path);
       } catch (err) {
         await unlink(tmp).catch(() => undefined);
-        throw new VisionError('E_CAMERA_FILE', `cannot write the cameras file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        throw new VisionError(
+          'E_CAMERA_FILE',
+          `cannot write the cameras file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        );
       }
     });
   }
@@ -69,13 +76,15 @@ export class CamerasFile {
         break;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code !== 'EEXIST') throw new VisionError('E_CAMERA_FILE', `cannot lock the cameras file: ${code ?? (err as Error).message}`);
+        if (code !== 'EEXIST')
+          throw new VisionError('E_CAMERA_FILE', `cannot lock the cameras file: ${code ?? (err as Error).message}`);
         const st = await stat(lock).catch(() => undefined);
         if (st && Date.now() - st.mtimeMs > LOCK_STALE_MS) {
           await unlink(lock).catch(() => undefined);
           continue;
         }
-        if (Date.now() > deadline) throw new VisionError('E_CAMERA_FILE', `${lock} stayed locked for ${LOCK_WAIT_MS} ms`);
+        if (Date.now() > deadline)
+          throw new VisionError('E_CAMERA_FILE', `${lock} stayed locked for ${LOCK_WAIT_MS} ms`);
         await new Promise((r) => setTimeout(r, LOCK_RETRY_MS));
       }
     }

@@ -27,13 +27,21 @@ const nodeWebSocket = (url: string, protocols: string[], headers: Record<string,
  */
 export function edgeLinkFactory(gw: GatewayConfig, auth: AuthConfig, log: Logger): EdgeLinkFactory {
   const warn = throttledWarn(log);
-  const token = tokenSource(gw, auth, (cameraId, err) => warn('token', { camera: cameraId, err }, 'no edge token: connecting without one'));
+  const token = tokenSource(gw, auth, (cameraId, err) =>
+    warn('token', { camera: cameraId, err }, 'no edge token: connecting without one'),
+  );
   return (cameraId, model) =>
     new VisionClient({
       url: gw.edgeUrls,
       webSocket: nodeWebSocket,
       tokenIn: 'header',
-      backoff: { initialMs: gw.backoff.initialMs, factor: gw.backoff.factor, maxMs: gw.backoff.maxMs, jitter: gw.backoff.jitter, stableMs: gw.backoff.stableMs },
+      backoff: {
+        initialMs: gw.backoff.initialMs,
+        factor: gw.backoff.factor,
+        maxMs: gw.backoff.maxMs,
+        jitter: gw.backoff.jitter,
+        stableMs: gw.backoff.stableMs,
+      },
       ...(model !== undefined ? { model } : {}),
       ...(token ? { token: () => token(cameraId) } : {}),
     });
@@ -44,12 +52,22 @@ export function edgeLinkFactory(gw: GatewayConfig, auth: AuthConfig, log: Logger
  * connection): a failure is logged and the connection goes without a token, which the edge refuses
  * and the client retries with backoff.
  */
-function tokenSource(gw: GatewayConfig, auth: AuthConfig, onError: (cameraId: string, err: string) => void): ((cameraId: string) => Promise<string>) | undefined {
+function tokenSource(
+  gw: GatewayConfig,
+  auth: AuthConfig,
+  onError: (cameraId: string, err: string) => void,
+): ((cameraId: string) => Promise<string>) | undefined {
   const secret = auth.secret;
   if (secret) {
     return async (cameraId) => {
       try {
-        const claims = { subject: `gateway-${gw.index}`, streams: [cameraId], ttlS: gw.tokenTtlS, ...(auth.issuer ? { issuer: auth.issuer } : {}), ...(auth.audience ? { audience: auth.audience } : {}) };
+        const claims = {
+          subject: `gateway-${gw.index}`,
+          streams: [cameraId],
+          ttlS: gw.tokenTtlS,
+          ...(auth.issuer ? { issuer: auth.issuer } : {}),
+          ...(auth.audience ? { audience: auth.audience } : {}),
+        };
         return (await mintToken(claims, { secret })).token;
       } catch (err) {
         onError(cameraId, (err as Error).message);

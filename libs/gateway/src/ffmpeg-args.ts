@@ -35,7 +35,19 @@ export function ffmpegArgs(spec: CameraSpec, o: FfmpegOptions, httpInput: HttpIn
     case 'rtsp':
       // TCP: a lost UDP packet is a smeared frame; `-timeout` ends a silent connection. The SDP
       // names the codec, so half a second of probing is enough (the default 5 s delays the first frame).
-      input.push('-rtsp_transport', 'tcp', '-timeout', us, '-fflags', 'nobuffer', '-flags', 'low_delay', ...PROBE, '-i', spec.url);
+      input.push(
+        '-rtsp_transport',
+        'tcp',
+        '-timeout',
+        us,
+        '-fflags',
+        'nobuffer',
+        '-flags',
+        'low_delay',
+        ...PROBE,
+        '-i',
+        spec.url,
+      );
       break;
     case 'http':
       input.push('-rw_timeout', us);
@@ -58,28 +70,50 @@ export function ffmpegArgs(spec: CameraSpec, o: FfmpegOptions, httpInput: HttpIn
   const select = `select='isnan(prev_selected_t)+gt(round(t*${f})\\,round(prev_selected_t*${f}))+lt(t\\,prev_selected_t)'`;
   const scale = `scale=w='min(iw,${spec.maxWidth})':h='min(ih,${spec.maxHeight})':force_original_aspect_ratio=decrease:force_divisible_by=2`;
   return [
-    '-hide_banner', '-loglevel', 'error', '-nostdin',
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-nostdin',
     ...(o.hwaccel ? ['-hwaccel', o.hwaccel] : []),
     ...input,
-    '-map', '0:v:0', '-an', '-sn', '-dn',
-    '-vf', `${select},${scale}`,
-    '-fps_mode', 'vfr',
-    '-c:v', 'mjpeg', '-q:v', String(o.jpegQuality),
-    '-flush_packets', '1', '-f', 'mjpeg', 'pipe:1',
+    '-map',
+    '0:v:0',
+    '-an',
+    '-sn',
+    '-dn',
+    '-vf',
+    `${select},${scale}`,
+    '-fps_mode',
+    'vfr',
+    '-c:v',
+    'mjpeg',
+    '-q:v',
+    String(o.jpegQuality),
+    '-flush_packets',
+    '1',
+    '-f',
+    'mjpeg',
+    'pipe:1',
   ];
 }
 
 const AUTH = /\b40[13]\b|unauthori[sz]ed|forbidden|authori[sz]ation failed/i;
-const DECODER = /device creation failed|device setup failed|no device available|could not dynamically load|unsupported codec|no decoder|decoder .* not found/i;
-const NOT_VIDEO = /invalid data found|does not contain any stream|matches no streams|\b40[04]\b|\b410\b|not found|could not find codec|Invalid argument/i;
-const UNREACHABLE = /connection refused|timed out|timeout|no route to host|network is unreachable|host is unreachable|name or service not known|temporary failure in name resolution|failed to resolve|no such file or directory|connection reset|broken pipe|i\/o error|server returned 5\d\d|failed: 5\d\d|end of file/i;
+const DECODER =
+  /device creation failed|device setup failed|no device available|could not dynamically load|unsupported codec|no decoder|decoder .* not found/i;
+const NOT_VIDEO =
+  /invalid data found|does not contain any stream|matches no streams|\b40[04]\b|\b410\b|not found|could not find codec|Invalid argument/i;
+const UNREACHABLE =
+  /connection refused|timed out|timeout|no route to host|network is unreachable|host is unreachable|name or service not known|temporary failure in name resolution|failed to resolve|no such file or directory|connection reset|broken pipe|i\/o error|server returned 5\d\d|failed: 5\d\d|end of file/i;
 
 /**
  * The stable code of an ffmpeg child that ended on its own, from its exit and what it said on
  * stderr (already scrubbed of credentials); the message quotes its last line.
  */
 export function classifyExit(code: number | null, signal: NodeJS.Signals | null, stderr: string): VisionError {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const detail = (lines[lines.length - 1] ?? '').slice(0, 300);
   const what = code === 0 ? 'the source ended its stream (ffmpeg exited)' : `ffmpeg exited with ${code ?? signal}`;
   const message = detail ? `${what}: ${detail}` : what;

@@ -54,7 +54,12 @@ export function startFfmpegSource(o: FfmpegSourceOptions, on: SourceHandlers): F
     if (child.pid === undefined) {
       live.delete(child);
       const missing = err.code === 'ENOENT' || err.code === 'EACCES';
-      fail(new VisionError(missing ? 'E_CAMERA_FFMPEG_MISSING' : 'E_CAMERA_BAD_DATA', `cannot run ${o.ffmpegPath}: ${err.code ?? err.message}`));
+      fail(
+        new VisionError(
+          missing ? 'E_CAMERA_FFMPEG_MISSING' : 'E_CAMERA_BAD_DATA',
+          `cannot run ${o.ffmpegPath}: ${err.code ?? err.message}`,
+        ),
+      );
     }
   });
   const cutter = new JpegCutter(o.maxFrameBytes, (jpeg) => {
@@ -93,4 +98,3 @@ export function startFfmpegSource(o: FfmpegSourceOptions, on: SourceHandlers): F
     },
   };
 }
-

@@ -32,7 +32,13 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const { config, gateway: gw, log } = o;
   const verifier = apiVerifier(config, log);
   const file = gw.camerasFile ? new CamerasFile(gw.camerasFile) : undefined;
-  const manager = new CameraManager({ config: gw, log, metrics: o.metrics, edge: edgeLinkFactory(gw, config.auth, log), file });
+  const manager = new CameraManager({
+    config: gw,
+    log,
+    metrics: o.metrics,
+    edge: edgeLinkFactory(gw, config.auth, log),
+    file,
+  });
   if (file) {
     // At start-up an invalid file is fatal (the operator is watching); later it is logged and ignored.
     const entries = await file.read().catch((err: VisionError) => {
@@ -47,10 +53,15 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const unwatch = file?.watch(gw.camerasFilePollMs, () => void manager.reload('file changed'));
   const reload = (why: string) => manager.reload(why);
   const api = await serveApi({ manager, verifier, log, host: config.host, port: gw.port, reload: () => reload('api') });
-  const ops = await serveMetrics(o.metrics, metricsPortFor(config, 'gateway'), config.host, log, async () => ({ api: api.listening }));
+  const ops = await serveMetrics(o.metrics, metricsPortFor(config, 'gateway'), config.host, log, async () => ({
+    api: api.listening,
+  }));
   const port = (api.address() as AddressInfo).port;
   const metricsPort = (ops.address() as AddressInfo).port;
-  log.info({ port, metricsPort, index: gw.index, count: gw.count, cameras: manager.size, edges: gw.edgeUrls.length }, 'gateway ready');
+  log.info(
+    { port, metricsPort, index: gw.index, count: gw.count, cameras: manager.size, edges: gw.edgeUrls.length },
+    'gateway ready',
+  );
 
   return {
     manager,
@@ -75,7 +86,9 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
 function apiVerifier(config: AppConfig, log: Logger): TokenVerifier | undefined {
   const a = config.auth;
   if (a.disabled === true) {
-    log.warn('AUTHENTICATION DISABLED (AUTH_DISABLED=true): anyone who can reach GATEWAY_PORT can add, change and remove cameras');
+    log.warn(
+      'AUTHENTICATION DISABLED (AUTH_DISABLED=true): anyone who can reach GATEWAY_PORT can add, change and remove cameras',
+    );
     return undefined;
   }
   if (a.secret || a.jwksFile || a.jwksUrl) return TokenVerifier.create(a);

@@ -38,8 +38,10 @@ export function startHttpSource(o: HttpSourceOptions, on: SourceHandlers): Frame
     agent.destroy();
     on.ended(why);
   };
-  const fail = (code: 'E_CAMERA_UNREACHABLE' | 'E_CAMERA_AUTH' | 'E_CAMERA_NOT_VIDEO' | 'E_CAMERA_ENDED' | 'E_CAMERA_BAD_DATA', message: string) =>
-    end(new VisionError(code, o.scrub(message)));
+  const fail = (
+    code: 'E_CAMERA_UNREACHABLE' | 'E_CAMERA_AUTH' | 'E_CAMERA_NOT_VIDEO' | 'E_CAMERA_ENDED' | 'E_CAMERA_BAD_DATA',
+    message: string,
+  ) => end(new VisionError(code, o.scrub(message)));
   /** Whether a JPEG fits the camera's size; if not, the source ends asking ffmpeg to scale. */
   const fits = (jpeg: Buffer, as: 'mpjpeg' | 'snapshot'): boolean => {
     const d = imageDimensions(jpeg);
@@ -58,11 +60,14 @@ export function startHttpSource(o: HttpSourceOptions, on: SourceHandlers): Frame
       res.resume();
       if (status === 401 || status === 403) return fail('E_CAMERA_AUTH', `HTTP ${status}`);
       if (status === 404 || status === 410) return fail('E_CAMERA_NOT_VIDEO', `HTTP ${status}`);
-      if (status >= 300 && status < 400) return fail('E_CAMERA_NOT_VIDEO', `HTTP ${status}: redirects are not followed`);
+      if (status >= 300 && status < 400)
+        return fail('E_CAMERA_NOT_VIDEO', `HTTP ${status}: redirects are not followed`);
       return fail('E_CAMERA_UNREACHABLE', `HTTP ${status}`);
     }
     const type = (res.headers['content-type'] ?? '').toLowerCase().split(';')[0].trim();
-    res.on('error', (err: NodeJS.ErrnoException) => fail('E_CAMERA_UNREACHABLE', `HTTP response failed: ${err.code ?? err.message}`));
+    res.on('error', (err: NodeJS.ErrnoException) =>
+      fail('E_CAMERA_UNREACHABLE', `HTTP response failed: ${err.code ?? err.message}`),
+    );
     if (type === 'multipart/x-mixed-replace') {
       mode = 'passthrough';
       const cutter = new JpegCutter(o.maxFrameBytes, (jpeg) => {
@@ -79,16 +84,20 @@ export function startHttpSource(o: HttpSourceOptions, on: SourceHandlers): Frame
       res.on('end', () => fail('E_CAMERA_ENDED', 'the camera closed its MJPEG stream'));
     } else if (type === 'image/jpeg') {
       mode = 'snapshot';
-      readBody(res, o.maxFrameBytes).then((jpeg) => {
-        if (over) return;
-        if (jpeg[0] !== 0xff || jpeg[1] !== 0xd8) return fail('E_CAMERA_BAD_DATA', 'the snapshot is not a JPEG');
-        if (!fits(jpeg, 'snapshot')) return;
-        on.frame(jpeg);
-        next = setTimeout(request, Math.max(0, startedAt + 1000 / o.spec.fps - Date.now()));
-      }, (err: VisionError) => end(err));
+      readBody(res, o.maxFrameBytes).then(
+        (jpeg) => {
+          if (over) return;
+          if (jpeg[0] !== 0xff || jpeg[1] !== 0xd8) return fail('E_CAMERA_BAD_DATA', 'the snapshot is not a JPEG');
+          if (!fits(jpeg, 'snapshot')) return;
+          on.frame(jpeg);
+          next = setTimeout(request, Math.max(0, startedAt + 1000 / o.spec.fps - Date.now()));
+        },
+        (err: VisionError) => end(err),
+      );
     } else {
       res.resume();
-      if (type.startsWith('video/') || type === 'application/octet-stream' || type === '') return end({ useFfmpeg: 'auto', reason: `content-type ${type || 'unset'}` });
+      if (type.startsWith('video/') || type === 'application/octet-stream' || type === '')
+        return end({ useFfmpeg: 'auto', reason: `content-type ${type || 'unset'}` });
       fail('E_CAMERA_NOT_VIDEO', `HTTP content-type ${type.slice(0, 100)} is not a video stream`);
     }
   };
@@ -96,9 +105,15 @@ export function startHttpSource(o: HttpSourceOptions, on: SourceHandlers): Frame
   function request(): void {
     if (over) return;
     const startedAt = Date.now();
-    req = lib.get(url, { agent, timeout: o.ioTimeoutMs, headers: { accept: 'multipart/x-mixed-replace, image/jpeg;q=0.9, */*;q=0.1' } }, (res) => onResponse(res, startedAt));
+    req = lib.get(
+      url,
+      { agent, timeout: o.ioTimeoutMs, headers: { accept: 'multipart/x-mixed-replace, image/jpeg;q=0.9, */*;q=0.1' } },
+      (res) => onResponse(res, startedAt),
+    );
     req.on('timeout', () => req?.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
-    req.on('error', (err: NodeJS.ErrnoException) => fail('E_CAMERA_UNREACHABLE', `HTTP request failed: ${err.code ?? err.message}`));
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      fail('E_CAMERA_UNREACHABLE', `HTTP request failed: ${err.code ?? err.message}`),
+    );
   }
   request();
 
@@ -136,7 +151,9 @@ function readBody(res: IncomingMessage, max: number): Promise<Buffer> {
       }
     });
     res.on('end', () => resolve(Buffer.concat(chunks)));
-    res.on('error', (err: NodeJS.ErrnoException) => reject(new VisionError('E_CAMERA_UNREACHABLE', `HTTP response failed: ${err.code ?? err.message}`)));
+    res.on('error', (err: NodeJS.ErrnoException) =>
+      reject(new VisionError('E_CAMERA_UNREACHABLE', `HTTP response failed: ${err.code ?? err.message}`)),
+    );
   });
 }
 

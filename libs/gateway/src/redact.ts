@@ -42,7 +42,8 @@ export function scrubberFor(url: string): (text: string) => string {
   try {
     const u = new URL(url);
     const add = (v: string) => {
-      for (const form of [v, safeDecode(v), encodeURIComponent(safeDecode(v))]) if (form.length >= MIN_SCRUB_LENGTH) secrets.add(form);
+      for (const form of [v, safeDecode(v), encodeURIComponent(safeDecode(v))])
+        if (form.length >= MIN_SCRUB_LENGTH) secrets.add(form);
     };
     if (u.password) add(u.password);
     for (const [name, value] of u.searchParams) if (SENSITIVE_PARAM.test(name)) add(value);

@@ -9,15 +9,41 @@ const SECRET_URL = 'rtsp://admin:p%40ss%3Aw0rd@10.0.0.7:554/h264?channel=1&token
 
 describe('camera specifications', () => {
   it('resolve defaults and the source kind of each URL form', () => {
-    const kinds = ['rtsp://h/x', 'rtsps://h/x', 'http://h/x.mjpg', 'https://h/s.jpg', 'file:///clips/a.mp4', '/clips/a.mp4', 'v4l2:///dev/video0'].map(
-      (url) => resolveCamera(parseCameraEntry({ id: 'c', url }), DEFAULTS).kind,
-    );
+    const kinds = [
+      'rtsp://h/x',
+      'rtsps://h/x',
+      'http://h/x.mjpg',
+      'https://h/s.jpg',
+      'file:///clips/a.mp4',
+      '/clips/a.mp4',
+      'v4l2:///dev/video0',
+    ].map((url) => resolveCamera(parseCameraEntry({ id: 'c', url }), DEFAULTS).kind);
     expect(kinds).toEqual(['rtsp', 'rtsp', 'http', 'http', 'file', 'file', 'v4l2']);
     expect(resolveCamera(parseCameraEntry({ id: 'a', url: '/x.mp4' }), DEFAULTS)).toEqual({
-      id: 'a', url: '/x.mp4', kind: 'file', fps: 5, maxWidth: 1280, maxHeight: 720, model: undefined, enabled: true, loop: true,
+      id: 'a',
+      url: '/x.mp4',
+      kind: 'file',
+      fps: 5,
+      maxWidth: 1280,
+      maxHeight: 720,
+      model: undefined,
+      enabled: true,
+      loop: true,
     });
-    expect(resolveCamera(parseCameraEntry({ id: 'b', url: '/x.mp4', fps: 12.5, maxWidth: 640, model: 'coco', enabled: false, loop: false }), DEFAULTS))
-      .toMatchObject({ fps: 12.5, maxWidth: 640, maxHeight: 720, model: 'coco', enabled: false, loop: false });
+    expect(
+      resolveCamera(
+        parseCameraEntry({
+          id: 'b',
+          url: '/x.mp4',
+          fps: 12.5,
+          maxWidth: 640,
+          model: 'coco',
+          enabled: false,
+          loop: false,
+        }),
+        DEFAULTS,
+      ),
+    ).toMatchObject({ fps: 12.5, maxWidth: 640, maxHeight: 720, model: 'coco', enabled: false, loop: false });
   });
 
   it('refuse bad fields with messages that name the field and never quote the URL', () => {
@@ -45,9 +71,15 @@ describe('camera specifications', () => {
   });
 
   it('validate a whole cameras file, naming the entry and field', () => {
-    expect(parseCamerasFile('{"cameras":[{"id":"a","url":"/x"},{"id":"b","url":"rtsp://h/y","fps":2}]}').map((c) => c.id)).toEqual(['a', 'b']);
-    expect(() => parseCamerasFile('{"cameras":[{"id":"a","url":"/x"},{"id":"b","url":"/y","fps":"fast"}]}')).toThrow(/cameras\[1\]\.fps: /);
-    expect(() => parseCamerasFile('{"cameras":[{"id":"a","url":"/x"},{"id":"a","url":"/y"}]}')).toThrow(/cameras\[1\]\.id: duplicate id "a"/);
+    expect(
+      parseCamerasFile('{"cameras":[{"id":"a","url":"/x"},{"id":"b","url":"rtsp://h/y","fps":2}]}').map((c) => c.id),
+    ).toEqual(['a', 'b']);
+    expect(() => parseCamerasFile('{"cameras":[{"id":"a","url":"/x"},{"id":"b","url":"/y","fps":"fast"}]}')).toThrow(
+      /cameras\[1\]\.fps: /,
+    );
+    expect(() => parseCamerasFile('{"cameras":[{"id":"a","url":"/x"},{"id":"a","url":"/y"}]}')).toThrow(
+      /cameras\[1\]\.id: duplicate id "a"/,
+    );
     expect(() => parseCamerasFile('{"cams":[]}')).toThrow(expect.objectContaining({ code: 'E_CAMERA_INVALID' }));
     expect(() => parseCamerasFile('{"cameras":[')).toThrow(/not JSON/);
   });
@@ -96,7 +128,9 @@ describe('ffmpeg', () => {
     expect(ffmpegArgs(spec('/clips/a b.mp4'), opts).join(' ')).toContain('-stream_loop -1 -re -i file:/clips/a b.mp4');
     expect(ffmpegArgs(spec('/clips/a.mp4', { loop: false }), opts)).not.toContain('-stream_loop');
     expect(ffmpegArgs(spec('v4l2:///dev/video2'), opts).join(' ')).toContain('-f v4l2 -i /dev/video2');
-    expect(ffmpegArgs(spec('http://h/s.jpg'), opts, 'snapshot').join(' ')).toContain('-re -f image2 -loop 1 -framerate 5 -i http://h/s.jpg');
+    expect(ffmpegArgs(spec('http://h/s.jpg'), opts, 'snapshot').join(' ')).toContain(
+      '-re -f image2 -loop 1 -framerate 5 -i http://h/s.jpg',
+    );
     expect(ffmpegArgs(spec('rtsp://h/x'), { ...opts, hwaccel: 'cuda' }).slice(4, 6)).toEqual(['-hwaccel', 'cuda']);
   });
 
@@ -109,10 +143,15 @@ describe('ffmpeg', () => {
       [1, 'http://h/page.html: Invalid data found when processing input', 'E_CAMERA_NOT_VIDEO'],
       [1, 'method DESCRIBE failed: 404 Not Found', 'E_CAMERA_NOT_VIDEO'],
       [1, 'method DESCRIBE failed: 503 Service Unavailable', 'E_CAMERA_UNREACHABLE'],
-      [1, 'Device creation failed: -1.\nDevice setup failed for decoder on input stream #0:0 : Operation not permitted', 'E_CAMERA_DECODER'],
+      [
+        1,
+        'Device creation failed: -1.\nDevice setup failed for decoder on input stream #0:0 : Operation not permitted',
+        'E_CAMERA_DECODER',
+      ],
       [1, 'something else entirely', 'E_CAMERA_BAD_DATA'],
     ];
-    for (const [code, stderr, expected] of cases) expect(classifyExit(code, null, `noise\n${stderr}\n`).code, stderr).toBe(expected);
+    for (const [code, stderr, expected] of cases)
+      expect(classifyExit(code, null, `noise\n${stderr}\n`).code, stderr).toBe(expected);
     expect(classifyExit(1, null, 'a\nlast line\n').message).toBe('ffmpeg exited with 1: last line');
   });
 });

@@ -9,7 +9,7 @@ function cut(stream: Buffer, maxFrameBytes: number, maxChunk: number, seed = 1):
   const frames: Buffer[] = [];
   const cutter = new JpegCutter(maxFrameBytes, (f) => frames.push(f));
   let s = seed;
-  for (let i = 0; i < stream.length; ) {
+  for (let i = 0; i < stream.length;) {
     s = (s * 1103515245 + 12345) & 0x7fffffff;
     const n = 1 + (s % maxChunk);
     cutter.push(stream.subarray(i, i + n));
@@ -28,14 +28,33 @@ function withThumbnail(jpeg: Buffer, thumb: Buffer): Buffer {
 
 describe('JpegCutter', () => {
   it('cuts real JPEGs (baseline, progressive, noisy with stuffed bytes, with a thumbnail) out of a multipart stream, whatever the chunking', async () => {
-    const scene = await drawScene({ width: 320, height: 180, background: COLORS.grey, format: 'jpeg', rects: [{ x: 32, y: 20, w: 64, h: 64, color: COLORS.red }] });
-    const noise = await sharp(randomBytes(160 * 90 * 3), { raw: { width: 160, height: 90, channels: 3 } }).jpeg({ quality: 95 }).toBuffer();
+    const scene = await drawScene({
+      width: 320,
+      height: 180,
+      background: COLORS.grey,
+      format: 'jpeg',
+      rects: [{ x: 32, y: 20, w: 64, h: 64, color: COLORS.red }],
+    });
+    const noise = await sharp(randomBytes(160 * 90 * 3), { raw: { width: 160, height: 90, channels: 3 } })
+      .jpeg({ quality: 95 })
+      .toBuffer();
     const progressive = await sharp(noise).jpeg({ progressive: true }).toBuffer();
     const thumb = await sharp(scene).resize(40).jpeg().toBuffer();
     const frames = [scene, noise, progressive, withThumbnail(scene, thumb), scene];
     expect(noise.includes(Buffer.from([0xff, 0x00])), 'the noise image has stuffed bytes').toBe(true);
-    const stream = Buffer.concat(frames.flatMap((f) => [Buffer.from(`--b\r\nContent-Type: image/jpeg\r\nContent-Length: ${f.length}\r\n\r\n`), f, Buffer.from('\r\n')]));
-    for (const [maxChunk, seed] of [[1, 1], [7, 2], [1000, 3], [65536, 4]]) {
+    const stream = Buffer.concat(
+      frames.flatMap((f) => [
+        Buffer.from(`--b\r\nContent-Type: image/jpeg\r\nContent-Length: ${f.length}\r\n\r\n`),
+        f,
+        Buffer.from('\r\n'),
+      ]),
+    );
+    for (const [maxChunk, seed] of [
+      [1, 1],
+      [7, 2],
+      [1000, 3],
+      [65536, 4],
+    ]) {
       const got = cut(stream, 1024 * 1024, maxChunk, seed);
       expect(got.length, `chunks up to ${maxChunk}`).toBe(frames.length);
       got.forEach((f, i) => expect(f.equals(frames[i]), `frame ${i}, chunks up to ${maxChunk}`).toBe(true));
@@ -51,10 +70,16 @@ describe('JpegCutter', () => {
   });
 
   it('refuses a frame above the cap, and a stream without frames, with E_CAMERA_BAD_DATA', async () => {
-    const big = await sharp(randomBytes(400 * 300 * 3), { raw: { width: 400, height: 300, channels: 3 } }).jpeg({ quality: 100 }).toBuffer();
+    const big = await sharp(randomBytes(400 * 300 * 3), { raw: { width: 400, height: 300, channels: 3 } })
+      .jpeg({ quality: 100 })
+      .toBuffer();
     expect(big.length).toBeGreaterThan(64 * 1024);
-    expect(() => cut(big, 64 * 1024, 4096)).toThrow(expect.objectContaining({ code: 'E_CAMERA_BAD_DATA', message: expect.stringMatching(/exceeded/) }));
-    expect(() => cut(randomBytes(200 * 1024), 64 * 1024, 4096)).toThrow(expect.objectContaining({ code: 'E_CAMERA_BAD_DATA', message: expect.stringMatching(/no JPEG frame/) }));
+    expect(() => cut(big, 64 * 1024, 4096)).toThrow(
+      expect.objectContaining({ code: 'E_CAMERA_BAD_DATA', message: expect.stringMatching(/exceeded/) }),
+    );
+    expect(() => cut(randomBytes(200 * 1024), 64 * 1024, 4096)).toThrow(
+      expect.objectContaining({ code: 'E_CAMERA_BAD_DATA', message: expect.stringMatching(/no JPEG frame/) }),
+    );
   });
 
   it('keeps its buffer bounded by one frame plus one chunk', async () => {

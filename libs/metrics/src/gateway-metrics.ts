@@ -53,7 +53,8 @@ export class GatewayMetrics {
     collect: () => {
       const now = Date.now();
       this.lastFrameAge.reset();
-      for (const c of this.source()) if (c.lastFrameAt !== undefined) this.lastFrameAge.set({ camera: c.id }, (now - c.lastFrameAt) / 1000);
+      for (const c of this.source())
+        if (c.lastFrameAt !== undefined) this.lastFrameAge.set({ camera: c.id }, (now - c.lastFrameAt) / 1000);
     },
   });
   readonly cameraState = new Gauge({
@@ -63,7 +64,8 @@ export class GatewayMetrics {
     registers: [this.registry],
     collect: () => {
       this.cameraState.reset();
-      for (const c of this.source()) for (const s of CAMERA_STATES) this.cameraState.set({ camera: c.id, state: s }, s === c.state ? 1 : 0);
+      for (const c of this.source())
+        for (const s of CAMERA_STATES) this.cameraState.set({ camera: c.id, state: s }, s === c.state ? 1 : 0);
     },
   });
   readonly cameras = new Gauge({
@@ -78,7 +80,8 @@ export class GatewayMetrics {
   });
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+    if (opts.defaultMetrics !== false)
+      collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   }
 
   /** Where the gauges read from at scrape time. */

@@ -18,7 +18,8 @@ export async function serveMetrics(
   readiness?: Readiness,
 ): Promise<Server> {
   const server = createServer((req, res) => {
-    const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    const json = (status: number, body: unknown) =>
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (req.url === '/metrics') {
       metrics.text().then(
         (body) => res.writeHead(200, { 'content-type': metrics.contentType }).end(body),
@@ -51,12 +52,18 @@ export async function serveMetrics(
   } catch (err) {
     if ((err as { code?: string }).code !== 'EADDRINUSE') throw err;
     if (at.explicit) {
-      throw Object.assign(new Error(`METRICS_PORT ${at.port} is in use on ${host}: set METRICS_PORT to a free port (0: any)`), { code: 'E_CONFIG' });
+      throw Object.assign(
+        new Error(`METRICS_PORT ${at.port} is in use on ${host}: set METRICS_PORT to a free port (0: any)`),
+        { code: 'E_CONFIG' },
+      );
     }
     // A role's default port is taken (another process of the same role on this host): any free
     // port keeps this one serving; the log says which, for whoever scrapes it.
     const moved = await listen(0);
-    log.warn({ defaultPort: at.port, metricsPort: (moved.address() as { port: number }).port }, 'default METRICS_PORT in use; serving metrics on another port (set METRICS_PORT to choose)');
+    log.warn(
+      { defaultPort: at.port, metricsPort: (moved.address() as { port: number }).port },
+      'default METRICS_PORT in use; serving metrics on another port (set METRICS_PORT to choose)',
+    );
     return moved;
   }
 }
@@ -66,7 +73,10 @@ export async function serveMetrics(
  * how late it ran, and the loop counts as stalled while the worst lateness of the last `windowMs`
  * exceeds `stallMs`. A fully blocked loop fails the probe by not answering at all.
  */
-export function watchLoop(opts: { intervalMs: number; windowMs: number; stallMs: number }): { stalled(): boolean; stop(): void } {
+export function watchLoop(opts: { intervalMs: number; windowMs: number; stallMs: number }): {
+  stalled(): boolean;
+  stop(): void;
+} {
   const { intervalMs: interval, windowMs: window, stallMs: stall } = opts;
   let expected = Date.now() + interval;
   let worstAt = 0;

@@ -14,7 +14,10 @@ describe('VisionMetrics', () => {
 
   it('reads the queue gauges at scrape time, and keeps the last value when the queue cannot answer', async () => {
     const m = new VisionMetrics({ defaultMetrics: false });
-    let answer: Promise<{ backlog: number | undefined; pending: number | undefined }> = Promise.resolve({ backlog: 7, pending: 3 });
+    let answer: Promise<{ backlog: number | undefined; pending: number | undefined }> = Promise.resolve({
+      backlog: 7,
+      pending: 3,
+    });
     m.observeQueue(() => answer);
     expect(await m.text()).toMatch(/^vision_queue_backlog_frames 7$/m);
     expect(await m.text()).toMatch(/^vision_queue_pending_frames 3$/m);

@@ -58,5 +58,9 @@ export async function requireRedis7(redis: Redis): Promise<void> {
   if (redis.status !== 'ready') return;
   const info = await redis.info('server');
   const version = /redis_version:([\d.]+)/.exec(info)?.[1] ?? '0';
-  if (Number(version.split('.')[0]) < 7) throw new VisionError('E_CONFIG', `Redis 7 or newer is required; ${redis.options.host}:${redis.options.port} runs ${version}`);
+  if (Number(version.split('.')[0]) < 7)
+    throw new VisionError(
+      'E_CONFIG',
+      `Redis 7 or newer is required; ${redis.options.host}:${redis.options.port} runs ${version}`,
+    );
 }

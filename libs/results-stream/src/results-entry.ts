@@ -41,10 +41,33 @@ const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 *
 
 /** Flat field list for `XADD key * ...fields`. */
 export function encodeResultsEntry(e: ResultsEntry): string[] {
-  const dets = e.dets.map(([x1, y1, x2, y2, s, c]) => [round(x1, 2), round(y1, 2), round(x2, 2), round(y2, 2), round(s, 3), c]);
+  const dets = e.dets.map(([x1, y1, x2, y2, s, c]) => [
+    round(x1, 2),
+    round(y1, 2),
+    round(x2, 2),
+    round(y2, 2),
+    round(s, 3),
+    c,
+  ]);
   return [
-    'camera', e.camera, 'frame', String(e.frame), 'ts', String(e.ts), 'model', e.model, 'w', String(e.w), 'h', String(e.h),
-    'conf', String(e.conf), 'dets', JSON.stringify(dets), 'names', JSON.stringify(e.names),
+    'camera',
+    e.camera,
+    'frame',
+    String(e.frame),
+    'ts',
+    String(e.ts),
+    'model',
+    e.model,
+    'w',
+    String(e.w),
+    'h',
+    String(e.h),
+    'conf',
+    String(e.conf),
+    'dets',
+    JSON.stringify(dets),
+    'names',
+    JSON.stringify(e.names),
   ];
 }
 
@@ -68,7 +91,17 @@ export function resultsEntryFromDetections(frame: {
     names[d.class] = d.name;
     return [d.xmin, d.ymin, d.xmax, d.ymax, d.confidence, d.class];
   });
-  return { camera: frame.camera, frame: frame.frame, ts: frame.ts, model: frame.model, w: frame.w, h: frame.h, conf: frame.conf, dets, names };
+  return {
+    camera: frame.camera,
+    frame: frame.frame,
+    ts: frame.ts,
+    model: frame.model,
+    w: frame.w,
+    h: frame.h,
+    conf: frame.conf,
+    dets,
+    names,
+  };
 }
 
 export type DecodeResult = { ok: true; entry: ResultsEntry } | { ok: false; reason: string };
@@ -97,7 +130,8 @@ function decode(fields: readonly string[]): ResultsEntry {
     return v;
   };
   const camera = get('camera');
-  if (!camera || Buffer.byteLength(camera) > RESULTS_LIMITS.cameraBytes || CONTROL_RE.test(camera)) throw new BadEntry('camera: empty, too long or has control characters');
+  if (!camera || Buffer.byteLength(camera) > RESULTS_LIMITS.cameraBytes || CONTROL_RE.test(camera))
+    throw new BadEntry('camera: empty, too long or has control characters');
   const frame = numberField(get('frame'), 'frame', 0, Number.MAX_SAFE_INTEGER, true);
   const ts = numberField(get('ts'), 'ts', 1, 1e14, false);
   const model = get('model');
@@ -112,7 +146,8 @@ function decode(fields: readonly string[]): ResultsEntry {
 
 function numberField(raw: string, name: string, min: number, max: number, integer: boolean): number {
   const v = raw.length <= 32 ? Number(raw) : NaN;
-  if (!Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) throw new BadEntry(`${name}: not ${integer ? 'an integer' : 'a number'} in [${min}, ${max}]`);
+  if (!Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v)))
+    throw new BadEntry(`${name}: not ${integer ? 'an integer' : 'a number'} in [${min}, ${max}]`);
   return v;
 }
 
@@ -125,8 +160,10 @@ function parseNames(raw: string): Record<number, string> {
   const names: Record<number, string> = {};
   for (const [k, n] of entries) {
     const id = Number(k);
-    if (!Number.isInteger(id) || id < 0 || String(id) !== k) throw new BadEntry(`names: key ${JSON.stringify(k.slice(0, 16))} is not a class id`);
-    if (typeof n !== 'string' || !n || n.length > RESULTS_LIMITS.nameChars || CONTROL_RE.test(n)) throw new BadEntry(`names.${k}: not a class name`);
+    if (!Number.isInteger(id) || id < 0 || String(id) !== k)
+      throw new BadEntry(`names: key ${JSON.stringify(k.slice(0, 16))} is not a class id`);
+    if (typeof n !== 'string' || !n || n.length > RESULTS_LIMITS.nameChars || CONTROL_RE.test(n))
+      throw new BadEntry(`names.${k}: not a class name`);
     names[id] = n;
   }
   return names;
@@ -138,7 +175,8 @@ function parseDets(raw: string, names: Record<number, string>): DetRow[] {
   if (!Array.isArray(v)) throw new BadEntry('dets: not an array');
   if (v.length > RESULTS_LIMITS.maxDetections) throw new BadEntry('dets: too many rows');
   return v.map((row: unknown, i): DetRow => {
-    if (!Array.isArray(row) || row.length !== 6 || !row.every((x) => typeof x === 'number' && Number.isFinite(x))) throw new BadEntry(`dets[${i}]: not six numbers`);
+    if (!Array.isArray(row) || row.length !== 6 || !row.every((x) => typeof x === 'number' && Number.isFinite(x)))
+      throw new BadEntry(`dets[${i}]: not six numbers`);
     const [x1, y1, x2, y2, s, c] = row as DetRow;
     if (x2 < x1 || y2 < y1) throw new BadEntry(`dets[${i}]: box corners out of order`);
     if (s < 0 || s > 1) throw new BadEntry(`dets[${i}]: score outside [0, 1]`);

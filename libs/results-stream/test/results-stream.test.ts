@@ -1,7 +1,16 @@
 import Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupPrefix, startTestRedis, uniquePrefix, type TestRedis } from '@vision/testing';
-import { appendResults, decodeResultsEntry, encodeResultsEntry, resultsEntryFromDetections, resultsShard, resultsStreamKey, RESULTS_LIMITS, type ResultsEntry } from '../src';
+import {
+  appendResults,
+  decodeResultsEntry,
+  encodeResultsEntry,
+  resultsEntryFromDetections,
+  resultsShard,
+  resultsStreamKey,
+  RESULTS_LIMITS,
+  type ResultsEntry,
+} from '../src';
 
 const entry: ResultsEntry = {
   camera: 'gate/cam 1 ✓',
@@ -29,7 +38,13 @@ describe('results entries', () => {
     const got = decodeResultsEntry(encodeResultsEntry(entry));
     expect(got).toEqual({
       ok: true,
-      entry: { ...entry, dets: [[10.12, 20.46, 110.79, 220, 0.912, 0], [300, 310, 340, 400, 0.12, 2]] },
+      entry: {
+        ...entry,
+        dets: [
+          [10.12, 20.46, 110.79, 220, 0.912, 0],
+          [300, 310, 340, 400, 0.12, 2],
+        ],
+      },
     });
   });
 
@@ -37,7 +52,17 @@ describe('results entries', () => {
     const detections = [{ xmin: 1, ymin: 2, xmax: 3, ymax: 4, confidence: 0.5, class: 7, name: 'car' }];
     const base = { frame: 1, ts: 5, model: 'm', w: 10, h: 10, conf: 0.25, detections };
     expect(resultsEntryFromDetections({ ...base, camera: undefined })).toBeUndefined();
-    expect(resultsEntryFromDetections({ ...base, camera: 'c' })).toEqual({ camera: 'c', frame: 1, ts: 5, model: 'm', w: 10, h: 10, conf: 0.25, dets: [[1, 2, 3, 4, 0.5, 7]], names: { 7: 'car' } });
+    expect(resultsEntryFromDetections({ ...base, camera: 'c' })).toEqual({
+      camera: 'c',
+      frame: 1,
+      ts: 5,
+      model: 'm',
+      w: 10,
+      h: 10,
+      conf: 0.25,
+      dets: [[1, 2, 3, 4, 0.5, 7]],
+      names: { 7: 'car' },
+    });
   });
 
   it.each([
@@ -57,7 +82,13 @@ describe('results entries', () => {
     ['dets score 2', fieldsOf(entry, { dets: '[[1,2,3,4,2,0]]' }), /score/],
     ['names an array', fieldsOf(entry, { names: '["red"]' }), /names: not an object/],
     ['names key not an id', fieldsOf(entry, { names: '{"01":"red"}' }), /not a class id/],
-    ['too many rows', fieldsOf(entry, { dets: JSON.stringify(Array.from({ length: RESULTS_LIMITS.maxDetections + 1 }, () => [1, 2, 3, 4, 0.5, 0])) }), /too many rows|too large/],
+    [
+      'too many rows',
+      fieldsOf(entry, {
+        dets: JSON.stringify(Array.from({ length: RESULTS_LIMITS.maxDetections + 1 }, () => [1, 2, 3, 4, 0.5, 0])),
+      }),
+      /too many rows|too large/,
+    ],
     ['oversized dets', fieldsOf(entry, { dets: ' '.repeat(RESULTS_LIMITS.detsBytes + 1) }), /too large/],
   ])('refuse %s with a reason, without throwing', (_label, fields, reason) => {
     const got = decodeResultsEntry(fields);

@@ -66,7 +66,10 @@ export function runMain(role: string, start: (config: AppConfig, log: Logger) =>
  * first of each kind per window is logged, the rest are counted and summed up once the window
  * ends, so a hostile client cannot turn our logs into its amplifier.
  */
-export function throttledWarn(log: Logger, windowMs = 10_000): (kind: string, fields: Record<string, unknown>, msg: string) => void {
+export function throttledWarn(
+  log: Logger,
+  windowMs = 10_000,
+): (kind: string, fields: Record<string, unknown>, msg: string) => void {
   const windows = new Map<string, { until: number; suppressed: number }>();
   return (kind, fields, msg) => {
     const now = Date.now();

@@ -32,9 +32,19 @@ export class OutageLog {
     if (this.down.size > 1) return;
     this.since = Date.now();
     this.suppressed = 0;
-    this.log.warn({ dependency: this.dependency, connection: name, err: err.message }, `${this.dependency} unreachable`);
+    this.log.warn(
+      { dependency: this.dependency, connection: name, err: err.message },
+      `${this.dependency} unreachable`,
+    );
     this.reminder = setInterval(() => {
-      this.log.warn({ dependency: this.dependency, downS: Math.round((Date.now() - this.since) / 1000), suppressed: this.suppressed }, `${this.dependency} still unreachable`);
+      this.log.warn(
+        {
+          dependency: this.dependency,
+          downS: Math.round((Date.now() - this.since) / 1000),
+          suppressed: this.suppressed,
+        },
+        `${this.dependency} still unreachable`,
+      );
       this.suppressed = 0;
     }, this.reminderMs);
     this.reminder.unref();
@@ -44,7 +54,10 @@ export class OutageLog {
   connectionUp(name: string): void {
     if (!this.down.delete(name) || this.down.size > 0) return;
     clearInterval(this.reminder);
-    this.log.info({ dependency: this.dependency, downS: Math.round((Date.now() - this.since) / 1000), suppressed: this.suppressed }, `${this.dependency} reachable again`);
+    this.log.info(
+      { dependency: this.dependency, downS: Math.round((Date.now() - this.since) / 1000), suppressed: this.suppressed },
+      `${this.dependency} reachable again`,
+    );
   }
 
   /** The `onState` hook of a connection: routes its down/up events here. */
@@ -74,7 +87,13 @@ export class OutageLog {
 function isConnectionError(err: Error): boolean {
   const code = (err as { code?: string }).code;
   return (
-    code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EPIPE' || code === 'ENOTFOUND' ||
-    /max retries per request|Connection is closed|Stream isn't writeable|enableOfflineQueue|Command timed out|ECONNREFUSED|ECONNRESET/i.test(err.message)
+    code === 'ECONNREFUSED' ||
+    code === 'ECONNRESET' ||
+    code === 'ETIMEDOUT' ||
+    code === 'EPIPE' ||
+    code === 'ENOTFOUND' ||
+    /max retries per request|Connection is closed|Stream isn't writeable|enableOfflineQueue|Command timed out|ECONNREFUSED|ECONNRESET/i.test(
+      err.message,
+    )
   );
 }

@@ -82,7 +82,8 @@ export class Abuse {
   private headers(i: number): Record<string, string> {
     const h: Record<string, string> = {};
     if (this.opts.token) h['authorization'] = `Bearer ${this.opts.token}`;
-    if (this.opts.spoofAddresses) h['x-forwarded-for'] = `10.${(i >> 8) & 255}.${i & 255}.${this.stats.connections % 250}`;
+    if (this.opts.spoofAddresses)
+      h['x-forwarded-for'] = `10.${(i >> 8) & 255}.${i & 255}.${this.stats.connections % 250}`;
     return h;
   }
 
@@ -152,7 +153,8 @@ export class Abuse {
   private tick(kind: AttackKind, ws: WebSocket): void {
     switch (kind) {
       case 'frame-flood':
-        for (let k = 0; k < 4; k++) this.send(ws, encodeFrame({ frameId: this.stats.messagesSent & 0xffffffff }, this.opts.photo));
+        for (let k = 0; k < 4; k++)
+          this.send(ws, encodeFrame({ frameId: this.stats.messagesSent & 0xffffffff }, this.opts.photo));
         return;
       case 'decode-heavy':
         this.send(ws, this.heavy[this.stats.messagesSent % this.heavy.length]);
@@ -193,7 +195,11 @@ export class Abuse {
       while (this.running) {
         this.stats.messagesSent++;
         this.stats.bytesSent += body.length;
-        await fetch(http, { method: 'POST', headers: { ...this.headers(i), 'content-type': 'application/json' }, body }).then(
+        await fetch(http, {
+          method: 'POST',
+          headers: { ...this.headers(i), 'content-type': 'application/json' },
+          body,
+        }).then(
           (r) => r.arrayBuffer(),
           () => undefined,
         );
@@ -215,10 +221,15 @@ function tinyFrames(n: number): Buffer {
 async function heavyImages(): Promise<Buffer[]> {
   return [
     await sharp({ create: { width: 6300, height: 6300, channels: 3, background: { r: 9, g: 9, b: 9 } } })
-      .toColourspace('rgb16').png({ progressive: true, compressionLevel: 9 }).toBuffer(),
+      .toColourspace('rgb16')
+      .png({ progressive: true, compressionLevel: 9 })
+      .toBuffer(),
     await sharp({ create: { width: 4000, height: 3000, channels: 3, background: { r: 90, g: 90, b: 90 } } })
-      .jpeg({ progressive: true, chromaSubsampling: '4:4:4' }).toBuffer(),
-    await sharp(randomBytes(4000 * 3000 * 3), { raw: { width: 4000, height: 3000, channels: 3 } }).jpeg({ quality: 80 }).toBuffer(),
+      .jpeg({ progressive: true, chromaSubsampling: '4:4:4' })
+      .toBuffer(),
+    await sharp(randomBytes(4000 * 3000 * 3), { raw: { width: 4000, height: 3000, channels: 3 } })
+      .jpeg({ quality: 80 })
+      .toBuffer(),
   ];
 }
 
@@ -228,12 +239,18 @@ async function fortyMegapixels(photo: Buffer): Promise<Buffer> {
 }
 
 /** Runs `Abuse` in a child process (`npm run`'s tools app, `apps/tools/dist/abuse.js`); `stop()` ends it and returns its stats. */
-export async function startAbuseProcess(opts: Omit<AbuseOptions, 'photo'> & { photoPath: string }): Promise<{ stop(): Promise<AbuseStats> }> {
+export async function startAbuseProcess(
+  opts: Omit<AbuseOptions, 'photo'> & { photoPath: string },
+): Promise<{ stop(): Promise<AbuseStats> }> {
   // At the lowest CPU priority: a real attacker sends from its own machines, and what is measured
   // is what the traffic costs the service, not what generating it costs the box they share here.
-  const child = spawn('nice', ['-n', '19', process.execPath, join(repoRoot(), 'apps', 'tools', 'dist', 'abuse.js'), JSON.stringify(opts)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    'nice',
+    ['-n', '19', process.execPath, join(repoRoot(), 'apps', 'tools', 'dist', 'abuse.js'), JSON.stringify(opts)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const lines: string[] = [];
   let buf = '';
   child.stdout!.setEncoding('utf8').on('data', (c: string) => {

@@ -36,7 +36,12 @@ export function squarePath(m: MovingSquare): { seconds: number; x(t: number): nu
  * unit delimiter per frame (what the test RTSP server serves), `mp4` a file source. One keyframe a
  * second, so a camera joining mid-stream waits at most a second.
  */
-export async function encodeMovingSquare(dir: string, m: MovingSquare, format: 'h264' | 'mp4', ffmpeg = 'ffmpeg'): Promise<string> {
+export async function encodeMovingSquare(
+  dir: string,
+  m: MovingSquare,
+  format: 'h264' | 'mp4',
+  ffmpeg = 'ffmpeg',
+): Promise<string> {
   const size = m.size ?? 64;
   const { seconds } = squarePath(m);
   const [r, g, b] = m.color ?? COLORS.red;
@@ -46,9 +51,32 @@ export async function encodeMovingSquare(dir: string, m: MovingSquare, format: '
     `color=c=${hex([r, g, b])}:s=${size}x${size}:r=${m.fps}:d=${seconds}[sq];` +
     `[bg][sq]overlay=x='t*${m.speed}':y=${m.y}:shortest=1`;
   const out = join(dir, `square-${m.width}x${m.height}-${m.fps}fps.${format}`);
-  const codec = ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(Math.max(1, Math.round(m.fps))), '-pix_fmt', 'yuv420p'];
+  const codec = [
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-tune',
+    'zerolatency',
+    '-g',
+    String(Math.max(1, Math.round(m.fps))),
+    '-pix_fmt',
+    'yuv420p',
+  ];
   const container = format === 'h264' ? ['-x264-params', 'aud=1', '-f', 'h264'] : ['-f', 'mp4'];
-  await run(ffmpeg, ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', graph, ...codec, ...container, out]);
+  await run(ffmpeg, [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    graph,
+    ...codec,
+    ...container,
+    out,
+  ]);
   return out;
 }
 
@@ -59,7 +87,14 @@ export async function movingSquareJpegs(m: MovingSquare, quality = 90): Promise<
   const n = Math.max(1, Math.round(path.seconds * m.fps));
   return Promise.all(
     Array.from({ length: n }, (_, i) =>
-      drawScene({ width: m.width, height: m.height, background: COLORS.grey, format: 'jpeg', quality, rects: [{ x: Math.round(path.x(i / m.fps)), y: m.y, w: size, h: size, color: m.color ?? COLORS.red }] }),
+      drawScene({
+        width: m.width,
+        height: m.height,
+        background: COLORS.grey,
+        format: 'jpeg',
+        quality,
+        rects: [{ x: Math.round(path.x(i / m.fps)), y: m.y, w: size, h: size, color: m.color ?? COLORS.red }],
+      }),
     ),
   );
 }

@@ -44,23 +44,34 @@ export interface NginxSite {
  * Renders deploy/nginx/templates/vision.conf.template (the file compose mounts) for local ports
  * and wraps it in a main config a non-root nginx can run: pid, logs and temp paths in `dir`.
  */
-export async function prepareNginx(edges: string[], dir = mkdtempSync(join(tmpdir(), 'vision-nginx-'))): Promise<NginxSite> {
+export async function prepareNginx(
+  edges: string[],
+  dir = mkdtempSync(join(tmpdir(), 'vision-nginx-')),
+): Promise<NginxSite> {
   const root = repoRoot();
   const certs = join(dir, 'certs');
-  const made = spawnSync('sh', [join(root, 'deploy', 'nginx', 'dev-cert.sh'), certs, 'localhost'], { encoding: 'utf8' });
+  const made = spawnSync('sh', [join(root, 'deploy', 'nginx', 'dev-cert.sh'), certs, 'localhost'], {
+    encoding: 'utf8',
+  });
   if (made.status !== 0) throw new Error(`dev-cert.sh failed: ${made.stderr}`);
   const [httpPort, httpsPort] = [await freePort(), await freePort()];
-  const site = renderTemplate(readFileSync(join(root, 'deploy', 'nginx', 'templates', 'vision.conf.template'), 'utf8'), {
-    VISION_EDGES: edges.map((e) => `server ${e} max_fails=1 fail_timeout=5s;`).join(' '),
-    VISION_HTTP_PORT: `127.0.0.1:${httpPort}`,
-    VISION_HTTPS_PORT: `127.0.0.1:${httpsPort}`,
-    VISION_TLS_CERT: join(certs, 'tls.crt'),
-    VISION_TLS_KEY: join(certs, 'tls.key'),
-  });
+  const site = renderTemplate(
+    readFileSync(join(root, 'deploy', 'nginx', 'templates', 'vision.conf.template'), 'utf8'),
+    {
+      VISION_EDGES: edges.map((e) => `server ${e} max_fails=1 fail_timeout=5s;`).join(' '),
+      VISION_HTTP_PORT: `127.0.0.1:${httpPort}`,
+      VISION_HTTPS_PORT: `127.0.0.1:${httpsPort}`,
+      VISION_TLS_CERT: join(certs, 'tls.crt'),
+      VISION_TLS_KEY: join(certs, 'tls.key'),
+    },
+  );
   // nginx's temp folders (client_body_temp_path and the proxies'); run as root (CI), its workers drop
   // to nobody and must be able to write them.
   chmodSync(dir, 0o755);
-  const temps = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => ({ directive: `${t}_temp_path`, path: join(dir, `${t}_temp`) }));
+  const temps = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => ({
+    directive: `${t}_temp_path`,
+    path: join(dir, `${t}_temp`),
+  }));
   for (const t of temps) {
     mkdirSync(t.path, { recursive: true });
     chmodSync(t.path, 0o777);
@@ -87,7 +98,9 @@ export async function prepareNginx(edges: string[], dir = mkdtempSync(join(tmpdi
 
 /** `nginx -t` on a prepared site: exit status and nginx's own words. */
 export function nginxCheck(site: NginxSite): { ok: boolean; output: string } {
-  const r = spawnSync('nginx', ['-t', '-q', '-p', site.dir, '-c', site.conf, '-e', join(site.dir, 'error.log')], { encoding: 'utf8' });
+  const r = spawnSync('nginx', ['-t', '-q', '-p', site.dir, '-c', site.conf, '-e', join(site.dir, 'error.log')], {
+    encoding: 'utf8',
+  });
   if (r.error) throw new Error(`nginx not found (apt-get install nginx-light): ${r.error.message}`);
   return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
 }
@@ -137,15 +150,29 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   };
   try {
     const common = { ...readSiteEnv(), REDIS_URL: redis.url, MODEL_PATH: o.modelPath, METRICS_PORT: '0', ...o.env };
-    const workers = await Promise.all(Array.from({ length: o.workers ?? 2 }, (_, i) => startService('worker', { ...common, WORKER_ID: `worker-${i + 1}` })));
+    const workers = await Promise.all(
+      Array.from({ length: o.workers ?? 2 }, (_, i) =>
+        startService('worker', { ...common, WORKER_ID: `worker-${i + 1}` }),
+      ),
+    );
     started.push(...workers);
-    const edgeEnv = { ...common, HOST: '127.0.0.1', AUTH_DISABLED: '', JWT_SECRET: jwtSecret, TRUSTED_PROXIES: 'loopback' };
-    const edges = await Promise.all(Array.from({ length: o.edges ?? 2 }, (_, i) => startService('edge', { ...edgeEnv, EDGE_ID: `edge-${i + 1}` })));
+    const edgeEnv = {
+      ...common,
+      HOST: '127.0.0.1',
+      AUTH_DISABLED: '',
+      JWT_SECRET: jwtSecret,
+      TRUSTED_PROXIES: 'loopback',
+    };
+    const edges = await Promise.all(
+      Array.from({ length: o.edges ?? 2 }, (_, i) => startService('edge', { ...edgeEnv, EDGE_ID: `edge-${i + 1}` })),
+    );
     started.push(...edges);
     site = await prepareNginx(edges.map((e) => `127.0.0.1:${e.port}`));
     const check = nginxCheck(site);
     if (!check.ok) throw new Error(`nginx -t failed: ${check.output}`);
-    nginx = spawn('nginx', ['-p', site.dir, '-c', site.conf, '-e', join(site.dir, 'error.log'), '-g', 'daemon off;'], { stdio: 'ignore' });
+    nginx = spawn('nginx', ['-p', site.dir, '-c', site.conf, '-e', join(site.dir, 'error.log'), '-g', 'daemon off;'], {
+      stdio: 'ignore',
+    });
     await waitForPort(site.httpsPort, nginx);
     return {
       redis,

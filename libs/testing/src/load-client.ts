@@ -54,7 +54,10 @@ export class LoadClient {
   private readonly listeners = new Set<() => void>();
   closes: number[] = [];
 
-  constructor(private readonly opts: LoadClientOptions, startAt = 0) {
+  constructor(
+    private readonly opts: LoadClientOptions,
+    startAt = 0,
+  ) {
     this.urlIndex = startAt % opts.urls.length;
   }
 

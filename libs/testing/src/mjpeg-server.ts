@@ -55,7 +55,10 @@ export async function startMjpegServer(o: MjpegServerOptions): Promise<TestMjpeg
     };
     switch (req.url) {
       case '/stream.mjpg':
-        res.writeHead(200, { 'content-type': `multipart/x-mixed-replace; boundary=${BOUNDARY}`, 'cache-control': 'no-store' });
+        res.writeHead(200, {
+          'content-type': `multipart/x-mixed-replace; boundary=${BOUNDARY}`,
+          'cache-control': 'no-store',
+        });
         stream(() => {
           const f = current();
           res.write(`--${BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: ${f.length}\r\n\r\n`);
@@ -79,7 +82,9 @@ export async function startMjpegServer(o: MjpegServerOptions): Promise<TestMjpeg
         res.on('close', () => open.delete(res));
         break;
       case '/page.html':
-        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>camera admin</title><p>Welcome</p>');
+        res
+          .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+          .end('<!doctype html><title>camera admin</title><p>Welcome</p>');
         break;
       default:
         res.writeHead(404).end();
@@ -90,7 +95,8 @@ export async function startMjpegServer(o: MjpegServerOptions): Promise<TestMjpeg
   return {
     port,
     url(path, withCredentials = false) {
-      const creds = withCredentials && o.user ? `${encodeURIComponent(o.user)}:${encodeURIComponent(o.password ?? '')}@` : '';
+      const creds =
+        withCredentials && o.user ? `${encodeURIComponent(o.user)}:${encodeURIComponent(o.password ?? '')}@` : '';
       return `http://${creds}127.0.0.1:${port}${path}`;
     },
     openStreams: () => open.size,

@@ -61,7 +61,15 @@ export async function startTestRedis(opts: { own?: boolean } = {}): Promise<Test
   const external = env['TEST_REDIS_URL'] ?? env['REDIS_URL'];
   if (external && !opts.own) {
     const refuse = () => Promise.reject(new Error('cannot restart an external Redis'));
-    return { url: external, kind: 'external', pid: () => undefined, restart: refuse, down: refuse, up: refuse, stop: async () => undefined };
+    return {
+      url: external,
+      kind: 'external',
+      pid: () => undefined,
+      restart: refuse,
+      down: refuse,
+      up: refuse,
+      stop: async () => undefined,
+    };
   }
   if (!opts.own && dockerReachable()) {
     try {
@@ -109,9 +117,13 @@ function dockerReachable(): boolean {
 }
 
 async function launch(port: number): Promise<ChildProcess> {
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
+  const proc = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
   const deadline = Date.now() + 10_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}`);

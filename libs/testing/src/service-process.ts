@@ -28,7 +28,13 @@ export interface ServiceProcess {
  */
 const INHERITED = ['PATH', 'LD_LIBRARY_PATH', 'CUDA_VISIBLE_DEVICES', 'UV_THREADPOOL_SIZE'] as const;
 
-const READY_MSG: Record<ServiceRole, string> = { edge: 'edge listening', worker: 'worker started', server: 'ready', gateway: 'gateway ready', events: 'events ready' };
+const READY_MSG: Record<ServiceRole, string> = {
+  edge: 'edge listening',
+  worker: 'worker started',
+  server: 'ready',
+  gateway: 'gateway ready',
+  events: 'events ready',
+};
 
 /**
  * Starts a built app (`apps/<role>/dist/main.js`) as a real process with `env` (the worker and the
@@ -36,15 +42,34 @@ const READY_MSG: Record<ServiceRole, string> = { edge: 'edge listening', worker:
  * is ready. Logs are pino JSON lines on stdout, kept for assertions. Authentication
  * is off unless `env` turns it on (a key source with `AUTH_DISABLED: ''`).
  */
-export async function startService(role: ServiceRole, env: Record<string, string>, timeoutMs = 30_000): Promise<ServiceProcess> {
+export async function startService(
+  role: ServiceRole,
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<ServiceProcess> {
   const script = join(repoRoot(), 'apps', role, 'dist', 'main.js');
-  const proc = spawn(process.execPath, [...(role === 'worker' || role === 'server' ? INFERENCE_NODE_FLAGS : []), script], {
-    cwd: repoRoot(),
-    env: { ...inherited(), LOG_LEVEL: 'info', PORT: '0', METRICS_PORT: '0', AUTH_DISABLED: 'true', ...(role === 'gateway' ? { GATEWAY_PORT: '0' } : {}), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    [...(role === 'worker' || role === 'server' ? INFERENCE_NODE_FLAGS : []), script],
+    {
+      cwd: repoRoot(),
+      env: {
+        ...inherited(),
+        LOG_LEVEL: 'info',
+        PORT: '0',
+        METRICS_PORT: '0',
+        AUTH_DISABLED: 'true',
+        ...(role === 'gateway' ? { GATEWAY_PORT: '0' } : {}),
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const logs: Record<string, unknown>[] = [];
-  const waiters = new Set<{ pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }>();
+  const waiters = new Set<{
+    pred: (l: Record<string, unknown>) => boolean;
+    resolve: (l: Record<string, unknown>) => void;
+  }>();
   let buf = '';
   const stderr: string[] = [];
   proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -60,14 +85,17 @@ export async function startService(role: ServiceRole, env: Record<string, string
         parsed = { msg: line };
       }
       logs.push(parsed);
-      for (const w of waiters) if (w.pred(parsed)) {
-        waiters.delete(w);
-        w.resolve(parsed);
-      }
+      for (const w of waiters)
+        if (w.pred(parsed)) {
+          waiters.delete(w);
+          w.resolve(parsed);
+        }
     }
   });
   proc.stderr!.setEncoding('utf8').on('data', (c: string) => stderr.push(c));
-  const exited = new Promise<number | string>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = new Promise<number | string>((resolve) =>
+    proc.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
 
   const waitForLog = (pred: (l: Record<string, unknown>) => boolean, ms = timeoutMs) => {
     const hit = logs.find(pred);
@@ -83,7 +111,11 @@ export async function startService(role: ServiceRole, env: Record<string, string
         if (!waiters.has(w)) return;
         waiters.delete(w);
         clearTimeout(t);
-        reject(new Error(`${role} exited (${code}) before the awaited log line; last logs: ${JSON.stringify(logs.slice(-3))} stderr: ${stderr.join('').slice(-2000)}`));
+        reject(
+          new Error(
+            `${role} exited (${code}) before the awaited log line; last logs: ${JSON.stringify(logs.slice(-3))} stderr: ${stderr.join('').slice(-2000)}`,
+          ),
+        );
       });
     });
   };
@@ -97,7 +129,10 @@ export async function startService(role: ServiceRole, env: Record<string, string
   return {
     role,
     proc,
-    port: role === 'worker' ? undefined : (portLine?.['port'] as number | undefined) ?? (ready['port'] as number | undefined),
+    port:
+      role === 'worker'
+        ? undefined
+        : ((portLine?.['port'] as number | undefined) ?? (ready['port'] as number | undefined)),
     metricsPort: (logs.find((l) => typeof l['metricsPort'] === 'number')?.['metricsPort'] as number | undefined) ?? 0,
     logs,
     exited,

@@ -10,7 +10,11 @@ export class TestClient {
   readonly closed: Promise<number>;
 
   constructor(url: string, protocol?: string | string[], options?: ClientOptions) {
-    this.ws = new WebSocket(url, protocol === undefined ? [] : Array.isArray(protocol) ? protocol : [protocol], options);
+    this.ws = new WebSocket(
+      url,
+      protocol === undefined ? [] : Array.isArray(protocol) ? protocol : [protocol],
+      options,
+    );
     this.opened = new Promise((resolve, reject) => {
       this.ws.once('open', () => resolve());
       this.ws.once('error', reject);
@@ -40,7 +44,13 @@ export class TestClient {
   async waitFor(n: number, timeoutMs = 10_000): Promise<unknown[]> {
     if (this.messages.length < n) {
       await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`got ${this.messages.length} of ${n} messages: ${JSON.stringify(this.messages).slice(0, 500)}`)), timeoutMs);
+        const t = setTimeout(
+          () =>
+            reject(
+              new Error(`got ${this.messages.length} of ${n} messages: ${JSON.stringify(this.messages).slice(0, 500)}`),
+            ),
+          timeoutMs,
+        );
         this.waiters.push({ n, resolve: () => (clearTimeout(t), resolve()) });
       });
     }
@@ -60,7 +70,9 @@ export function tryUpgrade(
   url: string,
   protocols: string[] = [],
   options: ClientOptions = {},
-): Promise<{ ok: true; ws: WebSocket } | { ok: false; status: number; body: string; headers: Record<string, unknown> }> {
+): Promise<
+  { ok: true; ws: WebSocket } | { ok: false; status: number; body: string; headers: Record<string, unknown> }
+> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, protocols, options);
     ws.once('open', () => resolve({ ok: true, ws }));

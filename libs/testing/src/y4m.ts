@@ -5,7 +5,13 @@ import type { Rect } from './images';
  * camera (`--use-file-for-fake-video-capture`). Every frame is the same scene, so what the page
  * sends is known to the pixel.
  */
-export function y4mClip(width: number, height: number, frames: number, rects: readonly Rect[], background: readonly [number, number, number] = [128, 128, 128]): Buffer {
+export function y4mClip(
+  width: number,
+  height: number,
+  frames: number,
+  rects: readonly Rect[],
+  background: readonly [number, number, number] = [128, 128, 128],
+): Buffer {
   const rgbAt = (x: number, y: number) => {
     for (const r of rects) if (x >= r.x && x < r.x + r.w && y >= r.y && y < r.y + r.h) return r.color;
     return background;
@@ -30,5 +36,8 @@ export function y4mClip(width: number, height: number, frames: number, rects: re
     }
   }
   const frame = Buffer.concat([Buffer.from('FRAME\n'), yPlane, uPlane, vPlane]);
-  return Buffer.concat([Buffer.from(`YUV4MPEG2 W${width} H${height} F10:1 Ip A1:1 C420jpeg\n`), ...Array.from({ length: frames }, () => frame)]);
+  return Buffer.concat([
+    Buffer.from(`YUV4MPEG2 W${width} H${height} F10:1 Ip A1:1 C420jpeg\n`),
+    ...Array.from({ length: frames }, () => frame),
+  ]);
 }

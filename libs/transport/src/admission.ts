@@ -45,7 +45,11 @@ export type AdmissionDecision =
  * `maxQueue / active tenants` and `tenantMaxQueue`; a tenant with nothing open may always send
  * one frame, however costly); the backlog; the byte budget. Pure: it changes nothing.
  */
-export function decideAdmission(s: AdmissionState, frame: { cost: number; bytes: number }, l: AdmissionLimits): AdmissionDecision {
+export function decideAdmission(
+  s: AdmissionState,
+  frame: { cost: number; bytes: number },
+  l: AdmissionLimits,
+): AdmissionDecision {
   if (s.workers === 0) return { outcome: 'no-worker', retryAfterMs: 0 };
   const rate = l.tenantFramesPerSecond;
   const burst = Math.max(1, rate);

@@ -2,7 +2,13 @@ import { VisionError } from '@vision/wire';
 import { type FrameJob, type FrameOutcomeMessage, type ModelAnnouncement } from './frame-job';
 import { decideAdmission, refusalError, type AdmissionLimits } from './admission';
 import {
-  combineQueues, type CompletedFrame, type Delivery, type EdgeTransport, type ModelStatus, type TransportHealth, type WorkerTransport,
+  combineQueues,
+  type CompletedFrame,
+  type Delivery,
+  type EdgeTransport,
+  type ModelStatus,
+  type TransportHealth,
+  type WorkerTransport,
 } from './transport';
 
 interface ModelQueue {
@@ -42,7 +48,15 @@ export class MemoryTransport implements EdgeTransport {
     const now = Date.now();
     const mine = this.open.get(job.tenant) ?? 0;
     const decision = decideAdmission(
-      { now, workers: q.workers.size, bucket: this.buckets.get(job.tenant), mine, activeTenants: this.open.size, backlog: q.jobs.length, bytes: this.bytes },
+      {
+        now,
+        workers: q.workers.size,
+        bucket: this.buckets.get(job.tenant),
+        mine,
+        activeTenants: this.open.size,
+        backlog: q.jobs.length,
+        bytes: this.bytes,
+      },
       { cost: job.cost, bytes: job.image.length },
       this.limits,
     );
@@ -100,7 +114,11 @@ export class MemoryTransport implements EdgeTransport {
 
   private queue(model: string): ModelQueue {
     let q = this.queues.get(model);
-    if (!q) this.queues.set(model, (q = { jobs: [], workers: new Set(), waiter: undefined, announced: undefined, inHand: 0 }));
+    if (!q)
+      this.queues.set(
+        model,
+        (q = { jobs: [], workers: new Set(), waiter: undefined, announced: undefined, inHand: 0 }),
+      );
     return q;
   }
 

@@ -27,7 +27,10 @@ export class RedisConnectionLeases implements ConnectionLeases {
     this.renewer.unref();
   }
 
-  async acquire(lease: ConnectionLease, limits: { perIp: number; perSubject: number }): Promise<'ok' | 'ip' | 'subject'> {
+  async acquire(
+    lease: ConnectionLease,
+    limits: { perIp: number; perSubject: number },
+  ): Promise<'ok' | 'ip' | 'subject'> {
     await this.connected;
     const now = Date.now();
     let r: number;
@@ -38,7 +41,9 @@ export class RedisConnectionLeases implements ConnectionLeases {
         { now, expiresAt: now + LEASE_MS, connId: lease.connId, perIp: limits.perIp, perSubject: limits.perSubject },
       )) as number;
     } catch (err) {
-      throw new VisionError('E_UNAVAILABLE', `connection limits unreachable: ${(err as Error).message}`, { cause: err });
+      throw new VisionError('E_UNAVAILABLE', `connection limits unreachable: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     if (r === 1) {
       this.held.set(lease.connId, lease);
@@ -80,7 +85,10 @@ export class MemoryConnectionLeases implements ConnectionLeases {
   private readonly byIp = new Map<string, number>();
   private readonly bySubject = new Map<string, number>();
 
-  async acquire(lease: ConnectionLease, limits: { perIp: number; perSubject: number }): Promise<'ok' | 'ip' | 'subject'> {
+  async acquire(
+    lease: ConnectionLease,
+    limits: { perIp: number; perSubject: number },
+  ): Promise<'ok' | 'ip' | 'subject'> {
     if ((this.byIp.get(lease.ip) ?? 0) >= limits.perIp) return 'ip';
     if ((this.bySubject.get(lease.subject) ?? 0) >= limits.perSubject) return 'subject';
     this.byIp.set(lease.ip, (this.byIp.get(lease.ip) ?? 0) + 1);

@@ -66,18 +66,35 @@ export class RedisEdgeTransport implements EdgeTransport {
       reply = (await transportScripts.submit.run(
         this.cmd,
         {
-          stream: this.keys.stream(job.model), tenantOpen: this.keys.tenantOpen(job.tenant), activeTenants: this.keys.activeTenants,
-          bytesWaiting: this.keys.bytesWaiting, tenantRate: this.keys.tenantRate(job.tenant), workers: this.keys.workers(job.model),
+          stream: this.keys.stream(job.model),
+          tenantOpen: this.keys.tenantOpen(job.tenant),
+          activeTenants: this.keys.activeTenants,
+          bytesWaiting: this.keys.bytesWaiting,
+          tenantRate: this.keys.tenantRate(job.tenant),
+          workers: this.keys.workers(job.model),
         },
         {
-          group: this.keys.group, maxQueue: a.maxQueue, maxLen: this.maxLen, meta: JSON.stringify(meta), image, now,
-          expiresAt: job.deadline + SHARE_MARGIN_MS, tenant: job.tenant, member: openMember(job), tenantMaxQueue: a.tenantMaxQueue,
-          maxQueueBytes: a.maxQueueBytes, bytes: image.length, tenantFramesPerSecond: a.tenantFramesPerSecond,
-          liveSince: now - WORKER_LIVENESS_MS, cost: job.cost,
+          group: this.keys.group,
+          maxQueue: a.maxQueue,
+          maxLen: this.maxLen,
+          meta: JSON.stringify(meta),
+          image,
+          now,
+          expiresAt: job.deadline + SHARE_MARGIN_MS,
+          tenant: job.tenant,
+          member: openMember(job),
+          tenantMaxQueue: a.tenantMaxQueue,
+          maxQueueBytes: a.maxQueueBytes,
+          bytes: image.length,
+          tenantFramesPerSecond: a.tenantFramesPerSecond,
+          liveSince: now - WORKER_LIVENESS_MS,
+          cost: job.cost,
         },
       )) as [string, number];
     } catch (err) {
-      throw new VisionError('E_UNAVAILABLE', `the frame queue is unreachable: ${(err as Error).message}`, { cause: err });
+      throw new VisionError('E_UNAVAILABLE', `the frame queue is unreachable: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     const [outcome, retryAfterMs] = reply;
     if (outcome !== 'admitted') throw refusalError(outcome as Refusal, retryAfterMs);
@@ -89,10 +106,15 @@ export class RedisEdgeTransport implements EdgeTransport {
 
   async models(ids: readonly string[]): Promise<Record<string, ModelStatus>> {
     try {
-      const [queues, announced] = await Promise.all([modelQueues(this.cmd, this.keys, ids), this.cmd.hgetall(this.keys.models)]);
+      const [queues, announced] = await Promise.all([
+        modelQueues(this.cmd, this.keys, ids),
+        this.cmd.hgetall(this.keys.models),
+      ]);
       return Object.fromEntries(ids.map((id) => [id, { ...queues[id], announced: parseAnnouncement(announced[id]) }]));
     } catch (err) {
-      throw new VisionError('E_UNAVAILABLE', `the frame queue is unreachable: ${(err as Error).message}`, { cause: err });
+      throw new VisionError('E_UNAVAILABLE', `the frame queue is unreachable: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
 

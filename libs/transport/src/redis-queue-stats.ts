@@ -3,9 +3,14 @@ import { WORKER_LIVENESS_MS, type RedisKeys } from './redis-keys';
 import { combineQueues, type QueueCounts, type TransportHealth } from './transport';
 
 /** Per model: live workers, backlog and pending frames, in one round trip. Rejects when Redis cannot be reached. */
-export async function modelQueues(redis: Redis, keys: RedisKeys, models: readonly string[]): Promise<Record<string, QueueCounts>> {
+export async function modelQueues(
+  redis: Redis,
+  keys: RedisKeys,
+  models: readonly string[],
+): Promise<Record<string, QueueCounts>> {
   const multi = redis.multi();
-  for (const m of models) multi.zcount(keys.workers(m), Date.now() - WORKER_LIVENESS_MS, '+inf').call('XINFO', 'GROUPS', keys.stream(m));
+  for (const m of models)
+    multi.zcount(keys.workers(m), Date.now() - WORKER_LIVENESS_MS, '+inf').call('XINFO', 'GROUPS', keys.stream(m));
   const replies = (await multi.exec()) ?? [];
   const out: Record<string, QueueCounts> = {};
   models.forEach((m, i) => {

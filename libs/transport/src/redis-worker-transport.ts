@@ -69,9 +69,7 @@ export class RedisWorkerTransport implements WorkerTransport {
     await requireRedis7(this.cmd);
     await this.ensureGroup().catch((err: Error) => this.report(err, 'create group'));
     const beat = () =>
-      this.cmd
-        .zadd(this.workersKey, Date.now(), workerId)
-        .catch((err: Error) => this.report(err, 'heartbeat'));
+      this.cmd.zadd(this.workersKey, Date.now(), workerId).catch((err: Error) => this.report(err, 'heartbeat'));
     await beat();
     this.heartbeat = setInterval(beat, this.opts.heartbeatMs);
     this.heartbeat.unref();
@@ -113,7 +111,16 @@ export class RedisWorkerTransport implements WorkerTransport {
     let reply: unknown;
     try {
       reply = await this.blocking.callBuffer(
-        'XREADGROUP', 'GROUP', this.keys.group, this.consumer, 'COUNT', max, ...args, 'STREAMS', this.stream, '>',
+        'XREADGROUP',
+        'GROUP',
+        this.keys.group,
+        this.consumer,
+        'COUNT',
+        max,
+        ...args,
+        'STREAMS',
+        this.stream,
+        '>',
       );
       this.backoffMs = 0;
     } catch (err) {
@@ -154,23 +161,35 @@ export class RedisWorkerTransport implements WorkerTransport {
     const ids = frames.map((f) => f.delivery.id);
     pipe.xack(this.stream, this.keys.group, ...ids);
     pipe.xdel(this.stream, ...ids);
-    this.release(pipe, frames.map((f) => f.delivery.job));
+    this.release(
+      pipe,
+      frames.map((f) => f.delivery.job),
+    );
     // In the same transaction as the acknowledgement: a frame re-run after a crash appends again,
     // and the events service drops the repeat by its frame id and capture time.
     const records = this.opts.results ? frames.flatMap((f) => (f.record ? [f.record] : [])) : [];
-    if (records.length) queueResults(pipe, this.opts.prefix, this.opts.results!.shards, this.opts.results!.maxLen, records);
+    if (records.length)
+      queueResults(pipe, this.opts.prefix, this.opts.results!.shards, this.opts.results!.maxLen, records);
     await pipe.exec();
   }
 
   /** Queues the release of finished frames' byte budget and tenant share (release.lua). */
-  private release(pipe: ReturnType<Redis['multi']>, jobs: Pick<FrameJobMeta, 'key' | 'tenant' | 'bytes' | 'cost'>[]): void {
+  private release(
+    pipe: ReturnType<Redis['multi']>,
+    jobs: Pick<FrameJobMeta, 'key' | 'tenant' | 'bytes' | 'cost'>[],
+  ): void {
     if (jobs.length === 0) return;
     const bytes = jobs.reduce((n, j) => n + (j.bytes || 0), 0);
     const tracked = jobs.filter((j) => j.tenant);
-    transportScripts.release.queue(pipe, { bytesWaiting: this.keys.bytesWaiting }, { bytes }, {
-      keys: tracked.map((j) => this.keys.tenantOpen(j.tenant)),
-      args: tracked.map(openMember),
-    });
+    transportScripts.release.queue(
+      pipe,
+      { bytesWaiting: this.keys.bytesWaiting },
+      { bytes },
+      {
+        keys: tracked.map((j) => this.keys.tenantOpen(j.tenant)),
+        args: tracked.map(openMember),
+      },
+    );
   }
 
   async close(): Promise<void> {
@@ -187,7 +206,14 @@ export class RedisWorkerTransport implements WorkerTransport {
    */
   private async reclaim(max: number, minIdle: number): Promise<Delivery[]> {
     const reply = (await this.cmd.callBuffer(
-      'XAUTOCLAIM', this.stream, this.keys.group, this.consumer, minIdle, this.claimCursor, 'COUNT', max,
+      'XAUTOCLAIM',
+      this.stream,
+      this.keys.group,
+      this.consumer,
+      minIdle,
+      this.claimCursor,
+      'COUNT',
+      max,
     )) as [Buffer, StreamEntry[], Buffer[]?];
     this.claimCursor = reply[0].toString();
     const entries = reply[1] ?? [];
@@ -212,7 +238,12 @@ export class RedisWorkerTransport implements WorkerTransport {
   private async deliveryCounts(ids: string[]): Promise<Map<string, number>> {
     const sorted = [...ids].sort(compareIds);
     const rows = (await this.cmd.xpending(
-      this.stream, this.keys.group, sorted[0], sorted[sorted.length - 1], ids.length * 4, this.consumer,
+      this.stream,
+      this.keys.group,
+      sorted[0],
+      sorted[sorted.length - 1],
+      ids.length * 4,
+      this.consumer,
     )) as [string, string, number, number][];
     return new Map(rows.map(([id, , , count]) => [id, Number(count)]));
   }
@@ -222,7 +253,17 @@ export class RedisWorkerTransport implements WorkerTransport {
     const byEdge = new Map<string, FrameOutcomeMessage[]>();
     for (const d of dead) {
       // Dead letters keep what an operator needs to investigate, never the image.
-      pipe.xadd(this.keys.deadLetter, 'MAXLEN', '~', 1000, '*', 'from', d.id, 'm', d.job ? JSON.stringify(metaOf(d.job)) : 'unreadable');
+      pipe.xadd(
+        this.keys.deadLetter,
+        'MAXLEN',
+        '~',
+        1000,
+        '*',
+        'from',
+        d.id,
+        'm',
+        d.job ? JSON.stringify(metaOf(d.job)) : 'unreadable',
+      );
       if (!d.job) continue;
       const list = byEdge.get(d.job.edgeId) ?? [];
       list.push({
@@ -236,7 +277,10 @@ export class RedisWorkerTransport implements WorkerTransport {
     for (const [edgeId, outcomes] of byEdge) pipe.publish(this.keys.results(edgeId), JSON.stringify(outcomes));
     pipe.xack(this.stream, this.keys.group, ...dead.map((d) => d.id));
     pipe.xdel(this.stream, ...dead.map((d) => d.id));
-    this.release(pipe, dead.flatMap((d) => (d.job ? [d.job] : [])));
+    this.release(
+      pipe,
+      dead.flatMap((d) => (d.job ? [d.job] : [])),
+    );
     await pipe.exec();
   }
 
@@ -265,7 +309,12 @@ export class RedisWorkerTransport implements WorkerTransport {
       }
     }
     if (orphans.length) {
-      this.cmd.multi().xack(this.stream, this.keys.group, ...orphans).xdel(this.stream, ...orphans).exec().catch(() => undefined);
+      this.cmd
+        .multi()
+        .xack(this.stream, this.keys.group, ...orphans)
+        .xdel(this.stream, ...orphans)
+        .exec()
+        .catch(() => undefined);
     }
     return out;
   }

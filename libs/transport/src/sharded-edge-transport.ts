@@ -49,7 +49,15 @@ export class ShardedEdgeTransport implements EdgeTransport {
       ids.map((id) => {
         const per = all.map((r) => r[id]);
         const health = combineQueues(per);
-        return [id, { workers: health.workers, backlog: health.backlog, pending: health.pending, announced: per.find((p) => p.announced)?.announced }];
+        return [
+          id,
+          {
+            workers: health.workers,
+            backlog: health.backlog,
+            pending: health.pending,
+            announced: per.find((p) => p.announced)?.announced,
+          },
+        ];
       }),
     );
   }

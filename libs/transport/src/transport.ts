@@ -41,8 +41,14 @@ export interface TransportHealth extends QueueCounts {
  * backlog and pending summed (unknown if any is unknown).
  */
 export function combineQueues(qs: readonly QueueCounts[]): TransportHealth {
-  const sum = (f: (q: QueueCounts) => number | undefined) => qs.reduce<number | undefined>((acc, q) => (acc === undefined || f(q) === undefined ? undefined : acc + f(q)!), 0);
-  return { reachable: true, workers: qs.length ? Math.min(...qs.map((q) => q.workers)) : 0, backlog: sum((q) => q.backlog), pending: sum((q) => q.pending) };
+  const sum = (f: (q: QueueCounts) => number | undefined) =>
+    qs.reduce<number | undefined>((acc, q) => (acc === undefined || f(q) === undefined ? undefined : acc + f(q)!), 0);
+  return {
+    reachable: true,
+    workers: qs.length ? Math.min(...qs.map((q) => q.workers)) : 0,
+    backlog: sum((q) => q.backlog),
+    pending: sum((q) => q.pending),
+  };
 }
 
 /** One model as the queue sees it: live workers, frames waiting, and what its workers announced. */

@@ -4,7 +4,16 @@ import Redis from 'ioredis';
 import type { FrameJob, FrameOutcomeMessage } from '../src';
 import { cleanupPrefix, freePort, startTestRedis, uniquePrefix, type TestRedis } from '@vision/testing';
 import { loadConfig } from '@vision/config';
-import { admissionFrom, RedisConnectionLeases, RedisEdgeTransport, RedisWorkerTransport, redisKeys, workerStreamOptions, type AdmissionLimits, type Delivery } from '../src';
+import {
+  admissionFrom,
+  RedisConnectionLeases,
+  RedisEdgeTransport,
+  RedisWorkerTransport,
+  redisKeys,
+  workerStreamOptions,
+  type AdmissionLimits,
+  type Delivery,
+} from '../src';
 
 const defaults = loadConfig({});
 const admissionDefaults = admissionFrom(defaults);
@@ -34,7 +43,12 @@ async function setup(admission: Partial<AdmissionLimits> = {}) {
   prefixes.push(prefix);
   await admin.zadd(redisKeys(prefix).workers(M), Date.now(), 'present');
   const edge = () => {
-    const t = new RedisEdgeTransport({ url: redis.url, prefix, admission: { ...admissionDefaults, ...admission }, maxLen: 1000 });
+    const t = new RedisEdgeTransport({
+      url: redis.url,
+      prefix,
+      admission: { ...admissionDefaults, ...admission },
+      maxLen: 1000,
+    });
     open.push(t);
     return t;
   };
@@ -49,9 +63,25 @@ async function setup(admission: Partial<AdmissionLimits> = {}) {
 const M = 'default';
 let n = 0;
 /** A frame; each from its own tenant unless one is named (so only the limit under test applies). */
-function job(edgeId: string, image = Buffer.from([0xff, 0xd8, 0xff, ++n & 0xff, 0, 1, 2, 255]), tenant = `t${n}`): FrameJob {
+function job(
+  edgeId: string,
+  image = Buffer.from([0xff, 0xd8, 0xff, ++n & 0xff, 0, 1, 2, 255]),
+  tenant = `t${n}`,
+): FrameJob {
   const now = Date.now();
-  return { key: `c.${++n}`, edgeId, connId: 'c', frameId: n, receivedAt: now, deadline: now + 5000, tenant, bytes: image.length, cost: 1, image, model: M };
+  return {
+    key: `c.${++n}`,
+    edgeId,
+    connId: 'c',
+    frameId: n,
+    receivedAt: now,
+    deadline: now + 5000,
+    tenant,
+    bytes: image.length,
+    cost: 1,
+    image,
+    model: M,
+  };
 }
 
 async function drain(w: RedisWorkerTransport, want: number): Promise<Delivery[]> {
@@ -62,7 +92,16 @@ async function drain(w: RedisWorkerTransport, want: number): Promise<Delivery[]>
 }
 
 const ok = (d: Delivery): FrameOutcomeMessage => ({
-  key: d.job.key, connId: d.job.connId, ok: true, detections: [], model: 'm', modelVersion: '1', batchSize: 1, pickedAt: d.pickedAt, preprocessMs: 1, inferenceMs: 1,
+  key: d.job.key,
+  connId: d.job.connId,
+  ok: true,
+  detections: [],
+  model: 'm',
+  modelVersion: '1',
+  batchSize: 1,
+  pickedAt: d.pickedAt,
+  preprocessMs: 1,
+  inferenceMs: 1,
 });
 
 describe('Redis transport', () => {
@@ -74,7 +113,9 @@ describe('Redis transport', () => {
     await w2.start('w2');
     const e = s.edge();
     await e.start('edge-a', () => undefined);
-    const images = Array.from({ length: 20 }, (_, i) => Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.alloc(1000 + i, i)]));
+    const images = Array.from({ length: 20 }, (_, i) =>
+      Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.alloc(1000 + i, i)]),
+    );
     const jobs = images.map((img) => job('edge-a', img));
     for (const j of jobs) await e.submit(j);
     const [a, b] = await Promise.all([drain(w1, 10), drain(w2, 10)]);
@@ -156,7 +197,12 @@ describe('Redis transport', () => {
     await w.start('w1');
     expect(await e.health([M])).toMatchObject({ reachable: true, workers: 2 });
 
-    const dead = new RedisEdgeTransport({ url: `redis://127.0.0.1:${await freePort()}`, prefix: s.prefix, admission: admissionDefaults, maxLen: 1000 });
+    const dead = new RedisEdgeTransport({
+      url: `redis://127.0.0.1:${await freePort()}`,
+      prefix: s.prefix,
+      admission: admissionDefaults,
+      maxLen: 1000,
+    });
     open.push(dead);
     await dead.start('edge-x', () => undefined);
     const t0 = Date.now();
@@ -187,13 +233,19 @@ describe('Redis transport', () => {
     expect((await drain(dead, 1))[0].deliveryCount).toBe(3);
     await new Promise((r) => setTimeout(r, 150));
     expect(await alive.read(1, 200)).toEqual([]);
-    await expect.poll(() => outcomes).toEqual([{ key: j.key, connId: 'c', ok: false, error: expect.objectContaining({ code: 'E_DEAD_LETTER' }) }]);
+    await expect
+      .poll(() => outcomes)
+      .toEqual([{ key: j.key, connId: 'c', ok: false, error: expect.objectContaining({ code: 'E_DEAD_LETTER' }) }]);
     expect(await admin.xlen(s.keys.deadLetter)).toBe(1);
     expect(((await admin.xpending(s.keys.stream(M), s.keys.group)) as [number])[0]).toBe(0);
     // Dead letters keep metadata for an operator, never the image; the frame's bytes left the stream.
     const [[, fields]] = await admin.xrange(s.keys.deadLetter, '-', '+');
     expect(fields).not.toContain('img');
-    expect(JSON.parse(fields[fields.indexOf('m') + 1])).toMatchObject({ key: j.key, tenant: j.tenant, bytes: j.image.length });
+    expect(JSON.parse(fields[fields.indexOf('m') + 1])).toMatchObject({
+      key: j.key,
+      tenant: j.tenant,
+      bytes: j.image.length,
+    });
     expect(await admin.xlen(s.keys.stream(M))).toBe(0);
     expect(await admin.get(s.keys.bytesWaiting)).toBe('0');
   });
@@ -319,7 +371,10 @@ describe('Redis transport', () => {
       const e = new RedisEdgeTransport({ url, prefix: 'old', admission: admissionDefaults, maxLen: 1000 });
       const w = new RedisWorkerTransport({ url, prefix: 'old', model: M, ...streamDefaults });
       open.push(e, w);
-      await expect(e.start('edge-a', () => undefined)).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringMatching(/Redis 7 or newer.*6\.2\.14/) });
+      await expect(e.start('edge-a', () => undefined)).rejects.toMatchObject({
+        code: 'E_CONFIG',
+        message: expect.stringMatching(/Redis 7 or newer.*6\.2\.14/),
+      });
       await expect(w.start('w1')).rejects.toMatchObject({ code: 'E_CONFIG' });
     } finally {
       fake.close();
@@ -334,20 +389,36 @@ describe('Redis transport', () => {
     open.push(other);
     await expect(e.submit({ ...job('edge-a'), model: 'helmets' })).rejects.toMatchObject({ code: 'E_UNAVAILABLE' });
     await other.start('h1');
-    await other.announce({ id: 'helmets', version: '2', classes: ['helmet', 'vest'], inputShape: [-1, 3, 640, 640], layout: 'v8', provider: 'cpu' });
+    await other.announce({
+      id: 'helmets',
+      version: '2',
+      classes: ['helmet', 'vest'],
+      inputShape: [-1, 3, 640, 640],
+      layout: 'v8',
+      provider: 'cpu',
+    });
     await e.submit({ ...job('edge-a'), model: 'helmets' });
     await e.submit(job('edge-a'));
     expect(await admin.xlen(s.keys.stream('helmets'))).toBe(1);
     expect(await admin.xlen(s.keys.stream(M))).toBe(1);
     const models = await e.models([M, 'helmets']);
-    expect(models['helmets']).toMatchObject({ workers: 1, backlog: 1, announced: { version: '2', classes: ['helmet', 'vest'] } });
+    expect(models['helmets']).toMatchObject({
+      workers: 1,
+      backlog: 1,
+      announced: { version: '2', classes: ['helmet', 'vest'] },
+    });
     expect(models[M]).toMatchObject({ workers: 1, backlog: 1, announced: undefined });
-    expect(await drain(other, 1)).toEqual([expect.objectContaining({ job: expect.objectContaining({ model: 'helmets' }) })]);
+    expect(await drain(other, 1)).toEqual([
+      expect.objectContaining({ job: expect.objectContaining({ model: 'helmets' }) }),
+    ]);
   });
 
   it('shares connection slots per address and per subject across edges, and frees them on release', async () => {
     const s = await setup();
-    const [a, b] = [new RedisConnectionLeases({ url: redis.url, prefix: s.prefix }), new RedisConnectionLeases({ url: redis.url, prefix: s.prefix })];
+    const [a, b] = [
+      new RedisConnectionLeases({ url: redis.url, prefix: s.prefix }),
+      new RedisConnectionLeases({ url: redis.url, prefix: s.prefix }),
+    ];
     open.push(a, b);
     const limits = { perIp: 2, perSubject: 3 };
     const l1 = { connId: 'a1', ip: '10.0.0.1', subject: 'sub:x' };

@@ -11,7 +11,13 @@ export function signWebhook(secret: string, body: string, nowS = Math.floor(Date
 }
 
 /** For receivers (and tests): true if `header` signs `body` with `secret` within `toleranceS`. */
-export function verifyWebhook(secret: string, body: string, header: string, toleranceS = 300, nowS = Math.floor(Date.now() / 1000)): boolean {
+export function verifyWebhook(
+  secret: string,
+  body: string,
+  header: string,
+  toleranceS = 300,
+  nowS = Math.floor(Date.now() / 1000),
+): boolean {
   const parts = Object.fromEntries(header.split(',').map((p) => p.split('=', 2) as [string, string]));
   const t = Number(parts['t']);
   if (!Number.isFinite(t) || Math.abs(nowS - t) > toleranceS || !parts['v1']) return false;
@@ -33,12 +39,21 @@ export function checkWebhookUrl(raw: string, hosts: readonly string[]): string {
   } catch {
     throw new VisionError('E_BAD_REQUEST', 'webhook is not a URL');
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new VisionError('E_BAD_REQUEST', 'webhook must be http(s)');
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new VisionError('E_BAD_REQUEST', 'webhook must be http(s)');
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (hosts.length) {
-    if (!hosts.some((h) => (h.startsWith('*.') ? host.endsWith(h.slice(1)) : host === h))) throw new VisionError('E_FORBIDDEN', `webhook host ${host} not in BULK_WEBHOOK_HOSTS`);
-  } else if (host === 'localhost' || host.endsWith('.localhost') || (ipaddr.isValid(host) && ipaddr.process(host).range() !== 'unicast')) {
-    throw new VisionError('E_FORBIDDEN', `webhook host ${host} is inside the site; list it in BULK_WEBHOOK_HOSTS to allow it`);
+    if (!hosts.some((h) => (h.startsWith('*.') ? host.endsWith(h.slice(1)) : host === h)))
+      throw new VisionError('E_FORBIDDEN', `webhook host ${host} not in BULK_WEBHOOK_HOSTS`);
+  } else if (
+    host === 'localhost' ||
+    host.endsWith('.localhost') ||
+    (ipaddr.isValid(host) && ipaddr.process(host).range() !== 'unicast')
+  ) {
+    throw new VisionError(
+      'E_FORBIDDEN',
+      `webhook host ${host} is inside the site; list it in BULK_WEBHOOK_HOSTS to allow it`,
+    );
   }
   return url.toString();
 }

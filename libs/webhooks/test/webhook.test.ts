@@ -14,7 +14,14 @@ describe('webhooks', () => {
 
   it('takes public http(s) hosts, and refuses in-site addresses unless listed', () => {
     expect(checkWebhookUrl('https://ops.example.com/hook', [])).toBe('https://ops.example.com/hook');
-    for (const bad of ['http://127.0.0.1/x', 'http://169.254.169.254/latest/meta-data', 'http://10.1.2.3/', 'http://[::1]/', 'http://localhost:8080/', 'http://192.168.1.5/']) {
+    for (const bad of [
+      'http://127.0.0.1/x',
+      'http://169.254.169.254/latest/meta-data',
+      'http://10.1.2.3/',
+      'http://[::1]/',
+      'http://localhost:8080/',
+      'http://192.168.1.5/',
+    ]) {
       expect(() => checkWebhookUrl(bad, []), bad).toThrow(/inside the site/);
     }
     expect(() => checkWebhookUrl('ftp://example.com/', [])).toThrow(/http/);

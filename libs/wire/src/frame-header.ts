@@ -56,9 +56,11 @@ export function encodeFrame(header: FrameHeader, image: Uint8Array): Uint8Array 
  */
 export function parseFrame<T extends Uint8Array>(msg: T): { header: FrameHeader | undefined; image: T } {
   if (msg.length === 0 || msg[0] !== FRAME_HEADER_VERSION) return { header: undefined, image: msg };
-  if (msg.length < FIXED) throw new VisionError('E_BAD_HEADER', `header is ${msg.length} bytes; at least ${FIXED} expected`);
+  if (msg.length < FIXED)
+    throw new VisionError('E_BAD_HEADER', `header is ${msg.length} bytes; at least ${FIXED} expected`);
   const view = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
-  if (view.getUint8(1) !== 0) throw new VisionError('E_BAD_HEADER', `flags byte is ${view.getUint8(1)}; it is reserved and must be 0`);
+  if (view.getUint8(1) !== 0)
+    throw new VisionError('E_BAD_HEADER', `flags byte is ${view.getUint8(1)}; it is reserved and must be 0`);
   const len = view.getUint16(2);
   const sidLen = view.getUint8(16);
   if (len < FIXED + sidLen || len > msg.length) {

@@ -45,7 +45,13 @@ export interface HelloMessage {
   edgeId: string;
   /** The connection's model (`?model=`, else the site's default); `model` control messages change it. */
   model: string;
-  limits: { maxInFlight: number; maxFrameBytes: number; deadlineMs: number; framesPerSecond: number; messagesPerSecond: number };
+  limits: {
+    maxInFlight: number;
+    maxFrameBytes: number;
+    deadlineMs: number;
+    framesPerSecond: number;
+    messagesPerSecond: number;
+  };
   /** Epoch ms when the connection's token expires (send an `auth` message before then); absent without auth. */
   tokenExpiresAt?: number;
 }
@@ -70,7 +76,14 @@ export interface GoAwayMessage {
   type: 'goaway';
 }
 
-export type ServerMessageV1 = ResultReply | ErrorReply | HelloMessage | GoAwayMessage | AuthAcceptedMessage | ModelSelectedMessage | { type: 'pong'; ts?: number };
+export type ServerMessageV1 =
+  | ResultReply
+  | ErrorReply
+  | HelloMessage
+  | GoAwayMessage
+  | AuthAcceptedMessage
+  | ModelSelectedMessage
+  | { type: 'pong'; ts?: number };
 
 /** Text control messages a yolo.v1 client may send. */
 export type ClientControl =

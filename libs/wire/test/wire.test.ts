@@ -2,7 +2,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
-import { encodeFrame, ERROR_CODES, imageDimensions, parseFrame, sniffImageFormat, toWireError, VisionError } from '../src';
+import {
+  encodeFrame,
+  ERROR_CODES,
+  imageDimensions,
+  parseFrame,
+  sniffImageFormat,
+  toWireError,
+  VisionError,
+} from '../src';
 
 describe('yolo.v1 frame header', () => {
   it('round-trips frame id, capture time and stream id, and leaves the image untouched', () => {
@@ -46,7 +54,9 @@ describe('yolo.v1 frame header', () => {
 describe('imageDimensions', () => {
   it('reads the size from JPEG (baseline, progressive, behind EXIF), PNG and WebP (lossy, lossless, with alpha) headers', async () => {
     const base = sharp({ create: { width: 321, height: 123, channels: 3, background: { r: 9, g: 99, b: 199 } } });
-    const alpha = sharp({ create: { width: 77, height: 55, channels: 4, background: { r: 9, g: 99, b: 199, alpha: 0.5 } } });
+    const alpha = sharp({
+      create: { width: 77, height: 55, channels: 4, background: { r: 9, g: 99, b: 199, alpha: 0.5 } },
+    });
     const cases: [string, Buffer, number, number][] = [
       ['jpeg', await base.clone().jpeg().toBuffer(), 321, 123],
       ['progressive jpeg', await base.clone().jpeg({ progressive: true }).toBuffer(), 321, 123],
@@ -74,20 +84,33 @@ describe('sniffImageFormat', () => {
 
 describe('error codes', () => {
   it('never leak internals: unknown errors become E_INTERNAL', () => {
-    expect(toWireError(new Error('secret stack'))).toEqual({ code: 'E_INTERNAL', message: ERROR_CODES.E_INTERNAL.message });
-    expect(toWireError(new VisionError('E_EXPIRED'))).toEqual({ code: 'E_EXPIRED', message: ERROR_CODES.E_EXPIRED.message });
+    expect(toWireError(new Error('secret stack'))).toEqual({
+      code: 'E_INTERNAL',
+      message: ERROR_CODES.E_INTERNAL.message,
+    });
+    expect(toWireError(new VisionError('E_EXPIRED'))).toEqual({
+      code: 'E_EXPIRED',
+      message: ERROR_CODES.E_EXPIRED.message,
+    });
     // Our own message may quote a library (for logs); the client only ever sees the code's fixed text.
     const decode = new VisionError('E_IMAGE_DECODE', 'VipsJpeg: Premature end of input file /tmp/x');
     expect(toWireError(decode)).toEqual({ code: 'E_IMAGE_DECODE', message: ERROR_CODES.E_IMAGE_DECODE.message });
-    expect(toWireError(new VisionError('E_RATE_LIMITED', 'x', { retryAfterMs: 40 }))).toMatchObject({ retryAfterMs: 40 });
+    expect(toWireError(new VisionError('E_RATE_LIMITED', 'x', { retryAfterMs: 40 }))).toMatchObject({
+      retryAfterMs: 40,
+    });
   });
 
   it('match the table in docs/protocol.md (code, retry, close, HTTP status)', () => {
     const doc = readFileSync(join(__dirname, '../../../docs/protocol.md'), 'utf8');
     const rows = new Map<string, string[]>();
-    for (const m of doc.matchAll(/^\| `(E_[A-Z_]+)` \| (yes|no) \| ([^|]+) \| (\d+) \|/gm)) rows.set(m[1], [m[2], m[3].trim(), m[4]]);
+    for (const m of doc.matchAll(/^\| `(E_[A-Z_]+)` \| (yes|no) \| ([^|]+) \| (\d+) \|/gm))
+      rows.set(m[1], [m[2], m[3].trim(), m[4]]);
     // The camera gateway's codes are never on the edges' wire: docs/cameras.md has their table.
-    const wire = Object.entries(ERROR_CODES).filter(([code]) => !['E_MODEL_LOAD', 'E_MODEL_LAYOUT', 'E_PROVIDER_UNAVAILABLE', 'E_CONFIG'].includes(code) && !code.startsWith('E_CAMERA_'));
+    const wire = Object.entries(ERROR_CODES).filter(
+      ([code]) =>
+        !['E_MODEL_LOAD', 'E_MODEL_LAYOUT', 'E_PROVIDER_UNAVAILABLE', 'E_CONFIG'].includes(code) &&
+        !code.startsWith('E_CAMERA_'),
+    );
     expect([...rows.keys()].sort()).toEqual(wire.map(([c]) => c).sort());
     for (const [code, spec] of wire) {
       const [retry, close, http] = rows.get(code)!;

@@ -24,7 +24,8 @@ export class ArrivalForecast {
       return;
     }
     const delta = at - s.last;
-    if (delta > 0 && delta < MAX_INTERVAL_MS) s.interval = s.interval === undefined ? delta : 0.7 * s.interval + 0.3 * delta;
+    if (delta > 0 && delta < MAX_INTERVAL_MS)
+      s.interval = s.interval === undefined ? delta : 0.7 * s.interval + 0.3 * delta;
     s.last = Math.max(s.last, at);
   }
 

@@ -5,7 +5,10 @@ import type { VisionMetrics } from '@vision/metrics';
 import type { RedisConnectionOptions } from '@vision/redis';
 
 /** How bulk images share batches with real-time frames (BULK_MAX_BATCH, BULK_TOPUP, BULK_YIELD; defaults by provider). */
-export function backfillPolicy(config: AppConfig, spec: ModelSpec): { backfillMaxBatch: number; backfillTopUp: boolean; backfillYield: boolean } {
+export function backfillPolicy(
+  config: AppConfig,
+  spec: ModelSpec,
+): { backfillMaxBatch: number; backfillTopUp: boolean; backfillYield: boolean } {
   const byProvider = providerDefaults(spec.executionProvider);
   return {
     backfillMaxBatch: Math.min(spec.maxBatch, config.bulk.maxBatch ?? byProvider.bulkMaxBatch(spec.maxBatch)),

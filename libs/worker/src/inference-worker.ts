@@ -84,8 +84,18 @@ export class InferenceWorker<D extends Decoded> {
     this.label = { model: opts.model.id };
     const lane = { idleBlockMs: opts.idleBlockMs, retryMs: opts.idleBlockMs };
     // Enough real-time frames to fill every engine and the next batch; backfill: one batch running, one ready.
-    this.live = new Lane(source, { ...lane, capacity: opts.maxBatch * (engine.concurrency + 1), countsRunning: false, label: 'live' }, log);
-    this.bulk = opts.backfill && new Lane(opts.backfill, { ...lane, capacity: 2 * opts.backfillMaxBatch, countsRunning: true, label: 'backfill' }, log);
+    this.live = new Lane(
+      source,
+      { ...lane, capacity: opts.maxBatch * (engine.concurrency + 1), countsRunning: false, label: 'live' },
+      log,
+    );
+    this.bulk =
+      opts.backfill &&
+      new Lane(
+        opts.backfill,
+        { ...lane, capacity: 2 * opts.backfillMaxBatch, countsRunning: true, label: 'backfill' },
+        log,
+      );
     this.policy = new BackfillPolicy(opts.backfillYield);
   }
 
@@ -135,7 +145,11 @@ export class InferenceWorker<D extends Decoded> {
     const now = Date.now();
     for (const lane of this.lanes()) {
       const expired = lane.waiting.remove((f) => f.delivery.job.deadline <= now);
-      if (expired.length) this.finish(expired.map((f) => failed(f.delivery, new VisionError('E_EXPIRED'))), false);
+      if (expired.length)
+        this.finish(
+          expired.map((f) => failed(f.delivery, new VisionError('E_EXPIRED'))),
+          false,
+        );
     }
     const max = this.opts.decodeConcurrency;
     const waiting = this.live.waiting;
@@ -195,10 +209,21 @@ export class InferenceWorker<D extends Decoded> {
     while (this.running < this.engine.concurrency && live.size + (bulk?.size ?? 0) > 0) {
       const now = Date.now();
       const expired = live.remove((f) => f.delivery.job.deadline <= now);
-      if (expired.length) this.finish(expired.map((f) => failed(f.delivery, new VisionError('E_EXPIRED'))), false);
+      if (expired.length)
+        this.finish(
+          expired.map((f) => failed(f.delivery, new VisionError('E_EXPIRED'))),
+          false,
+        );
       if (live.size + (bulk?.size ?? 0) === 0) break;
       const oldest = live.oldestReadyAt;
-      if (oldest !== undefined && !flush && !this.stopping && this.opts.maxWaitMs > 0 && live.size < this.opts.maxBatch && now - oldest < this.opts.maxWaitMs) {
+      if (
+        oldest !== undefined &&
+        !flush &&
+        !this.stopping &&
+        this.opts.maxWaitMs > 0 &&
+        live.size < this.opts.maxBatch &&
+        now - oldest < this.opts.maxWaitMs
+      ) {
         this.delayTimer = setTimeout(() => this.dispatch(), oldest + this.opts.maxWaitMs - now);
         break;
       }
@@ -212,7 +237,12 @@ export class InferenceWorker<D extends Decoded> {
       }
       // Real-time frames first; backfill fills a batch of its own, or tops a real-time one up.
       const batch = live.take(this.opts.maxBatch);
-      const bulkRoom = batch.length === 0 ? this.opts.backfillMaxBatch : this.opts.backfillTopUp ? Math.min(this.opts.backfillMaxBatch, this.opts.maxBatch - batch.length) : 0;
+      const bulkRoom =
+        batch.length === 0
+          ? this.opts.backfillMaxBatch
+          : this.opts.backfillTopUp
+            ? Math.min(this.opts.backfillMaxBatch, this.opts.maxBatch - batch.length)
+            : 0;
       const fromLive = batch.length;
       if (bulk && bulkRoom > 0) batch.push(...bulk.take(bulkRoom));
       if (batch.length === 0) break;
@@ -236,27 +266,50 @@ export class InferenceWorker<D extends Decoded> {
       this.metrics?.workerInference.observe(this.label, r.inferenceMs / 1000);
       this.metrics?.workerBusy.inc(this.label, r.inferenceMs / 1000);
       const bulkFrames = batch.length - liveFrames;
-      if (bulkFrames) this.metrics?.workerBulkBusy.inc(this.label, ((r.inferenceMs / 1000) * bulkFrames) / batch.length);
+      if (bulkFrames)
+        this.metrics?.workerBulkBusy.inc(this.label, ((r.inferenceMs / 1000) * bulkFrames) / batch.length);
       if (liveFrames === 0) this.policy.ranBulkOnly(r.inferenceMs);
       done = batch.map((f, i) => this.completed(f, r.frames[i], batch.length, r.inferenceMs, i < liveFrames));
     } catch (err) {
       this.log.error({ err, frames: batch.length }, 'inference failed');
-      done = batch.map((f) => failed(f.delivery, new VisionError('E_INFERENCE', `inference failed: ${(err as Error).message}`)));
+      done = batch.map((f) =>
+        failed(f.delivery, new VisionError('E_INFERENCE', `inference failed: ${(err as Error).message}`)),
+      );
     }
     this.finish(done, true);
   }
 
-  private completed(f: ReadyFrame<D>, found: { detections: Detection[]; high: number }, batchSize: number, inferenceMs: number, live: boolean): CompletedFrame {
+  private completed(
+    f: ReadyFrame<D>,
+    found: { detections: Detection[]; high: number },
+    batchSize: number,
+    inferenceMs: number,
+    live: boolean,
+  ): CompletedFrame {
     const { job, pickedAt } = f.delivery;
     const outcome: FrameOutcomeMessage = {
-      key: job.key, connId: job.connId, ok: true, detections: found.detections.slice(0, found.high), model: this.opts.model.id,
-      modelVersion: this.opts.model.version, batchSize, pickedAt, preprocessMs: f.decoded.decodeMs, inferenceMs,
+      key: job.key,
+      connId: job.connId,
+      ok: true,
+      detections: found.detections.slice(0, found.high),
+      model: this.opts.model.id,
+      modelVersion: this.opts.model.version,
+      batchSize,
+      pickedAt,
+      preprocessMs: f.decoded.decodeMs,
+      inferenceMs,
     };
     const results = live && this.opts.results;
     const record = results
       ? resultsEntryFromDetections({
-          camera: job.streamId, frame: job.frameId, ts: job.captureTs ?? job.receivedAt, model: this.opts.model.id,
-          w: f.decoded.geometry.origWidth, h: f.decoded.geometry.origHeight, conf: results.confThreshold, detections: found.detections,
+          camera: job.streamId,
+          frame: job.frameId,
+          ts: job.captureTs ?? job.receivedAt,
+          model: this.opts.model.id,
+          w: f.decoded.geometry.origWidth,
+          h: f.decoded.geometry.origHeight,
+          conf: results.confThreshold,
+          detections: found.detections,
         })
       : undefined;
     return { delivery: f.delivery, outcome, ...(record ? { record } : {}) };
@@ -268,7 +321,8 @@ export class InferenceWorker<D extends Decoded> {
       if (mine.length === 0) continue;
       lane.finished(mine.length, ran);
       if (lane === this.live) {
-        for (const f of mine) this.metrics?.workerFrames.inc({ ...this.label, outcome: f.outcome.ok ? 'result' : f.outcome.error.code });
+        for (const f of mine)
+          this.metrics?.workerFrames.inc({ ...this.label, outcome: f.outcome.ok ? 'result' : f.outcome.error.code });
         this.complete(lane.source, mine, 'could not publish outcomes');
       } else {
         this.metrics?.workerBulkImages.inc(this.label, mine.length);

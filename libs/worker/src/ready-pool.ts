@@ -23,7 +23,8 @@ export class ReadyPool<D> {
   /** The oldest ready time, if any frame waits. */
   get oldestReadyAt(): number | undefined {
     let oldest: number | undefined;
-    for (const q of this.byTenant.values()) if (q.length && (oldest === undefined || q[0].readyAt < oldest)) oldest = q[0].readyAt;
+    for (const q of this.byTenant.values())
+      if (q.length && (oldest === undefined || q[0].readyAt < oldest)) oldest = q[0].readyAt;
     return oldest;
   }
 

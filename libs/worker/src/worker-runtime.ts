@@ -44,7 +44,11 @@ export interface WorkerDeps {
 const MODEL_MEMORY_FACTOR = 3;
 
 /** Loads the models this worker serves, connects their streams and starts one batcher per model. */
-export async function startWorkerRuntime(config: AppConfig, log: Logger, deps: WorkerDeps = {}): Promise<WorkerRuntime> {
+export async function startWorkerRuntime(
+  config: AppConfig,
+  log: Logger,
+  deps: WorkerDeps = {},
+): Promise<WorkerRuntime> {
   const outage = new OutageLog(log, 'redis', TIMINGS.outageReminderMs);
   const warn = throttledWarn(log);
   const report = (where: string, err: Error) => outage.failure(where, err, warn);
@@ -54,7 +58,9 @@ export async function startWorkerRuntime(config: AppConfig, log: Logger, deps: W
   const recording = !deps.transportFor && config.results.enabled;
   const served = new Map<string, Served>();
   // Bulk jobs need Redis (BullMQ); the embedded server has none.
-  const bulk = deps.transportFor ? undefined : startBulk(config, log, { onState: outage.onState, report }, deps.metrics);
+  const bulk = deps.transportFor
+    ? undefined
+    : startBulk(config, log, { onState: outage.onState, report }, deps.metrics);
   let generation = 0;
   let stopped: Promise<void> | undefined;
 
@@ -83,7 +89,17 @@ export async function startWorkerRuntime(config: AppConfig, log: Logger, deps: W
     );
     worker.start();
     await transport.announce(announcement(spec, model)).catch((err: Error) => report(`announce ${spec.id}`, err));
-    log.info({ workerId: config.workerId, consumer, model: spec.id, version: spec.version, transport: transport.kind, maxBatch: spec.maxBatch }, 'model serving');
+    log.info(
+      {
+        workerId: config.workerId,
+        consumer,
+        model: spec.id,
+        version: spec.version,
+        transport: transport.kind,
+        maxBatch: spec.maxBatch,
+      },
+      'model serving',
+    );
     return { spec, model, transport, worker };
   };
 
@@ -96,9 +112,12 @@ export async function startWorkerRuntime(config: AppConfig, log: Logger, deps: W
   const wanted = async (repo: ModelRepository): Promise<ModelSpec[]> => {
     const ids = config.workerModels;
     const unknown = ids?.filter((id) => !repo.models.some((m) => m.id === id)) ?? [];
-    if (unknown.length) throw new VisionError('E_CONFIG', `WORKER_MODELS: ${unknown.join(', ')} not in the model repository`);
+    if (unknown.length)
+      throw new VisionError('E_CONFIG', `WORKER_MODELS: ${unknown.join(', ')} not in the model repository`);
     const chosen = repo.models.filter((m) => !ids || ids.includes(m.id));
-    for (const m of chosen) if (!m.path) throw new VisionError('E_CONFIG', 'MODEL_PATH must be set: the path of the ONNX model this worker serves');
+    for (const m of chosen)
+      if (!m.path)
+        throw new VisionError('E_CONFIG', 'MODEL_PATH must be set: the path of the ONNX model this worker serves');
     return withinBudget(chosen, config.modelMemoryMb, log);
   };
 
@@ -109,7 +128,9 @@ export async function startWorkerRuntime(config: AppConfig, log: Logger, deps: W
     await Promise.all([...served.values()].map(retire));
     throw err;
   }
-  deps.metrics?.observeQueue(async () => combineQueues(await Promise.all([...served.values()].map((s) => s.transport.health()))));
+  deps.metrics?.observeQueue(async () =>
+    combineQueues(await Promise.all([...served.values()].map((s) => s.transport.health()))),
+  );
   log.info({ workerId: config.workerId, models: [...served.keys()], ...config.batching }, 'worker started');
 
   let reloading = Promise.resolve();
@@ -143,7 +164,10 @@ export async function startWorkerRuntime(config: AppConfig, log: Logger, deps: W
           try {
             fresh = await startModel(spec);
           } catch (err) {
-            log.error({ err: (err as Error).message, model: spec.id, version: spec.version }, 'new model version failed to load; the running one keeps serving');
+            log.error(
+              { err: (err as Error).message, model: spec.id, version: spec.version },
+              'new model version failed to load; the running one keeps serving',
+            );
             continue;
           }
           served.set(spec.id, fresh);
@@ -169,7 +193,12 @@ export async function startWorkerRuntime(config: AppConfig, log: Logger, deps: W
   };
 }
 
-async function loadModel(config: AppConfig, spec: ModelSpec, log: Logger, lowThreshold: number | undefined): Promise<YoloModel> {
+async function loadModel(
+  config: AppConfig,
+  spec: ModelSpec,
+  log: Logger,
+  lowThreshold: number | undefined,
+): Promise<YoloModel> {
   return YoloModel.load(
     modelOptionsFrom(config, {
       modelPath: spec.path!,
@@ -201,7 +230,10 @@ async function withinBudget(specs: ModelSpec[], budgetMb: number, log: Logger): 
   for (const s of specs) {
     const mb = ((await stat(s.path!).catch(() => ({ size: 0 }))).size * MODEL_MEMORY_FACTOR) / 2 ** 20;
     if (used + mb > budgetMb) {
-      log.warn({ model: s.id, estimatedMb: Math.round(mb), budgetMb }, 'model left out: over MODEL_MEMORY_MB (another worker must serve it)');
+      log.warn(
+        { model: s.id, estimatedMb: Math.round(mb), budgetMb },
+        'model left out: over MODEL_MEMORY_MB (another worker must serve it)',
+      );
       continue;
     }
     used += mb;
@@ -219,7 +251,8 @@ function redisTransports(
   metrics: VisionMetrics | undefined,
 ): (model: string) => WorkerTransport {
   if (!config.redisUrl) throw new VisionError('E_CONFIG', 'REDIS_URL must be set for a stand-alone worker');
-  if (config.redisUrls.length > 1) throw new VisionError('E_CONFIG', 'REDIS_URL: a worker serves one shard; give it one URL (edges take the list)');
+  if (config.redisUrls.length > 1)
+    throw new VisionError('E_CONFIG', 'REDIS_URL: a worker serves one shard; give it one URL (edges take the list)');
   const url = config.redisUrl;
   return (model) =>
     new RedisWorkerTransport({

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ArrivalForecast } from '../src/arrival-forecast';
 
 describe('ArrivalForecast', () => {
-  it('learns each stream\'s interval and says when the earliest is next due', () => {
+  it("learns each stream's interval and says when the earliest is next due", () => {
     const f = new ArrivalForecast();
     expect(f.next(0)).toBeUndefined();
     for (let t = 0; t <= 1000; t += 250) f.arrived('a', t); // every 250 ms, last at 1000

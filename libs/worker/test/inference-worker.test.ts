@@ -11,8 +11,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let seq = 0;
 const GEOMETRY = { origWidth: 640, origHeight: 480 };
 /** Worker options with what a test does not care about spelled out (decoders, backfill rules). */
-const options = (o: Partial<InferenceWorkerOptions> & Pick<InferenceWorkerOptions, 'maxBatch'>): InferenceWorkerOptions => ({
-  model: MODEL, maxWaitMs: 0, decodeConcurrency: 4, idleBlockMs: 50, backfillMaxBatch: o.maxBatch, backfillTopUp: true, backfillYield: true, ...o,
+const options = (
+  o: Partial<InferenceWorkerOptions> & Pick<InferenceWorkerOptions, 'maxBatch'>,
+): InferenceWorkerOptions => ({
+  model: MODEL,
+  maxWaitMs: 0,
+  decodeConcurrency: 4,
+  idleBlockMs: 50,
+  backfillMaxBatch: o.maxBatch,
+  backfillTopUp: true,
+  backfillYield: true,
+  ...o,
 });
 
 const MODEL = { id: 'm', version: '1' };
@@ -20,7 +29,19 @@ const MODEL = { id: 'm', version: '1' };
 function job(opts: { deadlineInMs?: number; tenant?: string } = {}): FrameJob {
   const now = Date.now();
   const n = ++seq;
-  return { key: `k${n}`, edgeId: 'e', connId: 'c', frameId: n, receivedAt: now, deadline: now + (opts.deadlineInMs ?? 10_000), tenant: opts.tenant ?? `t${n}`, bytes: 1, cost: 1, image: Buffer.from([n & 255]), model: 'm' };
+  return {
+    key: `k${n}`,
+    edgeId: 'e',
+    connId: 'c',
+    frameId: n,
+    receivedAt: now,
+    deadline: now + (opts.deadlineInMs ?? 10_000),
+    tenant: opts.tenant ?? `t${n}`,
+    bytes: 1,
+    cost: 1,
+    image: Buffer.from([n & 255]),
+    model: 'm',
+  };
 }
 
 /** An engine whose batches take `inferMs`; it records every batch (frame ids) and decode. */
@@ -71,7 +92,12 @@ function arrayBackfill(frames: FrameJob[]) {
 async function setup(inferMs: number, opts: { maxBatch?: number; maxWaitMs?: number; concurrency?: number } = {}) {
   const { q, outcomes, w } = await memoryQueue();
   const fake = slowEngine(inferMs, opts.concurrency);
-  const worker = new InferenceWorker(w, fake.engine, options({ maxBatch: opts.maxBatch ?? 8, maxWaitMs: opts.maxWaitMs ?? 0 }), log);
+  const worker = new InferenceWorker(
+    w,
+    fake.engine,
+    options({ maxBatch: opts.maxBatch ?? 8, maxWaitMs: opts.maxWaitMs ?? 0 }),
+    log,
+  );
   worker.start();
   return { q, outcomes, worker, ...fake };
 }
@@ -155,7 +181,7 @@ describe('InferenceWorker (engine-driven batching)', () => {
     const { q, outcomes, w } = await memoryQueue();
     const decodedAt = new Map<number, number>();
     const engine: Detector = {
-        concurrency: 1,
+      concurrency: 1,
       async decode(image) {
         await sleep(image[0] === 255 ? 5 : 300); // 255: the camera's cheap frame
         decodedAt.set(image[0], Date.now());
@@ -200,7 +226,9 @@ describe('InferenceWorker (engine-driven batching)', () => {
     const { q, outcomes, w } = await memoryQueue();
     const fake = slowEngine(100);
     // 40 bulk images (ids 100..139), handed out as the worker asks for them.
-    const { backfill, recorded } = arrayBackfill(Array.from({ length: 40 }, (_, i) => ({ ...job(), image: Buffer.from([100 + i]) })));
+    const { backfill, recorded } = arrayBackfill(
+      Array.from({ length: 40 }, (_, i) => ({ ...job(), image: Buffer.from([100 + i]) })),
+    );
     const worker = new InferenceWorker(w, fake.engine, options({ maxBatch: 4, backfill }), log);
     worker.start();
     await sleep(250); // bulk batches are running back to back
@@ -223,7 +251,9 @@ describe('InferenceWorker (engine-driven batching)', () => {
   it('starts backfill only when it ends before the next frame of a steady camera is due', async () => {
     const { q, outcomes, w } = await memoryQueue();
     const fake = slowEngine(100);
-    const { backfill, recorded } = arrayBackfill(Array.from({ length: 200 }, (_, i) => ({ ...job(), image: Buffer.from([100 + (i % 100)]) })));
+    const { backfill, recorded } = arrayBackfill(
+      Array.from({ length: 200 }, (_, i) => ({ ...job(), image: Buffer.from([100 + (i % 100)]) })),
+    );
     const worker = new InferenceWorker(w, fake.engine, options({ maxBatch: 1, backfill }), log);
     worker.start();
     // A camera every 250 ms: a 100 ms backfill run fits between two of its frames, not across one.
@@ -232,9 +262,12 @@ describe('InferenceWorker (engine-driven batching)', () => {
       const sentAt = Date.now();
       const id = 1 + i;
       await q.submit({ ...job({ tenant: 'site' }), image: Buffer.from([id]), connId: 'camera' });
-      void expect.poll(() => fake.batches.some((b) => b.ids.includes(id)), { timeout: 2000, interval: 1 }).toBe(true).then(() => {
-        waits.push(fake.batches.find((b) => b.ids.includes(id))!.startedAt - sentAt);
-      });
+      void expect
+        .poll(() => fake.batches.some((b) => b.ids.includes(id)), { timeout: 2000, interval: 1 })
+        .toBe(true)
+        .then(() => {
+          waits.push(fake.batches.find((b) => b.ids.includes(id))!.startedAt - sentAt);
+        });
       await sleep(250);
     }
     await expect.poll(() => waits.length, { timeout: 2000 }).toBe(12);

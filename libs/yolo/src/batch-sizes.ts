@@ -24,7 +24,7 @@ export function runSize(n: number, batch: number | 'dynamic', sizes: readonly nu
 /** Input slots a request of `n` frames needs: its runs back to back, each padded to its run size. */
 export function slotsFor(n: number, batch: number | 'dynamic', sizes: readonly number[]): number {
   let need = 0;
-  for (let first = 0; first < n; ) {
+  for (let first = 0; first < n;) {
     const size = runSize(n - first, batch, sizes);
     need = Math.max(need, first + size);
     first += Math.min(size, n - first);

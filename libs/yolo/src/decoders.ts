@@ -119,7 +119,13 @@ function decodeTopK(v: OutputView, conf: number, out: Candidates): void {
 /** What a session's output holds: a head's raw layout, or the serving graph's top-K rows. */
 export type OutputDecoding = OutputLayoutKind | 'topk';
 
-export function decode(kind: OutputDecoding, v: OutputView, conf: number, out: Candidates, scratch: DecoderScratch): void {
+export function decode(
+  kind: OutputDecoding,
+  v: OutputView,
+  conf: number,
+  out: Candidates,
+  scratch: DecoderScratch,
+): void {
   if (kind === 'v8') decodeV8(v, conf, out, scratch);
   else if (kind === 'v5') decodeV5(v, conf, out);
   else if (kind === 'topk') decodeTopK(v, conf, out);

@@ -47,13 +47,18 @@ export function planModel(bytes: Uint8Array, path: string, o: PlanOptions): Mode
     }
   })();
   const meta = parseUltralyticsMetadata(info.metadata);
-  if (meta.task && meta.task !== 'detect') throw new VisionError('E_MODEL_LOAD', `model task is '${meta.task}'; only 'detect' exports are supported`);
+  if (meta.task && meta.task !== 'detect')
+    throw new VisionError('E_MODEL_LOAD', `model task is '${meta.task}'; only 'detect' exports are supported`);
   const input = info.inputs[0];
   const output = info.outputs[0];
   if (!input || !output) throw new VisionError('E_MODEL_LOAD', 'the model needs one image input and an output');
-  if (input.elemType !== 'FLOAT') throw new VisionError('E_MODEL_LOAD', `input ${input.name} is ${input.elemType}; export with float32 (half=False)`);
+  if (input.elemType !== 'FLOAT')
+    throw new VisionError('E_MODEL_LOAD', `input ${input.name} is ${input.elemType}; export with float32 (half=False)`);
   if (input.shape.length !== 4 || (typeof input.shape[1] === 'number' && input.shape[1] !== 3)) {
-    throw new VisionError('E_MODEL_LOAD', `input ${input.name} has shape [${input.shape.join(', ')}], not [B, 3, H, W]`);
+    throw new VisionError(
+      'E_MODEL_LOAD',
+      `input ${input.name} has shape [${input.shape.join(', ')}], not [B, 3, H, W]`,
+    );
   }
   const declaredNames = o.names ? [...o.names] : meta.names;
   const layout = detectOutputLayout(output.shape, declaredNames?.length);
@@ -62,7 +67,10 @@ export function planModel(bytes: Uint8Array, path: string, o: PlanOptions): Mode
     layout: layout.kind,
     task: meta.task,
     stride: meta.stride,
-    declared: { input: `${input.name} [${input.shape.join(', ')}]`, output: `${output.name} [${output.shape.join(', ')}]` },
+    declared: {
+      input: `${input.name} [${input.shape.join(', ')}]`,
+      output: `${output.name} [${output.shape.join(', ')}]`,
+    },
     exportNames: { input: input.name, output: output.name },
   };
   const shape: SessionShape = {
@@ -73,11 +81,24 @@ export function planModel(bytes: Uint8Array, path: string, o: PlanOptions): Mode
     batch: typeof input.shape[0] === 'number' ? input.shape[0] : 'dynamic',
     names,
   };
-  const asIs = (reason: string): ModelPlan => ({ ...base, shape, graph: bytes, input: 'float', output: layout.kind, serving: { used: false, reason } });
+  const asIs = (reason: string): ModelPlan => ({
+    ...base,
+    shape,
+    graph: bytes,
+    input: 'float',
+    output: layout.kind,
+    serving: { used: false, reason },
+  });
   if (!o.servingGraph) return asIs('SERVING_GRAPH=false');
   let graph: Uint8Array;
   try {
-    graph = buildServingGraph(bytes, { inputName: input.name, outputName: output.name, layout: layout.kind, topK: o.topK, candidateThreshold: o.candidateThreshold });
+    graph = buildServingGraph(bytes, {
+      inputName: input.name,
+      outputName: output.name,
+      layout: layout.kind,
+      topK: o.topK,
+      candidateThreshold: o.candidateThreshold,
+    });
   } catch (err) {
     if (err instanceof ServingGraphUnsupported) return asIs(err.message);
     throw err;

@@ -49,10 +49,17 @@ export class Postprocessor {
       // Already suppressed by the model: its order, the high tier first, within the detection cap.
       const order = Array.from({ length: c.count }, (_, i) => i);
       const high = order.filter((i) => c.scores[i] > this.opts.confThreshold);
-      keep = [...high, ...order.filter((i) => !(c.scores[i] > this.opts.confThreshold))].slice(0, this.opts.maxDetections);
+      keep = [...high, ...order.filter((i) => !(c.scores[i] > this.opts.confThreshold))].slice(
+        0,
+        this.opts.maxDetections,
+      );
     } else {
       // Best score first, so the boxes above the confidence threshold come first.
-      keep = nonMaxSuppression(c, { iouThreshold: this.opts.iouThreshold, maxDetections: this.opts.maxDetections, maxCandidates: MAX_NMS_CANDIDATES });
+      keep = nonMaxSuppression(c, {
+        iouThreshold: this.opts.iouThreshold,
+        maxDetections: this.opts.maxDetections,
+        maxCandidates: MAX_NMS_CANDIDATES,
+      });
     }
     const boxes = new Float32Array(keep.length * 4);
     for (let k = 0; k < keep.length; k++) boxes.set(c.boxes.subarray(keep[k] * 4, keep[k] * 4 + 4), k * 4);

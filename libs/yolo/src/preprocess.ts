@@ -96,6 +96,7 @@ function decodeError(err: unknown): VisionError {
   if (err instanceof VisionError) return err;
   const msg = err instanceof Error ? err.message : String(err);
   if (/pixel limit/i.test(msg)) return new VisionError('E_IMAGE_TOO_LARGE', msg.split('\n')[0], { cause: err });
-  if (/timeout/i.test(msg)) return new VisionError('E_IMAGE_TOO_COSTLY', `decode budget exceeded: ${msg.split('\n')[0]}`, { cause: err });
+  if (/timeout/i.test(msg))
+    return new VisionError('E_IMAGE_TOO_COSTLY', `decode budget exceeded: ${msg.split('\n')[0]}`, { cause: err });
   return new VisionError('E_IMAGE_DECODE', `the image could not be decoded: ${msg.split('\n')[0]}`, { cause: err });
 }

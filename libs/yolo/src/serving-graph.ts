@@ -70,8 +70,15 @@ export function buildServingGraph(modelBytes: Uint8Array, spec: ServingGraphSpec
   const flat = b.i64('flat', [2], [0, -1]);
   if (spec.layout === 'v8') {
     const axis1 = b.i64('axis1', [1], [1]);
-    boxes = b.op('Transpose', [b.op('Slice', [out, b.i64('s0', [1], [0]), b.i64('e4', [1], [4]), axis1])], { perm: ints([0, 2, 1]) });
-    const [best, bestIndex] = b.ops('TopK', [b.op('Slice', [out, b.i64('s4', [1], [4]), last, axis1]), b.i64('one', [1], [1])], { axis: int(1) }, 2);
+    boxes = b.op('Transpose', [b.op('Slice', [out, b.i64('s0', [1], [0]), b.i64('e4', [1], [4]), axis1])], {
+      perm: ints([0, 2, 1]),
+    });
+    const [best, bestIndex] = b.ops(
+      'TopK',
+      [b.op('Slice', [out, b.i64('s4', [1], [4]), last, axis1]), b.i64('one', [1], [1])],
+      { axis: int(1) },
+      2,
+    );
     score = b.op('Reshape', [best, flat]);
     classIndex = b.op('Reshape', [bestIndex, flat]);
   } else {
@@ -86,14 +93,34 @@ export function buildServingGraph(modelBytes: Uint8Array, spec: ServingGraphSpec
     score = b.op('Reshape', [b.op('Where', [kept, product, b.float('zero', [], [0])]), flat]);
     classIndex = b.op('Reshape', [bestIndex, flat]);
   }
-  const k = staticAnchors !== undefined ? b.i64('k', [1], [Math.min(spec.topK, staticAnchors)]) : dynamicK(b, score, spec.topK, opset);
+  const k =
+    staticAnchors !== undefined
+      ? b.i64('k', [1], [Math.min(spec.topK, staticAnchors)])
+      : dynamicK(b, score, spec.topK, opset);
   const [topScore, topIndex] = b.ops('TopK', [score, k], { axis: int(1) }, 2); // [N, K], best first
   const column = b.i64('column', [3], [0, -1, 1]);
   const index4 = b.op('Expand', [b.op('Reshape', [topIndex, column]), b.i64('four', [3], [1, 1, 4])]);
   const topBoxes = b.op('GatherElements', [boxes, index4], { axis: int(1) });
-  const topClass = b.op('Cast', [b.op('GatherElements', [classIndex, topIndex], { axis: int(1) })], { to: int(T.FLOAT) });
-  b.op('Concat', [topBoxes, b.op('Reshape', [topScore, column]), b.op('Reshape', [topClass, column])], { axis: int(2) }, SERVING_OUTPUT);
-  graph.output = [{ name: SERVING_OUTPUT, type: { tensorType: { elemType: T.FLOAT, shape: { dim: [{ ...outDims[0] }, { dimParam: 'candidates' }, { dimValue: 6 }] } } } }];
+  const topClass = b.op('Cast', [b.op('GatherElements', [classIndex, topIndex], { axis: int(1) })], {
+    to: int(T.FLOAT),
+  });
+  b.op(
+    'Concat',
+    [topBoxes, b.op('Reshape', [topScore, column]), b.op('Reshape', [topClass, column])],
+    { axis: int(2) },
+    SERVING_OUTPUT,
+  );
+  graph.output = [
+    {
+      name: SERVING_OUTPUT,
+      type: {
+        tensorType: {
+          elemType: T.FLOAT,
+          shape: { dim: [{ ...outDims[0] }, { dimParam: 'candidates' }, { dimValue: 6 }] },
+        },
+      },
+    },
+  ];
   return b.finish(model);
 }
 
@@ -139,21 +166,43 @@ class NodeSink {
     return this.ops(type, inputs, attrs, 1, output)[0];
   }
 
-  ops(type: string, inputs: string[], attrs: Record<string, Omit<Attr, 'name'>>, outputs: number, output?: string): string[] {
+  ops(
+    type: string,
+    inputs: string[],
+    attrs: Record<string, Omit<Attr, 'name'>>,
+    outputs: number,
+    output?: string,
+  ): string[] {
     const outs = Array.from({ length: outputs }, (_, i) => (i === 0 && output) || this.name(type.toLowerCase()));
-    this.into.push({ opType: type, name: this.name(type), input: inputs, output: outs, attribute: Object.entries(attrs).map(([name, a]) => ({ name, ...a })) });
+    this.into.push({
+      opType: type,
+      name: this.name(type),
+      input: inputs,
+      output: outs,
+      attribute: Object.entries(attrs).map(([name, a]) => ({ name, ...a })),
+    });
     return outs;
   }
 
   i64(prefix: string, dims: number[], values: number[]): string {
     const name = this.name(prefix);
-    (this.graph.initializer ??= []).push({ name, dims, dataType: T.INT64, rawData: new Uint8Array(new BigInt64Array(values.map(BigInt)).buffer) });
+    (this.graph.initializer ??= []).push({
+      name,
+      dims,
+      dataType: T.INT64,
+      rawData: new Uint8Array(new BigInt64Array(values.map(BigInt)).buffer),
+    });
     return name;
   }
 
   float(prefix: string, dims: number[], values: number[]): string {
     const name = this.name(prefix);
-    (this.graph.initializer ??= []).push({ name, dims, dataType: T.FLOAT, rawData: new Uint8Array(Float32Array.from(values).buffer) });
+    (this.graph.initializer ??= []).push({
+      name,
+      dims,
+      dataType: T.FLOAT,
+      rawData: new Uint8Array(Float32Array.from(values).buffer),
+    });
     return name;
   }
 }

@@ -2,10 +2,17 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { FrameArena } from './frame-arena';
 import type { LetterboxGeometry } from './letterbox';
-import type { SessionRunRequest, SessionRunResult, SessionThreadInit, SessionThreadReply } from './session-thread-protocol';
+import type {
+  SessionRunRequest,
+  SessionRunResult,
+  SessionThreadInit,
+  SessionThreadReply,
+} from './session-thread-protocol';
 
 /** The compiled thread body; tests run the sources, so they use the build next to them. */
-const THREAD_FILE = __filename.endsWith('.ts') ? join(__dirname, '..', 'dist', 'session-thread.js') : join(__dirname, 'session-thread.js');
+const THREAD_FILE = __filename.endsWith('.ts')
+  ? join(__dirname, '..', 'dist', 'session-thread.js')
+  : join(__dirname, 'session-thread.js');
 
 /** A frame for a run: its content pixels (RGB, resized) and where they go in the model input. */
 export interface RunFrame {
@@ -75,7 +82,8 @@ export class SessionThread {
   }
 
   run(frames: readonly RunFrame[]): Promise<SessionRunResult> {
-    if (frames.length > this.arena.capacity) return Promise.reject(new Error(`${frames.length} frames exceed the arena's ${this.arena.capacity}`));
+    if (frames.length > this.arena.capacity)
+      return Promise.reject(new Error(`${frames.length} frames exceed the arena's ${this.arena.capacity}`));
     this.queued++;
     const result = this.tail.then(() => this.send(frames));
     this.tail = result.catch(() => undefined);
@@ -91,7 +99,10 @@ export class SessionThread {
     const result = await new Promise<SessionRunResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       const buffer = this.arena.buffer;
-      this.worker.postMessage({ type: 'run', id, arena: buffer, geometries: frames.map((f) => f.geometry) } satisfies SessionRunRequest, [buffer]);
+      this.worker.postMessage(
+        { type: 'run', id, arena: buffer, geometries: frames.map((f) => f.geometry) } satisfies SessionRunRequest,
+        [buffer],
+      );
     });
     // Host time making the input: the padded write here and any conversion in the thread.
     return { ...result, inputMs: result.inputMs + writeMs };

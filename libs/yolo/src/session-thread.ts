@@ -5,7 +5,12 @@ import * as ort from 'onnxruntime-node';
 import { runSize } from './batch-sizes';
 import { FrameArena, nhwcToChw } from './frame-arena';
 import { Postprocessor } from './postprocess';
-import type { SessionRunRequest, SessionRunResult, SessionThreadInit, SessionThreadReply } from './session-thread-protocol';
+import type {
+  SessionRunRequest,
+  SessionRunResult,
+  SessionThreadInit,
+  SessionThreadReply,
+} from './session-thread-protocol';
 
 /**
  * A session thread's body. onnxruntime-node's `session.run()` computes on the calling thread
@@ -45,19 +50,35 @@ function sessionFor(size: number, idle: boolean): ort.InferenceSession {
 /** A [size, …] input over arena slots first … first + size - 1 (padding slots hold whatever they held). */
 function inputFor(arena: FrameArena, first: number, size: number): { tensor: ort.Tensor; bytes: number } {
   const pixels = arena.view(first, size);
-  if (init.input === 'uint8') return { tensor: new ort.Tensor('uint8', pixels, [size, init.inputHeight, init.inputWidth, 3]), bytes: pixels.byteLength };
+  if (init.input === 'uint8')
+    return {
+      tensor: new ort.Tensor('uint8', pixels, [size, init.inputHeight, init.inputWidth, 3]),
+      bytes: pixels.byteLength,
+    };
   if (floats.length < size * 3 * plane) floats = new Float32Array(size * 3 * plane);
   nhwcToChw(pixels, size, plane, floats);
   const data = floats.subarray(0, size * 3 * plane);
-  return { tensor: new ort.Tensor('float32', data, [size, 3, init.inputHeight, init.inputWidth]), bytes: data.byteLength };
+  return {
+    tensor: new ort.Tensor('float32', data, [size, 3, init.inputHeight, init.inputWidth]),
+    bytes: data.byteLength,
+  };
 }
 
 async function run(req: SessionRunRequest): Promise<SessionRunResult> {
   const arena = new FrameArena(req.arena, init.inputWidth, init.inputHeight);
   const n = req.geometries.length;
   const idle = performance.now() - lastRunEnded >= init.spinAfterIdleMs;
-  const result: SessionRunResult = { frames: [], runBatchSize: n === 0 ? 0 : runSize(n, init.batch, init.batchSizes), spun: false, inferenceMs: 0, postprocessMs: 0, inputMs: 0, bytesIn: 0, bytesOut: 0 };
-  for (let first = 0; first < n; ) {
+  const result: SessionRunResult = {
+    frames: [],
+    runBatchSize: n === 0 ? 0 : runSize(n, init.batch, init.batchSizes),
+    spun: false,
+    inferenceMs: 0,
+    postprocessMs: 0,
+    inputMs: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+  };
+  for (let first = 0; first < n;) {
     const size = runSize(n - first, init.batch, init.batchSizes);
     const take = Math.min(size, n - first);
     const t0 = performance.now();
@@ -69,7 +90,8 @@ async function run(req: SessionRunRequest): Promise<SessionRunResult> {
     const t2 = performance.now();
     const [, d1, d2] = out.dims;
     const data = out.data as Float32Array;
-    for (let i = 0; i < take; i++) result.frames.push(post.run({ data, offset: i * d1 * d2, d1, d2 }, req.geometries[first + i]));
+    for (let i = 0; i < take; i++)
+      result.frames.push(post.run({ data, offset: i * d1 * d2, d1, d2 }, req.geometries[first + i]));
     result.inputMs += t1 - t0;
     result.inferenceMs += t2 - t1;
     result.postprocessMs += performance.now() - t2;
@@ -107,7 +129,9 @@ async function open(): Promise<void> {
     const warm = size || (typeof init.batch === 'number' ? init.batch : 0);
     if (!init.warmup || !warm) continue;
     try {
-      await session.run({ [init.inputName]: inputFor(FrameArena.create(init.inputWidth, init.inputHeight, warm), 0, warm).tensor });
+      await session.run({
+        [init.inputName]: inputFor(FrameArena.create(init.inputWidth, init.inputHeight, warm), 0, warm).tensor,
+      });
     } catch (err) {
       throw new Error(`warm-up run failed: ${String((err as Error)?.message ?? err)}`);
     }

@@ -109,8 +109,17 @@ export class YoloModel {
     } catch (err) {
       throw new VisionError('E_MODEL_LOAD', `cannot read model ${o.modelPath}: ${(err as Error).message}`);
     }
-    const plan = planModel(bytes, o.modelPath, { names: o.names, fallbackImageSize: o.fallbackImageSize, servingGraph: o.servingGraph, topK: o.topK, candidateThreshold: Math.min(o.confThreshold, o.lowThreshold) });
-    const sessionOptions = (eps: InferenceSession.ExecutionProviderConfig[], spin = o.allowSpinning): InferenceSession.SessionOptions => ({
+    const plan = planModel(bytes, o.modelPath, {
+      names: o.names,
+      fallbackImageSize: o.fallbackImageSize,
+      servingGraph: o.servingGraph,
+      topK: o.topK,
+      candidateThreshold: Math.min(o.confThreshold, o.lowThreshold),
+    });
+    const sessionOptions = (
+      eps: InferenceSession.ExecutionProviderConfig[],
+      spin = o.allowSpinning,
+    ): InferenceSession.SessionOptions => ({
       executionProviders: eps,
       graphOptimizationLevel: 'all',
       intraOpNumThreads: o.intraOpThreads,
@@ -118,12 +127,18 @@ export class YoloModel {
       // ORT's pool threads spin after each run by default, taking the cores that decode the next frames.
       ...(spin ? {} : { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } }),
     });
-    const post: PostprocessOptions = { confThreshold: o.confThreshold, iouThreshold: o.iouThreshold, maxDetections: o.maxDetections, lowThreshold: o.lowThreshold };
+    const post: PostprocessOptions = {
+      confThreshold: o.confThreshold,
+      iouThreshold: o.iouThreshold,
+      maxDetections: o.maxDetections,
+      lowThreshold: o.lowThreshold,
+    };
     const shape = plan.shape;
     const start = async (eps: InferenceSession.ExecutionProviderConfig[], on: ExecutionProviderName) => {
       const gpu = on !== 'cpu';
       const session = sessionOptions(eps);
-      const singleFrameSession = o.spinSingleFrames && !o.allowSpinning && shape.batch === 'dynamic' ? sessionOptions(eps, true) : undefined;
+      const singleFrameSession =
+        o.spinSingleFrames && !o.allowSpinning && shape.batch === 'dynamic' ? sessionOptions(eps, true) : undefined;
       const batchSizes = shape.batch !== 'dynamic' ? [] : [...(o.batchSizes ?? (gpu ? batchLadder(o.maxBatch) : []))];
       // Room for the largest request (maxBatch frames), padded runs included.
       const arenaFrames = slotsFor(o.maxBatch, shape.batch, batchSizes);
@@ -131,7 +146,20 @@ export class YoloModel {
       try {
         for (let i = 0; i < Math.max(1, o.engines); i++) {
           threads.push(
-            await SessionThread.start({ ...shape, model: new Uint8Array(plan.graph).buffer, input: plan.input, output: plan.output, arenaFrames, session, singleFrameSession, spinAfterIdleMs: o.spinAfterIdleMs, post, batchSizes, warmup: gpu, nice: o.nice }),
+            await SessionThread.start({
+              ...shape,
+              model: new Uint8Array(plan.graph).buffer,
+              input: plan.input,
+              output: plan.output,
+              arenaFrames,
+              session,
+              singleFrameSession,
+              spinAfterIdleMs: o.spinAfterIdleMs,
+              post,
+              batchSizes,
+              warmup: gpu,
+              nice: o.nice,
+            }),
           );
         }
       } catch (err) {
@@ -146,19 +174,42 @@ export class YoloModel {
       threads = await start(providerConfig(o.executionProvider, o.deviceId), o.executionProvider);
     } catch (err) {
       const why = (err as Error).message.split('\n')[0];
-      if (o.executionProvider === 'cpu') throw new VisionError('E_MODEL_LOAD', `ONNX Runtime rejected the model: ${why}`);
+      if (o.executionProvider === 'cpu')
+        throw new VisionError('E_MODEL_LOAD', `ONNX Runtime rejected the model: ${why}`);
       if (!o.allowProviderFallback) {
-        throw new VisionError('E_PROVIDER_UNAVAILABLE', `execution provider '${o.executionProvider}' cannot load (${why}); install its libraries or allow the CPU fallback`);
+        throw new VisionError(
+          'E_PROVIDER_UNAVAILABLE',
+          `execution provider '${o.executionProvider}' cannot load (${why}); install its libraries or allow the CPU fallback`,
+        );
       }
-      o.logger.warn({ requested: o.executionProvider, error: why }, 'execution provider unavailable; falling back to cpu');
+      o.logger.warn(
+        { requested: o.executionProvider, error: why },
+        'execution provider unavailable; falling back to cpu',
+      );
       threads = await start(['cpu'], 'cpu');
       actual = 'cpu';
     }
-    const description: ModelDescription = { ...shape, inputName: plan.exportNames.input, outputName: plan.exportNames.output, path: o.modelPath, layout: plan.layout, task: plan.task, stride: plan.stride, provider: actual, servingGraph: plan.serving.used };
+    const description: ModelDescription = {
+      ...shape,
+      inputName: plan.exportNames.input,
+      outputName: plan.exportNames.output,
+      path: o.modelPath,
+      layout: plan.layout,
+      task: plan.task,
+      stride: plan.stride,
+      provider: actual,
+      servingGraph: plan.serving.used,
+    };
     o.logger.info(
       {
-        model: o.modelPath, provider: actual, input: plan.declared.input, output: plan.declared.output, layout: plan.layout, classes: shape.names.length,
-        imgsz: [shape.inputHeight, shape.inputWidth], graph: plan.serving.used ? 'serving (uint8 in, top-K out)' : `the export as it is (${plan.serving.reason})`,
+        model: o.modelPath,
+        provider: actual,
+        input: plan.declared.input,
+        output: plan.declared.output,
+        layout: plan.layout,
+        classes: shape.names.length,
+        imgsz: [shape.inputHeight, shape.inputWidth],
+        graph: plan.serving.used ? 'serving (uint8 in, top-K out)' : `the export as it is (${plan.serving.reason})`,
       },
       'model loaded',
     );
@@ -170,7 +221,13 @@ export class YoloModel {
     const started = performance.now();
     const { inputWidth, inputHeight } = this.description;
     try {
-      const f = await letterbox(image, { inputWidth, inputHeight, maxInputPixels: this.opts.maxInputPixels, costlyMaxPixels: this.opts.costlyMaxPixels, timeoutS: this.opts.decodeTimeoutS });
+      const f = await letterbox(image, {
+        inputWidth,
+        inputHeight,
+        maxInputPixels: this.opts.maxInputPixels,
+        costlyMaxPixels: this.opts.costlyMaxPixels,
+        timeoutS: this.opts.decodeTimeoutS,
+      });
       return { ...f, decodeMs: performance.now() - started };
     } catch (err) {
       throw err instanceof VisionError ? err : new VisionError('E_IMAGE_DECODE', String(err));
@@ -183,7 +240,16 @@ export class YoloModel {
    * runs open; beyond that runs wait for a thread.
    */
   async infer(frames: readonly DecodedFrame[]): Promise<InferenceResult> {
-    const total: InferenceResult = { frames: [], runBatchSize: 0, spun: false, inferenceMs: 0, postprocessMs: 0, inputMs: 0, bytesIn: 0, bytesOut: 0 };
+    const total: InferenceResult = {
+      frames: [],
+      runBatchSize: 0,
+      spun: false,
+      inferenceMs: 0,
+      postprocessMs: 0,
+      inputMs: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+    };
     // More than maxBatch frames (a CLI call) run as several requests, one after another.
     for (let first = 0; first < frames.length; first += this.opts.maxBatch) {
       const free = this.threads.find((t) => !t.busy) ?? this.threads[this.next++ % this.threads.length];
@@ -199,7 +265,12 @@ export class YoloModel {
   /** `decode` + `infer` for callers that do not pipeline (CLI, tests); bad frames fail alone. */
   async detect(images: readonly Uint8Array[]): Promise<FrameOutcome<FrameDetections>[]> {
     const decoded = await Promise.all(
-      images.map((img) => this.decode(img).then((value) => ({ ok: true as const, value }), (error: VisionError) => ({ ok: false as const, error }))),
+      images.map((img) =>
+        this.decode(img).then(
+          (value) => ({ ok: true as const, value }),
+          (error: VisionError) => ({ ok: false as const, error }),
+        ),
+      ),
     );
     const result = await this.infer(decoded.flatMap((d) => (d.ok ? [d.value] : [])));
     let k = 0;

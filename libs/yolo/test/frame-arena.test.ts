@@ -14,7 +14,13 @@ async function paddedBySharp(image: Buffer, g: Awaited<ReturnType<typeof letterb
     .removeAlpha()
     .toColourspace('srgb')
     .resize(g.resizedWidth, g.resizedHeight, { fit: 'fill', kernel: 'linear' })
-    .extend({ top: g.padTop, bottom: g.padBottom, left: g.padLeft, right: g.padRight, background: { r: PAD_VALUE, g: PAD_VALUE, b: PAD_VALUE } })
+    .extend({
+      top: g.padTop,
+      bottom: g.padBottom,
+      left: g.padLeft,
+      right: g.padRight,
+      background: { r: PAD_VALUE, g: PAD_VALUE, b: PAD_VALUE },
+    })
     .raw()
     .toBuffer();
 }
@@ -31,26 +37,39 @@ describe('FrameArena', () => {
   const cases: [string, () => Promise<Buffer>][] = [
     ['camera-1280x720.jpg', () => readFile(join(imageFixturesDir(), 'camera-1280x720.jpg'))],
     ['chelsea-640x480.jpg', () => readFile(join(imageFixturesDir(), 'chelsea-640x480.jpg'))],
-    ['rocket-1280x720.jpg turned to 720×1280', async () => sharp(await readFile(join(imageFixturesDir(), 'rocket-1280x720.jpg'))).rotate(90).jpeg().toBuffer()],
+    [
+      'rocket-1280x720.jpg turned to 720×1280',
+      async () =>
+        sharp(await readFile(join(imageFixturesDir(), 'rocket-1280x720.jpg')))
+          .rotate(90)
+          .jpeg()
+          .toBuffer(),
+    ],
   ];
-  it.each(cases)('writes the content-only pixels of %s into its slot padded exactly as sharp would', async (_name, load) => {
-    const image = await load();
-    const frame = await letterbox(image, OPTS);
-    expect(frame.pixels.length).toBe(frame.geometry.resizedWidth * frame.geometry.resizedHeight * 3);
-    expect(frame.geometry.padTop + frame.geometry.padBottom + frame.geometry.padLeft + frame.geometry.padRight).toBeGreaterThan(0);
-    // Slot 1 of a dirty arena, as a reused arena is: slots 0 and 2 stay as they were.
-    const arena = FrameArena.create(640, 640, 3);
-    arena.bytes.fill(7);
-    arena.write(1, frame.pixels, frame.geometry);
-    const expected = await paddedBySharp(image, frame.geometry);
-    expect(firstDifference(arena.view(1, 1), expected)).toBe(-1);
-    expect(arena.view(0, 1).every((v) => v === 7) && arena.view(2, 1).every((v) => v === 7)).toBe(true);
-    // The export-as-it-is path: /255 planes, the same floats the model always saw.
-    const plane = 640 * 640;
-    const floats = new Float32Array(3 * plane);
-    nhwcToChw(arena.view(1, 1), 1, plane, floats);
-    const reference = new Float32Array(3 * plane);
-    for (let p = 0; p < plane; p++) for (let c = 0; c < 3; c++) reference[c * plane + p] = expected[3 * p + c] * (1 / 255);
-    expect(firstDifference(floats, reference)).toBe(-1);
-  });
+  it.each(cases)(
+    'writes the content-only pixels of %s into its slot padded exactly as sharp would',
+    async (_name, load) => {
+      const image = await load();
+      const frame = await letterbox(image, OPTS);
+      expect(frame.pixels.length).toBe(frame.geometry.resizedWidth * frame.geometry.resizedHeight * 3);
+      expect(
+        frame.geometry.padTop + frame.geometry.padBottom + frame.geometry.padLeft + frame.geometry.padRight,
+      ).toBeGreaterThan(0);
+      // Slot 1 of a dirty arena, as a reused arena is: slots 0 and 2 stay as they were.
+      const arena = FrameArena.create(640, 640, 3);
+      arena.bytes.fill(7);
+      arena.write(1, frame.pixels, frame.geometry);
+      const expected = await paddedBySharp(image, frame.geometry);
+      expect(firstDifference(arena.view(1, 1), expected)).toBe(-1);
+      expect(arena.view(0, 1).every((v) => v === 7) && arena.view(2, 1).every((v) => v === 7)).toBe(true);
+      // The export-as-it-is path: /255 planes, the same floats the model always saw.
+      const plane = 640 * 640;
+      const floats = new Float32Array(3 * plane);
+      nhwcToChw(arena.view(1, 1), 1, plane, floats);
+      const reference = new Float32Array(3 * plane);
+      for (let p = 0; p < plane; p++)
+        for (let c = 0; c < 3; c++) reference[c * plane + p] = expected[3 * p + c] * (1 / 255);
+      expect(firstDifference(floats, reference)).toBe(-1);
+    },
+  );
 });

@@ -15,15 +15,13 @@ describe('detectOutputLayout', () => {
     expect(detectOutputLayout([...shape], nc)).toEqual({ kind, classCount: classes });
   });
 
-  it.each([
-    [[1, 84, 8400, 1]],
-    [[8400, 84]],
-    [[1, 4, 4]],
-    [['b', 'x', 'y']],
-  ])('refuses %j with an error naming the shape', (shape) => {
-    expect(() => detectOutputLayout(shape)).toThrow(expect.objectContaining({ code: 'E_MODEL_LAYOUT' }));
-    expect(() => detectOutputLayout(shape)).toThrow(`[${shape.join(', ')}]`);
-  });
+  it.each([[[1, 84, 8400, 1]], [[8400, 84]], [[1, 4, 4]], [['b', 'x', 'y']]])(
+    'refuses %j with an error naming the shape',
+    (shape) => {
+      expect(() => detectOutputLayout(shape)).toThrow(expect.objectContaining({ code: 'E_MODEL_LAYOUT' }));
+      expect(() => detectOutputLayout(shape)).toThrow(`[${shape.join(', ')}]`);
+    },
+  );
 
   it('refuses a shape that contradicts the metadata class count', () => {
     expect(() => detectOutputLayout([1, 84, 8400], 3)).toThrow(/3 class names/);

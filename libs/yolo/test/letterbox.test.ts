@@ -10,8 +10,17 @@ describe('pyRound', () => {
 describe('letterboxGeometry', () => {
   it('fits a landscape frame and centres vertical padding', () => {
     expect(letterboxGeometry(1280, 720, 640, 640)).toEqual({
-      origWidth: 1280, origHeight: 720, inputWidth: 640, inputHeight: 640, ratio: 0.5,
-      resizedWidth: 640, resizedHeight: 360, padLeft: 0, padTop: 140, padRight: 0, padBottom: 140,
+      origWidth: 1280,
+      origHeight: 720,
+      inputWidth: 640,
+      inputHeight: 640,
+      ratio: 0.5,
+      resizedWidth: 640,
+      resizedHeight: 360,
+      padLeft: 0,
+      padTop: 140,
+      padRight: 0,
+      padBottom: 140,
     });
   });
 

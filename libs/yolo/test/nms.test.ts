@@ -59,6 +59,8 @@ describe('nonMaxSuppression', () => {
     c.push(0, 0, 1, 1, 0.5, 0);
     c.push(5, 5, 6, 6, 0.9, 0);
     c.push(9, 9, 10, 10, 0.1, 0);
-    expect(Array.from(nonMaxSuppression(c, { iouThreshold: 0.5, maxDetections: 10, maxCandidates: 2 }))).toEqual([1, 0]);
+    expect(Array.from(nonMaxSuppression(c, { iouThreshold: 0.5, maxDetections: 10, maxCandidates: 2 }))).toEqual([
+      1, 0,
+    ]);
   });
 });

@@ -8,7 +8,11 @@ import { modelOptionsFrom, silentLogger, YoloModel, type YoloModelOptions } from
 
 const defaults = loadConfig({});
 const load = (name: string, extra: Partial<YoloModelOptions>) =>
-  YoloModel.load({ ...modelOptionsFrom(defaults, { modelPath: join(modelsDir(), `${name}.onnx`), logger: silentLogger }), maxBatch: 4, ...extra });
+  YoloModel.load({
+    ...modelOptionsFrom(defaults, { modelPath: join(modelsDir(), `${name}.onnx`), logger: silentLogger }),
+    maxBatch: 4,
+    ...extra,
+  });
 
 /**
  * Every generated export family through the serving graph (uint8 in, top-K out) against the
@@ -16,7 +20,16 @@ const load = (name: string, extra: Partial<YoloModelOptions>) =>
  * tolerance float arithmetic on another provider allows. YOLO11 has v8's head, so the v8 fixtures
  * stand for both; the low tier is on, so candidates near the floor are compared too.
  */
-const FAMILIES = ['colors-v8-dyn', 'colors-v8-b1', 'colors-v8-b4', 'colors-v8-rect', 'colors-v5-dyn', 'colors-v5-b1', 'colors-e2e-dyn', 'colors-e2e-b1'];
+const FAMILIES = [
+  'colors-v8-dyn',
+  'colors-v8-b1',
+  'colors-v8-b4',
+  'colors-v8-rect',
+  'colors-v5-dyn',
+  'colors-v5-b1',
+  'colors-e2e-dyn',
+  'colors-e2e-b1',
+];
 
 function expectSame(got: Detection[], want: Detection[], label: string): void {
   expect(got.length, label).toBe(want.length);
@@ -24,7 +37,8 @@ function expectSame(got: Detection[], want: Detection[], label: string): void {
     const w = want[i];
     expect(d.class, `${label} #${i} class`).toBe(w.class);
     expect(Math.abs(d.confidence - w.confidence), `${label} #${i} score`).toBeLessThanOrEqual(1e-4);
-    for (const k of ['xmin', 'ymin', 'xmax', 'ymax'] as const) expect(Math.abs(d[k] - w[k]), `${label} #${i} ${k}`).toBeLessThanOrEqual(0.5);
+    for (const k of ['xmin', 'ymin', 'xmax', 'ymax'] as const)
+      expect(Math.abs(d[k] - w[k]), `${label} #${i} ${k}`).toBeLessThanOrEqual(0.5);
   });
 }
 
@@ -38,22 +52,36 @@ async function crowd(): Promise<{ image: Buffer; objects: number }> {
       // Shades keep every score distinct (ties would make "the best K" ambiguous).
       const base = palette[i % 3];
       const shade = 0.45 + (0.55 * i) / 400;
-      rects.push({ x: c * 32, y: r * 32, w: 32, h: 32, color: base.map((v) => Math.round(v * shade + 114 * (1 - shade))) as [number, number, number] });
+      rects.push({
+        x: c * 32,
+        y: r * 32,
+        w: 32,
+        h: 32,
+        color: base.map((v) => Math.round(v * shade + 114 * (1 - shade))) as [number, number, number],
+      });
     }
   }
-  return { image: await drawScene({ width: 640, height: 640, format: 'png', background: COLORS.grey, rects }), objects: rects.length };
+  return {
+    image: await drawScene({ width: 640, height: 640, format: 'png', background: COLORS.grey, rects }),
+    objects: rects.length,
+  };
 }
 
 describe('the serving graph gives the detections of the export as it is', () => {
   let photos: Buffer[];
   beforeAll(async () => {
-    photos = ['chelsea-640x480.jpg', 'coffee-1280x720.jpg', 'astronaut-640x480.jpg', 'rocket-1280x720.jpg'].map((f) => readFileSync(join(imageFixturesDir(), f)));
+    photos = ['chelsea-640x480.jpg', 'coffee-1280x720.jpg', 'astronaut-640x480.jpg', 'rocket-1280x720.jpg'].map((f) =>
+      readFileSync(join(imageFixturesDir(), f)),
+    );
     photos.push((await crowd()).image);
   });
 
   it.each(FAMILIES)('%s, on the fixture photos and the crowd frame', async (name) => {
     const opts = { lowThreshold: 0.1, maxDetections: 1000 };
-    const [asIs, serving] = await Promise.all([load(name, { ...opts, servingGraph: false }), load(name, { ...opts, servingGraph: true })]);
+    const [asIs, serving] = await Promise.all([
+      load(name, { ...opts, servingGraph: false }),
+      load(name, { ...opts, servingGraph: true }),
+    ]);
     try {
       expect([asIs.description.servingGraph, serving.description.servingGraph]).toEqual([false, true]);
       const [a, b] = await Promise.all([asIs.detect(photos), serving.detect(photos)]);

@@ -3,7 +3,16 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@vision/config';
-import { batchLadder, modelOptionsFrom, runSize, silentLogger, YoloModel, type FrameDetections, type FrameOutcome, type YoloModelOptions } from '../src';
+import {
+  batchLadder,
+  modelOptionsFrom,
+  runSize,
+  silentLogger,
+  YoloModel,
+  type FrameDetections,
+  type FrameOutcome,
+  type YoloModelOptions,
+} from '../src';
 import type { Detection } from '@vision/wire';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,7 +33,9 @@ function ok(outcome: FrameOutcome<FrameDetections>): Detection[] {
 
 function expectBox(d: Detection, box: [number, number, number, number], tolerance = 1) {
   const got = [d.xmin, d.ymin, d.xmax, d.ymax];
-  got.forEach((v, i) => expect(Math.abs(v - box[i]), `coordinate ${i} of ${JSON.stringify(d)}`).toBeLessThanOrEqual(tolerance));
+  got.forEach((v, i) =>
+    expect(Math.abs(v - box[i]), `coordinate ${i} of ${JSON.stringify(d)}`).toBeLessThanOrEqual(tolerance),
+  );
 }
 
 // Each scene puts a coloured square exactly on one 32-px cell of the 640×640 letterboxed input,
@@ -32,19 +43,38 @@ function expectBox(d: Detection, box: [number, number, number, number], toleranc
 const scenes = {
   // 1280×720: ratio 0.5, 140 px padding top. Cell (10, 8) → x 640..704, y 232..296.
   landscapeJpeg: () =>
-    drawScene({ width: 1280, height: 720, format: 'jpeg', rects: [{ x: 640, y: 232, w: 64, h: 64, color: COLORS.red }] }),
+    drawScene({
+      width: 1280,
+      height: 720,
+      format: 'jpeg',
+      rects: [{ x: 640, y: 232, w: 64, h: 64, color: COLORS.red }],
+    }),
   // 810×1080: ratio 0.5926 (1/1.6875), 80 px padding left. Cell (5, 10) → x 135..189, y 540..594.
   portraitPng: () =>
-    drawScene({ width: 810, height: 1080, format: 'png', rects: [{ x: 135, y: 540, w: 54, h: 54, color: COLORS.green }] }),
+    drawScene({
+      width: 810,
+      height: 1080,
+      format: 'png',
+      rects: [{ x: 135, y: 540, w: 54, h: 54, color: COLORS.green }],
+    }),
   // 37×1000: ratio 0.64, content is 24 px wide at x 308..332, so the two cells it touches (columns 9
   // and 10) are each 12/32 blue: score 0.375. Row 10 → y 500..550.
   stripWebp: () =>
-    drawScene({ width: 37, height: 1000, format: 'webp', quality: 100, rects: [{ x: 0, y: 500, w: 37, h: 50, color: COLORS.blue }] }),
+    drawScene({
+      width: 37,
+      height: 1000,
+      format: 'webp',
+      quality: 100,
+      rects: [{ x: 0, y: 500, w: 37, h: 50, color: COLORS.blue }],
+    }),
   // Stored 480×640 with EXIF orientation 6: displayed 640×480, ratio 1, 80 px padding top.
   // Cell (12, 6) → x 384..416, y 112..144 in display coordinates.
   exifJpeg: () =>
     drawScene({
-      width: 640, height: 480, format: 'jpeg', exifOrientation: 6,
+      width: 640,
+      height: 480,
+      format: 'jpeg',
+      exifOrientation: 6,
       rects: [{ x: 384, y: 112, w: 32, h: 32, color: COLORS.red }],
     }),
 };
@@ -60,8 +90,16 @@ describe('YoloModel with the fixture detector', () => {
   it('learns input, layout, batch and names from the file', async () => {
     const model = await load(modelPath('colors-v8-dyn'));
     expect(model.description).toMatchObject({
-      inputName: 'images', outputName: 'output0', inputWidth: 640, inputHeight: 640,
-      batch: 'dynamic', layout: 'v8', names: ['red', 'green', 'blue'], task: 'detect', stride: 32, provider: 'cpu',
+      inputName: 'images',
+      outputName: 'output0',
+      inputWidth: 640,
+      inputHeight: 640,
+      batch: 'dynamic',
+      layout: 'v8',
+      names: ['red', 'green', 'blue'],
+      task: 'detect',
+      stride: 32,
+      provider: 'cpu',
     });
     const rect = await load(modelPath('colors-v8-rect'));
     expect([rect.description.inputWidth, rect.description.inputHeight]).toEqual([640, 384]);
@@ -116,13 +154,20 @@ describe('YoloModel with the fixture detector', () => {
     const batch = [images.landscapeJpeg, images.portraitPng, images.stripWebp, images.exifJpeg, images.landscapeJpeg];
     const exact = await load(modelPath('colors-v8-dyn'));
     const reference = (await exact.detect(batch)).map(ok);
-    for (const [sizes, firstRun] of [[[4, 8], 8], [[2, 3], 3], [[1], 1]] as const) {
+    for (const [sizes, firstRun] of [
+      [[4, 8], 8],
+      [[2, 3], 3],
+      [[1], 1],
+    ] as const) {
       const model = await load(modelPath('colors-v8-dyn'), { batchSizes: sizes });
       const decoded = await Promise.all(batch.map((f) => model.decode(f)));
       const result = await model.infer(decoded);
       expect(result.runBatchSize, `sizes ${sizes.join(',')}`).toBe(firstRun);
       // Padding slots are zeros from a fresh fill each run: no boxes leak from an earlier, larger run.
-      expect(result.frames.map((f) => f.detections), `sizes ${sizes.join(',')}`).toEqual(reference);
+      expect(
+        result.frames.map((f) => f.detections),
+        `sizes ${sizes.join(',')}`,
+      ).toEqual(reference);
       expect((await model.infer(decoded.slice(0, 1))).frames.map((f) => f.detections)).toEqual(reference.slice(0, 1));
       await model.dispose();
     }
@@ -146,7 +191,11 @@ describe('YoloModel with the fixture detector', () => {
   });
 
   it('runs a one-frame run that finds the engine idle on its own spinning session, with the same boxes as batches', async () => {
-    const model = await load(modelPath('colors-v8-dyn'), { allowSpinning: false, spinSingleFrames: true, spinAfterIdleMs: 200 });
+    const model = await load(modelPath('colors-v8-dyn'), {
+      allowSpinning: false,
+      spinSingleFrames: true,
+      spinAfterIdleMs: 200,
+    });
     const frames = await Promise.all([images.landscapeJpeg, images.portraitPng].map((f) => model.decode(f)));
     await new Promise((r) => setTimeout(r, 250));
     const single = await model.infer(frames.slice(1));
@@ -172,7 +221,11 @@ describe('YoloModel with the fixture detector', () => {
 
   it('runs a dynamic-batch model in one session.run and static-batch models in groups', async () => {
     const frames = [images.portraitPng, images.portraitPng, images.portraitPng, images.portraitPng, images.portraitPng];
-    for (const [name, expected] of [['colors-v8-dyn', 5], ['colors-v8-b4', 4], ['colors-v8-b1', 1]] as const) {
+    for (const [name, expected] of [
+      ['colors-v8-dyn', 5],
+      ['colors-v8-b4', 4],
+      ['colors-v8-b1', 1],
+    ] as const) {
       const model = await load(modelPath(name));
       const result = await model.infer(await Promise.all(frames.map((f) => model.decode(f))));
       expect(result.runBatchSize, name).toBe(expected);
@@ -193,7 +246,11 @@ describe('YoloModel with the fixture detector', () => {
 
 /** A valid 1×1 PNG whose IHDR is rewritten to claim `w`×`h` (with a correct CRC). */
 async function pngClaiming(w: number, h: number): Promise<Buffer> {
-  const png = Buffer.from(await sharp({ create: { width: 1, height: 1, channels: 3, background: '#fff' } }).png().toBuffer());
+  const png = Buffer.from(
+    await sharp({ create: { width: 1, height: 1, channels: 3, background: '#fff' } })
+      .png()
+      .toBuffer(),
+  );
   png.writeUInt32BE(w, 16);
   png.writeUInt32BE(h, 20);
   png.writeUInt32BE(crc32(png.subarray(12, 29)), 29);
@@ -209,7 +266,11 @@ describe('hostile input', () => {
       ['empty', Buffer.alloc(0), 'E_EMPTY_FRAME'],
       ['text', Buffer.from('definitely not an image'), 'E_UNSUPPORTED_FORMAT'],
       ['truncated JPEG', jpeg.subarray(0, Math.floor(jpeg.length / 2)), 'E_IMAGE_DECODE'],
-      ['JPEG magic then garbage', Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.alloc(100, 7)]), 'E_IMAGE_DECODE'],
+      [
+        'JPEG magic then garbage',
+        Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.alloc(100, 7)]),
+        'E_IMAGE_DECODE',
+      ],
       ['PNG header claiming 30000×30000', await pngClaiming(30000, 30000), 'E_IMAGE_TOO_LARGE'],
     ];
     const frames = [good, ...bad.map((b) => b[1]), good];
@@ -233,7 +294,10 @@ describe('hostile input', () => {
 describe('inference off the event loop', () => {
   it('keeps timers running while session.run works (ORT runs in its own thread)', async () => {
     const model = await load(modelPath('yolov8n-topology-640'), { intraOpThreads: 1 });
-    const frames = [await drawScene({ width: 640, height: 480, format: 'jpeg' }), await drawScene({ width: 640, height: 480, format: 'jpeg' })];
+    const frames = [
+      await drawScene({ width: 640, height: 480, format: 'jpeg' }),
+      await drawScene({ width: 640, height: 480, format: 'jpeg' }),
+    ];
     const decoded = await Promise.all(frames.map((f) => model.decode(f)));
     let maxGap = 0;
     let last = performance.now();
@@ -280,7 +344,11 @@ describe('model loading errors', () => {
     }
     expect(strictError).toMatchObject({ code: 'E_PROVIDER_UNAVAILABLE' });
     expect(String((strictError as Error).message)).toContain("'cuda'");
-    const fallback = await load(modelPath('colors-v8-dyn'), { executionProvider: 'cuda', allowProviderFallback: true, logger });
+    const fallback = await load(modelPath('colors-v8-dyn'), {
+      executionProvider: 'cuda',
+      allowProviderFallback: true,
+      logger,
+    });
     expect(fallback.description.provider).toBe('cpu');
     expect(warnings).toEqual([expect.objectContaining({ requested: 'cuda' })]);
   });

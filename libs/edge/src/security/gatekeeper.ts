@@ -65,10 +65,24 @@ export class Gatekeeper {
    * list protects nothing (any page could send the same frames from a script), so any is accepted.
    */
   async authenticate(req: IncomingMessage, ip: string): Promise<Principal> {
-    if (!this.opts.verifier) return { subject: `ip:${ip}`, streams: undefined, models: undefined, expiresAt: undefined, scopes: undefined, tokenId: undefined };
+    if (!this.opts.verifier)
+      return {
+        subject: `ip:${ip}`,
+        streams: undefined,
+        models: undefined,
+        expiresAt: undefined,
+        scopes: undefined,
+        tokenId: undefined,
+      };
     if (!originAllowed(this.opts.auth, req)) {
       const origin = req.headers.origin;
-      this.opts.warn('origin', { origin: String(origin ?? '(none)').slice(0, 200) }, origin === undefined ? 'request without an Origin refused: set ALLOW_NO_ORIGIN=true to allow non-browser clients' : 'browser Origin refused: add it to ALLOWED_ORIGINS to allow it');
+      this.opts.warn(
+        'origin',
+        { origin: String(origin ?? '(none)').slice(0, 200) },
+        origin === undefined
+          ? 'request without an Origin refused: set ALLOW_NO_ORIGIN=true to allow non-browser clients'
+          : 'browser Origin refused: add it to ALLOWED_ORIGINS to allow it',
+      );
       throw new VisionError('E_FORBIDDEN', `origin ${origin} not allowed`);
     }
     const token = requestToken(req);
@@ -80,12 +94,14 @@ export class Gatekeeper {
   async reauthenticate(current: Principal, token: string): Promise<Principal> {
     if (!this.opts.verifier) throw new VisionError('E_BAD_MESSAGE', 'authentication is disabled on this edge');
     const next = await this.checked(await this.opts.verifier.verify(token));
-    if (next.subject !== current.subject) throw new VisionError('E_FORBIDDEN', 'a refreshed token must keep the subject');
+    if (next.subject !== current.subject)
+      throw new VisionError('E_FORBIDDEN', 'a refreshed token must keep the subject');
     return next;
   }
 
   private async checked(p: Principal): Promise<Principal> {
-    if (p.tokenId !== undefined && (await this.opts.revocations.isRevoked(p.tokenId))) throw new VisionError('E_TOKEN_REVOKED');
+    if (p.tokenId !== undefined && (await this.opts.revocations.isRevoked(p.tokenId)))
+      throw new VisionError('E_TOKEN_REVOKED');
     return p;
   }
 
@@ -100,8 +116,15 @@ export class Gatekeeper {
     try {
       const ip = this.address(req);
       const principal = await this.authenticate(req, ip);
-      const lease: ConnectionLease = { connId: `${this.instance}${(++this.connSeq).toString(36)}`, ip, subject: principal.subject };
-      const got = await this.opts.leases.acquire(lease, { perIp: l.maxConnectionsPerIp, perSubject: l.maxConnectionsPerSubject });
+      const lease: ConnectionLease = {
+        connId: `${this.instance}${(++this.connSeq).toString(36)}`,
+        ip,
+        subject: principal.subject,
+      };
+      const got = await this.opts.leases.acquire(lease, {
+        perIp: l.maxConnectionsPerIp,
+        perSubject: l.maxConnectionsPerSubject,
+      });
       if (got !== 'ok') throw new VisionError('E_TOO_MANY_CONNECTIONS', `per-${got} connection limit`);
       return { principal, ip, lease };
     } catch (err) {
@@ -133,7 +156,8 @@ export class Gatekeeper {
     try {
       const principal = await this.authenticate(req, ip);
       const n = this.httpInFlight.get(ip) ?? 0;
-      if (n >= this.opts.limits.maxConnectionsPerIp) throw new VisionError('E_TOO_MANY_CONNECTIONS', 'per-ip request limit');
+      if (n >= this.opts.limits.maxConnectionsPerIp)
+        throw new VisionError('E_TOO_MANY_CONNECTIONS', 'per-ip request limit');
       this.httpInFlight.set(ip, n + 1);
       const subject = principal.subject;
       this.reads.hold(subject);

@@ -42,7 +42,10 @@ function normalize(ip: string): string {
  * Origin allow-list: exact origins, `*` for any, and always the edge's own origin (its demo page).
  * No `Origin` header means a non-browser client, allowed by ALLOW_NO_ORIGIN.
  */
-export function originAllowed(cfg: Pick<AuthConfig, 'allowedOrigins' | 'allowNoOrigin'>, req: IncomingMessage): boolean {
+export function originAllowed(
+  cfg: Pick<AuthConfig, 'allowedOrigins' | 'allowNoOrigin'>,
+  req: IncomingMessage,
+): boolean {
   const origin = req.headers.origin;
   if (origin === undefined) return cfg.allowNoOrigin;
   if (cfg.allowedOrigins.includes('*') || cfg.allowedOrigins.includes(origin)) return true;

@@ -14,7 +14,6 @@ export const FIXTURE_MODELS: Record<string, ColorCellDetectorSpec> = {
   'colors-e2e-b1': { layout: 'end2end', batch: 1, height: 640, width: 640 },
 };
 
-
 export const BENCH_MODEL_SIZES = [640, 320] as const;
 
 export function benchModelName(imgsz: number): string {

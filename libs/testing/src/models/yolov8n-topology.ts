@@ -39,7 +39,13 @@ export function buildYoloV8n(spec: YoloV8nSpec = {}): BuiltModel {
 
   const uniform = (len: number, a: number) => Float32Array.from({ length: len }, () => (rand() * 2 - 1) * a);
 
-  const conv = (x: Fm, c2: number, k: number, s: number, opts: { act?: boolean; bias?: number; scale?: number } = {}): Fm => {
+  const conv = (
+    x: Fm,
+    c2: number,
+    k: number,
+    s: number,
+    opts: { act?: boolean; bias?: number; scale?: number } = {},
+  ): Fm => {
     const p = Math.floor(k / 2);
     const fanIn = x.c * k * k;
     const w = g.weight('w', [c2, x.c, k, k], uniform(c2 * fanIn, (opts.scale ?? 1) * Math.sqrt(6 / fanIn)));
@@ -58,7 +64,11 @@ export function buildYoloV8n(spec: YoloV8nSpec = {}): BuiltModel {
     return { name: y, c: c2, h, w: wd };
   };
   const concat = (xs: Fm[]): Fm => ({
-    name: g.op1('Concat', xs.map((x) => x.name), { axis: int(1) }),
+    name: g.op1(
+      'Concat',
+      xs.map((x) => x.name),
+      { axis: int(1) },
+    ),
     c: xs.reduce((a, x) => a + x.c, 0),
     h: xs[0].h,
     w: xs[0].w,
@@ -151,7 +161,11 @@ export function buildYoloV8n(spec: YoloV8nSpec = {}): BuiltModel {
   const bins = g.op1('Transpose', [g.op1('Reshape', [boxDist, g.constInt64('shape', [0, 4, regMax, -1])])], {
     perm: ints([0, 2, 1, 3]),
   });
-  const dflWeight = g.weight('dfl', [1, regMax, 1, 1], Float32Array.from({ length: regMax }, (_, i) => i));
+  const dflWeight = g.weight(
+    'dfl',
+    [1, regMax, 1, 1],
+    Float32Array.from({ length: regMax }, (_, i) => i),
+  );
   const dist = g.op1('Reshape', [
     g.op1('Conv', [g.op1('Softmax', [bins], { axis: int(1) }), dflWeight], { kernel_shape: ints([1, 1]) }),
     g.constInt64('shape', [0, 4, -1]),
@@ -163,7 +177,10 @@ export function buildYoloV8n(spec: YoloV8nSpec = {}): BuiltModel {
   const x2y2 = g.op1('Add', [anchorPoints, rb]);
   const centre = g.op1('Div', [g.op1('Add', [x1y1, x2y2]), g.constFloat('two', [1], [2])]);
   const wh = g.op1('Sub', [x2y2, x1y1]);
-  const dbox = g.op1('Mul', [g.op1('Concat', [centre, wh], { axis: int(1) }), g.constFloat('strides', [1, 1, a], strides)]);
+  const dbox = g.op1('Mul', [
+    g.op1('Concat', [centre, wh], { axis: int(1) }),
+    g.constFloat('strides', [1, 1, a], strides),
+  ]);
   const out = g.op1('Concat', [dbox, g.op1('Sigmoid', [clsLogits])], { axis: int(1) });
   g.rename(out, 'output0');
   g.output('output0', ['batch', 4 + nc, a]);

@@ -51,7 +51,8 @@ export class GraphBuilder {
 
   constFloat(prefix: string, dims: number[], data: Float32Array | number[]): string {
     const arr = data instanceof Float32Array ? data : Float32Array.from(data);
-    if (arr.length !== dims.reduce((a, b) => a * b, 1)) throw new Error(`${prefix}: ${arr.length} values for [${dims}]`);
+    if (arr.length !== dims.reduce((a, b) => a * b, 1))
+      throw new Error(`${prefix}: ${arr.length} values for [${dims}]`);
     const name = this.uniq(prefix);
     this.initializers.push({
       name,

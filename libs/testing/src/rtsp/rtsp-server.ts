@@ -41,7 +41,17 @@ export async function startRtspServer(o: RtspServerOptions): Promise<TestRtspSer
   let exited: Promise<void> = Promise.resolve();
 
   const start = async () => {
-    const args = [join(repoRoot(), 'libs', 'testing', 'src', 'rtsp', 'rtsp-server.py'), '--port', String(port), '--clip', o.clip, '--fps', String(o.fps), '--path', path];
+    const args = [
+      join(repoRoot(), 'libs', 'testing', 'src', 'rtsp', 'rtsp-server.py'),
+      '--port',
+      String(port),
+      '--clip',
+      o.clip,
+      '--fps',
+      String(o.fps),
+      '--path',
+      path,
+    ];
     if (o.user) args.push('--user', o.user, '--password', o.password ?? '');
     const p = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     proc = p;
@@ -49,7 +59,10 @@ export async function startRtspServer(o: RtspServerOptions): Promise<TestRtspSer
     let stderr = '';
     p.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-4000)));
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`RTSP server not ready in ${READY_TIMEOUT_MS} ms: ${stderr}`)), READY_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`RTSP server not ready in ${READY_TIMEOUT_MS} ms: ${stderr}`)),
+        READY_TIMEOUT_MS,
+      );
       p.stdout!.setEncoding('utf8').on('data', (s: string) => {
         if (s.includes('READY')) {
           clearTimeout(timer);
@@ -67,7 +80,8 @@ export async function startRtspServer(o: RtspServerOptions): Promise<TestRtspSer
   return {
     port,
     url(withCredentials = false) {
-      const creds = withCredentials && o.user ? `${encodeURIComponent(o.user)}:${encodeURIComponent(o.password ?? '')}@` : '';
+      const creds =
+        withCredentials && o.user ? `${encodeURIComponent(o.user)}:${encodeURIComponent(o.password ?? '')}@` : '';
       return `rtsp://${creds}127.0.0.1:${port}${path}`;
     },
     pid: () => (proc && proc.exitCode === null && proc.signalCode === null ? proc.pid : undefined),
