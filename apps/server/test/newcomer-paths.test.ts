@@ -1,18 +1,21 @@
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { parse } from 'yaml';
 import {
   cleanupPrefix,
   COLORS,
   freePort,
   modelsDir,
+  prepareNginx,
   repoRoot,
   signTestToken,
+  startNginx,
   startService,
   startTestRedis,
   TEST_JWT_SECRET,
@@ -156,5 +159,119 @@ describe('newcomer and operator paths', () => {
       { cwd: repoRoot() },
     ).toString();
     expect(rendered).toContain(/^JWT_SECRET=(\S+)$/m.exec(env)![1]);
+  });
+
+  it(
+    "runs deploy-compose.md's six steps as written; nginx serves the certificate step 2 made",
+    { timeout: 60_000 },
+    async () => {
+      const doc = readFileSync(join(repoRoot(), 'docs', 'deploy-compose.md'), 'utf8');
+      const block = /## A site in six steps\n+```bash\n([\s\S]*?)```/.exec(doc)?.[1];
+      expect(block, 'deploy-compose.md has the six steps').toBeDefined();
+      const steps = block!
+        .split('\n')
+        .map((l) => l.replace(/\s+# .*$/, '').trim())
+        .filter(Boolean);
+      expect(steps).toHaveLength(7); // the clone, then the six steps
+      // The clone: a copy of what the steps use. The model comes from a home of its own.
+      const site = mkdtempSync(join(tmpdir(), 'site-'));
+      cpSync(join(repoRoot(), 'deploy'), join(site, 'deploy'), { recursive: true });
+      copyFileSync(join(repoRoot(), 'docker-compose.yml'), join(site, 'docker-compose.yml'));
+      const home = mkdtempSync(join(tmpdir(), 'home-'));
+      copyFileSync(join(modelsDir(), 'colors-v8-dyn.onnx'), join(home, 'yolov8n.onnx'));
+      const shell = (cmd: string) => {
+        const r = spawnSync('sh', ['-c', cmd], { cwd: site, env: { PATH: process.env['PATH'], HOME: home } });
+        expect(r.status, `${cmd}: ${r.stderr}`).toBe(0);
+        return r.stdout.toString();
+      };
+      let rendered: { services: Record<string, { environment: Record<string, string>; volumes?: unknown[] }> } = {
+        services: {},
+      };
+      let token = '';
+      for (const step of steps.slice(1)) {
+        const exec = /^docker compose exec (\S+) (.*)$/.exec(step);
+        if (step.startsWith('docker compose up')) {
+          // No Docker engine here: compose renders the site statically (required variables, env files, mounts).
+          rendered = parse(shell('docker-compose config')) as typeof rendered;
+        } else if (step === 'docker compose ps') {
+          continue; // the services below are started for real instead
+        } else if (exec) {
+          // The command as the container runs it (the image's working directory is the checkout), with its environment.
+          const [, service, command] = exec;
+          const env = { PATH: process.env['PATH'], ...rendered.services[service].environment };
+          const [bin, ...args] = command.split(' ');
+          token = execFileSync(bin, args, { cwd: repoRoot(), env }).toString().trim();
+        } else {
+          shell(step);
+        }
+      }
+      expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+      // nginx with the certificate folder compose mounts into it, in front of a real edge and worker.
+      const certs = rendered.services['nginx']
+        .volumes!.map(String)
+        .find((v) => v.endsWith(':/etc/nginx/certs:ro'))
+        ?.split(':')[0];
+      expect(certs).toBe(join(site, 'deploy', 'nginx', 'certs'));
+      expect(existsSync(join(site, 'deploy', 'nginx', 'certs', 'tls.crt'))).toBe(true);
+      const redis = await startTestRedis();
+      const prefix = uniquePrefix('site');
+      stops.push(
+        () => redis.stop(),
+        () => cleanupPrefix(redis.url, prefix),
+      );
+      const env = {
+        ...rendered.services['edge-1'].environment,
+        REDIS_URL: redis.url,
+        REDIS_PREFIX: prefix,
+        MODEL_PATH: join(site, 'models', 'yolov8n.onnx'),
+        HOST: '127.0.0.1',
+        TRUSTED_PROXIES: 'loopback',
+        METRICS_PORT: '0',
+        AUTH_DISABLED: '',
+      };
+      const worker = await startService('worker', { ...env, EDGE_ID: '' });
+      stops.push(() => worker.kill('SIGKILL'));
+      const edge = await startService('edge', env);
+      stops.push(() => edge.kill('SIGKILL'));
+      const nginxSite = await prepareNginx([`127.0.0.1:${edge.port}`], undefined, certs);
+      const nginx = await startNginx(nginxSite);
+      stops.push(async () => void nginx.kill('SIGQUIT'));
+      // The doc's first check, and the token against the site's key: localhost:443 is nginx's port here.
+      const curl = (...args: string[]) =>
+        shell(`curl -sS --connect-to localhost:443:127.0.0.1:${nginxSite.httpsPort} ${args.join(' ')}`);
+      const firstCheck = /^curl (--cacert \S+ https:\/\/localhost\/readyz)$/m.exec(doc)?.[1];
+      expect(firstCheck, "deploy-compose.md's first check").toBeDefined();
+      expect(JSON.parse(curl(firstCheck!))).toMatchObject({ ready: true });
+      const models = curl(
+        `-H 'Authorization: Bearer ${token}' --cacert deploy/nginx/certs/tls.crt`,
+        'https://localhost/v1/models',
+      );
+      expect(JSON.parse(models)).toHaveProperty('models');
+    },
+  );
+
+  it('dev-cert.sh refuses a host name where a folder goes, and writes nothing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cert-'));
+    const script = join(repoRoot(), 'deploy', 'nginx', 'dev-cert.sh');
+    for (const args of [['vision.example.com'], ['--out', 'vision.example.com']]) {
+      const r = spawnSync('sh', [script, ...args], { cwd: dir, encoding: 'utf8' });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain('--name vision.example.com');
+      expect(existsSync(join(dir, 'vision.example.com'))).toBe(false);
+    }
+    const made = spawnSync('sh', [script, '--name', 'vision.example.com', '--out', './certs'], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
+    expect(made.status).toBe(0);
+    const text = execFileSync('openssl', [
+      'x509',
+      '-noout',
+      '-ext',
+      'subjectAltName',
+      '-in',
+      join(dir, 'certs', 'tls.crt'),
+    ]);
+    expect(text.toString()).toContain('DNS:vision.example.com');
   });
 });

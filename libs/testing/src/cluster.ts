@@ -47,13 +47,21 @@ export interface NginxSite {
 export async function prepareNginx(
   edges: string[],
   dir = mkdtempSync(join(tmpdir(), 'vision-nginx-')),
+  /** A folder that already holds tls.crt and tls.key (compose mounts deploy/nginx/certs); unset: a fresh dev pair. */
+  givenCerts?: string,
 ): Promise<NginxSite> {
   const root = repoRoot();
-  const certs = join(dir, 'certs');
-  const made = spawnSync('sh', [join(root, 'deploy', 'nginx', 'dev-cert.sh'), certs, 'localhost'], {
-    encoding: 'utf8',
-  });
-  if (made.status !== 0) throw new Error(`dev-cert.sh failed: ${made.stderr}`);
+  const certs = givenCerts ?? join(dir, 'certs');
+  if (!givenCerts) {
+    const made = spawnSync(
+      'sh',
+      [join(root, 'deploy', 'nginx', 'dev-cert.sh'), '--out', certs, '--name', 'localhost'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    if (made.status !== 0) throw new Error(`dev-cert.sh failed: ${made.stderr}`);
+  }
   const [httpPort, httpsPort] = [await freePort(), await freePort()];
   const site = renderTemplate(
     readFileSync(join(root, 'deploy', 'nginx', 'templates', 'vision.conf.template'), 'utf8'),
@@ -103,6 +111,21 @@ export function nginxCheck(site: NginxSite): { ok: boolean; output: string } {
   });
   if (r.error) throw new Error(`nginx not found (apt-get install nginx-light): ${r.error.message}`);
   return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
+}
+
+/** Checks a prepared site (`nginx -t`) and runs nginx on it in the foreground; resolves once it listens. */
+export async function startNginx(site: NginxSite): Promise<ChildProcess> {
+  const check = nginxCheck(site);
+  if (!check.ok) throw new Error(`nginx -t failed: ${check.output}`);
+  const nginx = spawn(
+    'nginx',
+    ['-p', site.dir, '-c', site.conf, '-e', join(site.dir, 'error.log'), '-g', 'daemon off;'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  await waitForPort(site.httpsPort, nginx);
+  return nginx;
 }
 
 export interface Cluster {
@@ -168,12 +191,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     );
     started.push(...edges);
     site = await prepareNginx(edges.map((e) => `127.0.0.1:${e.port}`));
-    const check = nginxCheck(site);
-    if (!check.ok) throw new Error(`nginx -t failed: ${check.output}`);
-    nginx = spawn('nginx', ['-p', site.dir, '-c', site.conf, '-e', join(site.dir, 'error.log'), '-g', 'daemon off;'], {
-      stdio: 'ignore',
-    });
-    await waitForPort(site.httpsPort, nginx);
+    nginx = await startNginx(site);
     return {
       redis,
       edges,
