@@ -33,10 +33,18 @@ function exitOnSignal(log: Logger, stop: () => Promise<void>, hardLimitMs: numbe
   process.on('SIGINT', handler);
 }
 
-/** Logs a start-up failure with its stable code and exits non-zero. */
-function failStartup(log: Logger, err: unknown): never {
-  const e = err as { code?: string; message?: string };
-  log.fatal({ code: e.code ?? 'E_INTERNAL', err: e.message ?? String(err) }, 'start-up failed');
+/**
+ * Logs a start-up failure with its stable code and exits non-zero: the JSON line every log reader
+ * parses, and on a terminal also one plain line on stderr for the person who just typed the command.
+ */
+function failStartup(log: Logger, role: string, err: unknown): never {
+  const e = err as { code?: string; message?: string; issues?: string[] };
+  const code = e.code ?? 'E_INTERNAL';
+  const message = e.message ?? String(err);
+  log.fatal({ code, err: message, ...(e.issues ? { issues: e.issues } : {}) }, 'start-up failed');
+  if (process.stderr.isTTY) {
+    process.stderr.write(`${role}: start-up failed: ${code}: ${e.issues ? e.issues.join('; ') : message}\n`);
+  }
   // pino writes synchronously to stdout by default, so the line is out before we exit.
   process.exit(1);
 }
@@ -50,14 +58,14 @@ export function runMain(role: string, start: (config: AppConfig, log: Logger) =>
   try {
     config = loadConfig(processEnv());
   } catch (err) {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
+    // No configuration, so no LOG_LEVEL (it may be the bad setting): the default level reports it.
+    failStartup(createLogger({ logLevel: 'info' }, role), role, err);
   }
   applyThreadPoolSize(config);
   const log = createLogger(config, role);
   start(config, log).then(
     (stop) => exitOnSignal(log, stop, config.frames.shutdownGraceMs + 5000),
-    (err: unknown) => failStartup(log, err),
+    (err: unknown) => failStartup(log, role, err),
   );
 }
 
