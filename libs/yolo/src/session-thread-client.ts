@@ -36,6 +36,8 @@ export class SessionThread {
     private readonly worker: Worker,
     /** Ours between runs; the thread's during one. */
     private arena: FrameArena,
+    /** Sessions run once before the thread reported ready. */
+    readonly warmedSessions: number,
   ) {
     worker.on('message', (m: SessionThreadReply) => {
       if (m.type !== 'result') return;
@@ -64,7 +66,7 @@ export class SessionThread {
         if (m.type === 'ready') {
           worker.off('message', onMessage);
           worker.unref(); // an idle session thread must not keep the process alive
-          resolve(new SessionThread(worker, arena));
+          resolve(new SessionThread(worker, arena, m.warmedSessions));
         } else if (m.type === 'error') {
           worker.off('message', onMessage);
           void worker.terminate();

@@ -32,8 +32,6 @@ export interface SessionThreadInit extends SessionShape {
   post: PostprocessOptions;
   /** Sizes a dynamic model's runs are padded up to, each with its own session; empty: one session, each run at its own size. */
   batchSizes: number[];
-  /** Run each session once (zeros) at its size before reporting ready (GPU providers: kernel selection). */
-  warmup: boolean;
   /** Nice value of the thread and of ORT's pool threads (see YoloModelOptions.nice). */
   nice: number;
 }
@@ -63,7 +61,7 @@ export interface SessionRunResult {
 }
 
 export type SessionThreadReply =
-  | { type: 'ready' }
+  | { type: 'ready'; warmedSessions: number }
   | { type: 'error'; message: string }
   | { type: 'closed' }
   | ({ type: 'result'; id: number; arena: ArrayBuffer; error?: undefined } & SessionRunResult)

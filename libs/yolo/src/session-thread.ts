@@ -116,8 +116,12 @@ function lowerPriority(nice: number): void {
   }
 }
 
-/** Creates every session and, where asked, runs each once at its size. */
-async function open(): Promise<void> {
+/**
+ * Creates every session and runs each once (zeros) at its size before the thread reports ready:
+ * kernel selection on a GPU, arena growth on the CPU. A worker is ready only once this is done,
+ * so its first frames do not pay for it. Returns how many sessions were warmed.
+ */
+async function open(): Promise<number> {
   lowerPriority(init.nice);
   // Runs of one frame get their own session where they exist as such: always with exact sizes, and
   // where the sizes include 1.
@@ -126,8 +130,7 @@ async function open(): Promise<void> {
     const options = size === 1 && init.singleFrameSession ? init.singleFrameSession : init.session;
     const session = await ort.InferenceSession.create(new Uint8Array(init.model), options);
     sessions.set(size, session);
-    const warm = size || (typeof init.batch === 'number' ? init.batch : 0);
-    if (!init.warmup || !warm) continue;
+    const warm = size || (typeof init.batch === 'number' ? init.batch : 1);
     try {
       await session.run({
         [init.inputName]: inputFor(FrameArena.create(init.inputWidth, init.inputHeight, warm), 0, warm).tensor,
@@ -136,11 +139,12 @@ async function open(): Promise<void> {
       throw new Error(`warm-up run failed: ${String((err as Error)?.message ?? err)}`);
     }
   }
+  return sessions.size;
 }
 
 open().then(
-  () => {
-    send({ type: 'ready' });
+  (warmedSessions) => {
+    send({ type: 'ready', warmedSessions });
     port.on('message', async (m: SessionRunRequest | { type: 'close' }) => {
       if (m.type === 'close') {
         await Promise.all([...sessions.values()].map((s) => s.release()));

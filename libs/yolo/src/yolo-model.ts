@@ -157,7 +157,6 @@ export class YoloModel {
               spinAfterIdleMs: o.spinAfterIdleMs,
               post,
               batchSizes,
-              warmup: gpu,
               nice: o.nice,
             }),
           );
@@ -210,6 +209,7 @@ export class YoloModel {
         classes: shape.names.length,
         imgsz: [shape.inputHeight, shape.inputWidth],
         graph: plan.serving.used ? 'serving (uint8 in, top-K out)' : `the export as it is (${plan.serving.reason})`,
+        warmedSessions: threads.reduce((n, t) => n + t.warmedSessions, 0),
       },
       'model loaded',
     );
