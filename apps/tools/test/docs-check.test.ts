@@ -80,6 +80,34 @@ describe('docs check', () => {
     );
   });
 
+  it('finds variables without an underscore, codes only tests or benches raise, and CLI flags no command takes', () => {
+    const md = [
+      'Set `PORTT` (a typo of `PORT`) or `ENGINES=2`, then `HOSTNAME=box npm start`; `XAUTOCLAIM` and `SIGHUP` are not variables.',
+      '```bash',
+      'OPS=$(npm run token -- --sub ops --scope cameras:read)',
+      'curl -H "Authorization: Bearer $OPS" http://127.0.0.1:8090/v1/cameras',
+      '```',
+      'The bench counts `E_CLIENT_TIMEOUT` and `E_CONNECTION` (apps/bench only), beside `E_OVERLOADED`.',
+      '`npm run token -- --subject gate-3 --ttl 30d`, `npm run detect -- --model m.onnx --confidence 0.5 photo.jpg`,',
+      '`node apps/tools/dist/token.js --revoke x --until 2027-01-01`, `npm run soak -- --hours 2`, `npm test -- --bail 1`.',
+    ].join('\n');
+    const findings = names(check('docs/example.md', md));
+    expect(findings).toEqual(
+      [
+        'code E_CLIENT_TIMEOUT',
+        'code E_CONNECTION',
+        'flag npm run detect --confidence',
+        'flag npm run soak --hours',
+        'flag npm run token --subject',
+        'variable HOSTNAME',
+        'variable PORTT',
+      ].sort(),
+    );
+    // A variable named in configuration.md's prose but without a row of its own in a table is undocumented.
+    const prose = '| variable | default |\n|---|---|\n| `PORT` | `8080` |\n\nSee also `ENGINES` and `HOST`.';
+    expect(undocumentedSettings(prose, ['PORT', 'ENGINES', 'HOST'])).toEqual(['ENGINES', 'HOST']);
+  });
+
   it('fails on a real doc broken on purpose (a scratch copy in memory)', () => {
     const readme = read('README.md')!;
     const before = names(check('README.md', readme));

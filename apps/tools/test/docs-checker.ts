@@ -20,9 +20,14 @@ export interface RepoFacts {
   identifiers: ReadonlySet<string>;
   /** Error codes: the wire table's, and those the services raise outside it (rules, the SDK). */
   errorCodes: ReadonlySet<string>;
+  /**
+   * The flags a command line takes: `script` an npm script or `apps/<app>/dist/<x>.js`; undefined
+   * where the command is not one of our node entry points (vitest, prettier).
+   */
+  cliFlags(script: string): ReadonlySet<string> | undefined;
 }
 
-export type FindingKind = 'script' | 'path' | 'variable' | 'code' | 'link' | 'anchor';
+export type FindingKind = 'script' | 'path' | 'variable' | 'code' | 'link' | 'anchor' | 'flag';
 
 export interface Finding {
   file: string;
@@ -59,6 +64,17 @@ export const NOT_OUR_SETTINGS: readonly string[] = [
   'NODE_EXTRA_CA_CERTS', // the same for Node clients
 ];
 
+/**
+ * Upper-case words without an underscore that docs name and that are not variables: Redis commands
+ * and replies, signals, HTTP methods, JWT algorithms.
+ */
+export const NOT_VARIABLES: readonly string[] = [
+  ...['XADD', 'XACK', 'XDEL', 'XREAD', 'XREADGROUP', 'XAUTOCLAIM', 'SSUBSCRIBE', 'NOGROUP'],
+  ...['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGKILL', 'SIGQUIT'],
+  ...['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'],
+  ...['RS256', 'ES256', 'HS256'],
+];
+
 /** Paths the project creates when it runs, not in the repository: `deploy/nginx/dev-cert.sh` writes the certificates. */
 export const CREATED_PATHS: readonly string[] = ['deploy/nginx/certs'];
 
@@ -79,6 +95,12 @@ const PATH_RE = new RegExp(
 /** Characters right after a path that mark it as a pattern or a placeholder (`libs/*`, `apps/<x>`, `tls.{crt,key}`). */
 const PLACEHOLDER_NEXT = /^[*<{…$]/;
 const VARIABLE_RE = /\b[A-Z][A-Z0-9]*_[A-Z0-9_]*[A-Z0-9]\b/g;
+// A name without an underscore counts as a variable where it stands alone in backticks or is assigned (`PORT=8080`).
+const LONE_VARIABLE_RE = /`([A-Z][A-Z0-9]+)(?:=[^`]*)?`|(?<![\w$-])([A-Z][A-Z0-9]+)=/g;
+// A shell line of the doc's own that only assigns (`REG=… TAG=…`, `OPS=$(…)`): its names are the doc's, not settings.
+const SHELL_ASSIGNMENT_RE = /^\s*((?:[A-Z][A-Z0-9_]*=(?:\$\(.*\)|\S*)\s*)+)$/gm;
+// The flags of a command line: after `npm run x --`, or after a node entry point of ours.
+const CLI_RE = /\bnpm run ([A-Za-z0-9:_-]+) -- ([^`\n]*)|\bnode (apps\/[a-z-]+\/dist\/[\w-]+\.js)([^`\n]*)/g;
 const CODE_RE = /\bE_[A-Z0-9]+(?:_[A-Z0-9]+)*\b/g;
 const SCRIPT_RE = /\bnpm run ([A-Za-z0-9:_-]+)|\bnpm (start|test)\b/g;
 const LINK_RE = /\]\(([^)\s]+)\)/g;
@@ -128,10 +150,19 @@ export function checkMarkdown(
     const path = m[0].replace(/[.:]+$/, '').replace(/\/$/, '');
     if (!facts.exists(path) && !CREATED_PATHS.some((c) => path === c || path.startsWith(`${c}/`))) add('path', path);
   }
-  for (const m of text.matchAll(VARIABLE_RE)) {
-    const name = m[0];
-    if (name.startsWith('E_') || facts.identifiers.has(name)) continue;
+  const shellNames = new Set(
+    [...text.matchAll(SHELL_ASSIGNMENT_RE)].flatMap((m) => [...m[1].matchAll(/([A-Z][A-Z0-9_]*)=/g)].map((n) => n[1])),
+  );
+  const lone = [...text.matchAll(LONE_VARIABLE_RE)].map((m) => m[1] ?? m[2]).filter((n) => !NOT_VARIABLES.includes(n));
+  for (const name of [...[...text.matchAll(VARIABLE_RE)].map((m) => m[0]), ...lone]) {
+    if (name.startsWith('E_') || facts.identifiers.has(name) || shellNames.has(name)) continue;
     if (!facts.variables.has(name)) add('variable', name);
+  }
+  for (const m of text.matchAll(CLI_RE)) {
+    const flags = facts.cliFlags(m[1] ?? m[3]);
+    if (!flags) continue;
+    for (const f of (m[2] ?? m[4]).matchAll(/(?<![\w-])--([a-z][a-z0-9-]*)/g))
+      if (!flags.has(f[1])) add('flag', `${m[1] ? `npm run ${m[1]}` : m[3]} --${f[1]}`);
   }
   for (const m of text.matchAll(CODE_RE)) {
     // `E_OUTPUT_…`-style prefixes written with a trailing underscore are not codes.
@@ -154,15 +185,35 @@ export function checkMarkdown(
   return out;
 }
 
-/** Settings that docs/configuration.md does not name (in backticks). */
+/** Settings without a row of their own in docs/configuration.md's tables (named in the row's first cell). */
 export function undocumentedSettings(configurationMd: string, names: readonly string[]): string[] {
-  return names.filter((n) => !configurationMd.includes(`\`${n}\``));
+  const rows = new Set(
+    configurationMd
+      .split('\n')
+      .filter((line) => line.startsWith('|'))
+      .flatMap((line) => [...(line.split('|')[1] ?? '').matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map((m) => m[1])),
+  );
+  return names.filter((n) => !rows.has(n));
+}
+
+/** The flags declared in an app's sources: string literals that start with `--name` (commander, argv lookups). */
+function declaredFlags(sources: readonly string[]): Set<string> {
+  return new Set(
+    sources.flatMap((s) => [...s.matchAll(/(?:['"`]|, )--([a-z][a-z0-9-]*)(?=[\s'"`<[,=])/g)].map((m) => m[1])),
+  );
 }
 
 /** The facts of the repository at `root`. */
 export function repoFacts(root: string): RepoFacts {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
   const sources = tsSources(root).map((f) => readFileSync(f, 'utf8'));
+  // An entry point's flags: those its app declares (commander options, argv lookups).
+  const flagsOf = (entry: string) => {
+    const app = /^apps\/([a-z-]+)\/dist\/[\w-]+\.js$/.exec(entry)?.[1];
+    if (!app || !existsSync(join(root, 'apps', app, 'src'))) return undefined;
+    const flags = declaredFlags(tsFiles(join(root, 'apps', app, 'src')).map((f) => readFileSync(f, 'utf8')));
+    return new Set([...flags, 'help']);
+  };
   const compose = readdirSync(root)
     .filter((f) => /^docker-compose.*\.ya?ml$/.test(f))
     .map((f) => readFileSync(join(root, f), 'utf8'));
@@ -176,6 +227,10 @@ export function repoFacts(root: string): RepoFacts {
         [...s.matchAll(/export (?:const|function|class|type|interface) ([A-Z][A-Z0-9_]*)\b/g)].map((m) => m[1]),
       ),
     ),
+    cliFlags: (script) => {
+      const entry = /^node (?:--\S+ )*(\S+\.js)$/.exec(pkg.scripts[script] ?? '')?.[1] ?? script;
+      return flagsOf(entry);
+    },
     errorCodes: new Set([
       ...Object.keys(ERROR_CODES),
       ...sources.flatMap((s) => [...s.matchAll(/['"`](E_[A-Z0-9_]+)['"`]/g)].map((m) => m[1])),
@@ -183,16 +238,27 @@ export function repoFacts(root: string): RepoFacts {
   };
 }
 
-/** Production sources of every lib and app (not tests, builds or dependencies). */
+/** TypeScript files under `dir`, tests, builds and dependencies left out. */
+function tsFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (['node_modules', 'dist', 'test'].includes(name)) return [];
+    if (statSync(path).isDirectory()) return tsFiles(path);
+    return name.endsWith('.ts') && !/\.(d|test|spec)\.ts$/.test(name) ? [path] : [];
+  });
+}
+
+/**
+ * Production sources of every lib and app: not tests, the test harness (libs/testing) or the
+ * benches (apps/bench), whose codes and names a user never meets.
+ */
 function tsSources(root: string): string[] {
-  const walk = (dir: string): string[] =>
-    readdirSync(dir).flatMap((name) => {
-      const path = join(dir, name);
-      if (['node_modules', 'dist', 'test'].includes(name)) return [];
-      if (statSync(path).isDirectory()) return walk(path);
-      return name.endsWith('.ts') && !name.endsWith('.d.ts') ? [path] : [];
-    });
-  return [...walk(join(root, 'libs')), ...walk(join(root, 'apps'))];
+  const product = (dir: string) => !['testing', 'bench'].includes(dir);
+  return ['libs', 'apps'].flatMap((top) =>
+    readdirSync(join(root, top))
+      .filter(product)
+      .flatMap((d) => tsFiles(join(root, top, d))),
+  );
 }
 
 /** The markdown files the check covers: README.md, SECURITY.md, CHANGELOG.md and docs/*.md (repository-relative). */
