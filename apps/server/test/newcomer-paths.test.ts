@@ -189,7 +189,7 @@ describe('newcomer and operator paths', () => {
       };
       let token = '';
       for (const step of steps.slice(1)) {
-        const exec = /^docker compose exec (\S+) (.*)$/.exec(step);
+        const exec = /^TOKEN=\$\(docker compose exec -T (\S+) (.*)\)$/.exec(step);
         if (step.startsWith('docker compose up')) {
           // No Docker engine here: compose renders the site statically (required variables, env files, mounts).
           rendered = parse(shell('docker-compose config')) as typeof rendered;
