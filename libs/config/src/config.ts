@@ -140,9 +140,8 @@ export const CORE_SETTINGS = {
     violationsBeforeClose: setting('VIOLATIONS_BEFORE_CLOSE', int(1, 100_000).default(20)),
     idleTimeoutMs: setting('IDLE_TIMEOUT_MS', int(1000, 3_600_000).default(60_000)),
     messageTimeoutMs: setting('MESSAGE_TIMEOUT_MS', int(100, 600_000).default(10_000)),
-    // Bytes all connections of one edge may hold in messages not yet complete; past half of it a
-    // connection over its share stops being read (TCP backpressure), so a slow-send attack cannot
-    // grow memory; nothing is dropped for room (ConnectionRegistry).
+    // Bytes all connections of one edge may hold in messages not yet complete; past half of it a connection
+    // over its share stops being read (TCP backpressure, nothing dropped): a slow sender cannot grow memory.
     maxUnfinishedBytes: setting('MAX_UNFINISHED_BYTES', int(MiB, 64 * 1024 * MiB).default(128 * MiB)),
     tenantMaxQueue: setting('TENANT_MAX_QUEUE', int(1, 100_000).default(16)),
     maxQueueBytes: setting('MAX_QUEUE_BYTES', int(MiB, 64 * 1024 * MiB).default(256 * MiB)),
