@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import {
   cleanupPrefix,
   imageFixturesDir,
   LoadClient,
   modelsDir,
   rssMb,
+  startAbuseProcess,
   startService,
   startTestRedis,
   uniquePrefix,
@@ -19,10 +19,19 @@ import {
 const MiB = 1024 * 1024;
 const BUDGET_MB = 64;
 const FRAME_MB = 8;
-/** RSS the edge may add beyond the budget: read buffers of stopped sockets, V8 heap, allocator slack (measured 22–35 MB; docs/benchmarks.md, "Memory under attack"). */
+/**
+ * RSS the edge may add beyond the budget (read buffers of stopped sockets, V8 heap, allocator slack):
+ * the largest of the runs in docs/benchmarks.md, "Memory under attack", and a third more.
+ */
 const OVERHEAD_MB = 64;
+/**
+ * The camera's results under the attack ÷ alone: the smallest ratio of the runs in
+ * docs/benchmarks.md, "Memory under attack", less 0.04 (three frames of the window).
+ */
+const CAMERA_SHARE = 0.95;
 const WINDOW_MS = 8000;
 const ATTACK_MS = 16_000;
+const IMAGE = join(imageFixturesDir(), 'coffee-1280x720.jpg');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const resultsIn = (log: readonly Reply[], from: number, to: number) =>
   log.filter((r) => r.outcome === 'result' && r.sentAt >= from && r.sentAt < to).length;
@@ -59,12 +68,12 @@ describe('edge memory under unfinished messages', () => {
   });
 
   it(
-    'holds edge RSS within MAX_UNFINISHED_BYTES plus overhead, and a camera keeps >= 90 % of its rate',
+    'holds edge RSS within MAX_UNFINISHED_BYTES plus overhead, and a camera keeps its documented share of its rate',
     { timeout: 90_000 },
     async () => {
       const camera = new LoadClient({
         urls: [url],
-        image: readFileSync(join(imageFixturesDir(), 'coffee-1280x720.jpg')),
+        image: readFileSync(IMAGE),
         intervalMs: 200,
         streamId: 'gate',
       });
@@ -77,23 +86,16 @@ describe('edge memory under unfinished messages', () => {
       clearInterval(baseline);
       const aloneTo = Date.now();
 
-      let running = true;
-      let cutOff = 0;
-      const sockets = new Set<WebSocket>();
-      const fragment = Buffer.alloc(FRAME_MB * MiB - 1024, 7);
-      const holder = (address: string) => {
-        if (!running) return;
-        const ws = new WebSocket(url, { localAddress: address });
-        sockets.add(ws);
-        ws.on('open', () => ws.send(fragment, { fin: false }));
-        ws.on('error', () => undefined);
-        ws.on('close', () => {
-          sockets.delete(ws);
-          cutOff++;
-          setTimeout(() => holder(address), 50);
-        });
-      };
-      for (let i = 0; i < 64; i++) holder(`127.0.0.${1 + (i % 8)}`);
+      // The attackers run in a process of their own, as they would from their own machines: on the
+      // camera's event loop, writing their 8 MiB messages would delay the camera's own sends.
+      const holders = await startAbuseProcess({
+        url,
+        photoPath: IMAGE,
+        kinds: ['unfinished-fragments'],
+        connections: 64,
+        fragmentBytes: FRAME_MB * MiB - 1024,
+        localAddresses: Array.from({ length: 8 }, (_, i) => `127.0.0.${1 + i}`),
+      });
       let peak = before;
       const sampler = setInterval(() => (peak = Math.max(peak, rssMb(edge.proc.pid!))), 100);
       await sleep(1500);
@@ -102,8 +104,7 @@ describe('edge memory under unfinished messages', () => {
       await sleep(ATTACK_MS);
       const attackTo = Date.now();
       clearInterval(sampler);
-      running = false;
-      for (const ws of sockets) ws.terminate();
+      const { closedByServer: cutOff } = await holders.stop();
       const books = await camera.stop(5000);
 
       const alone = resultsIn(books.replies, aloneFrom, aloneTo);
@@ -118,13 +119,14 @@ describe('edge memory under unfinished messages', () => {
           cutOff,
           alone,
           attacked,
+          share: attacked / alone / (ATTACK_MS / WINDOW_MS),
         }),
       );
       // The budget was reached and enforced: connections over their share were stopped.
       expect(edge.logs.some((l) => l['kind'] === 'unfinished-budget')).toBe(true);
       expect(peak - before).toBeLessThanOrEqual(BUDGET_MB + OVERHEAD_MB);
       expect(alone).toBeGreaterThan(0.8 * (WINDOW_MS / 200));
-      expect(attacked).toBeGreaterThanOrEqual(0.9 * alone * (ATTACK_MS / WINDOW_MS));
+      expect(attacked).toBeGreaterThanOrEqual(CAMERA_SHARE * alone * (ATTACK_MS / WINDOW_MS));
       expect(books.unanswered).toEqual([]);
     },
   );

@@ -18,8 +18,19 @@ import {
 } from '@vision/testing';
 
 const MEASURE_MS = 12_000;
+/**
+ * The camera's results and p95 beside the photos ÷ alone: the smallest results ratio of this test's
+ * runs in docs/benchmarks.md, "Attacks and fairness", less 0.05, and the largest p95 ratio there,
+ * twice over (a p95 of a few tens of milliseconds moves with the host).
+ */
+const MIN_RESULTS_RATIO = 0.93;
+const MAX_P95_RATIO = 4;
 const resultsIn = (log: readonly Reply[], from: number, to: number) =>
-  log.filter((r) => r.outcome === 'result' && r.sentAt >= from && r.sentAt < to).length;
+  log.filter((r) => r.outcome === 'result' && r.sentAt >= from && r.sentAt < to);
+const p95 = (replies: readonly Reply[]) => {
+  const ms = replies.map((r) => r.at - r.sentAt).sort((a, b) => a - b);
+  return ms[Math.min(ms.length - 1, Math.floor(ms.length * 0.95))];
+};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -49,7 +60,7 @@ describe('fairness by cost: costly frames do not take a camera rate', () => {
   });
 
   it(
-    'the camera keeps >= 90 % of its results beside 8 connections of 40-megapixel photos',
+    'the camera keeps its documented rate and p95 beside 8 connections of 40-megapixel photos',
     { timeout: 90_000 },
     async () => {
       const photoPath = join(imageFixturesDir(), 'chelsea-1280x720.jpg');
@@ -80,15 +91,26 @@ describe('fairness by cost: costly frames do not take a camera rate', () => {
       const books = await camera.stop(5000);
       const alone = resultsIn(books.replies, aloneFrom, aloneTo);
       const abused = resultsIn(books.replies, abusedFrom, abusedTo);
+      const p95Ratio = p95(abused) / p95(alone);
       console.log(
         'fairness by cost:',
-        JSON.stringify({ alone, abused, ratio: abused / alone, abuser, camera: books.byOutcome }),
+        JSON.stringify({
+          alone: alone.length,
+          abused: abused.length,
+          ratio: abused.length / alone.length,
+          p95AloneMs: p95(alone),
+          p95AbusedMs: p95(abused),
+          p95Ratio,
+          abuser,
+          camera: books.byOutcome,
+        }),
       );
       expect(books.unanswered).toEqual([]);
       // The photos were served too (fairly, not at all is not the goal).
       expect(abuser.messagesSent).toBeGreaterThan(8 * 2);
-      expect(alone).toBeGreaterThan(MEASURE_MS / 100 / 2);
-      expect(abused).toBeGreaterThanOrEqual(0.9 * alone);
+      expect(alone.length).toBeGreaterThan(MEASURE_MS / 100 / 2);
+      expect(abused.length).toBeGreaterThanOrEqual(MIN_RESULTS_RATIO * alone.length);
+      expect(p95Ratio).toBeLessThanOrEqual(MAX_P95_RATIO);
     },
   );
 });

@@ -32,6 +32,10 @@ export interface AbuseOptions {
   spoofAddresses?: boolean;
   /** A real photo for frame floods. */
   photo: Buffer;
+  /** Bytes of an unfinished fragment. @defaultValue 1 MiB */
+  fragmentBytes?: number;
+  /** Local addresses (loopback aliases) the connections take in turn; unset: the system's choice. */
+  localAddresses?: string[];
 }
 
 export interface AbuseStats {
@@ -56,6 +60,7 @@ export class Abuse {
   private readonly inFlight = new WeakMap<WebSocket, number>();
   private tiny: Buffer | undefined;
   private readonly fragmented = new WeakSet<WebSocket>();
+  private fragment: Buffer | undefined;
   readonly stats: AbuseStats = { connections: 0, closedByServer: 0, refusedUpgrades: 0, messagesSent: 0, bytesSent: 0 };
 
   constructor(private readonly opts: AbuseOptions) {}
@@ -91,7 +96,11 @@ export class Abuse {
     if (!this.running) return;
     if (kind === 'http-json-bomb') return this.jsonBomb(i);
     this.stats.connections++;
-    const ws = new WebSocket(this.opts.url, [PROTOCOL_V1], { headers: this.headers(i) });
+    const addresses = this.opts.localAddresses;
+    const ws = new WebSocket(this.opts.url, [PROTOCOL_V1], {
+      headers: this.headers(i),
+      localAddress: addresses?.[i % addresses.length],
+    });
     this.sockets.add(ws);
     ws.on('error', () => undefined);
     ws.on('unexpected-response', (_req, res) => {
@@ -175,7 +184,7 @@ export class Abuse {
         // One large first fragment per socket, then silence (ws answers the server's pings).
         if (!this.fragmented.has(ws)) {
           this.fragmented.add(ws);
-          this.send(ws, randomBytes(1024 * 1024), { fin: false });
+          this.send(ws, (this.fragment ??= randomBytes(this.opts.fragmentBytes ?? 1024 * 1024)), { fin: false });
         }
         return;
       case 'big-text':
