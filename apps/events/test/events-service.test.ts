@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appendResults, resultsShard, type ResultsEntry } from '@vision/results-stream';
 import {
   cleanupPrefix,
@@ -24,6 +24,14 @@ function shuffled(entries: ResultsEntry[]): ResultsEntry[] {
   return out;
 }
 
+/** A person walking at y 600 from `x0` to `x1` over 60 frames from `t0`: across the gate (x 640) and through the bay. */
+const walk = (x0: number, x1: number, t0: number, firstFrame: number) =>
+  frames('cam-1', [{ cls: 0, w: 50, h: 120, a: [x0, 600], b: [x1, 600], f0: 0, f1: 59 }], 60, t0, 10).map((e) => ({
+    ...e,
+    frame: e.frame + firstFrame,
+  }));
+
+// Each test has a Redis, a broker, a webhook receiver and a service of its own.
 describe('events service: one instance, MQTT on mosquitto, a signed webhook', () => {
   let redis: TestRedis;
   let r: Redis;
@@ -31,15 +39,15 @@ describe('events service: one instance, MQTT on mosquitto, a signed webhook', ()
   let svc: ServiceProcess;
   let hook: Awaited<ReturnType<typeof webhookReceiver>>;
   let sub: Awaited<ReturnType<typeof mqttSubscriber>>;
-  const prefix = uniquePrefix('events');
-  const eventsKey = `${prefix}:events:stream:${resultsShard('cam-1', SHARDS)}`;
+  let prefix: string;
   const stored = async () =>
-    (await r.xrange(eventsKey, '-', '+')).map(
+    (await r.xrange(`${prefix}:events:stream:${resultsShard('cam-1', SHARDS)}`, '-', '+')).map(
       ([, f]) => JSON.parse(f[f.indexOf('event') + 1]) as Record<string, unknown>,
     );
   const t0 = Date.now() - 20_000;
 
-  beforeAll(async () => {
+  beforeEach(async () => {
+    prefix = uniquePrefix('events');
     redis = await startTestRedis();
     r = new Redis(redis.url);
     broker = await Mosquitto.start();
@@ -85,7 +93,7 @@ describe('events service: one instance, MQTT on mosquitto, a signed webhook', ()
     });
   });
 
-  afterAll(async () => {
+  afterEach(async () => {
     await svc?.kill('SIGKILL');
     sub?.client.end(true);
     await broker?.stop('SIGKILL');
@@ -97,8 +105,7 @@ describe('events service: one instance, MQTT on mosquitto, a signed webhook', ()
 
   it('turns a walk across the gate and through the bay into exactly its events, in capture order, on every output', async () => {
     // A person walks left to right at y 600: across the gate (x 640), into the bay (x 768..1152) and out.
-    const walk = frames('cam-1', [{ cls: 0, w: 50, h: 120, a: [200, 600], b: [1260, 600], f0: 0, f1: 59 }], 60, t0, 10);
-    await appendResults(r, prefix, SHARDS, 10_000, shuffled(walk));
+    await appendResults(r, prefix, SHARDS, 10_000, shuffled(walk(200, 1260, t0, 0)));
     const events = await waitFor('6 events', stored, (e) => e.length >= 6);
     await new Promise((res) => setTimeout(res, 500));
     expect((await stored()).length).toBe(6);
@@ -169,17 +176,23 @@ describe('events service: one instance, MQTT on mosquitto, a signed webhook', ()
   });
 
   it('keeps delivering webhooks while the broker is down, and MQTT catches up without loss once it is back', async () => {
+    // A walk across while the broker is up: MQTT and the webhook have delivered its 6 events.
+    await appendResults(r, prefix, SHARDS, 10_000, walk(200, 1260, t0, 0));
+    await waitFor(
+      'the first walk on MQTT',
+      () => sub.messages,
+      (m) => m.length >= 6,
+    );
+    await waitFor(
+      'the first walk on the webhook',
+      () => hook.events,
+      (e) => e.length >= 6,
+    );
     await broker.stop('SIGTERM');
     const before = (await stored()).length;
+    expect(before).toBe(6);
     // The person walks back: into the bay, out, and across the gate the other way.
-    const back = frames(
-      'cam-1',
-      [{ cls: 0, w: 50, h: 120, a: [1260, 600], b: [200, 600], f0: 0, f1: 59 }],
-      60,
-      t0 + 10_000,
-      10,
-    ).map((e) => ({ ...e, frame: e.frame + 1000 }));
-    await appendResults(r, prefix, SHARDS, 10_000, back);
+    await appendResults(r, prefix, SHARDS, 10_000, walk(1260, 200, t0 + 10_000, 1000));
     const all = await waitFor('6 more events', stored, (e) => e.length >= before + 6);
     expect(all.slice(before).map((e) => `${e['kind']} ${e['rule']}`)).toEqual([
       'zone.enter bay',

@@ -1,211 +1,32 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import Redis from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadEventsConfig } from '@vision/config';
-import { CameraPipeline, validateRule, type SiteEvent } from '@vision/events';
-import { appendResults, resultsShard, type ResultsEntry } from '@vision/results-stream';
-import {
-  cleanupPrefix,
-  startService,
-  startTestRedis,
-  uniquePrefix,
-  type ServiceProcess,
-  type TestRedis,
-} from '@vision/testing';
-import {
-  frames,
-  Mosquitto,
-  mqttSubscriber,
-  sleep,
-  waitFor,
-  webhookReceiver,
-  WEBHOOK_SECRET,
-  type Mover,
-} from './harness';
-
-const SHARDS = 2;
-const FPS = 10;
-const FRAMES = 80;
-const REORDER_MS = 300;
-const rulesSpec = [
-  { id: 'gate', type: 'line', from: [0.5, 0.95], to: [0.5, 0.05] },
-  {
-    id: 'yard',
-    type: 'zone',
-    polygon: [
-      [0.55, 0.3],
-      [0.95, 0.3],
-      [0.95, 0.95],
-      [0.55, 0.95],
-    ],
-  },
-];
-
-/** Two cameras on each shard. */
-function cameras(): string[] {
-  const by: string[][] = [[], []];
-  for (let i = 0; by.some((b) => b.length < 2); i++) {
-    const c = `dock-${i}`;
-    const s = resultsShard(c, SHARDS);
-    if (by[s].length < 2) by[s].push(c);
-  }
-  return by.flat();
-}
-
-/** People crossing the gate every 1.6 s, alternating directions, on three lanes. */
-const movers: Mover[] = Array.from({ length: 5 }, (_, k) => ({
-  cls: 0,
-  w: 50,
-  h: 120,
-  a: k % 2 ? [1000, 420 + 80 * (k % 3)] : [280, 420 + 80 * (k % 3)],
-  b: k % 2 ? [280, 420 + 80 * (k % 3)] : [1000, 420 + 80 * (k % 3)],
-  f0: 16 * k,
-  f1: 16 * k + 24,
-}));
-
-/** What one uninterrupted owner makes of a camera's frames: the expected events, ids included. */
-function oracle(camera: string, entries: ResultsEntry[]): SiteEvent[] {
-  const cfg = loadEventsConfig({});
-  const ctx = { defaults: cfg.ruleDefaults, cameraKnown: () => true, classesOf: () => new Set(['person', 'car']) };
-  const rules = rulesSpec.map((r, i) => validateRule(r, camera, ctx, `r${i}`, 'file'));
-  const pipe = new CameraPipeline(
-    camera,
-    { site: 'plant', tracker: cfg.tracker, reorderMs: REORDER_MS, maxPending: 1024 },
-    undefined,
-    0,
-  );
-  const out: SiteEvent[] = [];
-  for (const e of entries) {
-    pipe.offer('0-1', e, 0);
-    out.push(...pipe.drain(0, rules, false).events);
-  }
-  return [...out, ...pipe.drain(0, rules, false, true).events];
-}
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { resultsShard } from '@vision/results-stream';
+import { expectUninterrupted, feed, SHARDS, startFailoverSite, type FailoverSite } from './failover-site';
+import { waitFor } from './harness';
 
 describe('failover: the owner of a shard is killed mid-stream', () => {
-  let redis: TestRedis;
-  let r: Redis;
-  let broker: Mosquitto;
-  let hook: Awaited<ReturnType<typeof webhookReceiver>>;
-  let sub: Awaited<ReturnType<typeof mqttSubscriber>>;
-  const procs: ServiceProcess[] = [];
-  const prefix = uniquePrefix('failover');
-  const cams = cameras();
+  let site: FailoverSite;
 
-  beforeAll(async () => {
-    redis = await startTestRedis();
-    r = new Redis(redis.url);
-    broker = await Mosquitto.start();
-    // Slow answers (1.5 s): the victim is likely killed with a batch recorded here but its cursor not
-    // yet moved, which the survivor then sends again (a repeat, checked to be the same events).
-    hook = await webhookReceiver(0, 1500);
-    sub = await mqttSubscriber(broker.url, 'vision/plant/#', `sub-${prefix}`);
-    const dir = mkdtempSync(join(tmpdir(), 'site-'));
-    writeFileSync(
-      join(dir, 'site.json'),
-      JSON.stringify({
-        models: { synthetic: ['person', 'car'] },
-        cameras: Object.fromEntries(cams.map((c) => [c, { model: 'synthetic', rules: rulesSpec }])),
-        webhooks: [{ id: 'ops', url: hook.url }],
-      }),
-    );
-    const env = (id: string) => ({
-      REDIS_URL: redis.url,
-      REDIS_PREFIX: prefix,
-      RESULTS_SHARDS: String(SHARDS),
-      EVENTS_INSTANCE_ID: id,
-      EVENTS_SITE: 'plant',
-      EVENTS_SITE_FILE: join(dir, 'site.json'),
-      EVENTS_MQTT_URL: broker.url,
-      EVENTS_WEBHOOK_SECRET: WEBHOOK_SECRET,
-      EVENTS_WEBHOOK_HOSTS: '127.0.0.1',
-      EVENTS_REORDER_MS: String(REORDER_MS),
-      EVENTS_LEASE_MS: '1500',
-      EVENTS_CHECKPOINT_MS: '200',
-    });
-    procs.push(await startService('events', env('a')), await startService('events', env('b')));
+  beforeEach(async () => {
+    site = await startFailoverSite('failover', 1500);
   });
 
-  afterAll(async () => {
-    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
-    sub?.client.end(true);
-    await broker?.stop('SIGKILL');
-    hook?.server.close();
-    r?.disconnect();
-    await cleanupPrefix(redis.url, prefix);
-    await redis.stop();
+  afterEach(async () => {
+    await site?.stop();
   });
-
-  const owner = async (shard: number) => (await r.get(`${prefix}:events:lease:${shard}`))?.split(':')[0];
 
   it('loses no event: the events stream holds each exactly once, in capture order, and repeats carry the same id', async () => {
-    // The two instances share the shards.
-    await waitFor(
-      'one shard each',
-      async () => [await owner(0), await owner(1)].sort().join(),
-      (v) => v === 'a,b',
-    );
-    const t0 = Date.now();
-    const streams = new Map(cams.map((c) => [c, frames(c, movers, FRAMES, t0, FPS)]));
-    const victim = (await owner(resultsShard(cams[0], SHARDS)))!;
-    const start = Date.now();
-    for (let i = 0; i < FRAMES; i++) {
-      await appendResults(
-        r,
-        prefix,
-        SHARDS,
-        10_000,
-        cams.map((c) => streams.get(c)![i]),
-      );
-      if (i === 30) procs.find((p) => p.logs.some((l) => l['instance'] === victim))!.proc.kill('SIGKILL');
-      await sleep(start + (i + 1) * (1000 / FPS) - Date.now());
-    }
-    // The survivor takes the dead instance's shard once its lease expires (1.5 s).
+    const victim = (await site.owner(resultsShard(site.cams[0], SHARDS))) as 'a' | 'b';
     const survivor = victim === 'a' ? 'b' : 'a';
+    const streams = await feed(site, (i) => {
+      if (i === 30) site.instances.get(victim)!.proc.kill('SIGKILL');
+    });
+    // The survivor takes the dead instance's shard once its lease expires (1.5 s).
     await waitFor(
       'the survivor to own both shards',
-      async () => [await owner(0), await owner(1)].join(),
+      async () => [await site.owner(0), await site.owner(1)].join(),
       (v) => v === `${survivor},${survivor}`,
     );
-
-    const expected = new Map(cams.map((c) => [c, oracle(c, streams.get(c)!)]));
-    const total = [...expected.values()].reduce((n, e) => n + e.length, 0);
-    expect(total).toBeGreaterThan(30);
-    const read = async () => {
-      const out: SiteEvent[] = [];
-      for (let s = 0; s < SHARDS; s++)
-        for (const [, f] of await r.xrange(`${prefix}:events:stream:${s}`, '-', '+'))
-          out.push(JSON.parse(f[f.indexOf('event') + 1]) as SiteEvent);
-      return out;
-    };
-    const stored = await waitFor('every event on the events stream', read, (e) => e.length >= total, 20_000);
-    await sleep(500);
-    // Exactly once per camera, in capture order, identical to an uninterrupted owner's.
-    for (const c of cams)
-      expect(
-        (await read()).filter((e) => e.camera === c),
-        c,
-      ).toEqual(expected.get(c));
-    expect(stored.length).toBe(total);
-
-    // MQTT and the webhook: every event at least once; a repeat is byte-for-byte the same event.
-    const byId = new Map(stored.map((e) => [e.id, JSON.stringify(e)]));
-    for (const [name, got] of [
-      ['mqtt', () => sub.messages.map((m) => m.body)],
-      ['webhook', () => hook.events],
-    ] as const) {
-      const seen = await waitFor(
-        `${name} to deliver every event`,
-        got,
-        (m) => new Set(m.map((x) => x['id'])).size >= total,
-        20_000,
-      );
-      expect(new Set(seen.map((x) => x['id'])), name).toEqual(new Set(byId.keys()));
-      for (const m of seen) expect(JSON.stringify(m)).toBe(byId.get(m['id'] as string));
-      console.log(`${name}: ${seen.length} deliveries of ${total} events (${seen.length - total} repeats)`);
-    }
-    expect(hook.bad).toBe(0);
+    await expectUninterrupted(site, streams);
+    expect(await site.instances.get(victim)!.exited).toBe('SIGKILL');
   });
 });

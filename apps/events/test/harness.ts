@@ -20,20 +20,27 @@ import { verifyWebhook } from '@vision/webhooks';
 
 export const WEBHOOK_SECRET = 'events-webhook-secret-0123456789abcdef';
 
-/** Debian's broker on a port of its own; `persist` keeps sessions across a clean restart. */
+/**
+ * Debian's broker on a port of its own. Persistence keeps sessions across a clean restart;
+ * `saveEveryChange` also writes them at every change, so they survive a SIGKILL.
+ */
 export class Mosquitto {
   private proc: ChildProcess | undefined;
   readonly dir = mkdtempSync(join(tmpdir(), 'mosquitto-'));
 
-  private constructor(readonly port: number) {
+  private constructor(
+    readonly port: number,
+    saveEveryChange: boolean,
+  ) {
     writeFileSync(
       join(this.dir, 'mosquitto.conf'),
-      `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location ${this.dir}/\n`,
+      `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location ${this.dir}/\n` +
+        (saveEveryChange ? 'autosave_on_changes true\nautosave_interval 1\n' : ''),
     );
   }
 
-  static async start(): Promise<Mosquitto> {
-    const m = new Mosquitto(await freePort());
+  static async start(saveEveryChange = false): Promise<Mosquitto> {
+    const m = new Mosquitto(await freePort(), saveEveryChange);
     await m.restart();
     return m;
   }

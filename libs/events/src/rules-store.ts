@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import type { EventsConfig } from '@vision/config';
@@ -19,7 +19,7 @@ const MAX_NAMES = 4096;
  */
 export class RulesStore {
   private site: SiteFile = EMPTY_SITE;
-  private siteMtime = 0;
+  private siteText: string | undefined;
   private api = new Map<string, Rule[]>();
   private apiVersion: string | null = null;
   private readonly seenModel = new Map<string, string>();
@@ -150,11 +150,13 @@ export class RulesStore {
 
   private async loadSite(initial: boolean): Promise<void> {
     const path = this.cfg.siteFile!;
-    const { mtimeMs } = await stat(path);
-    if (!initial && mtimeMs === this.siteMtime) return;
-    this.siteMtime = mtimeMs;
+    // The content decides, not the mtime: file times come from a coarse clock, so a file finished
+    // within the tick its half-written state was read in keeps that state's mtime.
+    const text = await readFile(path, 'utf8');
+    if (!initial && text === this.siteText) return;
+    this.siteText = text;
     try {
-      this.site = parseSiteFile(await readFile(path, 'utf8'), path, {
+      this.site = parseSiteFile(text, path, {
         seenModelOf: (c) => this.seenModel.get(c),
         seenClasses: (m) => this.seenNames.get(m),
         defaults: this.cfg.ruleDefaults,

@@ -123,22 +123,36 @@ describe('appendResults on a real Redis', () => {
   });
 
   it('writes each entry to its camera shard, capped near maxLen', async () => {
-    const entries = Array.from({ length: 300 }, (_, i) => ({ ...entry, camera: `cam-${i % 5}`, frame: i }));
-    for (let i = 0; i < 300; i += 100) await appendResults(r, prefix, 4, 100, entries.slice(i, i + 100));
-    let total = 0;
-    for (let s = 0; s < 4; s++) {
-      const rows = await r.xrange(resultsStreamKey(prefix, s), '-', '+');
-      total += rows.length;
-      for (const [, fields] of rows) {
-        const d = decodeResultsEntry(fields);
-        expect(d.ok).toBe(true);
-        if (d.ok) expect(resultsShard(d.entry.camera, 4)).toBe(s);
-      }
+    const shards = 4;
+    const maxLen = 100;
+    // Two cameras per shard, ten times the cap each shard: far past any trim.
+    const cams: string[][] = Array.from({ length: shards }, () => []);
+    for (let i = 0; cams.some((c) => c.length < 2); i++) {
+      const s = resultsShard(`cam-${i}`, shards);
+      if (cams[s].length < 2) cams[s].push(`cam-${i}`);
     }
-    // MAXLEN ~ trims whole nodes only: at least maxLen stay per shard, and far fewer than all 300.
-    expect(total).toBeGreaterThanOrEqual(100);
-    expect(total).toBeLessThanOrEqual(300);
-    const one = await r.xrange(resultsStreamKey(prefix, resultsShard('cam-0', 4)), '-', '+');
-    expect(one.length).toBeGreaterThan(0);
+    const perShard = 10 * maxLen;
+    const entries = Array.from({ length: shards * perShard }, (_, i) => ({
+      ...entry,
+      camera: cams[i % shards][Math.floor(i / shards) % 2],
+      frame: i,
+    }));
+    for (let i = 0; i < entries.length; i += 500)
+      await appendResults(r, prefix, shards, maxLen, entries.slice(i, i + 500));
+    // MAXLEN ~ trims whole stream nodes only: at least maxLen stay, and less than one node more.
+    const [, nodeEntries] = (await r.config('GET', 'stream-node-max-entries')) as [string, string];
+    for (let s = 0; s < shards; s++) {
+      const rows = await r.xrange(resultsStreamKey(prefix, s), '-', '+');
+      expect(rows.length, `shard ${s}`).toBeGreaterThanOrEqual(maxLen);
+      expect(rows.length, `shard ${s}`).toBeLessThan(maxLen + Number(nodeEntries));
+      const decoded = rows.map(([, fields]) => decodeResultsEntry(fields));
+      for (const d of decoded) {
+        expect(d.ok).toBe(true);
+        if (d.ok) expect(resultsShard(d.entry.camera, shards)).toBe(s);
+      }
+      // The oldest entries went, the newest stayed, in order.
+      const written = entries.filter((e) => resultsShard(e.camera, shards) === s).map((e) => e.frame);
+      expect(decoded.map((d) => (d.ok ? d.entry.frame : -1))).toEqual(written.slice(-rows.length));
+    }
   });
 });
