@@ -32,7 +32,7 @@ describe('events service over two Redis shards', () => {
   beforeAll(async () => {
     for (let i = 0; i < 2; i++) {
       redis.push(await startTestRedis({ own: true }));
-      conns.push(new Redis(redis[i].url));
+      conns.push(new Redis(redis[i].url).on('error', () => undefined));
     }
     const gate = { id: 'gate', type: 'line', from: [0.5, 0.95], to: [0.5, 0.05] };
     const dir = mkdtempSync(join(tmpdir(), 'site-'));
@@ -40,7 +40,7 @@ describe('events service over two Redis shards', () => {
       join(dir, 'site.json'),
       JSON.stringify({
         models: { synthetic: ['person', 'car'] },
-        cameras: Object.fromEntries(CAMERAS.map((c) => [c, { model: 'synthetic', rules: [gate] }])),
+        cameras: Object.fromEntries([...CAMERAS, 'gate-c'].map((c) => [c, { model: 'synthetic', rules: [gate] }])),
       }),
     );
     svc = await startService('events', {
@@ -60,14 +60,15 @@ describe('events service over two Redis shards', () => {
     for (const r of redis) await r.stop();
   });
 
+  const recent = async (camera: string) =>
+    (
+      (await (await fetch(`http://127.0.0.1:${svc.port}/v1/events/recent?camera=${camera}`)).json()) as {
+        events: { kind: string; rule: string; camera: string }[];
+      }
+    ).events;
+
   it('turns the results of cameras on either Redis into their events', async () => {
     expect(resultsShard(CAMERAS[0], SHARDS)).toBe(resultsShard(CAMERAS[1], SHARDS));
-    const recent = async (camera: string) =>
-      (
-        (await (await fetch(`http://127.0.0.1:${svc.port}/v1/events/recent?camera=${camera}`)).json()) as {
-          events: { kind: string; rule: string; camera: string }[];
-        }
-      ).events;
     // A person crosses the gate on each camera; each camera's worker writes to its own Redis.
     for (const [i, camera] of CAMERAS.entries()) {
       const walk = frames(
@@ -100,5 +101,28 @@ describe('events service over two Redis shards', () => {
     const leases = await conns[0].keys(`${prefix}:events:lease:*`);
     expect(leases.sort()).toEqual([0, 1, 2, 3].map((s) => `${prefix}:events:lease:${s}`));
     expect(await conns[1].keys(`${prefix}:events:*`)).toEqual([]);
+  });
+
+  it('goes on with the first Redis while the second is down', async () => {
+    await redis[1].down();
+    try {
+      const walk = frames(
+        'gate-c',
+        [{ cls: 0, w: 50, h: 120, a: [200, 600], b: [1260, 600], f0: 0, f1: 29 }],
+        30,
+        t0,
+        10,
+      );
+      await appendResults(conns[0], prefix, SHARDS, 10_000, walk);
+      const events = await waitFor(
+        "gate-c's events",
+        () => recent('gate-c'),
+        (e) => e.length >= 2,
+      );
+      expect(events.map((e) => e.kind)).toEqual(['count', 'line.cross']);
+      await svc.waitForLog((l) => l['msg'] === 'results stream unreadable; retrying');
+    } finally {
+      await redis[1].up();
+    }
   });
 });
