@@ -67,7 +67,7 @@ export function webhookLookup(policy: WebhookTargetPolicy): LookupFunction {
       return callback(refuse(host, `is not in ${policy.setting}`), '', 0);
     resolve(host).then(
       (answers) => {
-        const family = typeof options.family === 'number' ? options.family : 0;
+        const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : Number(options.family ?? 0);
         const usable = answers.filter((a) => family === 0 || a.family === family);
         try {
           if (!usable.length) throw refuse(host, 'has no address');

@@ -67,8 +67,9 @@ export const WEBHOOK_RETRY = { attempts: 6, backoff: { type: 'exponential' as co
 /**
  * POSTs `body` signed with `secret` to `url` through an agent whose `lookup` admits the addresses
  * it connects to (`webhookLookup`); a literal address, which sockets do not look up, and the
- * allow-list are checked here first. No redirects (one could lead inside the site). Throws `E_WEBHOOK_FORBIDDEN` for a refused
- * target, else unless the receiver answered 2xx within `WEBHOOK_TIMEOUT_MS`.
+ * allow-list are checked here first. No redirects (one could lead inside the site). Throws
+ * `E_WEBHOOK_FORBIDDEN` for a refused target, else unless the receiver answered 2xx within
+ * `WEBHOOK_TIMEOUT_MS`.
  */
 export async function postSignedWebhook(
   url: string,

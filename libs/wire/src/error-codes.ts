@@ -92,7 +92,7 @@ export const ERROR_CODES = {
     retryable: false,
     close: null,
     message:
-      'the webhook host is not allowed: not on the allow-list, or it is or resolves to an address inside the site (loopback, private, link-local)',
+      'the webhook host is not allowed: outside the allow-list, or it is or resolves to an address inside the site',
   },
   E_UNAUTHORIZED: { http: 401, retryable: false, close: 4401, message: 'missing or invalid credentials' },
   E_TOKEN_EXPIRED: {
