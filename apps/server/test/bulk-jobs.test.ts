@@ -122,6 +122,8 @@ describe('bulk jobs', () => {
       REDIS_PREFIX: prefix,
       MODELS_FILE: repo,
       BULK_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      // Edges check it at submission, workers when they connect: the receiver is on loopback.
+      BULK_WEBHOOK_HOSTS: '127.0.0.1',
       BULK_LOCK_MS: '2000',
       BULK_MAX_IMAGES: '300',
       BULK_MAX_UPLOAD_BYTES: String(8 * 1024 * 1024),
@@ -130,7 +132,6 @@ describe('bulk jobs', () => {
       ...common,
       AUTH_DISABLED: '',
       JWT_SECRET: TEST_JWT_SECRET,
-      BULK_WEBHOOK_HOSTS: '127.0.0.1',
     });
     auth = { authorization: `Bearer ${await signTestToken({ sub: 'archive' })}` };
   });
@@ -274,7 +275,7 @@ describe('bulk jobs', () => {
     });
     expect(await uploadEarly([small], `?webhook=${encodeURIComponent('http://169.254.169.254/latest')}`)).toEqual({
       status: 403,
-      code: 'E_FORBIDDEN',
+      code: 'E_WEBHOOK_FORBIDDEN',
     });
     expect(await uploadEarly([small], '?model=nope')).toEqual({ status: 404, code: 'E_UNKNOWN_MODEL' });
     const notImage = await postEarly('/v1/jobs', { ...auth, 'content-type': 'text/plain' }, Buffer.from('hello'));

@@ -1,10 +1,11 @@
-import { DelayedError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { BulkConfig } from '@vision/config';
 import type { BulkJobs } from './bulk-jobs';
 import { jobQueueName, WEBHOOK_QUEUE } from './bulk-keys';
 import type { BulkSource } from './bulk-source';
 import { postSignedWebhook } from '@vision/webhooks';
+import type { VisionError } from '@vision/wire';
 
 /**
  * The worker side of bulk jobs: one BullMQ worker per served model's queue feeding that model's
@@ -39,7 +40,17 @@ export class BulkRunner {
       WEBHOOK_QUEUE,
       async (job: Job<{ url: string; body: string }>) => {
         if (!secret) throw new Error('BULK_WEBHOOK_SECRET is not set on this worker');
-        await postSignedWebhook(job.data.url, job.data.body, secret);
+        try {
+          await postSignedWebhook(job.data.url, job.data.body, secret, {
+            hosts: this.cfg.webhookHosts,
+            setting: 'BULK_WEBHOOK_HOSTS',
+          });
+        } catch (err) {
+          // A refused target stays refused: no further attempts.
+          if ((err as VisionError).code === 'E_WEBHOOK_FORBIDDEN')
+            throw Object.assign(new UnrecoverableError((err as Error).message), { code: 'E_WEBHOOK_FORBIDDEN' });
+          throw err;
+        }
       },
       this.options(4),
     );

@@ -18,7 +18,7 @@ const MiB = 1024 * 1024;
 export const CORE_SETTINGS = {
   port: setting('PORT', int(0, 65535).default(8080)),
   host: setting('HOST', z.string().min(1).default('0.0.0.0')),
-  // One URL, or (edges only) several: the shards cameras are spread over (docs/scaling.md).
+  // One URL, or (edges and the events service) several: the shards cameras are spread over (docs/scaling.md).
   redisUrls: setting('REDIS_URL', list.pipe(z.array(z.url({ protocol: /^rediss?$/ })).min(1)).optional()),
   redisPrefix: setting(
     'REDIS_PREFIX',

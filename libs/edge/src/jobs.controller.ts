@@ -1,11 +1,14 @@
 import { Controller, Delete, Get, Inject, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { checkWebhookUrl } from '@vision/webhooks';
+import { checkWebhookUrl, screenWebhookHost } from '@vision/webhooks';
 import { VisionError } from '@vision/wire';
 import { admittedRequest, queryParam } from './admitted-request';
 import { readUpload } from './bulk-upload';
 import { EDGE_CONTEXT, type EdgeContext } from './edge-context';
 import { EdgeService } from './edge.service';
+
+/** The setting a refused webhook host is named against. */
+const WEBHOOK_HOSTS = 'BULK_WEBHOOK_HOSTS';
 
 /** Results per page of `GET /v1/jobs/:id`. */
 const MAX_PAGE = 1000;
@@ -33,7 +36,8 @@ export class JobsController {
       const hook = queryParam(req, 'webhook');
       if (hook && !cfg.webhookSecret)
         throw new VisionError('E_BAD_REQUEST', 'webhooks need BULK_WEBHOOK_SECRET on this site');
-      const webhook = hook ? checkWebhookUrl(hook, cfg.webhookHosts) : undefined;
+      const webhook = hook ? checkWebhookUrl(hook, { hosts: cfg.webhookHosts, setting: WEBHOOK_HOSTS }) : undefined;
+      if (webhook) await screenWebhookHost(webhook, { hosts: cfg.webhookHosts, setting: WEBHOOK_HOSTS });
       // Without a declared length (chunked), the upload limit is reserved and trimmed once read.
       const declared = Number(req.headers['content-length'] ?? cfg.maxUploadBytes);
       if (!(declared <= cfg.maxUploadBytes)) throw new VisionError('E_UPLOAD_TOO_LARGE');

@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
-import { resultsShard } from '@vision/results-stream';
 import { ApiError, READ_SCOPE, WRITE_SCOPE, type EventsAuth } from './events-auth';
 import type { EventsKeys } from './events-keys';
 import type { RulesStore } from './rules-store';
@@ -18,7 +17,8 @@ export interface ApiDeps {
   keys: EventsKeys;
   store: RulesStore;
   auth: EventsAuth;
-  shards: number;
+  /** The shards a camera's events may be on (one per Redis). */
+  shardsOf(camera: string): number[];
   log: Logger;
 }
 
@@ -80,11 +80,16 @@ async function handle(d: ApiDeps, req: IncomingMessage, res: ServerResponse): Pr
       if (!d.auth.cameraAllowed(p, cam))
         throw new ApiError(403, 'E_FORBIDDEN', `the token does not cover camera ${cam}`);
       const limit = Math.min(MAX_RECENT, Math.max(1, Number(url.searchParams.get('limit') ?? 50) || 50));
-      const rows = await d.redis.xrevrange(d.keys.events(resultsShard(cam, d.shards)), '+', '-', 'COUNT', limit * 10);
-      const events = rows
+      const perShard = await Promise.all(
+        d.shardsOf(cam).map((s) => d.redis.xrevrange(d.keys.events(s), '+', '-', 'COUNT', limit * 10)),
+      );
+      // Newest first; a camera moved between Redis shards has events on both.
+      const events = perShard
+        .flat()
         .filter(([, f]) => f[f.indexOf('camera') + 1] === cam)
-        .slice(0, limit)
-        .map(([, f]) => JSON.parse(f[f.indexOf('event') + 1]) as unknown);
+        .map(([, f]) => JSON.parse(f[f.indexOf('event') + 1]) as { ts: number })
+        .sort((a, b) => b.ts - a.ts)
+        .slice(0, limit);
       return json(200, { camera: cam, events });
     }
     case 'GET cameras/:/rules':

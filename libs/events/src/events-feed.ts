@@ -27,6 +27,8 @@ export interface FeedDeps {
   auth: EventsAuth;
   metrics: EventsMetrics;
   log: Logger;
+  /** Every shard's events stream is followed (`ResultsSources.shards`). */
+  shards: number;
   /** Connections of the feed's own (a blocking reader and a subscriber), made when the first client comes. */
   newRedis(name: string): Redis;
   /** Current counts per rule of a camera. */
@@ -157,7 +159,7 @@ export class EventsFeed {
     let failed = false;
     try {
       await reader.connect();
-      const keys = Array.from({ length: this.d.cfg.results.shards }, (_, s) => this.d.keys.events(s));
+      const keys = Array.from({ length: this.d.shards }, (_, s) => this.d.keys.events(s));
       const ids = await Promise.all(
         keys.map(async (k) => (await reader.xrevrange(k, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0'),
       );

@@ -1,9 +1,9 @@
-import { resultsStreamKey } from '@vision/results-stream';
-
-/** Every Redis key of the events service, under REDIS_PREFIX. Shards are the results stream's. */
+/**
+ * Every Redis key of the events service, under REDIS_PREFIX, all on the first REDIS_URL. Shards are
+ * the results streams' of every Redis (`ResultsSources`).
+ */
 export function eventsKeys(prefix: string) {
   return {
-    results: (shard: number) => resultsStreamKey(prefix, shard),
     /** The durable events stream of a shard: every event once, in capture order per camera. */
     events: (shard: number) => `${prefix}:events:stream:${shard}`,
     lease: (shard: number) => `${prefix}:events:lease:${shard}`,

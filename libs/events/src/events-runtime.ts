@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { metricsPortFor, TIMINGS, type AppConfig, type EventsConfig } from '@vision/config';
 import { serveMetrics, watchLoop } from '@vision/metrics';
-import { createRedis } from '@vision/redis';
+import { connectTolerant, createRedis } from '@vision/redis';
 import { VisionError } from '@vision/wire';
 import type { CursorOutput } from './cursor-output';
 import { eventsApi } from './events-api';
@@ -12,6 +12,7 @@ import { EventsFeed } from './events-feed';
 import { eventsKeys } from './events-keys';
 import { EventsMetrics } from './events-metrics';
 import { MqttOutput } from './mqtt-output';
+import { ResultsSources } from './results-sources';
 import { RulesStore } from './rules-store';
 import { ShardLeases } from './shard-leases';
 import { ShardProcessor } from './shard-processor';
@@ -32,6 +33,8 @@ export interface EventsRuntime {
 export async function startEventsRuntime(config: AppConfig, cfg: EventsConfig, log: Logger): Promise<EventsRuntime> {
   const url = config.redisUrl;
   if (!url) throw new VisionError('E_CONFIG', 'the events service needs REDIS_URL');
+  // Several URLs: the queue's shards, each with workers appending to its own results streams. The
+  // service's own state stays on the first; it reads the results of all.
   const auth = new EventsAuth(config.auth);
   const metrics = new EventsMetrics();
   const keys = eventsKeys(config.redisPrefix);
@@ -57,10 +60,16 @@ export async function startEventsRuntime(config: AppConfig, cfg: EventsConfig, l
   const store = new RulesStore(cmd, keys, cfg, log);
   await store.start();
   const outputs = (): CursorOutput[] => [...(mqtt ? [mqtt.output] : []), ...hooks.all().map((h) => h.output)];
+  const readers = config.redisUrls.map((u, i) => {
+    const r = createRedis(u, { name: `events-results-${i}`, blocking: true, onState });
+    connections.push(r);
+    return r;
+  });
+  const results = new ResultsSources(readers, config.redisPrefix, cfg.results.shards);
   const leases: ShardLeases = new ShardLeases(
     cmd,
     keys,
-    { shards: cfg.results.shards, leaseMs: cfg.leaseMs, instanceId: cfg.instanceId },
+    { shards: results.shards, leaseMs: cfg.leaseMs, instanceId: cfg.instanceId },
     {
       // Outputs first: a new output's cursor is recorded before the shard makes any event.
       acquired: async (shard, token, checkpoint) => {
@@ -75,11 +84,12 @@ export async function startEventsRuntime(config: AppConfig, cfg: EventsConfig, l
     },
     log,
   );
-  const reader = redis('events-results', true);
-  await reader.connect();
+  // The first must answer now, like the command connection; another shard may come up later.
+  await readers[0].connect();
+  for (const r of readers.slice(1)) await connectTolerant(r);
   const processor = new ShardProcessor({
     cmd,
-    reader,
+    results,
     keys,
     cfg,
     store,
@@ -110,10 +120,11 @@ export async function startEventsRuntime(config: AppConfig, cfg: EventsConfig, l
     auth,
     metrics,
     log,
+    shards: results.shards,
     newRedis: (name) => createRedis(url, { name, blocking: true }),
     counts: async (camera) => JSON.parse((await cmd.hget(keys.counts, camera)) ?? '{}') as unknown,
   });
-  const server = createServer(eventsApi({ redis: cmd, keys, store, auth, shards: cfg.results.shards, log }));
+  const server = createServer(eventsApi({ redis: cmd, keys, store, auth, shardsOf: (c) => results.shardsOf(c), log }));
   server.on('upgrade', (req, socket, head) => feed.upgrade(req, socket, head));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -128,7 +139,8 @@ export async function startEventsRuntime(config: AppConfig, cfg: EventsConfig, l
     {
       port,
       instance: cfg.instanceId,
-      shards: cfg.results.shards,
+      shards: results.shards,
+      redis: readers.length,
       site: cfg.site,
       mqtt: Boolean(mqtt),
       webhooks: store.webhooks().length,

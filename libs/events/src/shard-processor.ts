@@ -8,6 +8,7 @@ import type { EventsKeys } from './events-keys';
 import type { EventsMetrics } from './events-metrics';
 import { eventsScripts } from './events-scripts';
 import { compareStreamIds } from './reorder-buffer';
+import type { ResultsSources } from './results-sources';
 import type { RulesStore } from './rules-store';
 import type { SiteEvent } from './site-event';
 
@@ -35,8 +36,8 @@ interface ShardState {
 
 export interface ProcessorDeps {
   cmd: Redis;
-  /** A connection of its own: XREAD blocks it. */
-  reader: Redis;
+  /** The results streams, on every Redis (XREAD blocks their connections). */
+  results: ResultsSources;
   keys: EventsKeys;
   cfg: EventsConfig;
   store: RulesStore;
@@ -54,7 +55,7 @@ export function streamIdBefore(id: string): string {
 }
 
 /**
- * Reads the results shards this instance owns (one XREAD for all), feeds each camera's pipeline,
+ * Reads the results shards this instance owns (one XREAD per Redis), feeds each camera's pipeline,
  * and commits per shard: read position, changed camera states, new events and counts in one
  * fenced Lua call. Reading resumes before the oldest frame still held in a reorder buffer, so a new
  * owner re-reads exactly what was not yet processed; what was, its reorder buffer drops.
@@ -134,27 +135,14 @@ export class ShardProcessor {
         await sleep(BLOCK_MS);
         continue;
       }
-      const ids = [...this.shards.keys()];
-      const byKey = new Map(ids.map((s) => [this.d.keys.results(s), s]));
-      let res: [string, [string, string[]][]][] | null;
-      try {
-        res = (await this.d.reader.xread(
-          'COUNT',
-          READ_COUNT,
-          'BLOCK',
-          BLOCK_MS,
-          'STREAMS',
-          ...byKey.keys(),
-          ...ids.map((s) => this.shards.get(s)!.readPos),
-        )) as typeof res;
-      } catch (err) {
-        this.warn('E_REDIS_READ', { err: (err as Error).message }, 'results stream unreadable; retrying');
-        await sleep(500);
-        continue;
-      }
+      const from = new Map([...this.shards].map(([shard, st]) => [shard, st.readPos]));
+      const { read, failed } = await this.d.results.read(from, READ_COUNT, BLOCK_MS);
+      for (const f of failed)
+        this.warn('E_REDIS_READ', { shards: f.shards, err: f.err.message }, 'results stream unreadable; retrying');
+      // Every Redis unreachable: pause. One of several: the others' blocking reads pace the loop.
+      if (failed.reduce((n, f) => n + f.shards.length, 0) === from.size) await sleep(500);
       const now = Date.now();
-      for (const [key, entries] of res ?? []) {
-        const shard = byKey.get(key)!;
+      for (const { shard, entries } of read) {
         const st = this.shards.get(shard);
         if (!st) continue; // lost while reading
         for (const [id, fields] of entries) {

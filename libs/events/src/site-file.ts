@@ -90,13 +90,9 @@ export function parseSiteFile(text: string, path: string, o: SiteFileOptions): S
     if (s.webhooks.findIndex((x) => x.id === w.id) !== i)
       throw new RuleError('E_BAD_RULE', `webhooks[${i}].id`, `webhook id ${w.id} is used twice`);
     try {
-      return { ...w, url: checkWebhookUrl(w.url, o.webhookHosts) };
+      return { ...w, url: checkWebhookUrl(w.url, { hosts: o.webhookHosts, setting: 'EVENTS_WEBHOOK_HOSTS' }) };
     } catch (err) {
-      throw new RuleError(
-        'E_BAD_RULE',
-        `webhooks[${i}].url`,
-        (err as Error).message.replace('BULK_WEBHOOK_HOSTS', 'EVENTS_WEBHOOK_HOSTS'),
-      );
+      throw new RuleError('E_BAD_RULE', `webhooks[${i}].url`, (err as Error).message);
     }
   });
   return { cameras, models, webhooks };

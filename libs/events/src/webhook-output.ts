@@ -1,7 +1,8 @@
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import type { EventsConfig } from '@vision/config';
-import { postSignedWebhook, WEBHOOK_RETRY } from '@vision/webhooks';
+import { postSignedWebhook, WEBHOOK_RETRY, type WebhookTargetPolicy } from '@vision/webhooks';
+import type { VisionError } from '@vision/wire';
 import { CursorOutput, type CursorOutputDeps, type StoredEvent } from './cursor-output';
 import type { EventsMetrics } from './events-metrics';
 import type { SiteEvent } from './site-event';
@@ -27,6 +28,7 @@ export class WebhookOutput {
 
   constructor(
     readonly spec: WebhookSpec,
+    private readonly target: WebhookTargetPolicy,
     private readonly site: string,
     private readonly secret: string,
     batch: number,
@@ -50,16 +52,17 @@ export class WebhookOutput {
     const body = JSON.stringify({ site: this.site, events });
     for (let attempt = 1; ; attempt++) {
       try {
-        await postSignedWebhook(this.spec.url, body, this.secret);
+        await postSignedWebhook(this.spec.url, body, this.secret, this.target);
         this.metrics.deliveries.inc({ output: 'webhook', outcome: 'delivered' }, events.length);
         return;
       } catch (err) {
         if (this.abort.signal.aborted) throw err;
-        if (attempt >= WEBHOOK_RETRY.attempts) {
+        // A refused target stays refused: no further attempts.
+        if (attempt >= WEBHOOK_RETRY.attempts || (err as VisionError).code === 'E_WEBHOOK_FORBIDDEN') {
           this.metrics.deliveries.inc({ output: 'webhook', outcome: 'dropped' }, events.length);
           this.log.error(
             { webhook: this.spec.id, events: events.length, err: (err as Error).message },
-            'webhook failed every attempt; batch dropped',
+            'webhook refused, or failed every attempt; batch dropped',
           );
           return;
         }
@@ -98,6 +101,7 @@ export class WebhookOutputs {
       if (this.outputs.has(spec.id) || !this.cfg.webhooks.secret) continue;
       const out = new WebhookOutput(
         spec,
+        { hosts: this.cfg.webhooks.hosts, setting: 'EVENTS_WEBHOOK_HOSTS' },
         this.cfg.site,
         this.cfg.webhooks.secret,
         this.cfg.webhooks.batch,

@@ -1,6 +1,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import ipaddr from 'ipaddr.js';
 import { VisionError } from '@vision/wire';
+import { admitWebhookAddresses, webhookLookup, type WebhookTargetPolicy } from './webhook-target';
 
 /** Header carrying `t=<unix s>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, like Stripe's: the timestamp stops replays. */
 const SIGNATURE_HEADER = 'x-vision-signature';
@@ -27,12 +30,12 @@ export function verifyWebhook(
 }
 
 /**
- * A webhook URL a job may name: http(s) only, and, when `hosts` is set, a host it allows (exact, or
- * `*.example.com`). Without `hosts`, addresses inside the site (loopback, private, link-local such
- * as a cloud metadata service) are refused: a webhook is a request the workers make for a client.
- * Checked when the job is submitted, so a bad URL is an error, not a silent failure.
+ * A webhook URL a job or site file may name: http(s) only; with `policy.hosts`, a host it lists
+ * (exact, or `*.example.com`); without, no `localhost` name and no literal address inside the site.
+ * Names are checked at delivery, where they resolve (`webhookLookup`). Checked when the URL is
+ * given, so a bad one is an error the client hears, not a silent failure.
  */
-export function checkWebhookUrl(raw: string, hosts: readonly string[]): string {
+export function checkWebhookUrl(raw: string, policy: Pick<WebhookTargetPolicy, 'hosts' | 'setting'>): string {
   let url: URL;
   try {
     url = new URL(raw);
@@ -42,19 +45,13 @@ export function checkWebhookUrl(raw: string, hosts: readonly string[]): string {
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
     throw new VisionError('E_BAD_REQUEST', 'webhook must be http(s)');
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  if (hosts.length) {
-    if (!hosts.some((h) => (h.startsWith('*.') ? host.endsWith(h.slice(1)) : host === h)))
-      throw new VisionError('E_FORBIDDEN', `webhook host ${host} not in BULK_WEBHOOK_HOSTS`);
-  } else if (
-    host === 'localhost' ||
-    host.endsWith('.localhost') ||
-    (ipaddr.isValid(host) && ipaddr.process(host).range() !== 'unicast')
-  ) {
+  const name = host.replace(/\.$/, '');
+  if (!policy.hosts.length && (name === 'localhost' || name.endsWith('.localhost')))
     throw new VisionError(
-      'E_FORBIDDEN',
-      `webhook host ${host} is inside the site; list it in BULK_WEBHOOK_HOSTS to allow it`,
+      'E_WEBHOOK_FORBIDDEN',
+      `webhook host ${host} is inside the site; list it in ${policy.setting} to allow it`,
     );
-  }
+  if (ipaddr.isValid(host) || policy.hosts.length) admitWebhookAddresses(host, [host], policy);
   return url.toString();
 }
 
@@ -68,16 +65,49 @@ const WEBHOOK_TIMEOUT_MS = 5000;
 export const WEBHOOK_RETRY = { attempts: 6, backoff: { type: 'exponential' as const, delay: 1000 } };
 
 /**
- * POSTs `body` signed with `secret` to `url` (no redirects: a redirect could lead inside the site).
- * Throws unless the receiver answered 2xx within `WEBHOOK_TIMEOUT_MS`.
+ * POSTs `body` signed with `secret` to `url` through an agent whose `lookup` admits the addresses
+ * it connects to (`webhookLookup`); a literal address, which sockets do not look up, and the
+ * allow-list are checked here first. No redirects (one could lead inside the site). Throws
+ * `E_WEBHOOK_FORBIDDEN` for a refused target, else unless the receiver answered 2xx within
+ * `WEBHOOK_TIMEOUT_MS`.
  */
-export async function postSignedWebhook(url: string, body: string, secret: string): Promise<void> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signWebhook(secret, body) },
-    body,
-    redirect: 'manual',
-    signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
-  });
-  if (!res.ok) throw new Error(`webhook answered ${res.status}`);
+export async function postSignedWebhook(
+  url: string,
+  body: string,
+  secret: string,
+  policy: WebhookTargetPolicy,
+): Promise<void> {
+  const target = new URL(url);
+  const host = target.hostname.replace(/^\[|\]$/g, '');
+  if (ipaddr.isValid(host) || policy.hosts.length) admitWebhookAddresses(host, [host], policy);
+  const https = target.protocol === 'https:';
+  const agent = new (https ? HttpsAgent : HttpAgent)({ keepAlive: false, lookup: webhookLookup(policy) });
+  const send = https ? httpsRequest : httpRequest;
+  try {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = send(
+        target,
+        {
+          method: 'POST',
+          agent,
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            [SIGNATURE_HEADER]: signWebhook(secret, body),
+          },
+          signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+    if (status < 200 || status > 299) throw new Error(`webhook answered ${status}`);
+  } finally {
+    agent.destroy();
+  }
 }

@@ -13,7 +13,9 @@ describe('webhooks', () => {
   });
 
   it('takes public http(s) hosts, and refuses in-site addresses unless listed', () => {
-    expect(checkWebhookUrl('https://ops.example.com/hook', [])).toBe('https://ops.example.com/hook');
+    const open = { hosts: [], setting: 'BULK_WEBHOOK_HOSTS' };
+    const only = (...hosts: string[]) => ({ hosts, setting: 'BULK_WEBHOOK_HOSTS' });
+    expect(checkWebhookUrl('https://ops.example.com/hook', open)).toBe('https://ops.example.com/hook');
     for (const bad of [
       'http://127.0.0.1/x',
       'http://169.254.169.254/latest/meta-data',
@@ -21,13 +23,18 @@ describe('webhooks', () => {
       'http://[::1]/',
       'http://localhost:8080/',
       'http://192.168.1.5/',
+      'http://localhost.:8080/',
+      'http://[::ffff:127.0.0.1]/',
+      'http://2130706433/',
     ]) {
-      expect(() => checkWebhookUrl(bad, []), bad).toThrow(/inside the site/);
+      expect(() => checkWebhookUrl(bad, open), bad).toThrow(/inside the site/);
     }
-    expect(() => checkWebhookUrl('ftp://example.com/', [])).toThrow(/http/);
-    expect(() => checkWebhookUrl('not a url', [])).toThrow(/not a URL/);
-    expect(checkWebhookUrl('http://127.0.0.1:9000/h', ['127.0.0.1'])).toBe('http://127.0.0.1:9000/h');
-    expect(checkWebhookUrl('https://a.hooks.example.com/', ['*.example.com'])).toBe('https://a.hooks.example.com/');
-    expect(() => checkWebhookUrl('https://example.org/', ['*.example.com'])).toThrow(/BULK_WEBHOOK_HOSTS/);
+    expect(() => checkWebhookUrl('ftp://example.com/', open)).toThrow(/http/);
+    expect(() => checkWebhookUrl('not a url', open)).toThrow(/not a URL/);
+    expect(checkWebhookUrl('http://127.0.0.1:9000/h', only('127.0.0.1'))).toBe('http://127.0.0.1:9000/h');
+    expect(checkWebhookUrl('https://a.hooks.example.com/', only('*.example.com'))).toBe('https://a.hooks.example.com/');
+    expect(() => checkWebhookUrl('https://example.org/', only('*.example.com'))).toThrow(
+      /example.org is not in BULK_WEBHOOK_HOSTS/,
+    );
   });
 });

@@ -87,6 +87,13 @@ export const ERROR_CODES = {
     close: null,
     message: 'not allowed for these credentials or this origin',
   },
+  E_WEBHOOK_FORBIDDEN: {
+    http: 403,
+    retryable: false,
+    close: null,
+    message:
+      'the webhook host is not allowed: outside the allow-list, or it is or resolves to an address inside the site',
+  },
   E_UNAUTHORIZED: { http: 401, retryable: false, close: 4401, message: 'missing or invalid credentials' },
   E_TOKEN_EXPIRED: {
     http: 401,

@@ -1,0 +1,111 @@
+import { lookup } from 'node:dns/promises';
+import { createServer, type Server } from 'node:http';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ERROR_CODES } from '@vision/wire';
+import {
+  cleanupPrefix,
+  drawScene,
+  modelsDir,
+  startService,
+  startTestRedis,
+  uniquePrefix,
+  type ServiceProcess,
+  type TestRedis,
+} from '@vision/testing';
+
+const WEBHOOK_SECRET = 'webhook-secret-0123456789abcdef0123456789';
+
+/**
+ * Webhook targets are checked where they resolve: a host name that resolves inside the site is
+ * refused at submission, and a worker refuses at connect time whatever the edge let through.
+ * Every request here stays on this machine (the receiver listens on loopback).
+ */
+describe('bulk job webhooks by host name', () => {
+  let redis: TestRedis;
+  let open: ServiceProcess;
+  let listed: ServiceProcess;
+  let receiver: Server;
+  let port: number;
+  let requests = 0;
+  const prefix = uniquePrefix('hookhosts');
+  const common = () => ({
+    REDIS_URL: redis.url,
+    REDIS_PREFIX: prefix,
+    MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'),
+    BULK_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    BULK_LOCK_MS: '2000',
+  });
+  const submit = async (edge: ServiceProcess, webhook: string) => {
+    const form = new FormData();
+    const image = await drawScene({ width: 64, height: 64, format: 'jpeg', rects: [] });
+    form.append('image', new Blob([new Uint8Array(image)], { type: 'image/jpeg' }), 'a.jpg');
+    const r = await fetch(`http://127.0.0.1:${edge.port}/v1/jobs?webhook=${encodeURIComponent(webhook)}`, {
+      method: 'POST',
+      body: form,
+    });
+    return { status: r.status, body: (await r.json()) as { id?: string; error?: { code: string; message: string } } };
+  };
+  const state = async (edge: ServiceProcess, id: string) =>
+    ((await (await fetch(`http://127.0.0.1:${edge.port}/v1/jobs/${id}`)).json()) as { state: string }).state;
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    receiver = createServer((req, res) => {
+      requests++;
+      req.resume().on('end', () => res.writeHead(204).end());
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    port = (receiver.address() as { port: number }).port;
+    open = await startService('edge', common());
+    // An edge whose list names `localhost`: what it lets through, a worker without the list refuses.
+    listed = await startService('edge', { ...common(), BULK_WEBHOOK_HOSTS: 'localhost' });
+  });
+
+  afterAll(async () => {
+    await Promise.all([open?.kill('SIGKILL'), listed?.kill('SIGKILL')]);
+    receiver?.close();
+    await cleanupPrefix(redis.url, prefix);
+    await redis.stop();
+  });
+
+  it("refuses this host's own name at submission, naming the webhook host as the reason", async () => {
+    const name = hostname();
+    // The measured case: the machine's name resolves to loopback (a container's, to its private address).
+    const answers = await lookup(name, { all: true });
+    expect(answers.length).toBeGreaterThan(0);
+    const r = await submit(open, `http://${name}:${port}/hook`);
+    expect(r).toEqual({
+      status: 403,
+      body: { error: { code: 'E_WEBHOOK_FORBIDDEN', message: ERROR_CODES.E_WEBHOOK_FORBIDDEN.message } },
+    });
+    expect(r.body.error!.message).toMatch(/^the webhook host is not allowed/);
+    expect(requests).toBe(0);
+  });
+
+  it('a worker checks the address it connects to: refused without BULK_WEBHOOK_HOSTS, delivered with it', async () => {
+    const strict = await startService('worker', { ...common(), INTRA_OP_THREADS: '1' });
+    try {
+      const r = await submit(listed, `http://localhost:${port}/hook`);
+      expect(r.status).toBe(202);
+      await expect.poll(() => state(listed, r.body.id!), { timeout: 20_000 }).toBe('completed');
+      await strict.waitForLog((l) => JSON.stringify(l).includes('webhook host localhost resolves to 127.0.0.1'));
+      expect(requests).toBe(0);
+    } finally {
+      await strict.kill('SIGKILL');
+    }
+    const allowing = await startService('worker', {
+      ...common(),
+      INTRA_OP_THREADS: '1',
+      BULK_WEBHOOK_HOSTS: 'localhost',
+    });
+    try {
+      const r = await submit(listed, `http://localhost:${port}/hook`);
+      expect(r.status).toBe(202);
+      await expect.poll(() => requests, { timeout: 20_000 }).toBe(1);
+    } finally {
+      await allowing.kill('SIGKILL');
+    }
+  });
+});
