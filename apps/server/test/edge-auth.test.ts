@@ -200,6 +200,49 @@ describe.concurrent('edge authentication in production settings', () => {
   );
 
   it(
+    'the SDK asks a token provider with no newer token again after a pause, not in a loop the edge would close',
+    { timeout: 30_000 },
+    async ({ expect }) => {
+      // A provider that keeps handing out the same token (a token file not yet rotated): every
+      // refresh is accepted with the same expiry, already inside the refresh window.
+      const { token } = await mintToken(
+        { subject: 'same-token', ttlS: 14 },
+        { privateKey: keys.ES256!, alg: 'ES256', kid: 'ES256' },
+      );
+      let refreshes = 0;
+      const client = new VisionClient({
+        url: jwksEdge,
+        token: async () => token,
+        refreshBeforeMs: 11_000,
+        webSocket: (url, protocols, headers) => {
+          const ws = new WebSocket(url, protocols, { headers });
+          const send = ws.send.bind(ws);
+          ws.send = ((data: string) => {
+            if (typeof data === 'string' && data.includes('"auth"')) refreshes++;
+            send(data);
+          }) as typeof ws.send;
+          return ws as never;
+        },
+      });
+      const drops: string[] = [];
+      client.on('state', (s) => s.state === 'reconnecting' && drops.push(s.state));
+      const image = await square();
+      let results = 0;
+      const until = Date.now() + 9000;
+      while (Date.now() < until) {
+        if ((await client.send(image, { streamId: 's' })).status === 'result') results++;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      client.close();
+      // Inside the window for about 6 s: the first try at once, then one every 5 s.
+      expect(refreshes).toBeGreaterThanOrEqual(1);
+      expect(refreshes).toBeLessThanOrEqual(3);
+      expect(drops).toEqual([]);
+      expect(results).toBeGreaterThan(15);
+    },
+  );
+
+  it(
     'the SDK refreshes its token on the open socket before it expires, and keeps getting boxes',
     { timeout: 30_000 },
     async ({ expect }) => {
