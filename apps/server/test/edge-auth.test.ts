@@ -1,13 +1,13 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, importSPKI } from 'jose';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import WebSocket from 'ws';
-import { mintToken } from '@vision/auth';
+import { mintToken, RedisRevocations } from '@vision/auth';
 import { VisionClient } from '@vision/client';
-import { PROTOCOL_V1 } from '@vision/wire';
+import { encodeFrame, PROTOCOL_V1 } from '@vision/wire';
 import {
   cleanupPrefix,
   COLORS,
@@ -15,7 +15,10 @@ import {
   modelsDir,
   startService,
   startTestRedis,
+  repoRoot,
+  signTestToken,
   TEST_JWT_SECRET,
+  TestClient,
   tryUpgrade,
   uniquePrefix,
   type ServiceProcess,
@@ -38,7 +41,8 @@ async function keyPair(alg: 'RS256' | 'ES256'): Promise<{ pem: string; jwks: Rec
 /**
  * Authentication as a site runs it, against real edge processes: an edge never starts open by
  * accident; JWKS keys (RS256 and ES256) are accepted and nothing else is; connection slots held by
- * an edge that crashed come back; the SDK refreshes its token on a live socket.
+ * an edge that crashed come back; the SDK refreshes its token on a live socket; a refused refresh
+ * changes nothing, and the socket lives as long as its old token.
  */
 describe.concurrent('edge authentication in production settings', () => {
   let redis: TestRedis;
@@ -132,6 +136,109 @@ describe.concurrent('edge authentication in production settings', () => {
         )
         .toBe(true);
       console.log('slots back after', Date.now() - t0, 'ms');
+    },
+  );
+
+  it(
+    'answers a refused auth refresh with its error and keeps the socket on its old token until that expires (4401)',
+    { timeout: 30_000 },
+    async ({ expect }) => {
+      // No clock-skew allowance: the old token's expiry is exactly when the socket must close.
+      const edge = await startService('edge', {
+        ...common,
+        AUTH_DISABLED: '',
+        JWT_SECRET: TEST_JWT_SECRET,
+        JWT_CLOCK_SKEW_S: '0',
+      });
+      procs.push(edge);
+      const hs = { secret: TEST_JWT_SECRET };
+      const mint = (claims: Partial<Parameters<typeof mintToken>[0]>) =>
+        mintToken({ subject: 'refused', ttlS: 600, ...claims }, hs);
+      const revoked = await mint({});
+      const revocations = new RedisRevocations({ url: redis.url, prefix });
+      await revocations.revoke(revoked.tokenId, revoked.expiresAt);
+      await revocations.close();
+      const now = Math.floor(Date.now() / 1000);
+      const refusals: [string, string][] = [
+        ['not a JWT', 'E_UNAUTHORIZED'],
+        [
+          (await mintToken({ subject: 'refused', ttlS: 600 }, { secret: 'another-secret-0123456789abcdefghijklmn' }))
+            .token,
+          'E_UNAUTHORIZED',
+        ],
+        [await signTestToken({ sub: 'refused', exp: now - 5 }), 'E_TOKEN_EXPIRED'],
+        [revoked.token, 'E_TOKEN_REVOKED'],
+        [(await mint({ subject: 'intruder' })).token, 'E_FORBIDDEN'],
+        [(await mint({ scopes: ['gateway'] })).token, 'E_FORBIDDEN'],
+      ];
+      const first = await mint({ ttlS: 8 });
+      const c = new TestClient(`ws://127.0.0.1:${edge.port}/ws/detect`, PROTOCOL_V1, {
+        headers: { authorization: `Bearer ${first.token}` },
+      });
+      const [hello] = (await c.waitFor(1)) as { tokenExpiresAt: number }[];
+      expect(hello.tokenExpiresAt).toBe(first.expiresAt);
+      const image = await square();
+      for (const [i, [token, code]] of refusals.entries()) {
+        c.send(JSON.stringify({ type: 'auth', token }));
+        await expect.poll(() => c.ofType('error').length).toBe(i + 1);
+        expect(c.ofType('error')[i], code).toMatchObject({ error: { code } });
+        // Still open, still answering frames on the old token.
+        c.send(encodeFrame({ frameId: i + 1 }, image));
+        await expect.poll(() => c.ofType('result').length).toBe(i + 1);
+      }
+      expect(c.ofType('auth')).toEqual([]);
+      const closedWith = await c.closed;
+      expect(closedWith).toBe(4401);
+      expect(c.ofType('error').at(-1)).toMatchObject({ error: { code: 'E_TOKEN_EXPIRED' } });
+      expect(Date.now()).toBeGreaterThanOrEqual(first.expiresAt - 50);
+
+      // docs/protocol.md names every error a refresh was answered with here.
+      const protocol = readFileSync(join(repoRoot(), 'docs', 'protocol.md'), 'utf8');
+      const authRow = protocol.split('\n').find((l) => l.startsWith('| `{"type":"auth"'))!;
+      for (const [, code] of refusals) expect(authRow, code).toContain(`\`${code}\``);
+    },
+  );
+
+  it(
+    'the SDK asks a token provider with no newer token again after a pause, not in a loop the edge would close',
+    { timeout: 30_000 },
+    async ({ expect }) => {
+      // A provider that keeps handing out the same token (a token file not yet rotated): every
+      // refresh is accepted with the same expiry, already inside the refresh window.
+      const { token } = await mintToken(
+        { subject: 'same-token', ttlS: 14 },
+        { privateKey: keys.ES256!, alg: 'ES256', kid: 'ES256' },
+      );
+      let refreshes = 0;
+      const client = new VisionClient({
+        url: jwksEdge,
+        token: async () => token,
+        refreshBeforeMs: 11_000,
+        webSocket: (url, protocols, headers) => {
+          const ws = new WebSocket(url, protocols, { headers });
+          const send = ws.send.bind(ws);
+          ws.send = ((data: string) => {
+            if (typeof data === 'string' && data.includes('"auth"')) refreshes++;
+            send(data);
+          }) as typeof ws.send;
+          return ws as never;
+        },
+      });
+      const drops: string[] = [];
+      client.on('state', (s) => s.state === 'reconnecting' && drops.push(s.state));
+      const image = await square();
+      let results = 0;
+      const until = Date.now() + 9000;
+      while (Date.now() < until) {
+        if ((await client.send(image, { streamId: 's' })).status === 'result') results++;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      client.close();
+      // Inside the window for about 6 s: the first try at once, then one every 5 s.
+      expect(refreshes).toBeGreaterThanOrEqual(1);
+      expect(refreshes).toBeLessThanOrEqual(3);
+      expect(drops).toEqual([]);
+      expect(results).toBeGreaterThan(15);
     },
   );
 

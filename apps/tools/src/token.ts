@@ -36,7 +36,7 @@ async function main(): Promise<void> {
     .option('--models <list>', 'model ids it may choose, comma-separated (default: any)', list)
     .option(
       '--scope <list>',
-      'operator scopes, comma-separated: cameras:read, cameras:write, events:read, events:write',
+      'scopes, comma-separated: cameras:read, cameras:write, events:read, events:write, gateway',
       list,
     )
     .option('--ttl <duration>', 'lifetime: seconds, or 90m, 12h, 30d', duration, duration('1d'))

@@ -103,6 +103,27 @@ export function streamAllowed(p: Principal, streamId: string | undefined): boole
   return p.streams.some((s) => (s.endsWith('*') ? streamId.startsWith(s.slice(0, -1)) : s === streamId));
 }
 
+/**
+ * The scope of a camera gateway's tokens. An edge counts such a connection against its subject
+ * (`MAX_CONNECTIONS_PER_SUBJECT`), not its address, and gives each camera (stream id) its own frame
+ * rate and share of the backlog: one gateway is many cameras, not one abusive address
+ * (docs/security.md). Only the site's key can grant it; a token without it is limited per address.
+ */
+export const GATEWAY_SCOPE = 'gateway';
+
+/** Whether `p` connects cameras on behalf of a camera gateway (its token has the gateway scope). */
+export function isGatewayPrincipal(p: Principal): boolean {
+  return p.scopes?.includes(GATEWAY_SCOPE) ?? false;
+}
+
+/**
+ * Whose frame rate and share of the backlog a frame counts against: its subject's, or for a camera
+ * gateway its camera's (subject and stream id), as if each camera had a token of its own.
+ */
+export function frameTenant(p: Principal, streamId: string | undefined): string {
+  return streamId !== undefined && isGatewayPrincipal(p) ? `${p.subject}#${streamId}` : p.subject;
+}
+
 /** Whether `p` holds `scope`. Without authentication (no verifier) every caller does. */
 export function hasScope(p: Principal, scope: string, authEnabled: boolean): boolean {
   return !authEnabled || (p.scopes?.includes(scope) ?? false);

@@ -21,6 +21,9 @@ import {
 import { Pacer } from './pacer';
 import { StreamCounter, type StreamStats } from './stream-stats';
 
+/** The pause before asking the token provider again when its last token was no newer. */
+const REFRESH_RETRY_MS = 5000;
+
 interface Outgoing {
   frameId: number;
   streamId: string;
@@ -36,6 +39,8 @@ interface Conn {
   ready: boolean;
   open: Map<number, Outgoing>;
   lastHeard: number;
+  /** When the connection's token expires, as the edge last said (hello or refresh). */
+  tokenExpiresAt?: number;
 }
 
 type Listener<T> = (v: T) => void;
@@ -288,6 +293,11 @@ export class VisionClient {
 
   private scheduleRefresh(conn: Conn, expiresAt: number | undefined): void {
     if (expiresAt === undefined || typeof this.o.token !== 'function') return;
+    // A refresh that did not extend the token (the provider had no newer one yet) is tried again
+    // after a pause: at once, it would repeat until the edge closed the connection for the flood.
+    const due = expiresAt - this.o.refreshBeforeMs - this.now();
+    const extended = expiresAt > (conn.tokenExpiresAt ?? 0);
+    conn.tokenExpiresAt = expiresAt;
     const provider = this.o.token;
     const t = setTimeout(
       async () => {
@@ -295,7 +305,7 @@ export class VisionClient {
         if (conn !== this.conn || !conn.ready) return;
         conn.ws.send(JSON.stringify({ type: 'auth', token: await provider() }));
       },
-      Math.max(0, expiresAt - this.o.refreshBeforeMs - this.now()),
+      extended ? Math.max(0, due) : Math.max(due, REFRESH_RETRY_MS),
     );
     this.timers.add(t);
   }

@@ -1,5 +1,5 @@
 import type WebSocket from 'ws';
-import { streamAllowed, type Principal } from '@vision/auth';
+import { frameTenant, streamAllowed, type Principal } from '@vision/auth';
 import { frameCost, TokenBucket } from '@vision/transport';
 import {
   ERROR_CODES,
@@ -133,7 +133,7 @@ export class ClientSession {
     const frame: EdgeFrame = {
       connId: this.connId,
       frameId,
-      tenant: this.principal.subject,
+      tenant: frameTenant(this.principal, header?.streamId),
       model: (header?.streamId !== undefined && this.streamModels.get(header.streamId)) || this.model,
       ...(header?.streamId !== undefined ? { streamId: header.streamId } : {}),
       ...(header?.captureTs !== undefined ? { captureTs: header.captureTs } : {}),

@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
-import { mintToken } from '@vision/auth';
+import { GATEWAY_SCOPE, mintToken } from '@vision/auth';
 import { VisionClient, type WebSocketLike } from '@vision/client';
 import type { AuthConfig, GatewayConfig } from '@vision/config';
 import { throttledWarn } from '@vision/runtime';
@@ -22,8 +22,9 @@ const nodeWebSocket = (url: string, protocols: string[], headers: Record<string,
  * each choose a model, and a camera's removal could not simply close its socket.
  *
  * Tokens: with JWT_SECRET the gateway mints its own (subject `gateway-<index>`, `streams` = this
- * camera's id, GATEWAY_TOKEN_TTL_S), refreshed by the client before they expire; with
- * GATEWAY_TOKEN_FILE the file is read at every connect; otherwise no token (edges with auth off).
+ * camera's id, the `gateway` scope, GATEWAY_TOKEN_TTL_S), refreshed by the client before they
+ * expire; with GATEWAY_TOKEN_FILE the file is read at every connect and refresh; otherwise no token
+ * (edges with auth off). The scope lets an edge count the cameras per subject, not per address.
  */
 export function edgeLinkFactory(gw: GatewayConfig, auth: AuthConfig, log: Logger): EdgeLinkFactory {
   const warn = throttledWarn(log);
@@ -64,6 +65,7 @@ function tokenSource(
         const claims = {
           subject: `gateway-${gw.index}`,
           streams: [cameraId],
+          scopes: [GATEWAY_SCOPE],
           ttlS: gw.tokenTtlS,
           ...(auth.issuer ? { issuer: auth.issuer } : {}),
           ...(auth.audience ? { audience: auth.audience } : {}),

@@ -33,12 +33,19 @@ export class RedisConnectionLeases implements ConnectionLeases {
   ): Promise<'ok' | 'ip' | 'subject'> {
     await this.connected;
     const now = Date.now();
+    const sets: { key: string; limit: number; kind: 'ip' | 'subject' }[] = [
+      ...(lease.ip !== undefined
+        ? [{ key: this.keys.connectionsByIp(lease.ip), limit: limits.perIp, kind: 'ip' as const }]
+        : []),
+      { key: this.keys.connectionsBySubject(lease.subject), limit: limits.perSubject, kind: 'subject' },
+    ];
     let r: number;
     try {
       r = (await transportScripts.acquireConnection.run(
         this.redis,
-        { byIp: this.keys.connectionsByIp(lease.ip), bySubject: this.keys.connectionsBySubject(lease.subject) },
-        { now, expiresAt: now + LEASE_MS, connId: lease.connId, perIp: limits.perIp, perSubject: limits.perSubject },
+        {},
+        { now, expiresAt: now + LEASE_MS, connId: lease.connId },
+        { keys: sets.map((s) => s.key), args: sets.map((s) => s.limit) },
       )) as number;
     } catch (err) {
       throw new VisionError('E_UNAVAILABLE', `connection limits unreachable: ${(err as Error).message}`, {
@@ -49,15 +56,22 @@ export class RedisConnectionLeases implements ConnectionLeases {
       this.held.set(lease.connId, lease);
       return 'ok';
     }
-    return r === -1 ? 'ip' : 'subject';
+    return sets[-r - 1].kind;
   }
 
   async release(lease: ConnectionLease): Promise<void> {
     this.held.delete(lease.connId);
     const pipe = this.redis.pipeline();
-    pipe.zrem(this.keys.connectionsByIp(lease.ip), lease.connId);
-    pipe.zrem(this.keys.connectionsBySubject(lease.subject), lease.connId);
+    for (const key of this.setsOf(lease)) pipe.zrem(key, lease.connId);
     await pipe.exec().catch(() => undefined); // an unreleased lease lapses by itself
+  }
+
+  /** The sets a lease holds a slot in: its address's (unless it does not count there) and its subject's. */
+  private setsOf(lease: ConnectionLease): string[] {
+    return [
+      ...(lease.ip !== undefined ? [this.keys.connectionsByIp(lease.ip)] : []),
+      this.keys.connectionsBySubject(lease.subject),
+    ];
   }
 
   private async renew(): Promise<void> {
@@ -65,7 +79,7 @@ export class RedisConnectionLeases implements ConnectionLeases {
     const until = Date.now() + LEASE_MS;
     const pipe = this.redis.pipeline();
     for (const l of this.held.values()) {
-      for (const key of [this.keys.connectionsByIp(l.ip), this.keys.connectionsBySubject(l.subject)]) {
+      for (const key of this.setsOf(l)) {
         pipe.zadd(key, 'XX', until, l.connId);
         pipe.pexpireat(key, until);
       }
@@ -89,15 +103,16 @@ export class MemoryConnectionLeases implements ConnectionLeases {
     lease: ConnectionLease,
     limits: { perIp: number; perSubject: number },
   ): Promise<'ok' | 'ip' | 'subject'> {
-    if ((this.byIp.get(lease.ip) ?? 0) >= limits.perIp) return 'ip';
+    const ip = lease.ip;
+    if (ip !== undefined && (this.byIp.get(ip) ?? 0) >= limits.perIp) return 'ip';
     if ((this.bySubject.get(lease.subject) ?? 0) >= limits.perSubject) return 'subject';
-    this.byIp.set(lease.ip, (this.byIp.get(lease.ip) ?? 0) + 1);
+    if (ip !== undefined) this.byIp.set(ip, (this.byIp.get(ip) ?? 0) + 1);
     this.bySubject.set(lease.subject, (this.bySubject.get(lease.subject) ?? 0) + 1);
     return 'ok';
   }
 
   async release(lease: ConnectionLease): Promise<void> {
-    dec(this.byIp, lease.ip);
+    if (lease.ip !== undefined) dec(this.byIp, lease.ip);
     dec(this.bySubject, lease.subject);
   }
 

@@ -28,10 +28,12 @@ export const transportScripts = {
   }),
   /** Variadic: one tenant-open key and one member per finished frame follow. */
   release: defineScript(dir, { name: 'release', keys: ['bytesWaiting'], args: ['bytes'], variadic: true }),
+  /** Variadic: the connection sets (address, subject) follow as keys, their limits as arguments. */
   acquireConnection: defineScript(dir, {
     name: 'acquire-connection',
-    keys: ['byIp', 'bySubject'],
-    args: ['now', 'expiresAt', 'connId', 'perIp', 'perSubject'],
+    keys: [],
+    args: ['now', 'expiresAt', 'connId'],
+    variadic: true,
   }),
 };
 

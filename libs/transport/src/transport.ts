@@ -83,7 +83,8 @@ export const SHARE_MARGIN_MS = 5000;
 /** A connection slot held for an address and a subject, shared by every edge. */
 export interface ConnectionLease {
   connId: string;
-  ip: string;
+  /** Undefined: the connection does not count against its address (a camera gateway's). */
+  ip: string | undefined;
   subject: string;
 }
 

@@ -430,4 +430,20 @@ describe('Redis transport', () => {
     await a.release(l1);
     expect(await b.acquire({ connId: 'b4', ip: '10.0.0.1', subject: 'sub:z' }, limits)).toBe('ok');
   });
+
+  it("counts a camera gateway's connections (no address) against its subject only", async () => {
+    const s = await setup();
+    const leases = new RedisConnectionLeases({ url: redis.url, prefix: s.prefix });
+    open.push(leases);
+    const limits = { perIp: 2, perSubject: 3 };
+    const gateway = (connId: string) => ({ connId, ip: undefined, subject: 'sub:gateway-0' });
+    for (const id of ['g1', 'g2', 'g3']) expect(await leases.acquire(gateway(id), limits)).toBe('ok');
+    expect(await leases.acquire(gateway('g4'), limits)).toBe('subject');
+    // The gateway's address still has both of its slots for anyone else.
+    for (const id of ['u1', 'u2'])
+      expect(await leases.acquire({ connId: id, ip: '10.0.0.9', subject: 'sub:u' }, limits)).toBe('ok');
+    expect(await leases.acquire({ connId: 'u3', ip: '10.0.0.9', subject: 'sub:v' }, limits)).toBe('ip');
+    await leases.release(gateway('g1'));
+    expect(await leases.acquire(gateway('g5'), limits)).toBe('ok');
+  });
 });

@@ -94,7 +94,9 @@ export const ERROR_CODES = {
     message:
       'the webhook host is not allowed: outside the allow-list, or it is or resolves to an address inside the site',
   },
-  E_UNAUTHORIZED: { http: 401, retryable: false, close: 4401, message: 'missing or invalid credentials' },
+  // Never closes a socket: an upgrade without valid credentials gets no socket, and a refused
+  // refresh leaves the connection on its old token (docs/protocol.md, control messages).
+  E_UNAUTHORIZED: { http: 401, retryable: false, close: null, message: 'missing or invalid credentials' },
   E_TOKEN_EXPIRED: {
     http: 401,
     retryable: true,

@@ -7,7 +7,7 @@ import type { ConnectionLease, ConnectionLeases } from '@vision/transport';
 import type { Socket } from 'node:net';
 import { ReadLimiter } from '../read-limiter';
 import { clientAddress, originAllowed, requestToken } from './request-identity';
-import type { Principal, Revocations, TokenVerifier } from '@vision/auth';
+import { GATEWAY_SCOPE, isGatewayPrincipal, type Principal, type Revocations, type TokenVerifier } from '@vision/auth';
 
 /** A connection that passed the gate: who it is, where from, and the slot it holds. */
 export interface Admission {
@@ -90,12 +90,17 @@ export class Gatekeeper {
     return this.checked(await this.opts.verifier.verify(token));
   }
 
-  /** A fresh token sent on an open connection: same subject required. */
+  /**
+   * A fresh token sent on an open connection: same subject, and the gateway scope kept or kept away
+   * (the connection's slot and limits were taken for one or the other at the upgrade).
+   */
   async reauthenticate(current: Principal, token: string): Promise<Principal> {
     if (!this.opts.verifier) throw new VisionError('E_BAD_MESSAGE', 'authentication is disabled on this edge');
     const next = await this.checked(await this.opts.verifier.verify(token));
     if (next.subject !== current.subject)
       throw new VisionError('E_FORBIDDEN', 'a refreshed token must keep the subject');
+    if (isGatewayPrincipal(next) !== isGatewayPrincipal(current))
+      throw new VisionError('E_FORBIDDEN', `a refreshed token must keep or lack the ${GATEWAY_SCOPE} scope as before`);
     return next;
   }
 
@@ -116,9 +121,11 @@ export class Gatekeeper {
     try {
       const ip = this.address(req);
       const principal = await this.authenticate(req, ip);
+      // A camera gateway is many cameras behind one address: its connections count against its
+      // subject (MAX_CONNECTIONS_PER_SUBJECT) and take none of the address's slots.
       const lease: ConnectionLease = {
         connId: `${this.instance}${(++this.connSeq).toString(36)}`,
-        ip,
+        ip: isGatewayPrincipal(principal) ? undefined : ip,
         subject: principal.subject,
       };
       const got = await this.opts.leases.acquire(lease, {
@@ -134,9 +141,13 @@ export class Gatekeeper {
     }
   }
 
-  /** An admitted upgrade's socket: its reads are held to the connection's and the subject's byte rates. */
+  /**
+   * An admitted upgrade's socket: its reads are held to the connection's and the subject's byte
+   * rates; a camera gateway's connection is its own subject here (one camera's bytes).
+   */
   limitReads(socket: Socket, a: Admission): void {
-    this.reads.attach(socket, a.principal.subject);
+    const p = a.principal;
+    this.reads.attach(socket, isGatewayPrincipal(p) ? `${p.subject}#${a.lease.connId}` : p.subject);
   }
 
   /** Gives the connection slot back; safe to call from every path that ends a connection. */
