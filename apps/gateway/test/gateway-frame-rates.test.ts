@@ -1,6 +1,8 @@
-import { readdirSync, readFileSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   encodeMovingSquare,
@@ -37,13 +39,17 @@ const HIGH = 1.15;
 /**
  * The rate each kind of source delivers at `fps: 5` against a camera sending 10 and 2 frames a
  * second: at most the camera's fps, never more than the source sends, whatever reads it (RTSP over
- * TCP and UDP, MJPEG passed through in Node or scaled by ffmpeg, snapshots polled in Node or by
+ * TCP and UDP, rtsps, MJPEG passed through in Node or scaled by ffmpeg, snapshots polled in Node or by
  * ffmpeg, files). Frames go to an edge address where nothing listens: the rate is counted where the
  * gateway cuts frames from the source (`framesIn`), before any edge.
  */
 describe('gateway: delivered frame rate of every source kind, faster and slower than the camera fps', () => {
   let dir: string;
-  const rtsp: Record<'fast' | 'slow', TestRtspServer | undefined> = { fast: undefined, slow: undefined };
+  const rtsp: Record<'fast' | 'slow' | 'tls', TestRtspServer | undefined> = {
+    fast: undefined,
+    slow: undefined,
+    tls: undefined,
+  };
   const mjpeg: Record<'fast' | 'slow', TestMjpegServer | undefined> = { fast: undefined, slow: undefined };
   let gateway: ServiceProcess | undefined;
   let api: ReturnType<typeof gatewayApi>;
@@ -61,9 +67,11 @@ describe('gateway: delivered frame rate of every source kind, faster and slower 
       encodeMovingSquare(dir, slow, 'mp4'),
       movingSquareJpegs(fast),
     ]);
-    [rtsp.fast, rtsp.slow, mjpeg.fast, mjpeg.slow] = await Promise.all([
+    const tlsCertFile = await selfSignedCert(dir);
+    [rtsp.fast, rtsp.slow, rtsp.tls, mjpeg.fast, mjpeg.slow] = await Promise.all([
       startRtspServer({ clip: h264Fast, fps: FAST }),
       startRtspServer({ clip: h264Slow, fps: SLOW }),
+      startRtspServer({ clip: h264Fast, fps: FAST, tlsCertFile }),
       startMjpegServer({ frames: jpegs, fps: FAST, ...MJPEG_LOGIN }),
       startMjpegServer({ frames: jpegs, fps: SLOW, ...MJPEG_LOGIN }),
     ]);
@@ -78,6 +86,8 @@ describe('gateway: delivered frame rate of every source kind, faster and slower 
       };
       add('rtsp', stream, { url: rtsp[speed]!.url() });
       add('rtsp-udp', stream, { url: rtsp[speed]!.url(), rtspTransport: 'udp' });
+      // A server that speaks only TLS (plain rtsp:// to it fails), with a self-signed certificate.
+      if (speed === 'fast') add('rtsps', stream, { url: rtsp.tls!.url() });
       add('mjpeg', stream, { url: m.url('/stream.mjpg', true) });
       add('mjpeg-scaled', stream, { url: m.url('/stream.mjpg', true), ...SMALL });
       // A snapshot URL has no rate of its own: it is fetched at the camera's fps.
@@ -95,7 +105,7 @@ describe('gateway: delivered frame rate of every source kind, faster and slower 
 
   afterAll(async () => {
     await gateway?.kill('SIGKILL');
-    await Promise.all([rtsp.fast?.kill(), rtsp.slow?.kill(), mjpeg.fast?.stop(), mjpeg.slow?.stop()]);
+    await Promise.all([rtsp.fast?.kill(), rtsp.slow?.kill(), rtsp.tls?.kill(), mjpeg.fast?.stop(), mjpeg.slow?.stop()]);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -114,7 +124,7 @@ describe('gateway: delivered frame rate of every source kind, faster and slower 
       30_000,
     );
     const modes = Object.fromEntries(first.map((c) => [c.id, c.mode]));
-    expect(modes).toMatchObject({ 'mjpeg-fast': 'passthrough', 'snapshot-slow': 'snapshot', 'rtsp-fast': 'ffmpeg' });
+    expect(modes).toMatchObject({ 'mjpeg-fast': 'passthrough', 'snapshot-slow': 'snapshot', 'rtsps-fast': 'ffmpeg' });
     expect(modes).toMatchObject({ 'mjpeg-scaled-fast': 'ffmpeg', 'snapshot-scaled-slow': 'ffmpeg' });
 
     // The UDP camera really reads RTP over UDP: its ffmpeg child holds UDP sockets.
@@ -138,6 +148,28 @@ describe('gateway: delivered frame rate of every source kind, faster and slower 
     }
   });
 });
+
+/** A throw-away certificate and key for 127.0.0.1, in one PEM file (what the test RTSP server reads). */
+async function selfSignedCert(dir: string): Promise<string> {
+  const [key, cert, both] = ['key.pem', 'cert.pem', 'tls.pem'].map((f) => join(dir, f));
+  await promisify(execFile)('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '1',
+    '-subj',
+    '/CN=127.0.0.1',
+  ]);
+  writeFileSync(both, readFileSync(cert, 'utf8') + readFileSync(key, 'utf8'));
+  return both;
+}
 
 /** UDP sockets a process holds: its socket fds whose inode /proc/net/udp lists. */
 function udpSockets(pid: number): number {
