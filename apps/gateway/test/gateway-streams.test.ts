@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import {
   cleanupPrefix,
   encodeMovingSquare,
@@ -228,17 +228,10 @@ describe('gateway: RTSP, MJPEG and file cameras into edge and worker', () => {
     const refusing = `rtsp://${RTSP_USER}:${encodeURIComponent(RTSP_PASSWORD)}@127.0.0.1:${await freePort()}/cam?token=${RTSP_TOKEN}`;
     const added = await api.call('POST', '/v1/cameras', { id: 'refusing', url: refusing });
     expect(added.status, added.text).toBe(201);
-    try {
-      await waitFor('the refusing camera in backoff', async () =>
-        gateway.logs.some((l) => l['msg'] === 'camera backoff' && l['camera'] === 'refusing') ? true : undefined,
-      );
-      await checkNoCredentialShown();
-    } finally {
-      expect((await api.call('DELETE', '/v1/cameras/refusing')).status).toBe(204);
-    }
-  });
-
-  async function checkNoCredentialShown(): Promise<void> {
+    onTestFinished(async () => expect((await api.call('DELETE', '/v1/cameras/refusing')).status).toBe(204));
+    await waitFor('the refusing camera in backoff', async () =>
+      gateway.logs.some((l) => l['msg'] === 'camera backoff' && l['camera'] === 'refusing') ? true : undefined,
+    );
     const answers = [
       (await api.call('GET', '/v1/cameras')).text,
       (await api.call('GET', '/v1/cameras/rtsp')).text,
@@ -270,7 +263,7 @@ describe('gateway: RTSP, MJPEG and file cameras into edge and worker', () => {
       ])
         expect(text.includes(secret), `${where} shows ${secret}`).toBe(false);
     }
-  }
+  });
 
   it('authenticates its API: no token 401, read scope cannot write, write scope can, expired 401', async () => {
     const base = `http://127.0.0.1:${gateway.port}/v1/cameras`;
