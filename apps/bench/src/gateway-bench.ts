@@ -20,8 +20,11 @@ import { percentile, table } from './stats';
 
 const run = promisify(execFile);
 
+/** `mjpeg-scaled`: the same MJPEG cameras with a smaller maxWidth × maxHeight, so ffmpeg reads and scales them. */
+type Source = 'rtsp' | 'mjpeg' | 'mjpeg-scaled';
+
 interface Sample {
-  source: 'rtsp' | 'mjpeg';
+  source: Source;
   fps: number;
   run: number;
   /** Cores used per camera: the gateway process, its ffmpeg children, and both. */
@@ -37,7 +40,8 @@ interface Sample {
 /**
  * `npm run bench:gateway`: the CPU a camera costs the gateway, for sizing (docs/cameras.md).
  * 720p H.264 over RTSP (2.8 Mbit/s at the source rate, decoded and re-encoded as JPEG by ffmpeg) and
- * 720p MJPEG over HTTP (passed through in Node), each at 5 and 15 fps, N cameras at a time. Frames
+ * 720p MJPEG over HTTP (passed through in Node, or scaled to 640×360 by ffmpeg), each at 5 and 15 fps,
+ * N cameras at a time; the delivered fps shows whether each reader thins by the real clock. Frames
  * go to a real edge and Redis with a consumer that answers at once, so no inference shares the CPU.
  * Counted: the gateway process and its ffmpeg children (from /proc), over a steady window after a
  * warm-up; the RTSP/MJPEG servers, edge and Redis are not. Medians of `--runs` runs.
@@ -46,7 +50,7 @@ async function main(): Promise<void> {
   const o = new Command('bench:gateway')
     .option('--cameras <n>', 'cameras per run', '4')
     .option('--fps <list>', 'target fps per camera', '5,15')
-    .option('--sources <list>', 'rtsp, mjpeg', 'rtsp,mjpeg')
+    .option('--sources <list>', 'rtsp, mjpeg, mjpeg-scaled', 'rtsp,mjpeg,mjpeg-scaled')
     .option('--source-fps <n>', 'frame rate the cameras send at', '25')
     .option('--seconds <n>', 'measured window per run', '20')
     .option('--warmup <n>', 'seconds before measuring', '4')
@@ -94,14 +98,14 @@ async function main(): Promise<void> {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     await new Promise((resolve) => sink!.stdout!.once('data', resolve));
-    for (const source of o.sources.split(',') as ('rtsp' | 'mjpeg')[]) {
+    for (const source of o.sources.split(',') as Source[]) {
       for (const fps of o.fps.split(',').map(Number)) {
         for (let r = 1; r <= Number(o.runs); r++) {
           const url = source === 'rtsp' ? rtsp.url() : mjpeg.url('/stream.mjpg');
           const s = await measure({
             dir,
             edgePort: edge.port!,
-            url,
+            camera: { url, ...(source === 'mjpeg-scaled' ? { maxWidth: 640, maxHeight: 360 } : {}) },
             cameras,
             fps,
             warmupS: Number(o.warmup),
@@ -222,7 +226,8 @@ async function benchClip(dir: string, fps: number): Promise<string> {
 async function measure(o: {
   dir: string;
   edgePort: number;
-  url: string;
+  /** Each camera's entry, less its id and fps. */
+  camera: Record<string, unknown>;
   cameras: number;
   fps: number;
   warmupS: number;
@@ -232,7 +237,7 @@ async function measure(o: {
   writeFileSync(
     file,
     JSON.stringify({
-      cameras: Array.from({ length: o.cameras }, (_, i) => ({ id: `cam-${i}`, url: o.url, fps: o.fps })),
+      cameras: Array.from({ length: o.cameras }, (_, i) => ({ id: `cam-${i}`, ...o.camera, fps: o.fps })),
     }),
   );
   const gw = await startService('gateway', {

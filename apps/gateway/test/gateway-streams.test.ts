@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import {
   cleanupPrefix,
   encodeMovingSquare,
+  freePort,
   modelsDir,
   movingSquareJpegs,
   signTestToken,
@@ -87,6 +88,10 @@ describe('gateway: RTSP, MJPEG and file cameras into edge and worker', () => {
     });
     procs.push(gateway);
     api = gatewayApi(gateway, await signTestToken({ sub: 'operator', scope: 'cameras:read cameras:write' }));
+  });
+
+  // Each test starts from the same state, whatever ran before it: the three cameras streaming with results.
+  beforeEach(async () => {
     await waitFor(
       'every camera streaming with results',
       async () => {
@@ -219,7 +224,19 @@ describe('gateway: RTSP, MJPEG and file cameras into edge and worker', () => {
   });
 
   it('never shows a camera credential: logs, metrics, API answers and errors', async () => {
-    const answers = [(await api.call('GET', '/v1/cameras')).text, (await api.call('GET', '/v1/cameras/rtsp')).text];
+    // A camera whose ffmpeg fails, quoting its URL (credentials and token included) in its error.
+    const refusing = `rtsp://${RTSP_USER}:${encodeURIComponent(RTSP_PASSWORD)}@127.0.0.1:${await freePort()}/cam?token=${RTSP_TOKEN}`;
+    const added = await api.call('POST', '/v1/cameras', { id: 'refusing', url: refusing });
+    expect(added.status, added.text).toBe(201);
+    onTestFinished(async () => expect((await api.call('DELETE', '/v1/cameras/refusing')).status).toBe(204));
+    await waitFor('the refusing camera in backoff', async () =>
+      gateway.logs.some((l) => l['msg'] === 'camera backoff' && l['camera'] === 'refusing') ? true : undefined,
+    );
+    const answers = [
+      (await api.call('GET', '/v1/cameras')).text,
+      (await api.call('GET', '/v1/cameras/rtsp')).text,
+      (await api.call('GET', '/v1/cameras/refusing')).text,
+    ];
     // An invalid change quoting a credential-bearing URL, and an unknown scheme.
     answers.push(
       (
@@ -235,7 +252,8 @@ describe('gateway: RTSP, MJPEG and file cameras into edge and worker', () => {
     // The test looks where the URLs would be: the redacted forms are there.
     expect(answers[1]).toContain(`rtsp://***:***@127.0.0.1:${rtsp.port}/cam?token=***`);
     expect(answers[0]).toContain(`http://***:***@127.0.0.1:${mjpeg.port}/stream.mjpg`);
-    expect(logs).toContain('rtsp://***@127.0.0.1'); // ffmpeg's errors during the outage, scrubbed
+    expect(logs).toContain('rtsp://***@127.0.0.1'); // ffmpeg's error quoting the refusing camera's URL, scrubbed
+    expect(answers[2]).toContain('rtsp://***@127.0.0.1'); // the same error, as the API shows it
     expect(metrics).toContain('vision_gateway_frames_total{camera="rtsp",stage="in"}');
     for (const secret of SECRETS) {
       for (const [where, text] of [
@@ -247,7 +265,7 @@ describe('gateway: RTSP, MJPEG and file cameras into edge and worker', () => {
     }
   });
 
-  it('authenticates its API: no token 401, read scope cannot write, write scope can', async () => {
+  it('authenticates its API: no token 401, read scope cannot write, write scope can, expired 401', async () => {
     const base = `http://127.0.0.1:${gateway.port}/v1/cameras`;
     const anonymous = await fetch(base);
     expect(anonymous.status).toBe(401);
@@ -258,6 +276,17 @@ describe('gateway: RTSP, MJPEG and file cameras into edge and worker', () => {
     expect(refused.status).toBe(403);
     expect(refused.json).toEqual({ error: { code: 'E_FORBIDDEN', message: 'this needs the cameras:write scope' } });
     expect((await api.camera('file')).state).toBe('streaming');
+    // A token with only the write scope adds and removes a camera (disabled: no source is started).
+    const writer = gatewayApi(gateway, await signTestToken({ sub: 'operator', scope: 'cameras:write' }));
+    const camera = { id: 'write-scope', url: mjpeg.url('/stream.mjpg'), enabled: false };
+    expect((await reader.call('POST', '/v1/cameras', camera)).status).toBe(403);
+    const created = await writer.call('POST', '/v1/cameras', camera);
+    expect([created.status, (created.json as CameraView).state], created.text).toEqual([201, 'stopped']);
+    expect((await writer.call('GET', '/v1/cameras')).status).toBe(403); // writing is not reading
+    expect((await reader.call('GET', '/v1/cameras/write-scope')).status).toBe(200);
+    expect((await reader.call('DELETE', '/v1/cameras/write-scope')).status).toBe(403);
+    expect((await writer.call('DELETE', '/v1/cameras/write-scope')).status).toBe(204);
+    expect((await reader.call('GET', '/v1/cameras/write-scope')).status).toBe(404);
     const expired = gatewayApi(
       gateway,
       await signTestToken({ sub: 'operator', scope: 'cameras:read', exp: Math.floor(Date.now() / 1000) - 3600 }),

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from 'pino';
 import { hasScope, type Principal, type TokenVerifier } from '@vision/auth';
 import { ERROR_CODES, isErrorCode, VisionError, type ErrorCode } from '@vision/wire';
-import type { CameraManager } from './camera-manager';
+import type { ApplyResult, CameraManager } from './camera-manager';
 import { redactText } from './redact';
 
 const SCOPE_READ = 'cameras:read';
@@ -21,8 +21,8 @@ export interface ApiOptions {
   log: Logger;
   host: string;
   port: number;
-  /** `POST /v1/reload`: re-read the cameras file now. */
-  reload: () => Promise<unknown>;
+  /** `POST /v1/reload`: re-read the cameras file now; rejects with the file's error, undefined without a file. */
+  reload: () => Promise<ApplyResult | undefined>;
 }
 
 type Handler = (p: { id: string; body: () => Promise<unknown>; res: ServerResponse }) => Promise<void>;
@@ -46,7 +46,10 @@ export function serveApi(o: ApiOptions): Promise<Server> {
     },
     'POST /v1/reload': {
       scope: SCOPE_WRITE,
-      handler: async ({ res }) => json(res, 200, { reloaded: (await o.reload()) !== undefined, cameras: m.size }),
+      handler: async ({ res }) => {
+        const applied = await o.reload();
+        json(res, 200, { reloaded: applied !== undefined, ...applied, cameras: m.size });
+      },
     },
     'GET /v1/cameras/:id': { scope: SCOPE_READ, handler: async ({ id, res }) => json(res, 200, m.runner(id).view()) },
     'PATCH /v1/cameras/:id': {

@@ -53,7 +53,11 @@ export class CameraManager {
     return this.serial(() => this.applyNow(entries, why));
   }
 
-  /** Re-reads the cameras file and applies it; an invalid file is logged and the running set stays. */
+  /**
+   * Re-reads the cameras file and applies it. An invalid file changes nothing (the running cameras
+   * stay): it is logged with its code and rejects with it (`E_CAMERA_INVALID`, `E_CAMERA_FILE`,
+   * `E_CAMERA_LIMIT`). Undefined: there is no cameras file.
+   */
   reload(why: string): Promise<ApplyResult | undefined> {
     const file = this.o.file;
     if (!file) {
@@ -66,7 +70,7 @@ export class CameraManager {
       } catch (err) {
         const e = err as VisionError;
         this.o.log.error({ why, code: e.code, err: e.message }, 'cameras file not applied; the running cameras stay');
-        return undefined;
+        throw err;
       }
     });
   }

@@ -41,8 +41,22 @@ const cameraEntrySchema = z
     loop: z.boolean().optional(),
     /** Pin the camera to one gateway (GATEWAY_INDEX) instead of the id's hash. */
     gateway: z.number().int().min(0).max(9999).optional(),
+    /** `rtsp://` only: how RTP reaches ffmpeg (`tcp`, interleaved, by default; `udp` for cameras that offer nothing else). */
+    rtspTransport: z.enum(['tcp', 'udp']).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((e, ctx) => {
+    if (e.rtspTransport === undefined || !URL.canParse(e.url)) return;
+    const scheme = new URL(e.url).protocol;
+    // ffmpeg carries rtsps media inside the TLS connection only (UDP would leave it unencrypted).
+    const wrong =
+      scheme !== 'rtsp:' && scheme !== 'rtsps:'
+        ? 'only for rtsp:// and rtsps:// cameras'
+        : scheme === 'rtsps:' && e.rtspTransport === 'udp'
+          ? 'rtsps:// cameras stream over TCP only'
+          : undefined;
+    if (wrong) ctx.addIssue({ code: 'custom', path: ['rtspTransport'], message: wrong });
+  });
 
 export type CameraEntry = z.infer<typeof cameraEntrySchema>;
 
@@ -66,6 +80,8 @@ export interface CameraSpec {
   model: string | undefined;
   enabled: boolean;
   loop: boolean;
+  /** RTSP only: how RTP travels. */
+  rtspTransport: 'tcp' | 'udp';
 }
 
 function sourceKindOf(url: string): SourceKind | undefined {
@@ -89,6 +105,7 @@ export function resolveCamera(e: CameraEntry, d: CameraDefaults): CameraSpec {
     // Absent means on: a camera is listed to be streamed, and a file source to play for ever.
     enabled: e.enabled !== false,
     loop: e.loop !== false,
+    rtspTransport: e.rtspTransport ?? 'tcp',
   };
 }
 

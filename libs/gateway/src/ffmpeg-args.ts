@@ -26,18 +26,19 @@ const PROBE = ['-analyzeduration', '500000', '-probesize', '500000'];
  * Frames are thinned before scaling (a 25 fps camera at 5 fps scales 5 frames, not 25: about a
  * third less CPU than `-r`) by `select`: time is cut into 1/fps slots and the first frame of each
  * slot is kept, so a faster camera gives exactly `fps`, a slower one every frame and never a
- * duplicate; a timestamp that goes back (a camera restarting its clock) starts over.
+ * duplicate; a timestamp that goes back (a camera restarting its clock) starts over. The time is
+ * the stream's own (RTP, the file's) or, for MJPEG over HTTP, which has none, the frame's arrival.
  */
 export function ffmpegArgs(spec: CameraSpec, o: FfmpegOptions, httpInput: HttpInput = 'auto'): string[] {
   const us = String(o.ioTimeoutMs * 1000);
   const input: string[] = [];
   switch (spec.kind) {
     case 'rtsp':
-      // TCP: a lost UDP packet is a smeared frame; `-timeout` ends a silent connection. The SDP
-      // names the codec, so half a second of probing is enough (the default 5 s delays the first frame).
+      // TCP by default: a lost UDP packet is a smeared frame. `-timeout` ends a silent connection. The
+      // SDP names the codec, so half a second of probing is enough (the default 5 s delays the first frame).
       input.push(
         '-rtsp_transport',
-        'tcp',
+        spec.rtspTransport,
         '-timeout',
         us,
         '-fflags',
@@ -50,10 +51,16 @@ export function ffmpegArgs(spec: CameraSpec, o: FfmpegOptions, httpInput: HttpIn
       );
       break;
     case 'http':
-      input.push('-rw_timeout', us);
-      if (httpInput === 'mpjpeg') input.push('-f', 'mpjpeg');
+      // image2 opens each snapshot itself and takes no I/O timeout (ffmpeg refuses the option): a
+      // hung snapshot is the stall watchdog's.
+      if (httpInput !== 'snapshot') input.push('-rw_timeout', us);
+      // A multipart stream has no timestamps: the demuxer would stamp frames at an assumed 25 fps and
+      // `select` would thin on that fiction. Arrival time is the camera's real clock.
+      if (httpInput === 'mpjpeg') input.push('-use_wallclock_as_timestamps', '1', '-f', 'mpjpeg');
       if (httpInput === 'auto') input.push(...PROBE);
-      if (httpInput === 'snapshot') input.push('-re', '-f', 'image2', '-loop', '1', '-framerate', String(spec.fps));
+      // `-pattern_type none`: the URL is one image, not a numbered sequence (a %40 in a password is no %d).
+      if (httpInput === 'snapshot')
+        input.push('-re', '-f', 'image2', '-pattern_type', 'none', '-loop', '1', '-framerate', String(spec.fps));
       input.push('-i', spec.url);
       break;
     case 'file':

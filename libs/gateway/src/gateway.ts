@@ -18,7 +18,7 @@ export interface GatewayOptions {
 
 export interface Gateway {
   readonly manager: CameraManager;
-  /** Re-reads the cameras file (SIGHUP). */
+  /** Re-reads the cameras file (SIGHUP); never rejects (a bad file is logged and changes nothing). */
   reload(why: string): Promise<unknown>;
   /** Stops every camera (children killed and reaped), then the API and ops servers. */
   stop(): Promise<void>;
@@ -50,9 +50,17 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   } else {
     log.warn('no CAMERAS_FILE: cameras added through the API are kept in memory only');
   }
-  const unwatch = file?.watch(gw.camerasFilePollMs, () => void manager.reload('file changed'));
-  const reload = (why: string) => manager.reload(why);
-  const api = await serveApi({ manager, verifier, log, host: config.host, port: gw.port, reload: () => reload('api') });
+  // The watcher's and SIGHUP's failures are logged by the manager (with their code); the API answers them.
+  const reload = (why: string) => manager.reload(why).catch(() => undefined);
+  const unwatch = file?.watch(gw.camerasFilePollMs, () => void reload('file changed'));
+  const api = await serveApi({
+    manager,
+    verifier,
+    log,
+    host: config.host,
+    port: gw.port,
+    reload: () => manager.reload('api'),
+  });
   const ops = await serveMetrics(o.metrics, metricsPortFor(config, 'gateway'), config.host, log, async () => ({
     api: api.listening,
   }));

@@ -29,6 +29,7 @@ describe('camera specifications', () => {
       model: undefined,
       enabled: true,
       loop: true,
+      rtspTransport: 'tcp',
     });
     expect(
       resolveCamera(
@@ -128,10 +129,31 @@ describe('ffmpeg', () => {
     expect(ffmpegArgs(spec('/clips/a b.mp4'), opts).join(' ')).toContain('-stream_loop -1 -re -i file:/clips/a b.mp4');
     expect(ffmpegArgs(spec('/clips/a.mp4', { loop: false }), opts)).not.toContain('-stream_loop');
     expect(ffmpegArgs(spec('v4l2:///dev/video2'), opts).join(' ')).toContain('-f v4l2 -i /dev/video2');
-    expect(ffmpegArgs(spec('http://h/s.jpg'), opts, 'snapshot').join(' ')).toContain(
-      '-re -f image2 -loop 1 -framerate 5 -i http://h/s.jpg',
+    const snapshot = ffmpegArgs(spec('http://u:p%40ss@h/s.jpg'), opts, 'snapshot').join(' ');
+    expect(snapshot).toContain('-re -f image2 -pattern_type none -loop 1 -framerate 5 -i http://u:p%40ss@h/s.jpg');
+    expect(snapshot).not.toContain('-rw_timeout'); // image2 refuses it
+    // A multipart stream carries no timestamps: frames are timed by their arrival.
+    expect(ffmpegArgs(spec('http://h/v.mjpg'), opts, 'mpjpeg').join(' ')).toContain(
+      '-rw_timeout 4000000 -use_wallclock_as_timestamps 1 -f mpjpeg -i http://h/v.mjpg',
     );
+    expect(ffmpegArgs(spec('http://h/v'), opts, 'auto')).not.toContain('-use_wallclock_as_timestamps');
     expect(ffmpegArgs(spec('rtsp://h/x'), { ...opts, hwaccel: 'cuda' }).slice(4, 6)).toEqual(['-hwaccel', 'cuda']);
+  });
+
+  it('reads RTSP over UDP when the camera says so, and rtsps over TCP only', () => {
+    expect(ffmpegArgs(spec('rtsp://h/x', { rtspTransport: 'udp' }), opts).join(' ')).toContain(
+      '-rtsp_transport udp -timeout 4000000',
+    );
+    expect(ffmpegArgs(spec('rtsps://h:322/x'), opts).join(' ')).toContain('-rtsp_transport tcp -timeout 4000000');
+    expect(ffmpegArgs(spec('rtsps://h:322/x'), opts).join(' ')).toContain('-i rtsps://h:322/x');
+    expect(spec('rtsps://h/x', { rtspTransport: 'tcp' }).rtspTransport).toBe('tcp');
+    const refused: [Record<string, unknown>, RegExp][] = [
+      [{ url: 'rtsps://h/x', rtspTransport: 'udp' }, /^rtspTransport: rtsps:\/\/ cameras stream over TCP only$/],
+      [{ url: 'http://h/x.mjpg', rtspTransport: 'tcp' }, /^rtspTransport: only for rtsp:\/\/ and rtsps:\/\//],
+      [{ url: 'rtsp://h/x', rtspTransport: 'multicast' }, /^rtspTransport: /],
+    ];
+    for (const [entry, message] of refused)
+      expect(() => parseCameraEntry({ id: 'c', ...entry }), JSON.stringify(entry)).toThrow(message);
   });
 
   it('turns how a child ended into a stable code', () => {

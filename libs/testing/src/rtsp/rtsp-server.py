@@ -6,6 +6,8 @@ The clip is an Annex-B H.264 elementary stream with an access unit delimiter bef
 (ffmpeg -c:v libx264 -x264-params aud=1 -f h264), so it splits into frames without a parser. Frames are
 pushed by a timer (not at the pipeline's request), so every client sees real-time pacing; the media is
 shared by every client of the mount. Optional Basic authentication: only --user/--password may play.
+Optional TLS (rtsps://): --tls-cert names a PEM file holding the certificate and its key
+(anyone may play: not combined with --user).
 
 Prints "READY <port>" once listening; SIGTERM stops it. Run with /usr/bin/python3 (the system one has gi).
 """
@@ -17,7 +19,7 @@ import gi
 
 gi.require_version('Gst', '1.0')
 gi.require_version('GstRtspServer', '1.0')
-from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+from gi.repository import Gio, GLib, Gst, GstRtspServer  # noqa: E402
 
 AUD = b'\x00\x00\x00\x01\x09'
 
@@ -39,6 +41,7 @@ def main():
     p.add_argument('--path', default='/cam')
     p.add_argument('--user')
     p.add_argument('--password')
+    p.add_argument('--tls-cert')
     a = p.parse_args()
     Gst.init(None)
     with open(a.clip, 'rb') as f:
@@ -72,6 +75,18 @@ def main():
         media.connect('unprepared', lambda *_: GLib.source_remove(timer))
 
     factory.connect('media-configure', configure)
+    if a.tls_cert:
+        auth = GstRtspServer.RTSPAuth()
+        with open(a.tls_cert) as f:
+            auth.set_tls_certificate(Gio.TlsCertificate.new_from_pem(f.read(), -1))
+        anyone = GstRtspServer.RTSPToken()
+        anyone.set_string('media.factory.role', 'viewer')
+        auth.set_default_token(anyone)
+        server.set_auth(auth)
+        permissions = GstRtspServer.RTSPPermissions()
+        permissions.add_permission_for_role('viewer', 'media.factory.access', True)
+        permissions.add_permission_for_role('viewer', 'media.factory.construct', True)
+        factory.set_permissions(permissions)
     if a.user:
         auth = GstRtspServer.RTSPAuth()
         token = GstRtspServer.RTSPToken()

@@ -16,11 +16,13 @@ export interface RtspServerOptions {
   /** Basic authentication: only this user may play. */
   user?: string;
   password?: string;
+  /** RTSP over TLS (rtsps://, anyone may play): a PEM file with the certificate and its key. */
+  tlsCertFile?: string;
 }
 
 export interface TestRtspServer {
   port: number;
-  /** rtsp://127.0.0.1:<port><path>, with the credentials percent-encoded when `withCredentials`. */
+  /** rtsp:// (rtsps:// with TLS) 127.0.0.1:<port><path>, with the credentials percent-encoded when `withCredentials`. */
   url(withCredentials?: boolean): string;
   pid(): number | undefined;
   /** Kills the server (SIGKILL by default: a camera that drops, not one that says goodbye). */
@@ -53,6 +55,7 @@ export async function startRtspServer(o: RtspServerOptions): Promise<TestRtspSer
       path,
     ];
     if (o.user) args.push('--user', o.user, '--password', o.password ?? '');
+    if (o.tlsCertFile) args.push('--tls-cert', o.tlsCertFile);
     const p = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     proc = p;
     exited = new Promise((resolve) => p.once('exit', () => resolve()));
@@ -82,7 +85,7 @@ export async function startRtspServer(o: RtspServerOptions): Promise<TestRtspSer
     url(withCredentials = false) {
       const creds =
         withCredentials && o.user ? `${encodeURIComponent(o.user)}:${encodeURIComponent(o.password ?? '')}@` : '';
-      return `rtsp://${creds}127.0.0.1:${port}${path}`;
+      return `${o.tlsCertFile ? 'rtsps' : 'rtsp'}://${creds}127.0.0.1:${port}${path}`;
     },
     pid: () => (proc && proc.exitCode === null && proc.signalCode === null ? proc.pid : undefined),
     async kill(signal: NodeJS.Signals = 'SIGKILL') {
