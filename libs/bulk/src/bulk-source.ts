@@ -1,5 +1,6 @@
 import type { CompletedFrame, Delivery } from '@vision/transport';
-import type { BulkJobs, JobMeta } from './bulk-jobs';
+import type { BulkJobs } from './bulk-jobs';
+import type { JobMeta } from './job-status';
 
 /** Bulk frames have no deadline: they wait for idle capacity, however long that takes. */
 const NO_DEADLINE = Number.MAX_SAFE_INTEGER;
