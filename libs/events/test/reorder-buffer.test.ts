@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compareStreamIds, ReorderBuffer } from '../src/reorder-buffer';
-import { streamIdBefore } from '../src/shard-processor';
+import { streamIdBefore } from '../src/shard-state';
 
 const item = (id: string, ts: number, frame: number, arrivedAt = 0) => ({ id, ts, frame, arrivedAt, item: frame });
 
