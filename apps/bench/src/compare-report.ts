@@ -106,9 +106,14 @@ export function writeReport({
     ['ratio (this run)', 'value'],
     Object.entries(ratios).map(([k, v]) => [k, v.toFixed(3)]),
   );
-  console.log(
-    `\nmachine: ${machine}\n\n${rawTable}\n\n${runTable}\n\n${twoModels.length ? `${twoTable}\n\n` : ''}${bulkRows.length ? `${bulkTable}\n\n` : ''}${ratioTable}`,
-  );
+  const tables = [
+    rawTable,
+    runTable,
+    ...(twoModels.length ? [twoTable] : []),
+    ...(bulkRows.length ? [bulkTable] : []),
+    ratioTable,
+  ];
+  console.log(`\nmachine: ${machine}\n\n${tables.join('\n\n')}`);
 
   mkdirSync(o.out, { recursive: true });
   writeFileSync(
@@ -130,7 +135,7 @@ export function writeReport({
   );
   writeFileSync(
     join(o.out, 'results.md'),
-    `# Benchmark\n\nMachine: ${machine}\n\nModel: \`${o.model}\` (${provider})\n\n${md(rawTable)}\n\n${md(runTable)}\n\n${twoModels.length ? `${md(twoTable)}\n\n` : ''}${bulkRows.length ? `${md(bulkTable)}\n\n` : ''}${md(ratioTable)}\n`,
+    `# Benchmark\n\nMachine: ${machine}\n\nModel: \`${o.model}\` (${provider})\n\n${tables.map(md).join('\n\n')}\n`,
   );
   const names = [
     ...new Set(rows.filter((r) => !r.system.includes('(') && !r.system.includes(',')).map((r) => r.system)),

@@ -113,7 +113,8 @@ export async function runBulkBackfill(
       const s = summarize(run);
       bulkRows.push({
         scenario: withJob
-          ? `4 cameras × ${o.bulkFps} fps + a ${o.bulkImages}-image job (${policy === 'yield' ? 'bulk yields' : 'BULK_YIELD=false'})`
+          ? `4 cameras × ${o.bulkFps} fps + a ${o.bulkImages}-image job ` +
+            `(${policy === 'yield' ? 'bulk yields' : 'BULK_YIELD=false'})`
           : `4 cameras × ${o.bulkFps} fps alone`,
         resultsPerS: s.throughput,
         p50: s.p50,

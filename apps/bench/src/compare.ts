@@ -30,9 +30,11 @@ async function main(): Promise<void> {
   const skip = new Set(o.skip.split(',').filter(Boolean));
   const cams = o.cameras.split(',').map(Number);
   const maxCams = Math.max(...cams);
-  const machine = `${cpus().length}× ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+  const memory = `${(totalmem() / 2 ** 30).toFixed(0)} GiB`;
+  const machine = `${cpus().length}× ${cpus()[0]?.model.trim()}, ${memory}, Node ${process.version}`;
   console.error(
-    `machine: ${machine}\nmodel: ${o.model} (${provider})\nimages: ${images.map((i) => `${i.width}×${i.height} ${(i.bytes.length / 1024).toFixed(0)} KiB`).join(', ')}\n`,
+    `machine: ${machine}\nmodel: ${o.model} (${provider})\nimages: ` +
+      `${images.map((i) => `${i.width}×${i.height} ${(i.bytes.length / 1024).toFixed(0)} KiB`).join(', ')}\n`,
   );
   const jpegs = images.map((i) => i.bytes);
 
@@ -111,7 +113,8 @@ async function main(): Promise<void> {
     // 4. Load levels, open loop, one system at a time.
     for (const sys of systems) {
       for (const cameras of cams) {
-        const before = sys.metrics ? await scrapeWorker(sys.metrics.worker) : undefined; // also restarts the loop-delay histogram
+        // The scrape also restarts the loop-delay histogram.
+        const before = sys.metrics ? await scrapeWorker(sys.metrics.worker) : undefined;
         const cpu = sys.metrics ? new CpuMeter(sys.metrics.pids) : undefined;
         const gpu = provider === 'cpu' ? undefined : new GpuMeter();
         const run = await runWithProgress({

@@ -139,7 +139,8 @@ async function main(): Promise<void> {
     };
   });
   console.log(
-    `\n${cameras} cameras per run, ${o.seconds} s measured, medians of ${o.runs} run(s); CPU in % of one core per camera\n`,
+    `\n${cameras} cameras per run, ${o.seconds} s measured, medians of ${o.runs} run(s); ` +
+      'CPU in % of one core per camera\n',
   );
   console.log(
     table(

@@ -95,7 +95,7 @@ describe('events service: one instance, MQTT on mosquitto, a signed webhook', ()
     await redis.stop();
   });
 
-  it('turns a walk across the gate and through the bay into exactly its events, in capture order, on every output', async () => {
+  it('turns a walk across the gate and through the bay into its events, in order, on every output', async () => {
     // A person walks left to right at y 600: across the gate (x 640), into the bay (x 768..1152) and out.
     const walk = frames('cam-1', [{ cls: 0, w: 50, h: 120, a: [200, 600], b: [1260, 600], f0: 0, f1: 59 }], 60, t0, 10);
     await appendResults(r, prefix, SHARDS, 10_000, shuffled(walk));
@@ -168,7 +168,7 @@ describe('events service: one instance, MQTT on mosquitto, a signed webhook', ()
     expect(hook.requests).toBeGreaterThanOrEqual(2);
   });
 
-  it('keeps delivering webhooks while the broker is down, and MQTT catches up without loss once it is back', async () => {
+  it('keeps delivering webhooks while the broker is down; MQTT catches up without loss once it is back', async () => {
     await broker.stop('SIGTERM');
     const before = (await stored()).length;
     // The person walks back: into the bay, out, and across the gate the other way.

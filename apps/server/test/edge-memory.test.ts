@@ -19,7 +19,10 @@ import {
 const MiB = 1024 * 1024;
 const BUDGET_MB = 64;
 const FRAME_MB = 8;
-/** RSS the edge may add beyond the budget: read buffers of stopped sockets, V8 heap, allocator slack (measured 22–35 MB; docs/benchmarks.md, "Memory under attack"). */
+/**
+ * RSS the edge may add beyond the budget: read buffers of stopped sockets, V8 heap, allocator slack
+ * (measured 22–35 MB; docs/benchmarks.md, "Memory under attack").
+ */
 const OVERHEAD_MB = 64;
 const WINDOW_MS = 8000;
 const ATTACK_MS = 16_000;

@@ -18,7 +18,10 @@ import {
 
 const MESSAGES = 6000;
 const CONNECTIONS = 4;
-/** What the edge and the worker may reach while fuzzed: about 1.5x the peaks measured (~130 and ~290 MB, docs/benchmarks.md, "Memory under attack"). */
+/**
+ * What the edge and the worker may reach while fuzzed: about 1.5x the peaks measured (~130 and ~290
+ * MB, docs/benchmarks.md, "Memory under attack").
+ */
 const RSS_BOUND_MB = { edge: 200, worker: 400 };
 
 const encodeFrame = (h: FrameHeader, image: Uint8Array) => Buffer.from(encodeWire(h, image));
@@ -65,7 +68,7 @@ describe('fuzz: random and mutated messages at a running edge + worker', () => {
     await redis.stop();
   });
 
-  it(`answers every message exactly once, stays up and within its memory bound (seed from FUZZ_SEED or the clock)`, async () => {
+  it(`answers every message once, stays up and within its memory bound (seed: FUZZ_SEED or the clock)`, async () => {
     console.log(`fuzz seed ${seed}`);
     const rand = seededRandom(seed);
     const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)];

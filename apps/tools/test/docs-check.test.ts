@@ -62,10 +62,12 @@ describe('docs check', () => {
     const md = [
       '# Title',
       'Run `npm run no-such-script`, then `npm start` and `npm run token`.',
-      'See `libs/no-such-lib/src/index.ts` and `libs/edge/src/frame-ledger.ts`; patterns such as `libs/*/test` and `apps/<role>/dist` are skipped.',
+      'See `libs/no-such-lib/src/index.ts` and `libs/edge/src/frame-ledger.ts`; ' +
+        'patterns such as `libs/*/test` and `apps/<role>/dist` are skipped.',
       'Set `NO_SUCH_SETTING=1` beside `MAX_BATCH` and `UV_THREADPOOL_SIZE`; `ERROR_CODES` is code, not a variable.',
       'Errors `E_NO_SUCH_CODE` and `E_OVERLOADED`, and `E_BAD_RULE` from the events service.',
-      '[a doc](no-such.md), [the protocol](protocol.md#no-such-section), [its models](protocol.md#http-get-v1models), [here](#title), [nowhere](#nope).',
+      '[a doc](no-such.md), [the protocol](protocol.md#no-such-section), ' +
+        '[its models](protocol.md#http-get-v1models), [here](#title), [nowhere](#nope).',
     ].join('\n');
     expect(names(check('docs/example.md', md))).toEqual(
       [

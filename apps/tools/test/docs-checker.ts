@@ -59,7 +59,10 @@ export const NOT_OUR_SETTINGS: readonly string[] = [
   'NODE_EXTRA_CA_CERTS', // the same for Node clients
 ];
 
-/** Paths the project creates when it runs, not in the repository: `deploy/nginx/dev-cert.sh` writes the certificates. */
+/**
+ * Paths the project creates when it runs, not in the repository: `deploy/nginx/dev-cert.sh` writes the
+ * certificates.
+ */
 export const CREATED_PATHS: readonly string[] = ['deploy/nginx/certs'];
 
 /**

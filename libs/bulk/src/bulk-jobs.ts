@@ -34,7 +34,10 @@ export class BulkJobs {
     void connectTolerant(this.redis);
   }
 
-  /** A connection for a BullMQ worker: its blocking reads wait out reconnects (maxRetriesPerRequest: null, as BullMQ requires). */
+  /**
+   * A connection for a BullMQ worker: its blocking reads wait out reconnects (maxRetriesPerRequest:
+   * null, as BullMQ requires).
+   */
   workerConnection(): Redis {
     const name = `bulk-worker-${++this.workerConnections}`;
     const r = new Redis(this.url, { maxRetriesPerRequest: null, connectionName: name });

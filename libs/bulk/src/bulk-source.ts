@@ -123,7 +123,10 @@ export class BulkSource {
     return false;
   }
 
-  /** Stops handing out images (a stopping worker): each job ends once its images in hand are recorded, and resumes elsewhere. */
+  /**
+   * Stops handing out images (a stopping worker): each job ends once its images in hand are recorded,
+   * and resumes elsewhere.
+   */
   abandonAll(): void {
     for (const a of [...this.active.values()]) {
       a.abandoned = true;

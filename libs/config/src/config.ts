@@ -216,7 +216,8 @@ export function loadConfig(env: Env): AppConfig {
   if (keySources > 1) fail('JWT_SECRET / JWKS_FILE / JWKS_URL: set exactly one key source');
   if (a.secret !== undefined && PUBLISHED_SECRETS.includes(a.secret))
     fail(
-      'JWT_SECRET: this is the example value published in deploy/k8s/config.yaml; generate your own (openssl rand -hex 32)',
+      'JWT_SECRET: this is the example value published in deploy/k8s/config.yaml; ' +
+        'generate your own (openssl rand -hex 32)',
     );
   if (a.disabled === false && keySources === 0)
     fail('AUTH_DISABLED: false needs a key source (JWT_SECRET, JWKS_FILE or JWKS_URL)');

@@ -47,7 +47,10 @@ export const TIMINGS = {
   revocationCheckMs: 2000,
   /** While a dependency stays down, how often its outage is logged again. */
   outageReminderMs: 30_000,
-  /** Readiness fails while the event loop ran later than `stallMs` within the last `windowMs` (sampled every `intervalMs`). */
+  /**
+   * Readiness fails while the event loop ran later than `stallMs` within the last `windowMs` (sampled
+   * every `intervalMs`).
+   */
   loopWatch: { intervalMs: 100, windowMs: 5000, stallMs: 1000 },
 } as const;
 

@@ -119,7 +119,10 @@ export class ClientSession {
     this.waiting = undefined;
   }
 
-  /** Closes the connection for `code` (its close code from the error table), after telling the client why where the protocol can. */
+  /**
+   * Closes the connection for `code` (its close code from the error table), after telling the client why
+   * where the protocol can.
+   */
   closeWith(code: ErrorCode): void {
     if (this.closed) return;
     this.host.rejected(code);

@@ -5,7 +5,10 @@ export interface InferenceWorkerOptions {
   model: { id: string; version: string };
   /** Most frames per `session.run`. */
   maxBatch: number;
-  /** Triton-style batching delay: an idle engine waits up to this long after the first ready frame for a fuller batch (0: none). */
+  /**
+   * Triton-style batching delay: an idle engine waits up to this long after the first ready frame for a
+   * fuller batch (0: none).
+   */
   maxWaitMs: number;
   /** Frames decoding at once, shared round-robin by tenant. */
   decodeConcurrency: number;

@@ -222,7 +222,7 @@ describe('InferenceWorker (engine-driven batching)', () => {
     expect(outcomes.every((o) => o.ok)).toBe(true);
   });
 
-  it('fills idle capacity with backfill frames, yet a real-time frame waits for at most the batch already running', async () => {
+  it('fills idle capacity with backfill; a real-time frame waits at most for the batch running', async () => {
     const { q, outcomes, w } = await memoryQueue();
     const fake = slowEngine(100);
     // 40 bulk images (ids 100..139), handed out as the worker asks for them.
@@ -271,7 +271,8 @@ describe('InferenceWorker (engine-driven batching)', () => {
       await sleep(250);
     }
     await expect.poll(() => waits.length, { timeout: 2000 }).toBe(12);
-    await expect.poll(() => outcomes.length, { timeout: 2000 }).toBe(12); // every camera frame answered, on the live queue
+    // Every camera frame answered, on the live queue.
+    await expect.poll(() => outcomes.length, { timeout: 2000 }).toBe(12);
     // Once the camera's rate is learned (a few frames), its frames start at once: no backfill run in the way.
     expect(Math.max(...waits.slice(4))).toBeLessThan(30);
     expect(recorded.length).toBeGreaterThan(5); // the idle time between frames still went to backfill
