@@ -273,7 +273,7 @@ describe('deployment files', () => {
             ? (Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined)
             : undefined;
         if (method === undefined) return [];
-        const path = ['', base, String(Reflect.getMetadata(PATH_METADATA, handler) ?? '')]
+        const path = ['', base, String(Reflect.getMetadata(PATH_METADATA, handler as object) ?? '')]
           .join('/')
           .replace(/\/+/g, '/')
           .replace(/\/$/, '')
