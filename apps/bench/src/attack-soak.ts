@@ -111,7 +111,8 @@ async function main(): Promise<void> {
     )}`,
   );
   console.log(
-    `\nRSS after the first cycle ${first} MB; highest after a later cycle ${worst} MB (+${worst - first} MB; bound ${o.boundMb} MB)`,
+    `\nRSS after the first cycle ${first} MB; highest after a later cycle ${worst} MB ` +
+      `(+${worst - first} MB; bound ${o.boundMb} MB)`,
   );
   mkdirSync(join(o.out, '..'), { recursive: true });
   writeFileSync(o.out, JSON.stringify({ options: o, samples, growthMb: worst - first }, null, 2));

@@ -25,7 +25,9 @@ export function loadBenchImages(pattern = /-(640x480|1280x720)\.jpg$/): Buffer[]
 export async function runWithProgress(opts: Parameters<typeof runCameras>[0]) {
   const bar = new SingleBar(
     {
-      format: `${opts.transport.padEnd(11)} ${String(opts.cameras).padStart(2)} cam × ${opts.fps} fps [{bar}] {value}/{total} frames`,
+      format:
+        `${opts.transport.padEnd(11)} ${String(opts.cameras).padStart(2)} cam × ${opts.fps} fps ` +
+        '[{bar}] {value}/{total} frames',
       stream: process.stderr,
     },
     Presets.shades_classic,
@@ -76,7 +78,8 @@ async function main(): Promise<void> {
   if (before && o.workerMetrics) {
     const d = diffCounters(before, await scrapeWorker(o.workerMetrics), run.elapsedMs);
     console.log(
-      `worker busy ${(d.busyFraction * 100).toFixed(0)}%, ${d.batches} batches, mean ${d.meanBatch.toFixed(2)}, sizes ${JSON.stringify(d.histogram)}`,
+      `worker busy ${(d.busyFraction * 100).toFixed(0)}%, ${d.batches} batches, ` +
+        `mean ${d.meanBatch.toFixed(2)}, sizes ${JSON.stringify(d.histogram)}`,
     );
   }
   console.log(

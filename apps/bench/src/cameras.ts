@@ -36,13 +36,20 @@ export interface CameraRunOptions {
   cameras: number;
   fps: number;
   seconds: number;
-  /** Frames a camera keeps open before it skips at the source; Infinity = open loop (a camera that never waits). @defaultValue 2 */
+  /**
+   * Frames a camera keeps open before it skips at the source; Infinity = open loop (a camera that never
+   * waits).
+   * @defaultValue 2
+   */
   maxInFlight?: number;
   /** A frame not answered by then counts as `E_CLIENT_TIMEOUT`. @defaultValue 60000 */
   timeoutMs?: number;
   /** ws-binary: the model every camera's connection chooses (`?model=`). */
   model?: string;
-  /** A bearer token every connection and request carries (`Authorization: Bearer`), for edges with authentication on. */
+  /**
+   * A bearer token every connection and request carries (`Authorization: Bearer`), for edges with
+   * authentication on.
+   */
   token?: string;
   onFrame?: () => void;
 }

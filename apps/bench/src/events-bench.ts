@@ -21,9 +21,9 @@ interface RunResult {
  * `npm run bench:events`: the events service (a real process) fed synthetic detections through
  * the results streams on Redis: `--cameras` cameras at `--fps` with `--objects` objects each,
  * walking back and forth across a line and through a zone. Prints detections tracked per second
- * (the service's own counter) and per core of the events process, and the lag from capture time to the event being durable on the
- * events stream (p50, p95; it includes the reorder window, EVENTS_REORDER_MS). Feeder, Redis and
- * service share this machine.
+ * (the service's own counter) and per core of the events process, and the lag from capture time
+ * to the event being durable on the events stream (p50, p95; it includes the reorder window,
+ * EVENTS_REORDER_MS). Feeder, Redis and service share this machine.
  */
 async function main(): Promise<void> {
   const o = new Command('bench:events')
@@ -57,7 +57,8 @@ async function main(): Promise<void> {
       50,
     );
   console.log(
-    `\nbench:events, ${opts.cameras} cameras x ${opts.fps} fps x ${opts.objects} objects, ${opts.seconds} s per run, medians of ${results.length} run(s):`,
+    `\nbench:events, ${opts.cameras} cameras x ${opts.fps} fps x ${opts.objects} objects, ` +
+      `${opts.seconds} s per run, medians of ${results.length} run(s):`,
   );
   console.log(
     table(

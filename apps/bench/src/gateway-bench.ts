@@ -1,12 +1,10 @@
 import { DETECT_PATH } from '@vision/wire';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Command } from 'commander';
 import {
-  imageFixturesDir,
   rssMb,
   startMjpegServer,
   startRtspServer,
@@ -15,10 +13,9 @@ import {
   uniquePrefix,
   type ServiceProcess,
 } from '@vision/testing';
+import { benchClip } from './bench-clip';
 import { cpuSeconds } from './cpu-usage';
 import { percentile, table } from './stats';
-
-const run = promisify(execFile);
 
 /** `mjpeg-scaled`: the same MJPEG cameras with a smaller maxWidth × maxHeight, so ffmpeg reads and scales them. */
 type Source = 'rtsp' | 'mjpeg' | 'mjpeg-scaled';
@@ -143,7 +140,8 @@ async function main(): Promise<void> {
     };
   });
   console.log(
-    `\n${cameras} cameras per run, ${o.seconds} s measured, medians of ${o.runs} run(s); CPU in % of one core per camera\n`,
+    `\n${cameras} cameras per run, ${o.seconds} s measured, medians of ${o.runs} run(s); ` +
+      'CPU in % of one core per camera\n',
   );
   console.log(
     table(
@@ -164,63 +162,6 @@ async function main(): Promise<void> {
     join(o.out, 'results.json'),
     JSON.stringify({ cameras, sourceFps, seconds: Number(o.seconds), samples, medians: rows }, null, 2),
   );
-}
-
-/** A 720p clip of a real photo with a moving square and sensor-like noise, at 2.8 Mbit/s, and its frames as JPEGs. */
-async function benchClip(dir: string, fps: number): Promise<string> {
-  const out = join(dir, 'bench.h264');
-  const graph = `[0:v][1:v]overlay=x='mod(t*304\\,1216)':y=300:shortest=1,noise=alls=10:allf=t,format=yuv420p`;
-  await run('ffmpeg', [
-    '-hide_banner',
-    '-loglevel',
-    'error',
-    '-y',
-    '-loop',
-    '1',
-    '-framerate',
-    String(fps),
-    '-i',
-    join(imageFixturesDir(), 'coffee-1280x720.jpg'),
-    '-f',
-    'lavfi',
-    '-i',
-    `color=c=red:s=64x64:r=${fps}`,
-    '-filter_complex',
-    graph,
-    '-t',
-    '4',
-    '-c:v',
-    'libx264',
-    '-preset',
-    'veryfast',
-    '-b:v',
-    '3M',
-    '-maxrate',
-    '3M',
-    '-bufsize',
-    '3M',
-    '-g',
-    String(fps),
-    '-x264-params',
-    'aud=1',
-    '-f',
-    'h264',
-    out,
-  ]);
-  await run('ffmpeg', [
-    '-hide_banner',
-    '-loglevel',
-    'error',
-    '-y',
-    '-i',
-    out,
-    '-q:v',
-    '5',
-    '-f',
-    'image2',
-    join(dir, 'frame-%03d.jpg'),
-  ]);
-  return out;
 }
 
 async function measure(o: {

@@ -103,7 +103,8 @@ async function main(): Promise<void> {
     rows.filter((r) => r.graph === graph).reduce((a, r) => a + r.inputMsPerFrame + r.postprocessMsPerFrame, 0);
   if (first('serving') && first('original')) {
     console.log(
-      `\nhost ms per frame (input + output), serving ÷ original, over all batch sizes: ${(host('serving') / host('original')).toFixed(3)}`,
+      '\nhost ms per frame (input + output), serving ÷ original, over all batch sizes: ' +
+        (host('serving') / host('original')).toFixed(3),
     );
   }
   mkdirSync(join(o.out, '..'), { recursive: true });

@@ -10,7 +10,10 @@ export interface RawOrtRow {
   inferFps: number;
   /** Decode + resize (sharp, libuv's pool): the same for both graphs. */
   decodeMsPerFrame: number;
-  /** Host time making the session's input from decoded pixels (padding; the float conversion without the serving graph). */
+  /**
+   * Host time making the session's input from decoded pixels (padding; the float conversion without the
+   * serving graph).
+   */
   inputMsPerFrame: number;
   /** Host time turning the session's output into boxes (decoding and NMS). */
   postprocessMsPerFrame: number;

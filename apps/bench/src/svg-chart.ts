@@ -26,7 +26,8 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
     `<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${H - m.b}" stroke="#333"/>`,
     ...ticks.map(
       (t) =>
-        `<line x1="${m.l}" y1="${y(t)}" x2="${W - m.r}" y2="${y(t)}" stroke="#eee"/><text x="${m.l - 6}" y="${y(t) + 4}" text-anchor="end">${fmt(t)}</text>`,
+        `<line x1="${m.l}" y1="${y(t)}" x2="${W - m.r}" y2="${y(t)}" stroke="#eee"/>` +
+        `<text x="${m.l - 6}" y="${y(t) + 4}" text-anchor="end">${fmt(t)}</text>`,
     ),
     ...[...new Set(xs)].map((v) => `<text x="${x(v)}" y="${H - m.b + 16}" text-anchor="middle">${fmt(v)}</text>`),
     `<text x="${(m.l + W - m.r) / 2}" y="${H - 10}" text-anchor="middle">${esc(xLabel)}</text>`,
@@ -36,7 +37,8 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
     const c = PALETTE[i % PALETTE.length];
     const pts = s.points.filter((p) => Number.isFinite(p[1]));
     parts.push(
-      `<polyline fill="none" stroke="${c}" stroke-width="2" points="${pts.map((p) => `${x(p[0])},${y(p[1])}`).join(' ')}"/>`,
+      `<polyline fill="none" stroke="${c}" stroke-width="2" ` +
+        `points="${pts.map((p) => `${x(p[0])},${y(p[1])}`).join(' ')}"/>`,
     );
     for (const p of pts) parts.push(`<circle cx="${x(p[0])}" cy="${y(p[1])}" r="3" fill="${c}"/>`);
     parts.push(`<rect x="${W - m.r + 12}" y="${m.t + i * 20}" width="12" height="12" fill="${c}"/>`);

@@ -197,7 +197,7 @@ describe('events API and WebSocket feed, with authentication', () => {
     expect((await call('DELETE', '/cameras/cam-2/rules/gate', w)).status).toBe(404);
   });
 
-  it('feeds events and tracks of the cameras a token covers over /ws/events, and serves counts and recent events', async () => {
+  it("feeds a token's cameras' events and tracks over /ws/events; serves counts and recent events", async () => {
     await seeCamera('cam-2');
     expect((await call('PUT', '/cameras/cam-2/rules/gate', await token('events:write'), gate)).status).toBe(200);
     // Without a token the upgrade is refused.

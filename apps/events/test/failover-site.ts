@@ -99,7 +99,10 @@ export interface FailoverSite {
   stop(): Promise<void>;
 }
 
-/** Starts Redis, mosquitto, a slow webhook receiver and instances `a` and `b`, and waits until they own a shard each. */
+/**
+ * Starts Redis, mosquitto, a slow webhook receiver and instances `a` and `b`, and waits until they own a shard
+ * each.
+ */
 export async function startFailoverSite(name: string, leaseMs: number): Promise<FailoverSite> {
   const redis: TestRedis = await startTestRedis();
   const r = new Redis(redis.url);

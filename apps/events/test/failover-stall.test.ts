@@ -13,7 +13,7 @@ describe('failover: an owner stalls past its lease, or hands over on SIGTERM', (
     site = undefined;
   });
 
-  it('fences a stalled owner: once resumed it writes nothing, and the events are those of an uninterrupted run', async () => {
+  it('fences a stalled owner: resumed, it writes nothing; the events are those of an uninterrupted run', async () => {
     site = await startFailoverSite('failover-stall', LEASE_MS);
     const s = site;
     const shard = resultsShard(s.cams[0], SHARDS);
@@ -69,7 +69,7 @@ describe('failover: an owner stalls past its lease, or hands over on SIGTERM', (
     expect(victimProc.proc.exitCode).toBeNull();
   });
 
-  it('hands over on SIGTERM: the shard is given back before its lease could expire, and the events are those of an uninterrupted run', async () => {
+  it('hands over on SIGTERM before the lease could expire; the events are those of an uninterrupted run', async () => {
     // A long lease: a takeover before it runs out can only come from the stopping owner giving it back.
     site = await startFailoverSite('failover-term', 6000);
     const s = site;

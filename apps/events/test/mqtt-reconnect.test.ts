@@ -78,7 +78,7 @@ describe('events service: MQTT after the broker is killed (SIGKILL) and started 
     await redis?.stop();
   });
 
-  it('delivers every event committed during the outage and after it, each the same as on the events stream', async () => {
+  it('delivers every event committed during and after the outage, each as on the events stream', async () => {
     const entries = frames('cam-1', movers, FRAMES, Date.now(), FPS);
     let killedAt = 0;
     let restartedAt = 0;

@@ -66,7 +66,7 @@ describe('events webhooks by host name', () => {
     return svc;
   };
 
-  it("refuses this host's own name at connect time, naming the host, and drops the batch without retrying", async () => {
+  it("refuses this host's own name at connect time, naming the host; drops the batch without retrying", async () => {
     const requests = hook.requests;
     const svc = await run({});
     try {

@@ -126,7 +126,8 @@ describe.concurrent('gateway: tokens and connection limits at real edges', () =>
   });
 
   it(
-    'streams every camera of one gateway beyond MAX_CONNECTIONS_PER_IP at default edge settings, while one address without the gateway scope stays capped',
+    'streams every camera of one gateway beyond MAX_CONNECTIONS_PER_IP at default edge settings, ' +
+      'while one address without the gateway scope stays capped',
     { timeout: 60_000 },
     async ({ expect }) => {
       expect(CAMERAS).toBeGreaterThan(DEFAULT_MAX_CONNECTIONS_PER_IP);
@@ -203,7 +204,7 @@ describe.concurrent('gateway: tokens and connection limits at real edges', () =>
     },
   );
 
-  it('reads its edge token from GATEWAY_TOKEN_FILE at connect: refused while the file is bad, streaming once it is good', async ({
+  it('reads its edge token from GATEWAY_TOKEN_FILE at connect: refused while bad, streaming once good', async ({
     expect,
   }) => {
     const operator = await mintToken({ subject: 'ops', scopes: ['cameras:read'], ttlS: 600 }, site.key);

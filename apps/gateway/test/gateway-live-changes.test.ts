@@ -77,7 +77,7 @@ describe('gateway: live changes while 8 cameras stream', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('adds, changes, pauses and removes cameras through the API and the file; the other 8 never miss a frame; no child is left', async () => {
+  it('adds, changes, pauses, removes cameras (API, file); the other 8 miss no frame; no child left', async () => {
     const t0 = Date.now();
     const before = new Map((await api.cameras()).map((c) => [c.id, c]));
     const children: number[] = [...before.values()].map((c) => c.pid!);
@@ -147,7 +147,8 @@ describe('gateway: live changes while 8 cameras stream', () => {
     expect(alive(f2.pid!)).toBe(false);
     children.push(a1.pid!, a2.pid!, a3.pid!, f1.pid!, f2.pid!);
 
-    // The 8: same child, no reconnect, one frame id per frame, frames at their rate all along, every frame accounted for.
+    // The 8: same child, no reconnect, one frame id per frame, frames at their rate all along, every frame
+    // accounted for.
     const elapsed = (Date.now() - t0) / 1000;
     const after = await api.cameras();
     expect(after.map((c) => c.id)).toEqual(STEADY);

@@ -57,7 +57,7 @@ describe('gateway: reloading the cameras file at run time', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('applies a changed file on POST /v1/reload; a bad one answers its code and the running cameras go on', async () => {
+  it('applies a changed file on POST /v1/reload; a bad one answers its code, the running cameras go on', async () => {
     const start = await streaming(['cam-a', 'cam-b']);
     const pidA = start.get('cam-a')!.pid!;
     const pidB = start.get('cam-b')!.pid!;

@@ -24,7 +24,10 @@ import {
 } from '@vision/testing';
 import { gatewayApi, sleep, unionBox, waitFor, type CameraView } from './gateway-harness';
 
-/** 640×360 frames: letterboxed to 640×640 with 140 px of padding, a square at y = 20 fills whole model cells (rows 5 and 6). */
+/**
+ * 640×360 frames: letterboxed to 640×640 with 140 px of padding, a square at y = 20 fills whole model
+ * cells (rows 5 and 6).
+ */
 const SQUARE: MovingSquare = { width: 640, height: 360, fps: 10, y: 20, speed: 192 };
 const FPS = 5;
 const RTSP_USER = 'admin';
@@ -172,7 +175,7 @@ describe('gateway: RTSP, MJPEG and file cameras into edge and worker', () => {
     expect([...new Uint8Array(await snap.arrayBuffer()).subarray(0, 2)]).toEqual([0xff, 0xd8]);
   });
 
-  it('puts the RTSP camera in backoff with the documented delays while its server is down, resumes by itself, and the others keep their rate', async () => {
+  it('backs a down RTSP camera off by the documented delays, then resumes; the others keep their rate', async () => {
     const before = new Map((await api.cameras()).map((c) => [c.id, c.stats]));
     const t0 = Date.now();
     await rtsp.kill('SIGKILL');

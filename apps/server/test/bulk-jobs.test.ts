@@ -260,7 +260,7 @@ describe('bulk jobs', () => {
     }
   });
 
-  it('refuses oversize uploads, too many images, foreign webhook hosts and unknown models, leaving nothing behind', async () => {
+  it('refuses oversize uploads, too many images, foreign webhook hosts, unknown models; leaves nothing', async () => {
     const r1 = await postEarly(
       '/v1/jobs',
       { ...auth, 'content-type': 'application/x-tar' },

@@ -42,7 +42,7 @@ describe('nginx cluster: TLS load balancing over two edges, one killed', () => {
     expect(status).toBe(401);
   });
 
-  it('spreads clients over both edges; when one dies its clients reconnect through nginx and keep getting correct boxes', async () => {
+  it('spreads clients over both edges; when one dies its clients reconnect via nginx, boxes stay correct', async () => {
     const token = await signTestToken({ sub: 'site-cameras' }, cluster.jwtSecret);
     const webSocket = (url: string, protocols: string[], headers: Record<string, string> | undefined) =>
       new WebSocket(url, protocols, { headers, ca: cluster.site.ca }) as unknown as WebSocketLike;

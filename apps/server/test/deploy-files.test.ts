@@ -74,7 +74,7 @@ describe('deployment files', () => {
     }
   });
 
-  it('nginx: bulk uploads up to BULK_MAX_UPLOAD_BYTES reach the edges on /v1/jobs; other paths keep the frame-sized cap', async () => {
+  it('nginx: uploads up to BULK_MAX_UPLOAD_BYTES reach /v1/jobs; other paths keep the frame-sized cap', async () => {
     // A stand-in edge: answers with the body bytes it received and the X-Forwarded-For it was given.
     const edge = createServer((socket) => {
       let head = '';
@@ -91,7 +91,8 @@ describe('deployment files', () => {
         if (body >= bytes) {
           const answer = JSON.stringify({ bytes: body, xff: /x-forwarded-for: ([^\r]+)/i.exec(head)?.[1] });
           socket.end(
-            `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${answer.length}\r\nconnection: close\r\n\r\n${answer}`,
+            'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n' +
+              `content-length: ${answer.length}\r\nconnection: close\r\n\r\n${answer}`,
           );
         }
       });
@@ -272,7 +273,7 @@ describe('deployment files', () => {
             ? (Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined)
             : undefined;
         if (method === undefined) return [];
-        const path = ['', base, String(Reflect.getMetadata(PATH_METADATA, handler) ?? '')]
+        const path = ['', base, String(Reflect.getMetadata(PATH_METADATA, handler as object) ?? '')]
           .join('/')
           .replace(/\/+/g, '/')
           .replace(/\/$/, '')
@@ -284,7 +285,7 @@ describe('deployment files', () => {
     expect(documented.sort()).toEqual(served.sort());
   });
 
-  it('Dockerfiles: multi-stage, non-root, start a built entry point (workers, start and start:worker with their Node flags), never copy models', () => {
+  it('Dockerfiles: multi-stage, non-root, a built entry point with its Node flags, no models', () => {
     const worker = ['node', ...INFERENCE_NODE_FLAGS, 'apps/worker/dist/main.js'];
     const gateway = ['node', 'apps/gateway/dist/main.js'];
     for (const [file, command] of [

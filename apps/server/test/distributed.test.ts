@@ -195,7 +195,7 @@ describe('npm start (embedded mode, no Redis)', () => {
     }
   });
 
-  it('a stand-alone role without REDIS_URL or MODEL_PATH, or a bad setting, fails start-up naming the variable', async () => {
+  it('a role without REDIS_URL or MODEL_PATH, or with a bad setting, fails start-up naming the variable', async () => {
     await expect(startService('edge', {}, 10_000)).rejects.toThrow(/REDIS_URL/);
     await expect(startService('server', { MAX_BATCH: 'lots' }, 10_000)).rejects.toThrow(/MAX_BATCH/);
     // Only the embedded demo falls back to the generated model; a worker never serves it silently.

@@ -81,7 +81,7 @@ describe.concurrent('edge authentication in production settings', () => {
     await redis.stop();
   });
 
-  it('fails closed: an edge with no key source and no AUTH_DISABLED=true refuses to start, naming the settings', async ({
+  it('fails closed: an edge without key source or AUTH_DISABLED=true refuses to start, naming them', async ({
     expect,
   }) => {
     const started = startService('edge', { ...common, AUTH_DISABLED: '' }, 15_000);

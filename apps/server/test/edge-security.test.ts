@@ -218,7 +218,7 @@ describe('edge security: authentication, origin, shared limits, hostile connecti
     for (const r of spoofed) if (r.ok) r.ws.close();
   });
 
-  it('answers a message flood with E_RATE_LIMITED (retryAfterMs), then closes it 1008; a neighbour is unaffected', async () => {
+  it('answers a message flood E_RATE_LIMITED (retryAfterMs), then closes 1008; a neighbour is unaffected', async () => {
     const neighbour = await client(urls[0]);
     const flooder = await client(urls[0]);
     for (let i = 0; i < 200; i++) flooder.send(JSON.stringify({ type: 'ping', ts: i }));

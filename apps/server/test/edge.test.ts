@@ -128,7 +128,7 @@ describe('edge: yolo.v1', () => {
     expect(msgs).toContainEqual({ type: 'pong', ts: 7 });
   });
 
-  it('accepts headerless images, and answers a broken header or an unknown control message with a typed error', async () => {
+  it('accepts headerless images; answers a broken header or unknown control message with a typed error', async () => {
     const { url } = await edgeWith({});
     const c = new TestClient(url, PROTOCOL_V1);
     await c.waitFor(1);
@@ -198,7 +198,7 @@ describe('edge: health and lifecycle', () => {
     expect((await fetch(`${full.http}/metrics`)).status).toBe(404);
   });
 
-  it('answers bulk-job requests 503 E_UNAVAILABLE at once without Redis, or when the job store cannot be reached', async () => {
+  it('answers bulk-job requests 503 E_UNAVAILABLE at once without Redis or its job store', async () => {
     const embedded = await edgeWith({});
     const r1 = await fetch(`${embedded.http}/v1/jobs/anything`);
     expect(r1.status).toBe(503);
@@ -261,7 +261,7 @@ describe('edge: POST /v1/detect', () => {
     expect(await b64.json()).toEqual(rawBoxes);
   });
 
-  it('answers many concurrent requests over kept-alive sockets (the read-rate limit pauses bodies, never stalls them)', async () => {
+  it('answers many concurrent requests on kept-alive sockets (the read limit pauses, never stalls)', async () => {
     const { http: base } = await edgeWith({ MAX_FRAME_BYTES: '200000', SUBJECT_BYTES_PER_SECOND: String(1024 * 1024) });
     const body = JSON.stringify({ image: (await square()).toString('base64') });
     const agent = new Agent({ keepAlive: true, maxSockets: 8 });

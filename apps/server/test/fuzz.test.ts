@@ -68,7 +68,7 @@ describe('fuzz: random and mutated messages at a running edge + worker', () => {
     await redis.stop();
   });
 
-  it(`answers every message exactly once, stays up and within its memory bound (seed from FUZZ_SEED or the clock)`, async () => {
+  it(`answers every message once, stays up and within its memory bound (seed: FUZZ_SEED or the clock)`, async () => {
     console.log(`fuzz seed ${seed}`);
     const rand = seededRandom(seed);
     const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)];

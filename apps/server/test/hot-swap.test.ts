@@ -80,7 +80,7 @@ describe('hot swap under load', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('swaps the model version while frames flow: no socket closed, every frame answered once, replies switch within 3 s', async () => {
+  it('swaps the model version under load: no socket closed, every frame answered once, switch within 3 s', async () => {
     const image = await drawScene({
       width: 640,
       height: 480,

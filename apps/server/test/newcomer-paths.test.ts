@@ -82,10 +82,11 @@ describe('newcomer and operator paths', () => {
       const readme = readFileSync(join(repoRoot(), 'README.md'), 'utf8');
       const snippet = /```html\n([\s\S]*?)```/.exec(readme)?.[1];
       expect(snippet, 'README.md has an html snippet').toBeDefined();
+      const demo = snippet!.replaceAll('localhost:8080', `127.0.0.1:${port}`);
       const page = `<!doctype html><canvas id="frame" width="640" height="480"></canvas><script>
       const c = document.getElementById('frame').getContext('2d');
       c.fillStyle = 'rgb(114,114,114)'; c.fillRect(0, 0, 640, 480);
-      c.fillStyle = 'rgb(${COLORS.red.join(',')})'; c.fillRect(320, 240, 32, 32);</script>${snippet!.replaceAll('localhost:8080', `127.0.0.1:${port}`)}`;
+      c.fillStyle = 'rgb(${COLORS.red.join(',')})'; c.fillRect(320, 240, 32, 32);</script>${demo}`;
       const app: Server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(page));
       await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
       stops.push(() => new Promise((r) => app.close(r)));

@@ -62,10 +62,12 @@ describe('docs check', () => {
     const md = [
       '# Title',
       'Run `npm run no-such-script`, then `npm start` and `npm run token`.',
-      'See `libs/no-such-lib/src/index.ts` and `libs/edge/src/frame-ledger.ts`; patterns such as `libs/*/test` and `apps/<role>/dist` are skipped.',
+      'See `libs/no-such-lib/src/index.ts` and `libs/edge/src/frame-ledger.ts`; ' +
+        'patterns such as `libs/*/test` and `apps/<role>/dist` are skipped.',
       'Set `NO_SUCH_SETTING=1` beside `MAX_BATCH` and `UV_THREADPOOL_SIZE`; `ERROR_CODES` is code, not a variable.',
       'Errors `E_NO_SUCH_CODE` and `E_OVERLOADED`, and `E_BAD_RULE` from the events service.',
-      '[a doc](no-such.md), [the protocol](protocol.md#no-such-section), [its models](protocol.md#http-get-v1models), [here](#title), [nowhere](#nope).',
+      '[a doc](no-such.md), [the protocol](protocol.md#no-such-section), ' +
+        '[its models](protocol.md#http-get-v1models), [here](#title), [nowhere](#nope).',
     ].join('\n');
     expect(names(check('docs/example.md', md))).toEqual(
       [
@@ -82,14 +84,16 @@ describe('docs check', () => {
 
   it('finds variables without an underscore, codes only tests or benches raise, and CLI flags no command takes', () => {
     const md = [
-      'Set `PORTT` (a typo of `PORT`) or `ENGINES=2`, then `HOSTNAME=box npm start`; `XAUTOCLAIM` and `SIGHUP` are not variables.',
+      'Set `PORTT` (a typo of `PORT`) or `ENGINES=2`, then `HOSTNAME=box npm start`; ' +
+        '`XAUTOCLAIM` and `SIGHUP` are not variables.',
       '```bash',
       'OPS=$(npm run token -- --sub ops --scope cameras:read)',
       'curl -H "Authorization: Bearer $OPS" http://127.0.0.1:8090/v1/cameras',
       '```',
       'The bench counts `E_CLIENT_TIMEOUT` and `E_CONNECTION` (apps/bench only), beside `E_OVERLOADED`.',
       '`npm run token -- --subject gate-3 --ttl 30d`, `npm run detect -- --model m.onnx --confidence 0.5 photo.jpg`,',
-      '`node apps/tools/dist/token.js --revoke x --until 2027-01-01`, `npm run soak -- --hours 2`, `npm test -- --bail 1`.',
+      '`node apps/tools/dist/token.js --revoke x --until 2027-01-01`, ' +
+        '`npm run soak -- --hours 2`, `npm test -- --bail 1`.',
     ].join('\n');
     const findings = names(check('docs/example.md', md));
     expect(findings).toEqual(

@@ -75,7 +75,10 @@ export const NOT_VARIABLES: readonly string[] = [
   ...['RS256', 'ES256', 'HS256'],
 ];
 
-/** Paths the project creates when it runs, not in the repository: `deploy/nginx/dev-cert.sh` writes the certificates. */
+/**
+ * Paths the project creates when it runs, not in the repository: `deploy/nginx/dev-cert.sh` writes the
+ * certificates.
+ */
 export const CREATED_PATHS: readonly string[] = ['deploy/nginx/certs'];
 
 /**
@@ -97,7 +100,8 @@ const PLACEHOLDER_NEXT = /^[*<{…$]/;
 const VARIABLE_RE = /\b[A-Z][A-Z0-9]*_[A-Z0-9_]*[A-Z0-9]\b/g;
 // A name without an underscore counts as a variable where it stands alone in backticks or is assigned (`PORT=8080`).
 const LONE_VARIABLE_RE = /`([A-Z][A-Z0-9]+)(?:=[^`]*)?`|(?<![\w$-])([A-Z][A-Z0-9]+)=/g;
-// A shell line of the doc's own that only assigns (`REG=… TAG=…`, `OPS=$(…)  # …`): its names are the doc's, not settings.
+// A shell line of the doc's own that only assigns (`REG=… TAG=…`, `OPS=$(…)  # …`): its names are the doc's,
+// not settings.
 const SHELL_ASSIGNMENT_RE = /^\s*((?:[A-Z][A-Z0-9_]*=(?:\$\(.*\)|\S*)\s*)+)(?:#.*)?$/gm;
 // The flags of a command line: after `npm run x --`, or after a node entry point of ours.
 const CLI_RE = /\bnpm run ([A-Za-z0-9:_-]+) -- ([^`\n]*)|\bnode (apps\/[a-z-]+\/dist\/[\w-]+\.js)([^`\n]*)/g;

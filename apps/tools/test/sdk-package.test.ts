@@ -10,7 +10,10 @@ import { COLORS, drawScene, repoRoot, startService, TEST_JWT_SECRET, type Servic
 const run = promisify(execFile);
 const root = repoRoot();
 
-/** The red square the fixture model must find: one of its 32-px cells on a 640×640 image (no letterbox), so its box is exact. */
+/**
+ * The red square the fixture model must find: one of its 32-px cells on a 640×640 image (no
+ * letterbox), so its box is exact.
+ */
 const SQUARE = { x: 128, y: 64, w: 32, h: 32 };
 
 /** What a script in the outside project prints: where `@vision/client` resolved from, and the frame's outcome. */
@@ -28,14 +31,19 @@ const WebSocket = require('ws');
 const { readFileSync } = require('node:fs');
 const { VisionClient } = require('@vision/client');
 const [url, token, image] = process.argv.slice(2);
-const client = new VisionClient({ url, token, webSocket: (u, protocols, headers) => new WebSocket(u, protocols, { headers }) });
+const client = new VisionClient({
+  url,
+  token,
+  webSocket: (u, protocols, headers) => new WebSocket(u, protocols, { headers }),
+});
 client.send(readFileSync(image), { streamId: 'outside-1' }).then((outcome) => {
   console.log(JSON.stringify({ resolved: require.resolve('@vision/client'), outcome }));
   client.close();
 });
 `;
 
-// A web app's code, bundled as a browser bundler would (the package's \`browser\` export): it takes the socket from its caller.
+// A web app's code, bundled as a browser bundler would (the package's \`browser\` export): it takes
+// the socket from its caller.
 const APP_ENTRY = `
 import { VisionClient } from '@vision/client';
 export function detect(url, token, bytes, webSocket) {
@@ -50,7 +58,8 @@ import WebSocket from 'ws';
 import { readFileSync } from 'node:fs';
 import { detect } from './bundle.mjs';
 const [url, token, image] = process.argv.slice(2);
-const outcome = await detect(url, token, readFileSync(image), (u, protocols, headers) => new WebSocket(u, protocols, { headers }));
+const webSocket = (u, protocols, headers) => new WebSocket(u, protocols, { headers });
+const outcome = await detect(url, token, readFileSync(image), webSocket);
 console.log(JSON.stringify({ resolved: 'bundle', outcome }));
 `;
 

@@ -22,7 +22,10 @@ const CLI = join(repoRoot(), 'apps', 'tools', 'dist', 'token.js');
 const token = (args: string[], env: Record<string, string>) =>
   run(process.execPath, [CLI, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env } });
 
-/** `npm run token`, as an operator runs it: a token the edges' verifier accepts with every claim, and revocation through Redis. */
+/**
+ * `npm run token`, as an operator runs it: a token the edges' verifier accepts with every claim, and
+ * revocation through Redis.
+ */
 describe('npm run token', () => {
   let redis: TestRedis;
   const prefix = uniquePrefix('token');
@@ -34,7 +37,7 @@ describe('npm run token', () => {
     await redis.stop();
   });
 
-  it('signs with JWT_SECRET and the site issuer and audience; the edges accept it with its claims; --revoke revokes it', async () => {
+  it('signs with JWT_SECRET, the site issuer and audience; edges accept its claims; --revoke works', async () => {
     const site = {
       JWT_SECRET: TEST_JWT_SECRET,
       JWT_ISSUER: 'site-a',

@@ -33,7 +33,7 @@ async function jwksFileFor(alg: 'RS256' | 'ES256', kid: string): Promise<{ file:
 }
 
 describe('tokens', () => {
-  it('mints HS256 tokens the verifier accepts with their claims, jti and scopes; another secret is refused', async () => {
+  it('mints HS256 tokens the verifier accepts with claims, jti and scopes; another secret is refused', async () => {
     const secret = 'k'.repeat(40);
     const { token, tokenId } = await mintToken(
       {

@@ -3,47 +3,12 @@ import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { connectTolerant, createRedis, type RedisConnectionOptions } from '@vision/redis';
 import type { BulkConfig } from '@vision/config';
-import { VisionError, type Detection, type WireError } from '@vision/wire';
+import { VisionError } from '@vision/wire';
 import { type FrameOutcomeMessage } from '@vision/transport';
 import { WEBHOOK_RETRY } from '@vision/webhooks';
 import { bulkScripts } from './bulk-scripts';
 import { bulkKeys, jobQueueName, WEBHOOK_QUEUE, type BulkKeys } from './bulk-keys';
-
-export type JobState = 'uploading' | 'queued' | 'active' | 'completed' | 'cancelled' | 'failed';
-
-export interface JobMeta {
-  id: string;
-  tenant: string;
-  model: string;
-  state: JobState;
-  total: number;
-  done: number;
-  failed: number;
-  createdAt: number;
-  finishedAt: number | undefined;
-  webhook: string | undefined;
-}
-
-export type ImageResult = { index: number; detections: Detection[] } | { index: number; error: WireError };
-
-/** What `GET /v1/jobs/:id` answers. */
-export interface JobStatus {
-  id: string;
-  model: string;
-  state: JobState;
-  progress: { total: number; done: number; failed: number };
-  createdAt: number;
-  finishedAt?: number;
-  /** Results by image index, one page (`offset`, `limit`); `next` is the offset of the next page. */
-  results: ImageResult[];
-  next?: number;
-}
-
-/** What the webhook receives (signed; see `webhook.ts`). */
-export interface WebhookEvent {
-  type: 'job.finished';
-  job: Omit<JobStatus, 'results' | 'next'>;
-}
+import type { ImageResult, JobMeta, JobState, JobStatus, WebhookEvent } from './job-status';
 
 /**
  * Bulk jobs in Redis: metadata, images (raw bytes in a hash per job, never in the BullMQ payload),
@@ -69,7 +34,10 @@ export class BulkJobs {
     void connectTolerant(this.redis);
   }
 
-  /** A connection for a BullMQ worker: its blocking reads wait out reconnects (maxRetriesPerRequest: null, as BullMQ requires). */
+  /**
+   * A connection for a BullMQ worker: its blocking reads wait out reconnects (maxRetriesPerRequest:
+   * null, as BullMQ requires).
+   */
   workerConnection(): Redis {
     const name = `bulk-worker-${++this.workerConnections}`;
     const r = new Redis(this.url, { maxRetriesPerRequest: null, connectionName: name });

@@ -1,5 +1,6 @@
 import type { CompletedFrame, Delivery } from '@vision/transport';
-import type { BulkJobs, JobMeta } from './bulk-jobs';
+import type { BulkJobs } from './bulk-jobs';
+import type { JobMeta } from './job-status';
 
 /** Bulk frames have no deadline: they wait for idle capacity, however long that takes. */
 const NO_DEADLINE = Number.MAX_SAFE_INTEGER;
@@ -122,7 +123,10 @@ export class BulkSource {
     return false;
   }
 
-  /** Stops handing out images (a stopping worker): each job ends once its images in hand are recorded, and resumes elsewhere. */
+  /**
+   * Stops handing out images (a stopping worker): each job ends once its images in hand are recorded,
+   * and resumes elsewhere.
+   */
   abandonAll(): void {
     for (const a of [...this.active.values()]) {
       a.abandoned = true;

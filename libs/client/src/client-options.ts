@@ -32,18 +32,28 @@ export type FrameOutcome =
 export interface VisionClientOptions {
   /** ws:// or wss:// URL of the edge's /ws/detect (behind a load balancer), or several edges tried in turn. */
   url: string | string[];
-  /** The model every frame of this client goes to (`?model=`; GET /v1/models lists them). @defaultValue the site's default */
+  /**
+   * The model every frame of this client goes to (`?model=`; GET /v1/models lists them).
+   * @defaultValue the site's default
+   */
   model?: string;
   /** A bearer token, or a function that returns a fresh one (called before each connection and before expiry). */
   token?: string | (() => string | Promise<string>);
-  /** Browsers: `protocol` (Sec-WebSocket-Protocol); Node: `header`. @defaultValue 'protocol' with the browser's WebSocket, else 'header' */
+  /**
+   * Browsers: `protocol` (Sec-WebSocket-Protocol); Node: `header`.
+   * @defaultValue 'protocol' with the browser's WebSocket, else 'header'
+   */
   tokenIn?: 'protocol' | 'header' | 'query';
   /** @defaultValue the browser's WebSocket */
   webSocket?: WebSocketFactory;
   backoff?: BackoffOptions;
   /** A ping every so often; a server silent for twice that is presumed dead. @defaultValue 15000 */
   heartbeatMs?: number;
-  /** Frames open when a socket drops are resent once if younger than this, else reported `E_CONNECTION_LOST`. @defaultValue 1000 */
+  /**
+   * Frames open when a socket drops are resent once if younger than this, else reported
+   * `E_CONNECTION_LOST`.
+   * @defaultValue 1000
+   */
   resendWithinMs?: number;
   /** Refresh the token this long before it expires. @defaultValue 30000 */
   refreshBeforeMs?: number;

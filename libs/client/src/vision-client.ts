@@ -1,6 +1,5 @@
 import {
   encodeFrame,
-  PROTOCOL_V1,
   type Detection,
   type ErrorCode,
   type HelloMessage,
@@ -10,38 +9,18 @@ import {
 } from '@vision/wire';
 import { Backoff } from './backoff';
 import {
-  browserWebSocket,
   CLIENT_DEFAULTS,
   type ClientState,
   type FrameOutcome,
   type ResolvedOptions,
   type VisionClientOptions,
-  type WebSocketLike,
 } from './client-options';
+import { dial, type Conn, type Outgoing } from './client-connection';
 import { Pacer } from './pacer';
 import { StreamCounter, type StreamStats } from './stream-stats';
 
 /** The pause before asking the token provider again when its last token was no newer. */
 const REFRESH_RETRY_MS = 5000;
-
-interface Outgoing {
-  frameId: number;
-  streamId: string;
-  image: Uint8Array;
-  captureTs: number | undefined;
-  sentAt: number;
-  resent: boolean;
-  resolve: (o: FrameOutcome) => void;
-}
-
-interface Conn {
-  ws: WebSocketLike;
-  ready: boolean;
-  open: Map<number, Outgoing>;
-  lastHeard: number;
-  /** When the connection's token expires, as the edge last said (hello or refresh). */
-  tokenExpiresAt?: number;
-}
 
 type Listener<T> = (v: T) => void;
 
@@ -175,21 +154,7 @@ export class VisionClient {
     if (this.stopped) return;
     this.setState(this.state === 'open' || this.state === 'reconnecting' ? this.state : 'connecting');
     const token = typeof this.o.token === 'function' ? await this.o.token() : this.o.token;
-    const factory = this.o.webSocket ?? browserWebSocket;
-    const tokenIn = this.o.tokenIn ?? (this.o.webSocket ? 'header' : 'protocol');
-    const protocols = [PROTOCOL_V1, ...(token && tokenIn === 'protocol' ? [`bearer.${token}`] : [])];
-    const urls = Array.isArray(this.o.url) ? this.o.url : [this.o.url];
-    const query = [
-      ...(this.o.model !== undefined ? [`model=${encodeURIComponent(this.o.model)}`] : []),
-      ...(token && tokenIn === 'query' ? [`token=${encodeURIComponent(token)}`] : []),
-    ];
-    const base = urls[this.urlIndex++ % urls.length];
-    const url = query.length ? `${base}${base.includes('?') ? '&' : '?'}${query.join('&')}` : base;
-    const ws = factory(
-      url,
-      protocols,
-      token && tokenIn === 'header' ? { authorization: `Bearer ${token}` } : undefined,
-    );
+    const ws = dial(this.o, token, this.urlIndex++);
     ws.binaryType = 'arraybuffer';
     const conn: Conn = { ws, ready: false, open: new Map(), lastHeard: this.now() };
     this.conn = conn;

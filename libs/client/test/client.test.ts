@@ -199,7 +199,7 @@ describe('VisionClient', () => {
     client.close();
   });
 
-  it('resends a fresh open frame once after a drop, reports an old one E_CONNECTION_LOST, and reconnects with backoff', async () => {
+  it('resends a fresh open frame once after a drop, reports an old one E_CONNECTION_LOST, backs off', async () => {
     const { client, sockets, advance } = harness({ resendWithinMs: 1000 });
     const retries: number[] = [];
     client.on('state', (s) => s.retryInMs !== undefined && retries.push(s.retryInMs));

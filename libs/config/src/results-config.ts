@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bool, int, loadSettings, setting, type Env, type Loaded } from './settings';
+import { bool, int, setting, type Loaded } from './settings';
 
 /**
  * The results stream (docs/events.md): workers append every camera frame's detections to it and the
@@ -16,8 +16,3 @@ export const RESULTS_SETTINGS = {
 } as const;
 
 export type ResultsConfig = Loaded<typeof RESULTS_SETTINGS>;
-
-/** Validates the results-stream settings of `env`; errors name the variable. */
-export function loadResultsConfig(env: Env): ResultsConfig {
-  return loadSettings(RESULTS_SETTINGS, env);
-}

@@ -58,7 +58,10 @@ export function loadSettings<T extends SettingsTree>(tree: T, env: Env): Loaded<
   return loaded as Loaded<T>;
 }
 
-/** Every variable a tree reads (the docs check holds the README and docs/ to this list: apps/tools/test/docs-check.test.ts). */
+/**
+ * Every variable a tree reads (the docs check holds the README and docs/ to this list:
+ * apps/tools/test/docs-check.test.ts).
+ */
 export function settingNames(tree: SettingsTree): string[] {
   return Object.values(tree).flatMap((child) => (isSetting(child) ? [child.env] : settingNames(child)));
 }

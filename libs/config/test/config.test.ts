@@ -71,7 +71,7 @@ describe('loadConfig', () => {
     for (const name of ['MAX_BATCH', 'CONF_THRESHOLD', 'REDIS_URL', 'EXECUTION_PROVIDER']) expect(msg).toContain(name);
   });
 
-  it('validates the security settings: one key source, a strong HS256 secret, TLS pairs, metrics off the public port', () => {
+  it('validates security settings: one key source, a strong HS256 secret, TLS pairs, metrics off PORT', () => {
     expect(() => loadConfig({ JWT_SECRET: 'short' })).toThrow(/JWT_SECRET/);
     expect(() => loadConfig({ JWT_SECRET: 'x'.repeat(32), JWKS_FILE: 'keys.json' })).toThrow(/exactly one key source/);
     expect(() => loadConfig({ AUTH_DISABLED: 'false' })).toThrow(/AUTH_DISABLED/);
@@ -100,7 +100,8 @@ describe('libuv thread pool', () => {
     const script = `
       const { applyThreadPoolSize, loadConfig } = require(${JSON.stringify(join(__dirname, '..', 'dist'))});
       applyThreadPoolSize(loadConfig(process.env));
-      require('fs').readFile(__filename || '/etc/hostname', () => setTimeout(() => console.log(require('fs').readdirSync('/proc/self/task').length), 100));`;
+      const printThreads = () => console.log(require('fs').readdirSync('/proc/self/task').length);
+      require('fs').readFile(__filename || '/etc/hostname', () => setTimeout(printThreads, 100));`;
     const childEnv: Record<string, string> = { PATH: process.env['PATH'] ?? '', ...env };
     return Number(execFileSync(process.execPath, ['-e', script], { env: childEnv }).toString());
   };

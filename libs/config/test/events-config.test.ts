@@ -1,10 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadEventsConfig, loadResultsConfig } from '../src';
+import { ConfigError, loadEventsConfig, loadSettings, RESULTS_SETTINGS } from '../src';
 
 describe('results and events settings', () => {
   it('default to a switched-on results stream of 8 shards and sound rule defaults', () => {
-    expect(loadResultsConfig({})).toEqual({ enabled: true, shards: 8, maxLen: 10_000, trackLowThreshold: 0.1 });
-    expect(loadResultsConfig({ RESULTS_STREAM: 'false', RESULTS_SHARDS: '16' })).toMatchObject({
+    expect(loadSettings(RESULTS_SETTINGS, {})).toEqual({
+      enabled: true,
+      shards: 8,
+      maxLen: 10_000,
+      trackLowThreshold: 0.1,
+    });
+    expect(loadSettings(RESULTS_SETTINGS, { RESULTS_STREAM: 'false', RESULTS_SHARDS: '16' })).toMatchObject({
       enabled: false,
       shards: 16,
     });

@@ -9,11 +9,12 @@ import {
   VisionError,
   type AuthAcceptedMessage,
   type ErrorCode,
-  type HelloMessage,
   type ModelSelectedMessage,
 } from '@vision/wire';
-import type { EdgeFrame, FrameLedger, Settled } from './frame-ledger';
+import type { EdgeFrame, Settled } from './frame-ledger';
 import type { ReplyFormat } from './reply-format';
+import type { SessionHost, SessionLimits } from './session-host';
+import { isViolation, ViolationWindow } from './violation-window';
 
 /** Replies queued in user space (beyond the kernel's buffers) before a non-reading peer is dropped. */
 const MAX_UNREAD_REPLY_BYTES = 4 * 1024 * 1024;
@@ -23,45 +24,6 @@ const MAX_STREAM_MODELS = 256;
 const MAX_TEXT_BYTES = 4 * 1024;
 /** How long a connection closed for a policy reason has to complete the close handshake. */
 const CLOSE_GRACE_MS = 1000;
-/** Violations count within this window towards `violationsBeforeClose`. */
-const VIOLATION_WINDOW_MS = 10_000;
-/** Codes a client earns by what it sends (server-side conditions like E_OVERLOADED do not count). */
-const VIOLATIONS = new Set<ErrorCode>([
-  'E_RATE_LIMITED',
-  'E_MESSAGE_TOO_LARGE',
-  'E_BAD_MESSAGE',
-  'E_BAD_HEADER',
-  'E_EMPTY_FRAME',
-  'E_FRAME_TOO_LARGE',
-  'E_UNSUPPORTED_FORMAT',
-  'E_FORBIDDEN',
-  'E_UNKNOWN_MODEL',
-]);
-
-export interface SessionLimits {
-  maxInFlight: number;
-  maxFrameBytes: number;
-  deadlineMs: number;
-  messagesPerSecond: number;
-  framesPerSecond: number;
-  violationsBeforeClose: number;
-  /** Token expiry grace (the verifier's clock skew). */
-  clockSkewMs: number;
-  costUnitPixels: number;
-}
-
-/** How a session reaches the rest of the edge. */
-export interface SessionHost {
-  readonly ledger: FrameLedger;
-  /** Called once per frame with its terminal outcome, for metrics. */
-  answered(outcome: 'result' | ErrorCode, receivedAt: number, streamId?: string): void;
-  /** A limit or policy refused something this session sent. */
-  rejected(code: ErrorCode): void;
-  hello(session: ClientSession): HelloMessage;
-  /** Throws `E_UNKNOWN_MODEL` or `E_FORBIDDEN`. */
-  chooseModel(principal: Principal, choice: string): { id: string; version: string };
-  reauthenticate(current: Principal, token: string): Promise<Principal>;
-}
 
 /**
  * One WebSocket connection: per-connection rate limits and violation count, flow control (at most
@@ -76,7 +38,7 @@ export class ClientSession {
   private closed = false;
   private readonly messages: TokenBucket;
   private readonly frames: TokenBucket;
-  private violations: number[] = [];
+  private readonly violations: ViolationWindow;
   private expiryTimer: NodeJS.Timeout | undefined;
   /** Models chosen per stream id (`model` control messages with a `streamId`). */
   private readonly streamModels = new Map<string, string>();
@@ -95,6 +57,7 @@ export class ClientSession {
   ) {
     this.messages = new TokenBucket(limits.messagesPerSecond);
     this.frames = new TokenBucket(limits.framesPerSecond);
+    this.violations = new ViolationWindow(limits.violationsBeforeClose);
     this.armExpiry();
   }
 
@@ -156,7 +119,10 @@ export class ClientSession {
     this.waiting = undefined;
   }
 
-  /** Closes the connection for `code` (its close code from the error table), after telling the client why where the protocol can. */
+  /**
+   * Closes the connection for `code` (its close code from the error table), after telling the client why
+   * where the protocol can.
+   */
   closeWith(code: ErrorCode): void {
     if (this.closed) return;
     this.host.rejected(code);
@@ -305,19 +271,10 @@ export class ClientSession {
     const error = toWireError(err);
     if (frameId !== undefined) this.host.answered(error.code, receivedAt, streamId);
     this.send(this.format.error(error, frameId, streamId));
-    if (VIOLATIONS.has(error.code)) {
+    if (isViolation(error.code)) {
       this.host.rejected(error.code);
-      if (this.violated(receivedAt)) this.closeWith('E_POLICY_VIOLATION');
+      if (this.violations.record(receivedAt)) this.closeWith('E_POLICY_VIOLATION');
     }
-  }
-
-  /** Records a violation; true once the connection has had more than it may within the window. */
-  private violated(now: number): boolean {
-    this.violations.push(now);
-    if (this.violations.length > this.limits.violationsBeforeClose) {
-      this.violations = this.violations.filter((t) => now - t < VIOLATION_WINDOW_MS);
-    }
-    return this.violations.length > this.limits.violationsBeforeClose;
   }
 
   private nextAutoId(): number {

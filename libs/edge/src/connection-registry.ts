@@ -97,7 +97,10 @@ export class ConnectionRegistry {
     this.admitWaiting();
   }
 
-  /** After each TCP chunk: accounts the connection's unfinished bytes, and stops its reads if it holds more than its share. */
+  /**
+   * After each TCP chunk: accounts the connection's unfinished bytes, and stops its reads if it holds
+   * more than its share.
+   */
   onChunk(connId: string, watch: MessageWatch): void {
     const c = this.connections.get(connId);
     if (!c) return;

@@ -44,7 +44,10 @@ export type EdgeRuntimeInput = Omit<
   'transport' | 'leases' | 'verifier' | 'catalog' | 'revocations' | 'warn'
 > &
   Partial<Pick<EdgeContext, 'transport' | 'leases' | 'catalog' | 'revocations'>> & {
-    /** The embedded server (`npm start`): may run without a key source (authentication off, logged loudly), and takes the server's ops port. */
+    /**
+     * The embedded server (`npm start`): may run without a key source (authentication off, logged loudly),
+     * and takes the server's ops port.
+     */
     demo?: boolean;
   };
 
@@ -171,7 +174,8 @@ function verifierFor(config: AppConfig, log: Logger, demo: boolean): TokenVerifi
   if (a.secret || a.jwksFile || a.jwksUrl) return TokenVerifier.create(a);
   if (demo) {
     log.warn(
-      'AUTHENTICATION DISABLED: embedded demo without JWT_SECRET / JWKS_FILE / JWKS_URL; any client and any browser Origin is accepted; do not expose this port',
+      'AUTHENTICATION DISABLED: embedded demo without JWT_SECRET / JWKS_FILE / JWKS_URL; ' +
+        'any client and any browser Origin is accepted; do not expose this port',
     );
     return undefined;
   }
@@ -193,7 +197,8 @@ function checkConnectionCap(config: AppConfig): void {
   if (soft !== undefined && config.limits.maxConnections > soft - FD_RESERVE) {
     throw new VisionError(
       'E_CONFIG',
-      `MAX_CONNECTIONS (${config.limits.maxConnections}) must be at most the open-file limit (${soft}) minus ${FD_RESERVE}`,
+      `MAX_CONNECTIONS (${config.limits.maxConnections}) must be at most ` +
+        `the open-file limit (${soft}) minus ${FD_RESERVE}`,
     );
   }
 }

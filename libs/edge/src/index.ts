@@ -1,5 +1,6 @@
 export * from './edge-context';
 export * from './client-session';
+export * from './session-host';
 export * from './edge.service';
 export * from './detect.gateway';
 export * from './edge.module';

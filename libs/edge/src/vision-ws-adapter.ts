@@ -75,7 +75,8 @@ export class VisionWsAdapter extends WsAdapter {
       }
       const body = JSON.stringify({ error: wireError('E_NO_ROUTE') });
       socket.end(
-        `HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        'HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n' +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       );
     });
     return server;

@@ -44,7 +44,8 @@ export interface FeedDeps {
  * than EVENTS_WS_MAX_BUFFER_BYTES misses track frames; one that would miss events is closed (1013).
  */
 export class EventsFeed {
-  // Browsers authenticate with the subprotocols `events.v1, bearer.<token>`; the answer is `events.v1`, never the token.
+  // Browsers authenticate with the subprotocols `events.v1, bearer.<token>`; the answer is `events.v1`,
+  // never the token.
   private readonly wss = new WebSocketServer({
     noServer: true,
     maxPayload: 4096,
@@ -69,7 +70,8 @@ export class EventsFeed {
     const url = new URL(req.url ?? '/', 'http://events');
     const refuse = (status: number, body: unknown) => {
       socket.end(
-        `HTTP/1.1 ${status} Refused\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify(body)}`,
+        `HTTP/1.1 ${status} Refused\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n` +
+          JSON.stringify(body),
       );
     };
     if (url.pathname !== FEED_PATH) return refuse(404, { error: { code: 'E_NOT_FOUND', message: 'no such route' } });

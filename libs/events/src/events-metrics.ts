@@ -16,7 +16,9 @@ export class EventsMetrics {
   readonly registry = new Registry();
   readonly frames = new Counter({
     name: 'vision_events_frames_total',
-    help: 'Results-stream entries read, by outcome (buffered, duplicate, late, invalid, unused: no rule for the camera, overflow: too many cameras)',
+    help:
+      'Results-stream entries read, by outcome (buffered, duplicate, late, invalid, ' +
+      'unused: no rule for the camera, overflow: too many cameras)',
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });

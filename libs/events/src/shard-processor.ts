@@ -7,9 +7,9 @@ import { CameraPipeline, type CameraSnapshot, type PipelineOptions } from './cam
 import type { EventsKeys } from './events-keys';
 import type { EventsMetrics } from './events-metrics';
 import { eventsScripts } from './events-scripts';
-import { compareStreamIds } from './reorder-buffer';
 import type { ResultsSources } from './results-sources';
 import type { RulesStore } from './rules-store';
+import { newShardState, putBackChanges, resumePosition, takeChanges, type ShardState } from './shard-state';
 import type { SiteEvent } from './site-event';
 
 /** Entries per XREAD, and how long it blocks (also the wall-clock tick of reorder releases and idle expiry). */
@@ -18,21 +18,6 @@ const BLOCK_MS = 50;
 /** Frames one camera may hold in its reorder buffer whatever their capture times. */
 const MAX_PENDING = 1024;
 const LIVE_CHECK_MS = 2000;
-
-interface ShardState {
-  token: string;
-  /** Last stream id read. */
-  readPos: string;
-  committedPos: string;
-  cameras: Map<string, CameraPipeline>;
-  /** Cameras whose state changed, or was dropped, since the last commit. */
-  dirty: Set<string>;
-  deleted: Set<string>;
-  counts: Map<string, string>;
-  pending: SiteEvent[];
-  crossings: { camera: string; rule: string; direction: 'in' | 'out' }[];
-  lastCommit: number;
-}
 
 export interface ProcessorDeps {
   cmd: Redis;
@@ -45,13 +30,6 @@ export interface ProcessorDeps {
   log: Logger;
   /** A commit was refused because the lease is gone. */
   fenced(shard: number): void;
-}
-
-/** The id just before `id`, so that XREAD from it reads `id` again. */
-export function streamIdBefore(id: string): string {
-  const [ms, seq] = id.split('-');
-  if (seq !== '0') return `${ms}-${(BigInt(seq) - 1n).toString()}`;
-  return ms === '0' ? '0-0' : `${BigInt(ms) - 1n}-18446744073709551615`;
 }
 
 /**
@@ -90,19 +68,7 @@ export class ShardProcessor {
         );
       }
     }
-    const pos = checkpoint['pos'] ?? '0-0';
-    this.shards.set(shard, {
-      token,
-      readPos: pos,
-      committedPos: pos,
-      cameras,
-      dirty: new Set(),
-      deleted: new Set(),
-      counts: new Map(),
-      pending: [],
-      crossings: [],
-      lastCommit: now,
-    });
+    this.shards.set(shard, newShardState(token, checkpoint['pos'] ?? '0-0', cameras, now));
   }
 
   async releasing(shard: number): Promise<void> {
@@ -231,22 +197,10 @@ export class ShardProcessor {
   private async commitNow(shard: number): Promise<void> {
     const st = this.shards.get(shard);
     if (!st) return;
-    let oldest: string | undefined;
-    for (const pipe of st.cameras.values()) {
-      const id = pipe.oldestId();
-      if (id !== undefined && (oldest === undefined || compareStreamIds(id, oldest) < 0)) oldest = id;
-    }
-    const pos = oldest !== undefined ? streamIdBefore(oldest) : st.readPos;
+    const pos = resumePosition(st);
     const readPos = st.readPos;
     // Taken out before the call: the read loop goes on filling the next step meanwhile.
-    const taken = {
-      dirty: st.dirty,
-      deleted: st.deleted,
-      counts: st.counts,
-      pending: st.pending,
-      crossings: st.crossings,
-    };
-    Object.assign(st, { dirty: new Set(), deleted: new Set(), counts: new Map(), pending: [], crossings: [] });
+    const taken = takeChanges(st);
     const states = [...taken.dirty].flatMap((c) => {
       const pipe = st.cameras.get(c);
       return pipe ? [c, JSON.stringify(pipe.snapshot())] : [];
@@ -275,11 +229,7 @@ export class ShardProcessor {
       );
     } catch (err) {
       // Put back in front of what came meanwhile; the next step commits it all.
-      for (const c of taken.dirty) st.dirty.add(c);
-      for (const c of taken.deleted) st.deleted.add(c);
-      for (const [c, v] of taken.counts) if (!st.counts.has(c)) st.counts.set(c, v);
-      st.pending = [...taken.pending, ...st.pending];
-      st.crossings = [...taken.crossings, ...st.crossings];
+      putBackChanges(st, taken);
       this.d.metrics.commits.inc({ outcome: 'error' });
       this.warn(
         'E_COMMIT',

@@ -12,7 +12,10 @@ export interface LineCounts {
   byClass: Record<string, { in: number; out: number }>;
 }
 
-/** One site event (docs/events.asyncapi.yaml). Everything in it follows from the frames, so a replay after a failover yields the same JSON. */
+/**
+ * One site event (docs/events.asyncapi.yaml). Everything in it follows from the frames, so a replay
+ * after a failover yields the same JSON.
+ */
 export interface SiteEvent {
   /** Deterministic from camera, rule, track, kind, capture time (and direction): a repeat carries the same id. */
   id: string;

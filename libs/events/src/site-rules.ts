@@ -66,7 +66,6 @@ const lineSpec = z.strictObject({
 });
 
 const ruleSpecSchema = z.discriminatedUnion('type', [zoneSpec, lineSpec]);
-export type RuleSpec = z.input<typeof ruleSpecSchema>;
 
 const webhookSpec = z.strictObject({
   id: ID,

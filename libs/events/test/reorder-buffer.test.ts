@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compareStreamIds, ReorderBuffer } from '../src/reorder-buffer';
-import { streamIdBefore } from '../src/shard-processor';
+import { streamIdBefore } from '../src/shard-state';
 
 const item = (id: string, ts: number, frame: number, arrivedAt = 0) => ({ id, ts, frame, arrivedAt, item: frame });
 
@@ -18,7 +18,7 @@ describe('reorder buffer', () => {
     expect(b.oldestId()).toBeUndefined();
   });
 
-  it('drops re-runs (same frame id and capture time) and frames older than one released; not a restarted frame id', () => {
+  it('drops re-runs (same frame id and capture time) and frames older than one released, not restarts', () => {
     const b = new ReorderBuffer<number>(0, 100);
     b.offer(item('1-0', 1000, 7));
     expect(b.offer(item('1-1', 1000, 7))).toBe('duplicate');

@@ -62,7 +62,9 @@ describe('ByteTrack-style tracker on synthetic ground truth', () => {
     for (const seed of [11, 23]) {
       const { mot, outcomes, frames, seen } = run(fps, seed);
       console.log(
-        `${fps} fps seed ${seed}: MOTA ${mot.mota.toFixed(3)}, id switches ${mot.idSwitches}, misses ${mot.misses}, false positives ${mot.falsePositives}, truths ${mot.truths}; frames ${frames}, duplicates dropped ${outcomes.duplicate}, late ${outcomes.late}`,
+        `${fps} fps seed ${seed}: MOTA ${mot.mota.toFixed(3)}, id switches ${mot.idSwitches}, ` +
+          `misses ${mot.misses}, false positives ${mot.falsePositives}, truths ${mot.truths}; ` +
+          `frames ${frames}, duplicates dropped ${outcomes.duplicate}, late ${outcomes.late}`,
       );
       // Every delivered frame was processed once, in capture order: duplicates dropped, none late.
       expect(seen).toBe(frames);

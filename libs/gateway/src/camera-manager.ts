@@ -101,7 +101,10 @@ export class CameraManager {
     });
   }
 
-  /** Changes some fields of a camera (`null` resets a field to its default); it restarts only if its resolved settings changed. */
+  /**
+   * Changes some fields of a camera (`null` resets a field to its default); it restarts only if its
+   * resolved settings changed.
+   */
   update(id: string, patch: unknown): Promise<CameraView> {
     return this.serial(async () => {
       const slot = this.slots.get(id);

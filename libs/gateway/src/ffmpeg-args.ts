@@ -74,8 +74,18 @@ export function ffmpegArgs(spec: CameraSpec, o: FfmpegOptions, httpInput: HttpIn
       throw new VisionError('E_CAMERA_INVALID', `unknown source kind ${String(spec.kind)}`);
   }
   const f = String(spec.fps);
-  const select = `select='isnan(prev_selected_t)+gt(round(t*${f})\\,round(prev_selected_t*${f}))+lt(t\\,prev_selected_t)'`;
-  const scale = `scale=w='min(iw,${spec.maxWidth})':h='min(ih,${spec.maxHeight})':force_original_aspect_ratio=decrease:force_divisible_by=2`;
+  const selected = [
+    'isnan(prev_selected_t)',
+    `gt(round(t*${f})\\,round(prev_selected_t*${f}))`,
+    'lt(t\\,prev_selected_t)',
+  ].join('+');
+  const select = `select='${selected}'`;
+  const scale = [
+    `scale=w='min(iw,${spec.maxWidth})'`,
+    `h='min(ih,${spec.maxHeight})'`,
+    'force_original_aspect_ratio=decrease',
+    'force_divisible_by=2',
+  ].join(':');
   return [
     '-hide_banner',
     '-loglevel',
@@ -105,12 +115,24 @@ export function ffmpegArgs(spec: CameraSpec, o: FfmpegOptions, httpInput: HttpIn
 }
 
 const AUTH = /\b40[13]\b|unauthori[sz]ed|forbidden|authori[sz]ation failed/i;
-const DECODER =
-  /device creation failed|device setup failed|no device available|could not dynamically load|unsupported codec|no decoder|decoder .* not found/i;
-const NOT_VIDEO =
-  /invalid data found|does not contain any stream|matches no streams|\b40[04]\b|\b410\b|not found|could not find codec|Invalid argument/i;
-const UNREACHABLE =
-  /connection refused|timed out|timeout|no route to host|network is unreachable|host is unreachable|name or service not known|temporary failure in name resolution|failed to resolve|no such file or directory|connection reset|broken pipe|i\/o error|server returned 5\d\d|failed: 5\d\d|end of file/i;
+const DECODER = anyOf(
+  /device creation failed|device setup failed|no device available|could not dynamically load/,
+  /unsupported codec|no decoder|decoder .* not found/,
+);
+const NOT_VIDEO = anyOf(
+  /invalid data found|does not contain any stream|matches no streams|\b40[04]\b|\b410\b|not found/,
+  /could not find codec|Invalid argument/,
+);
+const UNREACHABLE = anyOf(
+  /connection refused|timed out|timeout|no route to host|network is unreachable|host is unreachable/,
+  /name or service not known|temporary failure in name resolution|failed to resolve|no such file or directory/,
+  /connection reset|broken pipe|i\/o error|server returned 5\d\d|failed: 5\d\d|end of file/,
+);
+
+/** One case-insensitive pattern that matches where any of `patterns` does. */
+function anyOf(...patterns: RegExp[]): RegExp {
+  return new RegExp(patterns.map((p) => p.source).join('|'), 'i');
+}
 
 /**
  * The stable code of an ffmpeg child that ended on its own, from its exit and what it said on

@@ -95,7 +95,8 @@ function apiVerifier(config: AppConfig, log: Logger): TokenVerifier | undefined 
   const a = config.auth;
   if (a.disabled === true) {
     log.warn(
-      'AUTHENTICATION DISABLED (AUTH_DISABLED=true): anyone who can reach GATEWAY_PORT can add, change and remove cameras',
+      'AUTHENTICATION DISABLED (AUTH_DISABLED=true): ' +
+        'anyone who can reach GATEWAY_PORT can add, change and remove cameras',
     );
     return undefined;
   }

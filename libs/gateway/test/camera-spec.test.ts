@@ -94,7 +94,8 @@ describe('redaction', () => {
     expect(redactUrl('/clips/a.mp4')).toBe('/clips/a.mp4');
     const scrub = scrubberFor(SECRET_URL);
     // ffmpeg quotes the URL in its errors, sometimes with the password decoded.
-    const said = `[rtsp @ 0x1] ${SECRET_URL}: 401 Unauthorized; tried user admin with p@ss:w0rd and tok-123456 and k3y-999`;
+    const said =
+      `[rtsp @ 0x1] ${SECRET_URL}: 401 Unauthorized; ` + 'tried user admin with p@ss:w0rd and tok-123456 and k3y-999';
     const clean = scrub(said);
     for (const secret of ['p@ss:w0rd', 'p%40ss%3Aw0rd', 'tok-123456', 'k3y-999']) expect(clean).not.toContain(secret);
     expect(clean).toContain('401 Unauthorized');
@@ -118,7 +119,7 @@ describe('ffmpeg', () => {
   const spec = (url: string, extra = {}) => resolveCamera(parseCameraEntry({ id: 'c', url, ...extra }), DEFAULTS);
   const opts = { hwaccel: undefined, jpegQuality: 5, ioTimeoutMs: 4000 };
 
-  it('reads RTSP over TCP with an I/O timeout, files looped at their own rate, V4L2 devices, and scales down only', () => {
+  it('reads RTSP over TCP with an I/O timeout, files looped at their rate, V4L2 devices; only scales down', () => {
     const rtsp = ffmpegArgs(spec('rtsp://h/x', { fps: 7 }), opts);
     expect(rtsp.join(' ')).toContain('-rtsp_transport tcp -timeout 4000000');
     expect(rtsp.slice(-11).join(' ')).toBe('-fps_mode vfr -c:v mjpeg -q:v 5 -flush_packets 1 -f mjpeg pipe:1');

@@ -5,7 +5,10 @@ import { EVENT_LOOP_SAMPLE_MS } from './vision-metrics';
 const CAMERA_STATES = ['connecting', 'streaming', 'backoff', 'stopped'] as const;
 export type CameraState = (typeof CAMERA_STATES)[number];
 
-/** Where a frame of a camera got to: taken from the source, sent to an edge, skipped (a newer one replaced it), answered. */
+/**
+ * Where a frame of a camera got to: taken from the source, sent to an edge, skipped (a newer one
+ * replaced it), answered.
+ */
 const FRAME_STAGES = ['in', 'sent', 'skipped', 'result', 'error'] as const;
 
 /** What the scrape-time gauges read of each camera. */
@@ -27,7 +30,9 @@ export class GatewayMetrics {
   readonly registry = new Registry();
   readonly frames = new Counter({
     name: 'vision_gateway_frames_total',
-    help: 'Frames per camera by stage: in (from the source at the camera fps), sent (to an edge), skipped (replaced by a newer frame), result, error',
+    help:
+      'Frames per camera by stage: in (from the source at the camera fps), sent (to an edge), ' +
+      'skipped (replaced by a newer frame), result, error',
     labelNames: ['camera', 'stage'] as const,
     registers: [this.registry],
   });

@@ -92,8 +92,16 @@ function isConnectionError(err: Error): boolean {
     code === 'ETIMEDOUT' ||
     code === 'EPIPE' ||
     code === 'ENOTFOUND' ||
-    /max retries per request|Connection is closed|Stream isn't writeable|enableOfflineQueue|Command timed out|ECONNREFUSED|ECONNRESET/i.test(
-      err.message,
-    )
+    CONNECTION_LOST_MESSAGES.test(err.message)
   );
 }
+
+const CONNECTION_LOST_MESSAGES = new RegExp(
+  [
+    /max retries per request|Connection is closed|Stream isn't writeable|enableOfflineQueue/,
+    /Command timed out|ECONNREFUSED|ECONNRESET/,
+  ]
+    .map((p) => p.source)
+    .join('|'),
+  'i',
+);

@@ -247,7 +247,10 @@ async function fortyMegapixels(photo: Buffer): Promise<Buffer> {
   return sharp(photo).resize(7300, 5400, { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer();
 }
 
-/** Runs `Abuse` in a child process (`npm run`'s tools app, `apps/tools/dist/abuse.js`); `stop()` ends it and returns its stats. */
+/**
+ * Runs `Abuse` in a child process (`npm run`'s tools app, `apps/tools/dist/abuse.js`); `stop()` ends
+ * it and returns its stats.
+ */
 export async function startAbuseProcess(
   opts: Omit<AbuseOptions, 'photo'> & { photoPath: string },
 ): Promise<{ stop(): Promise<AbuseStats> }> {

@@ -113,7 +113,8 @@ export async function startService(
         clearTimeout(t);
         reject(
           new Error(
-            `${role} exited (${code}) before the awaited log line; last logs: ${JSON.stringify(logs.slice(-3))} stderr: ${stderr.join('').slice(-2000)}`,
+            `${role} exited (${code}) before the awaited log line; ` +
+              `last logs: ${JSON.stringify(logs.slice(-3))} stderr: ${stderr.join('').slice(-2000)}`,
           ),
         );
       });

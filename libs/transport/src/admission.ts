@@ -4,7 +4,10 @@ import { VisionError } from '@vision/wire';
 export interface AdmissionLimits {
   /** Frames waiting for a worker beyond which new frames are refused. */
   maxQueue: number;
-  /** Most cost units one tenant may have open, admitted and not finished (its fair share is also at most maxQueue / active tenants). */
+  /**
+   * Most cost units one tenant may have open, admitted and not finished (its fair share is also at most
+   * maxQueue / active tenants).
+   */
   tenantMaxQueue: number;
   /** Encoded bytes admitted and not yet finished, across all tenants. */
   maxQueueBytes: number;

@@ -1,12 +1,13 @@
 import type Redis from 'ioredis';
-import type { FrameJobMeta, FrameOutcomeMessage, ModelAnnouncement } from './frame-job';
+import type { FrameOutcomeMessage, ModelAnnouncement } from './frame-job';
 import { connectTolerant, createRedis, requireRedis7, type RedisConnectionOptions } from '@vision/redis';
 import { queueResults } from '@vision/results-stream';
 import { queueHealth } from './redis-queue-stats';
 import { redisKeys, type RedisKeys } from './redis-keys';
 import type { CompletedFrame, Delivery, TransportHealth, WorkerTransport } from './transport';
-import { compareIds, decodeEntry, metaOf, type StreamEntry } from './stream-entry';
-import { openMember, transportScripts } from './transport-scripts';
+import { compareIds, decodeEntry, type StreamEntry } from './stream-entry';
+import { transportScripts } from './transport-scripts';
+import { deadLetter, queueRelease, type DeadFrame } from './worker-completion';
 
 export interface RedisWorkerTransportOptions {
   url: string;
@@ -161,8 +162,9 @@ export class RedisWorkerTransport implements WorkerTransport {
     const ids = frames.map((f) => f.delivery.id);
     pipe.xack(this.stream, this.keys.group, ...ids);
     pipe.xdel(this.stream, ...ids);
-    this.release(
+    queueRelease(
       pipe,
+      this.keys,
       frames.map((f) => f.delivery.job),
     );
     // In the same transaction as the acknowledgement: a frame re-run after a crash appends again,
@@ -171,25 +173,6 @@ export class RedisWorkerTransport implements WorkerTransport {
     if (records.length)
       queueResults(pipe, this.opts.prefix, this.opts.results!.shards, this.opts.results!.maxLen, records);
     await pipe.exec();
-  }
-
-  /** Queues the release of finished frames' byte budget and tenant share (release.lua). */
-  private release(
-    pipe: ReturnType<Redis['multi']>,
-    jobs: Pick<FrameJobMeta, 'key' | 'tenant' | 'bytes' | 'cost'>[],
-  ): void {
-    if (jobs.length === 0) return;
-    const bytes = jobs.reduce((n, j) => n + (j.bytes || 0), 0);
-    const tracked = jobs.filter((j) => j.tenant);
-    transportScripts.release.queue(
-      pipe,
-      { bytesWaiting: this.keys.bytesWaiting },
-      { bytes },
-      {
-        keys: tracked.map((j) => this.keys.tenantOpen(j.tenant)),
-        args: tracked.map(openMember),
-      },
-    );
   }
 
   async close(): Promise<void> {
@@ -222,7 +205,7 @@ export class RedisWorkerTransport implements WorkerTransport {
     const counts = await this.deliveryCounts(ids);
     const now = Date.now();
     const live: Delivery[] = [];
-    const dead: { id: string; job: Delivery['job'] | undefined }[] = [];
+    const dead: DeadFrame[] = [];
     for (const [idBuf, fields] of entries) {
       const id = idBuf.toString();
       const job = fields ? decodeEntry(fields) : undefined;
@@ -230,7 +213,7 @@ export class RedisWorkerTransport implements WorkerTransport {
       if (!job || deliveryCount > this.opts.maxDeliveries) dead.push({ id, job });
       else live.push({ id, job, deliveryCount, pickedAt: now });
     }
-    if (dead.length) await this.deadLetter(dead);
+    if (dead.length) await deadLetter(this.cmd, this.keys, this.stream, dead);
     this.opts.onReclaim?.({ claimed: live.length, deadLettered: dead.length });
     return live;
   }
@@ -246,42 +229,6 @@ export class RedisWorkerTransport implements WorkerTransport {
       this.consumer,
     )) as [string, string, number, number][];
     return new Map(rows.map(([id, , , count]) => [id, Number(count)]));
-  }
-
-  private async deadLetter(dead: { id: string; job: Delivery['job'] | undefined }[]): Promise<void> {
-    const pipe = this.cmd.multi();
-    const byEdge = new Map<string, FrameOutcomeMessage[]>();
-    for (const d of dead) {
-      // Dead letters keep what an operator needs to investigate, never the image.
-      pipe.xadd(
-        this.keys.deadLetter,
-        'MAXLEN',
-        '~',
-        1000,
-        '*',
-        'from',
-        d.id,
-        'm',
-        d.job ? JSON.stringify(metaOf(d.job)) : 'unreadable',
-      );
-      if (!d.job) continue;
-      const list = byEdge.get(d.job.edgeId) ?? [];
-      list.push({
-        key: d.job.key,
-        connId: d.job.connId,
-        ok: false,
-        error: { code: 'E_DEAD_LETTER', message: 'the frame failed repeatedly and was dead-lettered' },
-      });
-      byEdge.set(d.job.edgeId, list);
-    }
-    for (const [edgeId, outcomes] of byEdge) pipe.publish(this.keys.results(edgeId), JSON.stringify(outcomes));
-    pipe.xack(this.stream, this.keys.group, ...dead.map((d) => d.id));
-    pipe.xdel(this.stream, ...dead.map((d) => d.id));
-    this.release(
-      pipe,
-      dead.flatMap((d) => (d.job ? [d.job] : [])),
-    );
-    await pipe.exec();
   }
 
   private async ensureGroup(): Promise<void> {

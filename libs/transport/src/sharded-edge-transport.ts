@@ -36,7 +36,10 @@ export class ShardedEdgeTransport implements EdgeTransport {
     return this.shards[shardOf(job, this.shards.length)].submit(job);
   }
 
-  /** Reachable only if every shard is, and "workers" is the fewest any shard has: a shard without workers refuses its cameras. */
+  /**
+   * Reachable only if every shard is, and "workers" is the fewest any shard has: a shard without workers
+   * refuses its cameras.
+   */
   async health(models: readonly string[]): Promise<TransportHealth> {
     const all = await Promise.all(this.shards.map((s) => s.health(models)));
     return { ...combineQueues(all), reachable: all.every((h) => h.reachable) };

@@ -211,7 +211,7 @@ describe('Redis transport', () => {
     expect((await dead.health([M])).reachable).toBe(false);
   });
 
-  it('takes over frames a dead consumer held, counting deliveries, then dead-letters them past MAX_DELIVERIES', async () => {
+  it("takes over a dead consumer's frames, counting deliveries; dead-letters past MAX_DELIVERIES", async () => {
     const s = await setup();
     const opts = { claimMinIdleMs: 100, maxDeliveries: 3 };
     const dead = s.worker(opts); // reads, then "dies": never completes

@@ -55,6 +55,13 @@ export function admitWebhookAddresses(host: string, addresses: readonly string[]
     );
 }
 
+/** The address family a socket asked its lookup for (Node passes 4, 6, 0 or a family name); 0 is either. */
+function requestedFamily(requested: number | string | undefined): number {
+  if (requested === 'IPv4') return 4;
+  if (requested === 'IPv6') return 6;
+  return typeof requested === 'number' ? requested : 0;
+}
+
 /**
  * The `lookup` of the agent a webhook request connects through: it resolves the name, admits the
  * answers and hands exactly those to the socket, so the address checked is the address connected
@@ -67,7 +74,7 @@ export function webhookLookup(policy: WebhookTargetPolicy): LookupFunction {
       return callback(refuse(host, `is not in ${policy.setting}`), '', 0);
     resolve(host).then(
       (answers) => {
-        const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : Number(options.family ?? 0);
+        const family = requestedFamily(options.family);
         const usable = answers.filter((a) => family === 0 || a.family === family);
         try {
           if (!usable.length) throw refuse(host, 'has no address');

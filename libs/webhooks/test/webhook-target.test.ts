@@ -71,7 +71,8 @@ describe('webhooks: the address connected to is the address checked', () => {
     expect(await refusal(postSignedWebhook(`http://hooks.inside.test:${port}/hook`, '{}', SECRET, policy))).toEqual({
       code: 'E_WEBHOOK_FORBIDDEN',
       message:
-        'webhook host hooks.inside.test resolves to 127.0.0.1, inside the site; list it in BULK_WEBHOOK_HOSTS to allow it',
+        'webhook host hooks.inside.test resolves to 127.0.0.1, inside the site; ' +
+        'list it in BULK_WEBHOOK_HOSTS to allow it',
     });
     expect(resolve.calls).toEqual(['hooks.inside.test']);
     expect(bodies.length).toBe(before);
@@ -107,7 +108,7 @@ describe('webhooks: the address connected to is the address checked', () => {
     expect(mixed.err?.message).toContain('hooks.mixed.test resolves to 10.0.0.7');
   });
 
-  it('checks at connect time: a name that answered public at submission and loopback at delivery is refused', async () => {
+  it('checks at connect: a name answering public at submission and loopback at delivery is refused', async () => {
     const resolve = resolver({ 'hooks.rebind.test': [[PUBLIC], ['127.0.0.1']] });
     const policy = { hosts: [], resolve, setting: 'BULK_WEBHOOK_HOSTS' };
     const url = `http://hooks.rebind.test:${port}/hook`;

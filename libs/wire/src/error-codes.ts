@@ -60,7 +60,8 @@ export const ERROR_CODES = {
     retryable: false,
     close: null,
     message:
-      'the image encoding is too costly to decode (interlaced, 16-bit or progressive above the pixel limit, or over the decode time budget)',
+      'the image encoding is too costly to decode ' +
+      '(interlaced, 16-bit or progressive above the pixel limit, or over the decode time budget)',
   },
   E_UNKNOWN_MODEL: {
     http: 404,

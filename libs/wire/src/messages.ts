@@ -84,11 +84,3 @@ export type ServerMessageV1 =
   | AuthAcceptedMessage
   | ModelSelectedMessage
   | { type: 'pong'; ts?: number };
-
-/** Text control messages a yolo.v1 client may send. */
-export type ClientControl =
-  | { type: 'ping'; ts?: number }
-  | { type: 'hello' }
-  | { type: 'auth'; token: string }
-  /** Choose the model for the whole connection, or (with `streamId`) for one stream. */
-  | { type: 'model'; model: string; streamId?: string };

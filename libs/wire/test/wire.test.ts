@@ -52,7 +52,7 @@ describe('yolo.v1 frame header', () => {
 });
 
 describe('imageDimensions', () => {
-  it('reads the size from JPEG (baseline, progressive, behind EXIF), PNG and WebP (lossy, lossless, with alpha) headers', async () => {
+  it('reads the size from JPEG (progressive, behind EXIF), PNG and WebP (lossy, lossless, alpha)', async () => {
     const base = sharp({ create: { width: 321, height: 123, channels: 3, background: { r: 9, g: 99, b: 199 } } });
     const alpha = sharp({
       create: { width: 77, height: 55, channels: 4, background: { r: 9, g: 99, b: 199, alpha: 0.5 } },

@@ -2,7 +2,10 @@
 const MAX_INTERVAL_MS = 5000;
 /** A stream that missed this many of its intervals has stopped: it no longer forecasts. */
 const STALE_INTERVALS = 3;
-/** Frames come a little early or late: a frame's window spans this share of an interval around its slot, at most MAX_JITTER_MS. */
+/**
+ * Frames come a little early or late: a frame's window spans this share of an interval around its
+ * slot, at most MAX_JITTER_MS.
+ */
 const JITTER = 0.1;
 const MAX_JITTER_MS = 15;
 

@@ -4,7 +4,10 @@ import { providerDefaults, type AppConfig, type ModelSpec } from '@vision/config
 import type { VisionMetrics } from '@vision/metrics';
 import type { RedisConnectionOptions } from '@vision/redis';
 
-/** How bulk images share batches with real-time frames (BULK_MAX_BATCH, BULK_TOPUP, BULK_YIELD; defaults by provider). */
+/**
+ * How bulk images share batches with real-time frames (BULK_MAX_BATCH, BULK_TOPUP, BULK_YIELD;
+ * defaults by provider).
+ */
 export function backfillPolicy(
   config: AppConfig,
   spec: ModelSpec,

@@ -1,54 +1,15 @@
 import type { Logger } from 'pino';
 import type { VisionMetrics } from '@vision/metrics';
-import { resultsEntryFromDetections } from '@vision/results-stream';
-import type { CompletedFrame, Delivery, FrameOutcomeMessage } from '@vision/transport';
-import { toWireError, VisionError, type Detection } from '@vision/wire';
+import type { CompletedFrame, Delivery } from '@vision/transport';
+import { VisionError } from '@vision/wire';
 import { BackfillPolicy } from './backfill-policy';
 import { Lane, type FrameSource } from './lane';
 import type { ReadyFrame } from './ready-pool';
+import type { Decoded, Detector } from './detector';
+import { completedFrame, failed } from './frame-outcomes';
+import type { InferenceWorkerOptions } from './inference-worker-options';
 
 export type { FrameSource } from './lane';
-
-/** A decoded frame as the worker sees it: what decoding cost, and the image's size. */
-export interface Decoded {
-  decodeMs: number;
-  geometry: { origWidth: number; origHeight: number };
-}
-
-/** What the worker needs of a model: decode one frame, run a batch of decoded frames. */
-export interface Detector<D extends Decoded = Decoded> {
-  /** Batches that may run at once. */
-  readonly concurrency: number;
-  decode(image: Uint8Array): Promise<D>;
-  /** Per frame, its detections, those above the confidence threshold first (`high` of them). */
-  infer(frames: readonly D[]): Promise<{ frames: { detections: Detection[]; high: number }[]; inferenceMs: number }>;
-}
-
-export interface InferenceWorkerOptions {
-  /** The model id and version every result reports (and the `model` label of the worker metrics). */
-  model: { id: string; version: string };
-  /** Most frames per `session.run`. */
-  maxBatch: number;
-  /** Triton-style batching delay: an idle engine waits up to this long after the first ready frame for a fuller batch (0: none). */
-  maxWaitMs: number;
-  /** Frames decoding at once, shared round-robin by tenant. */
-  decodeConcurrency: number;
-  /** How long an idle read blocks; bounds how long a stop waits. */
-  idleBlockMs: number;
-  /**
-   * Low-priority frames (bulk jobs) that fill what real-time frames leave: decoded only on a
-   * decoder real-time frames do not need, and put in a batch only after every ready real-time frame.
-   */
-  backfill?: FrameSource;
-  /** Most backfill frames in one batch (every real-time frame arriving meanwhile waits for it). */
-  backfillMaxBatch: number;
-  /** Whether backfill may join a batch that carries real-time frames (free on a GPU). */
-  backfillTopUp: boolean;
-  /** Start a backfill-only batch only when it should end before the next real-time frame (BackfillPolicy). */
-  backfillYield: boolean;
-  /** Camera frames' detections, low tier included, for the results stream; undefined: not recorded. */
-  results?: { confThreshold: number };
-}
 
 /**
  * Engine-driven batching. Frames are decoded as they arrive; when an engine is free and a frame is
@@ -269,7 +230,9 @@ export class InferenceWorker<D extends Decoded> {
       if (bulkFrames)
         this.metrics?.workerBulkBusy.inc(this.label, ((r.inferenceMs / 1000) * bulkFrames) / batch.length);
       if (liveFrames === 0) this.policy.ranBulkOnly(r.inferenceMs);
-      done = batch.map((f, i) => this.completed(f, r.frames[i], batch.length, r.inferenceMs, i < liveFrames));
+      done = batch.map((f, i) =>
+        completedFrame(f, r.frames[i], batch.length, r.inferenceMs, i < liveFrames, this.opts),
+      );
     } catch (err) {
       this.log.error({ err, frames: batch.length }, 'inference failed');
       done = batch.map((f) =>
@@ -277,42 +240,6 @@ export class InferenceWorker<D extends Decoded> {
       );
     }
     this.finish(done, true);
-  }
-
-  private completed(
-    f: ReadyFrame<D>,
-    found: { detections: Detection[]; high: number },
-    batchSize: number,
-    inferenceMs: number,
-    live: boolean,
-  ): CompletedFrame {
-    const { job, pickedAt } = f.delivery;
-    const outcome: FrameOutcomeMessage = {
-      key: job.key,
-      connId: job.connId,
-      ok: true,
-      detections: found.detections.slice(0, found.high),
-      model: this.opts.model.id,
-      modelVersion: this.opts.model.version,
-      batchSize,
-      pickedAt,
-      preprocessMs: f.decoded.decodeMs,
-      inferenceMs,
-    };
-    const results = live && this.opts.results;
-    const record = results
-      ? resultsEntryFromDetections({
-          camera: job.streamId,
-          frame: job.frameId,
-          ts: job.captureTs ?? job.receivedAt,
-          model: this.opts.model.id,
-          w: f.decoded.geometry.origWidth,
-          h: f.decoded.geometry.origHeight,
-          conf: results.confThreshold,
-          detections: found.detections,
-        })
-      : undefined;
-    return { delivery: f.delivery, outcome, ...(record ? { record } : {}) };
   }
 
   private finish(frames: CompletedFrame[], ran: boolean): void {
@@ -345,8 +272,4 @@ export class InferenceWorker<D extends Decoded> {
     this.idleWaiter = undefined;
     w?.();
   }
-}
-
-function failed(d: Delivery, err: unknown): CompletedFrame {
-  return { delivery: d, outcome: { key: d.job.key, connId: d.job.connId, ok: false, error: toWireError(err) } };
 }

@@ -228,7 +228,7 @@ describe('InferenceWorker (engine-driven batching)', () => {
     expect(outcomes.every((o) => o.ok)).toBe(true);
   });
 
-  it('fills idle capacity with backfill frames, yet a real-time frame waits for at most the batch already running', async () => {
+  it('fills idle capacity with backfill; a real-time frame waits at most for the batch running', async () => {
     const { q, outcomes, w } = await memoryQueue();
     const fake = slowEngine(100);
     // 40 bulk images (ids 100..139), handed out as the worker asks for them.
@@ -279,7 +279,8 @@ describe('InferenceWorker (engine-driven batching)', () => {
       await sleep(250);
     }
     await expect.poll(() => waits.length, { timeout: 2000 }).toBe(12);
-    await expect.poll(() => outcomes.length, { timeout: 2000 }).toBe(12); // every camera frame answered, on the live queue
+    // Every camera frame answered, on the live queue.
+    await expect.poll(() => outcomes.length, { timeout: 2000 }).toBe(12);
     // Once the camera's rate is learned (a few frames), its frames start at once: no backfill run
     // (ids from 100) ran between a frame's arrival and its start.
     const inTheWay = [...sentAtById].slice(4).filter(([id, sentAt]) => {

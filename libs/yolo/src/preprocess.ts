@@ -63,7 +63,8 @@ export async function letterbox(image: Uint8Array, opts: PreprocessOptions): Pro
   if ((meta.isProgressive || meta.depth === 'ushort') && meta.width * meta.height > opts.costlyMaxPixels) {
     throw new VisionError(
       'E_IMAGE_TOO_COSTLY',
-      `${meta.isProgressive ? 'progressive/interlaced' : '16-bit'} ${meta.width}×${meta.height}; the limit for those is ${opts.costlyMaxPixels} pixels`,
+      `${meta.isProgressive ? 'progressive/interlaced' : '16-bit'} ${meta.width}×${meta.height}; ` +
+        `the limit for those is ${opts.costlyMaxPixels} pixels`,
     );
   }
   // EXIF orientations 5–8 swap width and height once applied.

@@ -30,7 +30,10 @@ export interface SessionThreadInit extends SessionShape {
   /** The one-frame session serves a run only when the thread has been idle this long. */
   spinAfterIdleMs: number;
   post: PostprocessOptions;
-  /** Sizes a dynamic model's runs are padded up to, each with its own session; empty: one session, each run at its own size. */
+  /**
+   * Sizes a dynamic model's runs are padded up to, each with its own session; empty: one session, each
+   * run at its own size.
+   */
   batchSizes: number[];
   /** Nice value of the thread and of ORT's pool threads (see YoloModelOptions.nice). */
   nice: number;

@@ -178,7 +178,8 @@ export class YoloModel {
       if (!o.allowProviderFallback) {
         throw new VisionError(
           'E_PROVIDER_UNAVAILABLE',
-          `execution provider '${o.executionProvider}' cannot load (${why}); install its libraries or allow the CPU fallback`,
+          `execution provider '${o.executionProvider}' cannot load (${why}); ` +
+            'install its libraries or allow the CPU fallback',
         );
       }
       o.logger.warn(

@@ -25,7 +25,10 @@ async function paddedBySharp(image: Buffer, g: Awaited<ReturnType<typeof letterb
     .toBuffer();
 }
 
-/** The first index where two byte or float arrays differ, or -1 (not toEqual: its diff of a million values takes seconds). */
+/**
+ * The first index where two byte or float arrays differ, or -1 (not toEqual: its diff of a million
+ * values takes seconds).
+ */
 const firstDifference = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   if (a.length !== b.length) return -2;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;

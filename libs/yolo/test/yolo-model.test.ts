@@ -190,7 +190,7 @@ describe('YoloModel with the fixture detector', () => {
     await model.dispose();
   });
 
-  it('runs a one-frame run that finds the engine idle on its own spinning session, with the same boxes as batches', async () => {
+  it('runs a lone frame on an idle engine on its own spinning session, with the same boxes as batches', async () => {
     const model = await load(modelPath('colors-v8-dyn'), {
       allowSpinning: false,
       spinSingleFrames: true,

@@ -1,0 +1,71 @@
+import { availableParallelism } from 'node:os';
+import type { ExecutionProviderName } from './config';
+
+/**
+ * Defaults that depend on the execution provider. On CPU: ONNX Runtime's own thread choice (0) ran
+ * one thread on a 2-vCPU VM, so one thread per available CPU; a frame costs about the same at any
+ * batch size and every frame of a batch waits for its end, so batches of 2 (the best per frame
+ * measured there); a frame that finds the engine idle runs on spinning threads (lower latency at
+ * low load, nothing taken from decoding under load); bulk images one at a time, never beside live
+ * frames. On a GPU: ORT's threads
+ * (every batch size has its own session and pool), batches of 8, and bulk images may fill batches.
+ */
+export function providerDefaults(provider: ExecutionProviderName): {
+  intraOpThreads: number;
+  spinSingleFrames: boolean;
+  maxBatch: number;
+  bulkMaxBatch: (maxBatch: number) => number;
+  bulkTopUp: boolean;
+} {
+  return provider === 'cpu'
+    ? {
+        intraOpThreads: availableParallelism(),
+        spinSingleFrames: true,
+        maxBatch: 2,
+        bulkMaxBatch: () => 1,
+        bulkTopUp: false,
+      }
+    : {
+        intraOpThreads: 0,
+        spinSingleFrames: false,
+        maxBatch: 8,
+        bulkMaxBatch: (maxBatch) => maxBatch,
+        bulkTopUp: true,
+      };
+}
+
+/** Internal timings: not settings, but kept here so every default lives in one place. */
+export const TIMINGS = {
+  /** How often a worker reports itself alive (edges count workers seen within 5 s). */
+  workerHeartbeatMs: 1000,
+  /** Pause after a failed queue read, doubled up to the maximum: a dead Redis never spins a core. */
+  readBackoffMinMs: 100,
+  readBackoffMaxMs: 2000,
+  /** How long an idle worker read blocks; bounds how long a stop waits. */
+  idleReadBlockMs: 1000,
+  /** How often edges look for newly revoked tokens (open sockets close within about this). */
+  revocationCheckMs: 2000,
+  /** While a dependency stays down, how often its outage is logged again. */
+  outageReminderMs: 30_000,
+  /**
+   * Readiness fails while the event loop ran later than `stallMs` within the last `windowMs` (sampled
+   * every `intervalMs`).
+   */
+  loopWatch: { intervalMs: 100, windowMs: 5000, stallMs: 1000 },
+} as const;
+
+/** Inference runtime choices that are not settings. */
+export const INFERENCE = {
+  /** Input size of exports whose height and width are dynamic and carry no `imgsz` (Ultralytics' default). */
+  fallbackImageSize: 640,
+  /**
+   * Nice value of the inference threads: the event loop and decoding go first when the cores are
+   * contended, and inference takes what is left (docs/models.md, "Preprocessing and postprocessing").
+   */
+  nice: 10,
+  /**
+   * With SPIN_SINGLE_FRAMES, a one-frame run spins only when its engine has been idle this long:
+   * spinning threads go on spinning after the run, taking cores that decoding needs under load.
+   */
+  spinAfterIdleMs: 50,
+} as const;

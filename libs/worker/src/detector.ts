@@ -1,0 +1,16 @@
+import type { Detection } from '@vision/wire';
+
+/** A decoded frame as the worker sees it: what decoding cost, and the image's size. */
+export interface Decoded {
+  decodeMs: number;
+  geometry: { origWidth: number; origHeight: number };
+}
+
+/** What the worker needs of a model: decode one frame, run a batch of decoded frames. */
+export interface Detector<D extends Decoded = Decoded> {
+  /** Batches that may run at once. */
+  readonly concurrency: number;
+  decode(image: Uint8Array): Promise<D>;
+  /** Per frame, its detections, those above the confidence threshold first (`high` of them). */
+  infer(frames: readonly D[]): Promise<{ frames: { detections: Detection[]; high: number }[]; inferenceMs: number }>;
+}
