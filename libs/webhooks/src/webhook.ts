@@ -2,15 +2,24 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
 import { VisionError } from '@vision/wire';
 
-/** Header carrying `t=<unix s>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, like Stripe's: the timestamp stops replays. */
+/**
+ * Header carrying `t=<unix s>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, like Stripe's: the timestamp stops
+ * replays. During a secret rotation there is one `v1=` per secret (current first), so a receiver
+ * that knows either secret accepts the webhook.
+ */
 const SIGNATURE_HEADER = 'x-vision-signature';
 
-export function signWebhook(secret: string, body: string, nowS = Math.floor(Date.now() / 1000)): string {
-  const mac = createHmac('sha256', secret).update(`${nowS}.${body}`).digest('hex');
-  return `t=${nowS},v1=${mac}`;
+/** `secrets`: the current secret, then during a rotation the previous one. */
+export function signWebhook(
+  secrets: string | readonly string[],
+  body: string,
+  nowS = Math.floor(Date.now() / 1000),
+): string {
+  const macs = [secrets].flat().map((secret) => createHmac('sha256', secret).update(`${nowS}.${body}`).digest('hex'));
+  return [`t=${nowS}`, ...macs.map((mac) => `v1=${mac}`)].join(',');
 }
 
-/** For receivers (and tests): true if `header` signs `body` with `secret` within `toleranceS`. */
+/** For receivers (and tests): true if one of the header's `v1=` signs `body` with `secret` within `toleranceS`. */
 export function verifyWebhook(
   secret: string,
   body: string,
@@ -18,12 +27,14 @@ export function verifyWebhook(
   toleranceS = 300,
   nowS = Math.floor(Date.now() / 1000),
 ): boolean {
-  const parts = Object.fromEntries(header.split(',').map((p) => p.split('=', 2) as [string, string]));
-  const t = Number(parts['t']);
-  if (!Number.isFinite(t) || Math.abs(nowS - t) > toleranceS || !parts['v1']) return false;
+  const parts = header.split(',').map((p) => p.split('=', 2) as [string, string | undefined]);
+  const t = Number(parts.find(([k]) => k === 't')?.[1]);
+  if (!Number.isFinite(t) || Math.abs(nowS - t) > toleranceS) return false;
   const want = Buffer.from(createHmac('sha256', secret).update(`${t}.${body}`).digest('hex'));
-  const got = Buffer.from(parts['v1']);
-  return want.length === got.length && timingSafeEqual(want, got);
+  return parts.some(([k, v]) => {
+    const got = Buffer.from(k === 'v1' ? (v ?? '') : '');
+    return want.length === got.length && timingSafeEqual(want, got);
+  });
 }
 
 /**
@@ -71,7 +82,7 @@ export const WEBHOOK_RETRY = { attempts: 6, backoff: { type: 'exponential' as co
  * POSTs `body` signed with `secret` to `url` (no redirects: a redirect could lead inside the site).
  * Throws unless the receiver answered 2xx within `WEBHOOK_TIMEOUT_MS`.
  */
-export async function postSignedWebhook(url: string, body: string, secret: string): Promise<void> {
+export async function postSignedWebhook(url: string, body: string, secret: string | readonly string[]): Promise<void> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signWebhook(secret, body) },
