@@ -117,6 +117,9 @@ describe('tokens', () => {
     await expect(verifier.verify(swapped.token)).rejects.toMatchObject({ code: 'E_UNAUTHORIZED' });
     const unknown = await mintToken({ subject: 'x', ttlS: 60 }, { privateKey: oldKey.pem, alg: 'ES256', kid: 'gone' });
     await expect(verifier.verify(unknown.token)).rejects.toMatchObject({ code: 'E_UNAUTHORIZED' });
+    // Two keys of one algorithm and no kid: the verifier cannot choose (docs/tokens.md says tokens carry it).
+    const kidless = await mintToken({ subject: 'x', ttlS: 60 }, { privateKey: newKey.pem, alg: 'ES256' });
+    await expect(verifier.verify(kidless.token)).rejects.toMatchObject({ code: 'E_UNAUTHORIZED' });
   });
 
   it('refuses an expired token with E_TOKEN_EXPIRED, and a key that is not a private key with E_CONFIG', async () => {
