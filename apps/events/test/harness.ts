@@ -97,12 +97,13 @@ export async function mqttSubscriber(
 }
 
 /**
- * A webhook receiver that checks every signature; `failFirst` answers 503 to that many requests
- * first; `delayMs` answers that late (the events are recorded on arrival, as a receiver would).
+ * A webhook receiver that checks every signature with `secret`; `failFirst` answers 503 to that many
+ * requests first; `delayMs` answers that late (the events are recorded on arrival, as a receiver would).
  */
 export async function webhookReceiver(
   failFirst = 0,
   delayMs = 0,
+  secret = WEBHOOK_SECRET,
 ): Promise<{ url: string; server: Server; events: Record<string, unknown>[]; bad: number; requests: number }> {
   const state = { events: [] as Record<string, unknown>[], bad: 0, requests: 0 };
   const server = createServer((req, res) => {
@@ -111,7 +112,7 @@ export async function webhookReceiver(
     req.on('end', () => {
       state.requests++;
       const body = Buffer.concat(chunks).toString('utf8');
-      if (!verifyWebhook(WEBHOOK_SECRET, body, String(req.headers['x-vision-signature'] ?? ''))) {
+      if (!verifyWebhook(secret, body, String(req.headers['x-vision-signature'] ?? ''))) {
         state.bad++;
         return void res.writeHead(401).end();
       }

@@ -260,6 +260,32 @@ describe('bulk jobs', () => {
     }
   });
 
+  it('signs with both secrets in a rotation: receivers knowing only the new or only the old one verify', async () => {
+    const newSecret = 'rotated-webhook-secret-0123456789abcdef';
+    await startWorker({ BULK_WEBHOOK_SECRET: newSecret, BULK_WEBHOOK_SECRET_PREVIOUS: WEBHOOK_SECRET });
+    const got: { body: string; signature: string }[] = [];
+    const hook: Server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c));
+      req.on('end', () => {
+        got.push({ body, signature: String(req.headers['x-vision-signature']) });
+        res.writeHead(204).end();
+      });
+    });
+    const port = await freePort();
+    await new Promise<void>((r) => hook.listen(port, '127.0.0.1', r));
+    try {
+      await upload([await imageFor(0)], `?webhook=${encodeURIComponent(`http://127.0.0.1:${port}/hook`)}`);
+      await expect.poll(() => got.length, { timeout: 20_000 }).toBe(1);
+      const [{ body, signature }] = got;
+      expect(verifyWebhook(newSecret, body, signature)).toBe(true);
+      expect(verifyWebhook(WEBHOOK_SECRET, body, signature)).toBe(true);
+      expect(verifyWebhook('another-secret-0123456789abcdef0123', body, signature)).toBe(false);
+    } finally {
+      hook.close();
+    }
+  });
+
   it('refuses oversize uploads, too many images, foreign webhook hosts, unknown models; leaves nothing', async () => {
     const r1 = await postEarly(
       '/v1/jobs',

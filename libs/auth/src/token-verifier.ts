@@ -36,20 +36,36 @@ export const SCOPE_CLAIM = 'scope';
 const JWKS_FILE_RECHECK_MS = 5000;
 const JWKS_CACHE_MAX_AGE_MS = 10 * 60_000;
 
+/** HS256 rotation: the secret before JWT_SECRET, verifying until `until` (epoch ms). */
+interface PreviousSecret {
+  key: Uint8Array;
+  until: number;
+}
+
 /**
  * Verifies bearer JWTs with jose: HS256 from a shared secret, or RS256/ES256 from a JWKS file
  * (re-read when it changes) or URL (cached, refreshed by jose on unknown `kid` and after 10 min).
  * `exp`, `nbf`, `iss` and `aud` are checked with a clock-skew allowance; `sub` is required.
+ * During an HS256 rotation a token the new secret refuses is tried with the previous one, until
+ * JWT_SECRET_PREVIOUS_UNTIL (docs/tokens.md).
  */
 export class TokenVerifier {
   private constructor(
     private readonly cfg: AuthConfig,
     private readonly key: Uint8Array | JWTVerifyGetKey,
     private readonly algorithms: string[],
+    private readonly previous?: PreviousSecret,
   ) {}
 
   static create(cfg: AuthConfig): TokenVerifier {
-    if (cfg.secret) return new TokenVerifier(cfg, new TextEncoder().encode(cfg.secret), ['HS256']);
+    if (cfg.secret) {
+      const { previousSecret, previousSecretUntil } = cfg;
+      const previous =
+        previousSecret && previousSecretUntil !== undefined
+          ? { key: new TextEncoder().encode(previousSecret), until: previousSecretUntil }
+          : undefined;
+      return new TokenVerifier(cfg, new TextEncoder().encode(cfg.secret), ['HS256'], previous);
+    }
     if (cfg.jwksUrl) {
       return new TokenVerifier(cfg, createRemoteJWKSet(new URL(cfg.jwksUrl), { cacheMaxAge: JWKS_CACHE_MAX_AGE_MS }), [
         'RS256',
@@ -61,20 +77,7 @@ export class TokenVerifier {
   }
 
   async verify(token: string): Promise<Principal> {
-    let payload: JWTPayload;
-    try {
-      const opts = {
-        algorithms: this.algorithms,
-        clockTolerance: this.cfg.clockSkewS,
-        requiredClaims: ['sub'],
-        ...(this.cfg.issuer ? { issuer: this.cfg.issuer } : {}),
-        ...(this.cfg.audience ? { audience: this.cfg.audience } : {}),
-      };
-      ({ payload } = await jwtVerify(token, this.key, opts));
-    } catch (err) {
-      if (err instanceof errors.JWTExpired) throw new VisionError('E_TOKEN_EXPIRED', 'token expired', { cause: err });
-      throw new VisionError('E_UNAUTHORIZED', `token refused: ${(err as Error).message}`, { cause: err });
-    }
+    const { payload, windowEnd } = await this.check(token);
     const [streams, models] = [STREAMS_CLAIM, MODELS_CLAIM].map((claim) => {
       const v = payload[claim];
       if (v !== undefined && !(Array.isArray(v) && v.every((s) => typeof s === 'string'))) {
@@ -85,15 +88,49 @@ export class TokenVerifier {
     const scope = payload[SCOPE_CLAIM];
     if (scope !== undefined && typeof scope !== 'string')
       throw new VisionError('E_UNAUTHORIZED', `the ${SCOPE_CLAIM} claim must be a space-separated string`);
+    const expiry = payload.exp !== undefined ? payload.exp * 1000 : undefined;
     return {
       subject: `sub:${payload.sub}`,
       streams,
       models,
-      expiresAt: payload.exp !== undefined ? payload.exp * 1000 : undefined,
+      expiresAt: windowEnd === undefined ? expiry : Math.min(expiry ?? Infinity, windowEnd),
       scopes: scope === undefined ? undefined : scope.split(' ').filter(Boolean),
       tokenId: typeof payload.jti === 'string' ? payload.jti : undefined,
     };
   }
+
+  /**
+   * The token's claims, and for a token only the previous secret signed, when it stops counting.
+   * That end is moved earlier by the clock-skew allowance because sessions close at expiry plus the
+   * allowance: an open socket closes at JWT_SECRET_PREVIOUS_UNTIL itself, and the SDK refreshes before.
+   */
+  private async check(token: string): Promise<{ payload: JWTPayload; windowEnd?: number }> {
+    const opts = {
+      algorithms: this.algorithms,
+      clockTolerance: this.cfg.clockSkewS,
+      requiredClaims: ['sub'],
+      ...(this.cfg.issuer ? { issuer: this.cfg.issuer } : {}),
+      ...(this.cfg.audience ? { audience: this.cfg.audience } : {}),
+    };
+    try {
+      return { payload: (await jwtVerify(token, this.key, opts)).payload };
+    } catch (err) {
+      const previous = this.previous;
+      if (!(err instanceof errors.JWSSignatureVerificationFailed) || !previous || Date.now() >= previous.until)
+        throw refusal(err);
+      try {
+        const { payload } = await jwtVerify(token, previous.key, opts);
+        return { payload, windowEnd: previous.until - this.cfg.clockSkewS * 1000 };
+      } catch (previousErr) {
+        throw refusal(previousErr);
+      }
+    }
+  }
+}
+
+function refusal(err: unknown): VisionError {
+  if (err instanceof errors.JWTExpired) return new VisionError('E_TOKEN_EXPIRED', 'token expired', { cause: err });
+  return new VisionError('E_UNAUTHORIZED', `token refused: ${(err as Error).message}`, { cause: err });
 }
 
 /** A principal may send `streamId` if it has no restriction or a pattern matches. */

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, importSPKI } from 'jose';
@@ -10,6 +10,8 @@ import { hasScope, mintToken, TokenVerifier } from '../src';
 const base: AuthConfig = {
   disabled: undefined,
   secret: undefined,
+  previousSecret: undefined,
+  previousSecretUntil: undefined,
   jwksFile: undefined,
   jwksUrl: undefined,
   issuer: undefined,
@@ -30,6 +32,10 @@ async function jwksFileFor(alg: 'RS256' | 'ES256', kid: string): Promise<{ file:
   const file = join(mkdtempSync(join(tmpdir(), 'jwks-')), 'jwks.json');
   writeFileSync(file, JSON.stringify({ keys: [{ ...(await exportJWK(pub)), kid, alg, use: 'sig' }] }));
   return { file, pem };
+}
+
+function jwks(file: string): Record<string, unknown>[] {
+  return (JSON.parse(readFileSync(file, 'utf8')) as { keys: Record<string, unknown>[] }).keys;
 }
 
 describe('tokens', () => {
@@ -77,6 +83,44 @@ describe('tokens', () => {
       await expect(verifier.verify(forged.token)).rejects.toMatchObject({ code: 'E_UNAUTHORIZED' });
     });
   }
+
+  it('in an HS256 rotation accepts tokens of the previous secret until the window ends, never past it', async () => {
+    const [secret, previousSecret] = ['n'.repeat(40), 'o'.repeat(40)];
+    const rotation = { ...base, secret, previousSecret, clockSkewS: 5 };
+    const old = await mintToken({ subject: 'cam', ttlS: 3600 }, { secret: previousSecret });
+    const fresh = await mintToken({ subject: 'cam', ttlS: 3600 }, { secret });
+    const until = Date.now() + 60_000;
+    const open = TokenVerifier.create({ ...rotation, previousSecretUntil: until });
+    // An old-key token counts until the window's end (less the skew the session adds back), a new one until its exp.
+    expect((await open.verify(old.token)).expiresAt).toBe(until - 5000);
+    expect((await open.verify(fresh.token)).expiresAt).toBe(fresh.expiresAt);
+    const ended = TokenVerifier.create({ ...rotation, previousSecretUntil: Date.now() - 1 });
+    await expect(ended.verify(old.token)).rejects.toMatchObject({ code: 'E_UNAUTHORIZED' });
+    expect((await ended.verify(fresh.token)).subject).toBe('sub:cam');
+    const stranger = await mintToken({ subject: 'cam', ttlS: 60 }, { secret: 's'.repeat(40) });
+    await expect(open.verify(stranger.token)).rejects.toMatchObject({ code: 'E_UNAUTHORIZED' });
+  });
+
+  it('verifies by kid against a JWKS with two keys of one algorithm (a rotation); refuses a kid it lacks', async () => {
+    const [oldKey, newKey] = [await jwksFileFor('ES256', 'old'), await jwksFileFor('ES256', 'new')];
+    const both = { keys: [...jwks(oldKey.file), ...jwks(newKey.file)] };
+    writeFileSync(newKey.file, JSON.stringify(both));
+    const verifier = TokenVerifier.create({ ...base, jwksFile: newKey.file });
+    for (const [key, kid] of [
+      [oldKey, 'old'],
+      [newKey, 'new'],
+    ] as const) {
+      const { token } = await mintToken({ subject: kid, ttlS: 60 }, { privateKey: key.pem, alg: 'ES256', kid });
+      expect((await verifier.verify(token)).subject).toBe(`sub:${kid}`);
+    }
+    const swapped = await mintToken({ subject: 'x', ttlS: 60 }, { privateKey: oldKey.pem, alg: 'ES256', kid: 'new' });
+    await expect(verifier.verify(swapped.token)).rejects.toMatchObject({ code: 'E_UNAUTHORIZED' });
+    const unknown = await mintToken({ subject: 'x', ttlS: 60 }, { privateKey: oldKey.pem, alg: 'ES256', kid: 'gone' });
+    await expect(verifier.verify(unknown.token)).rejects.toMatchObject({ code: 'E_UNAUTHORIZED' });
+    // Two keys of one algorithm and no kid: the verifier cannot choose (docs/tokens.md says tokens carry it).
+    const kidless = await mintToken({ subject: 'x', ttlS: 60 }, { privateKey: newKey.pem, alg: 'ES256' });
+    await expect(verifier.verify(kidless.token)).rejects.toMatchObject({ code: 'E_UNAUTHORIZED' });
+  });
 
   it('refuses an expired token with E_TOKEN_EXPIRED, and a key that is not a private key with E_CONFIG', async () => {
     const secret = 'k'.repeat(40);

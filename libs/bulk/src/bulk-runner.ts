@@ -35,13 +35,14 @@ export class BulkRunner {
   }
 
   /** Webhooks go out from every worker process; BullMQ retries them with exponential backoff. */
-  deliverWebhooks(secret: string | undefined): void {
+  /** `secrets`: BULK_WEBHOOK_SECRET, then during a rotation BULK_WEBHOOK_SECRET_PREVIOUS; empty: not set. */
+  deliverWebhooks(secrets: readonly string[]): void {
     const w = new Worker(
       WEBHOOK_QUEUE,
       async (job: Job<{ url: string; body: string }>) => {
-        if (!secret) throw new Error('BULK_WEBHOOK_SECRET is not set on this worker');
+        if (!secrets.length) throw new Error('BULK_WEBHOOK_SECRET is not set on this worker');
         try {
-          await postSignedWebhook(job.data.url, job.data.body, secret, {
+          await postSignedWebhook(job.data.url, job.data.body, secrets, {
             hosts: this.cfg.webhookHosts,
             setting: 'BULK_WEBHOOK_HOSTS',
           });

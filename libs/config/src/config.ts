@@ -1,6 +1,7 @@
 import { availableParallelism, hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { checkKeyRotation, checkWebhookRotation } from './key-rotation';
 import { RESULTS_SETTINGS } from './results-config';
 import { providerDefaults } from './runtime-defaults';
 import { bool, ConfigError, id, int, list, loadSettings, num, setting, type Env, type Loaded } from './settings';
@@ -120,6 +121,12 @@ export const CORE_SETTINGS = {
     /** Explicit AUTH_DISABLED; undefined = not said (roles decide what a missing key source means). */
     disabled: setting('AUTH_DISABLED', bool.optional()),
     secret: setting('JWT_SECRET', z.string().min(32, 'must be at least 32 characters (256 bits) for HS256').optional()),
+    // Key rotation (docs/tokens.md): the secret before JWT_SECRET verifies, never signs, until the stated time.
+    previousSecret: setting('JWT_SECRET_PREVIOUS', z.string().min(32, 'must be at least 32 characters').optional()),
+    previousSecretUntil: setting(
+      'JWT_SECRET_PREVIOUS_UNTIL',
+      z.iso.datetime({ offset: true }).transform(Date.parse).optional(),
+    ),
     jwksFile: setting('JWKS_FILE', z.string().min(1).optional()),
     jwksUrl: setting('JWKS_URL', z.url({ protocol: /^https?$/ }).optional()),
     issuer: setting('JWT_ISSUER', z.string().min(1).optional()),
@@ -161,6 +168,11 @@ export const CORE_SETTINGS = {
     resultTtlS: setting('BULK_RESULT_TTL_S', int(60, 30 * 24 * 3600).default(24 * 3600)),
     /** HMAC-SHA256 key of webhook bodies; jobs with a webhook are refused without it. */
     webhookSecret: setting('BULK_WEBHOOK_SECRET', z.string().min(32, 'must be at least 32 characters').optional()),
+    /** Signs beside BULK_WEBHOOK_SECRET while receivers move to the new secret (docs/jobs.md). */
+    webhookPreviousSecret: setting(
+      'BULK_WEBHOOK_SECRET_PREVIOUS',
+      z.string().min(32, 'must be at least 32 characters').optional(),
+    ),
     /** Hosts webhooks may go to (exact, or `*.example.com`); empty = any host outside the site. */
     webhookHosts: setting('BULK_WEBHOOK_HOSTS', list.default([])),
     jobConcurrency: setting('BULK_JOB_CONCURRENCY', int(1, 64).default(2)),
@@ -219,6 +231,8 @@ export function loadConfig(env: Env): AppConfig {
       'JWT_SECRET: this is the example value published in deploy/k8s/config.yaml; ' +
         'generate your own (openssl rand -hex 32)',
     );
+  checkKeyRotation(a, fail);
+  checkWebhookRotation('BULK_WEBHOOK_SECRET', e.bulk.webhookSecret, e.bulk.webhookPreviousSecret, fail);
   if (a.disabled === false && keySources === 0)
     fail('AUTH_DISABLED: false needs a key source (JWT_SECRET, JWKS_FILE or JWKS_URL)');
   if (Boolean(e.tlsCertFile) !== Boolean(e.tlsKeyFile)) fail('TLS_CERT_FILE / TLS_KEY_FILE: set both or neither');

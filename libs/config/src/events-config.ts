@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { checkWebhookRotation } from './key-rotation';
 import { RESULTS_SETTINGS } from './results-config';
 import { bool, ConfigError, int, list, loadSettings, num, setting, type Env, type Loaded } from './settings';
 
@@ -79,6 +80,11 @@ export const EVENTS_SETTINGS = {
   // Webhooks (declared in the site file).
   webhooks: {
     secret: setting('EVENTS_WEBHOOK_SECRET', z.string().min(32, 'must be at least 32 characters').optional()),
+    // Signs beside EVENTS_WEBHOOK_SECRET while receivers move to the new secret (docs/events.md).
+    previousSecret: setting(
+      'EVENTS_WEBHOOK_SECRET_PREVIOUS',
+      z.string().min(32, 'must be at least 32 characters').optional(),
+    ),
     hosts: setting('EVENTS_WEBHOOK_HOSTS', list.default([])),
     batch: setting('EVENTS_WEBHOOK_BATCH', int(1, 1000).default(50)),
   },
@@ -104,6 +110,9 @@ export type EventsConfig = Omit<EventsLoaded, 'instanceId' | 'mqtt'> & {
 export function loadEventsConfig(env: Env = process.env): EventsConfig {
   const e = loadSettings(EVENTS_SETTINGS, env);
   if (e.mqtt.password && !e.mqtt.username) throw new ConfigError(['EVENTS_MQTT_PASSWORD: needs EVENTS_MQTT_USERNAME']);
+  checkWebhookRotation('EVENTS_WEBHOOK_SECRET', e.webhooks.secret, e.webhooks.previousSecret, (issue) => {
+    throw new ConfigError([issue]);
+  });
   const { url, ...mqtt } = e.mqtt;
   return {
     ...e,

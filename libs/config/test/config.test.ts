@@ -75,6 +75,20 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ JWT_SECRET: 'short' })).toThrow(/JWT_SECRET/);
     expect(() => loadConfig({ JWT_SECRET: 'x'.repeat(32), JWKS_FILE: 'keys.json' })).toThrow(/exactly one key source/);
     expect(() => loadConfig({ AUTH_DISABLED: 'false' })).toThrow(/AUTH_DISABLED/);
+    const [secret, previous] = ['n'.repeat(32), 'o'.repeat(32)];
+    const rotation = { JWT_SECRET: secret, JWT_SECRET_PREVIOUS: previous };
+    expect(loadConfig({ ...rotation, JWT_SECRET_PREVIOUS_UNTIL: '2026-12-08T06:00:00Z' }).auth).toMatchObject({
+      previousSecret: previous,
+      previousSecretUntil: Date.parse('2026-12-08T06:00:00Z'),
+    });
+    expect(() => loadConfig(rotation)).toThrow(/JWT_SECRET_PREVIOUS: needs JWT_SECRET_PREVIOUS_UNTIL/);
+    expect(() => loadConfig({ ...rotation, JWT_SECRET_PREVIOUS_UNTIL: 'tomorrow' })).toThrow(
+      /JWT_SECRET_PREVIOUS_UNTIL/,
+    );
+    expect(() =>
+      loadConfig({ JWT_SECRET_PREVIOUS: previous, JWT_SECRET_PREVIOUS_UNTIL: '2026-12-08T06:00:00Z' }),
+    ).toThrow(/JWT_SECRET_PREVIOUS: needs JWT_SECRET/);
+    expect(() => loadConfig({ BULK_WEBHOOK_SECRET_PREVIOUS: previous })).toThrow(/needs BULK_WEBHOOK_SECRET/);
     expect(() => loadConfig({ TLS_CERT_FILE: 'cert.pem' })).toThrow(/TLS_KEY_FILE/);
     expect(() => loadConfig({ PORT: '9000', METRICS_PORT: '9000' })).toThrow(/METRICS_PORT/);
     expect(() => loadConfig({ JWT_SECRET: 'change-me-to-at-least-32-random-characters' })).toThrow(

@@ -30,7 +30,8 @@ export class WebhookOutput {
     readonly spec: WebhookSpec,
     private readonly target: WebhookTargetPolicy,
     private readonly site: string,
-    private readonly secret: string,
+    /** EVENTS_WEBHOOK_SECRET, then during a rotation EVENTS_WEBHOOK_SECRET_PREVIOUS. */
+    private readonly secrets: readonly string[],
     batch: number,
     deps: Omit<CursorOutputDeps, 'reader'>,
     readonly reader: Redis,
@@ -52,7 +53,7 @@ export class WebhookOutput {
     const body = JSON.stringify({ site: this.site, events });
     for (let attempt = 1; ; attempt++) {
       try {
-        await postSignedWebhook(this.spec.url, body, this.secret, this.target);
+        await postSignedWebhook(this.spec.url, body, this.secrets, this.target);
         this.metrics.deliveries.inc({ output: 'webhook', outcome: 'delivered' }, events.length);
         return;
       } catch (err) {
@@ -97,13 +98,14 @@ export class WebhookOutputs {
       this.outputs.delete(id);
       await out.stop();
     }
+    const { secret, previousSecret } = this.cfg.webhooks;
     for (const spec of specs) {
-      if (this.outputs.has(spec.id) || !this.cfg.webhooks.secret) continue;
+      if (this.outputs.has(spec.id) || !secret) continue;
       const out = new WebhookOutput(
         spec,
         { hosts: this.cfg.webhooks.hosts, setting: 'EVENTS_WEBHOOK_HOSTS' },
         this.cfg.site,
-        this.cfg.webhooks.secret,
+        previousSecret ? [secret, previousSecret] : [secret],
         this.cfg.webhooks.batch,
         this.deps,
         this.newReader(),

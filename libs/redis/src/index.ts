@@ -1,2 +1,3 @@
 export * from './connection';
 export * from './scripts';
+export * from './schema-version';

@@ -5,15 +5,24 @@ import ipaddr from 'ipaddr.js';
 import { VisionError } from '@vision/wire';
 import { admitWebhookAddresses, webhookLookup, type WebhookTargetPolicy } from './webhook-target';
 
-/** Header carrying `t=<unix s>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, like Stripe's: the timestamp stops replays. */
+/**
+ * Header carrying `t=<unix s>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, like Stripe's: the timestamp stops
+ * replays. During a secret rotation there is one `v1=` per secret (current first), so a receiver
+ * that knows either secret accepts the webhook.
+ */
 const SIGNATURE_HEADER = 'x-vision-signature';
 
-export function signWebhook(secret: string, body: string, nowS = Math.floor(Date.now() / 1000)): string {
-  const mac = createHmac('sha256', secret).update(`${nowS}.${body}`).digest('hex');
-  return `t=${nowS},v1=${mac}`;
+/** `secrets`: the current secret, then during a rotation the previous one. */
+export function signWebhook(
+  secrets: string | readonly string[],
+  body: string,
+  nowS = Math.floor(Date.now() / 1000),
+): string {
+  const macs = [secrets].flat().map((secret) => createHmac('sha256', secret).update(`${nowS}.${body}`).digest('hex'));
+  return [`t=${nowS}`, ...macs.map((mac) => `v1=${mac}`)].join(',');
 }
 
-/** For receivers (and tests): true if `header` signs `body` with `secret` within `toleranceS`. */
+/** For receivers (and tests): true if one of the header's `v1=` signs `body` with `secret` within `toleranceS`. */
 export function verifyWebhook(
   secret: string,
   body: string,
@@ -21,12 +30,14 @@ export function verifyWebhook(
   toleranceS = 300,
   nowS = Math.floor(Date.now() / 1000),
 ): boolean {
-  const parts = Object.fromEntries(header.split(',').map((p) => p.split('=', 2) as [string, string]));
-  const t = Number(parts['t']);
-  if (!Number.isFinite(t) || Math.abs(nowS - t) > toleranceS || !parts['v1']) return false;
+  const parts = header.split(',').map((p) => p.split('=', 2) as [string, string | undefined]);
+  const t = Number(parts.find(([k]) => k === 't')?.[1]);
+  if (!Number.isFinite(t) || Math.abs(nowS - t) > toleranceS) return false;
   const want = Buffer.from(createHmac('sha256', secret).update(`${t}.${body}`).digest('hex'));
-  const got = Buffer.from(parts['v1']);
-  return want.length === got.length && timingSafeEqual(want, got);
+  return parts.some(([k, v]) => {
+    const got = Buffer.from(k === 'v1' ? (v ?? '') : '');
+    return want.length === got.length && timingSafeEqual(want, got);
+  });
 }
 
 /**
@@ -74,7 +85,7 @@ export const WEBHOOK_RETRY = { attempts: 6, backoff: { type: 'exponential' as co
 export async function postSignedWebhook(
   url: string,
   body: string,
-  secret: string,
+  secret: string | readonly string[],
   policy: WebhookTargetPolicy,
 ): Promise<void> {
   const target = new URL(url);

@@ -12,6 +12,16 @@ describe('webhooks', () => {
     expect(verifyWebhook(secret, '{"a":1}', 'garbage')).toBe(false);
   });
 
+  it('signs with each secret during a rotation, so a receiver that knows either one verifies', () => {
+    const [current, previous] = ['n'.repeat(32), 'o'.repeat(32)];
+    const header = signWebhook([current, previous], '{"a":1}', 1_000_000);
+    expect(header.split(',').filter((p) => p.startsWith('v1='))).toHaveLength(2);
+    expect(verifyWebhook(current, '{"a":1}', header, 300, 1_000_100)).toBe(true);
+    expect(verifyWebhook(previous, '{"a":1}', header, 300, 1_000_100)).toBe(true);
+    expect(verifyWebhook('t'.repeat(32), '{"a":1}', header, 300, 1_000_100)).toBe(false);
+    expect(verifyWebhook(previous, '{"a":2}', header, 300, 1_000_100)).toBe(false);
+  });
+
   it('takes public http(s) hosts, and refuses in-site addresses unless listed', () => {
     const open = { hosts: [], setting: 'BULK_WEBHOOK_HOSTS' };
     const only = (...hosts: string[]) => ({ hosts, setting: 'BULK_WEBHOOK_HOSTS' });

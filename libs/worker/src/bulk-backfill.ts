@@ -29,7 +29,8 @@ export function startBulk(
 ) {
   const jobs = new BulkJobs(config.redisUrl!, config.redisPrefix, config.bulk, health.onState);
   const runner = new BulkRunner(jobs, config.bulk, log, health.report);
-  runner.deliverWebhooks(config.bulk.webhookSecret);
+  const { webhookSecret, webhookPreviousSecret } = config.bulk;
+  runner.deliverWebhooks([webhookSecret, webhookPreviousSecret].filter((s) => s !== undefined));
   const sources = new Map<string, BulkSource>();
   metrics?.observeBulk(async () => {
     const jobsByState: Record<string, number> = { waiting: 0, active: 0, delayed: 0, failed: 0 };
