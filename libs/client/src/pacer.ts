@@ -38,6 +38,13 @@ export class Pacer<T> {
     return next;
   }
 
+  /** Takes the waiting frame out without sending it (the client is closing). */
+  dropWaiting(): T | undefined {
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    return waiting;
+  }
+
   /** A frame was answered (or given up): frees its slot and returns the waiting frame to send, if any. */
   done(canSend = true): T | undefined {
     this.open = Math.max(0, this.open - 1);

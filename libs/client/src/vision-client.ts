@@ -115,11 +115,24 @@ export class VisionClient {
     }));
   }
 
-  /** Closes for good: open frames are reported `E_CONNECTION_LOST` once their socket closes. */
+  /**
+   * Closes for good: open frames are reported `E_CONNECTION_LOST` once their socket closes, and frames
+   * still waiting for a connection or a slot at once.
+   */
   close(): void {
     this.stopped = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    for (const [streamId, pacer] of this.pacers) {
+      const waiting = pacer.dropWaiting();
+      if (!waiting) continue;
+      this.counter(streamId).errors++;
+      waiting.resolve({
+        status: 'error',
+        frameId: waiting.frameId,
+        error: { code: 'E_CONNECTION_LOST', message: 'the client closed before the frame was sent' },
+      });
+    }
     for (const c of [this.conn, ...this.draining]) c?.ws.close(1000, 'client closing');
     this.setState('closed');
   }

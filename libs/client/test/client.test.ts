@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { freePort } from '@vision/testing';
 import { parseFrame, type HelloMessage } from '@vision/wire';
 import { Backoff, Pacer, VisionClient, type FrameOutcome, type WebSocketLike } from '../src';
 
@@ -240,5 +242,19 @@ describe('VisionClient', () => {
     const outcome: FrameOutcome = await f;
     expect(outcome).toMatchObject({ status: 'error', error: { code: 'E_CONNECTION_LOST' } });
     client.close();
+  });
+
+  it('reports a frame waiting for a connection E_CONNECTION_LOST when the client closes (a real socket, no edge)', async () => {
+    const client = new VisionClient({
+      url: `ws://127.0.0.1:${await freePort()}/ws/detect`,
+      webSocket: (url, protocols, headers) => new WebSocket(url, protocols, { headers }),
+      backoff: { jitter: 0, initialMs: 10_000 },
+    });
+    const waiting = client.send(jpeg);
+    await new Promise((r) => setTimeout(r, 100)); // the connection has been refused; the frame waits
+    client.close();
+    const outcome = await Promise.race([waiting, new Promise((r) => setTimeout(() => r('still pending'), 2000))]);
+    expect(outcome).toMatchObject({ status: 'error', error: { code: 'E_CONNECTION_LOST' } });
+    expect(client.stats()[0]).toMatchObject({ streamId: 'default', errors: 1 });
   });
 });
