@@ -134,8 +134,8 @@ export class CameraManager {
       const slot = this.slots.get(id);
       if (!slot) throw new VisionError('E_CAMERA_NOT_FOUND', `no camera ${id} on this gateway`);
       await this.o.file?.update((cameras) => cameras.filter((c) => c.id !== id));
-      this.slots.delete(id);
       await slot.runner.stop();
+      this.slots.delete(id);
       this.o.log.info({ camera: id, why: 'api' }, 'camera removed');
     });
   }
@@ -184,9 +184,12 @@ export class CameraManager {
     const wanted = new Map(mine.map((e) => [e.id, e]));
     const result: ApplyResult = { added: [], updated: [], removed: [] };
     const gone = [...this.slots.values()].filter((s) => !wanted.has(s.entry.id));
-    for (const s of gone) this.slots.delete(s.entry.id);
     result.removed = gone.map((s) => s.entry.id);
-    const work: Promise<void>[] = gone.map((s) => s.runner.stop());
+    // A removed camera leaves the list only once its child is reaped, as DELETE answers only then.
+    const work: Promise<void>[] = gone.map(async (s) => {
+      await s.runner.stop();
+      this.slots.delete(s.entry.id);
+    });
     for (const entry of mine) {
       const slot = this.slots.get(entry.id);
       if (!slot) {
