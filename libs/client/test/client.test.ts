@@ -244,7 +244,7 @@ describe('VisionClient', () => {
     client.close();
   });
 
-  it('reports a frame waiting for a connection E_CONNECTION_LOST when the client closes (a real socket, no edge)', async () => {
+  it('reports a frame still waiting for a connection E_CONNECTION_LOST on close (a real socket, no edge)', async () => {
     const client = new VisionClient({
       url: `ws://127.0.0.1:${await freePort()}/ws/detect`,
       webSocket: (url, protocols, headers) => new WebSocket(url, protocols, { headers }),
