@@ -22,7 +22,7 @@ import {
   waitFor,
   webhookReceiver,
   WEBHOOK_SECRET,
-  type Mover,
+  crossingMovers,
 } from './harness';
 
 /** Two events instances (`a`, `b`) sharing two shards, with MQTT and a webhook: what the failover tests interrupt. */
@@ -56,15 +56,7 @@ function cameras(): string[] {
 }
 
 /** People crossing the gate every 1.6 s, alternating directions, on three lanes. */
-const movers: Mover[] = Array.from({ length: 5 }, (_, k) => ({
-  cls: 0,
-  w: 50,
-  h: 120,
-  a: k % 2 ? [1000, 420 + 80 * (k % 3)] : [280, 420 + 80 * (k % 3)],
-  b: k % 2 ? [280, 420 + 80 * (k % 3)] : [1000, 420 + 80 * (k % 3)],
-  f0: 16 * k,
-  f1: 16 * k + 24,
-}));
+const movers = crossingMovers(5, 16);
 
 /** What one uninterrupted owner makes of a camera's frames: the expected events, ids included. */
 function oracle(camera: string, entries: ResultsEntry[]): SiteEvent[] {

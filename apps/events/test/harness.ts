@@ -137,6 +137,29 @@ export interface Mover {
   f1: number;
 }
 
+/**
+ * `count` people crossing the gate (x 640) one every `everyFrames` frames, alternating directions, on
+ * three lanes; each crossing takes 24 frames.
+ */
+export function crossingMovers(count: number, everyFrames: number): Mover[] {
+  return Array.from({ length: count }, (_, k) => {
+    const lane = 420 + 80 * (k % 3);
+    const [left, right]: [number, number][] = [
+      [280, lane],
+      [1000, lane],
+    ];
+    return {
+      cls: 0,
+      w: 50,
+      h: 120,
+      a: k % 2 ? right : left,
+      b: k % 2 ? left : right,
+      f0: everyFrames * k,
+      f1: everyFrames * k + 24,
+    };
+  });
+}
+
 /** Frames of `camera` at `fps` from `t0`: the movers' boxes (score 0.9), one entry per frame. */
 export function frames(camera: string, movers: Mover[], count: number, t0: number, fps: number): ResultsEntry[] {
   return Array.from({ length: count }, (_, i) => {

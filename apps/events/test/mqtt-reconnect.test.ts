@@ -12,7 +12,7 @@ import {
   type ServiceProcess,
   type TestRedis,
 } from '@vision/testing';
-import { frames, Mosquitto, mqttSubscriber, sleep, waitFor, type Mover } from './harness';
+import { crossingMovers, frames, Mosquitto, mqttSubscriber, sleep, waitFor } from './harness';
 
 const SHARDS = 4;
 const FPS = 10;
@@ -22,15 +22,7 @@ const KILL_AT = 30;
 const RESTART_AT = 60;
 
 /** A person across the gate every 1.2 s, alternating directions, on three lanes. */
-const movers: Mover[] = Array.from({ length: 9 }, (_, k) => ({
-  cls: 0,
-  w: 50,
-  h: 120,
-  a: k % 2 ? [1000, 420 + 80 * (k % 3)] : [280, 420 + 80 * (k % 3)],
-  b: k % 2 ? [280, 420 + 80 * (k % 3)] : [1000, 420 + 80 * (k % 3)],
-  f0: 12 * k,
-  f1: 12 * k + 24,
-}));
+const movers = crossingMovers(9, 12);
 
 describe('events service: MQTT after the broker is killed (SIGKILL) and started again', () => {
   let redis: TestRedis;

@@ -247,7 +247,7 @@ describe('VisionClient', () => {
   it('reports a frame still waiting for a connection E_CONNECTION_LOST on close (a real socket, no edge)', async () => {
     const client = new VisionClient({
       url: `ws://127.0.0.1:${await freePort()}/ws/detect`,
-      webSocket: (url, protocols, headers) => new WebSocket(url, protocols, { headers }),
+      webSocket: (url, protocols, headers) => new WebSocket(url, protocols, { headers }) as unknown as WebSocketLike,
       backoff: { jitter: 0, initialMs: 10_000 },
     });
     const waiting = client.send(jpeg);
