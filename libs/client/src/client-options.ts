@@ -67,6 +67,8 @@ export const CLIENT_DEFAULTS = {
   refreshBeforeMs: 30_000,
   /** The stream of frames sent without one. */
   streamId: 'default',
+  /** The pause before asking the token provider again when its last token was no newer. */
+  refreshRetryMs: 5000,
   now: Date.now,
 } as const;
 

@@ -19,9 +19,6 @@ import { dial, type Conn, type Outgoing } from './client-connection';
 import { Pacer } from './pacer';
 import { StreamCounter, type StreamStats } from './stream-stats';
 
-/** The pause before asking the token provider again when its last token was no newer. */
-const REFRESH_RETRY_MS = 5000;
-
 type Listener<T> = (v: T) => void;
 
 /**
@@ -283,7 +280,7 @@ export class VisionClient {
         if (conn !== this.conn || !conn.ready) return;
         conn.ws.send(JSON.stringify({ type: 'auth', token: await provider() }));
       },
-      extended ? Math.max(0, due) : Math.max(due, REFRESH_RETRY_MS),
+      extended ? Math.max(0, due) : Math.max(due, CLIENT_DEFAULTS.refreshRetryMs),
     );
     this.timers.add(t);
   }
