@@ -45,17 +45,24 @@ describe('distributed pipeline: 2 edges, 2 workers, real Redis, real processes',
   let edges: ServiceProcess[];
   let workers: ServiceProcess[];
 
+  const common = () => ({ REDIS_URL: redis.url, REDIS_PREFIX: prefix, MODEL_PATH: MODEL, LOG_LEVEL: 'info' });
+
   beforeAll(async () => {
     redis = await startTestRedis();
-    const common = { REDIS_URL: redis.url, REDIS_PREFIX: prefix, MODEL_PATH: MODEL, LOG_LEVEL: 'info' };
     workers = await Promise.all(
       ['w1', 'w2'].map((id) =>
-        startService('worker', { ...common, WORKER_ID: id, MAX_BATCH: '8', MAX_WAIT_MS: '40', INTRA_OP_THREADS: '1' }),
+        startService('worker', {
+          ...common(),
+          WORKER_ID: id,
+          MAX_BATCH: '8',
+          MAX_WAIT_MS: '40',
+          INTRA_OP_THREADS: '1',
+        }),
       ),
     );
     // Every test client comes from 127.0.0.1 (one tenant without auth): let it use the whole backlog.
     edges = await Promise.all(
-      ['e1', 'e2'].map((id) => startService('edge', { ...common, EDGE_ID: id, TENANT_MAX_QUEUE: '64' })),
+      ['e1', 'e2'].map((id) => startService('edge', { ...common(), EDGE_ID: id, TENANT_MAX_QUEUE: '64' })),
     );
     procs.push(...workers, ...edges);
   });
@@ -170,12 +177,18 @@ describe('distributed pipeline: 2 edges, 2 workers, real Redis, real processes',
   });
 
   it('stops cleanly on SIGTERM: a worker acknowledges what it holds, an edge closes sockets with 1001', async () => {
-    const c = new TestClient(`ws://127.0.0.1:${edges[0].port}/ws/detect`);
+    // An edge and a worker of its own, so the other tests keep both of theirs whatever the order.
+    const [worker, edge] = await Promise.all([
+      startService('worker', { ...common(), WORKER_ID: 'w-stop', INTRA_OP_THREADS: '1' }),
+      startService('edge', { ...common(), EDGE_ID: 'e-stop' }),
+    ]);
+    procs.push(worker, edge);
+    const c = new TestClient(`ws://127.0.0.1:${edge.port}/ws/detect`);
     await c.opened;
-    expect(await edges[0].kill('SIGTERM')).toBe(0);
+    expect(await edge.kill('SIGTERM')).toBe(0);
     expect(await c.closed).toBe(1001);
-    expect(await workers[0].kill('SIGTERM')).toBe(0);
-    expect(workers[0].logs.some((l) => l['msg'] === 'worker stopped')).toBe(true);
+    expect(await worker.kill('SIGTERM')).toBe(0);
+    expect(worker.logs.some((l) => l['msg'] === 'worker stopped')).toBe(true);
   });
 });
 
