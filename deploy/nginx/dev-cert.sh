@@ -8,7 +8,8 @@ set -eu
 usage() {
   echo "usage: $0 [--name HOST] [--out DIR]" >&2
   echo "  --name HOST  the name clients connect to (default localhost; localhost and 127.0.0.1 are always in it)" >&2
-  echo "  --out DIR    where tls.crt and tls.key go (default: the certs folder beside this script, which compose mounts)" >&2
+  echo "  --out DIR    where tls.crt and tls.key go" >&2
+  echo "               (default: the certs folder beside this script, which compose mounts)" >&2
   exit 2
 }
 DIR=$(dirname "$0")/certs

@@ -77,7 +77,8 @@ describe('demo page with the site-events feed', () => {
     const token = await signTestToken({ sub: 'ops', scope: 'events:read' });
     const feedUrl = `ws://127.0.0.1:${site.events.port}/ws/events`;
     await page.goto(
-      `http://127.0.0.1:${site.edge.port}/demo/?autostart=camera&camera=gate-cam&events=${encodeURIComponent(feedUrl)}&events_token=${token}`,
+      `http://127.0.0.1:${site.edge.port}/demo/?autostart=camera&camera=gate-cam` +
+        `&events=${encodeURIComponent(feedUrl)}&events_token=${token}`,
     );
 
     const feed = () =>

@@ -228,7 +228,8 @@ describe('gateway: RTSP, MJPEG and file cameras into edge and worker', () => {
 
   it('never shows a camera credential: logs, metrics, API answers and errors', async () => {
     // A camera whose ffmpeg fails, quoting its URL (credentials and token included) in its error.
-    const refusing = `rtsp://${RTSP_USER}:${encodeURIComponent(RTSP_PASSWORD)}@127.0.0.1:${await freePort()}/cam?token=${RTSP_TOKEN}`;
+    const credentials = `${RTSP_USER}:${encodeURIComponent(RTSP_PASSWORD)}`;
+    const refusing = `rtsp://${credentials}@127.0.0.1:${await freePort()}/cam?token=${RTSP_TOKEN}`;
     const added = await api.call('POST', '/v1/cameras', { id: 'refusing', url: refusing });
     expect(added.status, added.text).toBe(201);
     onTestFinished(async () => expect((await api.call('DELETE', '/v1/cameras/refusing')).status).toBe(204));

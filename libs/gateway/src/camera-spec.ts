@@ -41,7 +41,10 @@ const cameraEntrySchema = z
     loop: z.boolean().optional(),
     /** Pin the camera to one gateway (GATEWAY_INDEX) instead of the id's hash. */
     gateway: z.number().int().min(0).max(9999).optional(),
-    /** `rtsp://` only: how RTP reaches ffmpeg (`tcp`, interleaved, by default; `udp` for cameras that offer nothing else). */
+    /**
+     * `rtsp://` only: how RTP reaches ffmpeg (`tcp`, interleaved, by default; `udp` for cameras that offer
+     * nothing else).
+     */
     rtspTransport: z.enum(['tcp', 'udp']).optional(),
   })
   .strict()

@@ -22,7 +22,10 @@ export interface RtspServerOptions {
 
 export interface TestRtspServer {
   port: number;
-  /** rtsp:// (rtsps:// with TLS) 127.0.0.1:<port><path>, with the credentials percent-encoded when `withCredentials`. */
+  /**
+   * rtsp:// (rtsps:// with TLS) 127.0.0.1:<port><path>, with the credentials percent-encoded when
+   * `withCredentials`.
+   */
   url(withCredentials?: boolean): string;
   pid(): number | undefined;
   /** Kills the server (SIGKILL by default: a camera that drops, not one that says goodbye). */
