@@ -40,6 +40,8 @@ const depConstraints = [
       'scope:client',
     ],
   },
+  // Stores and queues over Redis (libs/redis, transport, results-stream, bulk) sit under the features that use them.
+  { sourceTag: 'type:data-access', notDependOnLibsWithTags: ['type:app', 'type:feature'] },
   { sourceTag: 'type:util', notDependOnLibsWithTags: ['type:app', 'type:feature'] },
   { sourceTag: 'type:feature', notDependOnLibsWithTags: ['type:app'] },
 ];

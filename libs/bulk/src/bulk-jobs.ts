@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { connectTolerant, createRedis, type RedisConnectionOptions } from '@vision/redis';
 import type { BulkConfig } from '@vision/config';
 import { VisionError } from '@vision/wire';
@@ -35,15 +35,12 @@ export class BulkJobs {
   }
 
   /**
-   * A connection for a BullMQ worker: its blocking reads wait out reconnects (maxRetriesPerRequest:
-   * null, as BullMQ requires).
+   * A connection for a BullMQ worker: blocking reads with no command timeout, and commands queued
+   * across reconnects (maxRetriesPerRequest: null, as BullMQ requires). BullMQ connects it.
    */
   workerConnection(): Redis {
     const name = `bulk-worker-${++this.workerConnections}`;
-    const r = new Redis(this.url, { maxRetriesPerRequest: null, connectionName: name });
-    r.on('error', (err: Error) => this.onState?.('down', name, err));
-    if (this.onState) r.on('ready', () => this.onState?.('up', name));
-    return r;
+    return createRedis(this.url, { name, blocking: true, offlineQueue: true, onState: this.onState });
   }
 
   queue(name: string): Queue {
