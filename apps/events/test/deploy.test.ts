@@ -8,14 +8,8 @@ import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Service } from 'kubernetes-models/v1/Service';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { loadEventsConfig } from '@vision/config';
-import {
-  CameraPipeline,
-  EventsMetrics,
-  EVENT_KINDS,
-  parseSiteFile,
-  validateRule,
-  type SiteEvent,
-} from '@vision/events';
+import { CameraPipeline, EVENT_KINDS, parseSiteFile, validateRule, type SiteEvent } from '@vision/events';
+import { EventsMetrics } from '@vision/metrics';
 import { repoRoot } from '@vision/testing';
 
 const root = repoRoot();

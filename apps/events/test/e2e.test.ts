@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { VisionClient, type WebSocketLike } from '@vision/client';
-import { COLORS, drawScene, uniquePrefix, type ServiceProcess } from '@vision/testing';
+import { COLORS, drawScene, uniquePrefix, type ServiceProcess, sleep } from '@vision/testing';
 import { Mosquitto, mqttSubscriber, startEventsSite, waitFor, webhookReceiver, WEBHOOK_SECRET } from './harness';
 
 const nodeWebSocket = (url: string, protocols: string[], headers: Record<string, string> | undefined) =>
@@ -113,7 +113,7 @@ describe('end to end: SDK client -> edge -> worker -> results stream -> events -
       (e) => e.length >= 3,
       30_000,
     );
-    await new Promise((r) => setTimeout(r, 2500)); // anything extra would have come by now
+    await sleep(2500); // anything extra would have come by now
     const summary = (e: Record<string, unknown>) =>
       `${e['kind']} ${e['rule']} ${e['class']} ${e['direction'] ?? e['reason'] ?? ''}`.trim();
     const expected = ['line.cross gate red in', 'zone.enter bay blue', 'zone.exit bay blue left'];

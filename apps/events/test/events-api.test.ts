@@ -14,8 +14,9 @@ import {
   uniquePrefix,
   type ServiceProcess,
   type TestRedis,
+  sleep,
 } from '@vision/testing';
-import { frames, sleep, waitFor } from './harness';
+import { frames, waitFor } from './harness';
 
 const gate = { id: 'gate', type: 'line', from: [0.5, 0.95], to: [0.5, 0.05] };
 

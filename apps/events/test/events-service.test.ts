@@ -11,6 +11,7 @@ import {
   uniquePrefix,
   type ServiceProcess,
   type TestRedis,
+  sleep,
 } from '@vision/testing';
 import { frames, Mosquitto, mqttSubscriber, waitFor, webhookReceiver, WEBHOOK_SECRET } from './harness';
 
@@ -110,7 +111,7 @@ describe('events service: one instance, MQTT on mosquitto, a signed webhook', ()
     // A person walks left to right at y 600: across the gate (x 640), into the bay (x 768..1152) and out.
     await appendResults(r, prefix, SHARDS, 10_000, shuffled(walk(200, 1260, t0, 0)));
     const events = await waitFor('6 events', stored, (e) => e.length >= 6);
-    await new Promise((res) => setTimeout(res, 500));
+    await sleep(500);
     expect((await stored()).length).toBe(6);
     expect(events.map((e) => `${e['kind']} ${e['rule']}`)).toEqual([
       'line.cross gate',

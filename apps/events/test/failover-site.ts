@@ -13,17 +13,9 @@ import {
   uniquePrefix,
   type ServiceProcess,
   type TestRedis,
-} from '@vision/testing';
-import {
-  frames,
-  Mosquitto,
-  mqttSubscriber,
   sleep,
-  waitFor,
-  webhookReceiver,
-  WEBHOOK_SECRET,
-  crossingMovers,
-} from './harness';
+} from '@vision/testing';
+import { frames, Mosquitto, mqttSubscriber, waitFor, webhookReceiver, WEBHOOK_SECRET, crossingMovers } from './harness';
 
 /** Two events instances (`a`, `b`) sharing two shards, with MQTT and a webhook: what the failover tests interrupt. */
 export const SHARDS = 2;

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { resultsShard } from '@vision/results-stream';
 import { expectUninterrupted, feed, SHARDS, startFailoverSite, type FailoverSite } from './failover-site';
-import { sleep, waitFor } from './harness';
+import { sleep } from '@vision/testing';
+import { waitFor } from './harness';
 
 const LEASE_MS = 1500;
 

@@ -15,6 +15,7 @@ import {
   uniquePrefix,
   type ServiceProcess,
   type TestRedis,
+  sleep,
 } from '@vision/testing';
 import { verifyWebhook } from '@vision/webhooks';
 
@@ -199,8 +200,6 @@ export async function waitFor<T>(
     await sleep(50);
   }
 }
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * A site on Redis with real processes: the events service reading `site` (written to a site file),

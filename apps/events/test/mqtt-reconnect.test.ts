@@ -11,8 +11,9 @@ import {
   uniquePrefix,
   type ServiceProcess,
   type TestRedis,
+  sleep,
 } from '@vision/testing';
-import { crossingMovers, frames, Mosquitto, mqttSubscriber, sleep, waitFor } from './harness';
+import { crossingMovers, frames, Mosquitto, mqttSubscriber, waitFor } from './harness';
 
 const SHARDS = 4;
 const FPS = 10;

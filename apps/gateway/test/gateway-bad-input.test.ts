@@ -12,8 +12,9 @@ import {
   type MovingSquare,
   type ServiceProcess,
   type TestMjpegServer,
+  sleep,
 } from '@vision/testing';
-import { gatewayApi, sleep, waitFor } from './gateway-harness';
+import { gatewayApi, waitFor } from './gateway-harness';
 
 const SQUARE: MovingSquare = { width: 640, height: 360, fps: 10, y: 20, speed: 288 };
 const FPS = 5;

@@ -21,8 +21,9 @@ import {
   type ServiceProcess,
   type TestMjpegServer,
   type TestRedis,
+  sleep,
 } from '@vision/testing';
-import { gatewayApi, sleep, waitFor } from './gateway-harness';
+import { gatewayApi, waitFor } from './gateway-harness';
 
 /** More cameras than the edge's default MAX_CONNECTIONS_PER_IP (32), all from one gateway. */
 const CAMERAS = 40;

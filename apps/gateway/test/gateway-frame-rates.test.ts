@@ -15,8 +15,9 @@ import {
   type ServiceProcess,
   type TestMjpegServer,
   type TestRtspServer,
+  sleep,
 } from '@vision/testing';
-import { gatewayApi, sleep, waitFor, type CameraView } from './gateway-harness';
+import { gatewayApi, waitFor, type CameraView } from './gateway-harness';
 
 /** Every camera asks for this rate; one source of each kind runs faster, one slower. */
 const FPS = 5;

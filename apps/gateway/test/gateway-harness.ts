@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { ServiceProcess } from '@vision/testing';
+import { sleep } from '@vision/testing';
 
 /** What GET /v1/cameras/:id answers (the fields the tests read). */
 export interface CameraView {
@@ -83,8 +84,6 @@ export async function waitFor<T>(
     await sleep(everyMs);
   }
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Whether a process exists (a zombie counts as gone: it has exited and only awaits its parent). */
 export function alive(pid: number): boolean {

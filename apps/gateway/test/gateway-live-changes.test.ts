@@ -13,8 +13,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeMovingSquare, modelsDir, startService, type ServiceProcess } from '@vision/testing';
-import { alive, gatewayApi, processesWith, sleep, waitFor, type CameraView } from './gateway-harness';
+import { encodeMovingSquare, modelsDir, startService, type ServiceProcess, sleep } from '@vision/testing';
+import { alive, gatewayApi, processesWith, waitFor, type CameraView } from './gateway-harness';
 
 const FPS = 3;
 const STEADY = Array.from({ length: 8 }, (_, i) => `cam-${i}`);

@@ -2,8 +2,8 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeMovingSquare, freePort, startService, type ServiceProcess } from '@vision/testing';
-import { alive, gatewayApi, sleep, waitFor, type CameraView } from './gateway-harness';
+import { encodeMovingSquare, freePort, startService, type ServiceProcess, sleep } from '@vision/testing';
+import { alive, gatewayApi, waitFor, type CameraView } from './gateway-harness';
 
 const FPS = 3;
 

@@ -21,8 +21,9 @@ import {
   type TestMjpegServer,
   type TestRedis,
   type TestRtspServer,
+  sleep,
 } from '@vision/testing';
-import { gatewayApi, sleep, unionBox, waitFor, type CameraView } from './gateway-harness';
+import { gatewayApi, unionBox, waitFor, type CameraView } from './gateway-harness';
 
 /**
  * 640×360 frames: letterboxed to 640×640 with 140 px of padding, a square at y = 20 fills whole model

@@ -19,6 +19,7 @@ import {
   uniquePrefix,
   type ServiceProcess,
   type TestRedis,
+  sleep,
 } from '@vision/testing';
 
 const WEBHOOK_SECRET = 'webhook-secret-0123456789abcdef0123456789';
@@ -97,7 +98,7 @@ describe('bulk jobs', () => {
     let s = await status(id);
     const until = Date.now() + timeoutMs;
     while (!['completed', 'cancelled', 'failed'].includes(s.state) && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
       s = await status(id);
     }
     return s;

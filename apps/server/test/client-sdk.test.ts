@@ -12,6 +12,7 @@ import {
   uniquePrefix,
   type ServiceProcess,
   type TestRedis,
+  sleep,
 } from '@vision/testing';
 
 const CLIENTS = 8;
@@ -79,16 +80,16 @@ describe('client SDK across two edges, one drained mid-stream', () => {
           .then((outcome) => void outcomes.push({ client: i, sentAt, outcome, at: Date.now() }));
         pending.add(p);
         void p.finally(() => pending.delete(p));
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
       }
     });
-    await new Promise((r) => setTimeout(r, 2000));
+    await sleep(2000);
     const killedAt = Date.now();
     const drained = edges[0].kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 4000));
+    await sleep(4000);
     running = false;
     await Promise.all(loops);
-    await Promise.race([Promise.all(pending), new Promise((r) => setTimeout(r, 10_000))]);
+    await Promise.race([Promise.all(pending), sleep(10_000)]);
     expect(await drained).toBe(0);
 
     // Every frame accounted for: a promise that never settled would be missing here.

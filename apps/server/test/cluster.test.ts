@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { VisionClient, type FrameOutcome, type WebSocketLike } from '@vision/client';
-import { COLORS, drawScene, modelsDir, signTestToken, startCluster, type Cluster } from '@vision/testing';
+import { COLORS, drawScene, modelsDir, signTestToken, startCluster, type Cluster, sleep } from '@vision/testing';
 
 const CLIENTS = 6;
 const RECT = { x: 640, y: 232, w: 64, h: 64 };
@@ -66,7 +66,7 @@ describe('nginx cluster: TLS load balancing over two edges, one killed', () => {
         void c
           .send(image, { streamId: `gate-${i}` })
           .then((outcome) => void outcomes.push({ client: i, sentAt, outcome }));
-        await new Promise((r) => setTimeout(r, 200));
+        await sleep(200);
       }
     });
 
@@ -85,10 +85,10 @@ describe('nginx cluster: TLS load balancing over two edges, one killed', () => {
     const killedAt = Date.now();
     await victim.kill('SIGKILL');
     await expect.poll(() => connectionsOn(survivor.metricsPort), { timeout: 10_000 }).toBe(CLIENTS);
-    await new Promise((r) => setTimeout(r, 2000));
+    await sleep(2000);
     running = false;
     await Promise.all(loops);
-    await new Promise((r) => setTimeout(r, 3000)); // the last frames' replies
+    await sleep(3000); // the last frames' replies
     for (const c of clients) c.close();
     expect(outcomes).toHaveLength(sent); // every frame settled: a result, a typed error or a counted skip
 

@@ -9,7 +9,7 @@ import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { EdgeModule, type EdgeContext } from '@vision/edge';
 import { INFERENCE_NODE_FLAGS } from '@vision/config';
-import { GatewayMetrics, VisionMetrics } from '@vision/metrics';
+import { EventsMetrics, GatewayMetrics, VisionMetrics } from '@vision/metrics';
 import { nginxCheck, prepareNginx, repoRoot, type NginxSite } from '@vision/testing';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
@@ -148,7 +148,7 @@ describe('deployment files', () => {
       providers: { options: { path: string } }[];
     };
     expect(provider.providers[0].options.path).toBe('/var/lib/grafana/dashboards');
-    const registries = [new VisionMetrics().registry, new GatewayMetrics().registry];
+    const registries = [new VisionMetrics().registry, new GatewayMetrics().registry, new EventsMetrics().registry];
     const exported = new Set(
       (await Promise.all(registries.map((r) => r.getMetricsAsJSON()))).flat().map((m) => m.name),
     );

@@ -23,6 +23,7 @@ import {
   uniquePrefix,
   type ServiceProcess,
   type TestRedis,
+  sleep,
 } from '@vision/testing';
 
 /** An RS256 or ES256 key pair: the private key as PEM, the public one in a JWKS file. */
@@ -231,7 +232,7 @@ describe.concurrent('edge authentication in production settings', () => {
       const until = Date.now() + 9000;
       while (Date.now() < until) {
         if ((await client.send(image, { streamId: 's' })).status === 'result') results++;
-        await new Promise((r) => setTimeout(r, 300));
+        await sleep(300);
       }
       client.close();
       // Inside the window for about 6 s: the first try at once, then one every 5 s.
@@ -265,7 +266,7 @@ describe.concurrent('edge authentication in production settings', () => {
       while (Date.now() < until) {
         const o = await client.send(image, { streamId: 'r' });
         if (o.status === 'result') results++;
-        await new Promise((r) => setTimeout(r, 300));
+        await sleep(300);
       }
       client.close();
       // Three token lifetimes on one socket: refreshed (more than one token minted), never dropped.

@@ -16,9 +16,8 @@ import {
   uniquePrefix,
   type ServiceProcess,
   type TestRedis,
+  sleep,
 } from '@vision/testing';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * How long connections live: a quiet client is kept (pings answered) until IDLE_TIMEOUT_MS and no

@@ -14,6 +14,7 @@ import {
   type Reply,
   type ServiceProcess,
   type TestRedis,
+  sleep,
 } from '@vision/testing';
 
 const MiB = 1024 * 1024;
@@ -32,7 +33,6 @@ const CAMERA_SHARE = 0.95;
 const WINDOW_MS = 8000;
 const ATTACK_MS = 16_000;
 const IMAGE = join(imageFixturesDir(), 'coffee-1280x720.jpg');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const resultsIn = (log: readonly Reply[], from: number, to: number) =>
   log.filter((r) => r.outcome === 'result' && r.sentAt >= from && r.sentAt < to).length;
 

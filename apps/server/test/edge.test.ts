@@ -8,7 +8,7 @@ import { VisionMetrics } from '@vision/metrics';
 import { encodeFrame, ERROR_CODES, PROTOCOL_V1, type ErrorCode } from '@vision/wire';
 import { admissionFrom, MemoryTransport, RedisEdgeTransport } from '@vision/transport';
 import { startWorkerRuntime, type WorkerRuntime } from '@vision/worker';
-import { COLORS, drawScene, freePort, modelsDir, TestClient, tryUpgrade } from '@vision/testing';
+import { COLORS, drawScene, freePort, modelsDir, TestClient, tryUpgrade, sleep } from '@vision/testing';
 import { startEdgeRuntime, type EdgeRuntime } from '@vision/edge';
 import { BulkJobs } from '@vision/bulk';
 
@@ -157,7 +157,7 @@ describe('edge: yolo.v1', () => {
     // 1 and 2 were submitted (in flight) and time out; 3 and 4 were replaced while waiting; 5 waited
     // past its deadline, so it is expired rather than submitted late.
     expect(byFrame).toEqual({ 1: 'E_TIMEOUT', 2: 'E_TIMEOUT', 3: 'E_DROPPED', 4: 'E_DROPPED', 5: 'E_EXPIRED' });
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     expect(c.messages).toHaveLength(6);
   });
 

@@ -15,6 +15,7 @@ import {
   type Reply,
   type ServiceProcess,
   type TestRedis,
+  sleep,
 } from '@vision/testing';
 
 const MEASURE_MS = 12_000;
@@ -31,7 +32,6 @@ const p95 = (replies: readonly Reply[]) => {
   const ms = replies.map((r) => r.at - r.sentAt).sort((a, b) => a - b);
   return ms[Math.min(ms.length - 1, Math.floor(ms.length * 0.95))];
 };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Fairness by cost, at the default settings: a subject sending valid 40-megapixel photos within its

@@ -15,13 +15,13 @@ import {
   type Reply,
   type ServiceProcess,
   type TestRedis,
+  sleep,
 } from '@vision/testing';
 
 const MEASURE_MS = 12_000;
 const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.max(0, Math.ceil(xs.length * 0.95) - 1)];
 const resultsIn = (log: readonly Reply[], from: number, to: number) =>
   log.filter((r) => r.outcome === 'result' && r.sentAt >= from && r.sentAt < to);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * One abusive subject (many connections from many addresses: frame floods that ignore the window,

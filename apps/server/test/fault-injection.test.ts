@@ -14,6 +14,7 @@ import {
   type Books,
   type ServiceProcess,
   type TestRedis,
+  sleep,
 } from '@vision/testing';
 
 /**
@@ -91,7 +92,7 @@ describe('fault injection', () => {
       }
       if (Date.now() > until)
         throw new Error(`${label}: ${firsts.filter((t) => t === undefined).length} clients saw no result`);
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
   };
 
@@ -212,13 +213,13 @@ describe('fault injection', () => {
     let killed = 0;
     while (Date.now() < until) {
       killed += Number(await admin.client('KILL', 'TYPE', 'pubsub'));
-      await new Promise((r) => setTimeout(r, 30));
+      await sleep(30);
     }
     expect(killed).toBeGreaterThan(0);
     // A client's window holds frames whose outcome is gone until the edge times them out.
     expect(await recovery('lost pub/sub', t0)).toBeLessThan(1000 + DEADLINE_MS + MARGIN_MS + 1500);
     // Frames whose outcome was published into a killed subscription: the edge answered them itself.
-    await new Promise((r) => setTimeout(r, DEADLINE_MS + MARGIN_MS));
+    await sleep(DEADLINE_MS + MARGIN_MS);
     const timedOut = clients.flatMap((c) =>
       c.log.filter((r) => r.outcome === 'E_TIMEOUT' && r.sentAt >= t0 - DEADLINE_MS && r.sentAt <= until),
     );
@@ -231,7 +232,7 @@ describe('fault injection', () => {
     const t0 = Date.now();
     for (const w of workers) w.proc.kill('SIGSTOP');
     try {
-      await new Promise((r) => setTimeout(r, DEADLINE_MS + MARGIN_MS + 800));
+      await sleep(DEADLINE_MS + MARGIN_MS + 800);
       // Nothing is answered by a worker now: frames are refused at once (backlog full), timed out by
       // the edge, or, once the stopped workers' heartbeats lapse, refused as having no worker.
       const stalled = clients.flatMap((c) => c.log.filter((r) => r.sentAt >= t0 + 200));

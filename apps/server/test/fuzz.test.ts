@@ -14,6 +14,7 @@ import {
   uniquePrefix,
   type ServiceProcess,
   type TestRedis,
+  sleep,
 } from '@vision/testing';
 
 const MESSAGES = 6000;
@@ -160,7 +161,7 @@ describe('fuzz: random and mutated messages at a running edge + worker', () => {
       }),
     );
     for (const [ci, c] of clients.entries()) await c.waitFor(sent[ci] + 1, 30_000);
-    await new Promise((r) => setTimeout(r, 500)); // nothing more may arrive
+    await sleep(500); // nothing more may arrive
     const rss = sampler.stop();
     const replies = clients.map((c) => c.messages.length - 1);
     const outcomes: Record<string, number> = {};

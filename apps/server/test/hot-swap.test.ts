@@ -13,6 +13,7 @@ import {
   uniquePrefix,
   type ServiceProcess,
   type TestRedis,
+  sleep,
 } from '@vision/testing';
 
 const CAMERAS = 4;
@@ -99,18 +100,18 @@ describe('hot swap under load', () => {
       while (running) {
         sent[i].set(++id, Date.now());
         c.send(encodeFrame({ frameId: id, streamId: `cam-${i}` }, image));
-        await new Promise((r) => setTimeout(r, 1000 / FPS));
+        await sleep(1000 / FPS);
       }
     });
-    await new Promise((r) => setTimeout(r, 2000));
+    await sleep(2000);
     register('2', join(dir, 'v2.names'));
     const swappedAt = Date.now();
     for (const p of [...workers, edge]) p.proc.kill('SIGHUP');
     await Promise.all(workers.map((w) => w.waitForLog((l) => l['msg'] === 'model swapped', 10_000)));
-    await new Promise((r) => setTimeout(r, SWITCH_BOUND_MS + 1000));
+    await sleep(SWITCH_BOUND_MS + 1000);
     running = false;
     await Promise.all(loops);
-    await new Promise((r) => setTimeout(r, 3000)); // the last frames' deadline + margin
+    await sleep(3000); // the last frames' deadline + margin
 
     let v1 = 0;
     let v2 = 0;

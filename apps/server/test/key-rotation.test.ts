@@ -20,6 +20,7 @@ import {
   uniquePrefix,
   type ServiceProcess,
   type TestRedis,
+  sleep,
 } from '@vision/testing';
 
 const OLD_SECRET = TEST_JWT_SECRET;
@@ -27,7 +28,6 @@ const NEW_SECRET = 'rotated-secret-0123456789abcdef0123456789';
 /** The rotated edge's window: long enough for it to start and the clients to settle on it. */
 const WINDOW_MS = 30_000;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
 const nodeSocket = (url: string, protocols: string[], headers: Record<string, string> | undefined) =>
   new WebSocket(url, protocols, { headers }) as never;

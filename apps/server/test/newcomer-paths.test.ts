@@ -21,6 +21,7 @@ import {
   TEST_JWT_SECRET,
   uniquePrefix,
   type ServiceProcess,
+  sleep,
 } from '@vision/testing';
 import { DETECT_PATH, PROTOCOL_V1 } from '@vision/wire';
 
@@ -134,7 +135,7 @@ describe('newcomer and operator paths', () => {
       await expect
         .poll(() => server.logs.filter((l) => String(l['msg']).includes('Origin refused')).length)
         .toBeGreaterThan(0);
-      await new Promise((r) => setTimeout(r, 300)); // the child's later lines, if any
+      await sleep(300); // the child's later lines, if any
       // Throttled: three refusals, one line.
       expect(server.logs.filter((l) => String(l['msg']).includes('Origin refused'))).toHaveLength(1);
       const line = server.logs.find((l) => String(l['msg']).includes('Origin refused'))!;

@@ -68,6 +68,24 @@ const SAMPLES: Record<keyof typeof RULES, { path: string; broken: string[]; clea
     broken: [Array.from({ length: 301 }, (_, i) => `export const line${i} = ${i};`).join('\n')],
     clean: Array.from({ length: 299 }, (_, i) => `export const line${i} = ${i};`).join('\n'),
   },
+  numericConstants: {
+    path: 'libs/events/src/sample.ts',
+    broken: [
+      'const MAX_PAGE = 1000;',
+      'export const LIMIT_MS = 10 * 60_000;',
+      '/** The first has its why. */\nconst A_MS = 1;\nconst B_MS = -2;',
+      'const RATE = (1 / 20) ** 2;',
+    ],
+    clean: [
+      '/** Rows a page holds at most: the response stays small. */',
+      'const MAX_PAGE = 1000;',
+      'const BLOCK_MS = 200; // bounds how long a stop waits',
+      "const PATH = '/ws/events';",
+      'const limit = 5;',
+      'const NO_DEADLINE = Number.MAX_SAFE_INTEGER;',
+      'function f() { const LOCAL = 3; return LOCAL; }',
+    ].join('\n'),
+  },
   imports: {
     path: 'libs/edge/src/sample.ts',
     broken: [
@@ -113,6 +131,10 @@ describe('repository rules', () => {
 
   it('keeps every source file under 300 lines', () => {
     expect(offences(RULES.fileLength)).toEqual([]);
+  });
+
+  it('explains every numeric module constant outside libs/config (a comment at its definition)', () => {
+    expect(offences(RULES.numericConstants)).toEqual([]);
   });
 
   it('imports other libraries only by their package name (their index), never a path inside them', () => {

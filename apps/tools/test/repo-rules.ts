@@ -172,6 +172,38 @@ function crossesIntoProject(file: string, specifier: string): boolean {
   return project !== undefined && project !== projectOf(file);
 }
 
+/** A number written out: `5000`, `-1`, `4 * 1024`, `1 / 20`, `(2 ** 10)`. */
+function isNumber(n: ts.Node): boolean {
+  if (ts.isNumericLiteral(n)) return true;
+  if (ts.isParenthesizedExpression(n)) return isNumber(n.expression);
+  if (ts.isPrefixUnaryExpression(n)) return n.operator === ts.SyntaxKind.MinusToken && isNumber(n.operand);
+  const arithmetic = [
+    ts.SyntaxKind.PlusToken,
+    ts.SyntaxKind.MinusToken,
+    ts.SyntaxKind.AsteriskToken,
+    ts.SyntaxKind.SlashToken,
+    ts.SyntaxKind.AsteriskAsteriskToken,
+  ];
+  return ts.isBinaryExpression(n) && arithmetic.includes(n.operatorToken.kind) && isNumber(n.left) && isNumber(n.right);
+}
+
+/**
+ * A module constant holding a number (`const MAX_PAGE = 1000;`) with no comment before it or after it
+ * on its line: a number that is neither a setting nor says why it is fixed.
+ */
+function unexplainedNumber(n: ts.Node): boolean {
+  if (!ts.isVariableStatement(n) || !ts.isSourceFile(n.parent)) return false;
+  if (!(n.declarationList.flags & ts.NodeFlags.Const)) return false;
+  const numeric = n.declarationList.declarations.some(
+    (d) => ts.isIdentifier(d.name) && /^[A-Z][A-Z0-9_]*$/.test(d.name.text) && d.initializer && isNumber(d.initializer),
+  );
+  const text = n.getSourceFile().text;
+  const commented =
+    (ts.getLeadingCommentRanges(text, n.pos) ?? []).length > 0 ||
+    (ts.getTrailingCommentRanges(text, n.end) ?? []).length > 0;
+  return numeric && !commented;
+}
+
 export const RULES = {
   environment: {
     covers: (path) => !inConfig(path),
@@ -184,6 +216,10 @@ export const RULES = {
   fileLength: {
     covers: () => true,
     offences: (file) => (file.text.split('\n').length > 300 ? [`${file.path}: over 300 lines`] : []),
+  },
+  numericConstants: {
+    covers: (path) => isProduct(path) && !inConfig(path),
+    offences: (file) => find(file, unexplainedNumber),
   },
   imports: {
     covers: () => true,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { INFERENCE_NODE_FLAGS } from '@vision/config';
-import { cleanupPrefix, modelsDir, repoRoot, startTestRedis, uniquePrefix } from '@vision/testing';
+import { cleanupPrefix, modelsDir, repoRoot, startTestRedis, uniquePrefix, sleep } from '@vision/testing';
 
 interface Probe {
   httpGet: { path: string; port: string };
@@ -84,7 +84,7 @@ describe("the worker's startup and readiness probes (deploy/k8s/worker.yaml)", (
       const res = await fetch(url);
       answers.push({ status: res.status, loaded, body: await res.json() });
       if (res.status === 200) break;
-      await new Promise((r) => setTimeout(r, 5));
+      await sleep(5);
     }
     // Not ready while the model loads; then ready.
     expect(answers[0]).toMatchObject({ status: 503, loaded: false, body: { checks: { model: false } } });

@@ -33,7 +33,9 @@ export const STREAMS_CLAIM = 'streams';
 export const MODELS_CLAIM = 'models';
 /** Operator rights beyond sending frames (`cameras:write`, `events:read`, …), OAuth style. */
 export const SCOPE_CLAIM = 'scope';
+/** How often a JWKS file's mtime is checked: a rotated key is picked up within this. */
 const JWKS_FILE_RECHECK_MS = 5000;
+/** How long a fetched remote JWKS is trusted before it is fetched again (unknown key ids refetch sooner). */
 const JWKS_CACHE_MAX_AGE_MS = 10 * 60_000;
 
 /** HS256 rotation: the secret before JWT_SECRET, verifying until `until` (epoch ms). */

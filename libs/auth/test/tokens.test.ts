@@ -6,6 +6,7 @@ import { exportJWK, importSPKI } from 'jose';
 import { describe, expect, it } from 'vitest';
 import type { AuthConfig } from '@vision/config';
 import { hasScope, mintToken, TokenVerifier } from '../src';
+import { sleep } from '@vision/testing';
 
 const base: AuthConfig = {
   disabled: undefined,
@@ -125,7 +126,7 @@ describe('tokens', () => {
   it('refuses an expired token with E_TOKEN_EXPIRED, and a key that is not a private key with E_CONFIG', async () => {
     const secret = 'k'.repeat(40);
     const { token } = await mintToken({ subject: 'cam', ttlS: 1 }, { secret });
-    await new Promise((r) => setTimeout(r, 2100));
+    await sleep(2100);
     await expect(TokenVerifier.create({ ...base, secret }).verify(token)).rejects.toMatchObject({
       code: 'E_TOKEN_EXPIRED',
     });

@@ -19,6 +19,7 @@ export interface StreamStats {
   batchSize: number | undefined;
 }
 
+/** The window the SDK's rates are averaged over: long enough to smooth, short enough to follow a change. */
 const WINDOW_MS = 5000;
 
 export class StreamCounter {

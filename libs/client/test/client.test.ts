@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { freePort } from '@vision/testing';
+import { freePort, sleep } from '@vision/testing';
 import { parseFrame, type HelloMessage } from '@vision/wire';
 import { Backoff, Pacer, VisionClient, type FrameOutcome, type WebSocketLike } from '../src';
 
@@ -137,7 +137,7 @@ function harness(opts: { resendWithinMs?: number; model?: string; tokenIn?: 'que
 }
 
 const jpeg = new Uint8Array([0xff, 0xd8, 0xff, 0xdb, 1, 2, 3]);
-const tick = () => new Promise((r) => setTimeout(r, 0));
+const tick = () => sleep(0);
 
 describe('VisionClient', () => {
   it('sends the token as a header in Node (and never without the yolo.v1 protocol)', async () => {
@@ -217,7 +217,7 @@ describe('VisionClient', () => {
     await tick();
     expect(await old).toMatchObject({ status: 'error', error: { code: 'E_CONNECTION_LOST' } });
     expect(retries).toEqual([10]);
-    await new Promise((r) => setTimeout(r, 30));
+    await sleep(30);
     expect(sockets).toHaveLength(2);
     sockets[1].hello(2);
     await tick();
@@ -234,7 +234,7 @@ describe('VisionClient', () => {
     const f = client.send(jpeg);
     await tick();
     sockets[0].close(1006);
-    await new Promise((r) => setTimeout(r, 30));
+    await sleep(30);
     sockets[1].hello(1);
     await tick();
     expect(sockets[1].frames()).toEqual([1]);
@@ -251,9 +251,9 @@ describe('VisionClient', () => {
       backoff: { jitter: 0, initialMs: 10_000 },
     });
     const waiting = client.send(jpeg);
-    await new Promise((r) => setTimeout(r, 100)); // the connection has been refused; the frame waits
+    await sleep(100); // the connection has been refused; the frame waits
     client.close();
-    const outcome = await Promise.race([waiting, new Promise((r) => setTimeout(() => r('still pending'), 2000))]);
+    const outcome = await Promise.race([waiting, sleep(2000, 'still pending')]);
     expect(outcome).toMatchObject({ status: 'error', error: { code: 'E_CONNECTION_LOST' } });
     expect(client.stats()[0]).toMatchObject({ streamId: 'default', errors: 1 });
   });

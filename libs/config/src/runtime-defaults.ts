@@ -34,7 +34,12 @@ export function providerDefaults(provider: ExecutionProviderName): {
       };
 }
 
-/** Internal timings: not settings, but kept here so every default lives in one place. */
+/**
+ * Internal timings several libraries share: not settings. What lives in libs/config is every
+ * setting's default (its schema in the `*-config.ts` files, `providerDefaults` above) and these;
+ * a fixed number only one module uses stays beside it, with a comment saying what it bounds (a
+ * repo-rules test holds every numeric module constant outside libs/config to one).
+ */
 export const TIMINGS = {
   /** How often a worker reports itself alive (edges count workers seen within 5 s). */
   workerHeartbeatMs: 1000,

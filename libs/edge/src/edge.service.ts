@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
@@ -14,7 +15,9 @@ import { MessageWatch } from './message-watch';
 import { replyFormat } from './reply-format';
 import { Gatekeeper, type Admission } from './security/gatekeeper';
 
+/** A drain lingers at least this long (within the grace), so frames already on the wire get an answer. */
 const DRAIN_LINGER_MS = 250;
+/** How long a stop waits for the clients' close handshakes before tearing the sockets down. */
 const CLOSE_HANDSHAKE_MS = 2000;
 
 /** Whether the edge is draining: frames that arrive now would only extend the drain. */
@@ -253,7 +256,7 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
     // vanishing with the socket.
     const linger = Math.min(DRAIN_LINGER_MS, graceMs);
     while ((this.ledger.size > 0 || Date.now() - started < linger) && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
     }
     this.ledger.failOpen('E_SHUTTING_DOWN', 'the edge is shutting down');
     // Wait for the close handshakes: tearing the server down now would terminate the sockets and
@@ -264,7 +267,7 @@ export class EdgeService implements SessionHost, OnModuleDestroy {
         new Promise<void>((resolve) => (ws.readyState === ws.CLOSED ? resolve() : ws.once('close', () => resolve()))),
     );
     for (const ws of sockets) ws.close(1001, 'server going away');
-    await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, CLOSE_HANDSHAKE_MS))]);
+    await Promise.race([Promise.all(closing), sleep(CLOSE_HANDSHAKE_MS)]);
   }
 
   onModuleDestroy(): void {

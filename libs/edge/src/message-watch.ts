@@ -11,6 +11,7 @@ interface ReceiverState {
   /** Chunks waiting in the Writable while a deferred event is pending. */
   writableLength: number;
 }
+/** ws's Receiver state between messages (its internal enum): anything else is a message under way. */
 const GET_INFO = 0;
 /** A complete frame waits for its event (`allowSynchronousEvents: false` emits on the next turn). */
 const DEFER_EVENT = 6;

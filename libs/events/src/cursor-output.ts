@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { throttledWarn } from '@vision/runtime';
@@ -22,6 +23,7 @@ export interface CursorOutputDeps {
   log: Logger;
 }
 
+/** How long an output read blocks on the events streams; bounds how long a stop waits. */
 const BLOCK_MS = 200;
 
 /**
@@ -145,5 +147,3 @@ function parseEvent(fields: string[]): SiteEvent | undefined {
     return undefined;
   }
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

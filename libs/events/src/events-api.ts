@@ -6,8 +6,11 @@ import type { EventsKeys } from './events-keys';
 import type { RulesStore } from './rules-store';
 import { RuleError } from './site-rules';
 
+/** A rule body is a few hundred bytes; anything far larger is refused before it is parsed. */
 const MAX_BODY_BYTES = 64 * 1024;
+/** A body that trickles in slower than this is refused (a slow client holds no socket forever). */
 const BODY_TIMEOUT_MS = 10_000;
+/** Most events one `GET /v1/events/recent` answers with: the response stays small. */
 const MAX_RECENT = 500;
 
 const RULE_STATUS: Record<RuleError['code'], number> = { E_BAD_RULE: 400, E_UNKNOWN_CAMERA: 404, E_UNKNOWN_CLASS: 422 };

@@ -7,11 +7,12 @@ import type { Principal } from '@vision/auth';
 import type { EventsConfig } from '@vision/config';
 import { ApiError, READ_SCOPE, type EventsAuth } from './events-auth';
 import type { EventsKeys } from './events-keys';
-import type { EventsMetrics } from './events-metrics';
+import type { EventsMetrics } from '@vision/metrics';
 import type { RulesStore } from './rules-store';
 
 const FEED_PATH = '/ws/events';
 const FEED_PROTOCOL = 'events.v1';
+/** How long the feed's read blocks on the events streams; bounds how long a stop waits. */
 const BLOCK_MS = 1000;
 
 interface Client {

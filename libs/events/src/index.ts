@@ -4,5 +4,4 @@ export { parseSiteFile } from './site-file';
 export type { SiteEvent } from './site-event';
 export { ByteTracker } from './tracker';
 export { CameraPipeline } from './camera-pipeline';
-export { EventsMetrics } from './events-metrics';
 export { startEventsRuntime } from './events-runtime';

@@ -21,8 +21,11 @@ export interface KalmanState {
   t: number;
 }
 
+/** Position noise as a share of the box size (the weights SORT-style trackers use). */
 const POS_W = 1 / 20;
+/** Velocity noise as a share of the box size per frame at REF_FPS. */
 const VEL_W = 1 / 160;
+/** The frame rate the noise weights were set for: noise is scaled from it to the real time step. */
 const REF_FPS = 30;
 
 /** Scale of each dimension's noise: widths for x and w, heights for y and h. */

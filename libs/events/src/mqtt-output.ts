@@ -1,9 +1,10 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { type EventsConfig } from '@vision/config';
 import { throttledWarn } from '@vision/runtime';
 import { CursorOutput, type CursorOutputDeps, type StoredEvent } from './cursor-output';
-import type { EventsMetrics } from './events-metrics';
+import type { EventsMetrics } from '@vision/metrics';
 import type { SiteEvent } from './site-event';
 
 /** `<prefix>/<site>/<camera>/<rule>/<kind>`; the camera id is percent-encoded (it may hold `/`, `+` or `#`). */
@@ -68,7 +69,7 @@ export class MqttOutput {
   }
 
   private async connected(): Promise<void> {
-    while (this.client && !this.client.connected && !this.stopping) await new Promise((r) => setTimeout(r, 100));
+    while (this.client && !this.client.connected && !this.stopping) await sleep(100);
   }
 
   private async publish(events: StoredEvent[]): Promise<void> {

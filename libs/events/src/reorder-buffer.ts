@@ -23,6 +23,7 @@ export function compareStreamIds(a: string, b: string): number {
   return Number(am) - Number(bm) || Number(as) - Number(bs);
 }
 
+/** Keys of released frames remembered per camera, to drop a re-run of one (kept in the snapshot). */
 const RECENT = 512;
 
 /**

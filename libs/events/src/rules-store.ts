@@ -7,8 +7,9 @@ import type { EventsKeys } from './events-keys';
 import { EMPTY_SITE, parseSiteFile, type SiteFile } from './site-file';
 import { RuleError, ruleView, validateRule, type Rule, type RuleContext, type WebhookSpec } from './site-rules';
 
-/** Models and class names per model remembered from the results stream (model ids come from workers). */
+/** Models remembered from the results stream: a bound, since model ids come from workers. */
 const MAX_MODELS = 256;
+/** Class names remembered per model: a bound against a model that reports ever new names. */
 const MAX_NAMES = 4096;
 
 /**

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { type EventsConfig } from '@vision/config';
@@ -5,7 +6,7 @@ import { throttledWarn } from '@vision/runtime';
 import { decodeResultsEntry } from '@vision/results-stream';
 import { CameraPipeline, type CameraSnapshot, type PipelineOptions } from './camera-pipeline';
 import type { EventsKeys } from './events-keys';
-import type { EventsMetrics } from './events-metrics';
+import type { EventsMetrics } from '@vision/metrics';
 import { eventsScripts } from './events-scripts';
 import type { ResultsSources } from './results-sources';
 import type { RulesStore } from './rules-store';
@@ -14,9 +15,11 @@ import type { SiteEvent } from './site-event';
 
 /** Entries per XREAD, and how long it blocks (also the wall-clock tick of reorder releases and idle expiry). */
 const READ_COUNT = 1000;
+/** How long a results read blocks: also the wall-clock tick of reorder releases and idle expiry. */
 const BLOCK_MS = 50;
 /** Frames one camera may hold in its reorder buffer whatever their capture times. */
 const MAX_PENDING = 1024;
+/** How often the processor asks whether anyone watches live tracks (none: it publishes none). */
 const LIVE_CHECK_MS = 2000;
 
 export interface ProcessorDeps {
@@ -263,5 +266,3 @@ export class ShardProcessor {
     }
   }
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

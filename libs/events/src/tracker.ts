@@ -3,7 +3,9 @@ import { assign } from './assignment';
 import { bufferedIou, type Box } from './geometry';
 import { kalmanBox, kalmanFreezeSize, kalmanInit, kalmanPredict, kalmanUpdate, type KalmanState } from './kalman';
 
+/** How much a box is widened for matching per second since its track was last seen (share of the box). */
 const BUFFER_PER_S = 1;
+/** The widest a box is made for matching, however long its track went unseen. */
 const MAX_BUFFER = 1;
 
 export interface TrackDet {

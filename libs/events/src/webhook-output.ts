@@ -1,10 +1,11 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import type { EventsConfig } from '@vision/config';
 import { postSignedWebhook, WEBHOOK_RETRY, type WebhookTargetPolicy } from '@vision/webhooks';
 import type { VisionError } from '@vision/wire';
 import { CursorOutput, type CursorOutputDeps, type StoredEvent } from './cursor-output';
-import type { EventsMetrics } from './events-metrics';
+import type { EventsMetrics } from '@vision/metrics';
 import type { SiteEvent } from './site-event';
 import type { WebhookSpec } from './site-rules';
 
@@ -68,7 +69,10 @@ export class WebhookOutput {
           return;
         }
         this.metrics.deliveries.inc({ output: 'webhook', outcome: 'retried' }, events.length);
-        await sleep(WEBHOOK_RETRY.backoff.delay * 2 ** (attempt - 1), this.abort.signal);
+        // Stopping cuts the pause short (the abort rejects it); the next attempt then gives up.
+        await sleep(WEBHOOK_RETRY.backoff.delay * 2 ** (attempt - 1), undefined, { signal: this.abort.signal }).catch(
+          () => undefined,
+        );
       }
     }
   }
@@ -122,11 +126,4 @@ export class WebhookOutputs {
     await Promise.all([...this.outputs.values()].map((o) => o.stop()));
     this.outputs.clear();
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-  });
 }

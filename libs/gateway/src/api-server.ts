@@ -9,6 +9,7 @@ const SCOPE_READ = 'cameras:read';
 const SCOPE_WRITE = 'cameras:write';
 /** Camera bodies are a few hundred bytes. */
 const MAX_BODY_BYTES = 64 * 1024;
+/** A request (headers and body) must arrive within this: a slow client holds no socket forever. */
 const REQUEST_TIMEOUT_MS = 10_000;
 /** Codes whose message is ours (names a field or a camera) and safe to show; others get the code's fixed text. */
 const OWN_MESSAGES = (code: ErrorCode) =>

@@ -14,6 +14,7 @@ const SCHEMES: Record<string, SourceKind> = {
   'v4l2:': 'v4l2',
 };
 const URL_RULE = 'must be rtsp://, rtsps://, http(s)://, file:// or v4l2:// (or an absolute file path)';
+/** A cameras file larger than this is a mistake, refused before any camera starts. */
 const MAX_CAMERAS_IN_FILE = 10_000;
 
 /**

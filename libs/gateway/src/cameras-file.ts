@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import { open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
@@ -8,7 +9,9 @@ import { formatCamerasFile, parseCamerasFile, type CameraEntry } from './camera-
 const MAX_FILE_BYTES = 4 * 1024 * 1024;
 /** How long a writer waits for another's lock, and when a lock is presumed left by a dead process. */
 const LOCK_WAIT_MS = 5000;
+/** A lock older than this was left by a writer that died: it is taken over. */
 const LOCK_STALE_MS = 15_000;
+/** How often a waiting writer retries the lock. */
 const LOCK_RETRY_MS = 25;
 
 /**
@@ -85,7 +88,7 @@ export class CamerasFile {
         }
         if (Date.now() > deadline)
           throw new VisionError('E_CAMERA_FILE', `${lock} stayed locked for ${LOCK_WAIT_MS} ms`);
-        await new Promise((r) => setTimeout(r, LOCK_RETRY_MS));
+        await sleep(LOCK_RETRY_MS);
       }
     }
     try {

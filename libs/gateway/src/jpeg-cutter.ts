@@ -1,6 +1,7 @@
 import { VisionError } from '@vision/wire';
 
 const SOI = Buffer.from([0xff, 0xd8]);
+/** The buffer a source starts with (a 720p JPEG fits); it grows for larger frames and shrinks back. */
 const INITIAL_CAPACITY = 256 * 1024;
 
 /**

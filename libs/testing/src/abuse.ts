@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -277,7 +278,7 @@ export async function startAbuseProcess(
   const until = Date.now() + 30_000;
   while (!lines.length) {
     if (Date.now() > until || child.exitCode !== null) throw new Error('the abuse process did not start');
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
   return {
     async stop() {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { encodeFrame, PROTOCOL_V1 } from '@vision/wire';
 
@@ -72,7 +73,7 @@ export class LoadClient {
     this.running = false;
     clearInterval(this.timer);
     const until = Date.now() + timeoutMs;
-    while (this.open.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    while (this.open.size > 0 && Date.now() < until) await sleep(20);
     this.ws?.close();
     const byOutcome: Record<string, number> = {};
     for (const r of this.replies) byOutcome[r.outcome] = (byOutcome[r.outcome] ?? 0) + 1;

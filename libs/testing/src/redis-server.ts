@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -137,7 +138,7 @@ async function launch(port: number): Promise<ChildProcess> {
     } catch {
       r.disconnect();
       if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not answer`);
-      await new Promise((res) => setTimeout(res, 50));
+      await sleep(50);
     }
   }
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type Redis from 'ioredis';
 import type { FrameOutcomeMessage, ModelAnnouncement } from './frame-job';
 import { connectTolerant, createRedis, requireCompatibleRedis, type RedisConnectionOptions } from '@vision/redis';
@@ -36,6 +37,7 @@ export interface RedisWorkerTransportOptions {
 
 /** Waits shorter than this poll instead of using `BLOCK` (see `pollRead`). */
 const SHORT_BLOCK_MS = 200;
+/** The pause between polls of a short wait: far below a batch window, far above a busy loop. */
 const POLL_INTERVAL_MS = 2;
 
 export class RedisWorkerTransport implements WorkerTransport {
@@ -104,7 +106,7 @@ export class RedisWorkerTransport implements WorkerTransport {
       const got = await this.readOnce(max, []);
       const left = until - Date.now();
       if (got.length || left <= 0 || this.closed) return got;
-      await new Promise((r) => setTimeout(r, Math.min(POLL_INTERVAL_MS, left)));
+      await sleep(Math.min(POLL_INTERVAL_MS, left));
     }
   }
 
@@ -269,7 +271,7 @@ export class RedisWorkerTransport implements WorkerTransport {
   private async backoff(): Promise<void> {
     const min = this.opts.minBackoffMs;
     this.backoffMs = Math.min(this.opts.maxBackoffMs, this.backoffMs ? this.backoffMs * 2 : min);
-    await new Promise((r) => setTimeout(r, this.backoffMs));
+    await sleep(this.backoffMs);
   }
 
   private report(err: Error, where: string): void {

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:net';
 import Redis from 'ioredis';
 import type { FrameJob, FrameOutcomeMessage } from '../src';
-import { cleanupPrefix, freePort, startTestRedis, uniquePrefix, type TestRedis } from '@vision/testing';
+import { cleanupPrefix, freePort, startTestRedis, uniquePrefix, type TestRedis, sleep } from '@vision/testing';
 import { loadConfig } from '@vision/config';
 import {
   admissionFrom,
@@ -224,14 +224,14 @@ describe('Redis transport', () => {
     const j = job('edge-a');
     await e.submit(j);
     expect((await drain(dead, 1))[0].deliveryCount).toBe(1);
-    await new Promise((r) => setTimeout(r, 150));
+    await sleep(150);
     const [taken] = await drain(alive, 1);
     expect(taken).toMatchObject({ deliveryCount: 2, job: { key: j.key } });
     expect(taken.job.image.equals(j.image)).toBe(true);
     // The taker dies too, twice more: the fourth delivery exceeds the limit.
-    await new Promise((r) => setTimeout(r, 150));
+    await sleep(150);
     expect((await drain(dead, 1))[0].deliveryCount).toBe(3);
-    await new Promise((r) => setTimeout(r, 150));
+    await sleep(150);
     expect(await alive.read(1, 200)).toEqual([]);
     await expect
       .poll(() => outcomes)

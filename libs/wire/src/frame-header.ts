@@ -16,6 +16,7 @@ import { VisionError } from './error-codes';
  * Readers skip to `header length`, so later versions can append fields.
  */
 const FRAME_HEADER_VERSION = 1;
+/** Bytes of the header before the stream id (the table above). */
 const FIXED = 17;
 /** Largest header a frame can carry (a 255-byte stream id): the socket's payload cap adds it to MAX_FRAME_BYTES. */
 export const FRAME_HEADER_MAX_BYTES = FIXED + 255;

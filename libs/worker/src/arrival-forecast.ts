@@ -7,6 +7,7 @@ const STALE_INTERVALS = 3;
  * slot, at most MAX_JITTER_MS.
  */
 const JITTER = 0.1;
+/** The widest that window gets, however long the interval. */
 const MAX_JITTER_MS = 15;
 
 /**

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Delivery, WorkerTransport } from '@vision/transport';
 import { ReadyPool } from './ready-pool';
@@ -50,7 +51,7 @@ export class Lane<D> {
           got = await this.source.read(room, this.opts.idleBlockMs);
         } catch (err) {
           this.log.error({ err, lane: this.opts.label }, 'reading frames failed');
-          await new Promise((r) => setTimeout(r, this.opts.retryMs));
+          await sleep(this.opts.retryMs);
           continue;
         }
         this.held += got.length;

@@ -5,9 +5,9 @@ import type { FrameJob, FrameOutcomeMessage } from '@vision/transport';
 import { loadConfig } from '@vision/config';
 import { admissionFrom, MemoryTransport } from '@vision/transport';
 import { InferenceWorker, type Detector, type InferenceWorkerOptions } from '../src';
+import { sleep } from '@vision/testing';
 
 const log = pino({ level: 'silent' });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let seq = 0;
 const GEOMETRY = { origWidth: 640, origHeight: 480 };
 /** Worker options with what a test does not care about spelled out (decoders, backfill rules). */

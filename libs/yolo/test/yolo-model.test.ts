@@ -16,7 +16,7 @@ import {
 import type { Detection } from '@vision/wire';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { COLORS, drawScene, GraphBuilder, modelsDir, V5_OBJECTNESS } from '@vision/testing';
+import { COLORS, drawScene, GraphBuilder, modelsDir, V5_OBJECTNESS, sleep } from '@vision/testing';
 
 const modelPath = (name: string) => join(modelsDir(), `${name}.onnx`);
 const defaults = loadConfig({});
@@ -197,7 +197,7 @@ describe('YoloModel with the fixture detector', () => {
       spinAfterIdleMs: 200,
     });
     const frames = await Promise.all([images.landscapeJpeg, images.portraitPng].map((f) => model.decode(f)));
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
     const single = await model.infer(frames.slice(1));
     // Straight after a run (the engine busy, as under load): the non-spinning session.
     const next = await model.infer(frames.slice(1));

@@ -1,6 +1,17 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { EVENT_LOOP_SAMPLE_MS } from '@vision/metrics';
-import type { SiteEvent, ZoneCounts } from './site-event';
+import { EVENT_LOOP_SAMPLE_MS } from './vision-metrics';
+
+/** What the metrics read of a committed site event (libs/events' `SiteEvent` carries these). */
+export interface CommittedEvent {
+  kind: string;
+  /** Capture time, epoch ms. */
+  ts: number;
+  camera: string;
+  rule: string;
+  ruleType: string;
+  /** A zone's counts carry `total`, its occupancy. */
+  counts?: object;
+}
 
 /** (camera, rule) pairs with their own occupancy and crossing series, per process; the rest share `_other`. */
 const MAX_RULE_SERIES = 1000;
@@ -100,12 +111,12 @@ export class EventsMetrics {
   }
 
   /** Everything a committed event says about counts and lag; `now` is when it became durable. */
-  committed(e: SiteEvent, now: number): void {
+  committed(e: CommittedEvent, now: number): void {
     this.events.inc({ kind: e.kind });
     this.lag.observe(Math.max(0, now - e.ts) / 1000);
     const camera = this.label(e.camera, e.rule);
     if (e.kind === 'count' && e.ruleType === 'zone' && camera !== '_other')
-      this.occupancy.set({ camera, rule: e.rule }, (e.counts as ZoneCounts).total);
+      this.occupancy.set({ camera, rule: e.rule }, (e.counts as { total: number }).total);
   }
 
   /** A committed crossing, emitted as an event or not (rules may emit one direction and count both). */
