@@ -16,9 +16,6 @@ export interface CommittedEvent {
 /** (camera, rule) pairs with their own occupancy and crossing series, per process; the rest share `_other`. */
 const MAX_RULE_SERIES = 1000;
 
-/** Results-stream entries read, by what became of them. */
-export type FrameOutcome = 'buffered' | 'duplicate' | 'late' | 'invalid' | 'unused' | 'overflow';
-
 /**
  * The events service's Prometheus metrics (docs/metrics.md): per-zone occupancy, per-line
  * crossings, the capture-to-event lag, and what happened to every entry read.
