@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { percentile } from './stats';
+import { runBench, UsageError } from './bench-runner';
 
 /**
  * `node apps/bench/dist/aggregate.js results/bench-1/results.json results/bench-2/… …`: medians and
  * spread (min–max) of the ratios of several `npm run bench` runs, as the README reports them.
  */
-function main(files: string[]): void {
+async function main(_options: object, files: string[]): Promise<void> {
+  if (files.length === 0) throw new UsageError('name at least one results.json');
   const runs = files.map(
     (f) => JSON.parse(readFileSync(f, 'utf8')) as { ratios: Record<string, number>; runs: Record<string, unknown>[] },
   );
@@ -45,4 +47,13 @@ function main(files: string[]): void {
   }
 }
 
-main(process.argv.slice(2));
+runBench(
+  {
+    name: 'aggregate',
+    command: 'node apps/bench/dist/aggregate.js',
+    about: 'Medians and spread of the ratios of several `npm run bench` runs.',
+    options: {},
+    positionals: '<results.json>…',
+  },
+  main,
+);

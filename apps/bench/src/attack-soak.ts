@@ -1,7 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DETECT_PATH } from '@vision/wire';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import {
   imageFixturesDir,
   LoadClient,
@@ -13,9 +13,8 @@ import {
   type AttackKind,
 } from '@vision/testing';
 import { scrapeTotal } from './worker-metrics';
-import { table } from './stats';
+import { opt, printTable, progress, runBench, type OptionValues } from './bench-runner';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MIXED: AttackKind[] = [
   'frame-flood',
   'decode-heavy',
@@ -26,6 +25,16 @@ const MIXED: AttackKind[] = [
   'costly-frames',
 ];
 
+const options = {
+  minutes: opt.positive('total duration', 20),
+  attackS: opt.positive('attack phase per cycle', 60),
+  quietS: opt.positive('quiet phase per cycle', 60),
+  connections: opt.whole('connections per attack class', 4, 1),
+  boundMb: opt.positive('allowed RSS growth after the first cycle', 64),
+  env: opt.settings('extra server settings, KEY=VALUE,… (e.g. MALLOC_ARENA_MAX=2)', ''),
+  out: opt.text('JSON samples', join(repoRoot(), 'results', 'attack-soak.json'), '<file>'),
+};
+
 /**
  * `npm run soak:attack -- --minutes 20`: the embedded server (`npm start`) through cycles of an
  * attack phase (every attack class at once, beside a camera) and a quiet phase (the camera alone).
@@ -34,42 +43,18 @@ const MIXED: AttackKind[] = [
  * that keeps rising is a leak. Exits non-zero if RSS after any later cycle exceeds RSS after the
  * first by more than `--bound-mb`. Not part of `npm test`.
  */
-async function main(): Promise<void> {
-  const o = new Command('soak:attack')
-    .option('--minutes <n>', 'total duration', '20')
-    .option('--attack-s <n>', 'attack phase per cycle', '60')
-    .option('--quiet-s <n>', 'quiet phase per cycle', '60')
-    .option('--connections <n>', 'connections per attack class', '4')
-    .option('--bound-mb <n>', 'allowed RSS growth after the first cycle', '64')
-    .option('--env <list>', 'extra server settings, KEY=VALUE,… (e.g. MALLOC_ARENA_MAX=2)', '')
-    .option('--out <file>', 'JSON samples', join(repoRoot(), 'results', 'attack-soak.json'))
-    .parse()
-    .opts<{
-      minutes: string;
-      attackS: string;
-      quietS: string;
-      connections: string;
-      boundMb: string;
-      env: string;
-      out: string;
-    }>();
-  const env = Object.fromEntries(
-    o.env
-      .split(',')
-      .filter(Boolean)
-      .map((kv) => kv.split('=') as [string, string]),
-  );
+async function main(o: OptionValues<typeof options>): Promise<number> {
   const server = await startService('server', {
     LOG_LEVEL: 'info',
     MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'),
-    ...env,
+    ...o.env,
   });
   const url = `ws://127.0.0.1:${server.port}${DETECT_PATH}`;
   const photoPath = join(imageFixturesDir(), 'coffee-1280x720.jpg');
   const camera = new LoadClient({ urls: [url], image: readFileSync(photoPath), intervalMs: 200, streamId: 'gate' });
   camera.start();
-  const cycleMs = (Number(o.attackS) + Number(o.quietS)) * 1000;
-  const cycles = Math.max(2, Math.floor((Number(o.minutes) * 60_000) / cycleMs));
+  const cycleMs = (o.attackS + o.quietS) * 1000;
+  const cycles = Math.max(2, Math.floor((o.minutes * 60_000) / cycleMs));
   const samples: Record<string, number>[] = [];
   console.log(`soak:attack: ${cycles} cycles of ${o.attackS} s attack + ${o.quietS} s quiet`);
   try {
@@ -79,19 +64,19 @@ async function main(): Promise<void> {
       const abuse = await startAbuseProcess({
         url,
         photoPath,
-        connections: Number(o.connections),
+        connections: o.connections,
         kinds: MIXED,
         spoofAddresses: false,
       });
       let peak = 0;
       const sampler = setInterval(() => (peak = Math.max(peak, rssMb(server.proc.pid!))), 500);
-      await sleep(Number(o.attackS) * 1000);
+      await sleep(o.attackS * 1000);
       clearInterval(sampler);
       await abuse.stop();
-      await sleep(Number(o.quietS) * 1000);
+      await sleep(o.quietS * 1000);
       const s = await sample(server.metricsPort, server.proc.pid!, cycle, peak);
       samples.push(s);
-      console.log(
+      progress(
         Object.entries(s)
           .map(([k, v]) => `${k}=${v}`)
           .join(' '),
@@ -104,11 +89,9 @@ async function main(): Promise<void> {
   }
   const first = samples[1].rss_mb;
   const worst = Math.max(...samples.slice(2).map((s) => s.rss_mb));
-  console.log(
-    `\n${table(
-      Object.keys(samples[0]),
-      samples.map((s) => Object.values(s)),
-    )}`,
+  printTable(
+    Object.keys(samples[0]),
+    samples.map((s) => Object.values(s)),
   );
   console.log(
     `\nRSS after the first cycle ${first} MB; highest after a later cycle ${worst} MB ` +
@@ -116,7 +99,7 @@ async function main(): Promise<void> {
   );
   mkdirSync(join(o.out, '..'), { recursive: true });
   writeFileSync(o.out, JSON.stringify({ options: o, samples, growthMb: worst - first }, null, 2));
-  process.exit(worst - first > Number(o.boundMb) ? 1 : 0);
+  return worst - first > o.boundMb ? 1 : 0;
 }
 
 async function sample(
@@ -136,7 +119,4 @@ async function sample(
   };
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench({ name: 'soak:attack', about: 'The embedded server through cycles of attack and quiet.', options }, main);

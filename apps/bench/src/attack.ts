@@ -1,7 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DETECT_PATH } from '@vision/wire';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import {
   ATTACKS,
   imageFixturesDir,
@@ -19,7 +19,8 @@ import {
   type Reply,
   type ServiceProcess,
 } from '@vision/testing';
-import { percentile, table } from './stats';
+import { percentile } from './stats';
+import { opt, printTable, progress, runBench, type OptionValues } from './bench-runner';
 
 interface AttackRow {
   attack: AttackKind;
@@ -35,7 +36,16 @@ interface AttackRow {
   abuserRefused: number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const options = {
+  runs: opt.whole('runs per attack (medians and spread are reported)', 3, 1),
+  seconds: opt.positive('measurement window, alone and under attack', 8),
+  connections: opt.whole('abusive connections per attack', 16, 1),
+  attacks: opt.list('attack classes', ATTACKS, ATTACKS.join(',')),
+  edgeEnv: opt.settings('extra edge settings, KEY=VALUE,… (e.g. per-subject quotas)', ''),
+  workerEnv: opt.settings("worker settings, KEY=VALUE,… ('' for the defaults)", 'INTRA_OP_THREADS=1'),
+  out: opt.text('results directory', join(repoRoot(), 'results'), '<dir>'),
+};
+
 const results = (log: readonly Reply[], from: number, to: number) =>
   log.filter((r) => r.outcome === 'result' && r.sentAt >= from && r.sentAt < to);
 
@@ -45,39 +55,13 @@ const results = (log: readonly Reply[], from: number, to: number) =>
  * alongside. Per attack and run: did both processes survive, their RSS growth, and the camera's
  * result rate and p95 latency relative to the same camera alone just before. Not part of npm test.
  */
-async function main(): Promise<void> {
-  const o = new Command('bench:attack')
-    .option('--runs <n>', 'runs per attack (medians and spread are reported)', '3')
-    .option('--seconds <n>', 'measurement window, alone and under attack', '8')
-    .option('--connections <n>', 'abusive connections per attack', '16')
-    .option('--attacks <list>', 'comma-separated attack classes', ATTACKS.join(','))
-    .option('--edge-env <list>', 'extra edge settings, KEY=VALUE,… (e.g. per-subject quotas)', '')
-    .option('--worker-env <list>', "worker settings, KEY=VALUE,… ('' for the defaults)", 'INTRA_OP_THREADS=1')
-    .option('--out <dir>', 'results directory', join(repoRoot(), 'results'))
-    .parse()
-    .opts<{
-      runs: string;
-      seconds: string;
-      connections: string;
-      attacks: string;
-      edgeEnv: string;
-      workerEnv: string;
-      out: string;
-    }>();
-  const envOf = (list: string) =>
-    Object.fromEntries(
-      list
-        .split(',')
-        .filter(Boolean)
-        .map((kv) => kv.split('=') as [string, string]),
-    );
-  const edgeEnv = envOf(o.edgeEnv);
-  const workerEnv = envOf(o.workerEnv);
+async function main(o: OptionValues<typeof options>): Promise<number> {
+  const { edgeEnv, workerEnv } = o;
   const photoPath = join(imageFixturesDir(), 'coffee-1280x720.jpg');
-  const windowMs = Number(o.seconds) * 1000;
+  const windowMs = o.seconds * 1000;
   const rows: AttackRow[] = [];
-  for (const attack of o.attacks.split(',') as AttackKind[]) {
-    for (let run = 1; run <= Number(o.runs); run++) {
+  for (const attack of o.attacks) {
+    for (let run = 1; run <= o.runs; run++) {
       const redis = await startTestRedis({ own: true });
       const common = {
         REDIS_URL: redis.url,
@@ -116,7 +100,7 @@ async function main(): Promise<void> {
           url,
           photoPath,
           kinds: [attack],
-          connections: Number(o.connections),
+          connections: o.connections,
           token: await signTestToken({ sub: 'attacker' }),
           spoofAddresses: attack !== 'connection-flood',
         });
@@ -149,7 +133,7 @@ async function main(): Promise<void> {
           abuserClosedByServer: abuser.closedByServer,
           abuserRefused: abuser.refusedUpgrades,
         });
-        console.error(JSON.stringify(rows[rows.length - 1]));
+        progress(JSON.stringify(rows[rows.length - 1]));
       } finally {
         await Promise.all(procs.map((p) => p.kill('SIGKILL')));
         await redis.stop();
@@ -192,7 +176,7 @@ async function main(): Promise<void> {
     s.p95Ratio,
     s.cutOff,
   ]);
-  console.log(table(headers, body));
+  printTable(headers, body);
   mkdirSync(o.out, { recursive: true });
   writeFileSync(join(o.out, 'attack.json'), JSON.stringify({ edgeEnv, rows, summary }, null, 2));
   const md = [
@@ -202,12 +186,11 @@ async function main(): Promise<void> {
   ].join('\n');
   writeFileSync(join(o.out, 'attack.md'), md + '\n');
   console.log(`\nmedians (min–max over runs); written to ${join(o.out, 'attack.{json,md}')}`);
+  // Exits at once: abuse processes' sockets may still be closing.
+  return 0;
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
+runBench(
+  { name: 'bench:attack', about: 'Each attack class against an edge + worker, beside a camera.', options },
+  main,
 );

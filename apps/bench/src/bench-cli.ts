@@ -1,12 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
-import { Command, InvalidArgumentError } from 'commander';
 import { imageFixturesDir } from '@vision/testing';
-import { BENCH_TRANSPORTS, runCameras, type BenchTransport } from './cameras';
+import { BENCH_TRANSPORTS, runCameras } from './cameras';
+import { opt, printTable, runBench, type OptionValues } from './bench-runner';
 import { summarize } from './summary';
 import { diffCounters, scrapeWorker } from './worker-metrics';
-import { table } from './stats';
 
 /**
  * `npm run bench:run -- --url http://127.0.0.1:8080 --transport ws-binary --cameras 4 --fps 5`:
@@ -38,35 +37,20 @@ export async function runWithProgress(opts: Parameters<typeof runCameras>[0]) {
   return run;
 }
 
-async function main(): Promise<void> {
-  const positive = (v: string) => {
-    const n = Number(v);
-    if (!(n > 0)) throw new InvalidArgumentError('expected a positive number');
-    return n;
-  };
-  const o = new Command('bench:run')
-    .requiredOption('--url <url>', 'edge base URL, e.g. http://127.0.0.1:8080')
-    .option('--transport <t>', BENCH_TRANSPORTS.join(' | '), 'ws-binary')
-    .option('--cameras <n>', 'simulated cameras', positive, 4)
-    .option('--fps <n>', 'frames per second per camera', positive, 5)
-    .option('--seconds <n>', 'duration', positive, 10)
-    .option('--worker-metrics <url>', "a worker's /metrics URL, for busy fraction and batch sizes")
-    .option('--token <jwt>', 'bearer token for edges with authentication on (sent as Authorization: Bearer)')
-    .parse()
-    .opts<{
-      url: string;
-      transport: string;
-      cameras: number;
-      fps: number;
-      seconds: number;
-      workerMetrics?: string;
-      token?: string;
-    }>();
-  if (!BENCH_TRANSPORTS.includes(o.transport as BenchTransport))
-    throw new Error(`--transport must be one of ${BENCH_TRANSPORTS.join(', ')}`);
+const options = {
+  url: opt.required('edge base URL, e.g. http://127.0.0.1:8080', '<url>'),
+  transport: opt.choice('how frames travel', BENCH_TRANSPORTS, 'ws-binary'),
+  cameras: opt.whole('simulated cameras', 4, 1),
+  fps: opt.positive('frames per second per camera', 5),
+  seconds: opt.positive('duration', 10),
+  workerMetrics: opt.optional("a worker's /metrics URL, for busy fraction and batch sizes", '<url>'),
+  token: opt.optional('bearer token for edges with authentication on (sent as Authorization: Bearer)', '<jwt>'),
+};
+
+async function main(o: OptionValues<typeof options>): Promise<void> {
   const before = o.workerMetrics ? await scrapeWorker(o.workerMetrics) : undefined;
   const run = await runWithProgress({
-    transport: o.transport as BenchTransport,
+    transport: o.transport,
     baseUrl: o.url,
     images: loadBenchImages(),
     cameras: o.cameras,
@@ -82,41 +66,39 @@ async function main(): Promise<void> {
         `mean ${d.meanBatch.toFixed(2)}, sizes ${JSON.stringify(d.histogram)}`,
     );
   }
-  console.log(
-    table(
+  printTable(
+    [
+      'transport',
+      'cameras',
+      'offered fps',
+      'results/s',
+      'p50 ms',
+      'p95 ms',
+      'p99 ms',
+      'bytes up/frame',
+      'bytes down/frame',
+      'outcomes',
+    ],
+    [
       [
-        'transport',
-        'cameras',
-        'offered fps',
-        'results/s',
-        'p50 ms',
-        'p95 ms',
-        'p99 ms',
-        'bytes up/frame',
-        'bytes down/frame',
-        'outcomes',
+        s.transport,
+        s.cameras,
+        s.offeredFps,
+        s.throughput,
+        s.p50,
+        s.p95,
+        s.p99,
+        s.bytesUpPerFrame,
+        s.bytesDownPerFrame,
+        JSON.stringify(s.outcomes),
       ],
-      [
-        [
-          s.transport,
-          s.cameras,
-          s.offeredFps,
-          s.throughput,
-          s.p50,
-          s.p95,
-          s.p99,
-          s.bytesUpPerFrame,
-          s.bytesDownPerFrame,
-          JSON.stringify(s.outcomes),
-        ],
-      ],
-    ),
+    ],
   );
 }
 
 if (require.main === module) {
-  main().catch((err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  });
+  runBench(
+    { name: 'bench:run', about: 'Simulated cameras against a running edge; prints one summary.', options },
+    main,
+  );
 }

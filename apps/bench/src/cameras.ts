@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'node:http';
 import WebSocket from 'ws';
 import { encodeFrame, PROTOCOL_V1, DETECT_PATH } from '@vision/wire';
@@ -84,7 +85,7 @@ export async function runCameras(o: CameraRunOptions): Promise<CameraRun> {
       // Stagger cameras across the frame interval, like independent cameras would be.
       await sleep(((cam / o.cameras) * 1000) / o.fps);
       for (let next = Date.now(); next < stopAt; next += 1000 / o.fps) {
-        await sleep(next - Date.now());
+        await sleep(Math.max(0, next - Date.now()));
         if (open >= maxInFlight) {
           skipped++;
           continue;
@@ -226,8 +227,4 @@ async function httpSender(o: CameraRunOptions, agent: CountingAgent, auth: Recor
       req.on('error', () => resolve({ outcome: 'E_CONNECTION' }));
       req.end(body);
     });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, Math.max(0, ms)));
 }

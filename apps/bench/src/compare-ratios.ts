@@ -7,7 +7,7 @@ export function compareRatios(
   twoModels: TwoModelRow[],
   bulkRows: BulkRow[],
   cams: number[],
-  o: { lowFps: string; fps: string },
+  o: { lowFps: number; fps: number },
 ): Record<string, number> {
   const maxCams = Math.max(...cams);
   const find = (system: string, cameras: number) => rows.find((r) => r.system === system && r.cameras === cameras);

@@ -55,8 +55,8 @@ export async function runTwoModels(
     transport: 'ws-binary' as const,
     baseUrl: sys.baseUrl,
     images: jpegs,
-    fps: Number(o.fps),
-    seconds: Number(o.seconds),
+    fps: o.fps,
+    seconds: o.seconds,
     maxInFlight: Infinity,
   };
   for (const split of [false, true]) {
@@ -99,13 +99,13 @@ export async function runBulkBackfill(
       baseUrl: sys.baseUrl,
       images: jpegs,
       cameras: 4,
-      fps: Number(o.bulkFps),
-      seconds: Number(o.seconds),
+      fps: o.bulkFps,
+      seconds: o.seconds,
       maxInFlight: Infinity,
     };
     await runCameras({ ...load, seconds: 2 }); // warm-up
     for (const withJob of policy === 'yield' ? [false, true] : [true]) {
-      if (withJob) await submitBulkJob(sys.baseUrl, jpegs, Number(o.bulkImages));
+      if (withJob) await submitBulkJob(sys.baseUrl, jpegs, o.bulkImages);
       const before = await scrapeWorker(sys.metrics!.worker);
       const bulkBefore = await scrapeTotal(sys.metrics!.worker, 'vision_bulk_images_total');
       const run = await runWithProgress(load);

@@ -1,10 +1,10 @@
 import { cpus, totalmem } from 'node:os';
-import type { ExecutionProviderName } from '@vision/config';
 import { loadBenchModel } from './bench-model';
 import { CpuMeter } from './cpu-usage';
 import { GpuMeter } from './gpu-usage';
 import { runWithProgress } from './bench-cli';
-import { parseCompareOptions } from './compare-options';
+import { compareOptions, type CompareOptions } from './compare-options';
+import { progress, runBench } from './bench-runner';
 import { compareRatios } from './compare-ratios';
 import { writeReport, type CompareRow } from './compare-report';
 import { runBulkBackfill, runTwoModels, type BulkRow, type TwoModelRow } from './compare-scenarios';
@@ -23,12 +23,11 @@ import { diffCounters, eventLoopP99Ms, scrapeWorker } from './worker-metrics';
  * low rate with one camera and at 1, 2, 4, 8 cameras; then ratios to the naive server, all from
  * this run. Nothing is compared against a number measured elsewhere.
  */
-async function main(): Promise<void> {
-  const o = parseCompareOptions();
-  const images = await benchImages(o.images.split(','));
-  const provider = o.provider as ExecutionProviderName;
-  const skip = new Set(o.skip.split(',').filter(Boolean));
-  const cams = o.cameras.split(',').map(Number);
+async function main(o: CompareOptions): Promise<void> {
+  const images = await benchImages(o.images);
+  const provider = o.provider;
+  const skip = new Set<string>(o.skip);
+  const cams = o.cameras;
   const maxCams = Math.max(...cams);
   const memory = `${(totalmem() / 2 ** 30).toFixed(0)} GiB`;
   const machine = `${cpus().length}× ${cpus()[0]?.model.trim()}, ${memory}, Node ${process.version}`;
@@ -39,7 +38,7 @@ async function main(): Promise<void> {
   const jpegs = images.map((i) => i.bytes);
 
   // 1. Raw ONNX Runtime, in this process, before any service runs (no contention).
-  const batches = o.batches.split(',').map(Number);
+  const batches = o.batches;
   const model = await loadBenchModel(o.model, {
     executionProvider: provider,
     batchSizes: batches,
@@ -48,7 +47,7 @@ async function main(): Promise<void> {
   const raw: RawOrtRow[] = [];
   for (const b of batches) {
     raw.push(await measureRawOrt(model, jpegs, b, { seconds: 4, minRuns: 3 }));
-    console.error(`raw ORT batch ${b}: ${raw[raw.length - 1].inferFps.toFixed(1)} frames/s`);
+    progress(`raw ORT batch ${b}: ${raw[raw.length - 1].inferFps.toFixed(1)} frames/s`);
   }
   await model.dispose();
 
@@ -83,15 +82,15 @@ async function main(): Promise<void> {
 
     // 3. One camera at a low rate: segments interleaved across systems, pooled per system.
     const low = new Map<string, Awaited<ReturnType<typeof runWithProgress>>[]>();
-    for (let round = 0; round < Number(o.lowRounds); round++) {
+    for (let round = 0; round < o.lowRounds; round++) {
       for (const sys of systems) {
         const run = await runWithProgress({
           transport: sys.transport,
           baseUrl: sys.baseUrl,
           images: jpegs,
           cameras: 1,
-          fps: Number(o.lowFps),
-          seconds: Number(o.lowSeconds),
+          fps: o.lowFps,
+          seconds: o.lowSeconds,
           maxInFlight: Infinity,
         });
         low.set(sys.name, [...(low.get(sys.name) ?? []), run]);
@@ -122,8 +121,8 @@ async function main(): Promise<void> {
           baseUrl: sys.baseUrl,
           images: jpegs,
           cameras,
-          fps: Number(o.fps),
-          seconds: Number(o.seconds),
+          fps: o.fps,
+          seconds: o.seconds,
           maxInFlight: Infinity,
         });
         const row: CompareRow = { ...summarize(run), system: sys.name, gpuUtil: gpu?.stop() };
@@ -148,8 +147,8 @@ async function main(): Promise<void> {
             baseUrl: sys.baseUrl,
             images: jpegs,
             cameras: maxCams,
-            fps: Number(o.fps),
-            seconds: Number(o.seconds),
+            fps: o.fps,
+            seconds: o.seconds,
             maxInFlight: 2,
           });
           rows.push({ ...summarize(run), system: `redis, ${transport}, window 2` });
@@ -166,7 +165,7 @@ async function main(): Promise<void> {
   writeReport({ machine, provider, o, images, raw, rows, twoModels, bulkRows, ratios });
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(
+  { name: 'bench', about: 'One self-contained comparison on this machine, in one run.', options: compareOptions },
+  main,
+);

@@ -1,13 +1,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import sharp from 'sharp';
 import { applyThreadPoolSize, loadConfig, threadPoolSize } from '@vision/config';
 import { repoRoot } from '@vision/testing';
 import { letterbox } from '@vision/yolo';
 import { loadBenchImages } from './bench-cli';
-import { table } from './stats';
+import { opt, printTable, progress, runBench, type OptionValues } from './bench-runner';
 
 /**
  * `npm run bench:decode`: how many frames per second this host decodes and letterboxes (sharp on
@@ -16,16 +15,16 @@ import { table } from './stats';
  * flight and at as many as DECODE_CONCURRENCY allows. Sizes a GPU host's cores: at 1,000 frames/s
  * of 720p the worker needs 1,000 ÷ (720p frames/s per core) cores for decoding alone.
  */
-async function main(): Promise<void> {
-  const config = loadConfig({});
+const config = loadConfig({});
+const options = {
+  seconds: opt.positive('time per size and concurrency', 3),
+  concurrency: opt.positives('decodes in flight', `1,${config.batching.decodeConcurrency}`),
+  out: opt.text('JSON results', join(repoRoot(), 'results', 'decode-bench.json'), '<file>'),
+};
+
+async function main(o: OptionValues<typeof options>): Promise<void> {
   // Sized as a worker sizes it, before the first decode starts the pool.
   applyThreadPoolSize(config);
-  const o = new Command('bench:decode')
-    .option('--seconds <n>', 'time per size and concurrency', '3')
-    .option('--concurrency <list>', 'decodes in flight', `1,${config.batching.decodeConcurrency}`)
-    .option('--out <file>', 'JSON results', join(repoRoot(), 'results', 'decode-bench.json'))
-    .parse()
-    .opts<{ seconds: string; concurrency: string; out: string }>();
   const hd = loadBenchImages(/-1280x720\.jpg$/);
   const sizes: [string, Buffer[]][] = [
     ['640×480', loadBenchImages(/-640x480\.jpg$/)],
@@ -47,10 +46,10 @@ async function main(): Promise<void> {
   );
   const rows: (string | number)[][] = [];
   for (const [label, images] of sizes) {
-    for (const c of o.concurrency.split(',').map(Number)) {
+    for (const c of o.concurrency) {
       let done = 0;
       let next = 0;
-      const until = performance.now() + Number(o.seconds) * 1000;
+      const until = performance.now() + o.seconds * 1000;
       const t0 = performance.now();
       await Promise.all(
         Array.from({ length: c }, async () => {
@@ -62,15 +61,15 @@ async function main(): Promise<void> {
       );
       const fps = (done * 1000) / (performance.now() - t0);
       rows.push([label, c, fps, fps / Math.min(c, cores)]);
-      process.stderr.write(`${label} × ${c}: ${fps.toFixed(1)} frames/s\n`);
+      progress(`${label} × ${c}: ${fps.toFixed(1)} frames/s`);
     }
   }
-  console.log(table(['frames', 'in flight', 'frames/s', 'frames/s per core'], rows));
+  printTable(['frames', 'in flight', 'frames/s', 'frames/s per core'], rows);
   mkdirSync(join(o.out, '..'), { recursive: true });
   writeFileSync(o.out, JSON.stringify({ cores, rows }, null, 2));
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(
+  { name: 'bench:decode', about: 'Decode + letterbox frames/s on this host, per core and in total.', options },
+  main,
+);

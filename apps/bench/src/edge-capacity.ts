@@ -1,13 +1,13 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import WebSocket from 'ws';
 import { PROTOCOL_V1, DETECT_PATH } from '@vision/wire';
 import { rssMb, startService, startTestRedis, uniquePrefix } from '@vision/testing';
 import { loadBenchImages } from './bench-cli';
 import { runCameras } from './cameras';
 import { CpuMeter } from './cpu-usage';
-import { table } from './stats';
+import { opt, printTable, runBench, type OptionValues } from './bench-runner';
 import { summarize } from './summary';
 
 /**
@@ -17,17 +17,17 @@ import { summarize } from './summary';
  *    answers at once (no inference), and the edge's CPU per 100 frames/s.
  * Everything (clients, edge, Redis, sink) shares this machine, so the rates are lower bounds.
  */
-async function main(): Promise<void> {
-  const o = new Command('bench:edge')
-    .option('--connections <n>', 'idle sockets to open', '2000')
-    .option('--cameras <n>', 'open-loop cameras for the throughput run', '64')
-    .option('--fps <n>', 'frames per second per camera', '20')
-    .option('--seconds <n>', 'duration of the throughput run', '10')
-    .parse()
-    .opts<{ connections: string; cameras: string; fps: string; seconds: string }>();
+const options = {
+  connections: opt.whole('idle sockets to open', 2000, 1),
+  cameras: opt.whole('open-loop cameras for the throughput run', 64, 1),
+  fps: opt.positive('frames per second per camera', 20),
+  seconds: opt.positive('duration of the throughput run', 10),
+};
+
+async function main(o: OptionValues<typeof options>): Promise<void> {
   const redis = await startTestRedis({ own: true });
   const prefix = uniquePrefix('edgecap');
-  const n = Number(o.connections);
+  const n = o.connections;
   const edge = await startService(
     'edge',
     {
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     const url = `ws://127.0.0.1:${edge.port}${DETECT_PATH}`;
 
     // 1. Idle connections.
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(1000);
     const rss0 = rssMb(pid);
     const sockets: WebSocket[] = [];
     for (let i = 0; i < n; i += 100) {
@@ -77,10 +77,10 @@ async function main(): Promise<void> {
         ),
       );
     }
-    await new Promise((r) => setTimeout(r, 2000));
+    await sleep(2000);
     const rss1 = rssMb(pid);
     for (const ws of sockets) ws.terminate();
-    await new Promise((r) => setTimeout(r, 2000));
+    await sleep(2000);
 
     // 2. Throughput through the edge (the photos the bench uses: 1280×720 JPEGs).
     const images = loadBenchImages(/-1280x720\.jpg$/);
@@ -89,32 +89,27 @@ async function main(): Promise<void> {
       transport: 'ws-binary',
       baseUrl: `http://127.0.0.1:${edge.port}`,
       images,
-      cameras: Number(o.cameras),
-      fps: Number(o.fps),
-      seconds: Number(o.seconds),
+      cameras: o.cameras,
+      fps: o.fps,
+      seconds: o.seconds,
       maxInFlight: 4,
     });
     const cores = cpu.since();
     const s = summarize(run);
     const mbPerS = (s.throughput * s.imageBytes) / 2 ** 20;
-    console.log(
-      `\n${table(
-        ['measure', 'value'],
-        [
-          ['idle connections', n],
-          ['edge RSS per idle connection, KiB', ((rss1 - rss0) * 1024) / n],
-          ['frames/s through the edge (offered)', `${s.throughput.toFixed(0)} (${s.offeredFps.toFixed(0)})`],
-          ['JPEG MiB/s through the edge', mbPerS],
-          ['p95 ms', s.p95],
-          ['edge CPU, cores', cores['edge']],
-          ['edge CPU per 100 frames/s, cores', (cores['edge'] * 100) / s.throughput],
-          ['redis CPU, cores', cores['redis']],
-          [
-            'not result',
-            JSON.stringify(Object.fromEntries(Object.entries(s.outcomes).filter(([k]) => k !== 'result'))),
-          ],
-        ],
-      )}`,
+    printTable(
+      ['measure', 'value'],
+      [
+        ['idle connections', n],
+        ['edge RSS per idle connection, KiB', ((rss1 - rss0) * 1024) / n],
+        ['frames/s through the edge (offered)', `${s.throughput.toFixed(0)} (${s.offeredFps.toFixed(0)})`],
+        ['JPEG MiB/s through the edge', mbPerS],
+        ['p95 ms', s.p95],
+        ['edge CPU, cores', cores['edge']],
+        ['edge CPU per 100 frames/s, cores', (cores['edge'] * 100) / s.throughput],
+        ['redis CPU, cores', cores['redis']],
+        ['not result', JSON.stringify(Object.fromEntries(Object.entries(s.outcomes).filter(([k]) => k !== 'result')))],
+      ],
     );
   } finally {
     sink.kill('SIGTERM');
@@ -123,7 +118,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(
+  { name: 'bench:edge', about: 'What one edge process carries: memory per idle connection, frames/s.', options },
+  main,
+);

@@ -1,12 +1,13 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
-import Redis from 'ioredis';
+import { createRedis } from '@vision/redis';
 import { appendResults, type DetRow, type ResultsEntry } from '@vision/results-stream';
 import { cleanupPrefix, startService, startTestRedis, uniquePrefix, type ServiceProcess } from '@vision/testing';
 import { CpuMeter } from './cpu-usage';
-import { percentile, table } from './stats';
+import { percentile } from './stats';
+import { opt, printTable, progress, runBench, type OptionValues } from './bench-runner';
 
 interface RunResult {
   detectionsPerSecond: number;
@@ -25,28 +26,22 @@ interface RunResult {
  * to the event being durable on the events stream (p50, p95; it includes the reorder window,
  * EVENTS_REORDER_MS). Feeder, Redis and service share this machine.
  */
-async function main(): Promise<void> {
-  const o = new Command('bench:events')
-    .option('--cameras <n>', 'cameras', '64')
-    .option('--fps <n>', 'frames per second per camera', '15')
-    .option('--objects <n>', 'objects per camera', '10')
-    .option('--seconds <n>', 'measured seconds per run (after 2 s of warm-up)', '30')
-    .option('--runs <n>', 'runs; medians are printed', '3')
-    .parse()
-    .opts<{ cameras: string; fps: string; objects: string; seconds: string; runs: string }>();
-  const opts = {
-    cameras: Number(o.cameras),
-    fps: Number(o.fps),
-    objects: Number(o.objects),
-    seconds: Number(o.seconds),
-  };
+const options = {
+  cameras: opt.whole('cameras', 64, 1),
+  fps: opt.positive('frames per second per camera', 15),
+  objects: opt.whole('objects per camera', 10, 1),
+  seconds: opt.positive('measured seconds per run (after 2 s of warm-up)', 30),
+  runs: opt.whole('runs; medians are printed', 3, 1),
+};
+
+async function main(opts: OptionValues<typeof options>): Promise<void> {
   const redis = await startTestRedis({ own: true });
   const results: RunResult[] = [];
   try {
-    for (let i = 0; i < Number(o.runs); i++) {
+    for (let i = 0; i < opts.runs; i++) {
       const r = await run(redis.url, opts);
       results.push(r);
-      console.log(`run ${i + 1}: ${JSON.stringify(r)}`);
+      progress(`run ${i + 1}: ${JSON.stringify(r)}`);
     }
   } finally {
     await redis.stop();
@@ -60,20 +55,18 @@ async function main(): Promise<void> {
     `\nbench:events, ${opts.cameras} cameras x ${opts.fps} fps x ${opts.objects} objects, ` +
       `${opts.seconds} s per run, medians of ${results.length} run(s):`,
   );
-  console.log(
-    table(
-      ['detections/s', 'detections/s per core', 'events CPU (cores)', 'events', 'lag p50 (ms)', 'lag p95 (ms)'],
+  printTable(
+    ['detections/s', 'detections/s per core', 'events CPU (cores)', 'events', 'lag p50 (ms)', 'lag p95 (ms)'],
+    [
       [
-        [
-          med('detectionsPerSecond'),
-          med('detectionsPerCoreSecond'),
-          med('eventsCpuCores'),
-          med('events'),
-          med('lagP50Ms'),
-          med('lagP95Ms'),
-        ].map((v) => Math.round(v * 100) / 100),
-      ],
-    ),
+        med('detectionsPerSecond'),
+        med('detectionsPerCoreSecond'),
+        med('eventsCpuCores'),
+        med('events'),
+        med('lagP50Ms'),
+        med('lagP95Ms'),
+      ].map((v) => Math.round(v * 100) / 100),
+    ],
   );
 }
 
@@ -109,7 +102,7 @@ async function run(
     REDIS_PREFIX: prefix,
     EVENTS_SITE_FILE: join(dir, 'site.json'),
   });
-  const r = new Redis(url);
+  const r = createRedis(url, { name: 'bench-events-feeder', offlineQueue: true });
   try {
     const t0 = Date.now();
     const warmup = 2000;
@@ -119,7 +112,7 @@ async function run(
     const ticks = Math.round(((warmup + o.seconds * 1000) / 1000) * o.fps);
     for (let n = 0; n < ticks; n++) {
       const due = t0 + (n * 1000) / o.fps;
-      await new Promise((res) => setTimeout(res, Math.max(0, due - Date.now())));
+      await sleep(Math.max(0, due - Date.now()));
       if (!meter && due - t0 >= warmup) {
         meter = new CpuMeter({ events: svc.proc.pid });
         measuredFrom = Date.now();
@@ -175,7 +168,4 @@ function frame(camera: string, id: number, ts: number, s: number, objects: numbe
   return { camera, frame: id, ts, model: 'bench', w: 1280, h: 720, conf: 0.25, dets, names: { 0: 'person' } };
 }
 
-void main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench({ name: 'bench:events', about: 'The events service fed synthetic detections through Redis.', options }, main);

@@ -1,9 +1,9 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DETECT_PATH } from '@vision/wire';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import {
   rssMb,
   startMjpegServer,
@@ -15,10 +15,23 @@ import {
 } from '@vision/testing';
 import { benchClip } from './bench-clip';
 import { cpuSeconds } from './cpu-usage';
-import { percentile, table } from './stats';
+import { percentile } from './stats';
+import { opt, printTable, progress, runBench, type OptionValues } from './bench-runner';
 
 /** `mjpeg-scaled`: the same MJPEG cameras with a smaller maxWidth × maxHeight, so ffmpeg reads and scales them. */
-type Source = 'rtsp' | 'mjpeg' | 'mjpeg-scaled';
+const SOURCES = ['rtsp', 'mjpeg', 'mjpeg-scaled'] as const;
+type Source = (typeof SOURCES)[number];
+
+const options = {
+  cameras: opt.whole('cameras per run', 4, 1),
+  fps: opt.positives('target fps per camera', '5,15'),
+  sources: opt.list('camera sources', SOURCES, SOURCES.join(',')),
+  sourceFps: opt.positive('frame rate the cameras send at', 25),
+  seconds: opt.positive('measured window per run', 20),
+  warmup: opt.positive('seconds before measuring', 4),
+  runs: opt.whole('runs per scenario (medians reported)', 3, 1),
+  out: opt.text('where results.json goes', 'results/gateway-bench', '<dir>'),
+};
 
 interface Sample {
   source: Source;
@@ -43,29 +56,8 @@ interface Sample {
  * Counted: the gateway process and its ffmpeg children (from /proc), over a steady window after a
  * warm-up; the RTSP/MJPEG servers, edge and Redis are not. Medians of `--runs` runs.
  */
-async function main(): Promise<void> {
-  const o = new Command('bench:gateway')
-    .option('--cameras <n>', 'cameras per run', '4')
-    .option('--fps <list>', 'target fps per camera', '5,15')
-    .option('--sources <list>', 'rtsp, mjpeg, mjpeg-scaled', 'rtsp,mjpeg,mjpeg-scaled')
-    .option('--source-fps <n>', 'frame rate the cameras send at', '25')
-    .option('--seconds <n>', 'measured window per run', '20')
-    .option('--warmup <n>', 'seconds before measuring', '4')
-    .option('--runs <n>', 'runs per scenario (medians reported)', '3')
-    .option('--out <dir>', 'where results.json goes', 'results/gateway-bench')
-    .parse()
-    .opts<{
-      cameras: string;
-      fps: string;
-      sources: string;
-      sourceFps: string;
-      seconds: string;
-      warmup: string;
-      runs: string;
-      out: string;
-    }>();
-  const cameras = Number(o.cameras);
-  const sourceFps = Number(o.sourceFps);
+async function main(o: OptionValues<typeof options>): Promise<void> {
+  const { cameras, sourceFps } = o;
   const dir = mkdtempSync(join(tmpdir(), 'gateway-bench-'));
   const clip = await benchClip(dir, sourceFps);
   const frames = readdirSync(dir)
@@ -95,9 +87,9 @@ async function main(): Promise<void> {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     await new Promise((resolve) => sink!.stdout!.once('data', resolve));
-    for (const source of o.sources.split(',') as Source[]) {
-      for (const fps of o.fps.split(',').map(Number)) {
-        for (let r = 1; r <= Number(o.runs); r++) {
+    for (const source of o.sources) {
+      for (const fps of o.fps) {
+        for (let r = 1; r <= o.runs; r++) {
           const url = source === 'rtsp' ? rtsp.url() : mjpeg.url('/stream.mjpg');
           const s = await measure({
             dir,
@@ -105,11 +97,11 @@ async function main(): Promise<void> {
             camera: { url, ...(source === 'mjpeg-scaled' ? { maxWidth: 640, maxHeight: 360 } : {}) },
             cameras,
             fps,
-            warmupS: Number(o.warmup),
-            seconds: Number(o.seconds),
+            warmupS: o.warmup,
+            seconds: o.seconds,
           });
           samples.push({ source, fps, run: r, ...s });
-          console.log(JSON.stringify({ source, fps, run: r, ...s }));
+          progress(JSON.stringify({ source, fps, run: r, ...s }));
         }
       }
     }
@@ -143,24 +135,22 @@ async function main(): Promise<void> {
     `\n${cameras} cameras per run, ${o.seconds} s measured, medians of ${o.runs} run(s); ` +
       'CPU in % of one core per camera\n',
   );
-  console.log(
-    table(
-      ['source @ fps', 'CPU/camera %', 'node %', 'ffmpeg %', 'delivered fps', 'MB/camera', 'cameras per core'],
-      rows.map((r) => [
-        r.scenario,
-        r.perCamera * 100,
-        r.node * 100,
-        r.ffmpeg * 100,
-        r.delivered,
-        r.rss,
-        r.perCamera > 0 ? Math.floor(1 / r.perCamera) : NaN,
-      ]),
-    ),
+  printTable(
+    ['source @ fps', 'CPU/camera %', 'node %', 'ffmpeg %', 'delivered fps', 'MB/camera', 'cameras per core'],
+    rows.map((r) => [
+      r.scenario,
+      r.perCamera * 100,
+      r.node * 100,
+      r.ffmpeg * 100,
+      r.delivered,
+      r.rss,
+      r.perCamera > 0 ? Math.floor(1 / r.perCamera) : NaN,
+    ]),
   );
   mkdirSync(o.out, { recursive: true });
   writeFileSync(
     join(o.out, 'results.json'),
-    JSON.stringify({ cameras, sourceFps, seconds: Number(o.seconds), samples, medians: rows }, null, 2),
+    JSON.stringify({ cameras, sourceFps, seconds: o.seconds, samples, medians: rows }, null, 2),
   );
 }
 
@@ -193,12 +183,12 @@ async function measure(o: {
       };
       return r.cameras.reduce((n, c) => n + c.stats.framesIn, 0);
     };
-    await new Promise((r) => setTimeout(r, o.warmupS * 1000));
+    await sleep(o.warmupS * 1000);
     const pid = gw.proc.pid!;
     const kids = children(pid);
     const t0 = performance.now();
     const [node0, kids0, in0] = [cpuSeconds(pid), kids.map(cpuSeconds), await framesIn()];
-    await new Promise((r) => setTimeout(r, o.seconds * 1000));
+    await sleep(o.seconds * 1000);
     const [node1, kids1, in1] = [cpuSeconds(pid), kids.map(cpuSeconds), await framesIn()];
     const wall = (performance.now() - t0) / 1000;
     const rss = [pid, ...kids].reduce((sum, p) => sum + rssMb(p), 0);
@@ -234,7 +224,7 @@ function children(pid: number): number[] {
     .sort((a, b) => a - b);
 }
 
-void main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(
+  { name: 'bench:gateway', about: 'The CPU a camera costs the gateway, per source kind and rate.', options },
+  main,
+);

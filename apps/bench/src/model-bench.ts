@@ -1,12 +1,27 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
-import { EXECUTION_PROVIDERS, loadConfig, type ExecutionProviderName } from '@vision/config';
+import { EXECUTION_PROVIDERS, loadConfig } from '@vision/config';
 import { benchModelName, imageFixturesDir, modelsDir, repoRoot } from '@vision/testing';
 import { loadBenchModel } from './bench-model';
 import { measureRawOrt, type RawOrtRow } from './raw-ort';
 import { table } from './stats';
+import { opt, progress, ratio, runBench, type OptionValues } from './bench-runner';
+
+const GRAPHS = ['serving', 'original'] as const;
+const options = {
+  model: opt.text('ONNX model', join(modelsDir(), `${benchModelName(640)}.onnx`), '<file>'),
+  batches: opt.positives('batch sizes', '1,2,4,8,16'),
+  seconds: opt.positive('time per batch size', 3),
+  minRuns: opt.whole('fewest runs per batch size', 3, 1),
+  threads: opt.whole(
+    "ONNX Runtime intra-op threads (0: ORT's own choice; default: the worker's)",
+    loadConfig({}).model.intraOpThreads,
+  ),
+  provider: opt.choice('execution provider', EXECUTION_PROVIDERS, 'cpu'),
+  graphs: opt.list('graphs to measure', GRAPHS, GRAPHS.join(',')),
+  out: opt.text('JSON results', join(repoRoot(), 'results', 'model-bench.json'), '<file>'),
+};
 
 /**
  * `npm run bench:model`: raw ONNX Runtime per batch size for the YOLOv8n-topology model, for the
@@ -15,34 +30,8 @@ import { table } from './stats';
  * frame making the input and reading the output. Decoding (sharp) is the same for both and timed
  * apart.
  */
-async function main(): Promise<void> {
-  const defaults = loadConfig({});
-  const o = new Command('bench:model')
-    .option('--model <file>', 'ONNX model', join(modelsDir(), `${benchModelName(640)}.onnx`))
-    .option('--batches <list>', 'batch sizes', '1,2,4,8,16')
-    .option('--seconds <n>', 'time per batch size', '3')
-    .option('--min-runs <n>', 'fewest runs per batch size', '3')
-    .option(
-      '--threads <n>',
-      "ONNX Runtime intra-op threads (0: ORT's own choice; default: the worker's)",
-      String(defaults.model.intraOpThreads),
-    )
-    .option('--provider <name>', `execution provider (${EXECUTION_PROVIDERS.join(', ')})`, 'cpu')
-    .option('--graphs <list>', 'serving, original', 'serving,original')
-    .option('--out <file>', 'JSON results', join(repoRoot(), 'results', 'model-bench.json'))
-    .parse()
-    .opts<{
-      model: string;
-      batches: string;
-      seconds: string;
-      minRuns: string;
-      threads: string;
-      provider: string;
-      graphs: string;
-      out: string;
-    }>();
-
-  const batches = o.batches.split(',').map(Number);
+async function main(o: OptionValues<typeof options>): Promise<void> {
+  const batches = o.batches;
   const dir = imageFixturesDir();
   const jpegs = readdirSync(dir)
     .filter((f) => /-(640x480|1280x720)\.jpg$/.test(f))
@@ -53,18 +42,18 @@ async function main(): Promise<void> {
     `model ${o.model}, provider ${o.provider}; machine ${machine}; ${jpegs.length} real JPEGs (640×480 and 1280×720)\n`,
   );
   const rows: (RawOrtRow & { graph: string })[] = [];
-  for (const graph of o.graphs.split(',')) {
+  for (const graph of o.graphs) {
     const model = await loadBenchModel(o.model, {
       batchSizes: batches,
       maxBatch: Math.max(...batches),
-      intraOpThreads: Number(o.threads),
-      executionProvider: o.provider as ExecutionProviderName,
+      intraOpThreads: o.threads,
+      executionProvider: o.provider,
       servingGraph: graph === 'serving',
     });
     for (const batch of batches) {
-      const row = await measureRawOrt(model, jpegs, batch, { seconds: Number(o.seconds), minRuns: Number(o.minRuns) });
+      const row = await measureRawOrt(model, jpegs, batch, { seconds: o.seconds, minRuns: o.minRuns });
       rows.push({ graph, ...row });
-      process.stdout.write(`${graph} batch ${batch}: ${row.inferFps.toFixed(1)} frames/s\n`);
+      progress(`${graph} batch ${batch}: ${row.inferFps.toFixed(1)} frames/s`);
     }
     await model.dispose();
   }
@@ -90,7 +79,7 @@ async function main(): Promise<void> {
         r.runs,
         r.inferMsP50,
         r.inferFps,
-        `${(r.inferFps / first(r.graph)!.inferFps).toFixed(2)}×`,
+        ratio(r.inferFps, first(r.graph)!.inferFps),
         r.bytesInPerFrame / 1024,
         r.bytesOutPerFrame / 1024,
         r.inputMsPerFrame,
@@ -112,7 +101,4 @@ async function main(): Promise<void> {
   console.log(`\nwritten ${o.out}`);
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench({ name: 'bench:model', about: 'Raw ONNX Runtime per batch size, serving graph and export.', options }, main);

@@ -1,11 +1,11 @@
-import { Command } from 'commander';
 import { join } from 'node:path';
 import { benchModelName, modelsDir } from '@vision/testing';
 import { batchLadder } from '@vision/yolo';
 import { loadBenchModel } from './bench-model';
-import { EXECUTION_PROVIDERS, type ExecutionProviderName } from '@vision/config';
+import { EXECUTION_PROVIDERS } from '@vision/config';
 import { loadBenchImages } from './bench-cli';
-import { percentile, table } from './stats';
+import { percentile } from './stats';
+import { opt, printTable, ratio, runBench, type OptionValues } from './bench-runner';
 
 /**
  * `npm run bench:shapes -- --provider cuda`: what a change of batch size between runs costs. The
@@ -16,19 +16,19 @@ import { percentile, table } from './stats';
  */
 const SEQUENCE = [4, 4, 4, 4, 6, 6, 6, 6, 4, 6, 4, 6, 3, 8, 2, 8, 1, 5, 1, 5];
 
-async function main(): Promise<void> {
-  const o = new Command('bench:shapes')
-    .option('--model <file>', 'ONNX model', join(modelsDir(), `${benchModelName(640)}.onnx`))
-    .option('--provider <name>', `execution provider (${EXECUTION_PROVIDERS.join(', ')})`, 'cpu')
-    .parse()
-    .opts<{ model: string; provider: string }>();
+const options = {
+  model: opt.text('ONNX model', join(modelsDir(), `${benchModelName(640)}.onnx`), '<file>'),
+  provider: opt.choice('execution provider', EXECUTION_PROVIDERS, 'cpu'),
+};
+
+async function main(o: OptionValues<typeof options>): Promise<void> {
   const rows: (string | number)[][] = [];
   for (const [label, batchSizes] of [
     ['one session, exact sizes', []],
     ['a session per size', batchLadder(8)],
   ] as const) {
     const model = await loadBenchModel(o.model, {
-      executionProvider: o.provider as ExecutionProviderName,
+      executionProvider: o.provider,
       batchSizes,
       maxBatch: 8,
     });
@@ -47,13 +47,15 @@ async function main(): Promise<void> {
       last = n;
     }
     await model.dispose();
-    rows.push([label, percentile(same, 50), percentile(changed, 50), percentile(changed, 50) / percentile(same, 50)]);
+    rows.push([
+      label,
+      percentile(same, 50),
+      percentile(changed, 50),
+      ratio(percentile(changed, 50), percentile(same, 50)),
+    ]);
   }
   console.log(`model ${o.model}, provider ${o.provider}; sizes per run: ${SEQUENCE.join(' ')}\n`);
-  console.log(table(['sessions', 'same size as last run: ms p50', 'size changed: ms p50', 'ratio'], rows));
+  printTable(['sessions', 'same size as last run: ms p50', 'size changed: ms p50', 'ratio'], rows);
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench({ name: 'bench:shapes', about: 'What a change of batch size between runs costs.', options }, main);

@@ -36,11 +36,10 @@ export async function startProject(
   mode: 'redis' | 'embedded',
   o: {
     model: string;
-    maxBatch?: string;
-    engines: string;
-    decodeConcurrency?: string;
-    images: string;
-    spinSingleFrames?: boolean;
+    maxBatch?: number;
+    engines: number;
+    decodeConcurrency?: number;
+    noSpinSingleFrames?: boolean;
     originalGraph?: boolean;
   },
   provider: string,
@@ -53,11 +52,11 @@ export async function startProject(
     MODEL_PATH: o.model,
     LOG_LEVEL: 'info',
     EXECUTION_PROVIDER: provider,
-    ENGINES: o.engines,
-    ...(o.maxBatch ? { MAX_BATCH: o.maxBatch } : {}),
-    ...(o.spinSingleFrames === false ? { SPIN_SINGLE_FRAMES: 'false' } : {}),
+    ENGINES: String(o.engines),
+    ...(o.maxBatch ? { MAX_BATCH: String(o.maxBatch) } : {}),
+    ...(o.noSpinSingleFrames ? { SPIN_SINGLE_FRAMES: 'false' } : {}),
     ...(o.originalGraph ? { SERVING_GRAPH: 'false' } : {}),
-    ...(o.decodeConcurrency ? { DECODE_CONCURRENCY: o.decodeConcurrency } : {}),
+    ...(o.decodeConcurrency ? { DECODE_CONCURRENCY: String(o.decodeConcurrency) } : {}),
     // The load generator is one address (one tenant without auth): let it use the whole backlog.
     MAX_QUEUE: '64',
     TENANT_MAX_QUEUE: '64',
@@ -118,9 +117,9 @@ export async function submitBulkJob(baseUrl: string, jpegs: Buffer[], count: num
 export async function startNaive(
   model: string,
   provider: string,
-  threads: string,
+  threads: number,
 ): Promise<{ port: number; proc: ChildProcess }> {
-  const proc = spawn(process.execPath, [join(__dirname, 'naive-server.js'), model, '0', provider, threads], {
+  const proc = spawn(process.execPath, [join(__dirname, 'naive-server.js'), model, '0', provider, String(threads)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise<number>((resolve, reject) => {

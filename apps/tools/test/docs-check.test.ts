@@ -94,6 +94,8 @@ describe('docs check', () => {
       '`npm run token -- --subject gate-3 --ttl 30d`, `npm run detect -- --model m.onnx --confidence 0.5 photo.jpg`,',
       '`node apps/tools/dist/token.js --revoke x --until 2027-01-01`, ' +
         '`npm run soak -- --hours 2`, `npm test -- --bail 1`.',
+      // Bench options are declared as `sampleS: opt.positive(…)` in the bench runner's style.
+      '`npm run soak -- --sample-s 5`, `npm run bench:run -- --worker-metrics u --cameras 2`.',
     ].join('\n');
     const findings = names(check('docs/example.md', md));
     expect(findings).toEqual(

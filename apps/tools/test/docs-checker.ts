@@ -200,10 +200,17 @@ export function undocumentedSettings(configurationMd: string, names: readonly st
   return names.filter((n) => !rows.has(n));
 }
 
-/** The flags declared in an app's sources: string literals that start with `--name` (commander, argv lookups). */
+/**
+ * The flags declared in an app's sources: string literals that start with `--name` (commander, argv
+ * lookups), and the bench runner's option keys (`workerMetrics: opt.…` is `--worker-metrics`).
+ */
 function declaredFlags(sources: readonly string[]): Set<string> {
+  const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
   return new Set(
-    sources.flatMap((s) => [...s.matchAll(/(?:['"`]|, )--([a-z][a-z0-9-]*)(?=[\s'"`<[,=])/g)].map((m) => m[1])),
+    sources.flatMap((s) => [
+      ...[...s.matchAll(/(?:['"`]|, )--([a-z][a-z0-9-]*)(?=[\s'"`<[,=])/g)].map((m) => m[1]),
+      ...[...s.matchAll(/^\s+([a-z][A-Za-z0-9]*): opt\.\w+\(/gm)].map((m) => kebab(m[1])),
+    ]),
   );
 }
 
