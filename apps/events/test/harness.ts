@@ -6,16 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { DetRow, ResultsEntry } from '@vision/results-stream';
-import {
-  cleanupPrefix,
-  freePort,
-  modelsDir,
-  startService,
-  startTestRedis,
-  uniquePrefix,
-  type ServiceProcess,
-  type TestRedis,
-} from '@vision/testing';
+import { freePort, modelsDir, startRedisSite, type ServiceProcess, type TestRedis } from '@vision/testing';
 import { verifyWebhook } from '@vision/webhooks';
 
 export const WEBHOOK_SECRET = 'events-webhook-secret-0123456789abcdef';
@@ -212,30 +203,15 @@ export async function startEventsSite(
   site: unknown,
   eventsEnv: Record<string, string>,
 ): Promise<{ redis: TestRedis; edge: ServiceProcess; events: ServiceProcess; stop(): Promise<void> }> {
-  const redis = await startTestRedis();
-  const prefix = uniquePrefix(name);
   const siteFile = join(mkdtempSync(join(tmpdir(), 'site-')), 'site.json');
   writeFileSync(siteFile, JSON.stringify(site));
-  const common = { REDIS_URL: redis.url, REDIS_PREFIX: prefix };
-  const procs: ServiceProcess[] = [];
-  const stop = async () => {
-    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
-    await cleanupPrefix(redis.url, prefix);
-    await redis.stop();
-  };
+  const redisSite = await startRedisSite(name);
+  const stop = () => redisSite.stop();
   try {
-    const events = await startService('events', { ...common, EVENTS_SITE_FILE: siteFile, ...eventsEnv });
-    procs.push(events);
-    procs.push(
-      await startService('worker', {
-        ...common,
-        MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'),
-        INTRA_OP_THREADS: '1',
-      }),
-    );
-    const edge = await startService('edge', common);
-    procs.push(edge);
-    return { redis, edge, events, stop };
+    const events = await redisSite.start('events', { EVENTS_SITE_FILE: siteFile, ...eventsEnv });
+    await redisSite.start('worker', { MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), INTRA_OP_THREADS: '1' });
+    const edge = await redisSite.start('edge');
+    return { redis: redisSite.redis, edge, events, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -13,12 +13,11 @@ import {
   freePort,
   modelsDir,
   signTestToken,
-  startService,
-  startTestRedis,
+  startRedisSite,
   TEST_JWT_SECRET,
   uniquePrefix,
+  type RedisSite,
   type ServiceProcess,
-  type TestRedis,
 } from '@vision/testing';
 
 const WEBHOOK_SECRET = 'webhook-secret-0123456789abcdef0123456789';
@@ -39,18 +38,16 @@ const imageFor = (i: number) =>
  * with idle capacity and record each result once; images live in Redis only until the job ends.
  */
 describe('bulk jobs', () => {
-  let redis: TestRedis;
+  let site: RedisSite;
   let admin: Redis;
   let dir: string;
   let edge: ServiceProcess;
-  let common: Record<string, string>;
   let auth: { authorization: string };
   const workers: ServiceProcess[] = [];
-  const prefix = uniquePrefix('bulk');
-  const keys = bulkKeys(prefix);
+  let keys: ReturnType<typeof bulkKeys>;
 
   const startWorker = async (env: Record<string, string> = {}) => {
-    const w = await startService('worker', { ...common, ...env });
+    const w = await site.start('worker', env);
     workers.push(w);
     return w;
   };
@@ -104,8 +101,6 @@ describe('bulk jobs', () => {
   };
 
   beforeAll(async () => {
-    redis = await startTestRedis();
-    admin = new Redis(redis.url);
     dir = mkdtempSync(join(tmpdir(), 'vision-bulk-'));
     const repo = join(dir, 'models.json');
     writeFileSync(
@@ -117,19 +112,20 @@ describe('bulk jobs', () => {
         ],
       }),
     );
-    common = {
-      REDIS_URL: redis.url,
-      REDIS_PREFIX: prefix,
-      MODELS_FILE: repo,
-      BULK_WEBHOOK_SECRET: WEBHOOK_SECRET,
-      // Edges check it at submission, workers when they connect: the receiver is on loopback.
-      BULK_WEBHOOK_HOSTS: '127.0.0.1',
-      BULK_LOCK_MS: '2000',
-      BULK_MAX_IMAGES: '300',
-      BULK_MAX_UPLOAD_BYTES: String(8 * 1024 * 1024),
-    };
-    edge = await startService('edge', {
-      ...common,
+    site = await startRedisSite('bulk', {
+      env: {
+        MODELS_FILE: repo,
+        BULK_WEBHOOK_SECRET: WEBHOOK_SECRET,
+        // Edges check it at submission, workers when they connect: the receiver is on loopback.
+        BULK_WEBHOOK_HOSTS: '127.0.0.1',
+        BULK_LOCK_MS: '2000',
+        BULK_MAX_IMAGES: '300',
+        BULK_MAX_UPLOAD_BYTES: String(8 * 1024 * 1024),
+      },
+    });
+    admin = new Redis(site.redis.url);
+    keys = bulkKeys(site.prefix);
+    edge = await site.start('edge', {
       AUTH_DISABLED: '',
       JWT_SECRET: TEST_JWT_SECRET,
     });
@@ -141,9 +137,8 @@ describe('bulk jobs', () => {
   });
 
   afterAll(async () => {
-    await edge?.kill('SIGKILL');
     admin.disconnect();
-    await redis.stop();
+    await site.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -387,8 +382,7 @@ describe('bulk jobs', () => {
     expect(Number(await admin.get(keys.storedBytes))).toBe(0);
 
     // Jobs per subject and the image store's budget, on an edge of its own (no worker: jobs stay queued).
-    const limited = await startService('edge', {
-      ...common,
+    const limited = await site.start('edge', {
       REDIS_PREFIX: uniquePrefix('bulk-limits'),
       AUTH_DISABLED: '',
       JWT_SECRET: TEST_JWT_SECRET,

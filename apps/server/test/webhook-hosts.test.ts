@@ -4,16 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '@vision/wire';
-import {
-  cleanupPrefix,
-  drawScene,
-  modelsDir,
-  startService,
-  startTestRedis,
-  uniquePrefix,
-  type ServiceProcess,
-  type TestRedis,
-} from '@vision/testing';
+import { drawScene, modelsDir, startRedisSite, type RedisSite, type ServiceProcess } from '@vision/testing';
 
 const WEBHOOK_SECRET = 'webhook-secret-0123456789abcdef0123456789';
 
@@ -23,20 +14,12 @@ const WEBHOOK_SECRET = 'webhook-secret-0123456789abcdef0123456789';
  * Every request here stays on this machine (the receiver listens on loopback).
  */
 describe('bulk job webhooks by host name', () => {
-  let redis: TestRedis;
+  let site: RedisSite;
   let open: ServiceProcess;
   let listed: ServiceProcess;
   let receiver: Server;
   let port: number;
   let requests = 0;
-  const prefix = uniquePrefix('hookhosts');
-  const common = () => ({
-    REDIS_URL: redis.url,
-    REDIS_PREFIX: prefix,
-    MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'),
-    BULK_WEBHOOK_SECRET: WEBHOOK_SECRET,
-    BULK_LOCK_MS: '2000',
-  });
   const submit = async (edge: ServiceProcess, webhook: string) => {
     const form = new FormData();
     const image = await drawScene({ width: 64, height: 64, format: 'jpeg', rects: [] });
@@ -51,23 +34,27 @@ describe('bulk job webhooks by host name', () => {
     ((await (await fetch(`http://127.0.0.1:${edge.port}/v1/jobs/${id}`)).json()) as { state: string }).state;
 
   beforeAll(async () => {
-    redis = await startTestRedis();
+    site = await startRedisSite('hookhosts', {
+      env: {
+        MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'),
+        BULK_WEBHOOK_SECRET: WEBHOOK_SECRET,
+        BULK_LOCK_MS: '2000',
+      },
+    });
     receiver = createServer((req, res) => {
       requests++;
       req.resume().on('end', () => res.writeHead(204).end());
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     port = (receiver.address() as { port: number }).port;
-    open = await startService('edge', common());
+    open = await site.start('edge');
     // An edge whose list names `localhost`: what it lets through, a worker without the list refuses.
-    listed = await startService('edge', { ...common(), BULK_WEBHOOK_HOSTS: 'localhost' });
+    listed = await site.start('edge', { BULK_WEBHOOK_HOSTS: 'localhost' });
   });
 
   afterAll(async () => {
-    await Promise.all([open?.kill('SIGKILL'), listed?.kill('SIGKILL')]);
     receiver?.close();
-    await cleanupPrefix(redis.url, prefix);
-    await redis.stop();
+    await site.stop();
   });
 
   it("refuses this host's own name at submission, naming the webhook host as the reason", async () => {
@@ -87,7 +74,7 @@ describe('bulk job webhooks by host name', () => {
 
   it('a worker checks the address it connects to: refused without BULK_WEBHOOK_HOSTS, delivered with it', async () => {
     const before = requests; // the other test's receiver calls, if it ran first
-    const strict = await startService('worker', { ...common(), INTRA_OP_THREADS: '1' });
+    const strict = await site.start('worker', { INTRA_OP_THREADS: '1' });
     try {
       const r = await submit(listed, `http://localhost:${port}/hook`);
       expect(r.status).toBe(202);
@@ -97,8 +84,7 @@ describe('bulk job webhooks by host name', () => {
     } finally {
       await strict.kill('SIGKILL');
     }
-    const allowing = await startService('worker', {
-      ...common(),
+    const allowing = await site.start('worker', {
       INTRA_OP_THREADS: '1',
       BULK_WEBHOOK_HOSTS: 'localhost',
     });
