@@ -1,12 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { DetRow, ResultsEntry } from '@vision/results-stream';
-import { freePort, modelsDir, startRedisSite, type ServiceProcess, type TestRedis } from '@vision/testing';
+import {
+  freePort,
+  modelsDir,
+  startRedisSite,
+  startWebhookReceiver,
+  type ServiceProcess,
+  type TestRedis,
+} from '@vision/testing';
 import { verifyWebhook } from '@vision/webhooks';
 
 export const WEBHOOK_SECRET = 'events-webhook-secret-0123456789abcdef';
@@ -96,25 +103,28 @@ export async function webhookReceiver(
   delayMs = 0,
   secret = WEBHOOK_SECRET,
 ): Promise<{ url: string; server: Server; events: Record<string, unknown>[]; bad: number; requests: number }> {
-  const state = { events: [] as Record<string, unknown>[], bad: 0, requests: 0 };
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      state.requests++;
-      const body = Buffer.concat(chunks).toString('utf8');
-      if (!verifyWebhook(secret, body, String(req.headers['x-vision-signature'] ?? ''))) {
-        state.bad++;
-        return void res.writeHead(401).end();
-      }
-      if (state.requests <= failFirst) return void res.writeHead(503).end();
-      const parsed = JSON.parse(body) as { site: string; events: Record<string, unknown>[] };
-      state.events.push(...parsed.events);
-      setTimeout(() => res.writeHead(204).end(), delayMs);
-    });
+  const events: Record<string, unknown>[] = [];
+  let bad = 0;
+  const receiver = await startWebhookReceiver({
+    delayMs,
+    status: (n, { body, signature }) => {
+      if (!verifyWebhook(secret, body, signature)) return (bad++, 401);
+      if (n <= failFirst) return 503;
+      events.push(...(JSON.parse(body) as { events: Record<string, unknown>[] }).events);
+      return 204;
+    },
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return Object.assign(state, { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`, server });
+  return {
+    url: receiver.url,
+    server: receiver.server,
+    events,
+    get bad() {
+      return bad;
+    },
+    get requests() {
+      return receiver.received.length;
+    },
+  };
 }
 
 /** A box whose bottom-centre moves from `a` to `b` over frames `f0`..`f1`. */

@@ -1,4 +1,4 @@
-import { createServer, request, type Server } from 'node:http';
+import { request } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,10 +10,10 @@ import { verifyWebhook } from '@vision/webhooks';
 import {
   COLORS,
   drawScene,
-  freePort,
   modelsDir,
   signTestToken,
   startRedisSite,
+  startWebhookReceiver,
   TEST_JWT_SECRET,
   uniquePrefix,
   type RedisSite,
@@ -223,22 +223,10 @@ describe('bulk jobs', () => {
 
   it('delivers a signed webhook, retried with backoff until the receiver answers', async () => {
     await startWorker();
-    const got: { body: string; signature: string; at: number }[] = [];
-    const hook: Server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c));
-      req.on('end', () => {
-        got.push({ body, signature: String(req.headers['x-vision-signature']), at: Date.now() });
-        res.writeHead(got.length < 3 ? 500 : 204).end();
-      });
-    });
-    const port = await freePort();
-    await new Promise<void>((r) => hook.listen(port, '127.0.0.1', r));
+    const hook = await startWebhookReceiver({ status: (n) => (n < 3 ? 500 : 204) });
+    const got = hook.received;
     try {
-      const r = await upload(
-        [await imageFor(0), await imageFor(1)],
-        `?webhook=${encodeURIComponent(`http://127.0.0.1:${port}/hook`)}`,
-      );
+      const r = await upload([await imageFor(0), await imageFor(1)], `?webhook=${encodeURIComponent(hook.url)}`);
       const { id } = (await r.json()) as { id: string };
       await expect.poll(() => got.length, { timeout: 20_000 }).toBe(3);
       // Exponential backoff: 1 s, then 2 s.
@@ -251,33 +239,24 @@ describe('bulk jobs', () => {
         job: { id, state: 'completed', progress: { total: 2, done: 2 } },
       });
     } finally {
-      hook.close();
+      await hook.close();
     }
   });
 
   it('signs with both secrets in a rotation: receivers knowing only the new or only the old one verify', async () => {
     const newSecret = 'rotated-webhook-secret-0123456789abcdef';
     await startWorker({ BULK_WEBHOOK_SECRET: newSecret, BULK_WEBHOOK_SECRET_PREVIOUS: WEBHOOK_SECRET });
-    const got: { body: string; signature: string }[] = [];
-    const hook: Server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c));
-      req.on('end', () => {
-        got.push({ body, signature: String(req.headers['x-vision-signature']) });
-        res.writeHead(204).end();
-      });
-    });
-    const port = await freePort();
-    await new Promise<void>((r) => hook.listen(port, '127.0.0.1', r));
+    const hook = await startWebhookReceiver();
+    const got = hook.received;
     try {
-      await upload([await imageFor(0)], `?webhook=${encodeURIComponent(`http://127.0.0.1:${port}/hook`)}`);
+      await upload([await imageFor(0)], `?webhook=${encodeURIComponent(hook.url)}`);
       await expect.poll(() => got.length, { timeout: 20_000 }).toBe(1);
       const [{ body, signature }] = got;
       expect(verifyWebhook(newSecret, body, signature)).toBe(true);
       expect(verifyWebhook(WEBHOOK_SECRET, body, signature)).toBe(true);
       expect(verifyWebhook('another-secret-0123456789abcdef0123', body, signature)).toBe(false);
     } finally {
-      hook.close();
+      await hook.close();
     }
   });
 

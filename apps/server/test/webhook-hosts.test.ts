@@ -1,10 +1,17 @@
 import { lookup } from 'node:dns/promises';
-import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '@vision/wire';
-import { drawScene, modelsDir, startRedisSite, type RedisSite, type ServiceProcess } from '@vision/testing';
+import {
+  drawScene,
+  modelsDir,
+  startRedisSite,
+  startWebhookReceiver,
+  type RedisSite,
+  type ServiceProcess,
+  type WebhookReceiver,
+} from '@vision/testing';
 
 const WEBHOOK_SECRET = 'webhook-secret-0123456789abcdef0123456789';
 
@@ -17,9 +24,7 @@ describe('bulk job webhooks by host name', () => {
   let site: RedisSite;
   let open: ServiceProcess;
   let listed: ServiceProcess;
-  let receiver: Server;
-  let port: number;
-  let requests = 0;
+  let receiver: WebhookReceiver;
   const submit = async (edge: ServiceProcess, webhook: string) => {
     const form = new FormData();
     const image = await drawScene({ width: 64, height: 64, format: 'jpeg', rects: [] });
@@ -41,46 +46,41 @@ describe('bulk job webhooks by host name', () => {
         BULK_LOCK_MS: '2000',
       },
     });
-    receiver = createServer((req, res) => {
-      requests++;
-      req.resume().on('end', () => res.writeHead(204).end());
-    });
-    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-    port = (receiver.address() as { port: number }).port;
+    receiver = await startWebhookReceiver();
     open = await site.start('edge');
     // An edge whose list names `localhost`: what it lets through, a worker without the list refuses.
     listed = await site.start('edge', { BULK_WEBHOOK_HOSTS: 'localhost' });
   });
 
   afterAll(async () => {
-    receiver?.close();
+    await receiver?.close();
     await site.stop();
   });
 
   it("refuses this host's own name at submission, naming the webhook host as the reason", async () => {
-    const before = requests; // the other test's receiver calls, if it ran first
+    const before = receiver.received.length; // the other test's receiver calls, if it ran first
     const name = hostname();
     // The measured case: the machine's name resolves to loopback (a container's, to its private address).
     const answers = await lookup(name, { all: true });
     expect(answers.length).toBeGreaterThan(0);
-    const r = await submit(open, `http://${name}:${port}/hook`);
+    const r = await submit(open, `http://${name}:${receiver.port}/hook`);
     expect(r).toEqual({
       status: 403,
       body: { error: { code: 'E_WEBHOOK_FORBIDDEN', message: ERROR_CODES.E_WEBHOOK_FORBIDDEN.message } },
     });
     expect(r.body.error!.message).toMatch(/^the webhook host is not allowed/);
-    expect(requests).toBe(before);
+    expect(receiver.received.length).toBe(before);
   });
 
   it('a worker checks the address it connects to: refused without BULK_WEBHOOK_HOSTS, delivered with it', async () => {
-    const before = requests; // the other test's receiver calls, if it ran first
+    const before = receiver.received.length; // the other test's receiver calls, if it ran first
     const strict = await site.start('worker', { INTRA_OP_THREADS: '1' });
     try {
-      const r = await submit(listed, `http://localhost:${port}/hook`);
+      const r = await submit(listed, `http://localhost:${receiver.port}/hook`);
       expect(r.status).toBe(202);
       await expect.poll(() => state(listed, r.body.id!), { timeout: 20_000 }).toBe('completed');
       await strict.waitForLog((l) => JSON.stringify(l).includes('webhook host localhost resolves to 127.0.0.1'));
-      expect(requests).toBe(before);
+      expect(receiver.received.length).toBe(before);
     } finally {
       await strict.kill('SIGKILL');
     }
@@ -89,9 +89,9 @@ describe('bulk job webhooks by host name', () => {
       BULK_WEBHOOK_HOSTS: 'localhost',
     });
     try {
-      const r = await submit(listed, `http://localhost:${port}/hook`);
+      const r = await submit(listed, `http://localhost:${receiver.port}/hook`);
       expect(r.status).toBe(202);
-      await expect.poll(() => requests, { timeout: 20_000 }).toBe(before + 1);
+      await expect.poll(() => receiver.received.length, { timeout: 20_000 }).toBe(before + 1);
     } finally {
       await allowing.kill('SIGKILL');
     }

@@ -6,6 +6,7 @@ export * from './models/catalog';
 export * from './images';
 export * from './redis-server';
 export * from './redis-site';
+export * from './webhook-receiver';
 export * from './service-process';
 export * from './ws-client';
 export * from './load-client';
