@@ -1,18 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { DetRow, ResultsEntry } from '@vision/results-stream';
 import {
-  cleanupPrefix,
   freePort,
   modelsDir,
-  startService,
-  startTestRedis,
-  uniquePrefix,
+  startRedisSite,
+  startWebhookReceiver,
   type ServiceProcess,
   type TestRedis,
   sleep,
@@ -106,25 +104,28 @@ export async function webhookReceiver(
   delayMs = 0,
   secret = WEBHOOK_SECRET,
 ): Promise<{ url: string; server: Server; events: Record<string, unknown>[]; bad: number; requests: number }> {
-  const state = { events: [] as Record<string, unknown>[], bad: 0, requests: 0 };
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      state.requests++;
-      const body = Buffer.concat(chunks).toString('utf8');
-      if (!verifyWebhook(secret, body, String(req.headers['x-vision-signature'] ?? ''))) {
-        state.bad++;
-        return void res.writeHead(401).end();
-      }
-      if (state.requests <= failFirst) return void res.writeHead(503).end();
-      const parsed = JSON.parse(body) as { site: string; events: Record<string, unknown>[] };
-      state.events.push(...parsed.events);
-      setTimeout(() => res.writeHead(204).end(), delayMs);
-    });
+  const events: Record<string, unknown>[] = [];
+  let bad = 0;
+  const receiver = await startWebhookReceiver({
+    delayMs,
+    status: (n, { body, signature }) => {
+      if (!verifyWebhook(secret, body, signature)) return (bad++, 401);
+      if (n <= failFirst) return 503;
+      events.push(...(JSON.parse(body) as { events: Record<string, unknown>[] }).events);
+      return 204;
+    },
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return Object.assign(state, { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`, server });
+  return {
+    url: receiver.url,
+    server: receiver.server,
+    events,
+    get bad() {
+      return bad;
+    },
+    get requests() {
+      return receiver.received.length;
+    },
+  };
 }
 
 /** A box whose bottom-centre moves from `a` to `b` over frames `f0`..`f1`. */
@@ -211,30 +212,15 @@ export async function startEventsSite(
   site: unknown,
   eventsEnv: Record<string, string>,
 ): Promise<{ redis: TestRedis; edge: ServiceProcess; events: ServiceProcess; stop(): Promise<void> }> {
-  const redis = await startTestRedis();
-  const prefix = uniquePrefix(name);
   const siteFile = join(mkdtempSync(join(tmpdir(), 'site-')), 'site.json');
   writeFileSync(siteFile, JSON.stringify(site));
-  const common = { REDIS_URL: redis.url, REDIS_PREFIX: prefix };
-  const procs: ServiceProcess[] = [];
-  const stop = async () => {
-    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
-    await cleanupPrefix(redis.url, prefix);
-    await redis.stop();
-  };
+  const redisSite = await startRedisSite(name);
+  const stop = () => redisSite.stop();
   try {
-    const events = await startService('events', { ...common, EVENTS_SITE_FILE: siteFile, ...eventsEnv });
-    procs.push(events);
-    procs.push(
-      await startService('worker', {
-        ...common,
-        MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'),
-        INTRA_OP_THREADS: '1',
-      }),
-    );
-    const edge = await startService('edge', common);
-    procs.push(edge);
-    return { redis, edge, events, stop };
+    const events = await redisSite.start('events', { EVENTS_SITE_FILE: siteFile, ...eventsEnv });
+    await redisSite.start('worker', { MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), INTRA_OP_THREADS: '1' });
+    const edge = await redisSite.start('edge');
+    return { redis: redisSite.redis, edge, events, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -1,4 +1,4 @@
-import { createServer, request, type Server } from 'node:http';
+import { request } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,15 +10,14 @@ import { verifyWebhook } from '@vision/webhooks';
 import {
   COLORS,
   drawScene,
-  freePort,
   modelsDir,
   signTestToken,
-  startService,
-  startTestRedis,
+  startRedisSite,
+  startWebhookReceiver,
   TEST_JWT_SECRET,
   uniquePrefix,
+  type RedisSite,
   type ServiceProcess,
-  type TestRedis,
   sleep,
 } from '@vision/testing';
 
@@ -40,18 +39,16 @@ const imageFor = (i: number) =>
  * with idle capacity and record each result once; images live in Redis only until the job ends.
  */
 describe('bulk jobs', () => {
-  let redis: TestRedis;
+  let site: RedisSite;
   let admin: Redis;
   let dir: string;
   let edge: ServiceProcess;
-  let common: Record<string, string>;
   let auth: { authorization: string };
   const workers: ServiceProcess[] = [];
-  const prefix = uniquePrefix('bulk');
-  const keys = bulkKeys(prefix);
+  let keys: ReturnType<typeof bulkKeys>;
 
   const startWorker = async (env: Record<string, string> = {}) => {
-    const w = await startService('worker', { ...common, ...env });
+    const w = await site.start('worker', env);
     workers.push(w);
     return w;
   };
@@ -105,8 +102,6 @@ describe('bulk jobs', () => {
   };
 
   beforeAll(async () => {
-    redis = await startTestRedis();
-    admin = new Redis(redis.url);
     dir = mkdtempSync(join(tmpdir(), 'vision-bulk-'));
     const repo = join(dir, 'models.json');
     writeFileSync(
@@ -118,19 +113,20 @@ describe('bulk jobs', () => {
         ],
       }),
     );
-    common = {
-      REDIS_URL: redis.url,
-      REDIS_PREFIX: prefix,
-      MODELS_FILE: repo,
-      BULK_WEBHOOK_SECRET: WEBHOOK_SECRET,
-      // Edges check it at submission, workers when they connect: the receiver is on loopback.
-      BULK_WEBHOOK_HOSTS: '127.0.0.1',
-      BULK_LOCK_MS: '2000',
-      BULK_MAX_IMAGES: '300',
-      BULK_MAX_UPLOAD_BYTES: String(8 * 1024 * 1024),
-    };
-    edge = await startService('edge', {
-      ...common,
+    site = await startRedisSite('bulk', {
+      env: {
+        MODELS_FILE: repo,
+        BULK_WEBHOOK_SECRET: WEBHOOK_SECRET,
+        // Edges check it at submission, workers when they connect: the receiver is on loopback.
+        BULK_WEBHOOK_HOSTS: '127.0.0.1',
+        BULK_LOCK_MS: '2000',
+        BULK_MAX_IMAGES: '300',
+        BULK_MAX_UPLOAD_BYTES: String(8 * 1024 * 1024),
+      },
+    });
+    admin = new Redis(site.redis.url);
+    keys = bulkKeys(site.prefix);
+    edge = await site.start('edge', {
       AUTH_DISABLED: '',
       JWT_SECRET: TEST_JWT_SECRET,
     });
@@ -142,9 +138,8 @@ describe('bulk jobs', () => {
   });
 
   afterAll(async () => {
-    await edge?.kill('SIGKILL');
     admin.disconnect();
-    await redis.stop();
+    await site.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -229,22 +224,10 @@ describe('bulk jobs', () => {
 
   it('delivers a signed webhook, retried with backoff until the receiver answers', async () => {
     await startWorker();
-    const got: { body: string; signature: string; at: number }[] = [];
-    const hook: Server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c));
-      req.on('end', () => {
-        got.push({ body, signature: String(req.headers['x-vision-signature']), at: Date.now() });
-        res.writeHead(got.length < 3 ? 500 : 204).end();
-      });
-    });
-    const port = await freePort();
-    await new Promise<void>((r) => hook.listen(port, '127.0.0.1', r));
+    const hook = await startWebhookReceiver({ status: (n) => (n < 3 ? 500 : 204) });
+    const got = hook.received;
     try {
-      const r = await upload(
-        [await imageFor(0), await imageFor(1)],
-        `?webhook=${encodeURIComponent(`http://127.0.0.1:${port}/hook`)}`,
-      );
+      const r = await upload([await imageFor(0), await imageFor(1)], `?webhook=${encodeURIComponent(hook.url)}`);
       const { id } = (await r.json()) as { id: string };
       await expect.poll(() => got.length, { timeout: 20_000 }).toBe(3);
       // Exponential backoff: 1 s, then 2 s.
@@ -257,33 +240,24 @@ describe('bulk jobs', () => {
         job: { id, state: 'completed', progress: { total: 2, done: 2 } },
       });
     } finally {
-      hook.close();
+      await hook.close();
     }
   });
 
   it('signs with both secrets in a rotation: receivers knowing only the new or only the old one verify', async () => {
     const newSecret = 'rotated-webhook-secret-0123456789abcdef';
     await startWorker({ BULK_WEBHOOK_SECRET: newSecret, BULK_WEBHOOK_SECRET_PREVIOUS: WEBHOOK_SECRET });
-    const got: { body: string; signature: string }[] = [];
-    const hook: Server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c));
-      req.on('end', () => {
-        got.push({ body, signature: String(req.headers['x-vision-signature']) });
-        res.writeHead(204).end();
-      });
-    });
-    const port = await freePort();
-    await new Promise<void>((r) => hook.listen(port, '127.0.0.1', r));
+    const hook = await startWebhookReceiver();
+    const got = hook.received;
     try {
-      await upload([await imageFor(0)], `?webhook=${encodeURIComponent(`http://127.0.0.1:${port}/hook`)}`);
+      await upload([await imageFor(0)], `?webhook=${encodeURIComponent(hook.url)}`);
       await expect.poll(() => got.length, { timeout: 20_000 }).toBe(1);
       const [{ body, signature }] = got;
       expect(verifyWebhook(newSecret, body, signature)).toBe(true);
       expect(verifyWebhook(WEBHOOK_SECRET, body, signature)).toBe(true);
       expect(verifyWebhook('another-secret-0123456789abcdef0123', body, signature)).toBe(false);
     } finally {
-      hook.close();
+      await hook.close();
     }
   });
 
@@ -388,8 +362,7 @@ describe('bulk jobs', () => {
     expect(Number(await admin.get(keys.storedBytes))).toBe(0);
 
     // Jobs per subject and the image store's budget, on an edge of its own (no worker: jobs stay queued).
-    const limited = await startService('edge', {
-      ...common,
+    const limited = await site.start('edge', {
       REDIS_PREFIX: uniquePrefix('bulk-limits'),
       AUTH_DISABLED: '',
       JWT_SECRET: TEST_JWT_SECRET,

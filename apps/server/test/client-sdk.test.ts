@@ -3,15 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { VisionClient, type FrameOutcome, type WebSocketLike } from '@vision/client';
 import {
-  cleanupPrefix,
   COLORS,
   drawScene,
   modelsDir,
-  startService,
-  startTestRedis,
-  uniquePrefix,
+  startRedisSite,
+  type RedisSite,
   type ServiceProcess,
-  type TestRedis,
   sleep,
 } from '@vision/testing';
 
@@ -25,32 +22,18 @@ const nodeWebSocket = (url: string, protocols: string[], headers: Record<string,
  * must be streaming again within 2 s.
  */
 describe('client SDK across two edges, one drained mid-stream', () => {
-  let redis: TestRedis;
-  const prefix = uniquePrefix('sdk');
-  const procs: ServiceProcess[] = [];
+  let site: RedisSite;
   let edges: ServiceProcess[];
 
   beforeAll(async () => {
-    redis = await startTestRedis();
-    const common = {
-      REDIS_URL: redis.url,
-      REDIS_PREFIX: prefix,
-      LOG_LEVEL: 'info',
-      MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'),
-      TENANT_MAX_QUEUE: '64',
-    };
-    procs.push(await startService('worker', common));
-    edges = await Promise.all(
-      ['e1', 'e2'].map((id) => startService('edge', { ...common, EDGE_ID: id, SHUTDOWN_GRACE_MS: '3000' })),
-    );
-    procs.push(...edges);
+    site = await startRedisSite('sdk', {
+      env: { LOG_LEVEL: 'info', MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), TENANT_MAX_QUEUE: '64' },
+    });
+    await site.start('worker');
+    edges = await Promise.all(['e1', 'e2'].map((id) => site.start('edge', { EDGE_ID: id, SHUTDOWN_GRACE_MS: '3000' })));
   });
 
-  afterAll(async () => {
-    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
-    await cleanupPrefix(redis.url, prefix);
-    await redis.stop();
-  });
+  afterAll(() => site.stop());
 
   it('accounts for every frame and resumes every client within 2 s', async () => {
     const urls = edges.map((e) => `ws://127.0.0.1:${e.port}/ws/detect`);

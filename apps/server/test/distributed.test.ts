@@ -2,17 +2,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame, PROTOCOL_V1, type Detection } from '@vision/wire';
 import {
-  cleanupPrefix,
   COLORS,
   drawScene,
   freePort,
   modelsDir,
+  startRedisSite,
   startService,
-  startTestRedis,
   TestClient,
-  uniquePrefix,
+  type RedisSite,
   type ServiceProcess,
-  type TestRedis,
 } from '@vision/testing';
 
 const MODEL = join(modelsDir(), 'colors-v8-dyn.onnx');
@@ -39,39 +37,22 @@ function sceneFor(i: number) {
 }
 
 describe('distributed pipeline: 2 edges, 2 workers, real Redis, real processes', () => {
-  let redis: TestRedis;
-  const prefix = uniquePrefix('e2e');
-  const procs: ServiceProcess[] = [];
+  let site: RedisSite;
   let edges: ServiceProcess[];
   let workers: ServiceProcess[];
 
-  const common = () => ({ REDIS_URL: redis.url, REDIS_PREFIX: prefix, MODEL_PATH: MODEL, LOG_LEVEL: 'info' });
-
   beforeAll(async () => {
-    redis = await startTestRedis();
+    site = await startRedisSite('e2e', { env: { MODEL_PATH: MODEL, LOG_LEVEL: 'info' } });
     workers = await Promise.all(
       ['w1', 'w2'].map((id) =>
-        startService('worker', {
-          ...common(),
-          WORKER_ID: id,
-          MAX_BATCH: '8',
-          MAX_WAIT_MS: '40',
-          INTRA_OP_THREADS: '1',
-        }),
+        site.start('worker', { WORKER_ID: id, MAX_BATCH: '8', MAX_WAIT_MS: '40', INTRA_OP_THREADS: '1' }),
       ),
     );
     // Every test client comes from 127.0.0.1 (one tenant without auth): let it use the whole backlog.
-    edges = await Promise.all(
-      ['e1', 'e2'].map((id) => startService('edge', { ...common(), EDGE_ID: id, TENANT_MAX_QUEUE: '64' })),
-    );
-    procs.push(...workers, ...edges);
+    edges = await Promise.all(['e1', 'e2'].map((id) => site.start('edge', { EDGE_ID: id, TENANT_MAX_QUEUE: '64' })));
   });
 
-  afterAll(async () => {
-    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
-    await cleanupPrefix(redis.url, prefix);
-    await redis.stop();
-  });
+  afterAll(() => site.stop());
 
   it('both edges are ready and see workers; workers are ready on their ops port', async () => {
     for (const e of edges) {
@@ -179,10 +160,9 @@ describe('distributed pipeline: 2 edges, 2 workers, real Redis, real processes',
   it('stops cleanly on SIGTERM: a worker acknowledges what it holds, an edge closes sockets with 1001', async () => {
     // An edge and a worker of its own, so the other tests keep both of theirs whatever the order.
     const [worker, edge] = await Promise.all([
-      startService('worker', { ...common(), WORKER_ID: 'w-stop', INTRA_OP_THREADS: '1' }),
-      startService('edge', { ...common(), EDGE_ID: 'e-stop' }),
+      site.start('worker', { WORKER_ID: 'w-stop', INTRA_OP_THREADS: '1' }),
+      site.start('edge', { EDGE_ID: 'e-stop' }),
     ]);
-    procs.push(worker, edge);
     const c = new TestClient(`ws://127.0.0.1:${edge.port}/ws/detect`);
     await c.opened;
     expect(await edge.kill('SIGTERM')).toBe(0);

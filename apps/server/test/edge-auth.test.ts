@@ -9,20 +9,16 @@ import { mintToken, RedisRevocations } from '@vision/auth';
 import { VisionClient } from '@vision/client';
 import { encodeFrame, PROTOCOL_V1 } from '@vision/wire';
 import {
-  cleanupPrefix,
   COLORS,
   drawScene,
   modelsDir,
-  startService,
-  startTestRedis,
   repoRoot,
   signTestToken,
+  startRedisSite,
   TEST_JWT_SECRET,
   TestClient,
   tryUpgrade,
-  uniquePrefix,
-  type ServiceProcess,
-  type TestRedis,
+  type RedisSite,
   sleep,
 } from '@vision/testing';
 
@@ -46,13 +42,10 @@ async function keyPair(alg: 'RS256' | 'ES256'): Promise<{ pem: string; jwks: Rec
  * changes nothing, and the socket lives as long as its old token.
  */
 describe.concurrent('edge authentication in production settings', () => {
-  let redis: TestRedis;
-  const prefix = uniquePrefix('auth');
-  const procs: ServiceProcess[] = [];
+  let site: RedisSite;
   const dir = mkdtempSync(join(tmpdir(), 'edge-auth-'));
   const keys: Partial<Record<'RS256' | 'ES256', string>> = {};
   let jwksEdge: string;
-  let common: Record<string, string>;
   const square = () =>
     drawScene({
       width: 640,
@@ -62,30 +55,24 @@ describe.concurrent('edge authentication in production settings', () => {
     });
 
   beforeAll(async () => {
-    redis = await startTestRedis();
-    common = { REDIS_URL: redis.url, REDIS_PREFIX: prefix, MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx') };
+    site = await startRedisSite('auth', { env: { MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx') } });
     const rs = await keyPair('RS256');
     const es = await keyPair('ES256');
     keys.RS256 = rs.pem;
     keys.ES256 = es.pem;
     const jwksFile = join(dir, 'jwks.json');
     writeFileSync(jwksFile, JSON.stringify({ keys: [...rs.jwks, ...es.jwks] }));
-    procs.push(await startService('worker', common));
-    const edge = await startService('edge', { ...common, AUTH_DISABLED: '', JWKS_FILE: jwksFile });
-    procs.push(edge);
+    await site.start('worker');
+    const edge = await site.start('edge', { AUTH_DISABLED: '', JWKS_FILE: jwksFile });
     jwksEdge = `ws://127.0.0.1:${edge.port}/ws/detect`;
   });
 
-  afterAll(async () => {
-    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
-    await cleanupPrefix(redis.url, prefix);
-    await redis.stop();
-  });
+  afterAll(() => site.stop());
 
   it('fails closed: an edge without key source or AUTH_DISABLED=true refuses to start, naming them', async ({
     expect,
   }) => {
-    const started = startService('edge', { ...common, AUTH_DISABLED: '' }, 15_000);
+    const started = site.start('edge', { AUTH_DISABLED: '' }, 15_000);
     await expect(started).rejects.toThrow(/JWT_SECRET, JWKS_FILE or JWKS_URL/);
   });
 
@@ -116,9 +103,8 @@ describe.concurrent('edge authentication in production settings', () => {
     'gives back the connection slots of an edge that crashed (their leases lapse)',
     { timeout: 60_000 },
     async ({ expect }) => {
-      const env = { ...common, AUTH_DISABLED: 'true', TRUSTED_PROXIES: '127.0.0.1', MAX_CONNECTIONS_PER_IP: '2' };
-      const [doomed, other] = await Promise.all([startService('edge', env), startService('edge', env)]);
-      procs.push(other);
+      const env = { AUTH_DISABLED: 'true', TRUSTED_PROXIES: '127.0.0.1', MAX_CONNECTIONS_PER_IP: '2' };
+      const [doomed, other] = await Promise.all([site.start('edge', env), site.start('edge', env)]);
       const from = { headers: { 'x-forwarded-for': '10.9.9.9' } };
       const held = await Promise.all([0, 1].map(() => tryUpgrade(`ws://127.0.0.1:${doomed.port}/ws/detect`, [], from)));
       expect(held.map((r) => r.ok)).toEqual([true, true]);
@@ -145,18 +131,12 @@ describe.concurrent('edge authentication in production settings', () => {
     { timeout: 30_000 },
     async ({ expect }) => {
       // No clock-skew allowance: the old token's expiry is exactly when the socket must close.
-      const edge = await startService('edge', {
-        ...common,
-        AUTH_DISABLED: '',
-        JWT_SECRET: TEST_JWT_SECRET,
-        JWT_CLOCK_SKEW_S: '0',
-      });
-      procs.push(edge);
+      const edge = await site.start('edge', { AUTH_DISABLED: '', JWT_SECRET: TEST_JWT_SECRET, JWT_CLOCK_SKEW_S: '0' });
       const hs = { secret: TEST_JWT_SECRET };
       const mint = (claims: Partial<Parameters<typeof mintToken>[0]>) =>
         mintToken({ subject: 'refused', ttlS: 600, ...claims }, hs);
       const revoked = await mint({});
-      const revocations = new RedisRevocations({ url: redis.url, prefix });
+      const revocations = new RedisRevocations({ url: site.redis.url, prefix: site.prefix });
       await revocations.revoke(revoked.tokenId, revoked.expiresAt);
       await revocations.close();
       const now = Math.floor(Date.now() / 1000);

@@ -4,18 +4,14 @@ import { mintToken, RedisRevocations } from '@vision/auth';
 import { TIMINGS } from '@vision/config';
 import { encodeFrame, ERROR_CODES, PROTOCOL_V1 } from '@vision/wire';
 import {
-  cleanupPrefix,
   COLORS,
   drawScene,
   modelsDir,
-  startService,
-  startTestRedis,
+  startRedisSite,
   TEST_JWT_SECRET,
   TestClient,
   tryUpgrade,
-  uniquePrefix,
-  type ServiceProcess,
-  type TestRedis,
+  type RedisSite,
   sleep,
 } from '@vision/testing';
 
@@ -26,9 +22,7 @@ import {
  * The cases run at once: most of their time is waiting.
  */
 describe.concurrent('edge liveness: quiet clients stay, unfinished messages and dead tokens go', () => {
-  let redis: TestRedis;
-  const prefix = uniquePrefix('live');
-  const procs: ServiceProcess[] = [];
+  let site: RedisSite;
   let standard: string;
   let fast: string;
   let revocations: RedisRevocations;
@@ -44,22 +38,18 @@ describe.concurrent('edge liveness: quiet clients stay, unfinished messages and 
   const auth = (t: string) => ({ headers: { authorization: `Bearer ${t}` } });
 
   beforeAll(async () => {
-    redis = await startTestRedis();
-    const common = { REDIS_URL: redis.url, REDIS_PREFIX: prefix, MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx') };
-    const edgeEnv = { ...common, AUTH_DISABLED: '', JWT_SECRET: TEST_JWT_SECRET, JWT_CLOCK_SKEW_S: '1' };
-    procs.push(await startService('worker', common));
-    const [a, b] = await Promise.all([startService('edge', edgeEnv), startService('edge', { ...edgeEnv, ...FAST })]);
-    procs.push(a, b);
+    site = await startRedisSite('live', { env: { MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx') } });
+    const edgeEnv = { AUTH_DISABLED: '', JWT_SECRET: TEST_JWT_SECRET, JWT_CLOCK_SKEW_S: '1' };
+    await site.start('worker');
+    const [a, b] = await Promise.all([site.start('edge', edgeEnv), site.start('edge', { ...edgeEnv, ...FAST })]);
     standard = `ws://127.0.0.1:${a.port}/ws/detect`;
     fast = `ws://127.0.0.1:${b.port}/ws/detect`;
-    revocations = new RedisRevocations({ url: redis.url, prefix });
+    revocations = new RedisRevocations({ url: site.redis.url, prefix: site.prefix });
   });
 
   afterAll(async () => {
     await revocations.close();
-    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
-    await cleanupPrefix(redis.url, prefix);
-    await redis.stop();
+    await site.stop();
   });
 
   it(

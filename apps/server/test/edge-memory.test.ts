@@ -2,18 +2,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  cleanupPrefix,
   imageFixturesDir,
   LoadClient,
   modelsDir,
   rssMb,
   startAbuseProcess,
-  startService,
-  startTestRedis,
-  uniquePrefix,
+  startRedisSite,
+  type RedisSite,
   type Reply,
   type ServiceProcess,
-  type TestRedis,
   sleep,
 } from '@vision/testing';
 
@@ -42,30 +39,21 @@ const resultsIn = (log: readonly Reply[], from: number, to: number) =>
  * MAX_UNFINISHED_BYTES: memory stays within the budget, and a camera beside them keeps its rate.
  */
 describe('edge memory under unfinished messages', () => {
-  let redis: TestRedis;
-  const prefix = uniquePrefix('mem');
-  const procs: ServiceProcess[] = [];
+  let site: RedisSite;
   let edge: ServiceProcess;
   let url: string;
 
   beforeAll(async () => {
-    redis = await startTestRedis();
-    const common = { REDIS_URL: redis.url, REDIS_PREFIX: prefix, MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx') };
-    procs.push(await startService('worker', common));
-    edge = await startService('edge', {
-      ...common,
+    site = await startRedisSite('mem', { env: { MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx') } });
+    await site.start('worker');
+    edge = await site.start('edge', {
       MAX_UNFINISHED_BYTES: String(BUDGET_MB * MiB),
       MAX_FRAME_BYTES: String(FRAME_MB * MiB),
     });
-    procs.push(edge);
     url = `ws://127.0.0.1:${edge.port}/ws/detect`;
   });
 
-  afterAll(async () => {
-    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
-    await cleanupPrefix(redis.url, prefix);
-    await redis.stop();
-  });
+  afterAll(() => site.stop());
 
   it(
     'holds edge RSS within MAX_UNFINISHED_BYTES plus overhead, and a camera keeps its documented share of its rate',

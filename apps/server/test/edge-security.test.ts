@@ -7,19 +7,15 @@ import sharp from 'sharp';
 import type WebSocket from 'ws';
 import { encodeFrame, PROTOCOL_V1 } from '@vision/wire';
 import {
-  cleanupPrefix,
   COLORS,
   drawScene,
   modelsDir,
   signTestToken,
-  startService,
-  startTestRedis,
+  startRedisSite,
   TEST_JWT_SECRET,
   TestClient,
   tryUpgrade,
-  uniquePrefix,
-  type ServiceProcess,
-  type TestRedis,
+  type RedisSite,
 } from '@vision/testing';
 
 /**
@@ -28,9 +24,7 @@ import {
  * and name their own address in X-Forwarded-For, so each test has its own per-address budget.
  */
 describe('edge security: authentication, origin, shared limits, hostile connections', () => {
-  let redis: TestRedis;
-  const prefix = uniquePrefix('sec');
-  const procs: ServiceProcess[] = [];
+  let site: RedisSite;
   let urls: string[];
   let httpA: string;
   let capped: string;
@@ -47,15 +41,10 @@ describe('edge security: authentication, origin, shared limits, hostile connecti
     });
 
   beforeAll(async () => {
-    redis = await startTestRedis();
-    const common = {
-      REDIS_URL: redis.url,
-      REDIS_PREFIX: prefix,
-      LOG_LEVEL: 'info',
-      MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'),
-    };
+    site = await startRedisSite('sec', {
+      env: { LOG_LEVEL: 'info', MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx') },
+    });
     const edgeEnv = {
-      ...common,
       AUTH_DISABLED: '',
       JWT_SECRET: TEST_JWT_SECRET,
       JWT_ISSUER: 'vision-test',
@@ -69,23 +58,18 @@ describe('edge security: authentication, origin, shared limits, hostile connecti
       IDLE_TIMEOUT_MS: '2000',
       MESSAGE_TIMEOUT_MS: '1000',
     };
-    procs.push(await startService('worker', { ...common, AUTH_DISABLED: '' }));
+    await site.start('worker', { AUTH_DISABLED: '' });
     const [a, b, c] = await Promise.all([
-      startService('edge', { ...edgeEnv, EDGE_ID: 'a' }),
-      startService('edge', { ...edgeEnv, EDGE_ID: 'b' }),
-      startService('edge', { ...edgeEnv, EDGE_ID: 'c', MAX_CONNECTIONS: '2' }),
+      site.start('edge', { ...edgeEnv, EDGE_ID: 'a' }),
+      site.start('edge', { ...edgeEnv, EDGE_ID: 'b' }),
+      site.start('edge', { ...edgeEnv, EDGE_ID: 'c', MAX_CONNECTIONS: '2' }),
     ]);
-    procs.push(a, b, c);
     urls = [a, b].map((e) => `ws://127.0.0.1:${e.port}/ws/detect`);
     httpA = `http://127.0.0.1:${a.port}`;
     capped = `ws://127.0.0.1:${c.port}/ws/detect`;
   });
 
-  afterAll(async () => {
-    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
-    await cleanupPrefix(redis.url, prefix);
-    await redis.stop();
-  });
+  afterAll(() => site.stop());
 
   /** Opens a yolo.v1 client with a valid token as a fresh address; resolves after the hello. */
   async function client(url = urls[0], extra: Record<string, unknown> = {}) {
@@ -377,14 +361,8 @@ describe('edge dependencies and TLS', () => {
       ],
       { stdio: 'ignore' },
     );
-    const redis = await startTestRedis();
-    const prefix = uniquePrefix('tls');
-    const edge = await startService('edge', {
-      REDIS_URL: redis.url,
-      REDIS_PREFIX: prefix,
-      TLS_CERT_FILE: cert,
-      TLS_KEY_FILE: key,
-    });
+    const tlsSite = await startRedisSite('tls');
+    const edge = await tlsSite.start('edge', { TLS_CERT_FILE: cert, TLS_KEY_FILE: key });
     try {
       const c = new TestClient(`wss://127.0.0.1:${edge.port}/ws/detect`, PROTOCOL_V1, { rejectUnauthorized: false });
       const [hello] = (await c.waitFor(1)) as { type: string }[];
@@ -393,9 +371,7 @@ describe('edge dependencies and TLS', () => {
       const plain = await tryUpgrade(`ws://127.0.0.1:${edge.port}/ws/detect`).catch((err: Error) => err);
       expect(plain).toBeInstanceOf(Error);
     } finally {
-      await edge.kill('SIGKILL');
-      await cleanupPrefix(redis.url, prefix);
-      await redis.stop();
+      await tlsSite.stop();
     }
   });
 });

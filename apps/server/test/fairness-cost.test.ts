@@ -2,19 +2,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  cleanupPrefix,
   imageFixturesDir,
   LoadClient,
   modelsDir,
   signTestToken,
   startAbuseProcess,
-  startService,
-  startTestRedis,
+  startRedisSite,
   TEST_JWT_SECRET,
-  uniquePrefix,
+  type RedisSite,
   type Reply,
-  type ServiceProcess,
-  type TestRedis,
   sleep,
 } from '@vision/testing';
 
@@ -39,25 +35,17 @@ const p95 = (replies: readonly Reply[]) => {
  * of another subject keeps its rate (`npm run bench:attack -- --attacks costly-frames` repeats it).
  */
 describe('fairness by cost: costly frames do not take a camera rate', () => {
-  let redis: TestRedis;
-  const prefix = uniquePrefix('cost');
-  const procs: ServiceProcess[] = [];
+  let site: RedisSite;
   let url: string;
 
   beforeAll(async () => {
-    redis = await startTestRedis();
-    const common = { REDIS_URL: redis.url, REDIS_PREFIX: prefix, MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx') };
-    procs.push(await startService('worker', common));
-    const edge = await startService('edge', { ...common, AUTH_DISABLED: '', JWT_SECRET: TEST_JWT_SECRET });
-    procs.push(edge);
+    site = await startRedisSite('cost', { env: { MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx') } });
+    await site.start('worker');
+    const edge = await site.start('edge', { AUTH_DISABLED: '', JWT_SECRET: TEST_JWT_SECRET });
     url = `ws://127.0.0.1:${edge.port}/ws/detect`;
   });
 
-  afterAll(async () => {
-    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
-    await cleanupPrefix(redis.url, prefix);
-    await redis.stop();
-  });
+  afterAll(() => site.stop());
 
   it(
     'the camera keeps its documented rate and p95 beside 8 connections of 40-megapixel photos',

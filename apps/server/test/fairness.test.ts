@@ -2,19 +2,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  cleanupPrefix,
   imageFixturesDir,
   LoadClient,
   modelsDir,
   signTestToken,
   startAbuseProcess,
-  startService,
-  startTestRedis,
+  startRedisSite,
   TEST_JWT_SECRET,
-  uniquePrefix,
+  type RedisSite,
   type Reply,
-  type ServiceProcess,
-  type TestRedis,
   sleep,
 } from '@vision/testing';
 
@@ -29,22 +25,15 @@ const resultsIn = (log: readonly Reply[], from: number, to: number) =>
  * process, against one well-behaved camera. The camera must keep its results and its latency.
  */
 describe('fairness: one abusive subject does not starve a well-behaved camera', () => {
-  let redis: TestRedis;
-  const prefix = uniquePrefix('fair');
-  const procs: ServiceProcess[] = [];
+  let site: RedisSite;
   let url: string;
 
   beforeAll(async () => {
-    redis = await startTestRedis();
-    const common = {
-      REDIS_URL: redis.url,
-      REDIS_PREFIX: prefix,
-      LOG_LEVEL: 'warn',
-      MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'),
-    };
-    procs.push(await startService('worker', { ...common, LOG_LEVEL: 'info', INTRA_OP_THREADS: '1' }));
-    const edge = await startService('edge', {
-      ...common,
+    site = await startRedisSite('fair', {
+      env: { LOG_LEVEL: 'warn', MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx') },
+    });
+    await site.start('worker', { LOG_LEVEL: 'info', INTRA_OP_THREADS: '1' });
+    const edge = await site.start('edge', {
       LOG_LEVEL: 'info',
       AUTH_DISABLED: '',
       JWT_SECRET: TEST_JWT_SECRET,
@@ -53,15 +42,10 @@ describe('fairness: one abusive subject does not starve a well-behaved camera', 
       SUBJECT_FRAMES_PER_SECOND: '25',
       SUBJECT_BYTES_PER_SECOND: String(4 * 1024 * 1024),
     });
-    procs.push(edge);
     url = `ws://127.0.0.1:${edge.port}/ws/detect`;
   });
 
-  afterAll(async () => {
-    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
-    await cleanupPrefix(redis.url, prefix);
-    await redis.stop();
-  });
+  afterAll(() => site.stop());
 
   it('the camera keeps >= 90 % of its results and its p95 within 2x of running alone', async () => {
     const photoPath = join(imageFixturesDir(), 'coffee-1280x720.jpg');

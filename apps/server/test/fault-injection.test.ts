@@ -8,12 +8,10 @@ import {
   imageFixturesDir,
   LoadClient,
   modelsDir,
-  startService,
-  startTestRedis,
-  uniquePrefix,
+  startRedisSite,
   type Books,
+  type RedisSite,
   type ServiceProcess,
-  type TestRedis,
   sleep,
 } from '@vision/testing';
 
@@ -57,10 +55,8 @@ const TERMINAL_OUTCOMES = new Set([
 const running = (p: ServiceProcess) => p.proc.exitCode === null && p.proc.signalCode === null;
 
 describe('fault injection', () => {
-  let redis: TestRedis;
+  let site: RedisSite;
   let admin: Redis;
-  const prefix = uniquePrefix('faults');
-  const procs: ServiceProcess[] = [];
   let workers: ServiceProcess[] = [];
   let edges: ServiceProcess[] = [];
   let clients: LoadClient[] = [];
@@ -71,14 +67,10 @@ describe('fault injection', () => {
   let n = 0;
 
   const startWorker = async () => {
-    const w = await startService('worker', { ...workerEnv, WORKER_ID: `w${++n}` });
-    procs.push(w);
-    return w;
+    return site.start('worker', { ...workerEnv, WORKER_ID: `w${++n}` });
   };
   const startEdge = async () => {
-    const e = await startService('edge', { ...edgeEnv, EDGE_ID: `e${++n}`, METRICS_PORT: String(await freePort()) });
-    procs.push(e);
-    return e;
+    return site.start('edge', { ...edgeEnv, EDGE_ID: `e${++n}`, METRICS_PORT: String(await freePort()) });
   };
 
   /** Time from `t0` until every client has a result for a frame it sent after `t0`. */
@@ -97,12 +89,10 @@ describe('fault injection', () => {
   };
 
   beforeAll(async () => {
-    redis = await startTestRedis({ own: true });
-    admin = new Redis(redis.url, { maxRetriesPerRequest: null });
+    site = await startRedisSite('faults', { ownRedis: true, env: { LOG_LEVEL: 'info' } });
+    admin = new Redis(site.redis.url, { maxRetriesPerRequest: null });
     admin.on('error', () => undefined);
-    const common = { REDIS_URL: redis.url, REDIS_PREFIX: prefix, LOG_LEVEL: 'info' };
     workerEnv = {
-      ...common,
       // The YOLOv8n-topology model makes batches take real time, so a kill lands mid-batch.
       MODEL_PATH: join(modelsDir(), 'yolov8n-topology-320.onnx'),
       MAX_BATCH: '4',
@@ -112,7 +102,6 @@ describe('fault injection', () => {
       MAX_DELIVERIES: '3',
     };
     edgeEnv = {
-      ...common,
       FRAME_DEADLINE_MS: String(DEADLINE_MS),
       RESULT_MARGIN_MS: String(MARGIN_MS),
       MAX_QUEUE: '16',
@@ -162,9 +151,8 @@ describe('fault injection', () => {
 
   afterAll(async () => {
     clients.forEach((c) => void c.stop(0));
-    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
     admin?.disconnect();
-    await redis?.stop();
+    await site?.stop();
     console.log('fault injection:', JSON.stringify({ recoveryMs: recoveries, resultsShare: resultShares }));
   });
 
@@ -175,8 +163,16 @@ describe('fault injection', () => {
     await expect
       .poll(
         async () =>
-          ((await admin.xpending(redisKeys(prefix).stream('default'), 'workers', '-', '+', 10, victimId)) as unknown[])
-            .length,
+          (
+            (await admin.xpending(
+              redisKeys(site.prefix).stream('default'),
+              'workers',
+              '-',
+              '+',
+              10,
+              victimId,
+            )) as unknown[]
+          ).length,
         {
           timeout: 10_000,
           interval: 5,
@@ -191,11 +187,11 @@ describe('fault injection', () => {
   });
 
   it('Redis restarted (streams and groups gone): everyone reconnects, service resumes without restarts', async () => {
-    const before = procs.filter((p) => p.proc.exitCode === null).length;
+    const before = site.services.filter((p) => p.proc.exitCode === null).length;
     const t0 = Date.now();
-    await redis.restart();
+    await site.redis.restart();
     expect(await recovery('redis restart', t0)).toBeLessThan(RECOVERY_BOUND_MS);
-    expect(procs.filter((p) => p.proc.exitCode === null).length).toBe(before);
+    expect(site.services.filter((p) => p.proc.exitCode === null).length).toBe(before);
     // Frames open when the connection dropped were answered at once with the retryable E_QUEUE_LOST
     // (their result is lost) rather than left to time out; frames sent while it was down were never
     // queued (E_UNAVAILABLE).
@@ -238,7 +234,7 @@ describe('fault injection', () => {
       const stalled = clients.flatMap((c) => c.log.filter((r) => r.sentAt >= t0 + 200));
       expect(stalled.length).toBeGreaterThan(0);
       for (const r of stalled) expect(['E_OVERLOADED', 'E_TIMEOUT', 'E_UNAVAILABLE']).toContain(r.outcome);
-      expect(await admin.xlen(redisKeys(prefix).stream('default'))).toBeLessThanOrEqual(200 * 1.5);
+      expect(await admin.xlen(redisKeys(site.prefix).stream('default'))).toBeLessThanOrEqual(200 * 1.5);
       const metrics = await (await fetch(`http://127.0.0.1:${edges[0].metricsPort}/metrics`)).text();
       expect(metrics).toMatch(/vision_edge_frames_total\{outcome="E_OVERLOADED"\} [1-9]/);
     } finally {

@@ -2,18 +2,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame as encodeWire, PROTOCOL_V1, type FrameHeader } from '@vision/wire';
 import {
-  cleanupPrefix,
   COLORS,
   drawScene,
   modelsDir,
   rssPeaks,
   seededRandom,
-  startService,
-  startTestRedis,
+  startRedisSite,
   TestClient,
-  uniquePrefix,
+  type RedisSite,
   type ServiceProcess,
-  type TestRedis,
   sleep,
 } from '@vision/testing';
 
@@ -34,24 +31,18 @@ const encodeFrame = (h: FrameHeader, image: Uint8Array) => Buffer.from(encodeWir
  * message sent as several fragments.
  */
 describe('fuzz: random and mutated messages at a running edge + worker', () => {
-  let redis: TestRedis;
-  const prefix = uniquePrefix('fuzz');
+  let site: RedisSite;
   let edge: ServiceProcess;
   let worker: ServiceProcess;
   const seed = Number(process.env['FUZZ_SEED'] ?? Date.now() % 1_000_000);
 
   beforeAll(async () => {
-    redis = await startTestRedis();
-    const common = {
-      REDIS_URL: redis.url,
-      REDIS_PREFIX: prefix,
-      LOG_LEVEL: 'warn',
-      MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'),
-    };
-    worker = await startService('worker', { ...common, LOG_LEVEL: 'info' });
+    site = await startRedisSite('fuzz', {
+      env: { LOG_LEVEL: 'warn', MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx') },
+    });
+    worker = await site.start('worker', { LOG_LEVEL: 'info' });
     // Limits high enough that the fuzzer is answered message by message instead of being cut off.
-    edge = await startService('edge', {
-      ...common,
+    edge = await site.start('edge', {
       LOG_LEVEL: 'info',
       MESSAGES_PER_SECOND: '100000',
       FRAMES_PER_SECOND: '100000',
@@ -63,11 +54,7 @@ describe('fuzz: random and mutated messages at a running edge + worker', () => {
     });
   });
 
-  afterAll(async () => {
-    await Promise.all([edge, worker].map((p) => p?.kill('SIGKILL')));
-    await cleanupPrefix(redis.url, prefix);
-    await redis.stop();
-  });
+  afterAll(() => site.stop());
 
   it(`answers every message once, stays up and within its memory bound (seed: FUZZ_SEED or the clock)`, async () => {
     console.log(`fuzz seed ${seed}`);

@@ -7,12 +7,10 @@ import {
   COLORS,
   drawScene,
   modelsDir,
-  startService,
-  startTestRedis,
+  startRedisSite,
   TestClient,
-  uniquePrefix,
+  type RedisSite,
   type ServiceProcess,
-  type TestRedis,
   sleep,
 } from '@vision/testing';
 
@@ -36,10 +34,9 @@ type Reply = {
  * class names differ, so the boxes show which version made them) within a bounded time.
  */
 describe('hot swap under load', () => {
-  let redis: TestRedis;
+  let site: RedisSite;
   let dir: string;
   let file: string;
-  const procs: ServiceProcess[] = [];
   let edge: ServiceProcess;
   let workers: ServiceProcess[];
 
@@ -59,25 +56,17 @@ describe('hot swap under load', () => {
     );
 
   beforeAll(async () => {
-    redis = await startTestRedis();
     dir = mkdtempSync(join(tmpdir(), 'vision-swap-'));
     file = join(dir, 'models.json');
     writeFileSync(join(dir, 'v2.names'), 'red-v2\ngreen-v2\nblue-v2\n');
     register('1');
-    const common = {
-      REDIS_URL: redis.url,
-      REDIS_PREFIX: uniquePrefix('swap'),
-      MODELS_FILE: file,
-      TENANT_MAX_QUEUE: '64',
-    };
-    workers = await Promise.all(['w1', 'w2'].map((id) => startService('worker', { ...common, WORKER_ID: id })));
-    edge = await startService('edge', common);
-    procs.push(...workers, edge);
+    site = await startRedisSite('swap', { env: { MODELS_FILE: file, TENANT_MAX_QUEUE: '64' } });
+    workers = await Promise.all(['w1', 'w2'].map((id) => site.start('worker', { WORKER_ID: id })));
+    edge = await site.start('edge');
   });
 
   afterAll(async () => {
-    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
-    await redis.stop();
+    await site.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -9,17 +9,13 @@ import { mintToken } from '@vision/auth';
 import { VisionClient } from '@vision/client';
 import { PROTOCOL_V1 } from '@vision/wire';
 import {
-  cleanupPrefix,
   COLORS,
   drawScene,
   modelsDir,
-  startService,
-  startTestRedis,
+  startRedisSite,
   TEST_JWT_SECRET,
   tryUpgrade,
-  uniquePrefix,
-  type ServiceProcess,
-  type TestRedis,
+  type RedisSite,
   sleep,
 } from '@vision/testing';
 
@@ -53,16 +49,12 @@ function camera(client: VisionClient, image: Buffer, streamId: string) {
  * that gains the new key and later loses the old one.
  */
 describe.concurrent('key rotation without downtime', () => {
-  let redis: TestRedis;
-  const prefix = uniquePrefix('rotate');
-  const procs: ServiceProcess[] = [];
-  let common: Record<string, string>;
+  let site: RedisSite;
   let image: Buffer;
 
   beforeAll(async () => {
-    redis = await startTestRedis();
-    common = { REDIS_URL: redis.url, REDIS_PREFIX: prefix, MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx') };
-    procs.push(await startService('worker', common));
+    site = await startRedisSite('rotate', { env: { MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx') } });
+    await site.start('worker');
     image = await drawScene({
       width: 640,
       height: 480,
@@ -71,31 +63,24 @@ describe.concurrent('key rotation without downtime', () => {
     });
   });
 
-  afterAll(async () => {
-    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
-    await cleanupPrefix(redis.url, prefix);
-    await redis.stop();
-  });
+  afterAll(() => site.stop());
 
   it(
     'HS256: cameras stream through the rolling restart on old tokens, ' +
       'which count until the window ends, then 4401 and 401',
     { timeout: 120_000 },
     async ({ expect }) => {
-      const before = await startService('edge', { ...common, AUTH_DISABLED: '', JWT_SECRET: OLD_SECRET });
-      procs.push(before);
+      const before = await site.start('edge', { AUTH_DISABLED: '', JWT_SECRET: OLD_SECRET });
       const oldToken = (await mintToken({ subject: 'static', ttlS: 3600 }, { secret: OLD_SECRET })).token;
       const newToken = (await mintToken({ subject: 'fresh', ttlS: 3600 }, { secret: NEW_SECRET })).token;
       const until = Date.now() + WINDOW_MS;
-      const rotated = await startService('edge', {
-        ...common,
+      const rotated = await site.start('edge', {
         AUTH_DISABLED: '',
         JWT_SECRET: NEW_SECRET,
         JWT_SECRET_PREVIOUS: OLD_SECRET,
         JWT_SECRET_PREVIOUS_UNTIL: new Date(until).toISOString(),
         JWT_CLOCK_SKEW_S: '2',
       });
-      procs.push(rotated);
       const urls = [before, rotated].map((e) => `ws://127.0.0.1:${e.port}/ws/detect`);
       // A camera with a fixed old-key token, and one whose token source moves to the new key after its
       // second token: both start on the edge that knows only the old key.
@@ -169,8 +154,7 @@ describe.concurrent('key rotation without downtime', () => {
       const jwksFile = join(dir, 'jwks.json');
       const [oldKey, newKey] = [await keyPair('site-2026-11'), await keyPair('site-2026-12')];
       writeFileSync(jwksFile, JSON.stringify({ keys: [oldKey.jwk] }));
-      const edge = await startService('edge', { ...common, AUTH_DISABLED: '', JWKS_FILE: jwksFile });
-      procs.push(edge);
+      const edge = await site.start('edge', { AUTH_DISABLED: '', JWKS_FILE: jwksFile });
       const url = `ws://127.0.0.1:${edge.port}/ws/detect`;
       const sign = async (key: typeof oldKey) =>
         (await mintToken({ subject: key.kid, ttlS: 3600 }, { privateKey: key.pem, alg: 'ES256', kid: key.kid })).token;

@@ -8,14 +8,12 @@ import {
   drawScene,
   modelsDir,
   signTestToken,
-  startService,
-  startTestRedis,
+  startRedisSite,
   TEST_JWT_SECRET,
   TestClient,
   tryUpgrade,
-  uniquePrefix,
+  type RedisSite,
   type ServiceProcess,
-  type TestRedis,
 } from '@vision/testing';
 
 type Reply = {
@@ -49,14 +47,13 @@ function writeRepository(dir: string, models: object[], def = 'colors'): string 
  * higher threshold, and the YOLOv8n-topology model), served by one worker process behind one edge.
  */
 describe('several models: repository, per-stream choice, GET /v1/models', () => {
-  let redis: TestRedis;
+  let site: RedisSite;
   let dir: string;
   let edge: ServiceProcess;
   let worker: ServiceProcess;
   const base = () => `127.0.0.1:${edge.port}`;
 
   beforeAll(async () => {
-    redis = await startTestRedis();
     dir = mkdtempSync(join(tmpdir(), 'vision-models-'));
     writeFileSync(join(dir, 'es.names'), 'rojo\nverde\nazul\n');
     const colors = join(modelsDir(), 'colors-v8-dyn.onnx');
@@ -65,10 +62,9 @@ describe('several models: repository, per-stream choice, GET /v1/models', () => 
       { id: 'colores', path: colors, version: '7', namesFile: join(dir, 'es.names'), confThreshold: 0.5 },
       { id: 'topology', path: join(modelsDir(), 'yolov8n-topology-320.onnx'), version: '1' },
     ]);
-    const common = { REDIS_URL: redis.url, REDIS_PREFIX: uniquePrefix('models'), MODELS_FILE: file, MAX_BATCH: '16' };
-    worker = await startService('worker', common);
-    edge = await startService('edge', {
-      ...common,
+    site = await startRedisSite('models', { env: { MODELS_FILE: file, MAX_BATCH: '16' } });
+    worker = await site.start('worker');
+    edge = await site.start('edge', {
       AUTH_DISABLED: '',
       JWT_SECRET: TEST_JWT_SECRET,
       MAX_IN_FLIGHT: '16',
@@ -78,8 +74,7 @@ describe('several models: repository, per-stream choice, GET /v1/models', () => 
   });
 
   afterAll(async () => {
-    await Promise.all([edge, worker].map((p) => p?.kill('SIGKILL')));
-    await redis.stop();
+    await site.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -2,17 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TIMINGS } from '@vision/config';
-import {
-  imageFixturesDir,
-  LoadClient,
-  modelsDir,
-  startService,
-  startTestRedis,
-  uniquePrefix,
-  type ServiceProcess,
-  type TestRedis,
-  sleep,
-} from '@vision/testing';
+import { imageFixturesDir, LoadClient, modelsDir, startRedisSite, type RedisSite, sleep } from '@vision/testing';
 
 const OUTAGE_MS = 60_000;
 
@@ -22,20 +12,18 @@ const OUTAGE_MS = 60_000;
  * served again afterwards without a restart.
  */
 describe('a Redis outage in the logs', () => {
-  let redis: TestRedis;
-  const procs: ServiceProcess[] = [];
+  let site: RedisSite;
   let camera: LoadClient;
 
   beforeAll(async () => {
-    redis = await startTestRedis({ own: true });
-    const common = {
-      REDIS_URL: redis.url,
-      REDIS_PREFIX: uniquePrefix('outage'),
-      MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'),
-    };
-    procs.push(await startService('worker', common), await startService('edge', common));
+    site = await startRedisSite('outage', {
+      ownRedis: true,
+      env: { MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx') },
+    });
+    await site.start('worker');
+    const edge = await site.start('edge');
     camera = new LoadClient({
-      urls: [`ws://127.0.0.1:${procs[1].port}/ws/detect`],
+      urls: [`ws://127.0.0.1:${edge.port}/ws/detect`],
       image: readFileSync(join(imageFixturesDir(), 'coffee-640x480.jpg')),
       intervalMs: 100,
     });
@@ -44,8 +32,7 @@ describe('a Redis outage in the logs', () => {
 
   afterAll(async () => {
     await camera.stop(0);
-    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
-    await redis.stop();
+    await site.stop();
   });
 
   it(
@@ -55,18 +42,18 @@ describe('a Redis outage in the logs', () => {
       await expect
         .poll(() => camera.log.filter((r) => r.outcome === 'result').length, { timeout: 10_000 })
         .toBeGreaterThan(5);
-      const marks = procs.map((p) => p.logs.length);
-      await redis.down();
+      const marks = site.services.map((p) => p.logs.length);
+      await site.redis.down();
       const downAt = Date.now();
       await sleep(OUTAGE_MS);
-      await redis.up();
+      await site.redis.up();
       const upAt = Date.now();
-      await Promise.all(procs.map((p) => p.waitForLog((l) => l['msg'] === 'redis reachable again', 20_000)));
+      await Promise.all(site.services.map((p) => p.waitForLog((l) => l['msg'] === 'redis reachable again', 20_000)));
       await expect
         .poll(() => camera.log.filter((r) => r.outcome === 'result' && r.sentAt > upAt).length, { timeout: 20_000 })
         .toBeGreaterThan(0);
       const allowedReminders = Math.floor(OUTAGE_MS / TIMINGS.outageReminderMs) + 1;
-      for (const [i, p] of procs.entries()) {
+      for (const [i, p] of site.services.entries()) {
         const lines = p.logs.slice(marks[i]).filter((l) => Number(l['level']) >= 40); // warn and above
         const say = (msg: string) => lines.filter((l) => l['msg'] === msg).length;
         console.log(`${p.role} outage lines:`, JSON.stringify(lines.map((l) => l['msg'])));

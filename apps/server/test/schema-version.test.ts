@@ -1,53 +1,38 @@
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { afterAll, describe, it } from 'vitest';
 import { SCHEMA_VERSION, schemaVersionKey } from '@vision/redis';
-import {
-  cleanupPrefix,
-  modelsDir,
-  startService,
-  startTestRedis,
-  uniquePrefix,
-  type ServiceProcess,
-  type TestRedis,
-} from '@vision/testing';
+import { modelsDir, startRedisSite, type RedisSite } from '@vision/testing';
 
 /**
  * The schema version of a site's state (docs/upgrade.md), against real role processes: a role
  * refuses state newer than it knows, and writes its own on a first start or over an older one.
  */
 describe.concurrent('schema version of the state in Redis', () => {
-  let redis: TestRedis;
-  let admin: Redis;
-  const prefixes: string[] = [];
-  const procs: ServiceProcess[] = [];
-  const model = { MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx') };
-  const site = (name: string) => {
-    const prefix = uniquePrefix(name);
-    prefixes.push(prefix);
-    return { REDIS_URL: redis.url, REDIS_PREFIX: prefix, ...model };
+  const sites: RedisSite[] = [];
+  const admins: Redis[] = [];
+  /** A site of its own per case, and a connection to read and plant its schema version. */
+  const siteWithAdmin = async (name: string) => {
+    const site = await startRedisSite(name, { env: { MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx') } });
+    const admin = new Redis(site.redis.url);
+    sites.push(site);
+    admins.push(admin);
+    return { site, admin, key: schemaVersionKey(site.prefix) };
   };
 
-  beforeAll(async () => {
-    redis = await startTestRedis();
-    admin = new Redis(redis.url);
-  });
-
   afterAll(async () => {
-    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
-    for (const p of prefixes) await cleanupPrefix(redis.url, p);
-    admin.disconnect();
-    await redis.stop();
+    admins.forEach((admin) => admin.disconnect());
+    await Promise.all(sites.map((site) => site.stop()));
   });
 
   for (const role of ['edge', 'worker', 'events'] as const) {
     it(`${role}: refuses to start on state of a newer schema version, with E_CONFIG naming both versions`, async ({
       expect,
     }) => {
-      const env = site(`schema-${role}`);
+      const { site, admin, key } = await siteWithAdmin(`schema-${role}`);
       const newer = SCHEMA_VERSION + 1;
-      await admin.set(schemaVersionKey(env.REDIS_PREFIX), String(newer));
-      const started = startService(role, env, 60_000);
+      await admin.set(key, String(newer));
+      const started = site.start(role, {}, 60_000);
       await expect(started).rejects.toThrow(
         new RegExp(
           `${role} exited \\(1\\).*"code":"E_CONFIG".*schema version ${newer}` +
@@ -55,14 +40,14 @@ describe.concurrent('schema version of the state in Redis', () => {
         ),
       );
       // The newer state is left as it was.
-      expect(await admin.get(schemaVersionKey(env.REDIS_PREFIX))).toBe(String(newer));
+      expect(await admin.get(key)).toBe(String(newer));
     });
   }
 
   it('a first start writes the version this build supports', async ({ expect }) => {
-    const env = site('schema-first');
-    expect(await admin.get(schemaVersionKey(env.REDIS_PREFIX))).toBeNull();
-    procs.push(await startService('edge', env));
-    expect(await admin.get(schemaVersionKey(env.REDIS_PREFIX))).toBe(String(SCHEMA_VERSION));
+    const { site, admin, key } = await siteWithAdmin('schema-first');
+    expect(await admin.get(key)).toBeNull();
+    await site.start('edge');
+    expect(await admin.get(key)).toBe(String(SCHEMA_VERSION));
   });
 });

@@ -1,18 +1,16 @@
 import { lookup } from 'node:dns/promises';
-import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '@vision/wire';
 import {
-  cleanupPrefix,
   drawScene,
   modelsDir,
-  startService,
-  startTestRedis,
-  uniquePrefix,
+  startRedisSite,
+  startWebhookReceiver,
+  type RedisSite,
   type ServiceProcess,
-  type TestRedis,
+  type WebhookReceiver,
 } from '@vision/testing';
 
 const WEBHOOK_SECRET = 'webhook-secret-0123456789abcdef0123456789';
@@ -23,20 +21,10 @@ const WEBHOOK_SECRET = 'webhook-secret-0123456789abcdef0123456789';
  * Every request here stays on this machine (the receiver listens on loopback).
  */
 describe('bulk job webhooks by host name', () => {
-  let redis: TestRedis;
+  let site: RedisSite;
   let open: ServiceProcess;
   let listed: ServiceProcess;
-  let receiver: Server;
-  let port: number;
-  let requests = 0;
-  const prefix = uniquePrefix('hookhosts');
-  const common = () => ({
-    REDIS_URL: redis.url,
-    REDIS_PREFIX: prefix,
-    MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'),
-    BULK_WEBHOOK_SECRET: WEBHOOK_SECRET,
-    BULK_LOCK_MS: '2000',
-  });
+  let receiver: WebhookReceiver;
   const submit = async (edge: ServiceProcess, webhook: string) => {
     const form = new FormData();
     const image = await drawScene({ width: 64, height: 64, format: 'jpeg', rects: [] });
@@ -51,61 +39,59 @@ describe('bulk job webhooks by host name', () => {
     ((await (await fetch(`http://127.0.0.1:${edge.port}/v1/jobs/${id}`)).json()) as { state: string }).state;
 
   beforeAll(async () => {
-    redis = await startTestRedis();
-    receiver = createServer((req, res) => {
-      requests++;
-      req.resume().on('end', () => res.writeHead(204).end());
+    site = await startRedisSite('hookhosts', {
+      env: {
+        MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'),
+        BULK_WEBHOOK_SECRET: WEBHOOK_SECRET,
+        BULK_LOCK_MS: '2000',
+      },
     });
-    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-    port = (receiver.address() as { port: number }).port;
-    open = await startService('edge', common());
+    receiver = await startWebhookReceiver();
+    open = await site.start('edge');
     // An edge whose list names `localhost`: what it lets through, a worker without the list refuses.
-    listed = await startService('edge', { ...common(), BULK_WEBHOOK_HOSTS: 'localhost' });
+    listed = await site.start('edge', { BULK_WEBHOOK_HOSTS: 'localhost' });
   });
 
   afterAll(async () => {
-    await Promise.all([open?.kill('SIGKILL'), listed?.kill('SIGKILL')]);
-    receiver?.close();
-    await cleanupPrefix(redis.url, prefix);
-    await redis.stop();
+    await receiver?.close();
+    await site.stop();
   });
 
   it("refuses this host's own name at submission, naming the webhook host as the reason", async () => {
-    const before = requests; // the other test's receiver calls, if it ran first
+    const before = receiver.received.length; // the other test's receiver calls, if it ran first
     const name = hostname();
     // The measured case: the machine's name resolves to loopback (a container's, to its private address).
     const answers = await lookup(name, { all: true });
     expect(answers.length).toBeGreaterThan(0);
-    const r = await submit(open, `http://${name}:${port}/hook`);
+    const r = await submit(open, `http://${name}:${receiver.port}/hook`);
     expect(r).toEqual({
       status: 403,
       body: { error: { code: 'E_WEBHOOK_FORBIDDEN', message: ERROR_CODES.E_WEBHOOK_FORBIDDEN.message } },
     });
     expect(r.body.error!.message).toMatch(/^the webhook host is not allowed/);
-    expect(requests).toBe(before);
+    expect(receiver.received.length).toBe(before);
   });
 
   it('a worker checks the address it connects to: refused without BULK_WEBHOOK_HOSTS, delivered with it', async () => {
-    const before = requests; // the other test's receiver calls, if it ran first
-    const strict = await startService('worker', { ...common(), INTRA_OP_THREADS: '1' });
+    const before = receiver.received.length; // the other test's receiver calls, if it ran first
+    const strict = await site.start('worker', { INTRA_OP_THREADS: '1' });
     try {
-      const r = await submit(listed, `http://localhost:${port}/hook`);
+      const r = await submit(listed, `http://localhost:${receiver.port}/hook`);
       expect(r.status).toBe(202);
       await expect.poll(() => state(listed, r.body.id!), { timeout: 20_000 }).toBe('completed');
       await strict.waitForLog((l) => JSON.stringify(l).includes('webhook host localhost resolves to 127.0.0.1'));
-      expect(requests).toBe(before);
+      expect(receiver.received.length).toBe(before);
     } finally {
       await strict.kill('SIGKILL');
     }
-    const allowing = await startService('worker', {
-      ...common(),
+    const allowing = await site.start('worker', {
       INTRA_OP_THREADS: '1',
       BULK_WEBHOOK_HOSTS: 'localhost',
     });
     try {
-      const r = await submit(listed, `http://localhost:${port}/hook`);
+      const r = await submit(listed, `http://localhost:${receiver.port}/hook`);
       expect(r.status).toBe(202);
-      await expect.poll(() => requests, { timeout: 20_000 }).toBe(before + 1);
+      await expect.poll(() => receiver.received.length, { timeout: 20_000 }).toBe(before + 1);
     } finally {
       await allowing.kill('SIGKILL');
     }

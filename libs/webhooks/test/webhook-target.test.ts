@@ -1,6 +1,6 @@
 import type { LookupAddress } from 'node:dns';
-import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver } from '@vision/testing';
 import { VisionError } from '@vision/wire';
 import {
   postSignedWebhook,
@@ -37,21 +37,14 @@ function lookupOf(policy: WebhookTargetPolicy, host: string, all: boolean) {
 }
 
 describe('webhooks: the address connected to is the address checked', () => {
-  let receiver: Server;
+  let receiver: WebhookReceiver;
   let port: number;
-  const bodies: { body: string; signature: string }[] = [];
+  let bodies: ReceivedWebhook[];
 
   beforeAll(async () => {
-    receiver = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c));
-      req.on('end', () => {
-        bodies.push({ body, signature: String(req.headers['x-vision-signature']) });
-        res.writeHead(204).end();
-      });
-    });
-    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-    port = (receiver.address() as { port: number }).port;
+    receiver = await startWebhookReceiver();
+    port = receiver.port;
+    bodies = receiver.received;
   });
 
   afterAll(() => receiver.close());
