@@ -40,8 +40,8 @@ export function anonymousPrincipal(address: string): Principal {
 export interface BearerAuthOptions {
   /** Undefined: authentication is off (AUTH_DISABLED=true) and every caller is anonymous. */
   verifier: TokenVerifier | undefined;
-  /** Where the token may come from (default `header`). */
-  sources?: TokenSources;
+  /** Where the token may come from. */
+  sources: TokenSources;
 }
 
 /**
@@ -55,7 +55,7 @@ export async function authenticate(
   options: BearerAuthOptions,
 ): Promise<Principal> {
   if (!options.verifier) return anonymousPrincipal(req.socket.remoteAddress ?? 'unknown');
-  const token = bearerToken(req, options.sources ?? 'header');
+  const token = bearerToken(req, options.sources);
   if (!token) throw new HttpError('E_UNAUTHORIZED', 'a bearer token is required');
   const principal = await options.verifier.verify(token);
   if (!hasScope(principal, scope, true)) throw new HttpError('E_FORBIDDEN', `the token lacks the ${scope} scope`);

@@ -53,7 +53,7 @@ export function operatorApi(options: OperatorApiOptions): (req: IncomingMessage,
       throw new HttpError('E_METHOD_NOT_ALLOWED', `${url.pathname} takes ${match.allowed.join(', ')}`, {
         headers: { allow: match.allowed.join(', ') },
       });
-    const principal = await authenticate(req, match.route.scope, { verifier: options.verifier });
+    const principal = await authenticate(req, match.route.scope, { verifier: options.verifier, sources: 'header' });
     const ctx: RouteContext = {
       req,
       res,

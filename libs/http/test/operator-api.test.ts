@@ -139,7 +139,7 @@ describe('operator API toolkit (real server, real sockets)', () => {
     });
   });
 
-  it('counts bytes as they arrive on a chunked body, and cuts off a body that trickles past the time bound', async () => {
+  it("counts a chunked body's bytes as they arrive; cuts off a body that trickles past the time bound", async () => {
     const token = await signTestToken({ sub: 'ops', scope: 'things:write' });
     const head = (extra: string) =>
       `PUT /v1/things/x HTTP/1.1\r\nhost: t\r\nauthorization: Bearer ${token}\r\n` +
