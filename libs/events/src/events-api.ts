@@ -7,7 +7,7 @@ import { READ_SCOPE, WRITE_SCOPE, type EventsAuth } from './events-auth';
 import type { EventsKeys } from './events-keys';
 import type { RulesStore } from './rules-store';
 
-export const EVENTS_BODY_LIMITS = { maxBytes: 64 * 1024, timeoutMs: 10_000 };
+const EVENTS_BODY_LIMITS = { maxBytes: 64 * 1024, timeoutMs: 10_000 };
 const MAX_RECENT = 500;
 /** A refused rule's message names the field and what is wrong with it: ours, and safe to show. */
 const RULE_CODES = new Set<ErrorCode>(['E_BAD_RULE', 'E_UNKNOWN_CAMERA', 'E_UNKNOWN_CLASS']);

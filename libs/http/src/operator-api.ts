@@ -7,6 +7,9 @@ import { answerError, type ErrorReplyOptions } from './error-reply';
 import { HttpError } from './http-error';
 import type { RouteParams, RouteTable } from './route-table';
 
+/** How long a client has for its request line and headers (node:http's `headersTimeout`). */
+const HEADERS_TIMEOUT_MS = 10_000;
+
 /** What a route's handler gets: the request, who sent it, the path's parameters and its JSON body. */
 export interface RouteContext {
   req: IncomingMessage;
@@ -101,5 +104,3 @@ export function listenOperatorApi(
     server.listen(options.port, options.host, () => resolve(server));
   });
 }
-
-const HEADERS_TIMEOUT_MS = 10_000;
