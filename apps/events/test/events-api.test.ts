@@ -156,7 +156,24 @@ describe('events API and WebSocket feed, with authentication', () => {
       headers: { authorization: `Bearer ${w}`, 'content-type': 'application/json' },
       body: '{"type":',
     });
-    expect(bad.status).toBe(400);
+    expect([bad.status, await bad.json()]).toEqual([
+      400,
+      { error: { code: 'E_BAD_REQUEST', message: 'the body is not JSON' } },
+    ]);
+    const untyped = await fetch(`${base}/cameras/cam-1/rules/l`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${w}`, 'content-type': 'text/plain' },
+      body: JSON.stringify({ type: 'line', from: [0, 0], to: [1, 1] }),
+    });
+    expect([untyped.status, ((await untyped.json()) as { error: { code: string } }).error.code]).toEqual([
+      415,
+      'E_UNSUPPORTED_MEDIA_TYPE',
+    ]);
+    expect(await call('POST', '/cameras/cam-1/rules/l', w)).toMatchObject({
+      status: 405,
+      body: { error: { code: 'E_METHOD_NOT_ALLOWED' } },
+    });
+    expect(await call('GET', '/nothing', w)).toMatchObject({ status: 404, body: { error: { code: 'E_NO_ROUTE' } } });
   });
 
   it('puts and deletes rules; a camera seen on the results stream becomes known', async () => {

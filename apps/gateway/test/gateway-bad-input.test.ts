@@ -161,9 +161,9 @@ describe('gateway: bad input', () => {
       [a.call('POST', '/v1/cameras', '{"id": "x", '), 400, 'E_BAD_REQUEST', /not JSON/],
       [
         a.call('POST', '/v1/cameras', { id: 'x', url: '/x.mp4', pad: 'y'.repeat(70_000) }),
-        400,
-        'E_BAD_REQUEST',
-        /larger than/,
+        413,
+        'E_BODY_TOO_LARGE',
+        /larger than 65536 bytes/,
       ],
       [a.call('POST', '/v1/cameras', { id: 'html', url: '/x.mp4' }), 409, 'E_CAMERA_EXISTS'],
       [a.call('POST', '/v1/cameras', { id: 'tenth', url: '/x.mp4' }), 409, 'E_CAMERA_LIMIT'],
@@ -172,6 +172,7 @@ describe('gateway: bad input', () => {
       [a.call('DELETE', '/v1/cameras/nope'), 404, 'E_CAMERA_NOT_FOUND'],
       [a.call('GET', '/v1/cameras/html/snapshot'), 503, 'E_CAMERA_NO_FRAME'],
       [a.call('GET', '/v1/nothing'), 404, 'E_NO_ROUTE'],
+      [a.call('PUT', '/v1/cameras/html'), 405, 'E_METHOD_NOT_ALLOWED'],
       [
         b.call('POST', '/v1/cameras', { id: 'pinned', url: '/x.mp4', gateway: 1 }),
         409,

@@ -319,7 +319,7 @@ describe('edge: POST /v1/detect', () => {
         'E_UNAVAILABLE',
       ],
       ['unknown path', await fetch(`${http}/v2/secret-path`), 'E_NO_ROUTE'],
-      ['unknown method', await fetch(`${http}/v1/detect`, { method: 'DELETE' }), 'E_NO_ROUTE'],
+      ['unknown method', await fetch(`${http}/v1/detect`, { method: 'DELETE' }), 'E_METHOD_NOT_ALLOWED'],
     ];
     for (const [what, res, code] of cases) {
       expect(res.status, what).toBe(ERROR_CODES[code].http);

@@ -1,5 +1,6 @@
 import { Controller, Inject, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { readBody } from '@vision/http';
 import { frameCost } from '@vision/transport';
 import { imageDimensions, sniffImageFormat, VisionError } from '@vision/wire';
 import { admittedRequest, queryParam } from './admitted-request';
@@ -35,7 +36,11 @@ export class DetectController {
         const json = (req.headers['content-type'] ?? '').startsWith('application/json');
         const max = this.ctx.config.frames.maxFrameBytes;
         // base64 inflates by 4/3; allow that plus a little JSON around it.
-        const body = await readBody(req, json ? Math.ceil((max * 4) / 3) + 1024 : max, admitted.throttle);
+        const body = await readBody(req, {
+          maxBytes: json ? Math.ceil((max * 4) / 3) + 1024 : max,
+          tooLarge: 'E_FRAME_TOO_LARGE',
+          throttle: admitted.throttle,
+        });
         const image = json ? decodeJsonImage(body) : body;
         if (image.length === 0) throw new VisionError('E_EMPTY_FRAME');
         if (image.length > max) throw new VisionError('E_FRAME_TOO_LARGE');
@@ -73,30 +78,4 @@ export class DetectController {
       (wire) => this.edge.answered(wire.code, receivedAt),
     );
   }
-}
-
-/** Reads a bounded body; `throttle` says how long to pause after each chunk (the subject's byte rate). */
-function readBody(req: Request, limit: number, throttle: (bytes: number) => number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? NaN);
-  if (declared > limit) return Promise.reject(new VisionError('E_FRAME_TOO_LARGE'));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        req.pause();
-        reject(new VisionError('E_FRAME_TOO_LARGE'));
-        return;
-      }
-      chunks.push(c);
-      const wait = throttle(c.length);
-      if (wait > 0) {
-        req.pause();
-        setTimeout(() => req.resume(), wait).unref();
-      }
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks, size)));
-    req.on('error', reject);
-  });
 }

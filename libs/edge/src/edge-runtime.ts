@@ -27,6 +27,7 @@ import { ModelCatalog } from './model-catalog';
 import { PinoNestLogger } from './nest-logger';
 import { VisionWsAdapter } from './vision-ws-adapter';
 import { WireErrorFilter } from './wire-error.filter';
+import { RouteTable } from '@vision/http';
 
 export interface EdgeRuntime {
   app: INestApplication;
@@ -90,7 +91,8 @@ export async function startEdgeRuntime(input: EdgeRuntimeInput): Promise<EdgeRun
       : {}),
   });
   app.disable('x-powered-by');
-  app.useGlobalFilters(new WireErrorFilter());
+  let routes: RouteTable<true> | undefined;
+  app.useGlobalFilters(new WireErrorFilter(() => (routes ??= registeredRoutes(app))));
   if (config.demoEnabled) serveDemo(app);
   const edge = app.get(EdgeService);
   app.useWebSocketAdapter(
@@ -216,4 +218,23 @@ function redisTransport(config: AppConfig, outage: OutageLog): EdgeTransport {
       }),
   );
   return shards.length === 1 ? shards[0] : new ShardedEdgeTransport(shards);
+}
+
+/** The routes Nest registered on Express (method and path pattern), for 405 answers to the others. */
+function registeredRoutes(app: NestExpressApplication): RouteTable<true> {
+  const table = new RouteTable<true>();
+  const express = app.getHttpAdapter().getInstance() as {
+    router: { stack: { route?: { path: unknown; methods: Record<string, boolean> } }[] };
+  };
+  for (const { route } of express.router.stack) {
+    if (typeof route?.path !== 'string') continue;
+    for (const method of Object.keys(route.methods)) {
+      try {
+        table.add(method.toUpperCase(), route.path, true);
+      } catch {
+        // A route the table cannot express (Express' `all`): it never answers 405.
+      }
+    }
+  }
+  return table;
 }

@@ -3,7 +3,8 @@ import { WsAdapter } from '@nestjs/platform-ws';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ServerOptions } from 'ws';
-import { ERROR_CODES, PROTOCOL_V1, toWireError, wireError } from '@vision/wire';
+import { errorReply, refuseUpgrade } from '@vision/http';
+import { PROTOCOL_V1, VisionError } from '@vision/wire';
 import type { WebSocketServer } from 'ws';
 
 export interface VisionWsAdapterOptions {
@@ -44,10 +45,8 @@ export class VisionWsAdapter extends WsAdapter {
         this.opts.admit(info.req).then(
           () => cb(true),
           (err: unknown) => {
-            const wire = toWireError(err);
-            const headers: Record<string, string> = {};
-            if (ERROR_CODES[wire.code].http === 401) headers['WWW-Authenticate'] = 'Bearer';
-            cb(false, ERROR_CODES[wire.code].http, wire.code, headers);
+            const reply = errorReply(err);
+            cb(false, reply.status, reply.body.error.code, reply.headers);
           },
         );
       },
@@ -73,11 +72,7 @@ export class VisionWsAdapter extends WsAdapter {
         for (const l of nests) (l as (...a: unknown[]) => void).call(server, req, socket, head);
         return;
       }
-      const body = JSON.stringify({ error: wireError('E_NO_ROUTE') });
-      socket.end(
-        'HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n' +
-          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-      );
+      refuseUpgrade(socket, errorReply(new VisionError('E_NO_ROUTE')));
     });
     return server;
   }

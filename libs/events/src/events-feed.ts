@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { Principal } from '@vision/auth';
 import type { EventsConfig } from '@vision/config';
-import { ApiError, READ_SCOPE, type EventsAuth } from './events-auth';
+import { errorReply, HttpError, refuseUpgrade } from '@vision/http';
+import { READ_SCOPE, type EventsAuth } from './events-auth';
 import type { EventsKeys } from './events-keys';
 import type { EventsMetrics } from '@vision/metrics';
 import type { RulesStore } from './rules-store';
@@ -69,27 +70,16 @@ export class EventsFeed {
   /** For the HTTP server's `upgrade` event; answers requests for other paths with 404. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = new URL(req.url ?? '/', 'http://events');
-    const refuse = (status: number, body: unknown) => {
-      socket.end(
-        `HTTP/1.1 ${status} Refused\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n` +
-          JSON.stringify(body),
-      );
-    };
-    if (url.pathname !== FEED_PATH) return refuse(404, { error: { code: 'E_NOT_FOUND', message: 'no such route' } });
+    const refuse = (err: unknown) => refuseUpgrade(socket, errorReply(err));
+    if (url.pathname !== FEED_PATH) return refuse(new HttpError('E_NO_ROUTE', `no route ${url.pathname}`));
     if (this.clients.size >= this.d.cfg.ws.maxClients)
-      return refuse(503, { error: { code: 'E_UNAVAILABLE', message: 'too many feed connections' } });
-    this.d.auth.principal(req, READ_SCOPE, url, true).then(
-      (principal) => {
-        const cameras = url.searchParams.get('cameras');
-        this.wss.handleUpgrade(req, socket, head, (ws) =>
-          this.accept({ ws, principal, cameras: cameras ? new Set(cameras.split(',').filter(Boolean)) : undefined }),
-        );
-      },
-      (err: unknown) =>
-        refuse(err instanceof ApiError ? err.status : 500, {
-          error: err instanceof ApiError ? err : { code: 'E_INTERNAL' },
-        }),
-    );
+      return refuse(new HttpError('E_UNAVAILABLE', 'too many feed connections'));
+    this.d.auth.principal(req, READ_SCOPE, 'any').then((principal) => {
+      const cameras = url.searchParams.get('cameras');
+      this.wss.handleUpgrade(req, socket, head, (ws) =>
+        this.accept({ ws, principal, cameras: cameras ? new Set(cameras.split(',').filter(Boolean)) : undefined }),
+      );
+    }, refuse);
   }
 
   async close(): Promise<void> {

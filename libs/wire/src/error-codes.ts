@@ -3,7 +3,8 @@
  * `docs/protocol.md` holds the same table for humans.
  *
  * `close` is the WebSocket close code used when the error ends the connection; `null` means the
- * connection and the other frames are unaffected. `http` is the status `POST /v1/detect` answers with.
+ * connection and the other frames are unaffected. `http` is the status every HTTP API answers with: the
+ * edges' (Nest) and the operator APIs' (libs/http), in one shape, `{ error: { code, message } }`.
  */
 export const ERROR_CODES = {
   E_EMPTY_FRAME: { http: 400, retryable: false, close: null, message: 'the frame has no bytes' },
@@ -20,6 +21,21 @@ export const ERROR_CODES = {
   },
   E_BAD_REQUEST: { http: 400, retryable: false, close: null, message: 'the request body or parameters are malformed' },
   E_NO_ROUTE: { http: 404, retryable: false, close: null, message: 'no such endpoint' },
+  E_METHOD_NOT_ALLOWED: {
+    http: 405,
+    retryable: false,
+    close: null,
+    message: 'the endpoint does not take this method (the Allow header lists those it takes)',
+  },
+  // Operator APIs (gateway, events; libs/http): bounded JSON bodies.
+  E_BODY_TOO_LARGE: { http: 413, retryable: false, close: null, message: 'the request body exceeds the byte limit' },
+  E_BODY_TIMEOUT: { http: 408, retryable: false, close: null, message: 'the request body did not arrive in time' },
+  E_UNSUPPORTED_MEDIA_TYPE: {
+    http: 415,
+    retryable: false,
+    close: null,
+    message: 'the request body must be sent as application/json',
+  },
   E_DROPPED: {
     http: 409,
     retryable: true,
@@ -81,7 +97,12 @@ export const ERROR_CODES = {
     close: null,
     message: 'too many unfinished jobs for these credentials, or the bulk image store is full',
   },
-  E_NOT_FOUND: { http: 404, retryable: false, close: null, message: 'no such job (it may have expired)' },
+  E_NOT_FOUND: {
+    http: 404,
+    retryable: false,
+    close: null,
+    message: 'no such job (it may have expired) or API rule',
+  },
   E_FORBIDDEN: {
     http: 403,
     retryable: false,
@@ -167,6 +188,21 @@ export const ERROR_CODES = {
     retryable: true,
     close: null,
     message: 'ffmpeg cannot decode here (FFMPEG_HWACCEL unavailable, or a codec it lacks)',
+  },
+  // Events service (docs/events.md): its rules API and the site file. Never on the edges' wire.
+  E_BAD_RULE: { http: 400, retryable: false, close: null, message: 'the rule is invalid (the field names what)' },
+  E_UNKNOWN_CAMERA: {
+    http: 404,
+    retryable: false,
+    close: null,
+    message: 'no such camera: not in the site file and not seen on the results stream',
+  },
+  E_UNKNOWN_CLASS: { http: 422, retryable: false, close: null, message: "the class is not one of the camera model's" },
+  E_RULE_IN_SITE_FILE: {
+    http: 409,
+    retryable: false,
+    close: null,
+    message: 'the rule is defined in the site file; change it there',
   },
   // Start-up errors: never sent on the wire, but typed the same way.
   E_MODEL_LOAD: { http: 500, retryable: false, close: null, message: 'the model file cannot be loaded' },

@@ -6,7 +6,8 @@ import { VisionError, type ErrorCode } from '@vision/wire';
 import type { ConnectionLease, ConnectionLeases } from '@vision/transport';
 import type { Socket } from 'node:net';
 import { ReadLimiter } from '../read-limiter';
-import { clientAddress, originAllowed, requestToken } from './request-identity';
+import { anonymousPrincipal, bearerToken } from '@vision/http';
+import { clientAddress, originAllowed } from './request-identity';
 import { GATEWAY_SCOPE, isGatewayPrincipal, type Principal, type Revocations, type TokenVerifier } from '@vision/auth';
 
 /** A connection that passed the gate: who it is, where from, and the slot it holds. */
@@ -65,15 +66,7 @@ export class Gatekeeper {
    * list protects nothing (any page could send the same frames from a script), so any is accepted.
    */
   async authenticate(req: IncomingMessage, ip: string): Promise<Principal> {
-    if (!this.opts.verifier)
-      return {
-        subject: `ip:${ip}`,
-        streams: undefined,
-        models: undefined,
-        expiresAt: undefined,
-        scopes: undefined,
-        tokenId: undefined,
-      };
+    if (!this.opts.verifier) return anonymousPrincipal(ip);
     if (!originAllowed(this.opts.auth, req)) {
       const origin = req.headers.origin;
       this.opts.warn(
@@ -85,7 +78,7 @@ export class Gatekeeper {
       );
       throw new VisionError('E_FORBIDDEN', `origin ${origin} not allowed`);
     }
-    const token = requestToken(req);
+    const token = bearerToken(req, 'any');
     if (!token) throw new VisionError('E_UNAUTHORIZED', 'no bearer token');
     return this.checked(await this.opts.verifier.verify(token));
   }
