@@ -5,6 +5,7 @@ import type { ServiceProcess } from '@vision/testing';
 export interface CameraView {
   id: string;
   url: string;
+  source: string;
   state: 'connecting' | 'streaming' | 'backoff' | 'stopped';
   mode: string | null;
   stopReason: string | null;

@@ -9,7 +9,7 @@ import { cameraView, type CameraCounts, type CameraView, type LastResult } from 
 import type { EdgeLinkFactory } from './edge-link';
 import type { FrameSource, SourceEnd, SourceHandlers } from './frame-source';
 import { scrubberFor } from './redact';
-import { sourceKind } from './sources/registry';
+import { sourceKinds } from './sources/registry';
 import { openSource } from './sources/open-source';
 import type { HttpInput, SourceKindDefinition } from './sources/source-kind';
 
@@ -72,7 +72,7 @@ export class CameraRunner {
     this.paused = opts.paused;
     this.backoff = new Backoff(ctx.config.backoff);
     this.scrub = scrubberFor(spec.url);
-    this.kind = sourceKind(spec.kind);
+    this.kind = sourceKinds.named(spec.kind);
     this.log = ctx.log.child({ camera: spec.id });
   }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { VisionError } from '@vision/wire';
-import { sourceIssues, sourceKindOfUrl, URL_RULE, type SourceKind } from './sources/registry';
+import { sourceKinds, type SourceKind } from './sources/registry';
 
 export type { SourceKind } from './sources/registry';
 
@@ -18,7 +18,7 @@ const cameraEntrySchema = z
       .string()
       .min(1)
       .max(2048)
-      .refine((u) => sourceKindOfUrl(u) !== undefined, URL_RULE),
+      .refine((u) => sourceKinds.ofUrl(u) !== undefined, sourceKinds.urlRule),
     fps: z.number().gt(0).max(60).optional(),
     maxWidth: z.number().int().min(32).max(8192).optional(),
     maxHeight: z.number().int().min(32).max(8192).optional(),
@@ -39,7 +39,7 @@ const cameraEntrySchema = z
   })
   .strict()
   .superRefine((entry, ctx) => {
-    for (const issue of sourceIssues(entry))
+    for (const issue of sourceKinds.issues(entry))
       ctx.addIssue({ code: 'custom', path: [issue.field], message: issue.message });
   });
 
@@ -73,7 +73,7 @@ export function resolveCamera(e: CameraEntry, d: CameraDefaults): CameraSpec {
   return {
     id: e.id,
     url: e.url,
-    kind: sourceKindOfUrl(e.url)!.kind,
+    kind: sourceKinds.ofUrl(e.url)!.kind,
     fps: e.fps ?? d.defaultFps,
     maxWidth: e.maxWidth ?? d.maxWidth,
     maxHeight: e.maxHeight ?? d.maxHeight,

@@ -3,7 +3,7 @@ import type { CameraState } from './camera-state';
 import type { Detection, ErrorCode } from '@vision/wire';
 import type { CameraSpec, SourceKind } from './camera-spec';
 import type { SourceMode } from './frame-source';
-import { sourceKind } from './sources/registry';
+import { sourceKinds } from './sources/registry';
 
 /** Results per second are counted over this window. */
 const RATE_WINDOW_MS = 5000;
@@ -106,7 +106,7 @@ export function cameraView(v: ViewInput): CameraView {
   const s = v.spec;
   return {
     id: s.id,
-    url: sourceKind(s.kind).redact(s.url),
+    url: sourceKinds.named(s.kind).redact(s.url),
     source: s.kind,
     mode: v.mode ?? null,
     fps: s.fps,

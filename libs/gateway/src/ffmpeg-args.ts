@@ -1,6 +1,6 @@
 import { VisionError } from '@vision/wire';
 import type { CameraSpec } from './camera-spec';
-import { sourceKind } from './sources/registry';
+import { sourceKinds } from './sources/registry';
 import type { HttpInput } from './sources/source-kind';
 
 export type { HttpInput } from './sources/source-kind';
@@ -25,7 +25,7 @@ export interface FfmpegOptions {
  * the stream's own (RTP, the file's) or, for MJPEG over HTTP, which has none, the frame's arrival.
  */
 export function ffmpegArgs(spec: CameraSpec, o: FfmpegOptions, httpInput?: HttpInput): string[] {
-  const input = sourceKind(spec.kind).ffmpegInput(spec, {
+  const input = sourceKinds.named(spec.kind).ffmpegInput(spec, {
     ioTimeoutUs: String(o.ioTimeoutMs * 1000),
     readAs: httpInput,
   });
