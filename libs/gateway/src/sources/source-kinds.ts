@@ -12,7 +12,7 @@ export class SourceKinds<Kind extends string> {
   /** The refusal of a URL no kind owns, listing what the kinds accept. */
   readonly urlRule: string;
 
-  constructor(private readonly kinds: readonly SourceKindDefinition<Kind>[]) {
+  constructor(readonly kinds: readonly SourceKindDefinition<Kind>[]) {
     for (const definition of kinds) {
       if (this.byName.has(definition.kind)) throw new Error(`source kind ${definition.kind} is registered twice`);
       this.byName.set(definition.kind, definition);
