@@ -40,8 +40,8 @@ const HIGH = 1.15;
  * The rate each kind of source delivers at `fps: 5` against a camera sending 10 and 2 frames a
  * second: at most the camera's fps, never more than the source sends, whatever reads it (RTSP over
  * TCP and UDP, rtsps, MJPEG passed through in Node or scaled by ffmpeg, snapshots polled in Node or by
- * ffmpeg, files, the generated test pattern). Frames go to an edge address where nothing listens: the rate is counted where the
- * gateway cuts frames from the source (`framesIn`), before any edge.
+ * ffmpeg, files, the generated test pattern). Frames go to an edge address where nothing listens:
+ * the rate is counted where the gateway cuts frames from the source (`framesIn`), before any edge.
  */
 describe('gateway: delivered frame rate of every source kind, faster and slower than the camera fps', () => {
   let dir: string;
