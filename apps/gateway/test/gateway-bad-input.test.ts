@@ -158,6 +158,13 @@ describe('gateway: bad input', () => {
     const cases: [Promise<{ status: number; json: unknown }>, number, string, RegExp?][] = [
       [a.call('POST', '/v1/cameras', { id: 'bad id', url: '/x.mp4' }), 400, 'E_CAMERA_INVALID', /^id: /],
       [a.call('POST', '/v1/cameras', { id: 'x', url: '/x.mp4', fps: 500 }), 400, 'E_CAMERA_INVALID', /^fps: /],
+      [a.call('POST', '/v1/cameras', { id: 'x', url: 'ndi://studio/a' }), 400, 'E_CAMERA_INVALID', /^url: must be /],
+      [
+        a.call('POST', '/v1/cameras', { id: 'x', url: 'testsrc://?size=1x1' }),
+        400,
+        'E_CAMERA_INVALID',
+        /^url: testsrc:\/\/ size must be/,
+      ],
       [a.call('POST', '/v1/cameras', '{"id": "x", '), 400, 'E_BAD_REQUEST', /not JSON/],
       [
         a.call('POST', '/v1/cameras', { id: 'x', url: '/x.mp4', pad: 'y'.repeat(70_000) }),

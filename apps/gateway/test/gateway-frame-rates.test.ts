@@ -41,8 +41,8 @@ const HIGH = 1.15;
  * The rate each kind of source delivers at `fps: 5` against a camera sending 10 and 2 frames a
  * second: at most the camera's fps, never more than the source sends, whatever reads it (RTSP over
  * TCP and UDP, rtsps, MJPEG passed through in Node or scaled by ffmpeg, snapshots polled in Node or by
- * ffmpeg, files). Frames go to an edge address where nothing listens: the rate is counted where the
- * gateway cuts frames from the source (`framesIn`), before any edge.
+ * ffmpeg, files, the generated test pattern). Frames go to an edge address where nothing listens:
+ * the rate is counted where the gateway cuts frames from the source (`framesIn`), before any edge.
  */
 describe('gateway: delivered frame rate of every source kind, faster and slower than the camera fps', () => {
   let dir: string;
@@ -95,6 +95,8 @@ describe('gateway: delivered frame rate of every source kind, faster and slower 
       add('snapshot', FPS, { url: m.url('/snapshot.jpg', true) });
       add('snapshot-scaled', FPS, { url: m.url('/snapshot.jpg', true), ...SMALL });
       add('file', stream, { url: speed === 'fast' ? mp4Fast : mp4Slow });
+      // ffmpeg's generated pattern, paced in real time like a camera.
+      add('testsrc', stream, { url: `testsrc://?size=${SQUARE.width}x${SQUARE.height}&rate=${sourceFps}` });
     }
     writeFileSync(join(dir, 'cameras.json'), JSON.stringify({ cameras }));
     gateway = await startService('gateway', {
@@ -127,6 +129,7 @@ describe('gateway: delivered frame rate of every source kind, faster and slower 
     const modes = Object.fromEntries(first.map((c) => [c.id, c.mode]));
     expect(modes).toMatchObject({ 'mjpeg-fast': 'passthrough', 'snapshot-slow': 'snapshot', 'rtsps-fast': 'ffmpeg' });
     expect(modes).toMatchObject({ 'mjpeg-scaled-fast': 'ffmpeg', 'snapshot-scaled-slow': 'ffmpeg' });
+    expect(first.find((c) => c.id === 'testsrc-fast')).toMatchObject({ source: 'testsrc', mode: 'ffmpeg' });
 
     // The UDP camera really reads RTP over UDP: its ffmpeg child holds UDP sockets.
     const udp = first.find((c) => c.id === 'rtsp-udp-fast')!;

@@ -6,6 +6,7 @@ import { sleep } from '@vision/testing';
 export interface CameraView {
   id: string;
   url: string;
+  source: string;
   state: 'connecting' | 'streaming' | 'backoff' | 'stopped';
   mode: string | null;
   stopReason: string | null;

@@ -1,4 +1,3 @@
-import { readFile, stat } from 'node:fs/promises';
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
@@ -9,6 +8,7 @@ import {
   type JWTVerifyGetKey,
 } from 'jose';
 import type { AuthConfig } from '@vision/config';
+import { FileContent } from '@vision/runtime';
 import { VisionError } from '@vision/wire';
 
 /** Who a connection or request acts as. Without auth every client is its own address. */
@@ -168,19 +168,19 @@ export function hasScope(p: Principal, scope: string, authEnabled: boolean): boo
   return !authEnabled || (p.scopes?.includes(scope) ?? false);
 }
 
-/** A JWKS file, re-read when its mtime changes (key rotation without a restart). */
+/** A JWKS file, re-read when its content changes (key rotation without a restart). */
 function fileJwks(path: string): JWTVerifyGetKey {
-  let current: { mtimeMs: number; get: JWTVerifyGetKey } | undefined;
+  const file = new FileContent(path);
+  let current: JWTVerifyGetKey | undefined;
   let checkedAt = 0;
   const load = async () => {
-    if (current && Date.now() - checkedAt < JWKS_FILE_RECHECK_MS) return current.get;
+    if (current && Date.now() - checkedAt < JWKS_FILE_RECHECK_MS) return current;
     checkedAt = Date.now();
-    const { mtimeMs } = await stat(path);
-    if (!current || current.mtimeMs !== mtimeMs) {
-      const jwks = JSON.parse(await readFile(path, 'utf8')) as JSONWebKeySet;
-      current = { mtimeMs, get: createLocalJWKSet(jwks) };
+    if ((await file.look()) || !current) {
+      if (file.content === undefined) throw new Error(`JWKS_FILE ${path} does not exist`);
+      current = createLocalJWKSet(JSON.parse(file.content) as JSONWebKeySet);
     }
-    return current.get;
+    return current;
   };
   return async (header, token) => (await load())(header, token);
 }

@@ -57,6 +57,8 @@ export const TIMINGS = {
    * every `intervalMs`).
    */
   loopWatch: { intervalMs: 100, windowMs: 5000, stallMs: 1000 },
+  /** A watched file (cameras, site) is re-read once it has held still this long: a writer's bursts count once. */
+  fileSettleMs: 200,
 } as const;
 
 /** Inference runtime choices that are not settings. */

@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
-import type { EventsConfig } from '@vision/config';
+import { TIMINGS, type EventsConfig } from '@vision/config';
 import type { ResultsEntry } from '@vision/results-stream';
+import { FileContent, watchFile } from '@vision/runtime';
 import type { EventsKeys } from './events-keys';
 import { EMPTY_SITE, parseSiteFile, type SiteFile } from './site-file';
 import { RuleError, ruleView, validateRule, type Rule, type RuleContext, type WebhookSpec } from './site-rules';
@@ -20,7 +21,7 @@ const MAX_NAMES = 4096;
  */
 export class RulesStore {
   private site: SiteFile = EMPTY_SITE;
-  private siteText: string | undefined;
+  private unwatchSite: (() => void) | undefined;
   private api = new Map<string, Rule[]>();
   private apiVersion: string | null = null;
   private readonly seenModel = new Map<string, string>();
@@ -39,7 +40,18 @@ export class RulesStore {
   /** Loads everything; an invalid site file fails the start (with the field it names). */
   async start(): Promise<void> {
     await this.refreshSeen();
-    if (this.cfg.siteFile) await this.loadSite(true);
+    const path = this.cfg.siteFile;
+    if (path) {
+      const text = await readFile(path, 'utf8');
+      this.loadSite(path, text, true);
+      const watched = new FileContent(path, text);
+      const options = { pollMs: this.cfg.sitePollMs, settleMs: TIMINGS.fileSettleMs };
+      this.unwatchSite = watchFile(watched, options, (next) => {
+        // A site file that goes away keeps the last good rules, as a bad one does.
+        if (next === undefined) this.log.warn({ file: path }, 'site file gone; the last good one stays');
+        else this.loadSite(path, next, false);
+      });
+    }
     await this.loadApi(true);
     this.timer = setInterval(() => void this.poll(), this.cfg.sitePollMs);
     this.timer.unref();
@@ -47,6 +59,7 @@ export class RulesStore {
 
   stop(): void {
     clearInterval(this.timer);
+    this.unwatchSite?.();
   }
 
   onChange(fn: () => void): () => void {
@@ -142,20 +155,13 @@ export class RulesStore {
 
   private async poll(): Promise<void> {
     try {
-      if (this.cfg.siteFile) await this.loadSite(false);
       await this.loadApi(false);
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'rules not refreshed');
     }
   }
 
-  private async loadSite(initial: boolean): Promise<void> {
-    const path = this.cfg.siteFile!;
-    // The content decides, not the mtime: file times come from a coarse clock, so a file finished
-    // within the tick its half-written state was read in keeps that state's mtime.
-    const text = await readFile(path, 'utf8');
-    if (!initial && text === this.siteText) return;
-    this.siteText = text;
+  private loadSite(path: string, text: string, initial: boolean): void {
     try {
       this.site = parseSiteFile(text, path, {
         seenModelOf: (c) => this.seenModel.get(c),

@@ -4,6 +4,7 @@ import type { CameraGauges, GatewayMetrics } from '@vision/metrics';
 import { VisionError } from '@vision/wire';
 import { assignedGateway } from './assignment';
 import { CameraRunner } from './camera-runner';
+import { CAMERA_STATES } from './camera-state';
 import { parseCameraEntry, resolveCamera, type CameraEntry } from './camera-spec';
 import type { CameraView } from './camera-view';
 import type { CamerasFile } from './cameras-file';
@@ -41,7 +42,7 @@ export class CameraManager {
   private closed = false;
 
   constructor(private readonly o: ManagerOptions) {
-    o.metrics.observeCameras(() => this.gauges());
+    o.metrics.observeCameras(CAMERA_STATES, () => this.gauges());
   }
 
   get size(): number {

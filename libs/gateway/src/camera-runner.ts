@@ -1,16 +1,17 @@
 import type { Logger } from 'pino';
 import { Backoff, type FrameOutcome, type VisionClient } from '@vision/client';
 import type { GatewayConfig } from '@vision/config';
-import type { CameraState, GatewayMetrics } from '@vision/metrics';
+import type { GatewayMetrics } from '@vision/metrics';
 import { VisionError, type ErrorCode } from '@vision/wire';
 import type { CameraSpec } from './camera-spec';
+import type { CameraState } from './camera-state';
 import { cameraView, type CameraCounts, type CameraView, type LastResult } from './camera-view';
 import type { EdgeLinkFactory } from './edge-link';
-import { ffmpegArgs, type HttpInput } from './ffmpeg-args';
-import { startFfmpegSource } from './ffmpeg-source';
 import type { FrameSource, SourceEnd, SourceHandlers } from './frame-source';
-import { startHttpSource } from './http-source';
 import { scrubberFor } from './redact';
+import { sourceKinds } from './sources/registry';
+import { openSource } from './sources/open-source';
+import type { HttpInput, SourceKindDefinition } from './sources/source-kind';
 
 export interface RunnerContext {
   config: GatewayConfig;
@@ -40,7 +41,7 @@ export class CameraRunner {
   private lastError: { code: ErrorCode; message: string; at: number } | undefined;
   private paused: boolean;
   private source: FrameSource | undefined;
-  /** Set once an HTTP camera turned out to need ffmpeg (too large, or not MJPEG). */
+  /** Set once a camera read in Node turned out to need ffmpeg (an HTTP camera too large, or not MJPEG). */
   private ffmpegInput: HttpInput | undefined;
   private readonly backoff: Backoff;
   private retryAt: number | undefined;
@@ -61,6 +62,7 @@ export class CameraRunner {
   private lastEdgeError: { code: string; at: number } | undefined;
   private readonly scrub: (text: string) => string;
   private readonly log: Logger;
+  private readonly kind: SourceKindDefinition;
 
   constructor(
     readonly spec: CameraSpec,
@@ -70,6 +72,7 @@ export class CameraRunner {
     this.paused = opts.paused;
     this.backoff = new Backoff(ctx.config.backoff);
     this.scrub = scrubberFor(spec.url);
+    this.kind = sourceKinds.named(spec.kind);
     this.log = ctx.log.child({ camera: spec.id });
   }
 
@@ -151,26 +154,10 @@ export class CameraRunner {
         if (gen === this.gen) this.onEnded(why);
       },
     };
-    const c = this.ctx.config;
-    const io = { maxFrameBytes: c.camera.maxFrameBytes, scrub: this.scrub };
-    // Sockets time out later than the watchdog fires, so a silent camera reads as E_CAMERA_STALLED.
-    const ioTimeoutMs = 2 * c.camera.stallTimeoutMs;
-    this.source =
-      this.spec.kind === 'http' && this.ffmpegInput === undefined
-        ? startHttpSource({ spec: this.spec, ioTimeoutMs, ...io }, handlers)
-        : startFfmpegSource(
-            {
-              ffmpegPath: c.ffmpeg.path,
-              args: ffmpegArgs(
-                this.spec,
-                { hwaccel: c.ffmpeg.hwaccel, jpegQuality: c.ffmpeg.jpegQuality, ioTimeoutMs },
-                this.ffmpegInput,
-              ),
-              killGraceMs: c.ffmpeg.killGraceMs,
-              ...io,
-            },
-            handlers,
-          );
+    this.source = openSource(
+      { spec: this.spec, kind: this.kind, config: this.ctx.config, readAs: this.ffmpegInput, scrub: this.scrub },
+      handlers,
+    );
   }
 
   private onFrame(jpeg: Buffer): void {
@@ -233,7 +220,7 @@ export class CameraRunner {
     }
     const now = Date.now();
     this.lastError = { code: why.code, message: this.scrub(why.message), at: now };
-    if (why.code === 'E_CAMERA_ENDED' && this.spec.kind === 'file' && !this.spec.loop) {
+    if (why.code === 'E_CAMERA_ENDED' && this.kind.stopsAtEnd?.(this.spec)) {
       this.log.info({ code: why.code }, 'camera file ended');
       return this.toStopped('ended');
     }

@@ -1,19 +1,9 @@
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { VisionError } from '@vision/wire';
+import { sourceKinds, type SourceKind } from './sources/registry';
 
-/** How a camera's frames are pulled. */
-export type SourceKind = 'rtsp' | 'http' | 'file' | 'v4l2';
+export type { SourceKind } from './sources/registry';
 
-const SCHEMES: Record<string, SourceKind> = {
-  'rtsp:': 'rtsp',
-  'rtsps:': 'rtsp',
-  'http:': 'http',
-  'https:': 'http',
-  'file:': 'file',
-  'v4l2:': 'v4l2',
-};
-const URL_RULE = 'must be rtsp://, rtsps://, http(s)://, file:// or v4l2:// (or an absolute file path)';
 /** A cameras file larger than this is a mistake, refused before any camera starts. */
 const MAX_CAMERAS_IN_FILE = 10_000;
 
@@ -29,7 +19,7 @@ const cameraEntrySchema = z
       .string()
       .min(1)
       .max(2048)
-      .refine((u) => sourceKindOf(u) !== undefined, URL_RULE),
+      .refine((u) => sourceKinds.ofUrl(u) !== undefined, sourceKinds.urlRule),
     fps: z.number().gt(0).max(60).optional(),
     maxWidth: z.number().int().min(32).max(8192).optional(),
     maxHeight: z.number().int().min(32).max(8192).optional(),
@@ -49,17 +39,9 @@ const cameraEntrySchema = z
     rtspTransport: z.enum(['tcp', 'udp']).optional(),
   })
   .strict()
-  .superRefine((e, ctx) => {
-    if (e.rtspTransport === undefined || !URL.canParse(e.url)) return;
-    const scheme = new URL(e.url).protocol;
-    // ffmpeg carries rtsps media inside the TLS connection only (UDP would leave it unencrypted).
-    const wrong =
-      scheme !== 'rtsp:' && scheme !== 'rtsps:'
-        ? 'only for rtsp:// and rtsps:// cameras'
-        : scheme === 'rtsps:' && e.rtspTransport === 'udp'
-          ? 'rtsps:// cameras stream over TCP only'
-          : undefined;
-    if (wrong) ctx.addIssue({ code: 'custom', path: ['rtspTransport'], message: wrong });
+  .superRefine((entry, ctx) => {
+    for (const issue of sourceKinds.issues(entry))
+      ctx.addIssue({ code: 'custom', path: [issue.field], message: issue.message });
   });
 
 export type CameraEntry = z.infer<typeof cameraEntrySchema>;
@@ -88,20 +70,11 @@ export interface CameraSpec {
   rtspTransport: 'tcp' | 'udp';
 }
 
-function sourceKindOf(url: string): SourceKind | undefined {
-  if (url.startsWith('/')) return 'file';
-  try {
-    return SCHEMES[new URL(url).protocol];
-  } catch {
-    return undefined;
-  }
-}
-
 export function resolveCamera(e: CameraEntry, d: CameraDefaults): CameraSpec {
   return {
     id: e.id,
     url: e.url,
-    kind: sourceKindOf(e.url)!,
+    kind: sourceKinds.ofUrl(e.url)!.kind,
     fps: e.fps ?? d.defaultFps,
     maxWidth: e.maxWidth ?? d.maxWidth,
     maxHeight: e.maxHeight ?? d.maxHeight,
@@ -111,13 +84,6 @@ export function resolveCamera(e: CameraEntry, d: CameraDefaults): CameraSpec {
     loop: e.loop !== false,
     rtspTransport: e.rtspTransport ?? 'tcp',
   };
-}
-
-/** The path a `file://` URL or a bare path names, and the device a `v4l2://` URL names. */
-export function localPath(spec: Pick<CameraSpec, 'url' | 'kind'>): string {
-  if (spec.url.startsWith('/')) return spec.url;
-  if (spec.kind === 'file') return fileURLToPath(spec.url);
-  return new URL(spec.url).pathname;
 }
 
 /** Validates one camera (an API body); the error names each wrong field. */

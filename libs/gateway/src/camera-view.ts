@@ -1,9 +1,9 @@
 import type { ClientState } from '@vision/client';
-import type { CameraState } from '@vision/metrics';
+import type { CameraState } from './camera-state';
 import type { Detection, ErrorCode } from '@vision/wire';
 import type { CameraSpec, SourceKind } from './camera-spec';
 import type { SourceMode } from './frame-source';
-import { redactUrl } from './redact';
+import { sourceKinds } from './sources/registry';
 
 /** Results per second are counted over this window. */
 const RATE_WINDOW_MS = 5000;
@@ -106,7 +106,7 @@ export function cameraView(v: ViewInput): CameraView {
   const s = v.spec;
   return {
     id: s.id,
-    url: redactUrl(s.url),
+    url: sourceKinds.named(s.kind).redact(s.url),
     source: s.kind,
     mode: v.mode ?? null,
     fps: s.fps,

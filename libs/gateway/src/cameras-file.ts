@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
-import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import { open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { TIMINGS } from '@vision/config';
+import { FileContent, watchFile } from '@vision/runtime';
 import { VisionError } from '@vision/wire';
 import { formatCamerasFile, parseCamerasFile, type CameraEntry } from './camera-spec';
 
@@ -22,6 +23,9 @@ const LOCK_RETRY_MS = 25;
  * list; a read-only one (a ConfigMap) refuses API changes with `E_CAMERA_FILE`.
  */
 export class CamerasFile {
+  /** What the last read found, so the watcher reports changes from it (undefined: no file yet). */
+  private lastText: string | undefined;
+
   constructor(readonly path: string) {}
 
   async read(): Promise<CameraEntry[]> {
@@ -31,6 +35,7 @@ export class CamerasFile {
       if (st.size > MAX_FILE_BYTES)
         throw new VisionError('E_CAMERA_INVALID', `the cameras file is over ${MAX_FILE_BYTES} bytes`);
       text = await readFile(this.path, 'utf8');
+      this.lastText = text;
     } catch (err) {
       if (err instanceof VisionError) throw err;
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
@@ -60,13 +65,11 @@ export class CamerasFile {
     });
   }
 
-  /** Calls `onChange` when the file's mtime, size or inode changes (polled; survives renames and symlink swaps). */
+  /** Calls `onChange` when the file's content changes (polled; survives renames and symlink swaps). */
   watch(pollMs: number, onChange: () => void): () => void {
-    const listener = (cur: Stats, prev: Stats) => {
-      if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size || cur.ino !== prev.ino) onChange();
-    };
-    watchFile(this.path, { interval: pollMs, persistent: false }, listener);
-    return () => unwatchFile(this.path, listener);
+    return watchFile(new FileContent(this.path, this.lastText), { pollMs, settleMs: TIMINGS.fileSettleMs }, () =>
+      onChange(),
+    );
   }
 
   private async locked(fn: () => Promise<void>): Promise<void> {

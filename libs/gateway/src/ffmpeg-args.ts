@@ -1,5 +1,9 @@
 import { VisionError } from '@vision/wire';
-import { localPath, type CameraSpec } from './camera-spec';
+import type { CameraSpec } from './camera-spec';
+import { sourceKinds } from './sources/registry';
+import type { HttpInput } from './sources/source-kind';
+
+export type { HttpInput } from './sources/source-kind';
 
 export interface FfmpegOptions {
   /** `-hwaccel` name; undefined: software decoding. */
@@ -11,15 +15,6 @@ export interface FfmpegOptions {
 }
 
 /**
- * How an HTTP source is read when ffmpeg has to decode it: a multipart MJPEG stream (`mpjpeg`), a
- * snapshot URL polled at the camera's rate (`image2` re-fetches it for every frame), or anything
- * ffmpeg can probe (`auto`).
- */
-export type HttpInput = 'mpjpeg' | 'snapshot' | 'auto';
-
-const PROBE = ['-analyzeduration', '500000', '-probesize', '500000'];
-
-/**
  * ffmpeg's command line for one camera: its input, then at most `fps` frames a second scaled down
  * to fit maxWidth × maxHeight (never up), as JPEGs on stdout, each flushed as soon as it is encoded.
  *
@@ -29,50 +24,11 @@ const PROBE = ['-analyzeduration', '500000', '-probesize', '500000'];
  * duplicate; a timestamp that goes back (a camera restarting its clock) starts over. The time is
  * the stream's own (RTP, the file's) or, for MJPEG over HTTP, which has none, the frame's arrival.
  */
-export function ffmpegArgs(spec: CameraSpec, o: FfmpegOptions, httpInput: HttpInput = 'auto'): string[] {
-  const us = String(o.ioTimeoutMs * 1000);
-  const input: string[] = [];
-  switch (spec.kind) {
-    case 'rtsp':
-      // TCP by default: a lost UDP packet is a smeared frame. `-timeout` ends a silent connection. The
-      // SDP names the codec, so half a second of probing is enough (the default 5 s delays the first frame).
-      input.push(
-        '-rtsp_transport',
-        spec.rtspTransport,
-        '-timeout',
-        us,
-        '-fflags',
-        'nobuffer',
-        '-flags',
-        'low_delay',
-        ...PROBE,
-        '-i',
-        spec.url,
-      );
-      break;
-    case 'http':
-      // image2 opens each snapshot itself and takes no I/O timeout (ffmpeg refuses the option): a
-      // hung snapshot is the stall watchdog's.
-      if (httpInput !== 'snapshot') input.push('-rw_timeout', us);
-      // A multipart stream has no timestamps: the demuxer would stamp frames at an assumed 25 fps and
-      // `select` would thin on that fiction. Arrival time is the camera's real clock.
-      if (httpInput === 'mpjpeg') input.push('-use_wallclock_as_timestamps', '1', '-f', 'mpjpeg');
-      if (httpInput === 'auto') input.push(...PROBE);
-      // `-pattern_type none`: the URL is one image, not a numbered sequence (a %40 in a password is no %d).
-      if (httpInput === 'snapshot')
-        input.push('-re', '-f', 'image2', '-pattern_type', 'none', '-loop', '1', '-framerate', String(spec.fps));
-      input.push('-i', spec.url);
-      break;
-    case 'file':
-      // -re: read at the clip's own rate, like a camera; `file:` keeps odd names from reading as protocols.
-      input.push(...(spec.loop ? ['-stream_loop', '-1'] : []), '-re', '-i', `file:${localPath(spec)}`);
-      break;
-    case 'v4l2':
-      input.push('-f', 'v4l2', '-i', localPath(spec));
-      break;
-    default:
-      throw new VisionError('E_CAMERA_INVALID', `unknown source kind ${String(spec.kind)}`);
-  }
+export function ffmpegArgs(spec: CameraSpec, o: FfmpegOptions, httpInput?: HttpInput): string[] {
+  const input = sourceKinds.named(spec.kind).ffmpegInput(spec, {
+    ioTimeoutUs: String(o.ioTimeoutMs * 1000),
+    readAs: httpInput,
+  });
   const f = String(spec.fps);
   const selected = [
     'isnan(prev_selected_t)',

@@ -10,7 +10,8 @@ const MIN_SCRUB_LENGTH = 3;
 
 /**
  * A camera URL fit for logs, metrics and API answers: user info becomes `***:***@` and the values of
- * credential-like query parameters `***`. Strings that are not URLs pass through the text rules.
+ * credential-like query parameters `***`. Strings that are not URLs pass through the text rules. Kinds
+ * whose URLs name no secret (files, devices) show theirs as they are (their `redact`).
  */
 export function redactUrl(url: string): string {
   let u: URL;
@@ -19,7 +20,6 @@ export function redactUrl(url: string): string {
   } catch {
     return redactText(url);
   }
-  if (u.protocol === 'file:' || u.protocol === 'v4l2:') return url;
   if (u.username || u.password) {
     u.username = MASK;
     u.password = u.password ? MASK : '';

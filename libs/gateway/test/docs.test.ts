@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GATEWAY_SETTINGS, settingNames } from '@vision/config';
 import { ERROR_CODES } from '@vision/wire';
+import { sourceKinds } from '../src/sources/registry';
 
 const doc = readFileSync(join(__dirname, '../../../docs/cameras.md'), 'utf8');
 
@@ -12,6 +13,12 @@ describe('docs/cameras.md', () => {
     const codes = Object.entries(ERROR_CODES).filter(([code]) => code.startsWith('E_CAMERA_'));
     expect([...rows.keys()].sort()).toEqual(codes.map(([c]) => c).sort());
     for (const [code, spec] of codes) expect(rows.get(code), code).toBe(spec.http);
+  });
+
+  it('lists every registered source kind in the sources table', () => {
+    const table = doc.slice(doc.indexOf('## Sources'), doc.indexOf('## The cameras file'));
+    for (const kind of sourceKinds.kinds)
+      for (const form of kind.urlForms) expect(table, kind.kind).toContain(`| \`${form}`);
   });
 
   it("documents every one of the gateway's settings", () => {

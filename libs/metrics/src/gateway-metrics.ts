@@ -1,10 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { EVENT_LOOP_SAMPLE_MS } from './vision-metrics';
 
-/** A camera's life in the gateway (docs/cameras.md). */
-const CAMERA_STATES = ['connecting', 'streaming', 'backoff', 'stopped'] as const;
-export type CameraState = (typeof CAMERA_STATES)[number];
-
 /**
  * Where a frame of a camera got to: taken from the source, sent to an edge, skipped (a newer one
  * replaced it), answered.
@@ -14,7 +10,8 @@ const FRAME_STAGES = ['in', 'sent', 'skipped', 'result', 'error'] as const;
 /** What the scrape-time gauges read of each camera. */
 export interface CameraGauges {
   id: string;
-  state: CameraState;
+  /** One of the states given to `observeCameras` (the gateway's `CameraState`). */
+  state: string;
   /** Epoch ms of the last frame from the source; undefined before the first. */
   lastFrameAt: number | undefined;
 }
@@ -50,6 +47,7 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
   private source: () => CameraGauges[] = () => [];
+  private states: readonly string[] = [];
   readonly lastFrameAge = new Gauge({
     name: 'vision_gateway_last_frame_age_seconds',
     help: 'Seconds since the camera last delivered a frame (absent before its first)',
@@ -70,7 +68,7 @@ export class GatewayMetrics {
     collect: () => {
       this.cameraState.reset();
       for (const c of this.source())
-        for (const s of CAMERA_STATES) this.cameraState.set({ camera: c.id, state: s }, s === c.state ? 1 : 0);
+        for (const s of this.states) this.cameraState.set({ camera: c.id, state: s }, s === c.state ? 1 : 0);
     },
   });
   readonly cameras = new Gauge({
@@ -80,7 +78,7 @@ export class GatewayMetrics {
     registers: [this.registry],
     collect: () => {
       const cameras = this.source();
-      for (const s of CAMERA_STATES) this.cameras.set({ state: s }, cameras.filter((c) => c.state === s).length);
+      for (const s of this.states) this.cameras.set({ state: s }, cameras.filter((c) => c.state === s).length);
     },
   });
 
@@ -89,8 +87,9 @@ export class GatewayMetrics {
       collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   }
 
-  /** Where the gauges read from at scrape time. */
-  observeCameras(source: () => CameraGauges[]): void {
+  /** Where the gauges read from at scrape time, and every state a camera can be in (each gets a series). */
+  observeCameras(states: readonly string[], source: () => CameraGauges[]): void {
+    this.states = states;
     this.source = source;
   }
 
