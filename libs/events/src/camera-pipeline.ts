@@ -2,9 +2,10 @@ import type { TrackerConfig } from '@vision/config';
 import type { ResultsEntry } from '@vision/results-stream';
 import { kalmanBox } from './kalman';
 import { ReorderBuffer, type ReorderSnapshot } from './reorder-buffer';
-import { RuleEngine, type DraftEvent, type Observation, type RuleEngineSnapshot } from './rule-engine';
-import { eventId, roundBox, type LineCounts, type SiteEvent, type ZoneCounts } from './site-event';
-import type { Rule } from './site-rules';
+import { RuleEngine, type DraftEvent, type RuleEngineSnapshot } from './rule-engine';
+import type { Observation } from './rule-type';
+import type { Rule, RuleCounts } from './rule-types';
+import { eventId, roundBox, type SiteEvent } from './site-event';
 import { ByteTracker, type TrackerSnapshot } from './tracker';
 
 /** One camera's checkpoint: everything needed to go on exactly where the last owner stopped. */
@@ -83,7 +84,7 @@ export class CameraPipeline {
     return this.buffer.oldestId();
   }
 
-  counts(): Record<string, ZoneCounts | LineCounts> {
+  counts(): Record<string, RuleCounts> {
     return this.engine.counts();
   }
 

@@ -9,6 +9,7 @@ import { ApiError, READ_SCOPE, type EventsAuth } from './events-auth';
 import type { EventsKeys } from './events-keys';
 import type { EventsMetrics } from './events-metrics';
 import type { RulesStore } from './rules-store';
+import { drawnRuleView } from './site-rules';
 
 const FEED_PATH = '/ws/events';
 const FEED_PROTOCOL = 'events.v1';
@@ -131,7 +132,7 @@ export class EventsFeed {
         .filter((cam) => this.d.store.rulesFor(cam).length && this.wants(c, cam))
         .map(async (camera) => ({
           camera,
-          rules: this.d.store.list(camera),
+          rules: this.d.store.rulesFor(camera).map(drawnRuleView),
           counts: await this.d.counts(camera).catch(() => ({})),
         })),
     );

@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { EVENT_LOOP_SAMPLE_MS } from '@vision/metrics';
-import type { SiteEvent, ZoneCounts } from './site-event';
+import { ruleType } from './rule-types';
+import type { SiteEvent } from './site-event';
 
 /** (camera, rule) pairs with their own occupancy and crossing series, per process; the rest share `_other`. */
 const MAX_RULE_SERIES = 1000;
@@ -104,8 +105,8 @@ export class EventsMetrics {
     this.events.inc({ kind: e.kind });
     this.lag.observe(Math.max(0, now - e.ts) / 1000);
     const camera = this.label(e.camera, e.rule);
-    if (e.kind === 'count' && e.ruleType === 'zone' && camera !== '_other')
-      this.occupancy.set({ camera, rule: e.rule }, (e.counts as ZoneCounts).total);
+    const occupancy = e.kind === 'count' && e.counts ? ruleType(e.ruleType).occupancy?.(e.counts) : undefined;
+    if (occupancy !== undefined && camera !== '_other') this.occupancy.set({ camera, rule: e.rule }, occupancy);
   }
 
   /** A committed crossing, emitted as an event or not (rules may emit one direction and count both). */
