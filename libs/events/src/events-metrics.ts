@@ -47,7 +47,7 @@ export class EventsMetrics {
   });
   readonly occupancy = new Gauge({
     name: 'vision_events_zone_occupancy',
-    help: 'Confirmed tracks inside a zone, for the shards this instance owns',
+    help: 'Confirmed tracks inside a zone or crowd, for the shards this instance owns',
     labelNames: ['camera', 'rule'] as const,
     registers: [this.registry],
   });
