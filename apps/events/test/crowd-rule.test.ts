@@ -15,7 +15,7 @@ import {
   type ServiceProcess,
   type TestRedis,
 } from '@vision/testing';
-import { frames, waitFor } from './harness';
+import { frames, waitFor, type Mover } from './harness';
 
 // x 320..960, y 288..684 of the harness's 1280x720 frames.
 const LOBBY = [
@@ -101,7 +101,15 @@ describe('a crowd rule through the events API', () => {
     ]);
 
     // Two people walk into the lobby and stay until they vanish; their tracks end 2 s (capture time) later.
-    const walk = (y: number, f0: number) => ({ cls: 0, w: 50, h: 120, a: [200, y], b: [500, y], f0, f1: f0 + 40 });
+    const walk = (y: number, f0: number): Mover => ({
+      cls: 0,
+      w: 50,
+      h: 120,
+      a: [200, y],
+      b: [500, y],
+      f0,
+      f1: f0 + 40,
+    });
     await appendResults(r, prefix, 8, 1000, frames('cam-1', [walk(400, 0), walk(560, 5)], 90, Date.now(), 10));
     const crowdEvents = () =>
       got
