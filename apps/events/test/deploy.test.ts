@@ -108,6 +108,23 @@ describe('events deployment files and docs', () => {
         'file',
       ),
       validateRule({ id: 'l', type: 'line', from: [0.25, 1], to: [0.25, 0] }, 'c', ctx, '', 'file'),
+      validateRule(
+        {
+          id: 'crowd',
+          type: 'crowd',
+          polygon: [
+            [0.5, 0],
+            [1, 0],
+            [1, 1],
+            [0.5, 1],
+          ],
+          threshold: 1,
+        },
+        'c',
+        ctx,
+        '',
+        'file',
+      ),
     ];
     const pipe = new CameraPipeline(
       'c',

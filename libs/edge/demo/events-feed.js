@@ -51,18 +51,19 @@ export function followEvents({ url, camera, token, onChange }) {
 
 /** A rule's points in the overlay's pixels (`norm` rules are fractions of the image). */
 function points(rule, width, height) {
-  const pts = rule.type === 'zone' ? rule.polygon : [rule.from, rule.to];
+  const pts = rule.draw.points;
   return rule.units === 'norm' ? pts.map(([x, y]) => [x * width, y * height]) : pts;
 }
 
+/** The rule's id and, once known, its counts as its type's label says (`{total}`, `in {in} out {out}`). */
 function countLabel(rule, c) {
   if (!c) return rule.id;
-  return rule.type === 'line' ? `${rule.id} in ${c.in} out ${c.out}` : `${rule.id} ${c.total}`;
+  return `${rule.id} ${rule.draw.label.replace(/\{(\w+)\}/g, (_, name) => c[name] ?? '?')}`;
 }
 
 /**
- * Draws the feed's zones (outlined), lines and the latest tracks' ids onto `ctx`, scaled from the
- * image the events service saw to the overlay's size.
+ * Draws the feed's rules (each as its type's `draw` hints say: zones outlined, lines dashed) and the
+ * latest tracks' ids onto `ctx`, scaled from the image the events service saw to the overlay's size.
  */
 export function drawEvents(ctx, feed, width, height) {
   ctx.save();
@@ -70,11 +71,11 @@ export function drawEvents(ctx, feed, width, height) {
   ctx.font = '13px system-ui, sans-serif';
   for (const rule of feed.rules) {
     const pts = points(rule, width, height);
-    ctx.strokeStyle = ctx.fillStyle = rule.type === 'zone' ? '#4cf' : '#fd4';
-    ctx.setLineDash(rule.type === 'zone' ? [] : [8, 4]);
+    ctx.strokeStyle = ctx.fillStyle = rule.draw.colour;
+    ctx.setLineDash(rule.draw.dash);
     ctx.beginPath();
     pts.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
-    if (rule.type === 'zone') ctx.closePath();
+    if (rule.draw.closed) ctx.closePath();
     ctx.stroke();
     ctx.fillText(countLabel(rule, feed.counts[rule.id]), pts[0][0] + 4, pts[0][1] + 14);
   }

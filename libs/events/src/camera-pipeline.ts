@@ -2,9 +2,10 @@ import type { TrackerConfig } from '@vision/config';
 import type { ResultsEntry } from '@vision/results-stream';
 import { kalmanBox } from './kalman';
 import { ReorderBuffer, type ReorderSnapshot } from './reorder-buffer';
-import { RuleEngine, type DraftEvent, type Observation, type RuleEngineSnapshot } from './rule-engine';
-import { eventId, roundBox, type LineCounts, type SiteEvent, type ZoneCounts } from './site-event';
-import type { Rule } from './site-rules';
+import { RuleEngine, type DraftEvent, type RuleEngineSnapshot } from './rule-engine';
+import type { Observation } from './rule-type';
+import type { Rule, RuleCounts } from './rule-types';
+import { eventId, roundBox, type SiteEvent } from './site-event';
 import { ByteTracker, type TrackerSnapshot } from './tracker';
 
 /** One camera's checkpoint: everything needed to go on exactly where the last owner stopped. */
@@ -55,12 +56,12 @@ export class CameraPipeline {
 
   constructor(
     readonly camera: string,
-    private readonly o: PipelineOptions,
+    private readonly options: PipelineOptions,
     snapshot: CameraSnapshot | undefined,
     now: number,
   ) {
-    this.buffer = new ReorderBuffer(o.reorderMs, o.maxPending, snapshot?.reorder);
-    this.tracker = new ByteTracker(o.tracker, snapshot?.tracker);
+    this.buffer = new ReorderBuffer(options.reorderMs, options.maxPending, snapshot?.reorder);
+    this.tracker = new ByteTracker(options.tracker, snapshot?.tracker);
     this.engine = new RuleEngine(snapshot?.rules);
     this.last = snapshot?.last ?? null;
     this.lastArrival = now;
@@ -83,46 +84,46 @@ export class CameraPipeline {
     return this.buffer.oldestId();
   }
 
-  counts(): Record<string, ZoneCounts | LineCounts> {
+  counts(): Record<string, RuleCounts> {
     return this.engine.counts();
   }
 
   /** Processes every frame whose turn has come. `live` is filled only when someone watches. */
   drain(now: number, rules: readonly Rule[], wantLive: boolean, flush = false): DrainResult {
-    const r: DrainResult = { events: [], frames: 0, detections: 0, live: [], overflow: 0, crossings: [] };
-    for (const { item: e } of this.buffer.ready(now, flush)) {
-      r.frames++;
-      r.detections += e.dets.length;
-      if (this.last?.model !== e.model) this.last = { model: e.model, w: e.w, h: e.h, names: {} };
+    const result: DrainResult = { events: [], frames: 0, detections: 0, live: [], overflow: 0, crossings: [] };
+    for (const { item: entry } of this.buffer.ready(now, flush)) {
+      result.frames++;
+      result.detections += entry.dets.length;
+      if (this.last?.model !== entry.model) this.last = { model: entry.model, w: entry.w, h: entry.h, names: {} };
       const last = this.last;
-      Object.assign(last, { w: e.w, h: e.h });
-      for (const [k, v] of Object.entries(e.names)) last.names[Number(k)] ??= v;
+      Object.assign(last, { w: entry.w, h: entry.h });
+      for (const [id, className] of Object.entries(entry.names)) last.names[Number(id)] ??= className;
       const name = (cls: number) => last.names[cls] ?? String(cls);
       const step = this.tracker.update(
-        e.ts,
-        e.dets.map(([x1, y1, x2, y2, score, cls]) => ({ box: [x1, y1, x2, y2] as const, score, cls })),
-        e.conf,
+        entry.ts,
+        entry.dets.map(([x1, y1, x2, y2, score, cls]) => ({ box: [x1, y1, x2, y2] as const, score, cls })),
+        entry.conf,
       );
-      r.overflow += step.overflow;
+      result.overflow += step.overflow;
       const observed: Observation[] = step.observed.map(({ track, box }) => ({ track, box, cls: name(track.cls) }));
       const removed: Observation[] = step.removed.map((track) => ({
         track,
         box: kalmanBox(track.kf),
         cls: name(track.cls),
       }));
-      const drafts = this.engine.step(rules, { ts: e.ts, w: e.w, h: e.h, observed, removed });
-      for (const d of drafts) {
-        if (d.direction) r.crossings.push({ rule: d.rule.id, direction: d.direction });
-        if (!d.silent) r.events.push(this.toEvent(d, e.ts, e.frame));
+      const drafts = this.engine.step(rules, { ts: entry.ts, w: entry.w, h: entry.h, observed, removed });
+      for (const draft of drafts) {
+        if (draft.direction) result.crossings.push({ rule: draft.rule.id, direction: draft.direction });
+        if (!draft.silent) result.events.push(this.toEvent(draft, entry.ts, entry.frame));
       }
       if (wantLive) {
         const tracks = observed
-          .filter((o) => o.track.phase === 'confirmed')
-          .map((o) => [o.track.id, o.cls, ...roundBox(o.box)] as LiveTracks['tracks'][number]);
-        r.live.push({ camera: this.camera, ts: e.ts, w: e.w, h: e.h, tracks });
+          .filter((seen) => seen.track.phase === 'confirmed')
+          .map((seen) => [seen.track.id, seen.cls, ...roundBox(seen.box)] as LiveTracks['tracks'][number]);
+        result.live.push({ camera: this.camera, ts: entry.ts, w: entry.w, h: entry.h, tracks });
       }
     }
-    return r;
+    return result;
   }
 
   /** The camera went quiet: what it holds is processed, then its tracks end (zones see them leave). */
@@ -137,8 +138,8 @@ export class CameraPipeline {
       box: kalmanBox(track.kf),
       cls: names[track.cls] ?? String(track.cls),
     }));
-    for (const d of this.engine.step(rules, { ts, w: this.last.w, h: this.last.h, observed: [], removed }))
-      events.push(this.toEvent(d, ts, -1));
+    for (const draft of this.engine.step(rules, { ts, w: this.last.w, h: this.last.h, observed: [], removed }))
+      events.push(this.toEvent(draft, ts, -1));
     return events;
   }
 
@@ -152,25 +153,25 @@ export class CameraPipeline {
     };
   }
 
-  private toEvent(d: DraftEvent, ts: number, frame: number): SiteEvent {
-    const ev: SiteEvent = {
-      id: eventId(this.camera, d.rule.id, d.track?.id, d.kind, ts, d.direction),
-      site: this.o.site,
+  private toEvent(draft: DraftEvent, ts: number, frame: number): SiteEvent {
+    const event: SiteEvent = {
+      id: eventId(this.camera, draft.rule.id, draft.track?.id, draft.kind, ts, draft.direction),
+      site: this.options.site,
       camera: this.camera,
-      rule: d.rule.id,
-      ruleType: d.rule.type,
-      kind: d.kind,
+      rule: draft.rule.id,
+      ruleType: draft.rule.type,
+      kind: draft.kind,
       ts,
       frame,
     };
-    if (d.track) ev.track = d.track.id;
-    if (d.cls !== undefined) ev.class = d.cls;
-    if (d.box) ev.box = roundBox(d.box);
-    if (d.direction) ev.direction = d.direction;
-    if (d.enteredTs !== undefined) ev.enteredTs = d.enteredTs;
-    if (d.dwellMs !== undefined) ev.dwellMs = d.dwellMs;
-    if (d.reason) ev.reason = d.reason;
-    if (d.counts) ev.counts = d.counts;
-    return ev;
+    if (draft.track) event.track = draft.track.id;
+    if (draft.cls !== undefined) event.class = draft.cls;
+    if (draft.box) event.box = roundBox(draft.box);
+    if (draft.direction) event.direction = draft.direction;
+    if (draft.enteredTs !== undefined) event.enteredTs = draft.enteredTs;
+    if (draft.dwellMs !== undefined) event.dwellMs = draft.dwellMs;
+    if (draft.reason) event.reason = draft.reason;
+    if (draft.counts) event.counts = draft.counts;
+    return event;
   }
 }

@@ -42,12 +42,12 @@ export class CursorOutput {
   constructor(
     /** The cursor's field in the checkpoint is `out:<name>`. */
     readonly name: string,
-    private readonly d: CursorOutputDeps,
+    private readonly deps: CursorOutputDeps,
     private readonly batch: number,
     private readonly deliver: (events: StoredEvent[]) => Promise<void>,
     private readonly ready: () => Promise<void> = async () => undefined,
   ) {
-    this.warn = throttledWarn(d.log);
+    this.warn = throttledWarn(deps.log);
   }
 
   /**
@@ -55,9 +55,9 @@ export class CursorOutput {
    * from the stream's end as of now (recorded at once, before the shard makes any new event).
    */
   async acquired(shard: number, token: string): Promise<void> {
-    let cursor = (await this.d.cmd.hget(this.d.keys.checkpoint(shard), `out:${this.name}`)) ?? undefined;
+    let cursor = (await this.deps.cmd.hget(this.deps.keys.checkpoint(shard), `out:${this.name}`)) ?? undefined;
     if (cursor === undefined) {
-      const last = await this.d.cmd.xrevrange(this.d.keys.events(shard), '+', '-', 'COUNT', 1);
+      const last = await this.deps.cmd.xrevrange(this.deps.keys.events(shard), '+', '-', 'COUNT', 1);
       cursor = last[0]?.[0] ?? '0-0';
       await this.persist(shard, token, cursor);
     }
@@ -79,7 +79,7 @@ export class CursorOutput {
 
   private async run(): Promise<void> {
     while (!this.stopped) {
-      const shards = [...this.cursors.keys()].filter((s) => this.d.owned.has(s));
+      const shards = [...this.cursors.keys()].filter((s) => this.deps.owned.has(s));
       if (!shards.length) {
         await sleep(BLOCK_MS);
         continue;
@@ -87,20 +87,20 @@ export class CursorOutput {
       try {
         await this.ready();
         if (this.stopped) break;
-        const res = (await this.d.reader.xread(
+        const res = (await this.deps.reader.xread(
           'COUNT',
           this.batch,
           'BLOCK',
           BLOCK_MS,
           'STREAMS',
-          ...shards.map((s) => this.d.keys.events(s)),
+          ...shards.map((s) => this.deps.keys.events(s)),
           ...shards.map((s) => this.cursors.get(s)!),
         )) as [string, [string, string[]][]][] | null;
         if (!res) continue;
         const items: StoredEvent[] = [];
         const last = new Map<number, string>();
         for (const [key, entries] of res) {
-          const shard = shards.find((s) => this.d.keys.events(s) === key)!;
+          const shard = shards.find((s) => this.deps.keys.events(s) === key)!;
           for (const [id, fields] of entries) {
             last.set(shard, id);
             const event = parseEvent(fields);
@@ -111,7 +111,7 @@ export class CursorOutput {
         for (const [shard, id] of last) {
           if (!this.cursors.has(shard)) continue;
           this.cursors.set(shard, id);
-          const token = this.d.owned.get(shard);
+          const token = this.deps.owned.get(shard);
           if (token === undefined || !(await this.persist(shard, token, id))) this.cursors.delete(shard);
         }
       } catch (err) {
@@ -127,10 +127,10 @@ export class CursorOutput {
   }
 
   private async persist(shard: number, token: string, id: string): Promise<boolean> {
-    const k = this.d.keys;
+    const k = this.deps.keys;
     return (
       (await eventsScripts.cursor.run(
-        this.d.cmd,
+        this.deps.cmd,
         { lease: k.lease(shard), checkpoint: k.checkpoint(shard) },
         { token, field: `out:${this.name}`, id },
       )) === 1

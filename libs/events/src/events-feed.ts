@@ -10,6 +10,7 @@ import { READ_SCOPE, type EventsAuth } from './events-auth';
 import type { EventsKeys } from './events-keys';
 import type { EventsMetrics } from '@vision/metrics';
 import type { RulesStore } from './rules-store';
+import { drawnRuleView } from './site-rules';
 
 const FEED_PATH = '/ws/events';
 const FEED_PROTOCOL = 'events.v1';
@@ -61,8 +62,8 @@ export class EventsFeed {
   private readonly unwatch: () => void;
   private closed = false;
 
-  constructor(private readonly d: FeedDeps) {
-    this.unwatch = d.store.onChange(() => {
+  constructor(private readonly deps: FeedDeps) {
+    this.unwatch = deps.store.onChange(() => {
       for (const c of this.clients) void this.sendRules(c, 'rules');
     });
   }
@@ -72,9 +73,9 @@ export class EventsFeed {
     const url = new URL(req.url ?? '/', 'http://events');
     const refuse = (err: unknown) => refuseUpgrade(socket, errorReply(err));
     if (url.pathname !== FEED_PATH) return refuse(new HttpError('E_NO_ROUTE', `no route ${url.pathname}`));
-    if (this.clients.size >= this.d.cfg.ws.maxClients)
+    if (this.clients.size >= this.deps.cfg.ws.maxClients)
       return refuse(new HttpError('E_UNAVAILABLE', 'too many feed connections'));
-    this.d.auth.principal(req, READ_SCOPE, 'any').then((principal) => {
+    this.deps.auth.principal(req, READ_SCOPE, 'any').then((principal) => {
       const cameras = url.searchParams.get('cameras');
       this.wss.handleUpgrade(req, socket, head, (ws) =>
         this.accept({ ws, principal, cameras: cameras ? new Set(cameras.split(',').filter(Boolean)) : undefined }),
@@ -92,41 +93,41 @@ export class EventsFeed {
 
   private accept(c: Client): void {
     this.clients.add(c);
-    this.d.metrics.wsClients.set(this.clients.size);
+    this.deps.metrics.wsClients.set(this.clients.size);
     c.ws.on('close', () => {
       this.clients.delete(c);
-      this.d.metrics.wsClients.set(this.clients.size);
+      this.deps.metrics.wsClients.set(this.clients.size);
       if (!this.clients.size) void this.idle();
     });
     c.ws.on('error', () => undefined);
     void this.sendRules(c, 'hello');
     if (!this.loop) this.loop = this.follow();
-    if (!this.subscriber && this.d.cfg.liveTracks) {
-      this.subscriber = this.d.newRedis('events-feed-live');
+    if (!this.subscriber && this.deps.cfg.liveTracks) {
+      this.subscriber = this.deps.newRedis('events-feed-live');
       this.subscriber.on('message', (_channel: string, raw: string) => this.broadcast(raw, 'tracks'));
       this.subscriber
         .connect()
-        .then(() => this.subscriber?.subscribe(this.d.keys.live))
-        .catch((err: Error) => this.d.log.warn({ err: err.message }, 'live tracks unavailable'));
+        .then(() => this.subscriber?.subscribe(this.deps.keys.live))
+        .catch((err: Error) => this.deps.log.warn({ err: err.message }, 'live tracks unavailable'));
     }
   }
 
   private wants(c: Client, camera: string): boolean {
-    return this.d.auth.cameraAllowed(c.principal, camera) && (!c.cameras || c.cameras.has(camera));
+    return this.deps.auth.cameraAllowed(c.principal, camera) && (!c.cameras || c.cameras.has(camera));
   }
 
   private async sendRules(c: Client, type: 'hello' | 'rules'): Promise<void> {
     const cameras = await Promise.all(
-      this.d.store
+      this.deps.store
         .cameras()
-        .filter((cam) => this.d.store.rulesFor(cam).length && this.wants(c, cam))
+        .filter((cam) => this.deps.store.rulesFor(cam).length && this.wants(c, cam))
         .map(async (camera) => ({
           camera,
-          rules: this.d.store.list(camera),
-          counts: await this.d.counts(camera).catch(() => ({})),
+          rules: this.deps.store.rulesFor(camera).map(drawnRuleView),
+          counts: await this.deps.counts(camera).catch(() => ({})),
         })),
     );
-    if (c.ws.readyState === WebSocket.OPEN) c.ws.send(JSON.stringify({ type, site: this.d.cfg.site, cameras }));
+    if (c.ws.readyState === WebSocket.OPEN) c.ws.send(JSON.stringify({ type, site: this.deps.cfg.site, cameras }));
   }
 
   /** `raw` is a JSON message with a `camera` (tracks) or an `event.camera`. */
@@ -134,25 +135,25 @@ export class EventsFeed {
     const cam = camera ?? (JSON.parse(raw) as { camera: string }).camera;
     for (const c of this.clients) {
       if (!this.wants(c, cam) || c.ws.readyState !== WebSocket.OPEN) continue;
-      if (c.ws.bufferedAmount > this.d.cfg.ws.maxBufferBytes) {
+      if (c.ws.bufferedAmount > this.deps.cfg.ws.maxBufferBytes) {
         if (kind === 'event') {
-          this.d.metrics.deliveries.inc({ output: 'ws', outcome: 'closed_slow' });
+          this.deps.metrics.deliveries.inc({ output: 'ws', outcome: 'closed_slow' });
           c.ws.close(1013, 'too slow');
         }
         continue;
       }
       c.ws.send(raw);
-      if (kind === 'event') this.d.metrics.deliveries.inc({ output: 'ws', outcome: 'delivered' });
+      if (kind === 'event') this.deps.metrics.deliveries.inc({ output: 'ws', outcome: 'delivered' });
     }
   }
 
   /** Tails every shard's events stream while anyone is connected. */
   private async follow(): Promise<void> {
-    const reader = (this.reader = this.d.newRedis('events-feed'));
+    const reader = (this.reader = this.deps.newRedis('events-feed'));
     let failed = false;
     try {
       await reader.connect();
-      const keys = Array.from({ length: this.d.shards }, (_, s) => this.d.keys.events(s));
+      const keys = Array.from({ length: this.deps.shards }, (_, s) => this.deps.keys.events(s));
       const ids = await Promise.all(
         keys.map(async (k) => (await reader.xrevrange(k, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0'),
       );
@@ -170,7 +171,7 @@ export class EventsFeed {
       }
     } catch (err) {
       failed = this.clients.size > 0;
-      if (failed) this.d.log.warn({ err: (err as Error).message }, 'event feed stopped; clients closed');
+      if (failed) this.deps.log.warn({ err: (err as Error).message }, 'event feed stopped; clients closed');
       for (const c of this.clients) c.ws.close(1011, 'feed unavailable');
     } finally {
       reader.disconnect();

@@ -73,13 +73,13 @@ export async function startEventsRuntime(config: AppConfig, cfg: EventsConfig, l
     {
       // Outputs first: a new output's cursor is recorded before the shard makes any event.
       acquired: async (shard, token, checkpoint) => {
-        for (const o of outputs()) await o.acquired(shard, token);
+        for (const output of outputs()) await output.acquired(shard, token);
         processor.acquired(shard, token, checkpoint);
       },
       releasing: (shard) => processor.releasing(shard),
       lost: (shard) => {
         processor.lost(shard);
-        for (const o of outputs()) o.lost(shard);
+        for (const output of outputs()) output.lost(shard);
       },
     },
     log,

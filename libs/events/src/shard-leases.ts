@@ -38,8 +38,8 @@ export class ShardLeases {
   constructor(
     private readonly redis: Redis,
     private readonly keys: EventsKeys,
-    private readonly o: LeaseOptions,
-    private readonly h: ShardHandlers,
+    private readonly options: LeaseOptions,
+    private readonly handlers: ShardHandlers,
     private readonly log: Logger,
   ) {}
 
@@ -49,7 +49,7 @@ export class ShardLeases {
       this.running = this.tick()
         .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'lease round failed'))
         .finally(() => {
-          if (!this.stopped) this.timer = setTimeout(tick, Math.max(50, Math.floor(this.o.leaseMs / 3)));
+          if (!this.stopped) this.timer = setTimeout(tick, Math.max(50, Math.floor(this.options.leaseMs / 3)));
         });
     };
     tick();
@@ -61,14 +61,14 @@ export class ShardLeases {
     clearTimeout(this.timer);
     await this.running;
     for (const shard of [...this.owned.keys()]) await this.release(shard);
-    await this.redis.zrem(this.keys.instances, this.o.instanceId).catch(() => undefined);
+    await this.redis.zrem(this.keys.instances, this.options.instanceId).catch(() => undefined);
   }
 
   async tick(): Promise<void> {
     const now = Date.now();
     await this.redis
       .multi()
-      .zadd(this.keys.instances, now + this.o.leaseMs, this.o.instanceId)
+      .zadd(this.keys.instances, now + this.options.leaseMs, this.options.instanceId)
       .zremrangebyscore(this.keys.instances, '-inf', now)
       .exec();
     for (const [shard, token] of [...this.owned]) {
@@ -76,30 +76,31 @@ export class ShardLeases {
         const ok = await eventsScripts.renew.run(
           this.redis,
           { lease: this.keys.lease(shard) },
-          { token, ttlMs: this.o.leaseMs },
+          { token, ttlMs: this.options.leaseMs },
         );
         if (ok === 1) this.lastRenewed.set(shard, Date.now());
         else this.lose(shard, 'taken over or expired');
       } catch (err) {
         // Redis unreachable: after a full TTL without renewal the lease is gone there too.
-        if (Date.now() - (this.lastRenewed.get(shard) ?? 0) > this.o.leaseMs) this.lose(shard, (err as Error).message);
+        if (Date.now() - (this.lastRenewed.get(shard) ?? 0) > this.options.leaseMs)
+          this.lose(shard, (err as Error).message);
       }
     }
     const live = Math.max(1, await this.redis.zcount(this.keys.instances, now, '+inf'));
-    const target = Math.ceil(this.o.shards / live);
+    const target = Math.ceil(this.options.shards / live);
     for (const shard of [...this.owned.keys()].slice(target)) await this.release(shard);
     if (this.owned.size >= target) return;
     // Start at a place of our own, so instances starting together try different shards first.
-    const start = resultsShard(this.o.instanceId, this.o.shards);
-    for (let i = 0; i < this.o.shards && this.owned.size < target && !this.stopped; i++) {
-      const shard = (start + i) % this.o.shards;
+    const start = resultsShard(this.options.instanceId, this.options.shards);
+    for (let i = 0; i < this.options.shards && this.owned.size < target && !this.stopped; i++) {
+      const shard = (start + i) % this.options.shards;
       if (this.owned.has(shard)) continue;
-      const token = `${this.o.instanceId}:${randomBytes(6).toString('hex')}`;
+      const token = `${this.options.instanceId}:${randomBytes(6).toString('hex')}`;
       if (
         (await eventsScripts.acquire.run(
           this.redis,
           { lease: this.keys.lease(shard) },
-          { token, ttlMs: this.o.leaseMs },
+          { token, ttlMs: this.options.leaseMs },
         )) !== 1
       )
         continue;
@@ -107,13 +108,16 @@ export class ShardLeases {
       this.owned.set(shard, token);
       this.lastRenewed.set(shard, Date.now());
       try {
-        await this.h.acquired(shard, token, checkpoint);
+        await this.handlers.acquired(shard, token, checkpoint);
       } catch (err) {
         this.log.error({ shard, err: (err as Error).message }, 'shard not resumed; giving it back');
         await this.release(shard);
         continue;
       }
-      this.log.info({ shard, instance: this.o.instanceId, resumeFrom: checkpoint['pos'] ?? null }, 'shard acquired');
+      this.log.info(
+        { shard, instance: this.options.instanceId, resumeFrom: checkpoint['pos'] ?? null },
+        'shard acquired',
+      );
     }
   }
 
@@ -126,7 +130,7 @@ export class ShardLeases {
     const token = this.owned.get(shard);
     if (token === undefined) return;
     try {
-      await this.h.releasing(shard);
+      await this.handlers.releasing(shard);
     } catch (err) {
       this.log.warn(
         { shard, err: (err as Error).message },
@@ -134,14 +138,14 @@ export class ShardLeases {
       );
     }
     this.owned.delete(shard);
-    this.h.lost(shard);
+    this.handlers.lost(shard);
     await eventsScripts.release.run(this.redis, { lease: this.keys.lease(shard) }, { token }).catch(() => undefined);
     this.log.info({ shard }, 'shard released');
   }
 
   private lose(shard: number, why: string): void {
     if (!this.owned.delete(shard)) return;
-    this.h.lost(shard);
+    this.handlers.lost(shard);
     this.log.warn({ shard, why }, 'shard lease lost');
   }
 }

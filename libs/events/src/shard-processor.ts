@@ -9,6 +9,7 @@ import type { EventsKeys } from './events-keys';
 import type { EventsMetrics } from '@vision/metrics';
 import { eventsScripts } from './events-scripts';
 import type { ResultsSources } from './results-sources';
+import { committedView } from './rule-types';
 import type { RulesStore } from './rules-store';
 import { newShardState, putBackChanges, resumePosition, takeChanges, type ShardState } from './shard-state';
 import type { SiteEvent } from './site-event';
@@ -51,9 +52,14 @@ export class ShardProcessor {
   private loop: Promise<void> | undefined;
   private committing: Promise<void> = Promise.resolve();
 
-  constructor(private readonly d: ProcessorDeps) {
-    this.opts = { site: d.cfg.site, tracker: d.cfg.tracker, reorderMs: d.cfg.reorderMs, maxPending: MAX_PENDING };
-    this.warn = throttledWarn(d.log);
+  constructor(private readonly deps: ProcessorDeps) {
+    this.opts = {
+      site: deps.cfg.site,
+      tracker: deps.cfg.tracker,
+      reorderMs: deps.cfg.reorderMs,
+      maxPending: MAX_PENDING,
+    };
+    this.warn = throttledWarn(deps.log);
   }
 
   acquired(shard: number, token: string, checkpoint: Record<string, string>): void {
@@ -65,7 +71,7 @@ export class ShardProcessor {
       try {
         cameras.set(camera, new CameraPipeline(camera, this.opts, JSON.parse(json) as CameraSnapshot, now));
       } catch (err) {
-        this.d.log.warn(
+        this.deps.log.warn(
           { shard, camera, err: (err as Error).message },
           'camera state unreadable; the camera starts afresh',
         );
@@ -79,10 +85,10 @@ export class ShardProcessor {
   }
 
   lost(shard: number): void {
-    const st = this.shards.get(shard);
-    if (!st) return;
+    const shardState = this.shards.get(shard);
+    if (!shardState) return;
     this.shards.delete(shard);
-    for (const [camera, pipe] of st.cameras) this.d.metrics.forget(camera, Object.keys(pipe.counts()));
+    for (const [camera, pipe] of shardState.cameras) this.deps.metrics.forget(camera, Object.keys(pipe.counts()));
   }
 
   owns(shard: number): boolean {
@@ -104,90 +110,91 @@ export class ShardProcessor {
         await sleep(BLOCK_MS);
         continue;
       }
-      const from = new Map([...this.shards].map(([shard, st]) => [shard, st.readPos]));
-      const { read, failed } = await this.d.results.read(from, READ_COUNT, BLOCK_MS);
+      const from = new Map([...this.shards].map(([shard, shardState]) => [shard, shardState.readPos]));
+      const { read, failed } = await this.deps.results.read(from, READ_COUNT, BLOCK_MS);
       for (const f of failed)
         this.warn('E_REDIS_READ', { shards: f.shards, err: f.err.message }, 'results stream unreadable; retrying');
       // Every Redis unreachable: pause. One of several: the others' blocking reads pace the loop.
       if (failed.reduce((n, f) => n + f.shards.length, 0) === from.size) await sleep(500);
       const now = Date.now();
       for (const { shard, entries } of read) {
-        const st = this.shards.get(shard);
-        if (!st) continue; // lost while reading
+        const shardState = this.shards.get(shard);
+        if (!shardState) continue; // lost while reading
         for (const [id, fields] of entries) {
-          st.readPos = id;
-          this.take(shard, st, id, fields, now);
+          shardState.readPos = id;
+          this.take(shard, shardState, id, fields, now);
         }
       }
       await this.drainAll(now);
     }
   }
 
-  private take(shard: number, st: ShardState, id: string, fields: string[], now: number): void {
-    const m = this.d.metrics;
+  private take(shard: number, shardState: ShardState, id: string, fields: string[], now: number): void {
+    const metrics = this.deps.metrics;
     const decoded = decodeResultsEntry(fields);
     if (!decoded.ok) {
-      m.frames.inc({ outcome: 'invalid' });
+      metrics.frames.inc({ outcome: 'invalid' });
       this.warn('E_BAD_RESULT', { shard, id, reason: decoded.reason }, 'results entry refused');
       return;
     }
-    const e = decoded.entry;
-    this.d.store.noteSeen(e);
+    const entry = decoded.entry;
+    this.deps.store.noteSeen(entry);
     // Cameras no rule uses cost a decode and nothing else.
-    if (!this.d.store.rulesFor(e.camera).length) return void m.frames.inc({ outcome: 'unused' });
-    let pipe = st.cameras.get(e.camera);
+    if (!this.deps.store.rulesFor(entry.camera).length) return void metrics.frames.inc({ outcome: 'unused' });
+    let pipe = shardState.cameras.get(entry.camera);
     if (!pipe) {
       let total = 0;
-      for (const s of this.shards.values()) total += s.cameras.size;
-      if (total >= this.d.cfg.maxCameras) return void m.frames.inc({ outcome: 'overflow' });
-      st.cameras.set(e.camera, (pipe = new CameraPipeline(e.camera, this.opts, undefined, now)));
+      for (const owned of this.shards.values()) total += owned.cameras.size;
+      if (total >= this.deps.cfg.maxCameras) return void metrics.frames.inc({ outcome: 'overflow' });
+      shardState.cameras.set(entry.camera, (pipe = new CameraPipeline(entry.camera, this.opts, undefined, now)));
     }
-    m.frames.inc({ outcome: pipe.offer(id, e, now) });
+    metrics.frames.inc({ outcome: pipe.offer(id, entry, now) });
   }
 
   private async drainAll(now: number): Promise<void> {
     await this.checkLive(now);
     let cameras = 0;
     let tracks = 0;
-    for (const [shard, st] of [...this.shards]) {
-      for (const [camera, pipe] of [...st.cameras]) {
-        const rules = this.d.store.rulesFor(camera);
-        if (!rules.length || now - pipe.lastArrival > this.d.cfg.cameraIdleMs) {
+    for (const [shard, shardState] of [...this.shards]) {
+      for (const [camera, pipe] of [...shardState.cameras]) {
+        const rules = this.deps.store.rulesFor(camera);
+        if (!rules.length || now - pipe.lastArrival > this.deps.cfg.cameraIdleMs) {
           // No rules any more: state dropped, no events. Idle: its tracks end (zones see them leave).
-          if (rules.length) this.queue(st, camera, pipe.expire(now, rules), pipe);
-          st.cameras.delete(camera);
-          st.deleted.add(camera);
-          st.dirty.delete(camera);
-          st.counts.set(camera, JSON.stringify(rules.length ? pipe.counts() : {}));
-          this.d.metrics.forget(camera, Object.keys(pipe.counts()));
+          if (rules.length) this.queue(shardState, camera, pipe.expire(now, rules), pipe);
+          shardState.cameras.delete(camera);
+          shardState.deleted.add(camera);
+          shardState.dirty.delete(camera);
+          shardState.counts.set(camera, JSON.stringify(rules.length ? pipe.counts() : {}));
+          this.deps.metrics.forget(camera, Object.keys(pipe.counts()));
           continue;
         }
         const r = pipe.drain(now, rules, this.wantLive);
         if (r.frames) {
-          st.dirty.add(camera);
-          this.d.metrics.processed.inc(r.frames);
-          this.d.metrics.detections.inc(r.detections);
+          shardState.dirty.add(camera);
+          this.deps.metrics.processed.inc(r.frames);
+          this.deps.metrics.detections.inc(r.detections);
         }
-        for (const c of r.crossings) st.crossings.push({ camera, ...c });
-        this.queue(st, camera, r.events, pipe);
+        for (const c of r.crossings) shardState.crossings.push({ camera, ...c });
+        this.queue(shardState, camera, r.events, pipe);
         for (const l of r.live)
-          this.d.cmd.publish(this.d.keys.live, JSON.stringify({ type: 'tracks', ...l })).catch(() => undefined);
+          this.deps.cmd.publish(this.deps.keys.live, JSON.stringify({ type: 'tracks', ...l })).catch(() => undefined);
         cameras++;
         tracks += pipe.trackCount;
       }
       const due =
-        now - st.lastCommit >= this.d.cfg.checkpointMs && (st.dirty.size > 0 || st.readPos !== st.committedPos);
-      if (st.pending.length || st.deleted.size || due) await this.commit(shard);
+        now - shardState.lastCommit >= this.deps.cfg.checkpointMs &&
+        (shardState.dirty.size > 0 || shardState.readPos !== shardState.committedPos);
+      if (shardState.pending.length || shardState.deleted.size || due) await this.commit(shard);
     }
-    this.d.metrics.cameras.set(cameras);
-    this.d.metrics.tracks.set(tracks);
-    this.d.metrics.shards.set(this.shards.size);
+    this.deps.metrics.cameras.set(cameras);
+    this.deps.metrics.tracks.set(tracks);
+    this.deps.metrics.shards.set(this.shards.size);
   }
 
-  private queue(st: ShardState, camera: string, events: SiteEvent[], pipe: CameraPipeline): void {
+  private queue(shardState: ShardState, camera: string, events: SiteEvent[], pipe: CameraPipeline): void {
     if (!events.length) return;
-    st.pending.push(...events);
-    if (events.some((e) => e.kind === 'count')) st.counts.set(camera, JSON.stringify(pipe.counts()));
+    shardState.pending.push(...events);
+    if (events.some((event) => event.kind === 'count')) shardState.counts.set(camera, JSON.stringify(pipe.counts()));
   }
 
   /** One commit at a time: the lease loop's final commits race the read loop's otherwise. */
@@ -198,21 +205,21 @@ export class ShardProcessor {
   }
 
   private async commitNow(shard: number): Promise<void> {
-    const st = this.shards.get(shard);
-    if (!st) return;
-    const pos = resumePosition(st);
-    const readPos = st.readPos;
+    const shardState = this.shards.get(shard);
+    if (!shardState) return;
+    const pos = resumePosition(shardState);
+    const readPos = shardState.readPos;
     // Taken out before the call: the read loop goes on filling the next step meanwhile.
-    const taken = takeChanges(st);
+    const taken = takeChanges(shardState);
     const states = [...taken.dirty].flatMap((c) => {
-      const pipe = st.cameras.get(c);
+      const pipe = shardState.cameras.get(c);
       return pipe ? [c, JSON.stringify(pipe.snapshot())] : [];
     });
     const events = taken.pending;
     const args = [
       ...states,
       ...taken.deleted,
-      ...events.flatMap((e) => [e.id, e.camera, e.kind, JSON.stringify(e)]),
+      ...events.flatMap((event) => [event.id, event.camera, event.kind, JSON.stringify(event)]),
       ...[...taken.counts].flat(),
     ];
     const sizes = {
@@ -221,19 +228,19 @@ export class ShardProcessor {
       events: events.length,
       counts: taken.counts.size,
     };
-    const k = this.d.keys;
+    const k = this.deps.keys;
     let ok: unknown;
     try {
       ok = await eventsScripts.commit.run(
-        this.d.cmd,
+        this.deps.cmd,
         { lease: k.lease(shard), checkpoint: k.checkpoint(shard), events: k.events(shard), counts: k.counts },
-        { token: st.token, pos, maxLen: this.d.cfg.maxLen, ...sizes },
+        { token: shardState.token, pos, maxLen: this.deps.cfg.maxLen, ...sizes },
         { keys: [], args },
       );
     } catch (err) {
       // Put back in front of what came meanwhile; the next step commits it all.
-      putBackChanges(st, taken);
-      this.d.metrics.commits.inc({ outcome: 'error' });
+      putBackChanges(shardState, taken);
+      this.deps.metrics.commits.inc({ outcome: 'error' });
       this.warn(
         'E_COMMIT',
         { shard, err: (err as Error).message },
@@ -242,24 +249,24 @@ export class ShardProcessor {
       return;
     }
     if (ok !== 1) {
-      this.d.metrics.commits.inc({ outcome: 'fenced' });
+      this.deps.metrics.commits.inc({ outcome: 'fenced' });
       this.lost(shard);
-      this.d.fenced(shard);
+      this.deps.fenced(shard);
       return;
     }
     const now = Date.now();
-    this.d.metrics.commits.inc({ outcome: 'ok' });
-    for (const e of events) this.d.metrics.committed(e, now);
-    for (const c of taken.crossings) this.d.metrics.crossed(c.camera, c.rule, c.direction);
-    st.lastCommit = now;
-    st.committedPos = readPos;
+    this.deps.metrics.commits.inc({ outcome: 'ok' });
+    for (const event of events) this.deps.metrics.committed(committedView(event), now);
+    for (const c of taken.crossings) this.deps.metrics.crossed(c.camera, c.rule, c.direction);
+    shardState.lastCommit = now;
+    shardState.committedPos = readPos;
   }
 
   private async checkLive(now: number): Promise<void> {
-    if (!this.d.cfg.liveTracks || now - this.liveCheckedAt < LIVE_CHECK_MS) return;
+    if (!this.deps.cfg.liveTracks || now - this.liveCheckedAt < LIVE_CHECK_MS) return;
     this.liveCheckedAt = now;
     try {
-      const [, subscribers] = (await this.d.cmd.pubsub('NUMSUB', this.d.keys.live)) as [string, number];
+      const [, subscribers] = (await this.deps.cmd.pubsub('NUMSUB', this.deps.keys.live)) as [string, number];
       this.wantLive = Number(subscribers) > 0;
     } catch {
       this.wantLive = false;

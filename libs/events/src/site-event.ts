@@ -1,16 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Box } from './geometry';
-import type { EventKind } from './site-rules';
-
-export interface ZoneCounts {
-  total: number;
-  byClass: Record<string, number>;
-}
-export interface LineCounts {
-  in: number;
-  out: number;
-  byClass: Record<string, { in: number; out: number }>;
-}
+import type { EventKind, RuleCounts, RuleTypeName } from './rule-types';
 
 /**
  * One site event (docs/events.asyncapi.yaml). Everything in it follows from the frames, so a replay
@@ -22,7 +12,7 @@ export interface SiteEvent {
   site: string;
   camera: string;
   rule: string;
-  ruleType: 'zone' | 'line';
+  ruleType: RuleTypeName;
   kind: EventKind;
   /** Capture time (epoch ms) of the frame that made the event. */
   ts: number;
@@ -37,8 +27,8 @@ export interface SiteEvent {
   dwellMs?: number;
   /** Zone exits: `left` (seen outside) or `lost` (the track ended inside). */
   reason?: 'left' | 'lost';
-  /** `count` events: the zone's occupancy, or the line's totals, after this frame. */
-  counts?: ZoneCounts | LineCounts;
+  /** `count` events: the rule's counts after this frame (a zone's occupancy, a line's totals); crowd events too. */
+  counts?: RuleCounts;
 }
 
 export function eventId(

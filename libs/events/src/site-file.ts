@@ -37,7 +37,7 @@ export interface SiteFileOptions {
  * Parses a site file (JSON, or YAML for `.yaml`/`.yml`) and validates every rule and webhook;
  * throws RuleError naming the first bad field (`cameras.gate.rules[1].polygon`).
  */
-export function parseSiteFile(text: string, path: string, o: SiteFileOptions): SiteFile {
+export function parseSiteFile(text: string, path: string, options: SiteFileOptions): SiteFile {
   if (Buffer.byteLength(text) > MAX_SITE_FILE_BYTES)
     throw new RuleError('E_BAD_RULE', '(root)', `the site file exceeds ${MAX_SITE_FILE_BYTES} bytes`);
   let raw: unknown;
@@ -55,42 +55,49 @@ export function parseSiteFile(text: string, path: string, o: SiteFileOptions): S
     const issue = parsed.error.issues[0];
     throw new RuleError('E_BAD_RULE', fieldPath(issue.path), issue.message);
   }
-  const s = parsed.data;
-  const models = new Map(Object.entries(s.models).map(([m, names]) => [m, new Set(names)]));
-  const modelOf = (camera: string) => s.cameras[camera]?.model ?? o.seenModelOf(camera);
+  const site = parsed.data;
+  const models = new Map(Object.entries(site.models).map(([m, names]) => [m, new Set(names)]));
+  const modelOf = (camera: string) => site.cameras[camera]?.model ?? options.seenModelOf(camera);
   const ctx: RuleContext = {
-    defaults: o.defaults,
-    cameraKnown: (camera) => camera in s.cameras,
+    defaults: options.defaults,
+    cameraKnown: (camera) => camera in site.cameras,
     classesOf(camera) {
       const model = modelOf(camera);
       if (model === undefined) return undefined;
       const declared = models.get(model);
-      const seen = o.seenClasses(model);
+      const seen = options.seenClasses(model);
       return declared || seen ? new Set([...(declared ?? []), ...(seen ?? [])]) : undefined;
     },
   };
   const cameras = new Map<string, { model: string | undefined; rules: Rule[] }>();
-  for (const [camera, spec] of Object.entries(s.cameras)) {
+  for (const [camera, spec] of Object.entries(site.cameras)) {
     const base = `cameras.${camera}`;
-    if (spec.rules.length > o.maxRules)
-      throw new RuleError('E_BAD_RULE', `${base}.rules`, `at most ${o.maxRules} rules per camera (EVENTS_MAX_RULES)`);
+    if (spec.rules.length > options.maxRules)
+      throw new RuleError(
+        'E_BAD_RULE',
+        `${base}.rules`,
+        `at most ${options.maxRules} rules per camera (EVENTS_MAX_RULES)`,
+      );
     const rules = spec.rules.map((r, i) => validateRule(r, camera, ctx, `${base}.rules[${i}]`, 'file'));
     const dup = rules.findIndex((r, i) => rules.findIndex((x) => x.id === r.id) !== i);
     if (dup >= 0)
       throw new RuleError('E_BAD_RULE', `${base}.rules[${dup}].id`, `rule id ${rules[dup].id} is used twice`);
     cameras.set(camera, { model: spec.model, rules });
   }
-  if (s.webhooks.length && !o.webhookSecret)
+  if (site.webhooks.length && !options.webhookSecret)
     throw new RuleError(
       'E_BAD_RULE',
       'webhooks',
       'webhooks need EVENTS_WEBHOOK_SECRET (at least 32 characters) to sign with',
     );
-  const webhooks = s.webhooks.map((w, i) => {
-    if (s.webhooks.findIndex((x) => x.id === w.id) !== i)
-      throw new RuleError('E_BAD_RULE', `webhooks[${i}].id`, `webhook id ${w.id} is used twice`);
+  const webhooks = site.webhooks.map((webhook, i) => {
+    if (site.webhooks.findIndex((other) => other.id === webhook.id) !== i)
+      throw new RuleError('E_BAD_RULE', `webhooks[${i}].id`, `webhook id ${webhook.id} is used twice`);
     try {
-      return { ...w, url: checkWebhookUrl(w.url, { hosts: o.webhookHosts, setting: 'EVENTS_WEBHOOK_HOSTS' }) };
+      return {
+        ...webhook,
+        url: checkWebhookUrl(webhook.url, { hosts: options.webhookHosts, setting: 'EVENTS_WEBHOOK_HOSTS' }),
+      };
     } catch (err) {
       throw new RuleError('E_BAD_RULE', `webhooks[${i}].url`, (err as Error).message);
     }

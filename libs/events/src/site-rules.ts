@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ANCHORS, type RuleDefaults } from '@vision/config';
-import { polygonArea, selfIntersection, type Point } from './geometry';
+import type { RuleDefaults } from '@vision/config';
+import { RULE_ID } from './rule-type';
+import { EVENT_KINDS, findRuleType, RULE_TYPE_NAMES, ruleType, type Rule } from './rule-types';
 
-export const EVENT_KINDS = ['zone.enter', 'zone.exit', 'zone.dwell', 'line.cross', 'count'] as const;
-export type EventKind = (typeof EVENT_KINDS)[number];
+export { EVENT_KINDS, type EventKind, type Rule } from './rule-types';
 
 /** Stable codes of refused rules; `field` names the offending field (`cameras.gate.rules[0].polygon`). */
 export type RuleErrorCode = 'E_BAD_RULE' | 'E_UNKNOWN_CAMERA' | 'E_UNKNOWN_CLASS';
@@ -24,96 +24,27 @@ export class RuleError extends Error {
   }
 }
 
-const ID = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (1 to 64)');
-const coord = z.number().finite().min(0).max(1_000_000);
-const point = z.tuple([coord, coord]);
-const common = {
-  id: ID,
-  /** `norm`: fractions of the image's width and height (0..1); `px`: pixels of the original image. */
-  units: z.enum(['norm', 'px']).default('norm'),
-  classes: z.array(z.string().min(1).max(128)).min(1).max(256).optional(),
-  anchor: z.enum(ANCHORS).optional(),
-  inertia: z.number().int().min(1).max(1000).optional(),
-  hysteresis: z.number().min(0).max(10).optional(),
-};
-
-const zoneSpec = z.strictObject({
-  ...common,
-  type: z.literal('zone'),
-  polygon: z.array(point).min(3, 'a polygon needs at least 3 points').max(64),
-  exitInertia: z.number().int().min(1).max(1000).optional(),
-  /** `zone.dwell` once a track has been inside this long. */
-  dwellS: z
-    .number()
-    .positive()
-    .max(7 * 86400)
-    .optional(),
-});
-
-const lineSpec = z.strictObject({
-  ...common,
-  type: z.literal('line'),
-  from: point,
-  to: point,
-  /** Which crossings make `line.cross` events (both are counted). */
-  directions: z
-    .array(z.enum(['in', 'out']))
-    .min(1)
-    .max(2)
-    .default(['in', 'out']),
-  /** Count each direction at most once per track (a track that comes back is not counted twice). */
-  oncePerTrack: z.boolean().default(true),
-});
-
-const ruleSpecSchema = z.discriminatedUnion('type', [zoneSpec, lineSpec]);
-
 const webhookSpec = z.strictObject({
-  id: ID,
+  id: RULE_ID,
   url: z.string().min(1).max(2048),
   /** Camera ids (exact, or a prefix ending in `*`); absent: every camera. */
   cameras: z.array(z.string().min(1).max(255)).max(1024).optional(),
   kinds: z.array(z.enum(EVENT_KINDS)).min(1).optional(),
-  rules: z.array(ID).max(1024).optional(),
+  rules: z.array(RULE_ID).max(1024).optional(),
 });
 export type WebhookSpec = z.infer<typeof webhookSpec>;
 
 export const siteFileSchema = z.strictObject({
   /** Class names per model id, for validating class filters before the model's results are seen. */
-  models: z.record(ID, z.array(z.string().min(1).max(128)).max(4096)).default({}),
+  models: z.record(RULE_ID, z.array(z.string().min(1).max(128)).max(4096)).default({}),
   cameras: z
     .record(
       z.string().min(1).max(255),
-      z.strictObject({ model: ID.optional(), rules: z.array(z.unknown()).default([]) }),
+      z.strictObject({ model: RULE_ID.optional(), rules: z.array(z.unknown()).default([]) }),
     )
     .default({}),
   webhooks: z.array(webhookSpec).max(64).default([]),
 });
-
-interface RuleBase {
-  id: string;
-  units: 'norm' | 'px';
-  classes: string[] | undefined;
-  anchor: RuleDefaults['anchor'];
-  inertia: number;
-  hysteresis: number;
-  /** Hash of the resolved definition: state is kept across reloads only while it is unchanged. */
-  key: string;
-  source: 'file' | 'api';
-}
-export interface ZoneRule extends RuleBase {
-  type: 'zone';
-  polygon: Point[];
-  exitInertia: number;
-  dwellS: number | undefined;
-}
-export interface LineRule extends RuleBase {
-  type: 'line';
-  from: Point;
-  to: Point;
-  directions: ('in' | 'out')[];
-  oncePerTrack: boolean;
-}
-export type Rule = ZoneRule | LineRule;
 
 /** What a rule is checked against: whether the camera is known, and the class names of its model. */
 export interface RuleContext {
@@ -144,66 +75,66 @@ export function validateRule(
       field.replace(/\.rules\[\d+\]$/, '') || 'camera',
       `camera ${JSON.stringify(camera)} is neither in the site file nor seen on the results stream`,
     );
-  const parsed = ruleSpecSchema.safeParse(raw);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new RuleError('E_BAD_RULE', field || '(root)', 'a rule is an object');
+  const type = (raw as { type?: unknown }).type;
+  const definition = findRuleType(type);
+  if (!definition)
+    throw new RuleError(
+      'E_BAD_RULE',
+      at('type'),
+      `${JSON.stringify(type) ?? 'no type'}: a rule's type is one of ${RULE_TYPE_NAMES.join(', ')}`,
+    );
+  const parsed = definition.schema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new RuleError('E_BAD_RULE', fieldPath(issue.path, field), issue.message);
   }
-  const s = parsed.data;
-  const max = s.units === 'norm' ? 1 : 1_000_000;
-  const points =
-    s.type === 'zone'
-      ? s.polygon.map((p, i) => [p, `polygon[${i}]`] as const)
-      : ([
-          [s.from, 'from'],
-          [s.to, 'to'],
-        ] as const);
-  for (const [p, name] of points)
-    if (p[0] > max || p[1] > max)
+  const spec = parsed.data;
+  const max = spec.units === 'norm' ? 1 : 1_000_000;
+  for (const [point, name] of definition.coordinates(spec))
+    if (point[0] > max || point[1] > max)
       throw new RuleError('E_BAD_RULE', at(name), `normalised coordinates lie in [0, 1] (set units: "px" for pixels)`);
-  if (s.type === 'zone') {
-    const crossing = selfIntersection(s.polygon);
-    if (crossing)
-      throw new RuleError(
-        'E_BAD_RULE',
-        at('polygon'),
-        `the polygon intersects itself (edges ${crossing[0]} and ${crossing[1]} cross)`,
-      );
-    if (polygonArea(s.polygon) < (s.units === 'norm' ? 1e-6 : 1))
-      throw new RuleError('E_BAD_RULE', at('polygon'), 'the polygon has no area');
-  } else if (Math.hypot(s.to[0] - s.from[0], s.to[1] - s.from[1]) < (s.units === 'norm' ? 1e-4 : 1)) {
-    throw new RuleError('E_BAD_RULE', at('to'), 'the line has zero length (from and to are the same point)');
-  }
-  if (s.classes) {
+  const issue = definition.check(spec);
+  if (issue) throw new RuleError('E_BAD_RULE', at(issue.field), issue.message);
+  if (spec.classes) {
     const known = ctx.classesOf(camera);
-    const i = s.classes.findIndex((c) => !known?.has(c));
-    if (i >= 0) {
+    const unknown = spec.classes.findIndex((name: string) => !known?.has(name));
+    if (unknown >= 0) {
       const why = known
         ? `not a class of this camera's model (${[...known].slice(0, 20).join(', ')})`
         : "the camera's model classes are unknown: declare them under models in the site file";
-      throw new RuleError('E_UNKNOWN_CLASS', at(`classes[${i}]`), `${JSON.stringify(s.classes[i])}: ${why}`);
+      throw new RuleError(
+        'E_UNKNOWN_CLASS',
+        at(`classes[${unknown}]`),
+        `${JSON.stringify(spec.classes[unknown])}: ${why}`,
+      );
     }
   }
-  const d = ctx.defaults;
-  const base = {
-    id: s.id,
-    units: s.units,
-    classes: s.classes,
-    anchor: s.anchor ?? d.anchor,
-    inertia: s.inertia ?? d.inertia,
-    hysteresis: s.hysteresis ?? d.hysteresis,
+  const defaults = ctx.defaults;
+  // The key hashes everything but `source`, in this order: checkpoints keep a rule's state by it.
+  const resolved = {
+    id: spec.id,
+    units: spec.units,
+    classes: spec.classes,
+    anchor: spec.anchor ?? defaults.anchor,
+    inertia: spec.inertia ?? defaults.inertia,
+    hysteresis: spec.hysteresis ?? defaults.hysteresis,
     source,
+    type: definition.type,
+    ...definition.fields(spec, defaults),
   };
-  const rule: Omit<ZoneRule, 'key'> | Omit<LineRule, 'key'> =
-    s.type === 'zone'
-      ? { ...base, type: 'zone', polygon: s.polygon, exitInertia: s.exitInertia ?? d.exitInertia, dwellS: s.dwellS }
-      : { ...base, type: 'line', from: s.from, to: s.to, directions: s.directions, oncePerTrack: s.oncePerTrack };
-  const { source: _source, ...keyed } = rule;
-  return { ...rule, key: createHash('sha256').update(JSON.stringify(keyed)).digest('hex').slice(0, 16) } as Rule;
+  const { source: _source, ...keyed } = resolved;
+  return { ...resolved, key: createHash('sha256').update(JSON.stringify(keyed)).digest('hex').slice(0, 16) } as Rule;
 }
 
 /** The rule as written by a user (what the API lists and the WebSocket feed draws). */
 export function ruleView(r: Rule) {
   const { key: _key, ...view } = r;
   return view;
+}
+
+/** The rule as the feed sends it: with how the demo page draws it. */
+export function drawnRuleView(r: Rule) {
+  return { ...ruleView(r), draw: ruleType(r.type).draw(r) };
 }

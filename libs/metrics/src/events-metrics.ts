@@ -9,8 +9,8 @@ export interface CommittedEvent {
   camera: string;
   rule: string;
   ruleType: string;
-  /** A zone's counts carry `total`, its occupancy. */
-  counts?: object;
+  /** How many objects its rule holds now, for rule types that have an occupancy (libs/events' rule registry says). */
+  occupancy?: number;
 }
 
 /** (camera, rule) pairs with their own occupancy and crossing series, per process; the rest share `_other`. */
@@ -54,7 +54,7 @@ export class EventsMetrics {
   });
   readonly occupancy = new Gauge({
     name: 'vision_events_zone_occupancy',
-    help: 'Confirmed tracks inside a zone, for the shards this instance owns',
+    help: 'Confirmed tracks inside a zone or crowd, for the shards this instance owns',
     labelNames: ['camera', 'rule'] as const,
     registers: [this.registry],
   });
@@ -112,8 +112,8 @@ export class EventsMetrics {
     this.events.inc({ kind: e.kind });
     this.lag.observe(Math.max(0, now - e.ts) / 1000);
     const camera = this.label(e.camera, e.rule);
-    if (e.kind === 'count' && e.ruleType === 'zone' && camera !== '_other')
-      this.occupancy.set({ camera, rule: e.rule }, (e.counts as { total: number }).total);
+    if (e.kind === 'count' && e.occupancy !== undefined && camera !== '_other')
+      this.occupancy.set({ camera, rule: e.rule }, e.occupancy);
   }
 
   /** A committed crossing, emitted as an event or not (rules may emit one direction and count both). */
