@@ -108,7 +108,7 @@ describe('error codes', () => {
     // The camera gateway's codes are never on the edges' wire: docs/cameras.md has their table.
     const wire = Object.entries(ERROR_CODES).filter(
       ([code]) =>
-        !['E_MODEL_LOAD', 'E_MODEL_LAYOUT', 'E_PROVIDER_UNAVAILABLE', 'E_CONFIG'].includes(code) &&
+        !['E_MODEL_LOAD', 'E_MODEL_LAYOUT', 'E_MODEL_INVALID', 'E_PROVIDER_UNAVAILABLE', 'E_CONFIG'].includes(code) &&
         !code.startsWith('E_CAMERA_'),
     );
     expect([...rows.keys()].sort()).toEqual(wire.map(([c]) => c).sort());

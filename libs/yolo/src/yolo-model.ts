@@ -168,9 +168,7 @@ export class YoloModel {
         layout: plan.layout,
         classes: shape.names.length,
         imgsz: [shape.inputHeight, shape.inputWidth],
-        graph: plan.serving.used
-          ? 'serving (uint8 in, post-processed)'
-          : `the export as it is (${plan.serving.reason})`,
+        graph: plan.serving.used ? 'serving (uint8 in, top-K out)' : `the export as it is (${plan.serving.reason})`,
         warmedSessions: threads.reduce((n, t) => n + t.warmedSessions, 0),
       },
       'model loaded',

@@ -21,7 +21,8 @@ export const classifyTask: ModelTask = {
     if (output.shape.length !== 2 || typeof classes !== 'number' || classes < 1) {
       throw new VisionError(
         'E_MODEL_LAYOUT',
-        `unsupported classifier output shape [${output.shape.join(', ')}]; expected [B, classes] (Ultralytics classify)`,
+        `unsupported classifier output shape [${output.shape.join(', ')}]; ` +
+          'expected [B, classes] (Ultralytics classify)',
       );
     }
     if (names && names.length !== classes) {
