@@ -4,14 +4,16 @@ import {
   BENCH_MODEL_SIZES,
   benchModelName,
   buildColorCellDetector,
+  buildColorClassifier,
   buildYoloV8n,
+  FIXTURE_CLASSIFIERS,
   FIXTURE_MODELS,
   modelsDir,
 } from '@vision/testing';
 
 /**
- * `npm run models [-- --out DIR] [--only fixtures|bench]`: writes the fixture detectors and the
- * YOLOv8n-topology benchmark models. Deterministic: the same bytes on every run and machine.
+ * `npm run models [-- --out DIR] [--only fixtures|bench]`: writes the fixture detectors and
+ * classifiers and the YOLOv8n-topology benchmark models. Deterministic: the same bytes on every run and machine.
  */
 function main(argv: string[]): void {
   const outIdx = argv.indexOf('--out');
@@ -26,6 +28,11 @@ function main(argv: string[]): void {
       console.log(
         `${name}.onnx  ${bytes.length} bytes  (${spec.layout}, batch ${spec.batch}, ${spec.height}×${spec.width})`,
       );
+    }
+    for (const [name, spec] of Object.entries(FIXTURE_CLASSIFIERS)) {
+      const bytes = buildColorClassifier(spec);
+      writeFileSync(join(out, `${name}.onnx`), bytes);
+      console.log(`${name}.onnx  ${bytes.length} bytes  (classify, batch ${spec.batch}, ${spec.size}×${spec.size})`);
     }
   }
   if (only !== 'fixtures') {

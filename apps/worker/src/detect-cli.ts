@@ -7,7 +7,8 @@ import { EXECUTION_PROVIDERS, loadConfig, type ExecutionProviderName } from '@vi
 /**
  * `npm run detect -- --model yolov8n.onnx a.jpg b.png`: one line per image, a JSON array of
  * `{xmin, ymin, xmax, ymax, confidence, class, name}` in original pixels (what the WebSocket
- * service returns), or `{"error": {code, message}}` for an image that cannot be read.
+ * service returns; a classifier's `{class, name, confidence}` top classes instead), or
+ * `{"error": {code, message}}` for an image that cannot be read.
  */
 const num = (lo: number, hi: number) => (v: string) => {
   const n = Number(v);
@@ -19,7 +20,7 @@ async function main(): Promise<number> {
   const defaults = loadConfig({});
   const program = new Command('detect')
     .description('Run a YOLO ONNX export on images and print detections, one JSON line per image')
-    .requiredOption('-m, --model <file>', 'ONNX model (any Ultralytics detect export)')
+    .requiredOption('-m, --model <file>', 'ONNX model (any Ultralytics detect or classify export)')
     .option('--conf <n>', 'confidence threshold', num(0, 1), defaults.model.confThreshold)
     .option('--iou <n>', 'NMS IoU threshold', num(0, 1), defaults.model.iouThreshold)
     .option('--max-det <n>', 'most detections per image', num(1, 100000), defaults.model.maxDetections)
@@ -56,7 +57,7 @@ async function main(): Promise<number> {
     try {
       const [outcome] = await model.detect([await readFile(file)]);
       if (!outcome.ok) throw outcome.error;
-      line = JSON.stringify(outcome.value.detections);
+      line = JSON.stringify(outcome.value.classifications ?? outcome.value.detections);
     } catch (err) {
       failed++;
       const wire = toWireError(err);

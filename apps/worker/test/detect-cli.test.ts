@@ -34,6 +34,22 @@ describe('npm run detect', () => {
     ]);
   });
 
+  it("prints a classifier's top classes instead of boxes", async () => {
+    const img = join(mkdtempSync(join(tmpdir(), 'detect-cli-')), 'blue.png');
+    writeFileSync(img, await drawScene({ width: 224, height: 224, background: COLORS.blue }));
+    const model = join(modelsDir(), 'colors-cls-dyn.onnx');
+    const { stdout } = await run(process.execPath, [cli, '--model', model, img]);
+    const [line] = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { name: string; confidence: number }[]);
+    // Pure blue: logits 4 for blue, -2 for red and green, 0.5 for dark.
+    const exp = [4, -2, -2, 0.5].map(Math.exp);
+    const total = exp.reduce((a, b) => a + b, 0);
+    expect(line.map((c) => c.name)).toEqual(['blue', 'dark', 'red', 'green']);
+    expect(line[0].confidence).toBeCloseTo(exp[0] / total, 4);
+  });
+
   it('refuses a bad flag with a message naming it', async () => {
     const err = await run(process.execPath, [cli, '--model', 'x.onnx', '--conf', '7', 'a.jpg']).catch(
       (e: { stderr: string }) => e,

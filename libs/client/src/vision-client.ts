@@ -1,5 +1,6 @@
 import {
   encodeFrame,
+  type Classification,
   type Detection,
   type ErrorCode,
   type HelloMessage,
@@ -295,4 +296,4 @@ export class VisionClient {
   }
 }
 
-export type { Detection, ErrorCode, ResultReply, StreamStats, WireError };
+export type { Classification, Detection, ErrorCode, ResultReply, StreamStats, WireError };

@@ -84,6 +84,8 @@ export const CORE_SETTINGS = {
     // 1024 candidates (24 KB per frame) reach NMS: more than the boxes of a crowded frame, under the
     // 32 KB per frame a GPU host should move (the crowd test shows where fewer start to lose boxes).
     topK: setting('SERVING_TOP_K', int(1, 100_000).default(1024)),
+    // A classifier's answer: its best classes per frame (Ultralytics reports the top 5).
+    classifyTopK: setting('CLASSIFY_TOP_K', int(1, 1000).default(5)),
   },
   batching: {
     // Unset: by provider (see providerDefaults).

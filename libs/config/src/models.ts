@@ -23,6 +23,7 @@ const fileSchema = z
             maxDetections: z.number().int().min(1).max(10_000).optional(),
             maxBatch: z.number().int().min(1).max(256).optional(),
             inputSize: z.number().int().min(32).max(4096).optional(),
+            classifyTopK: z.number().int().min(1).max(1000).optional(),
           })
           .strict(),
       )
@@ -44,6 +45,8 @@ export interface ModelSpec {
   maxBatch: number;
   /** Input size for exports with dynamic height/width and no `imgsz` metadata. */
   inputSize: number | undefined;
+  /** A classifier's classes per frame (CLASSIFY_TOP_K). */
+  classifyTopK: number;
 }
 
 export interface ModelRepository {
@@ -67,6 +70,7 @@ export function loadModelRepository(config: AppConfig): ModelRepository {
     maxDetections: m.maxDetections,
     maxBatch: config.batching.maxBatch,
     inputSize: undefined,
+    classifyTopK: m.classifyTopK,
   };
   if (!config.modelsFile) {
     return {
@@ -101,6 +105,7 @@ export function loadModelRepository(config: AppConfig): ModelRepository {
     maxDetections: x.maxDetections ?? base.maxDetections,
     maxBatch: x.maxBatch ?? base.maxBatch,
     inputSize: x.inputSize,
+    classifyTopK: x.classifyTopK ?? base.classifyTopK,
   }));
   return { defaultId, models };
 }

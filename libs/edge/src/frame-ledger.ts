@@ -1,4 +1,4 @@
-import { VisionError, type Detection, type ErrorCode, type Timings } from '@vision/wire';
+import { VisionError, type ErrorCode, type FrameFindings, type Timings } from '@vision/wire';
 import type { EdgeTransport, FrameOutcomeMessage } from '@vision/transport';
 
 type OkOutcome = Extract<FrameOutcomeMessage, { ok: true }>;
@@ -22,8 +22,7 @@ export interface EdgeFrame {
 }
 
 /** A result as both transports (WebSocket, HTTP) answer it: what the worker found and the frame's timings. */
-export interface FrameResult {
-  detections: Detection[];
+export interface FrameResult extends FrameFindings {
   model: string;
   modelVersion: string;
   batchSize: number;
@@ -128,6 +127,7 @@ export class FrameLedger {
 function resultOf(m: OkOutcome, receivedAt: number): FrameResult {
   return {
     detections: m.detections,
+    ...(m.classifications ? { classifications: m.classifications } : {}),
     model: m.model,
     modelVersion: m.modelVersion,
     batchSize: m.batchSize,

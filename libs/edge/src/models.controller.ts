@@ -15,6 +15,8 @@ export interface ModelEntry {
   /** Known once a worker loaded the model; absent before. */
   inputs?: { name: 'images'; datatype: 'FP32'; shape: number[] }[];
   classes?: string[];
+  /** The model's task (detect, classify, …). */
+  task?: string;
   layout?: string;
   /** The version the workers run; differs from `version` while a swap is in progress. */
   loadedVersion?: string;
@@ -51,6 +53,7 @@ export class ModelsController {
             ? {
                 inputs: [{ name: 'images', datatype: 'FP32', shape: a.inputShape }],
                 classes: a.classes,
+                ...(a.task ? { task: a.task } : {}),
                 layout: a.layout,
                 loadedVersion: a.version,
               }

@@ -33,7 +33,10 @@ export interface ReplyFormat {
   readonly goaway: GoAwayMessage | undefined;
 }
 
-/** The seed protocol: any binary image in, a JSON array of boxes (or `{error}`) out. */
+/**
+ * The seed protocol: any binary image in, a JSON array of boxes (or `{error}`) out. It has no place
+ * for a classifier's classes: a classify model answers it an empty box list (yolo.v1 carries them).
+ */
 const SEED: ReplyFormat = {
   protocol: 'seed',
   parse: (data) => ({ header: undefined, image: data }),
@@ -56,6 +59,7 @@ const V1: ReplyFormat = {
     ...(f.streamId !== undefined ? { streamId: f.streamId } : {}),
     ...(f.captureTs !== undefined ? { captureTs: f.captureTs } : {}),
     detections: r.detections,
+    ...(r.classifications ? { classifications: r.classifications } : {}),
     model: r.model,
     modelVersion: r.modelVersion,
     batchSize: r.batchSize,

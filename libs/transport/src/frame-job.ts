@@ -1,5 +1,5 @@
 /** Edge ↔ worker messages: server-side only (they carry Node Buffers). */
-import type { Detection, WireError } from '@vision/wire';
+import type { Classification, Detection, WireError } from '@vision/wire';
 
 /** What an edge enqueues for a frame. `key` is unique across edges and connections. */
 export interface FrameJobMeta {
@@ -36,6 +36,8 @@ export type FrameOutcomeMessage =
       connId: string;
       ok: true;
       detections: Detection[];
+      /** A classifier's best classes (absent for other tasks). */
+      classifications?: Classification[];
       model: string;
       modelVersion: string;
       batchSize: number;
@@ -53,6 +55,8 @@ export interface ModelAnnouncement {
   classes: string[];
   /** NCHW; -1 for a dynamic batch axis. */
   inputShape: number[];
+  /** The model's task (detect, classify, …); absent from workers before tasks were announced. */
+  task?: string;
   layout: string;
   provider: string;
 }

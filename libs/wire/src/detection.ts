@@ -11,3 +11,22 @@ export interface Detection {
   class: number;
   name: string;
 }
+
+/**
+ * One class of a classification model's answer for a whole frame (Ultralytics `task: classify`):
+ * the best classes first, `confidence` the model's probability for the class.
+ */
+export interface Classification {
+  class: number;
+  name: string;
+  confidence: number;
+}
+
+/**
+ * What a model found in one frame, by task: every task fills `detections` (an empty list where the
+ * task has no boxes, so seed clients keep their plain box list); a classifier adds `classifications`.
+ */
+export interface FrameFindings {
+  detections: Detection[];
+  classifications?: Classification[];
+}

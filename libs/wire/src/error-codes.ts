@@ -207,6 +207,12 @@ export const ERROR_CODES = {
   // Start-up errors: never sent on the wire, but typed the same way.
   E_MODEL_LOAD: { http: 500, retryable: false, close: null, message: 'the model file cannot be loaded' },
   E_MODEL_LAYOUT: { http: 500, retryable: false, close: null, message: 'the model output layout is not supported' },
+  E_MODEL_INVALID: {
+    http: 500,
+    retryable: false,
+    close: null,
+    message: 'the model metadata is missing a field, malformed, or names a task this server does not serve',
+  },
   E_PROVIDER_UNAVAILABLE: {
     http: 500,
     retryable: false,

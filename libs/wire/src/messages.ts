@@ -1,4 +1,4 @@
-import type { Detection } from './detection';
+import type { Classification, Detection } from './detection';
 import type { WireError } from './error-codes';
 
 /** The edge's WebSocket endpoint (and, with `/v1/detect`, what HTTP clients post to). */
@@ -21,7 +21,10 @@ export interface ResultReply {
   frameId: number;
   streamId?: string;
   captureTs?: number;
+  /** Boxes in original-image pixels; empty for a model whose task has none (a classifier). */
   detections: Detection[];
+  /** A classifier's best classes for the whole frame, best first (`CLASSIFY_TOP_K` of them); absent for other tasks. */
+  classifications?: Classification[];
   /** The model id that produced this result, and its version (during a hot swap, old or new). */
   model: string;
   modelVersion: string;

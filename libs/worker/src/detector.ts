@@ -1,4 +1,4 @@
-import type { Detection } from '@vision/wire';
+import type { FrameFindings } from '@vision/wire';
 
 /** A decoded frame as the worker sees it: what decoding cost, and the image's size. */
 export interface Decoded {
@@ -11,6 +11,9 @@ export interface Detector<D extends Decoded = Decoded> {
   /** Batches that may run at once. */
   readonly concurrency: number;
   decode(image: Uint8Array): Promise<D>;
-  /** Per frame, its detections, those above the confidence threshold first (`high` of them). */
-  infer(frames: readonly D[]): Promise<{ frames: { detections: Detection[]; high: number }[]; inferenceMs: number }>;
+  /**
+   * Per frame, what the model found: detections above the confidence threshold first (`high` of
+   * them), and a classifier's classes.
+   */
+  infer(frames: readonly D[]): Promise<{ frames: (FrameFindings & { high: number })[]; inferenceMs: number }>;
 }

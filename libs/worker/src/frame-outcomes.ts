@@ -1,6 +1,6 @@
 import { resultsEntryFromDetections } from '@vision/results-stream';
 import type { CompletedFrame, Delivery, FrameOutcomeMessage } from '@vision/transport';
-import { toWireError, type Detection } from '@vision/wire';
+import { toWireError, type FrameFindings } from '@vision/wire';
 import type { InferenceWorkerOptions } from './inference-worker-options';
 import type { Decoded } from './detector';
 import type { ReadyFrame } from './ready-pool';
@@ -8,7 +8,7 @@ import type { ReadyFrame } from './ready-pool';
 /** A frame's result, and its record for the results stream when it is a live camera frame. */
 export function completedFrame<D extends Decoded>(
   f: ReadyFrame<D>,
-  found: { detections: Detection[]; high: number },
+  found: FrameFindings & { high: number },
   batchSize: number,
   inferenceMs: number,
   live: boolean,
@@ -20,6 +20,7 @@ export function completedFrame<D extends Decoded>(
     connId: job.connId,
     ok: true,
     detections: found.detections.slice(0, found.high),
+    ...(found.classifications ? { classifications: found.classifications } : {}),
     model: opts.model.id,
     modelVersion: opts.model.version,
     batchSize,

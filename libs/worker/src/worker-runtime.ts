@@ -217,6 +217,7 @@ function announcement(spec: ModelSpec, model: YoloModel): ModelAnnouncement {
     version: spec.version,
     classes: [...d.names],
     inputShape: [d.batch === 'dynamic' ? -1 : d.batch, 3, d.inputHeight, d.inputWidth],
+    task: d.task,
     layout: d.layout,
     provider: d.provider,
   };

@@ -119,6 +119,16 @@ function decodeTopK(v: OutputView, conf: number, out: Candidates): void {
 /** What a session's output holds: a head's raw layout, or the serving graph's top-K rows. */
 export type OutputDecoding = OutputLayoutKind | 'topk';
 
+type Decoder = (v: OutputView, conf: number, out: Candidates, scratch: DecoderScratch) => void;
+
+/** One decoder per kind: a kind without one is a compile error, never another kind's decoder. */
+const DECODERS: Record<OutputDecoding, Decoder> = {
+  v8: decodeV8,
+  v5: decodeV5,
+  end2end: decodeEnd2End,
+  topk: decodeTopK,
+};
+
 export function decode(
   kind: OutputDecoding,
   v: OutputView,
@@ -126,8 +136,7 @@ export function decode(
   out: Candidates,
   scratch: DecoderScratch,
 ): void {
-  if (kind === 'v8') decodeV8(v, conf, out, scratch);
-  else if (kind === 'v5') decodeV5(v, conf, out);
-  else if (kind === 'topk') decodeTopK(v, conf, out);
-  else decodeEnd2End(v, conf, out);
+  const decoder = DECODERS[kind];
+  if (!decoder) throw new Error(`detect: unknown output decoding '${kind}'`);
+  decoder(v, conf, out, scratch);
 }

@@ -15,4 +15,8 @@ export * from './preprocess';
 export * from './providers';
 export * from './serving-graph';
 export * from './session-thread-client';
+export * from './tasks/classify';
+export * from './tasks/detect';
+export * from './tasks/model-task';
+export * from './tasks/registry';
 export * from './yolo-model';

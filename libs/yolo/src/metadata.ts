@@ -14,19 +14,35 @@ export interface UltralyticsMetadata {
 }
 
 export function parseUltralyticsMetadata(props: Record<string, string>): UltralyticsMetadata {
+  // Every failure names its key: a refused model says which field of its metadata is wrong.
+  const field = <T>(key: string, parse: (text: string) => T): T | undefined => {
+    const text = props[key];
+    if (text === undefined) return undefined;
+    try {
+      return parse(text);
+    } catch (err) {
+      throw new Error(`metadata ${key}: ${(err as Error).message.replace(/^(metadata )?\w+: /, '')}`);
+    }
+  };
   const meta: UltralyticsMetadata = { raw: { ...props } };
-  if (props['names'] !== undefined) meta.names = parseNamesLiteral(props['names']);
-  if (props['imgsz'] !== undefined) {
-    const v = parsePyLiteral(props['imgsz']);
-    if (typeof v === 'number') meta.imgsz = [v, v];
-    else if (Array.isArray(v) && v.length === 2 && v.every((n) => typeof n === 'number')) {
-      meta.imgsz = [v[0] as number, v[1] as number];
-    } else throw new Error(`metadata imgsz: expected an int or [h, w], got ${props['imgsz']}`);
-  }
-  if (props['stride'] !== undefined) meta.stride = parseIntStrict(props['stride'], 'stride');
-  if (props['batch'] !== undefined) meta.batch = parseIntStrict(props['batch'], 'batch');
+  const names = field('names', parseNamesLiteral);
+  const imgsz = field('imgsz', parseImageSize);
+  const stride = field('stride', parseIntStrict);
+  const batch = field('batch', parseIntStrict);
+  if (names !== undefined) meta.names = names;
+  if (imgsz !== undefined) meta.imgsz = imgsz;
+  if (stride !== undefined) meta.stride = stride;
+  if (batch !== undefined) meta.batch = batch;
   if (props['task'] !== undefined) meta.task = props['task'].trim();
   return meta;
+}
+
+function parseImageSize(text: string): [height: number, width: number] {
+  const v = parsePyLiteral(text);
+  if (typeof v === 'number') return [v, v];
+  if (Array.isArray(v) && v.length === 2 && v.every((n) => typeof n === 'number'))
+    return [v[0] as number, v[1] as number];
+  throw new Error(`expected an int or [h, w], got ${text}`);
 }
 
 /** `{0: 'a', 1: 'b'}` (Ultralytics), `['a', 'b']` or a JSON equivalent → dense array; gaps become `class_<i>`. */
@@ -57,9 +73,9 @@ export function completeNames(names: string[] | undefined, classCount: number): 
   return out;
 }
 
-function parseIntStrict(text: string, what: string): number {
+function parseIntStrict(text: string): number {
   const n = Number(text.trim());
-  if (!Number.isInteger(n)) throw new Error(`metadata ${what}: expected an integer, got ${text}`);
+  if (!Number.isInteger(n)) throw new Error(`expected an integer, got ${text}`);
   return n;
 }
 

@@ -1,4 +1,4 @@
-import type { Detection } from '@vision/wire';
+import type { Detection, FrameFindings } from '@vision/wire';
 import { Candidates } from './candidates';
 import { decode, DecoderScratch, type OutputDecoding, type OutputView } from './decoders';
 import { unletterboxBoxes, type LetterboxGeometry } from './letterbox';
@@ -15,9 +15,11 @@ export interface PostprocessOptions {
   lowThreshold: number;
 }
 
-/** One image's detections: those at or above the confidence threshold first (`high` of them), then the low tier. */
-export interface FrameDetections {
-  detections: Detection[];
+/**
+ * What one image gave, by its task (tasks/*.ts): detections at or above the confidence threshold
+ * first (`high` of them), then the low tier; a classifier's classes instead of boxes.
+ */
+export interface FrameDetections extends FrameFindings {
   high: number;
 }
 

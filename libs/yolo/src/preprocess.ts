@@ -37,11 +37,40 @@ export interface LetterboxedFrame {
 }
 
 /**
- * Decodes one JPEG/PNG/WebP (EXIF orientation applied) and resizes it to its letterbox content
- * size as RGB bytes. Decoding runs on libuv's pool (sharp), so frames decode in parallel while the
+ * Where a decoded image lands in the model input: resized to `resize`, then (optionally) cropped to
+ * `crop`; the result is `geometry.resizedWidth × resizedHeight`, placed at the geometry's padding.
+ */
+export interface FramePlacement {
+  geometry: LetterboxGeometry;
+  resize: { width: number; height: number };
+  crop?: { left: number; top: number; width: number; height: number };
+}
+
+/** A task's rule for placing an `origWidth × origHeight` image in an `inputWidth × inputHeight` input. */
+export type FrameFit = (
+  origWidth: number,
+  origHeight: number,
+  inputWidth: number,
+  inputHeight: number,
+) => FramePlacement;
+
+/** Ultralytics' detection letterbox (LetterBox, auto=False): scale to fit, pad the rest grey. */
+export const letterboxFit: FrameFit = (origWidth, origHeight, inputWidth, inputHeight) => {
+  const geometry = letterboxGeometry(origWidth, origHeight, inputWidth, inputHeight);
+  return { geometry, resize: { width: geometry.resizedWidth, height: geometry.resizedHeight } };
+};
+
+/** `fitFrame` with the detection letterbox. */
+export function letterbox(image: Uint8Array, opts: PreprocessOptions): Promise<LetterboxedFrame> {
+  return fitFrame(image, opts, letterboxFit);
+}
+
+/**
+ * Decodes one JPEG/PNG/WebP (EXIF orientation applied) and resizes (and crops) it as `fit` places
+ * it, as RGB bytes. Decoding runs on libuv's pool (sharp), so frames decode in parallel while the
  * event loop stays free; the float conversion happens in the inference thread (`chw.ts`).
  */
-export async function letterbox(image: Uint8Array, opts: PreprocessOptions): Promise<LetterboxedFrame> {
+export async function fitFrame(image: Uint8Array, opts: PreprocessOptions, fit: FrameFit): Promise<LetterboxedFrame> {
   if (image.length === 0) throw new VisionError('E_EMPTY_FRAME');
   if (!sniffImageFormat(image)) throw new VisionError('E_UNSUPPORTED_FORMAT');
   const input = Buffer.isBuffer(image) ? image : Buffer.from(image.buffer, image.byteOffset, image.length);
@@ -71,18 +100,20 @@ export async function letterbox(image: Uint8Array, opts: PreprocessOptions): Pro
   const rotated = (meta.orientation ?? 1) >= 5;
   const w = rotated ? meta.height : meta.width;
   const h = rotated ? meta.width : meta.height;
-  const g = letterboxGeometry(w, h, opts.inputWidth, opts.inputHeight);
+  const placement = fit(w, h, opts.inputWidth, opts.inputHeight);
+  const g = placement.geometry;
 
   let pixels: Buffer;
   try {
-    const { data, info } = await sharp(input, sharpOpts)
+    const pipeline = sharp(input, sharpOpts)
       .timeout({ seconds: opts.timeoutS })
       .rotate()
       .removeAlpha()
       .toColourspace('srgb')
-      .resize(g.resizedWidth, g.resizedHeight, { fit: 'fill', kernel: 'linear' })
-      .raw()
-      .toBuffer({ resolveWithObject: true });
+      .resize(placement.resize.width, placement.resize.height, { fit: 'fill', kernel: 'linear' });
+    // extract after resize crops the resized image (sharp's post-resize extraction).
+    if (placement.crop) pipeline.extract(placement.crop);
+    const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== 3 || info.width !== g.resizedWidth || info.height !== g.resizedHeight) {
       throw new Error(`unexpected decoded layout ${info.width}×${info.height}×${info.channels}`);
     }

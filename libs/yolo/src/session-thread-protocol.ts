@@ -1,7 +1,7 @@
 import type { InferenceSession } from 'onnxruntime-node';
-import type { OutputDecoding } from './decoders';
 import type { LetterboxGeometry } from './letterbox';
-import type { FrameDetections, PostprocessOptions } from './postprocess';
+import type { FrameDetections } from './postprocess';
+import type { TaskOptions } from './tasks/model-task';
 
 /** The model's shape as a session thread needs it (a subset of `ModelDescription`). */
 export interface SessionShape {
@@ -20,8 +20,10 @@ export interface SessionThreadInit extends SessionShape {
   model: ArrayBuffer;
   /** What the graph takes: uint8 NHWC frames as they are in the arena, or /255 NCHW floats made from them. */
   input: 'uint8' | 'float';
-  /** How its output is read. */
-  output: OutputDecoding;
+  /** The model's task (tasks/registry.ts), whose post-processor this thread runs. */
+  task: string;
+  /** How its output is read (one of the task's decodings). */
+  output: string;
   /** Frames a run may carry, padding included (the size of the arenas runs arrive in). */
   arenaFrames: number;
   session: InferenceSession.SessionOptions;
@@ -29,7 +31,7 @@ export interface SessionThreadInit extends SessionShape {
   singleFrameSession?: InferenceSession.SessionOptions;
   /** The one-frame session serves a run only when the thread has been idle this long. */
   spinAfterIdleMs: number;
-  post: PostprocessOptions;
+  post: TaskOptions;
   /**
    * Sizes a dynamic model's runs are padded up to, each with its own session; empty: one session, each
    * run at its own size.

@@ -4,13 +4,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { runSize } from './batch-sizes';
 import { FrameArena, nhwcToChw } from './frame-arena';
-import { Postprocessor } from './postprocess';
 import type {
   SessionRunRequest,
   SessionRunResult,
   SessionThreadInit,
   SessionThreadReply,
 } from './session-thread-protocol';
+import { modelTask } from './tasks/registry';
 
 /**
  * A session thread's body. onnxruntime-node's `session.run()` computes on the calling thread
@@ -20,7 +20,7 @@ import type {
  */
 const init = workerData as SessionThreadInit;
 const port = parentPort!;
-const post = new Postprocessor(init.output, init.names, init.post);
+const post = modelTask(init.task).postprocessor(init.output, init.names, init.post);
 const plane = init.inputWidth * init.inputHeight;
 let floats = new Float32Array(0);
 
@@ -88,7 +88,8 @@ async function run(req: SessionRunRequest): Promise<SessionRunResult> {
     result.spun ||= spinningSingle && session === sessions.get(1);
     const out = (await session.run({ [init.inputName]: tensor }))[init.outputName];
     const t2 = performance.now();
-    const [, d1, d2] = out.dims;
+    // [N, d1, d2] (detection) or [N, d1] (a classifier's probabilities): one image is d1 × d2 values.
+    const [, d1, d2 = 1] = out.dims;
     const data = out.data as Float32Array;
     for (let i = 0; i < take; i++)
       result.frames.push(post.run({ data, offset: i * d1 * d2, d1, d2 }, req.geometries[first + i]));

@@ -3,70 +3,23 @@ import type { InferenceSession } from 'onnxruntime-node';
 import type { ExecutionProviderName } from '@vision/config';
 import { VisionError } from '@vision/wire';
 import { batchLadder, slotsFor } from './batch-sizes';
-import type { OutputLayoutKind } from './layout';
-import type { Logger } from './logger';
 import { planModel } from './model-plan';
-import type { FrameDetections, PostprocessOptions } from './postprocess';
-import { letterbox, type LetterboxedFrame } from './preprocess';
+import type { YoloModelOptions } from './model-options';
+import type { FrameDetections } from './postprocess';
+import { fitFrame, type FrameFit, type LetterboxedFrame } from './preprocess';
 import { providerConfig } from './providers';
 import { SessionThread } from './session-thread-client';
 import type { SessionRunResult, SessionShape } from './session-thread-protocol';
-
-/** Everything a model is loaded with; `modelOptionsFrom` (model-options.ts) fills it from the config. */
-export interface YoloModelOptions extends PostprocessOptions {
-  modelPath: string;
-  /** Class names that override the file's metadata (e.g. from a names file). */
-  names: readonly string[] | undefined;
-  executionProvider: ExecutionProviderName;
-  /** Run on CPU when the requested provider cannot load, instead of failing start-up. */
-  allowProviderFallback: boolean;
-  deviceId: number;
-  /** ONNX Runtime intra-op threads; 0 lets ORT choose. */
-  intraOpThreads: number;
-  interOpThreads: number;
-  /** Input size for exports whose height/width axes are dynamic and carry no `imgsz` metadata. */
-  fallbackImageSize: number;
-  maxInputPixels: number;
-  /** Largest progressive/interlaced or 16-bit image, in pixels. */
-  costlyMaxPixels: number;
-  /** Decode budget per frame, whole seconds. */
-  decodeTimeoutS: number;
-  /** Session threads that may run batches at once (like Triton's instance groups). */
-  engines: number;
-  /** Most frames the caller hands `infer` at once (the top of the default GPU batch ladder). */
-  maxBatch: number;
-  /**
-   * Sizes a dynamic-batch model runs at: a run is padded up to the smallest one that holds it, each
-   * size has its own session, and on GPU providers each is run once while loading. Empty: one
-   * session, every run at its own size. Undefined: on GPU providers `batchLadder(maxBatch)`; on
-   * CPU empty, since there a padded slot costs as much as a real frame and a new shape nothing.
-   */
-  batchSizes: readonly number[] | undefined;
-  /** Wrap the export in the serving graph (uint8 in, top-K out; serving-graph.ts). */
-  servingGraph: boolean;
-  /** Candidates the serving graph keeps per image. */
-  topK: number;
-  /**
-   * Linux nice value of the inference threads (the session thread and ONNX Runtime's pool): above
-   * 0, the event loop and decoding go first when the cores are contended.
-   */
-  nice: number;
-  /** Let ONNX Runtime's pool spin between runs (ORT's default; a serving worker decodes beside it, so off). */
-  allowSpinning: boolean;
-  /**
-   * With spinning off, still let a run of one frame spin, on a session of its own, when its engine
-   * has been idle `spinAfterIdleMs` (low load: the cores are free).
-   */
-  spinSingleFrames: boolean;
-  spinAfterIdleMs: number;
-  logger: Logger;
-}
+import type { TaskOptions } from './tasks/model-task';
+import { modelTask } from './tasks/registry';
 
 /** What the model file told us, plus the provider and the graph that actually run it. */
 export interface ModelDescription extends SessionShape {
   path: string;
-  layout: OutputLayoutKind;
-  task: string | undefined;
+  /** The export's output layout (`v8`, `v5`, `end2end`, `classify`, …). */
+  layout: string;
+  /** Its task (tasks/registry.ts); `detect` for exports that name none. */
+  task: string;
   stride: number | undefined;
   provider: ExecutionProviderName;
   servingGraph: boolean;
@@ -94,6 +47,8 @@ export class YoloModel {
   private constructor(
     readonly description: ModelDescription,
     private readonly threads: SessionThread[],
+    /** Where frames land in the input: the task's letterbox or crop. */
+    private readonly fit: FrameFit,
     private readonly opts: Pick<YoloModelOptions, 'maxInputPixels' | 'costlyMaxPixels' | 'decodeTimeoutS' | 'maxBatch'>,
   ) {}
 
@@ -115,6 +70,7 @@ export class YoloModel {
       servingGraph: o.servingGraph,
       topK: o.topK,
       candidateThreshold: Math.min(o.confThreshold, o.lowThreshold),
+      classifyTopK: o.classifyTopK,
     });
     const sessionOptions = (
       eps: InferenceSession.ExecutionProviderConfig[],
@@ -127,11 +83,12 @@ export class YoloModel {
       // ORT's pool threads spin after each run by default, taking the cores that decode the next frames.
       ...(spin ? {} : { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } }),
     });
-    const post: PostprocessOptions = {
+    const post: TaskOptions = {
       confThreshold: o.confThreshold,
       iouThreshold: o.iouThreshold,
       maxDetections: o.maxDetections,
       lowThreshold: o.lowThreshold,
+      classifyTopK: o.classifyTopK,
     };
     const shape = plan.shape;
     const start = async (eps: InferenceSession.ExecutionProviderConfig[], on: ExecutionProviderName) => {
@@ -150,6 +107,7 @@ export class YoloModel {
               ...shape,
               model: new Uint8Array(plan.graph).buffer,
               input: plan.input,
+              task: plan.task,
               output: plan.output,
               arenaFrames,
               session,
@@ -206,6 +164,7 @@ export class YoloModel {
         provider: actual,
         input: plan.declared.input,
         output: plan.declared.output,
+        task: plan.task,
         layout: plan.layout,
         classes: shape.names.length,
         imgsz: [shape.inputHeight, shape.inputWidth],
@@ -214,21 +173,25 @@ export class YoloModel {
       },
       'model loaded',
     );
-    return new YoloModel(description, threads, o);
+    return new YoloModel(description, threads, modelTask(plan.task).fit, o);
   }
 
-  /** Decodes and letterboxes one frame (sharp, off the event loop). Rejects with a VisionError. */
+  /** Decodes one frame and places it as the task does (sharp, off the event loop). Rejects with a VisionError. */
   async decode(image: Uint8Array): Promise<DecodedFrame> {
     const started = performance.now();
     const { inputWidth, inputHeight } = this.description;
     try {
-      const f = await letterbox(image, {
-        inputWidth,
-        inputHeight,
-        maxInputPixels: this.opts.maxInputPixels,
-        costlyMaxPixels: this.opts.costlyMaxPixels,
-        timeoutS: this.opts.decodeTimeoutS,
-      });
+      const f = await fitFrame(
+        image,
+        {
+          inputWidth,
+          inputHeight,
+          maxInputPixels: this.opts.maxInputPixels,
+          costlyMaxPixels: this.opts.costlyMaxPixels,
+          timeoutS: this.opts.decodeTimeoutS,
+        },
+        this.fit,
+      );
       return { ...f, decodeMs: performance.now() - started };
     } catch (err) {
       throw err instanceof VisionError ? err : new VisionError('E_IMAGE_DECODE', String(err));

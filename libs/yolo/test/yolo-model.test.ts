@@ -320,11 +320,11 @@ describe('inference off the event loop', () => {
 });
 
 describe('model loading errors', () => {
-  it('names a missing file, a non-ONNX file and a non-detect task', async () => {
+  it('names a missing file, a non-ONNX file and a task no registered definition serves', async () => {
     await expect(load('/nonexistent/model.onnx')).rejects.toMatchObject({ code: 'E_MODEL_LOAD' });
     await expect(load(__filename)).rejects.toMatchObject({ code: 'E_MODEL_LOAD' });
     await expect(load(identityModel([1, 3, 64, 64], { task: 'segment' }))).rejects.toThrow(
-      expect.objectContaining({ code: 'E_MODEL_LOAD', message: expect.stringContaining("'segment'") }),
+      expect.objectContaining({ code: 'E_MODEL_INVALID', message: expect.stringMatching(/^metadata task: 'segment'/) }),
     );
   });
 

@@ -1,3 +1,4 @@
+import { buildColorClassifier, type ColorClassifierSpec } from './color-classifier';
 import { buildColorCellDetector, type ColorCellDetectorSpec } from './color-cell-detector';
 import { buildYoloV8n } from './yolov8n-topology';
 
@@ -14,10 +15,16 @@ export const FIXTURE_MODELS: Record<string, ColorCellDetectorSpec> = {
   'colors-e2e-b1': { layout: 'end2end', batch: 1, height: 640, width: 640 },
 };
 
+/** Fixture classifiers (Ultralytics `task: classify`) by file stem: static and dynamic batch. */
+export const FIXTURE_CLASSIFIERS: Record<string, ColorClassifierSpec> = {
+  'colors-cls-b1': { batch: 1, size: 224 },
+  'colors-cls-dyn': { batch: 'dynamic', size: 224 },
+};
+
 export const BENCH_MODEL_SIZES = [640, 320] as const;
 
 export function benchModelName(imgsz: number): string {
   return `yolov8n-topology-${imgsz}`;
 }
 
-export { buildColorCellDetector, buildYoloV8n };
+export { buildColorCellDetector, buildColorClassifier, buildYoloV8n };
