@@ -5,6 +5,8 @@ export * from './models/yolov8n-topology';
 export * from './models/catalog';
 export * from './images';
 export * from './redis-server';
+export * from './persistent-redis';
+export * from './state-site';
 export * from './service-process';
 export * from './ws-client';
 export * from './load-client';
