@@ -37,6 +37,9 @@ describe('events deployment files and docs', () => {
     for (const s of ['events', 'mosquitto']) expect(services[s]?.['healthcheck'], s).toBeDefined();
     expect(JSON.stringify(services['events']['depends_on'])).toContain('mosquitto');
     expect(JSON.stringify(services['events']['environment'])).toContain('mqtt://mosquitto:1883');
+    // Its rules, counts, events and checkpoints are state: on the persistent Redis, which it waits for.
+    expect(services['events']['environment']).toMatchObject({ STATE_REDIS_URL: 'redis://redis-state:6379' });
+    expect(services['events']['depends_on']).toMatchObject({ 'redis-state': { condition: 'service_healthy' } });
     // The compose site file is a valid one.
     expect(parseSiteFile(file('deploy', 'events', 'site.json'), 'site.json', siteOptions).cameras.size).toBeGreaterThan(
       0,

@@ -48,6 +48,7 @@ describe('deployment files', () => {
       'nginx',
       'prometheus',
       'redis',
+      'redis-state',
       'worker-cpu',
       'worker-gpu',
     ]);
@@ -197,7 +198,8 @@ describe('deployment files', () => {
     };
     const kustomization = parse(readFileSync(deploy('k8s', 'kustomization.yaml'), 'utf8')) as { resources: string[] };
     const manifests = readdirSync(deploy('k8s')).filter(
-      (f) => f.endsWith('.yaml') && f !== 'kustomization.yaml' && f !== 'redis-values.yaml',
+      // Helm values (redis-values.yaml, redis-state-values.yaml) are not manifests: deploy-redis.test.ts.
+      (f) => f.endsWith('.yaml') && f !== 'kustomization.yaml' && !f.endsWith('-values.yaml'),
     );
     expect(kustomization.resources.sort()).toEqual(manifests.sort());
     const kinds: string[] = [];

@@ -44,6 +44,25 @@ describe.concurrent('schema version of the state in Redis', () => {
     });
   }
 
+  it('with a state Redis of its own (STATE_REDIS_URL), the version lives there, not with the frames', async ({
+    expect,
+  }) => {
+    const frames = await startTestRedis({ own: true });
+    const onFrames = new Redis(frames.url);
+    try {
+      const env = { ...site('schema-split'), REDIS_URL: frames.url, STATE_REDIS_URL: redis.url };
+      await admin.set(schemaVersionKey(env.REDIS_PREFIX), String(SCHEMA_VERSION + 1));
+      await expect(startService('edge', env, 60_000)).rejects.toThrow(/"code":"E_CONFIG".*schema version/);
+      await admin.del(schemaVersionKey(env.REDIS_PREFIX));
+      procs.push(await startService('worker', env));
+      expect(await admin.get(schemaVersionKey(env.REDIS_PREFIX))).toBe(String(SCHEMA_VERSION));
+      expect(await onFrames.get(schemaVersionKey(env.REDIS_PREFIX))).toBeNull();
+    } finally {
+      onFrames.disconnect();
+      await frames.stop();
+    }
+  });
+
   it('a first start writes the version this build supports', async ({ expect }) => {
     const { site, admin, key } = await siteWithAdmin('schema-first');
     expect(await admin.get(key)).toBeNull();

@@ -7,7 +7,8 @@ import { loadConfig, processEnv } from '@vision/config';
  * `npm run token -- --sub gate-3 --streams 'gate-*' --models general --ttl 30d`: signs a token the
  * site's edges accept, with the site's key (JWT_SECRET; or `--key` a private key in PEM or JWK for
  * sites whose edges verify RS256/ES256 from JWKS_FILE / JWKS_URL) and its JWT_ISSUER / JWT_AUDIENCE,
- * and prints it. `npm run token -- --revoke <jti> --until <ISO time>` revokes one through REDIS_URL.
+ * and prints it. `npm run token -- --revoke <jti> --until <ISO time>` revokes one through
+ * STATE_REDIS_URL (the first REDIS_URL unless set).
  * docs/tokens.md has the claims and the key set-ups.
  */
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
@@ -60,10 +61,11 @@ async function main(): Promise<void> {
     }>();
   const config = loadConfig(processEnv());
   if (o.revoke) {
-    if (!config.redisUrl) throw new Error('--revoke needs REDIS_URL: the edges read revocations from Redis');
+    if (!config.stateRedisUrl)
+      throw new Error('--revoke needs REDIS_URL (or STATE_REDIS_URL): the edges read revocations from Redis');
     const until = o.until ? Date.parse(o.until) : Date.now() + 366 * 86_400_000;
     if (!Number.isFinite(until)) throw new Error('--until must be an ISO 8601 time');
-    const list = new RedisRevocations({ url: config.redisUrl, prefix: config.redisPrefix });
+    const list = new RedisRevocations({ url: config.stateRedisUrl, prefix: config.redisPrefix });
     await list.revoke(o.revoke, until);
     await list.close();
     console.error(

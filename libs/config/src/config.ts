@@ -22,6 +22,9 @@ export const CORE_SETTINGS = {
   host: setting('HOST', z.string().min(1).default('0.0.0.0')),
   // One URL, or (edges and the events service) several: the shards cameras are spread over (docs/scaling.md).
   redisUrls: setting('REDIS_URL', list.pipe(z.array(z.url({ protocol: /^rediss?$/ })).min(1)).optional()),
+  // What a site builds up (rules, counts, events, revocations, jobs), on a Redis that persists; frames stay on
+  // REDIS_URL, which never writes to disk (docs/architecture.md). Unset: the first REDIS_URL.
+  stateRedisUrl: setting('STATE_REDIS_URL', z.url({ protocol: /^rediss?$/ }).optional()),
   redisPrefix: setting(
     'REDIS_PREFIX',
     z
@@ -196,12 +199,14 @@ export const DEMO_MODEL_PATH = 'models/colors-v8-dyn.onnx';
 
 export type AppConfig = Omit<
   CoreLoaded,
-  'redisUrls' | 'edgeId' | 'workerId' | 'tlsCertFile' | 'tlsKeyFile' | 'model' | 'batching'
+  'redisUrls' | 'stateRedisUrl' | 'edgeId' | 'workerId' | 'tlsCertFile' | 'tlsKeyFile' | 'model' | 'batching'
 > & {
   /** Unset: embedded mode (one process, in-memory transport). The first shard when there are several. */
   redisUrl: string | undefined;
   /** Every shard (one entry unless an edge spreads cameras over several Redis instances). */
   redisUrls: string[];
+  /** The Redis of the site's state: STATE_REDIS_URL, else the first REDIS_URL; unset in embedded mode. */
+  stateRedisUrl: string | undefined;
   edgeId: string;
   workerId: string;
   /** Serve https/wss from these files; both or neither. */
@@ -237,6 +242,7 @@ export function loadConfig(env: Env): AppConfig {
   checkWebhookRotation('BULK_WEBHOOK_SECRET', e.bulk.webhookSecret, e.bulk.webhookPreviousSecret, fail);
   if (a.disabled === false && keySources === 0)
     fail('AUTH_DISABLED: false needs a key source (JWT_SECRET, JWKS_FILE or JWKS_URL)');
+  if (e.stateRedisUrl && !e.redisUrls) fail('STATE_REDIS_URL: needs REDIS_URL (embedded mode keeps no state in Redis)');
   if (Boolean(e.tlsCertFile) !== Boolean(e.tlsKeyFile)) fail('TLS_CERT_FILE / TLS_KEY_FILE: set both or neither');
   if (e.metricsPort !== undefined && e.metricsPort !== 0 && e.metricsPort === e.port)
     fail('METRICS_PORT: must differ from PORT (metrics are never public)');
@@ -244,11 +250,12 @@ export function loadConfig(env: Env): AppConfig {
     fail(`MAX_UNFINISHED_BYTES: must hold at least one MAX_FRAME_BYTES message (${e.frames.maxFrameBytes})`);
   const byProvider = providerDefaults(e.model.executionProvider);
   const suffix = randomBytes(3).toString('hex');
-  const { redisUrls, edgeId, workerId, tlsCertFile, tlsKeyFile, ...rest } = e;
+  const { redisUrls, stateRedisUrl, edgeId, workerId, tlsCertFile, tlsKeyFile, ...rest } = e;
   return {
     ...rest,
     redisUrl: redisUrls?.[0],
     redisUrls: redisUrls ?? [],
+    stateRedisUrl: stateRedisUrl ?? redisUrls?.[0],
     edgeId: edgeId ?? `edge-${hostname()}-${process.pid}-${suffix}`,
     workerId: workerId ?? `worker-${hostname()}-${process.pid}-${suffix}`,
     tls: tlsCertFile && tlsKeyFile ? { certFile: tlsCertFile, keyFile: tlsKeyFile } : undefined,
@@ -275,18 +282,4 @@ export function threadPoolSize(config: Pick<AppConfig, 'batching'>): number {
  */
 export function applyThreadPoolSize(config: Pick<AppConfig, 'batching'>): void {
   process.env['UV_THREADPOOL_SIZE'] ??= String(threadPoolSize(config));
-}
-
-/** Each role's METRICS_PORT when unset: distinct, so an edge, a worker and the gateway can share a host. */
-const METRICS_PORTS = { edge: 9464, server: 9464, worker: 9465, gateway: 9466, events: 9467 } as const;
-type Role = keyof typeof METRICS_PORTS;
-
-/** The ops port a role listens on, and whether the operator chose it (a default that is taken may move). */
-export function metricsPortFor(
-  config: Pick<AppConfig, 'metricsPort'>,
-  role: Role,
-): { port: number; explicit: boolean } {
-  return config.metricsPort === undefined
-    ? { port: METRICS_PORTS[role], explicit: false }
-    : { port: config.metricsPort, explicit: true };
 }

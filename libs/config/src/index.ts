@@ -1,4 +1,5 @@
 export * from './config';
+export * from './metrics-port';
 export * from './runtime-defaults';
 export * from './settings';
 export * from './models';

@@ -59,6 +59,16 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ BATCH_SIZES: '0' })).toThrow(/BATCH_SIZES/);
   });
 
+  it('puts state on STATE_REDIS_URL, by default the first REDIS_URL', () => {
+    expect(loadConfig({}).stateRedisUrl).toBeUndefined();
+    expect(loadConfig({ REDIS_URL: 'redis://a:6379,redis://b:6379' }).stateRedisUrl).toBe('redis://a:6379');
+    const split = loadConfig({ REDIS_URL: 'redis://frames:6379', STATE_REDIS_URL: 'rediss://state:6380/1' });
+    expect(split.stateRedisUrl).toBe('rediss://state:6380/1');
+    expect(split.redisUrls).toEqual(['redis://frames:6379']);
+    expect(() => loadConfig({ REDIS_URL: 'redis://a', STATE_REDIS_URL: 'http://state' })).toThrow(/STATE_REDIS_URL/);
+    expect(() => loadConfig({ STATE_REDIS_URL: 'redis://state:6379' })).toThrow(/STATE_REDIS_URL: needs REDIS_URL/);
+  });
+
   it('names every offending variable', () => {
     let err: unknown;
     try {

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { MemoryRevocations, RedisRevocations, TokenVerifier } from '@vision/auth';
 import { BulkJobs } from '@vision/bulk';
 import { loadModelRepository, metricsPortFor, TIMINGS, type AppConfig } from '@vision/config';
+import { requireStateSchema } from '@vision/redis';
 import { OutageLog, throttledWarn } from '@vision/runtime';
 import { serveMetrics } from '@vision/metrics';
 import { FRAME_HEADER_MAX_BYTES, VisionError } from '@vision/wire';
@@ -62,16 +63,26 @@ export async function startEdgeRuntime(input: EdgeRuntimeInput): Promise<EdgeRun
   const verifier = verifierFor(config, log, input.demo === true);
   const outage = new OutageLog(log, 'redis', TIMINGS.outageReminderMs);
   const transport = input.transport ?? redisTransport(config, outage);
-  // Connection leases and revocations live on the first shard: small, and one place keeps them exact.
-  const shared = config.redisUrl
-    ? { url: config.redisUrl, prefix: config.redisPrefix, onState: outage.onState }
-    : undefined;
-  const leases = input.leases ?? (shared ? new RedisConnectionLeases(shared) : new MemoryConnectionLeases());
-  const revocations = input.revocations ?? (shared ? new RedisRevocations(shared) : new MemoryRevocations());
+  if (!input.transport && config.stateRedisUrl)
+    await requireStateSchema(config.stateRedisUrl, config.redisPrefix, input.demo === true ? 'server' : 'edge');
+  // Connection leases live on the first shard (one place keeps them exact; renewed, so a restart loses
+  // nothing); revocations and jobs are state, on STATE_REDIS_URL (docs/architecture.md).
+  const onState = outage.onState;
+  const prefix = config.redisPrefix;
+  const leases =
+    input.leases ??
+    (config.redisUrl
+      ? new RedisConnectionLeases({ url: config.redisUrl, prefix, onState })
+      : new MemoryConnectionLeases());
+  const revocations =
+    input.revocations ??
+    (config.stateRedisUrl
+      ? new RedisRevocations({ url: config.stateRedisUrl, prefix, onState })
+      : new MemoryRevocations());
   const catalog = input.catalog ?? new ModelCatalog(() => loadModelRepository(config));
   const bulk =
     input.bulk ??
-    (config.redisUrl && !input.transport ? new BulkJobs(config.redisUrl, config.redisPrefix, config.bulk) : undefined);
+    (config.stateRedisUrl && !input.transport ? new BulkJobs(config.stateRedisUrl, prefix, config.bulk) : undefined);
   const warn = throttledWarn(log);
   const ctx: EdgeContext = {
     ...input,

@@ -1,6 +1,6 @@
 /**
- * Every Redis key of the events service, under REDIS_PREFIX, all on the first REDIS_URL. Shards are
- * the results streams' of every Redis (`ResultsSources`).
+ * Every Redis key of the events service, under REDIS_PREFIX, all on STATE_REDIS_URL. Shards are
+ * the results streams' of every frame Redis (`ResultsSources`).
  */
 export function eventsKeys(prefix: string) {
   return {

@@ -30,10 +30,10 @@ export interface EventsRuntime {
  * on PORT and /metrics, /healthz, /readyz on METRICS_PORT.
  */
 export async function startEventsRuntime(config: AppConfig, cfg: EventsConfig, log: Logger): Promise<EventsRuntime> {
-  const url = config.redisUrl;
+  const url = config.stateRedisUrl;
   if (!url) throw new VisionError('E_CONFIG', 'the events service needs REDIS_URL');
-  // Several URLs: the queue's shards, each with workers appending to its own results streams. The
-  // service's own state stays on the first; it reads the results of all.
+  // Several URLs: the queue's shards, each with workers appending to its own results streams; it
+  // reads the results of all. The service's own state is on STATE_REDIS_URL (the first by default).
   const auth = new EventsAuth(config.auth);
   const metrics = new EventsMetrics();
   const keys = eventsKeys(config.redisPrefix);

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type Redis from 'ioredis';
 import { VisionError } from '@vision/wire';
-import { requireRedis7 } from './connection';
+import { connectTolerant, createRedis, requireRedis7 } from './connection';
 import { defineScript } from './scripts';
 
 /**
@@ -44,8 +44,22 @@ export async function requireSchemaVersion(redis: Redis, prefix: string, role: s
     );
 }
 
-/** What edges and workers need of their Redis before they start: version 7 and a schema version they support. */
+/** What a role needs of its state Redis before it starts: version 7 and a schema version it supports. */
 export async function requireCompatibleRedis(redis: Redis, prefix: string, role: string): Promise<void> {
   await requireRedis7(redis);
   await requireSchemaVersion(redis, prefix, role);
+}
+
+/**
+ * The check of edges and workers, whose state connections are opened by their parts later: the version
+ * lives with the state (STATE_REDIS_URL), not with the frames, so it is read through a connection of its own.
+ */
+export async function requireStateSchema(url: string, prefix: string, role: string): Promise<void> {
+  const redis = createRedis(url, { name: `${role}-schema` });
+  try {
+    await connectTolerant(redis);
+    await requireCompatibleRedis(redis, prefix, role);
+  } finally {
+    redis.disconnect();
+  }
 }

@@ -8,6 +8,8 @@ export * from './images';
 export * from './redis-server';
 export * from './redis-site';
 export * from './webhook-receiver';
+export * from './persistent-redis';
+export * from './state-site';
 export * from './service-process';
 export * from './ws-client';
 export * from './load-client';

@@ -26,6 +26,8 @@ export interface LoadClientOptions {
   /** Edge WebSocket URLs; the client reconnects to the next one when its socket closes. */
   urls: string[];
   image: Buffer;
+  /** A clip: frame n carries `images[(n - 1) % length]` instead of `image` (moving objects for events). */
+  images?: readonly Buffer[];
   /** Pause between sends, while fewer than `maxInFlight` frames are open. @defaultValue 50 */
   intervalMs?: number;
   /** @defaultValue 2 */
@@ -152,6 +154,8 @@ export class LoadClient {
     const id = ++this.frameId;
     this.open.set(id, Date.now());
     this.sent++;
-    ws.send(encodeFrame({ frameId: id, streamId: this.opts.streamId }, this.opts.image));
+    const clip = this.opts.images;
+    const image = clip?.length ? clip[(id - 1) % clip.length] : this.opts.image;
+    ws.send(encodeFrame({ frameId: id, streamId: this.opts.streamId }, image));
   }
 }

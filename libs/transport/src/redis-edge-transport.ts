@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import { VisionError } from '@vision/wire';
 import { type FrameJob, type FrameOutcomeMessage, type ModelAnnouncement } from './frame-job';
-import { connectTolerant, createRedis, requireCompatibleRedis, type RedisConnectionOptions } from '@vision/redis';
+import { connectTolerant, createRedis, requireRedis7, type RedisConnectionOptions } from '@vision/redis';
 import { refusalError, type AdmissionLimits, type Refusal } from './admission';
 import { modelQueues, queueHealth } from './redis-queue-stats';
 import { redisKeys, WORKER_LIVENESS_MS, type RedisKeys } from './redis-keys';
@@ -20,7 +20,6 @@ export interface RedisEdgeTransportOptions {
 export class RedisEdgeTransport implements EdgeTransport {
   readonly kind = 'redis' as const;
   private readonly keys: RedisKeys;
-  private readonly prefix: string;
   private readonly cmd: Redis;
   private readonly sub: Redis;
   private readonly admission: AdmissionLimits;
@@ -28,7 +27,6 @@ export class RedisEdgeTransport implements EdgeTransport {
 
   constructor(opts: RedisEdgeTransportOptions) {
     this.keys = redisKeys(opts.prefix);
-    this.prefix = opts.prefix;
     this.admission = opts.admission;
     this.maxLen = opts.maxLen;
     this.cmd = createRedis(opts.url, { name: 'edge-cmd', onState: opts.onState });
@@ -53,7 +51,7 @@ export class RedisEdgeTransport implements EdgeTransport {
       for (const m of batch) onOutcome(m);
     });
     await Promise.all([connectTolerant(this.cmd), connectTolerant(this.sub)]);
-    await requireCompatibleRedis(this.cmd, this.prefix, 'edge');
+    await requireRedis7(this.cmd);
     // Queued until Redis answers; ioredis re-subscribes by itself after every reconnect.
     const subscribed = this.sub.subscribe(channel).catch(() => undefined);
     if (this.sub.status === 'ready') await subscribed;

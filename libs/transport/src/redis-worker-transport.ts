@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Redis from 'ioredis';
 import type { FrameOutcomeMessage, ModelAnnouncement } from './frame-job';
-import { connectTolerant, createRedis, requireCompatibleRedis, type RedisConnectionOptions } from '@vision/redis';
+import { connectTolerant, createRedis, requireRedis7, type RedisConnectionOptions } from '@vision/redis';
 import { queueResults } from '@vision/results-stream';
 import { queueHealth } from './redis-queue-stats';
 import { redisKeys, type RedisKeys } from './redis-keys';
@@ -69,7 +69,7 @@ export class RedisWorkerTransport implements WorkerTransport {
   async start(workerId: string): Promise<void> {
     this.consumer = workerId;
     await Promise.all([connectTolerant(this.cmd), connectTolerant(this.blocking)]);
-    await requireCompatibleRedis(this.cmd, this.opts.prefix, 'worker');
+    await requireRedis7(this.cmd);
     await this.ensureGroup().catch((err: Error) => this.report(err, 'create group'));
     const beat = () =>
       this.cmd.zadd(this.workersKey, Date.now(), workerId).catch((err: Error) => this.report(err, 'heartbeat'));

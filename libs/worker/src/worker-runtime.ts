@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { loadModelRepository, TIMINGS, type AppConfig, type ModelRepository, type ModelSpec } from '@vision/config';
+import { requireStateSchema } from '@vision/redis';
 import { OutageLog, throttledWarn } from '@vision/runtime';
 import { VisionError } from '@vision/wire';
 import { type ModelAnnouncement } from '@vision/transport';
@@ -54,6 +55,7 @@ export async function startWorkerRuntime(
   const report = (where: string, err: Error) => outage.failure(where, err, warn);
   // Checked before any model loads, so a missing REDIS_URL fails fast.
   const transportFor = deps.transportFor ?? redisTransports(config, log, outage, report, deps.metrics);
+  if (!deps.transportFor) await requireStateSchema(config.stateRedisUrl!, config.redisPrefix, 'worker');
   // Camera frames' detections go to the results stream (the events service's input) when Redis carries them.
   const recording = !deps.transportFor && config.results.enabled;
   const served = new Map<string, Served>();

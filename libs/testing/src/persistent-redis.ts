@@ -1,0 +1,79 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { freePort } from './redis-server';
+
+/** A redis-server that keeps its data: the shipped state Redis's persistence, in a directory of its own. */
+export interface PersistentRedis {
+  url: string;
+  /** Its data directory: the append-only files (`appendonlydir/`) and snapshots. */
+  dir: string;
+  pid(): number | undefined;
+  /** SIGKILL: no shutdown save; what reached the files is all that comes back. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port and directory; resolves once it has loaded its data and answers. */
+  start(): Promise<void>;
+  /** Bytes of the append-only files (base, increments and manifest of Redis 7's multi-part AOF). */
+  aofBytes(): number;
+  /** Kills it and deletes its directory. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The state Redis of docs/architecture.md for tests and benches: `appendonly yes`, `appendfsync
+ * everysec`, RDB snapshots, `noeviction` (deploy/k8s/redis-state-values.yaml, docker-compose.yml).
+ */
+export async function startPersistentRedis(): Promise<PersistentRedis> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'state-redis-'));
+  const args = [
+    ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir],
+    ...['--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '3600 1 300 100 60 10000'],
+    ...['--maxmemory-policy', 'noeviction'],
+  ];
+  let proc: ChildProcess | undefined;
+  const kill = async () => {
+    const p = proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
+    await exited;
+  };
+  const start = async () => {
+    const p = spawn('redis-server', args, { stdio: 'ignore' });
+    proc = p;
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      if (p.exitCode !== null) throw new Error(`redis-server exited with ${p.exitCode}`);
+      const r = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      r.on('error', () => undefined);
+      try {
+        await r.connect();
+        // PING answers LOADING until the append-only file is read back.
+        await r.ping();
+        return;
+      } catch {
+        if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not answer`);
+        await new Promise((res) => setTimeout(res, 20));
+      } finally {
+        r.disconnect();
+      }
+    }
+  };
+  const aofDir = join(dir, 'appendonlydir');
+  await start();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    dir,
+    pid: () => proc?.pid,
+    kill,
+    start,
+    aofBytes: () => readdirSync(aofDir).reduce((n, f) => n + statSync(join(aofDir, f)).size, 0),
+    async stop() {
+      await kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
