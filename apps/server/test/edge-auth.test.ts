@@ -155,7 +155,7 @@ describe.concurrent('edge authentication in production settings', () => {
       const mint = (claims: Partial<Parameters<typeof mintToken>[0]>) =>
         mintToken({ subject: 'refused', ttlS: 600, ...claims }, hs);
       const revoked = await mint({});
-      const revocations = new RedisRevocations({ url: redis.url, prefix });
+      const revocations = new RedisRevocations({ target: redis.url, prefix });
       await revocations.revoke(revoked.tokenId, revoked.expiresAt);
       await revocations.close();
       const now = Math.floor(Date.now() / 1000);

@@ -53,7 +53,7 @@ describe.concurrent('edge liveness: quiet clients stay, unfinished messages and 
     procs.push(a, b);
     standard = `ws://127.0.0.1:${a.port}/ws/detect`;
     fast = `ws://127.0.0.1:${b.port}/ws/detect`;
-    revocations = new RedisRevocations({ url: redis.url, prefix });
+    revocations = new RedisRevocations({ target: redis.url, prefix });
   });
 
   afterAll(async () => {

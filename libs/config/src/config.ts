@@ -2,6 +2,7 @@ import { availableParallelism, hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { checkKeyRotation, checkWebhookRotation } from './key-rotation';
+import { REDIS_SETTINGS, resolveRedis, type ResolvedRedis } from './redis-config';
 import { RESULTS_SETTINGS } from './results-config';
 import { providerDefaults } from './runtime-defaults';
 import { bool, ConfigError, id, int, list, loadSettings, num, setting, type Env, type Loaded } from './settings';
@@ -20,8 +21,7 @@ const MiB = 1024 * 1024;
 export const CORE_SETTINGS = {
   port: setting('PORT', int(0, 65535).default(8080)),
   host: setting('HOST', z.string().min(1).default('0.0.0.0')),
-  // One URL, or (edges and the events service) several: the shards cameras are spread over (docs/scaling.md).
-  redisUrls: setting('REDIS_URL', list.pipe(z.array(z.url({ protocol: /^rediss?$/ })).min(1)).optional()),
+  redis: REDIS_SETTINGS,
   redisPrefix: setting(
     'REDIS_PREFIX',
     z
@@ -194,22 +194,19 @@ export const DEMO_MODEL_PATH = 'models/colors-v8-dyn.onnx';
 
 export type AppConfig = Omit<
   CoreLoaded,
-  'redisUrls' | 'edgeId' | 'workerId' | 'tlsCertFile' | 'tlsKeyFile' | 'model' | 'batching'
-> & {
-  /** Unset: embedded mode (one process, in-memory transport). The first shard when there are several. */
-  redisUrl: string | undefined;
-  /** Every shard (one entry unless an edge spreads cameras over several Redis instances). */
-  redisUrls: string[];
-  edgeId: string;
-  workerId: string;
-  /** Serve https/wss from these files; both or neither. */
-  tls: { certFile: string; keyFile: string } | undefined;
-  model: Omit<CoreLoaded['model'], 'intraOpThreads' | 'spinSingleFrames'> & {
-    intraOpThreads: number;
-    spinSingleFrames: boolean;
+  'redis' | 'edgeId' | 'workerId' | 'tlsCertFile' | 'tlsKeyFile' | 'model' | 'batching'
+> &
+  ResolvedRedis & {
+    edgeId: string;
+    workerId: string;
+    /** Serve https/wss from these files; both or neither. */
+    tls: { certFile: string; keyFile: string } | undefined;
+    model: Omit<CoreLoaded['model'], 'intraOpThreads' | 'spinSingleFrames'> & {
+      intraOpThreads: number;
+      spinSingleFrames: boolean;
+    };
+    batching: Omit<CoreLoaded['batching'], 'maxBatch'> & { maxBatch: number };
   };
-  batching: Omit<CoreLoaded['batching'], 'maxBatch'> & { maxBatch: number };
-};
 export type AuthConfig = AppConfig['auth'];
 export type LimitsConfig = AppConfig['limits'];
 export type BulkConfig = AppConfig['bulk'];
@@ -242,11 +239,11 @@ export function loadConfig(env: Env): AppConfig {
     fail(`MAX_UNFINISHED_BYTES: must hold at least one MAX_FRAME_BYTES message (${e.frames.maxFrameBytes})`);
   const byProvider = providerDefaults(e.model.executionProvider);
   const suffix = randomBytes(3).toString('hex');
-  const { redisUrls, edgeId, workerId, tlsCertFile, tlsKeyFile, ...rest } = e;
+  const redis = resolveRedis(e.redis, fail);
+  const { redis: _settings, edgeId, workerId, tlsCertFile, tlsKeyFile, ...rest } = e;
   return {
     ...rest,
-    redisUrl: redisUrls?.[0],
-    redisUrls: redisUrls ?? [],
+    ...redis,
     edgeId: edgeId ?? `edge-${hostname()}-${process.pid}-${suffix}`,
     workerId: workerId ?? `worker-${hostname()}-${process.pid}-${suffix}`,
     tls: tlsCertFile && tlsKeyFile ? { certFile: tlsCertFile, keyFile: tlsKeyFile } : undefined,

@@ -7,7 +7,8 @@ import { ConfigError, loadConfig, metricsPortFor, threadPoolSize } from '../src'
 describe('loadConfig', () => {
   it('defaults to embedded mode with the demo model', () => {
     const c = loadConfig({});
-    expect(c.redisUrl).toBeUndefined();
+    expect(c.redisTarget).toBeUndefined();
+    expect(c.stateRedisTarget).toBeUndefined();
     expect(c.port).toBe(8080);
     expect(c.model.path).toBeUndefined();
     expect(metricsPortFor(c, 'edge')).toEqual({ port: 9464, explicit: false });
@@ -44,14 +45,15 @@ describe('loadConfig', () => {
       PORT: '',
       EDGE_ID: 'edge-a',
     });
-    expect(c.redisUrl).toBe('redis://127.0.0.1:6379/2');
+    expect(c.redisTarget).toBe('redis://127.0.0.1:6379/2');
+    expect(c.stateRedisTarget).toBe('redis://127.0.0.1:6379/2');
     expect(c.batching.maxBatch).toBe(16);
     expect(c.model).toMatchObject({ confThreshold: 0.5, allowProviderFallback: true, executionProvider: 'cuda' });
     expect(c.port).toBe(8080);
     expect(c.edgeId).toBe('edge-a');
     const sharded = loadConfig({ REDIS_URL: 'redis://a:6379, rediss://b:6380' });
-    expect(sharded.redisUrls).toEqual(['redis://a:6379', 'rediss://b:6380']);
-    expect(sharded.redisUrl).toBe('redis://a:6379');
+    expect(sharded.redisTargets).toEqual(['redis://a:6379', 'rediss://b:6380']);
+    expect(sharded.redisTarget).toBe('redis://a:6379');
     expect(() => loadConfig({ REDIS_URL: 'redis://a:6379,http://b' })).toThrow(/REDIS_URL/);
     expect(c.batching.batchSizes).toBeUndefined();
     expect(loadConfig({ BATCH_SIZES: '1, 4,8' }).batching.batchSizes).toEqual([1, 4, 8]);

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { MemoryRevocations, RedisRevocations, TokenVerifier } from '@vision/auth';
 import { BulkJobs } from '@vision/bulk';
 import { loadModelRepository, metricsPortFor, TIMINGS, type AppConfig } from '@vision/config';
-import { OutageLog, throttledWarn } from '@vision/runtime';
+import { checkRedisTargets, OutageLog, throttledWarn } from '@vision/runtime';
 import { serveMetrics } from '@vision/metrics';
 import { FRAME_HEADER_MAX_BYTES, VisionError } from '@vision/wire';
 import {
@@ -61,16 +61,27 @@ export async function startEdgeRuntime(input: EdgeRuntimeInput): Promise<EdgeRun
   const verifier = verifierFor(config, log, input.demo === true);
   const outage = new OutageLog(log, 'redis', TIMINGS.outageReminderMs);
   const transport = input.transport ?? redisTransport(config, outage);
-  // Connection leases and revocations live on the first shard: small, and one place keeps them exact.
-  const shared = config.redisUrl
-    ? { url: config.redisUrl, prefix: config.redisPrefix, onState: outage.onState }
-    : undefined;
-  const leases = input.leases ?? (shared ? new RedisConnectionLeases(shared) : new MemoryConnectionLeases());
-  const revocations = input.revocations ?? (shared ? new RedisRevocations(shared) : new MemoryRevocations());
+  if (!input.transport) await checkRedisTargets(config, log);
+  // Connection leases live on the first shard, revocations and bulk jobs with the site's state: small,
+  // and one place keeps them exact.
+  const { redisTarget, stateRedisTarget } = config;
+  const onState = outage.onState;
+  const leases =
+    input.leases ??
+    (redisTarget
+      ? new RedisConnectionLeases({ target: redisTarget, prefix: config.redisPrefix, onState })
+      : new MemoryConnectionLeases());
+  const revocations =
+    input.revocations ??
+    (stateRedisTarget
+      ? new RedisRevocations({ target: stateRedisTarget, prefix: config.redisPrefix, onState })
+      : new MemoryRevocations());
   const catalog = input.catalog ?? new ModelCatalog(() => loadModelRepository(config));
   const bulk =
     input.bulk ??
-    (config.redisUrl && !input.transport ? new BulkJobs(config.redisUrl, config.redisPrefix, config.bulk) : undefined);
+    (stateRedisTarget && !input.transport
+      ? new BulkJobs(stateRedisTarget, config.redisPrefix, config.bulk)
+      : undefined);
   const warn = throttledWarn(log);
   const ctx: EdgeContext = {
     ...input,
@@ -204,11 +215,12 @@ function checkConnectionCap(config: AppConfig): void {
 }
 
 function redisTransport(config: AppConfig, outage: OutageLog): EdgeTransport {
-  if (!config.redisUrl) throw new VisionError('E_CONFIG', 'REDIS_URL must be set for a stand-alone edge');
-  const shards = config.redisUrls.map(
-    (url) =>
+  if (!config.redisTarget)
+    throw new VisionError('E_CONFIG', 'REDIS_URL or REDIS_SENTINELS must be set for a stand-alone edge');
+  const shards = config.redisTargets.map(
+    (target) =>
       new RedisEdgeTransport({
-        url,
+        target,
         prefix: config.redisPrefix,
         admission: admissionFrom(config),
         maxLen: config.streams.maxLen,

@@ -1,2 +1,3 @@
 export * from './lifecycle';
 export * from './outage-log';
+export * from './redis-startup';
