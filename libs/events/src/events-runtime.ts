@@ -138,6 +138,13 @@ export async function startEventsRuntime(config: AppConfig, cfg: EventsConfig, l
   mqtt?.start();
   processor.start();
   leases.start();
+  let lostRedis = false;
+  cmd.on('close', () => (lostRedis = true));
+  cmd.on('ready', () => {
+    if (!lostRedis) return;
+    lostRedis = false;
+    void leases.resumeFromCheckpoints('Redis reconnected; resuming from its checkpoints');
+  });
   log.info(
     {
       port,

@@ -117,6 +117,19 @@ export class ShardLeases {
     }
   }
 
+  /**
+   * Redis came back after an outage, perhaps as a promoted replica that never got the last commits
+   * (replication is asynchronous): every shard drops its state unwritten and gives its lease back, so
+   * it resumes from the checkpoint Redis holds now. Commits are atomic and event ids deterministic,
+   * so the replay appends exactly the events that Redis lacks.
+   */
+  async resumeFromCheckpoints(why: string): Promise<void> {
+    for (const [shard, token] of [...this.owned]) {
+      this.lose(shard, why);
+      await eventsScripts.release.run(this.redis, { lease: this.keys.lease(shard) }, { token }).catch(() => undefined);
+    }
+  }
+
   /** A commit was refused: the lease is gone already. */
   forfeit(shard: number): void {
     this.lose(shard, 'commit fenced');

@@ -36,7 +36,7 @@ export function createRedis(target: RedisTarget, opts: RedisConnectionOptions): 
     ...(opts.blocking ? {} : { commandTimeout: 2000 }),
   };
   const redis =
-    typeof target === 'string' ? new Redis(target, options) : new Redis({ ...sentinelOptions(target), ...options });
+    typeof target === 'string' ? new Redis(target, options) : new Redis({ ...options, ...sentinelOptions(target) });
   // Errors surface through the commands that fail; the event itself would crash the process if unhandled.
   redis.on('error', (err: Error) => opts.onState?.('down', opts.name, err));
   if (opts.onState) redis.on('ready', () => opts.onState?.('up', opts.name));

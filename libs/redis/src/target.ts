@@ -62,8 +62,9 @@ export function sentinelOptions(target: SentinelTarget): RedisOptions {
     ...(target.password ? { password: target.password } : {}),
     sentinelRetryStrategy: sentinelBackoff,
     sentinelCommandTimeout: 1000,
-    // Subscribes to the sentinels' +switch-master: a failover moves connections at once instead of
-    // waiting for the old primary's socket to time out.
-    failoverDetector: true,
+    // ioredis' failoverDetector is left off: a +switch-master that arrives while a connection is
+    // still reconnecting ends that connection for good ("Connection is closed", status end). A dead
+    // primary closes its sockets, and a demoted one answers writes with READONLY, which reconnects.
+    reconnectOnError: (err: Error) => err.message.startsWith('READONLY'),
   };
 }
