@@ -103,6 +103,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(`token: ${err instanceof Error ? err.message : String(err)}`);
+  const code = (err as { code?: unknown }).code;
+  console.error(
+    `token: ${typeof code === 'string' ? `${code}: ` : ''}${err instanceof Error ? err.message : String(err)}`,
+  );
   process.exit(2);
 });
