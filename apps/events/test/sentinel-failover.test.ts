@@ -29,6 +29,12 @@ import { frames, sleep, waitFor } from './harness';
 const CAMERAS = 3;
 /** The synthetic frame after which the primary is SIGKILLed (3 s into the feed). */
 const KILL_AFTER = 30;
+/** The events service's successful checkpoint commits so far (its /metrics). */
+async function commitsOf(events: ServiceProcess): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${events.metricsPort}/metrics`)).text();
+  return Number(/^vision_events_commits_total\{outcome="ok"\} (\d+)/m.exec(text)?.[1] ?? 0);
+}
+
 const nodeWebSocket = (url: string, protocols: string[], headers: Record<string, string> | undefined) =>
   new WebSocket(url, protocols, { headers }) as unknown as WebSocketLike;
 
@@ -68,6 +74,9 @@ describe('Sentinel failover: the primary SIGKILLed under load', () => {
         EVENTS_SITE_FILE: siteFile,
         EVENTS_REORDER_MS: String(REORDER_MS),
         EVENTS_CHECKPOINT_MS: '200',
+        // Longer than the failover: the leases outlive it on the promoted replica, so only resuming
+        // from its checkpoints brings back the commits it never got.
+        EVENTS_LEASE_MS: '20000',
       })),
       await startService('worker', {
         ...shared,
@@ -167,7 +176,20 @@ describe('Sentinel failover: the primary SIGKILLed under load', () => {
         // After the failover the new primary has no replica left to wait for.
         if (!killedAt) expect(Number(await feeder.call('WAIT', '1', '2000'))).toBe(1);
         if (i === KILL_AFTER) {
+          // The replica is cut off, the events service commits what it still holds to the primary
+          // alone, then the primary dies: those commits are lost with it, as with a lagging replica,
+          // and must be made again on the promoted one (same ids, each once).
+          const resumeReplica = await site.cutReplica();
+          const before = await commitsOf(events);
+          // Three commits (every 200 ms) outlast the reorder window: the crossing of frame 28 is among them.
+          await waitFor(
+            'commits on the primary alone',
+            () => commitsOf(events),
+            (n) => n >= before + 3,
+            1500,
+          );
           await site.kill(oldPrimary);
+          resumeReplica();
           killedAt = Date.now();
         }
         await sleep(start + (i + 1) * (1000 / FPS) - Date.now());

@@ -22,6 +22,11 @@ export interface SentinelSite {
   sentinelPorts: number[];
   /** The port of the primary the sentinels report now. */
   primaryPort(): Promise<number>;
+  /**
+   * Freezes the replica (SIGSTOP) and drops its link: what the primary takes from then on is on the
+   * primary alone, as with a replica that lags. The returned function lets the replica run again.
+   */
+  cutReplica(): Promise<() => void>;
   /** SIGKILLs the process serving `port` (the primary or the replica). */
   kill(port: number): Promise<void>;
   /** Waits until the sentinels report a primary other than `oldPort`, and returns its port. */
@@ -42,7 +47,16 @@ export async function startSentinelSite(opts: SentinelSiteOptions = {}): Promise
     replica,
     await launch(
       'redis-server',
-      ['--port', String(replica), ...noDisk, '--replicaof', '127.0.0.1', String(primary)],
+      [
+        '--port',
+        String(replica),
+        ...noDisk,
+        '--replicaof',
+        '127.0.0.1',
+        String(primary),
+        '--enable-debug-command',
+        'local',
+      ],
       replica,
     ),
   );
@@ -106,6 +120,23 @@ export async function startSentinelSite(opts: SentinelSiteOptions = {}): Promise
     sentinelsSetting: sentinelPorts.map((p) => `127.0.0.1:${p}`).join(','),
     sentinelPorts,
     primaryPort,
+    async cutReplica() {
+      const frozen = procs.get(replica)!;
+      frozen.kill('SIGSTOP');
+      const r = new Redis(primary, '127.0.0.1', {
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
+      r.on('error', () => undefined);
+      try {
+        await r.connect();
+        await r.call('CLIENT', 'KILL', 'TYPE', 'replica');
+      } finally {
+        r.disconnect();
+      }
+      return () => void frozen.kill('SIGCONT');
+    },
     async kill(port) {
       const p = procs.get(port);
       if (p) await kill(p);
