@@ -70,9 +70,8 @@ export async function requireRedis7(redis: Redis): Promise<void> {
   if (redis.status !== 'ready') return;
   const info = await redis.info('server');
   const version = /redis_version:([\d.]+)/.exec(info)?.[1] ?? '0';
+  // A master behind sentinels is named by its group; a URL's by host and port.
+  const server = redis.options.name ?? `${redis.options.host}:${redis.options.port}`;
   if (Number(version.split('.')[0]) < 7)
-    throw new VisionError(
-      'E_CONFIG',
-      `Redis 7 or newer is required; ${redis.options.name ?? `${redis.options.host}:${redis.options.port}`} runs ${version}`,
-    );
+    throw new VisionError('E_CONFIG', `Redis 7 or newer is required; ${server} runs ${version}`);
 }

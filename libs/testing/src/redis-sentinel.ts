@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
@@ -41,7 +41,8 @@ export async function startSentinelSite(opts: SentinelSiteOptions = {}): Promise
   const procs = new Map<number, ChildProcess>();
   const primary = await freePort();
   const replica = await freePort();
-  const noDisk = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  // A replica's full sync lands in its folder: the temporary one, never the repository.
+  const noDisk = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
   procs.set(primary, await launch('redis-server', ['--port', String(primary), ...noDisk], primary));
   procs.set(
     replica,
@@ -100,6 +101,7 @@ export async function startSentinelSite(opts: SentinelSiteOptions = {}): Promise
   };
   const stop = async () => {
     await Promise.all([...procs.values()].map((p) => kill(p)));
+    rmSync(dir, { recursive: true, force: true });
   };
   try {
     // A failover needs a majority of sentinels that know each other and a replica they know of.
