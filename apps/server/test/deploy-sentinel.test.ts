@@ -36,7 +36,7 @@ describe('deployment files: Redis Sentinel', () => {
     REDIS_SENTINEL_NAME: 'vision',
   };
 
-  it('compose profile `sentinel`: a replica of `redis`, three sentinels watching it, roles configured through them', () => {
+  it('compose profile `sentinel`: a replica of `redis`, three sentinels watching it, roles configured by them', () => {
     const files = ['-f', 'docker-compose.yml', '-f', 'docker-compose.events.yml'];
     const r = run('docker-compose', [...files, '--profile', 'sentinel', '--profile', 'cpu', 'config'], sentinelEnv);
     expect(r.status, r.out).toBe(0);
