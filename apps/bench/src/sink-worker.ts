@@ -7,7 +7,7 @@ import { RedisWorkerTransport, workerStreamOptions } from '@vision/transport';
  */
 async function main(): Promise<void> {
   const [url, prefix] = process.argv.slice(2);
-  const t = new RedisWorkerTransport({ url, prefix, model: 'default', ...workerStreamOptions(loadConfig({})) });
+  const t = new RedisWorkerTransport({ target: url, prefix, model: 'default', ...workerStreamOptions(loadConfig({})) });
   await t.start(`sink-${process.pid}`);
   console.log(JSON.stringify({ started: true }));
   let running = true;

@@ -19,10 +19,10 @@ import { frames, Mosquitto, mqttSubscriber, waitFor, webhookReceiver, WEBHOOK_SE
 
 /** Two events instances (`a`, `b`) sharing two shards, with MQTT and a webhook: what the failover tests interrupt. */
 export const SHARDS = 2;
-const FPS = 10;
+export const FPS = 10;
 export const FRAMES = 80;
-const REORDER_MS = 300;
-const rulesSpec = [
+export const REORDER_MS = 300;
+export const rulesSpec = [
   { id: 'gate', type: 'line', from: [0.5, 0.95], to: [0.5, 0.05] },
   {
     id: 'yard',
@@ -37,7 +37,7 @@ const rulesSpec = [
 ];
 
 /** Two cameras on each shard. */
-function cameras(): string[] {
+export function cameras(): string[] {
   const by: string[][] = [[], []];
   for (let i = 0; by.some((b) => b.length < 2); i++) {
     const c = `dock-${i}`;
@@ -48,10 +48,10 @@ function cameras(): string[] {
 }
 
 /** People crossing the gate every 1.6 s, alternating directions, on three lanes. */
-const movers = crossingMovers(5, 16);
+export const movers = crossingMovers(5, 16);
 
 /** What one uninterrupted owner makes of a camera's frames: the expected events, ids included. */
-function oracle(camera: string, entries: ResultsEntry[]): SiteEvent[] {
+export function oracle(camera: string, entries: ResultsEntry[]): SiteEvent[] {
   const cfg = loadEventsConfig({});
   const ctx = { defaults: cfg.ruleDefaults, cameraKnown: () => true, classesOf: () => new Set(['person', 'car']) };
   const rules = rulesSpec.map((r, i) => validateRule(r, camera, ctx, `r${i}`, 'file'));

@@ -13,7 +13,7 @@ import { startWorkerRuntime } from '@vision/worker';
 runMain('server', async (given, log) => {
   const config = { ...given, model: { ...given.model, path: given.model.path ?? DEMO_MODEL_PATH } };
   const metrics = new VisionMetrics();
-  const memory = config.redisUrl ? undefined : new MemoryTransport(admissionFrom(config));
+  const memory = config.redisTarget ? undefined : new MemoryTransport(admissionFrom(config));
   const worker = await startWorkerRuntime(config, log, {
     transportFor: memory && ((id) => memory.worker(id)),
     metrics,

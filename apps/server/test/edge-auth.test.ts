@@ -136,7 +136,7 @@ describe.concurrent('edge authentication in production settings', () => {
       const mint = (claims: Partial<Parameters<typeof mintToken>[0]>) =>
         mintToken({ subject: 'refused', ttlS: 600, ...claims }, hs);
       const revoked = await mint({});
-      const revocations = new RedisRevocations({ url: site.redis.url, prefix: site.prefix });
+      const revocations = new RedisRevocations({ target: site.redis.url, prefix: site.prefix });
       await revocations.revoke(revoked.tokenId, revoked.expiresAt);
       await revocations.close();
       const now = Math.floor(Date.now() / 1000);

@@ -44,7 +44,7 @@ describe.concurrent('edge liveness: quiet clients stay, unfinished messages and 
     const [a, b] = await Promise.all([site.start('edge', edgeEnv), site.start('edge', { ...edgeEnv, ...FAST })]);
     standard = `ws://127.0.0.1:${a.port}/ws/detect`;
     fast = `ws://127.0.0.1:${b.port}/ws/detect`;
-    revocations = new RedisRevocations({ url: site.redis.url, prefix: site.prefix });
+    revocations = new RedisRevocations({ target: site.redis.url, prefix: site.prefix });
   });
 
   afterAll(async () => {

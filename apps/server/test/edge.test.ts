@@ -294,7 +294,7 @@ describe('edge: POST /v1/detect', () => {
     const { http, config, log, metrics } = await edgeWith({ MAX_FRAME_BYTES: '4096' });
     // An edge whose queue is down: the frame is never queued, and the answer says so.
     const down = new RedisEdgeTransport({
-      url: `redis://127.0.0.1:${await freePort()}`,
+      target: `redis://127.0.0.1:${await freePort()}`,
       prefix: 'down',
       admission: admissionFrom(config),
       maxLen: 1000,

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { mintToken, RedisRevocations, type SigningKey } from '@vision/auth';
+import { probeRedisTarget } from '@vision/redis';
 import { loadConfig, processEnv } from '@vision/config';
 
 /**
@@ -61,11 +62,13 @@ async function main(): Promise<void> {
     }>();
   const config = loadConfig(processEnv());
   if (o.revoke) {
-    if (!config.stateRedisUrl)
-      throw new Error('--revoke needs REDIS_URL (or STATE_REDIS_URL): the edges read revocations from Redis');
+    const target = config.stateRedisTarget;
+    if (!target) throw new Error('--revoke needs REDIS_URL, STATE_REDIS_URL or REDIS_SENTINELS: the edges read revocations from Redis');
     const until = o.until ? Date.parse(o.until) : Date.now() + 366 * 86_400_000;
     if (!Number.isFinite(until)) throw new Error('--until must be an ISO 8601 time');
-    const list = new RedisRevocations({ url: config.stateRedisUrl, prefix: config.redisPrefix });
+    // A wrong sentinel set or master name is said once, by name, instead of as a failed command.
+    await probeRedisTarget(target, config.stateRedisSetting);
+    const list = new RedisRevocations({ target, prefix: config.redisPrefix });
     await list.revoke(o.revoke, until);
     await list.close();
     console.error(
@@ -101,6 +104,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(`token: ${err instanceof Error ? err.message : String(err)}`);
+  const code = (err as { code?: unknown }).code;
+  console.error(
+    `token: ${typeof code === 'string' ? `${code}: ` : ''}${err instanceof Error ? err.message : String(err)}`,
+  );
   process.exit(2);
 });

@@ -62,6 +62,7 @@ export const NOT_OUR_SETTINGS: readonly string[] = [
   'GPU_PARTS', // deploy/gpu/run.sh: where the GPU bundle's parts are
   'SSL_CERT_FILE', // OpenSSL's trusted certificates (Python clients against a self-signed site)
   'NODE_EXTRA_CA_CERTS', // the same for Node clients
+  'COMPOSE_PROFILES', // docker compose: the profiles `up` starts (the `sentinel` profile)
 ];
 
 /**
@@ -69,7 +70,7 @@ export const NOT_OUR_SETTINGS: readonly string[] = [
  * and replies, signals, HTTP methods, JWT algorithms.
  */
 export const NOT_VARIABLES: readonly string[] = [
-  ...['XADD', 'XACK', 'XDEL', 'XREAD', 'XREADGROUP', 'XAUTOCLAIM', 'SSUBSCRIBE', 'NOGROUP'],
+  ...['XADD', 'XACK', 'XDEL', 'XREAD', 'XREADGROUP', 'XAUTOCLAIM', 'SSUBSCRIBE', 'NOGROUP', 'READONLY'],
   ...['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGKILL', 'SIGQUIT'],
   ...['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'],
   ...['RS256', 'ES256', 'HS256'],

@@ -61,7 +61,7 @@ describe('npm run token', () => {
     const jti = /jti (\S+),/.exec(stderr)?.[1];
     expect(jti).toBe(p.tokenId);
     await token(['--revoke', jti!], site);
-    const list = new RedisRevocations({ url: redis.url, prefix });
+    const list = new RedisRevocations({ target: redis.url, prefix });
     expect(await list.isRevoked(jti!)).toBe(true);
     await list.close();
   });

@@ -1,6 +1,12 @@
 import { join } from 'node:path';
 import type Redis from 'ioredis';
-import { connectTolerant, createRedis, defineScript, type RedisConnectionOptions } from '@vision/redis';
+import {
+  connectTolerant,
+  createRedis,
+  defineScript,
+  type RedisConnectionOptions,
+  type RedisTarget,
+} from '@vision/redis';
 import { VisionError } from '@vision/wire';
 
 /**
@@ -30,8 +36,8 @@ export class RedisRevocations implements Revocations {
   private readonly connected: Promise<void>;
   private readonly keys: { revoked: string; expiries: string };
 
-  constructor(opts: { url: string; prefix: string; onState?: RedisConnectionOptions['onState'] }) {
-    this.redis = createRedis(opts.url, { name: 'revocations', onState: opts.onState });
+  constructor(opts: { target: RedisTarget; prefix: string; onState?: RedisConnectionOptions['onState'] }) {
+    this.redis = createRedis(opts.target, { name: 'revocations', onState: opts.onState });
     this.connected = connectTolerant(this.redis);
     this.keys = { revoked: `${opts.prefix}:revoked`, expiries: `${opts.prefix}:revoked:exp` };
   }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type Redis from 'ioredis';
-import { connectTolerant, createRedis, type RedisConnectionOptions } from '@vision/redis';
+import { connectTolerant, createRedis, type RedisConnectionOptions, type RedisTarget } from '@vision/redis';
 import type { BulkConfig } from '@vision/config';
 import { VisionError } from '@vision/wire';
 import { type FrameOutcomeMessage } from '@vision/transport';
@@ -23,24 +23,25 @@ export class BulkJobs {
   private workerConnections = 0;
 
   constructor(
-    private readonly url: string,
+    /** The state Redis: a URL or a master behind sentinels. */
+    private readonly target: RedisTarget,
     prefix: string,
     private readonly cfg: BulkConfig,
     private readonly onState?: RedisConnectionOptions['onState'],
   ) {
     this.keys = bulkKeys(prefix);
     // Commands fail fast while Redis is away, so an HTTP client hears E_UNAVAILABLE instead of waiting.
-    this.redis = createRedis(url, { name: 'bulk', onState });
+    this.redis = createRedis(target, { name: 'bulk', onState });
     void connectTolerant(this.redis);
   }
 
   /**
-   * A connection for a BullMQ worker: blocking reads with no command timeout, and commands queued
-   * across reconnects (maxRetriesPerRequest: null, as BullMQ requires). BullMQ connects it.
+   * A connection for a BullMQ worker: its blocking reads wait out reconnects (an offline queue and
+   * maxRetriesPerRequest: null, as BullMQ requires), and it follows a failover like every other.
    */
   workerConnection(): Redis {
     const name = `bulk-worker-${++this.workerConnections}`;
-    return createRedis(this.url, { name, blocking: true, offlineQueue: true, onState: this.onState });
+    return createRedis(this.target, { name, blocking: true, offlineQueue: true, onState: this.onState });
   }
 
   queue(name: string): Queue {

@@ -2,6 +2,7 @@ import { availableParallelism, hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { checkKeyRotation, checkWebhookRotation } from './key-rotation';
+import { REDIS_SETTINGS, resolveRedis, type ResolvedRedis } from './redis-config';
 import { RESULTS_SETTINGS } from './results-config';
 import { providerDefaults } from './runtime-defaults';
 import { bool, ConfigError, id, int, list, loadSettings, num, setting, type Env, type Loaded } from './settings';
@@ -20,11 +21,7 @@ const MiB = 1024 * 1024;
 export const CORE_SETTINGS = {
   port: setting('PORT', int(0, 65535).default(8080)),
   host: setting('HOST', z.string().min(1).default('0.0.0.0')),
-  // One URL, or (edges and the events service) several: the shards cameras are spread over (docs/scaling.md).
-  redisUrls: setting('REDIS_URL', list.pipe(z.array(z.url({ protocol: /^rediss?$/ })).min(1)).optional()),
-  // What a site builds up (rules, counts, events, revocations, jobs), on a Redis that persists; frames stay on
-  // REDIS_URL, which never writes to disk (docs/architecture.md). Unset: the first REDIS_URL.
-  stateRedisUrl: setting('STATE_REDIS_URL', z.url({ protocol: /^rediss?$/ }).optional()),
+  redis: REDIS_SETTINGS,
   redisPrefix: setting(
     'REDIS_PREFIX',
     z
@@ -199,24 +196,19 @@ export const DEMO_MODEL_PATH = 'models/colors-v8-dyn.onnx';
 
 export type AppConfig = Omit<
   CoreLoaded,
-  'redisUrls' | 'stateRedisUrl' | 'edgeId' | 'workerId' | 'tlsCertFile' | 'tlsKeyFile' | 'model' | 'batching'
-> & {
-  /** Unset: embedded mode (one process, in-memory transport). The first shard when there are several. */
-  redisUrl: string | undefined;
-  /** Every shard (one entry unless an edge spreads cameras over several Redis instances). */
-  redisUrls: string[];
-  /** The Redis of the site's state: STATE_REDIS_URL, else the first REDIS_URL; unset in embedded mode. */
-  stateRedisUrl: string | undefined;
-  edgeId: string;
-  workerId: string;
-  /** Serve https/wss from these files; both or neither. */
-  tls: { certFile: string; keyFile: string } | undefined;
-  model: Omit<CoreLoaded['model'], 'intraOpThreads' | 'spinSingleFrames'> & {
-    intraOpThreads: number;
-    spinSingleFrames: boolean;
+  'redis' | 'edgeId' | 'workerId' | 'tlsCertFile' | 'tlsKeyFile' | 'model' | 'batching'
+> &
+  ResolvedRedis & {
+    edgeId: string;
+    workerId: string;
+    /** Serve https/wss from these files; both or neither. */
+    tls: { certFile: string; keyFile: string } | undefined;
+    model: Omit<CoreLoaded['model'], 'intraOpThreads' | 'spinSingleFrames'> & {
+      intraOpThreads: number;
+      spinSingleFrames: boolean;
+    };
+    batching: Omit<CoreLoaded['batching'], 'maxBatch'> & { maxBatch: number };
   };
-  batching: Omit<CoreLoaded['batching'], 'maxBatch'> & { maxBatch: number };
-};
 export type AuthConfig = AppConfig['auth'];
 export type LimitsConfig = AppConfig['limits'];
 export type BulkConfig = AppConfig['bulk'];
@@ -242,7 +234,6 @@ export function loadConfig(env: Env): AppConfig {
   checkWebhookRotation('BULK_WEBHOOK_SECRET', e.bulk.webhookSecret, e.bulk.webhookPreviousSecret, fail);
   if (a.disabled === false && keySources === 0)
     fail('AUTH_DISABLED: false needs a key source (JWT_SECRET, JWKS_FILE or JWKS_URL)');
-  if (e.stateRedisUrl && !e.redisUrls) fail('STATE_REDIS_URL: needs REDIS_URL (embedded mode keeps no state in Redis)');
   if (Boolean(e.tlsCertFile) !== Boolean(e.tlsKeyFile)) fail('TLS_CERT_FILE / TLS_KEY_FILE: set both or neither');
   if (e.metricsPort !== undefined && e.metricsPort !== 0 && e.metricsPort === e.port)
     fail('METRICS_PORT: must differ from PORT (metrics are never public)');
@@ -250,12 +241,11 @@ export function loadConfig(env: Env): AppConfig {
     fail(`MAX_UNFINISHED_BYTES: must hold at least one MAX_FRAME_BYTES message (${e.frames.maxFrameBytes})`);
   const byProvider = providerDefaults(e.model.executionProvider);
   const suffix = randomBytes(3).toString('hex');
-  const { redisUrls, stateRedisUrl, edgeId, workerId, tlsCertFile, tlsKeyFile, ...rest } = e;
+  const redis = resolveRedis(e.redis, fail);
+  const { redis: _settings, edgeId, workerId, tlsCertFile, tlsKeyFile, ...rest } = e;
   return {
     ...rest,
-    redisUrl: redisUrls?.[0],
-    redisUrls: redisUrls ?? [],
-    stateRedisUrl: stateRedisUrl ?? redisUrls?.[0],
+    ...redis,
     edgeId: edgeId ?? `edge-${hostname()}-${process.pid}-${suffix}`,
     workerId: workerId ?? `worker-${hostname()}-${process.pid}-${suffix}`,
     tls: tlsCertFile && tlsKeyFile ? { certFile: tlsCertFile, keyFile: tlsKeyFile } : undefined,

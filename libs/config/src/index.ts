@@ -7,3 +7,4 @@ export * from './node-flags';
 export * from './results-config';
 export * from './events-config';
 export * from './gateway-config';
+export * from './redis-config';

@@ -7,7 +7,8 @@ import { ConfigError, loadConfig, metricsPortFor, threadPoolSize } from '../src'
 describe('loadConfig', () => {
   it('defaults to embedded mode with the demo model', () => {
     const c = loadConfig({});
-    expect(c.redisUrl).toBeUndefined();
+    expect(c.redisTarget).toBeUndefined();
+    expect(c.stateRedisTarget).toBeUndefined();
     expect(c.port).toBe(8080);
     expect(c.model.path).toBeUndefined();
     expect(metricsPortFor(c, 'edge')).toEqual({ port: 9464, explicit: false });
@@ -44,14 +45,15 @@ describe('loadConfig', () => {
       PORT: '',
       EDGE_ID: 'edge-a',
     });
-    expect(c.redisUrl).toBe('redis://127.0.0.1:6379/2');
+    expect(c.redisTarget).toBe('redis://127.0.0.1:6379/2');
+    expect(c.stateRedisTarget).toBe('redis://127.0.0.1:6379/2');
     expect(c.batching.maxBatch).toBe(16);
     expect(c.model).toMatchObject({ confThreshold: 0.5, allowProviderFallback: true, executionProvider: 'cuda' });
     expect(c.port).toBe(8080);
     expect(c.edgeId).toBe('edge-a');
     const sharded = loadConfig({ REDIS_URL: 'redis://a:6379, rediss://b:6380' });
-    expect(sharded.redisUrls).toEqual(['redis://a:6379', 'rediss://b:6380']);
-    expect(sharded.redisUrl).toBe('redis://a:6379');
+    expect(sharded.redisTargets).toEqual(['redis://a:6379', 'rediss://b:6380']);
+    expect(sharded.redisTarget).toBe('redis://a:6379');
     expect(() => loadConfig({ REDIS_URL: 'redis://a:6379,http://b' })).toThrow(/REDIS_URL/);
     expect(c.batching.batchSizes).toBeUndefined();
     expect(loadConfig({ BATCH_SIZES: '1, 4,8' }).batching.batchSizes).toEqual([1, 4, 8]);
@@ -60,13 +62,17 @@ describe('loadConfig', () => {
   });
 
   it('puts state on STATE_REDIS_URL, by default the first REDIS_URL', () => {
-    expect(loadConfig({}).stateRedisUrl).toBeUndefined();
-    expect(loadConfig({ REDIS_URL: 'redis://a:6379,redis://b:6379' }).stateRedisUrl).toBe('redis://a:6379');
+    expect(loadConfig({}).stateRedisTarget).toBeUndefined();
+    expect(loadConfig({ REDIS_URL: 'redis://a:6379,redis://b:6379' }).stateRedisTarget).toBe('redis://a:6379');
     const split = loadConfig({ REDIS_URL: 'redis://frames:6379', STATE_REDIS_URL: 'rediss://state:6380/1' });
-    expect(split.stateRedisUrl).toBe('rediss://state:6380/1');
-    expect(split.redisUrls).toEqual(['redis://frames:6379']);
+    expect(split.stateRedisTarget).toBe('rediss://state:6380/1');
+    expect(split.stateRedisSetting).toBe('STATE_REDIS_URL');
+    expect(split.redisTargets).toEqual(['redis://frames:6379']);
     expect(() => loadConfig({ REDIS_URL: 'redis://a', STATE_REDIS_URL: 'http://state' })).toThrow(/STATE_REDIS_URL/);
     expect(() => loadConfig({ STATE_REDIS_URL: 'redis://state:6379' })).toThrow(/STATE_REDIS_URL: needs REDIS_URL/);
+    expect(() =>
+      loadConfig({ REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_NAME: 'frames', STATE_REDIS_URL: 'redis://state:6379' }),
+    ).toThrow(/STATE_REDIS_URL \/ REDIS_SENTINELS/);
   });
 
   it('names every offending variable', () => {

@@ -10,7 +10,7 @@ import { MemoryRevocations, RedisRevocations, TokenVerifier } from '@vision/auth
 import { BulkJobs } from '@vision/bulk';
 import { loadModelRepository, metricsPortFor, TIMINGS, type AppConfig } from '@vision/config';
 import { requireStateSchema } from '@vision/redis';
-import { OutageLog, throttledWarn } from '@vision/runtime';
+import { checkRedisTargets, OutageLog, throttledWarn } from '@vision/runtime';
 import { serveMetrics } from '@vision/metrics';
 import { FRAME_HEADER_MAX_BYTES, VisionError } from '@vision/wire';
 import {
@@ -63,26 +63,31 @@ export async function startEdgeRuntime(input: EdgeRuntimeInput): Promise<EdgeRun
   const verifier = verifierFor(config, log, input.demo === true);
   const outage = new OutageLog(log, 'redis', TIMINGS.outageReminderMs);
   const transport = input.transport ?? redisTransport(config, outage);
-  if (!input.transport && config.stateRedisUrl)
-    await requireStateSchema(config.stateRedisUrl, config.redisPrefix, input.demo === true ? 'server' : 'edge');
+  if (!input.transport) {
+    await checkRedisTargets(config, log);
+    if (config.stateRedisTarget)
+      await requireStateSchema(config.stateRedisTarget, config.redisPrefix, input.demo === true ? 'server' : 'edge');
+  }
   // Connection leases live on the first shard (one place keeps them exact; renewed, so a restart loses
-  // nothing); revocations and jobs are state, on STATE_REDIS_URL (docs/architecture.md).
+  // nothing); revocations and jobs are state, on the state Redis (docs/architecture.md).
+  const { redisTarget, stateRedisTarget } = config;
   const onState = outage.onState;
-  const prefix = config.redisPrefix;
   const leases =
     input.leases ??
-    (config.redisUrl
-      ? new RedisConnectionLeases({ url: config.redisUrl, prefix, onState })
+    (redisTarget
+      ? new RedisConnectionLeases({ target: redisTarget, prefix: config.redisPrefix, onState })
       : new MemoryConnectionLeases());
   const revocations =
     input.revocations ??
-    (config.stateRedisUrl
-      ? new RedisRevocations({ url: config.stateRedisUrl, prefix, onState })
+    (stateRedisTarget
+      ? new RedisRevocations({ target: stateRedisTarget, prefix: config.redisPrefix, onState })
       : new MemoryRevocations());
   const catalog = input.catalog ?? new ModelCatalog(() => loadModelRepository(config));
   const bulk =
     input.bulk ??
-    (config.stateRedisUrl && !input.transport ? new BulkJobs(config.stateRedisUrl, prefix, config.bulk) : undefined);
+    (stateRedisTarget && !input.transport
+      ? new BulkJobs(stateRedisTarget, config.redisPrefix, config.bulk)
+      : undefined);
   const warn = throttledWarn(log);
   const ctx: EdgeContext = {
     ...input,
@@ -217,11 +222,12 @@ function checkConnectionCap(config: AppConfig): void {
 }
 
 function redisTransport(config: AppConfig, outage: OutageLog): EdgeTransport {
-  if (!config.redisUrl) throw new VisionError('E_CONFIG', 'REDIS_URL must be set for a stand-alone edge');
-  const shards = config.redisUrls.map(
-    (url) =>
+  if (!config.redisTarget)
+    throw new VisionError('E_CONFIG', 'REDIS_URL or REDIS_SENTINELS must be set for a stand-alone edge');
+  const shards = config.redisTargets.map(
+    (target) =>
       new RedisEdgeTransport({
-        url,
+        target,
         prefix: config.redisPrefix,
         admission: admissionFrom(config),
         maxLen: config.streams.maxLen,

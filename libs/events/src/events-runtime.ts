@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { metricsPortFor, TIMINGS, type AppConfig, type EventsConfig } from '@vision/config';
 import { EventsMetrics, serveMetrics, watchLoop } from '@vision/metrics';
+import { checkRedisTargets, OutageLog } from '@vision/runtime';
 import { connectTolerant, createRedis, requireSchemaVersion } from '@vision/redis';
 import { VisionError } from '@vision/wire';
 import type { CursorOutput } from './cursor-output';
@@ -30,20 +31,21 @@ export interface EventsRuntime {
  * on PORT and /metrics, /healthz, /readyz on METRICS_PORT.
  */
 export async function startEventsRuntime(config: AppConfig, cfg: EventsConfig, log: Logger): Promise<EventsRuntime> {
-  const url = config.stateRedisUrl;
-  if (!url) throw new VisionError('E_CONFIG', 'the events service needs REDIS_URL');
-  // Several URLs: the queue's shards, each with workers appending to its own results streams; it
-  // reads the results of all. The service's own state is on STATE_REDIS_URL (the first by default).
+  const target = config.stateRedisTarget;
+  if (!target) throw new VisionError('E_CONFIG', 'the events service needs REDIS_URL or REDIS_SENTINELS');
+  // Several URLs: the queue's shards, each with workers appending to its own results streams. The
+  // service's own state stays with the site's state (the first, or its sentinel master); it reads the
+  // results of all.
+  await checkRedisTargets(config, log);
   const auth = new EventsAuth(config.auth);
   const metrics = new EventsMetrics();
   const keys = eventsKeys(config.redisPrefix);
   const connections: ReturnType<typeof createRedis>[] = [];
-  const onState = (state: 'down' | 'up', name: string, err?: Error) =>
-    state === 'down'
-      ? log.warn({ connection: name, err: err?.message }, 'Redis down')
-      : log.info({ connection: name }, 'Redis up');
+  // One line when Redis goes away and one when it is back, not one per connection retry.
+  const outage = new OutageLog(log, 'redis', TIMINGS.outageReminderMs);
+  const onState = outage.onState;
   const redis = (name: string, blocking = false) => {
-    const r = createRedis(url, { name, blocking, onState });
+    const r = createRedis(target, { name, blocking, onState });
     connections.push(r);
     return r;
   };
@@ -60,7 +62,7 @@ export async function startEventsRuntime(config: AppConfig, cfg: EventsConfig, l
   const store = new RulesStore(cmd, keys, cfg, log);
   await store.start();
   const outputs = (): CursorOutput[] => [...(mqtt ? [mqtt.output] : []), ...hooks.all().map((h) => h.output)];
-  const readers = config.redisUrls.map((u, i) => {
+  const readers = config.redisTargets.map((u, i) => {
     const r = createRedis(u, { name: `events-results-${i}`, blocking: true, onState });
     connections.push(r);
     return r;
@@ -121,7 +123,7 @@ export async function startEventsRuntime(config: AppConfig, cfg: EventsConfig, l
     metrics,
     log,
     shards: results.shards,
-    newRedis: (name) => createRedis(url, { name, blocking: true }),
+    newRedis: (name) => createRedis(target, { name, blocking: true }),
     counts: async (camera) => JSON.parse((await cmd.hget(keys.counts, camera)) ?? '{}') as unknown,
   });
   const server = createServer(eventsApi({ redis: cmd, keys, store, auth, shardsOf: (c) => results.shardsOf(c), log }));
@@ -135,6 +137,13 @@ export async function startEventsRuntime(config: AppConfig, cfg: EventsConfig, l
   mqtt?.start();
   processor.start();
   leases.start();
+  let lostRedis = false;
+  cmd.on('close', () => (lostRedis = true));
+  cmd.on('ready', () => {
+    if (!lostRedis) return;
+    lostRedis = false;
+    void leases.resumeFromCheckpoints('Redis reconnected; resuming from its checkpoints');
+  });
   log.info(
     {
       port,
@@ -160,6 +169,7 @@ export async function startEventsRuntime(config: AppConfig, cfg: EventsConfig, l
       await Promise.all([mqtt?.stop(), hooks.stop(), feed.close()]);
       store.stop();
       loop.stop();
+      outage.stop();
       await new Promise((r) => server.close(r));
       ops.close();
       for (const c of connections) c.disconnect();

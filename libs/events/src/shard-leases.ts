@@ -34,6 +34,8 @@ export class ShardLeases {
   private running: Promise<void> | undefined;
   private lastRenewed = new Map<number, number>();
   private stopped = false;
+  /** Runs a lease round now (and schedules the next), once `start` has run. */
+  private nextRound: (() => void) | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -44,14 +46,14 @@ export class ShardLeases {
   ) {}
 
   start(): void {
-    const tick = () => {
+    const tick = (this.nextRound = () => {
       if (this.stopped) return;
       this.running = this.tick()
         .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'lease round failed'))
         .finally(() => {
           if (!this.stopped) this.timer = setTimeout(tick, Math.max(50, Math.floor(this.options.leaseMs / 3)));
         });
-    };
+    });
     tick();
   }
 
@@ -119,6 +121,25 @@ export class ShardLeases {
         'shard acquired',
       );
     }
+  }
+
+  /**
+   * Redis came back after an outage, perhaps as a promoted replica that never got the last commits
+   * (replication is asynchronous): every shard drops its state unwritten and gives its lease back, so
+   * it resumes from the checkpoint Redis holds now. Commits are atomic and event ids deterministic,
+   * so the replay appends exactly the events that Redis lacks.
+   */
+  async resumeFromCheckpoints(why: string): Promise<void> {
+    await this.running;
+    for (const [shard, token] of [...this.owned]) {
+      this.lose(shard, why);
+      await eventsScripts.release.run(this.redis, { lease: this.keys.lease(shard) }, { token }).catch(() => undefined);
+    }
+    // Taken back at once, not a third of a lease later.
+    if (this.stopped) return;
+    await this.running;
+    clearTimeout(this.timer);
+    this.nextRound?.();
   }
 
   /** A commit was refused: the lease is gone already. */

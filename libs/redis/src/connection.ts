@@ -1,5 +1,6 @@
 import Redis, { type RedisOptions } from 'ioredis';
 import { VisionError } from '@vision/wire';
+import { sentinelOptions, validateRedisTarget, type RedisTarget } from './target';
 
 export interface RedisConnectionOptions {
   /** For connections that run blocking reads: no command timeout. */
@@ -19,9 +20,11 @@ export interface RedisConnectionOptions {
 
 /**
  * One place for connection policy: reconnect forever with capped backoff, never hang a request on
- * a broken connection, label connections so `CLIENT LIST` shows who is who.
+ * a broken connection, label connections so `CLIENT LIST` shows who is who. The same policy holds
+ * for a URL and for a master behind sentinels (which ioredis follows across failovers).
  */
-export function createRedis(url: string, opts: RedisConnectionOptions): Redis {
+export function createRedis(target: RedisTarget, opts: RedisConnectionOptions): Redis {
+  validateRedisTarget(target);
   const options: RedisOptions = {
     connectionName: opts.name,
     enableOfflineQueue: opts.offlineQueue === true,
@@ -32,20 +35,29 @@ export function createRedis(url: string, opts: RedisConnectionOptions): Redis {
     lazyConnect: true,
     ...(opts.blocking ? {} : { commandTimeout: 2000 }),
   };
-  const redis = new Redis(url, options);
+  const redis =
+    typeof target === 'string' ? new Redis(target, options) : new Redis({ ...options, ...sentinelOptions(target) });
   // Errors surface through the commands that fail; the event itself would crash the process if unhandled.
   redis.on('error', (err: Error) => opts.onState?.('down', opts.name, err));
   if (opts.onState) redis.on('ready', () => opts.onState?.('up', opts.name));
   return redis;
 }
 
-/** Connects, tolerating a Redis that is not up yet: ioredis keeps retrying in the background. */
+/**
+ * Connects, tolerating a Redis that is not up yet: ioredis keeps retrying in the background, and
+ * readiness reports the outage meanwhile. A master behind sentinels that none answers for leaves
+ * `connect()` pending while ioredis retries the sentinels itself: its first error ends the wait
+ * the way a refused connection does.
+ */
 export async function connectTolerant(redis: Redis): Promise<void> {
-  try {
-    await redis.connect();
-  } catch {
-    // retryStrategy takes over; readiness reports the outage meanwhile.
-  }
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      redis.off('error', done);
+      resolve();
+    };
+    redis.once('error', done);
+    redis.connect().then(done, done);
+  });
 }
 
 /**
@@ -58,9 +70,8 @@ export async function requireRedis7(redis: Redis): Promise<void> {
   if (redis.status !== 'ready') return;
   const info = await redis.info('server');
   const version = /redis_version:([\d.]+)/.exec(info)?.[1] ?? '0';
+  // A master behind sentinels is named by its group; a URL's by host and port.
+  const server = redis.options.name ?? `${redis.options.host}:${redis.options.port}`;
   if (Number(version.split('.')[0]) < 7)
-    throw new VisionError(
-      'E_CONFIG',
-      `Redis 7 or newer is required; ${redis.options.host}:${redis.options.port} runs ${version}`,
-    );
+    throw new VisionError('E_CONFIG', `Redis 7 or newer is required; ${server} runs ${version}`);
 }

@@ -3,6 +3,7 @@ import type Redis from 'ioredis';
 import { VisionError } from '@vision/wire';
 import { connectTolerant, createRedis, requireRedis7 } from './connection';
 import { defineScript } from './scripts';
+import type { RedisTarget } from './target';
 
 /**
  * The layout of the site's state in Redis this build reads and writes (docs/upgrade.md). Raised
@@ -54,8 +55,8 @@ export async function requireCompatibleRedis(redis: Redis, prefix: string, role:
  * The check of edges and workers, whose state connections are opened by their parts later: the version
  * lives with the state (STATE_REDIS_URL), not with the frames, so it is read through a connection of its own.
  */
-export async function requireStateSchema(url: string, prefix: string, role: string): Promise<void> {
-  const redis = createRedis(url, { name: `${role}-schema` });
+export async function requireStateSchema(target: RedisTarget, prefix: string, role: string): Promise<void> {
+  const redis = createRedis(target, { name: `${role}-schema` });
   try {
     await connectTolerant(redis);
     await requireCompatibleRedis(redis, prefix, role);

@@ -1,3 +1,4 @@
 export * from './lifecycle';
 export * from './outage-log';
 export * from './file-watch';
+export * from './redis-startup';

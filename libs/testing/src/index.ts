@@ -22,3 +22,4 @@ export * from './camera-clips';
 export * from './mjpeg-server';
 export * from './rtsp/rtsp-server';
 export * from './sleep';
+export * from './redis-sentinel';

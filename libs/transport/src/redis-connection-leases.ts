@@ -1,6 +1,6 @@
 import type Redis from 'ioredis';
 import { VisionError } from '@vision/wire';
-import { connectTolerant, createRedis, type RedisConnectionOptions } from '@vision/redis';
+import { connectTolerant, createRedis, type RedisConnectionOptions, type RedisTarget } from '@vision/redis';
 import { redisKeys, type RedisKeys } from './redis-keys';
 import type { ConnectionLease, ConnectionLeases } from './transport';
 import { transportScripts } from './transport-scripts';
@@ -19,9 +19,9 @@ export class RedisConnectionLeases implements ConnectionLeases {
   private readonly renewer: NodeJS.Timeout;
   private readonly connected: Promise<void>;
 
-  constructor(opts: { url: string; prefix: string; onState?: RedisConnectionOptions['onState'] }) {
+  constructor(opts: { target: RedisTarget; prefix: string; onState?: RedisConnectionOptions['onState'] }) {
     this.keys = redisKeys(opts.prefix);
-    this.redis = createRedis(opts.url, { name: 'edge-leases', onState: opts.onState });
+    this.redis = createRedis(opts.target, { name: 'edge-leases', onState: opts.onState });
     this.connected = connectTolerant(this.redis);
     this.renewer = setInterval(() => void this.renew(), LEASE_MS / 3);
     this.renewer.unref();

@@ -1,7 +1,13 @@
 import type Redis from 'ioredis';
 import { VisionError } from '@vision/wire';
 import { type FrameJob, type FrameOutcomeMessage, type ModelAnnouncement } from './frame-job';
-import { connectTolerant, createRedis, requireRedis7, type RedisConnectionOptions } from '@vision/redis';
+import {
+  connectTolerant,
+  createRedis,
+  requireRedis7,
+  type RedisConnectionOptions,
+  type RedisTarget,
+} from '@vision/redis';
 import { refusalError, type AdmissionLimits, type Refusal } from './admission';
 import { modelQueues, queueHealth } from './redis-queue-stats';
 import { redisKeys, WORKER_LIVENESS_MS, type RedisKeys } from './redis-keys';
@@ -9,7 +15,8 @@ import { SHARE_MARGIN_MS, type EdgeTransport, type ModelStatus, type TransportHe
 import { openMember, transportScripts } from './transport-scripts';
 
 export interface RedisEdgeTransportOptions {
-  url: string;
+  /** The frames Redis (one shard): a URL or a master behind sentinels. */
+  target: RedisTarget;
   prefix: string;
   admission: AdmissionLimits;
   /** Approximate stream cap (`XADD MAXLEN ~`). */
@@ -29,9 +36,14 @@ export class RedisEdgeTransport implements EdgeTransport {
     this.keys = redisKeys(opts.prefix);
     this.admission = opts.admission;
     this.maxLen = opts.maxLen;
-    this.cmd = createRedis(opts.url, { name: 'edge-cmd', onState: opts.onState });
+    this.cmd = createRedis(opts.target, { name: 'edge-cmd', onState: opts.onState });
     // The subscriber queues its SUBSCRIBE while offline so it is (re)issued on connect.
-    this.sub = createRedis(opts.url, { name: 'edge-sub', offlineQueue: true, blocking: true, onState: opts.onState });
+    this.sub = createRedis(opts.target, {
+      name: 'edge-sub',
+      offlineQueue: true,
+      blocking: true,
+      onState: opts.onState,
+    });
   }
 
   onConnectionLost(listener: () => void): void {

@@ -1,7 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Redis from 'ioredis';
 import type { FrameOutcomeMessage, ModelAnnouncement } from './frame-job';
-import { connectTolerant, createRedis, requireRedis7, type RedisConnectionOptions } from '@vision/redis';
+import {
+  connectTolerant,
+  createRedis,
+  requireRedis7,
+  type RedisConnectionOptions,
+  type RedisTarget,
+} from '@vision/redis';
 import { queueResults } from '@vision/results-stream';
 import { queueHealth } from './redis-queue-stats';
 import { redisKeys, type RedisKeys } from './redis-keys';
@@ -11,7 +17,8 @@ import { transportScripts } from './transport-scripts';
 import { deadLetter, queueRelease, type DeadFrame } from './worker-completion';
 
 export interface RedisWorkerTransportOptions {
-  url: string;
+  /** The frames Redis: a URL or a master behind sentinels. */
+  target: RedisTarget;
   prefix: string;
   /** The model whose stream this transport reads. */
   model: string;
@@ -60,10 +67,10 @@ export class RedisWorkerTransport implements WorkerTransport {
     this.model = opts.model;
     this.stream = this.keys.stream(opts.model);
     this.workersKey = this.keys.workers(opts.model);
-    this.cmd = createRedis(opts.url, { name: 'worker-cmd', onState: opts.onState });
+    this.cmd = createRedis(opts.target, { name: 'worker-cmd', onState: opts.onState });
     transportScripts.release.define(this.cmd);
     // Blocking reads get their own connection: a command behind XREADGROUP BLOCK would wait for it.
-    this.blocking = createRedis(opts.url, { name: 'worker-read', blocking: true, onState: opts.onState });
+    this.blocking = createRedis(opts.target, { name: 'worker-read', blocking: true, onState: opts.onState });
   }
 
   async start(workerId: string): Promise<void> {

@@ -142,7 +142,7 @@ async function redisTransport(limits: AdmissionLimits, workers: boolean): Promis
   const prefix = uniquePrefix('admission');
   prefixes.push(prefix);
   if (workers) await admin.zadd(redisKeys(prefix).workers(M), Date.now(), 'w1');
-  const t = new RedisEdgeTransport({ url: redis.url, prefix, admission: limits, maxLen: 1000 });
+  const t = new RedisEdgeTransport({ target: redis.url, prefix, admission: limits, maxLen: 1000 });
   await t.start('edge-a', () => undefined);
   return t;
 }

@@ -44,7 +44,7 @@ async function setup(admission: Partial<AdmissionLimits> = {}) {
   await admin.zadd(redisKeys(prefix).workers(M), Date.now(), 'present');
   const edge = () => {
     const t = new RedisEdgeTransport({
-      url: redis.url,
+      target: redis.url,
       prefix,
       admission: { ...admissionDefaults, ...admission },
       maxLen: 1000,
@@ -53,7 +53,7 @@ async function setup(admission: Partial<AdmissionLimits> = {}) {
     return t;
   };
   const worker = (o: { claimMinIdleMs?: number; maxDeliveries?: number } = {}) => {
-    const t = new RedisWorkerTransport({ url: redis.url, prefix, model: M, ...streamDefaults, ...o });
+    const t = new RedisWorkerTransport({ target: redis.url, prefix, model: M, ...streamDefaults, ...o });
     open.push(t);
     return t;
   };
@@ -198,7 +198,7 @@ describe('Redis transport', () => {
     expect(await e.health([M])).toMatchObject({ reachable: true, workers: 2 });
 
     const dead = new RedisEdgeTransport({
-      url: `redis://127.0.0.1:${await freePort()}`,
+      target: `redis://127.0.0.1:${await freePort()}`,
       prefix: s.prefix,
       admission: admissionDefaults,
       maxLen: 1000,
@@ -368,8 +368,8 @@ describe('Redis transport', () => {
     await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
     try {
       const url = `redis://127.0.0.1:${(fake.address() as { port: number }).port}`;
-      const e = new RedisEdgeTransport({ url, prefix: 'old', admission: admissionDefaults, maxLen: 1000 });
-      const w = new RedisWorkerTransport({ url, prefix: 'old', model: M, ...streamDefaults });
+      const e = new RedisEdgeTransport({ target: url, prefix: 'old', admission: admissionDefaults, maxLen: 1000 });
+      const w = new RedisWorkerTransport({ target: url, prefix: 'old', model: M, ...streamDefaults });
       open.push(e, w);
       await expect(e.start('edge-a', () => undefined)).rejects.toMatchObject({
         code: 'E_CONFIG',
@@ -385,7 +385,12 @@ describe('Redis transport', () => {
     const s = await setup();
     const e = s.edge();
     await e.start('edge-a', () => undefined);
-    const other = new RedisWorkerTransport({ url: redis.url, prefix: s.prefix, model: 'helmets', ...streamDefaults });
+    const other = new RedisWorkerTransport({
+      target: redis.url,
+      prefix: s.prefix,
+      model: 'helmets',
+      ...streamDefaults,
+    });
     open.push(other);
     await expect(e.submit({ ...job('edge-a'), model: 'helmets' })).rejects.toMatchObject({ code: 'E_UNAVAILABLE' });
     await other.start('h1');
@@ -416,8 +421,8 @@ describe('Redis transport', () => {
   it('shares connection slots per address and per subject across edges, and frees them on release', async () => {
     const s = await setup();
     const [a, b] = [
-      new RedisConnectionLeases({ url: redis.url, prefix: s.prefix }),
-      new RedisConnectionLeases({ url: redis.url, prefix: s.prefix }),
+      new RedisConnectionLeases({ target: redis.url, prefix: s.prefix }),
+      new RedisConnectionLeases({ target: redis.url, prefix: s.prefix }),
     ];
     open.push(a, b);
     const limits = { perIp: 2, perSubject: 3 };
@@ -433,7 +438,7 @@ describe('Redis transport', () => {
 
   it("counts a camera gateway's connections (no address) against its subject only", async () => {
     const s = await setup();
-    const leases = new RedisConnectionLeases({ url: redis.url, prefix: s.prefix });
+    const leases = new RedisConnectionLeases({ target: redis.url, prefix: s.prefix });
     open.push(leases);
     const limits = { perIp: 2, perSubject: 3 };
     const gateway = (connId: string) => ({ connId, ip: undefined, subject: 'sub:gateway-0' });

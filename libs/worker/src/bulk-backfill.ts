@@ -27,7 +27,7 @@ export function startBulk(
   health: { onState: RedisConnectionOptions['onState']; report: (where: string, err: Error) => void },
   metrics: VisionMetrics | undefined,
 ) {
-  const jobs = new BulkJobs(config.stateRedisUrl!, config.redisPrefix, config.bulk, health.onState);
+  const jobs = new BulkJobs(config.stateRedisTarget!, config.redisPrefix, config.bulk, health.onState);
   const runner = new BulkRunner(jobs, config.bulk, log, health.report);
   const { webhookSecret, webhookPreviousSecret } = config.bulk;
   runner.deliverWebhooks([webhookSecret, webhookPreviousSecret].filter((s) => s !== undefined));

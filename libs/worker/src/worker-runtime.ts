@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { loadModelRepository, TIMINGS, type AppConfig, type ModelRepository, type ModelSpec } from '@vision/config';
 import { requireStateSchema } from '@vision/redis';
-import { OutageLog, throttledWarn } from '@vision/runtime';
+import { checkRedisTargets, OutageLog, throttledWarn } from '@vision/runtime';
 import { VisionError } from '@vision/wire';
 import { type ModelAnnouncement } from '@vision/transport';
 import type { VisionMetrics } from '@vision/metrics';
@@ -53,9 +53,12 @@ export async function startWorkerRuntime(
   const outage = new OutageLog(log, 'redis', TIMINGS.outageReminderMs);
   const warn = throttledWarn(log);
   const report = (where: string, err: Error) => outage.failure(where, err, warn);
-  // Checked before any model loads, so a missing REDIS_URL fails fast.
+  // Checked before any model loads, so a missing REDIS_URL or a wrong sentinel master fails fast.
   const transportFor = deps.transportFor ?? redisTransports(config, log, outage, report, deps.metrics);
-  if (!deps.transportFor) await requireStateSchema(config.stateRedisUrl!, config.redisPrefix, 'worker');
+  if (!deps.transportFor) {
+    await checkRedisTargets(config, log);
+    await requireStateSchema(config.stateRedisTarget!, config.redisPrefix, 'worker');
+  }
   // Camera frames' detections go to the results stream (the events service's input) when Redis carries them.
   const recording = !deps.transportFor && config.results.enabled;
   const served = new Map<string, Served>();
@@ -253,13 +256,13 @@ function redisTransports(
   report: (where: string, err: Error) => void,
   metrics: VisionMetrics | undefined,
 ): (model: string) => WorkerTransport {
-  if (!config.redisUrl) throw new VisionError('E_CONFIG', 'REDIS_URL must be set for a stand-alone worker');
-  if (config.redisUrls.length > 1)
+  const target = config.redisTarget;
+  if (!target) throw new VisionError('E_CONFIG', 'REDIS_URL or REDIS_SENTINELS must be set for a stand-alone worker');
+  if (config.redisTargets.length > 1)
     throw new VisionError('E_CONFIG', 'REDIS_URL: a worker serves one shard; give it one URL (edges take the list)');
-  const url = config.redisUrl;
   return (model) =>
     new RedisWorkerTransport({
-      url,
+      target,
       prefix: config.redisPrefix,
       model,
       ...workerStreamOptions(config),
