@@ -17,6 +17,7 @@ import {
   LoadClient,
   modelsDir,
   repoRoot,
+  sleep,
   startSentinelSite,
   startService,
   uniquePrefix,
@@ -24,7 +25,7 @@ import {
   type ServiceProcess,
 } from '@vision/testing';
 import { cameras, FPS, FRAMES, movers, oracle, REORDER_MS, rulesSpec, SHARDS } from './failover-site';
-import { frames, sleep, waitFor } from './harness';
+import { frames, waitFor } from './harness';
 
 const CAMERAS = 3;
 /** The synthetic frame after which the primary is SIGKILLed (3 s into the feed). */

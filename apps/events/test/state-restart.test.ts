@@ -86,7 +86,7 @@ describe('state Redis restart', () => {
       });
       expect(put.status, await put.clone().text()).toBe(200);
       const revoked = await mintToken({ subject: 'depot', ttlS: 600 }, { secret: TEST_JWT_SECRET });
-      const list = new RedisRevocations({ url: site.state.url, prefix: site.prefix });
+      const list = new RedisRevocations({ target: site.state.url, prefix: site.prefix });
       await list.revoke(revoked.tokenId, revoked.expiresAt);
       await list.close();
       const refusal = async () => {

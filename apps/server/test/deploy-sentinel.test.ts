@@ -98,7 +98,11 @@ describe('deployment files: Redis Sentinel', () => {
     });
     const stateValues = parse(
       readFileSync(join(root, 'deploy', 'k8s-sentinel', 'redis-state-values.yaml'), 'utf8'),
-    ) as { sentinel: { masterSet: string }; replica: { persistence: { enabled: boolean } }; commonConfiguration: string };
+    ) as {
+      sentinel: { masterSet: string };
+      replica: { persistence: { enabled: boolean } };
+      commonConfiguration: string;
+    };
     expect(stateValues.replica.persistence.enabled).toBe(true);
     expect(stateValues.commonConfiguration).toContain('appendonly yes');
     expect(loaded.stateRedisTarget).toEqual({

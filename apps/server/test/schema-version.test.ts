@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import Redis from 'ioredis';
 import { afterAll, describe, it } from 'vitest';
 import { SCHEMA_VERSION, schemaVersionKey } from '@vision/redis';
-import { modelsDir, startRedisSite, type RedisSite } from '@vision/testing';
+import { modelsDir, startRedisSite, startTestRedis, type RedisSite } from '@vision/testing';
 
 /**
  * The schema version of a site's state (docs/upgrade.md), against real role processes: a role
@@ -47,16 +47,18 @@ describe.concurrent('schema version of the state in Redis', () => {
   it('with a state Redis of its own (STATE_REDIS_URL), the version lives there, not with the frames', async ({
     expect,
   }) => {
+    // The site's Redis holds the state; the frames get a Redis of their own.
+    const { site, admin, key } = await siteWithAdmin('schema-split');
     const frames = await startTestRedis({ own: true });
     const onFrames = new Redis(frames.url);
     try {
-      const env = { ...site('schema-split'), REDIS_URL: frames.url, STATE_REDIS_URL: redis.url };
-      await admin.set(schemaVersionKey(env.REDIS_PREFIX), String(SCHEMA_VERSION + 1));
-      await expect(startService('edge', env, 60_000)).rejects.toThrow(/"code":"E_CONFIG".*schema version/);
-      await admin.del(schemaVersionKey(env.REDIS_PREFIX));
-      procs.push(await startService('worker', env));
-      expect(await admin.get(schemaVersionKey(env.REDIS_PREFIX))).toBe(String(SCHEMA_VERSION));
-      expect(await onFrames.get(schemaVersionKey(env.REDIS_PREFIX))).toBeNull();
+      const env = { REDIS_URL: frames.url, STATE_REDIS_URL: site.redis.url };
+      await admin.set(key, String(SCHEMA_VERSION + 1));
+      await expect(site.start('edge', env, 60_000)).rejects.toThrow(/"code":"E_CONFIG".*schema version/);
+      await admin.del(key);
+      await site.start('worker', env);
+      expect(await admin.get(key)).toBe(String(SCHEMA_VERSION));
+      expect(await onFrames.get(key)).toBeNull();
     } finally {
       onFrames.disconnect();
       await frames.stop();

@@ -63,7 +63,10 @@ async function main(): Promise<void> {
   const config = loadConfig(processEnv());
   if (o.revoke) {
     const target = config.stateRedisTarget;
-    if (!target) throw new Error('--revoke needs REDIS_URL, STATE_REDIS_URL or REDIS_SENTINELS: the edges read revocations from Redis');
+    if (!target)
+      throw new Error(
+        '--revoke needs REDIS_URL, STATE_REDIS_URL or REDIS_SENTINELS: the edges read revocations from Redis',
+      );
     const until = o.until ? Date.parse(o.until) : Date.now() + 366 * 86_400_000;
     if (!Number.isFinite(until)) throw new Error('--until must be an ISO 8601 time');
     // A wrong sentinel set or master name is said once, by name, instead of as a failed command.
