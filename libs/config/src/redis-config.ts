@@ -25,7 +25,8 @@ export const REDIS_SETTINGS = {
   stateRedisUrl: setting('STATE_REDIS_URL', z.url({ protocol: /^rediss?$/ }).optional()),
   sentinels: setting('REDIS_SENTINELS', list.pipe(z.array(sentinelAddress).min(1)).optional()),
   sentinelName: setting('REDIS_SENTINEL_NAME', masterName.optional()),
-  // The state master's own sentinels, when another set watches it (k8s: a second chart release); unset: REDIS_SENTINELS.
+  // The state master's own sentinels, when another set watches it (k8s: a second chart release).
+  // Unset: REDIS_SENTINELS.
   stateSentinels: setting('STATE_REDIS_SENTINELS', list.pipe(z.array(sentinelAddress).min(1)).optional()),
   // A site with a state Redis beside the frames Redis names its master here; unset: state shares the frames master.
   stateSentinelName: setting('STATE_REDIS_SENTINEL_NAME', masterName.optional()),
