@@ -1,6 +1,13 @@
 import { join } from 'node:path';
 import type Redis from 'ioredis';
-import { connectTolerant, createRedis, defineScript, type RedisConnectionOptions } from '@vision/redis';
+import {
+  connectTolerant,
+  createRedis,
+  defineScript,
+  persistWrites,
+  type PersistReport,
+  type RedisConnectionOptions,
+} from '@vision/redis';
 import { VisionError } from '@vision/wire';
 
 /**
@@ -63,6 +70,15 @@ export class RedisRevocations implements Revocations {
   async revoke(tokenId: string, expiresAt: number): Promise<void> {
     await this.connected;
     await revokeScript.run(this.redis, this.keys, { jti: tokenId, expiresAt });
+  }
+
+  /**
+   * Revokes, then returns only once the revocation is on the Redis' disk and its replicas
+   * (`persistWrites`): what `npm run token -- --revoke` acknowledges survives a crash of Redis.
+   */
+  async revokeDurably(tokenId: string, expiresAt: number, timeoutMs: number): Promise<PersistReport> {
+    await this.revoke(tokenId, expiresAt);
+    return persistWrites(this.redis, { timeoutMs });
   }
 
   async close(): Promise<void> {

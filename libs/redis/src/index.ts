@@ -1,3 +1,4 @@
 export * from './connection';
 export * from './scripts';
 export * from './schema-version';
+export * from './durability';

@@ -16,3 +16,4 @@ export * from './cluster';
 export * from './camera-clips';
 export * from './mjpeg-server';
 export * from './rtsp/rtsp-server';
+export * from './persistent-redis';
