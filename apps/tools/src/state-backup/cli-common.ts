@@ -9,7 +9,7 @@ export function withFileOptions(command: Command): Command {
   return command
     .option('--cameras-file <path>', "the gateway's cameras file (default: CAMERAS_FILE)")
     .option('--site-file <path>', "the events service's site file (default: EVENTS_SITE_FILE)")
-    .option('--env-file <path>', "the site's .env (default: .env in the working directory)");
+    .option('--dotenv <path>', "the site's .env (default: .env in the working directory)");
 }
 
 /**

@@ -6,7 +6,7 @@ import type { FileRole, SiteFile } from './backup-file';
 export interface FileOptions {
   camerasFile?: string;
   siteFile?: string;
-  envFile?: string;
+  dotenv?: string;
 }
 
 /**
@@ -15,7 +15,7 @@ export interface FileOptions {
  */
 export function siteFilePaths(options: FileOptions, env: Env): Partial<Record<FileRole, string>> {
   const settings = loadSettings({ camerasFile: GATEWAY_SETTINGS.camerasFile, siteFile: EVENTS_SETTINGS.siteFile }, env);
-  const paths: Partial<Record<FileRole, string>> = { env: options.envFile ?? '.env' };
+  const paths: Partial<Record<FileRole, string>> = { env: options.dotenv ?? '.env' };
   const cameras = options.camerasFile ?? settings.camerasFile;
   const site = options.siteFile ?? settings.siteFile;
   if (cameras) paths.cameras = cameras;

@@ -23,12 +23,6 @@ const byCommand = (tally: Counter['tally'], command: 'xlen' | 'hlen' | 'zcard'):
   queue: (pipe, key) => void pipe[command](key),
   read: (reply) => Number(reply),
 });
-/** Rules set through the API: a JSON array of rule specs per camera. */
-const ruleSpecs: Counter = {
-  tally: 'rules',
-  queue: (pipe, key) => void pipe.hvals(key),
-  read: (reply) => (reply as string[]).reduce((sum, specs) => sum + (JSON.parse(specs) as unknown[]).length, 0),
-};
 
 /** A family of state keys, by its name under the site's prefix. */
 interface StateFamily {
@@ -49,7 +43,8 @@ const STATE_FAMILIES: readonly StateFamily[] = [
   { name: /^events:stream:\d+$/, counter: byCommand('events', 'xlen') },
   { name: /^events:ckpt:\d+$/, counter: oneEach('checkpoints') },
   { name: /^events:counts$/, counter: byCommand('counts', 'hlen') },
-  { name: /^events:rules$/, counter: ruleSpecs },
+  // One field per rule set through the API.
+  { name: /^events:rules$/, counter: byCommand('rules', 'hlen') },
   { name: /^events:rules-version$/ },
   { name: /^events:seen$/ },
   { name: /^events:classes:.+$/ },
