@@ -86,7 +86,8 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   const line = (name: string, ms: number[]) =>
-    `${name}: median ${percentile(ms, 50).toFixed(0)} ms (min ${Math.min(...ms).toFixed(0)}, max ${Math.max(...ms).toFixed(0)}; runs ${ms.map((m) => m.toFixed(0)).join(', ')})`;
+    `${name}: median ${percentile(ms, 50).toFixed(0)} ms (min ${Math.min(...ms).toFixed(0)}, ` +
+    `max ${Math.max(...ms).toFixed(0)}; runs ${ms.map((m) => m.toFixed(0)).join(', ')})`;
   console.log(`${events} events on ${SHARDS} streams; backup file ${bytes} bytes`);
   console.log(line('backup', times.backup));
   console.log(line('restore', times.restore));

@@ -30,7 +30,8 @@ export async function findStatePersistence(redis: Redis): Promise<PersistenceFin
       settings: { appendonly: 'no', save: 'unknown (CONFIG is disabled)' },
       message:
         `the state Redis ${where} has appendonly off, and its save setting cannot be read: if it takes no ` +
-        'snapshots, a restart of it loses rules, counts, events, revocations and jobs; set appendonly yes (docs/backup.md)',
+        'snapshots, a restart of it loses rules, counts, events, revocations and jobs; ' +
+        'set appendonly yes (docs/backup.md)',
     };
   }
   if (settings.appendonly !== 'no' || settings.save !== '') return undefined;

@@ -92,7 +92,8 @@ async function stageKeys(redis: Redis, staging: string, backup: SiteBackup): Pro
       await dropStaged(redis, staging);
       throw new VisionError(
         'E_BACKUP_INVALID',
-        `Redis refused the backup's key ${batch[refused].name}: ${(replies[refused][0] as Error).message}; nothing was restored`,
+        `Redis refused the backup's key ${batch[refused].name}: ${(replies[refused][0] as Error).message}; ` +
+          'nothing was restored',
       );
     }
   }
