@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Redis from 'ioredis';
+import { processEnv } from '@vision/config';
 import { repoRoot, startPersistentRedis } from '@vision/testing';
 import { percentile } from './stats';
 
@@ -51,7 +52,7 @@ async function fill(redis: Redis, events: number): Promise<void> {
 async function timed(tool: 'backup' | 'restore', args: string[], env: Record<string, string>): Promise<number> {
   const t0 = performance.now();
   await exec(process.execPath, [join(repoRoot(), 'apps', 'tools', 'dist', `${tool}.js`), ...args], {
-    env: { PATH: process.env['PATH'] ?? '', ...env },
+    env: { PATH: processEnv()['PATH'] ?? '', ...env },
     maxBuffer: 16 * 1024 * 1024,
   });
   return performance.now() - t0;
