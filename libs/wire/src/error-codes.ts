@@ -168,7 +168,7 @@ export const ERROR_CODES = {
     close: null,
     message: 'ffmpeg cannot decode here (FFMPEG_HWACCEL unavailable, or a codec it lacks)',
   },
-  // Backup and restore (docs/backup.md): the tools' codes, never on the wire.
+  // Backup and restore (docs/backup.md): the tools' codes, never sent by a service.
   E_BACKUP_INVALID: {
     http: 400,
     retryable: false,
