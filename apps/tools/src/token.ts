@@ -8,10 +8,14 @@ import { loadConfig, processEnv } from '@vision/config';
  * `npm run token -- --sub gate-3 --streams 'gate-*' --models general --ttl 30d`: signs a token the
  * site's edges accept, with the site's key (JWT_SECRET; or `--key` a private key in PEM or JWK for
  * sites whose edges verify RS256/ES256 from JWKS_FILE / JWKS_URL) and its JWT_ISSUER / JWT_AUDIENCE,
- * and prints it. `npm run token -- --revoke <jti> --until <ISO time>` revokes one through
- * STATE_REDIS_URL (the first REDIS_URL unless set).
+ * and prints it. `npm run token -- --revoke <jti> --until <ISO time>` revokes one through the
+ * state Redis (STATE_REDIS_URL, the first REDIS_URL, or its sentinel master), and answers only once
+ * the revocation is on Redis' disk and replicas.
  * docs/tokens.md has the claims and the key set-ups.
  */
+/** How long Redis may take to put a revocation on disk and its replicas before the tool reports failure. */
+const PERSIST_TIMEOUT_MS = 30_000;
+
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 
 function duration(v: string): number {
@@ -72,11 +76,15 @@ async function main(): Promise<void> {
     // A wrong sentinel set or master name is said once, by name, instead of as a failed command.
     await probeRedisTarget(target, config.stateRedisSetting);
     const list = new RedisRevocations({ target, prefix: config.redisPrefix });
-    await list.revoke(o.revoke, until);
-    await list.close();
-    console.error(
-      `revoked ${o.revoke} until ${new Date(until).toISOString()}; open sockets with it close within seconds`,
-    );
+    try {
+      const persisted = await list.revokeDurably(o.revoke, until, PERSIST_TIMEOUT_MS);
+      console.error(
+        `revoked ${o.revoke} until ${new Date(until).toISOString()}; on disk (${persisted.disk}) and on ` +
+          `${persisted.replicas} replica(s); open sockets with it close within seconds`,
+      );
+    } finally {
+      await list.close();
+    }
     return;
   }
   if (!o.sub) throw new Error('--sub is required');

@@ -8,14 +8,7 @@ import { exportJWK, importSPKI } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisRevocations, TokenVerifier } from '@vision/auth';
 import { loadConfig } from '@vision/config';
-import {
-  cleanupPrefix,
-  repoRoot,
-  startTestRedis,
-  TEST_JWT_SECRET,
-  uniquePrefix,
-  type TestRedis,
-} from '@vision/testing';
+import { repoRoot, startPersistentRedis, TEST_JWT_SECRET, uniquePrefix, type PersistentRedis } from '@vision/testing';
 
 const run = promisify(execFile);
 const CLI = join(repoRoot(), 'apps', 'tools', 'dist', 'token.js');
@@ -27,13 +20,13 @@ const token = (args: string[], env: Record<string, string>) =>
  * revocation through Redis.
  */
 describe('npm run token', () => {
-  let redis: TestRedis;
+  // Its own data directory: --revoke takes a snapshot before it answers.
+  let redis: PersistentRedis;
   const prefix = uniquePrefix('token');
   beforeAll(async () => {
-    redis = await startTestRedis();
+    redis = await startPersistentRedis(['--appendonly', 'no', '--save', '']);
   });
   afterAll(async () => {
-    await cleanupPrefix(redis.url, prefix);
     await redis.stop();
   });
 

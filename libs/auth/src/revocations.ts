@@ -4,6 +4,8 @@ import {
   connectTolerant,
   createRedis,
   defineScript,
+  persistWrites,
+  type PersistReport,
   type RedisConnectionOptions,
   type RedisTarget,
 } from '@vision/redis';
@@ -69,6 +71,15 @@ export class RedisRevocations implements Revocations {
   async revoke(tokenId: string, expiresAt: number): Promise<void> {
     await this.connected;
     await revokeScript.run(this.redis, this.keys, { jti: tokenId, expiresAt });
+  }
+
+  /**
+   * Revokes, then returns only once the revocation is on the Redis' disk and its replicas
+   * (`persistWrites`): what `npm run token -- --revoke` acknowledges survives a crash of Redis.
+   */
+  async revokeDurably(tokenId: string, expiresAt: number, timeoutMs: number): Promise<PersistReport> {
+    await this.revoke(tokenId, expiresAt);
+    return persistWrites(this.redis, { timeoutMs });
   }
 
   async close(): Promise<void> {

@@ -37,6 +37,14 @@ export const CORE_SETTINGS = {
   demoEnabled: setting('DEMO_ENABLED', bool.default(true)),
   tlsCertFile: setting('TLS_CERT_FILE', z.string().min(1).optional()),
   tlsKeyFile: setting('TLS_KEY_FILE', z.string().min(1).optional()),
+  // The images set NODE_ENV=production: a real site, where a state Redis that keeps nothing on disk is warned of.
+  production: setting(
+    'NODE_ENV',
+    z
+      .string()
+      .optional()
+      .transform((v) => v === 'production'),
+  ),
   logLevel: setting(
     'LOG_LEVEL',
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

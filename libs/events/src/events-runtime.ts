@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { metricsPortFor, TIMINGS, type AppConfig, type EventsConfig } from '@vision/config';
 import { EventsMetrics, serveMetrics, watchLoop } from '@vision/metrics';
 import { checkRedisTargets, OutageLog } from '@vision/runtime';
-import { connectTolerant, createRedis, requireSchemaVersion } from '@vision/redis';
+import { connectTolerant, createRedis, findStatePersistence, requireSchemaVersion } from '@vision/redis';
 import { VisionError } from '@vision/wire';
 import type { CursorOutput } from './cursor-output';
 import { eventsApi } from './events-api';
@@ -58,6 +58,8 @@ export async function startEventsRuntime(config: AppConfig, cfg: EventsConfig, l
   log.info({ metricsPort: (ops.address() as AddressInfo).port }, 'ops port listening');
   await cmd.connect();
   await requireSchemaVersion(cmd, config.redisPrefix, 'events');
+  const unsaved = config.production ? await findStatePersistence(cmd) : undefined;
+  if (unsaved) log.warn({ code: unsaved.code, settings: unsaved.settings }, unsaved.message);
 
   const store = new RulesStore(cmd, keys, cfg, log);
   await store.start();

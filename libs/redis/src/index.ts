@@ -3,3 +3,5 @@ export * from './scripts';
 export * from './schema-version';
 export * from './target';
 export * from './sentinel-probe';
+export * from './durability';
+export * from './persistence-check';

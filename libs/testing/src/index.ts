@@ -23,3 +23,4 @@ export * from './mjpeg-server';
 export * from './rtsp/rtsp-server';
 export * from './sleep';
 export * from './redis-sentinel';
+export * from './persistent-redis';

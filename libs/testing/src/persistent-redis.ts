@@ -21,18 +21,21 @@ export interface PersistentRedis {
   stop(): Promise<void>;
 }
 
+/** The shipped state Redis's persistence (deploy/k8s/redis-state-values.yaml, docker-compose.yml). */
+export const STATE_REDIS_PERSISTENCE = [
+  ...['--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '3600 1 300 100 60 10000'],
+  ...['--maxmemory-policy', 'noeviction'],
+];
+
 /**
- * The state Redis of docs/architecture.md for tests and benches: `appendonly yes`, `appendfsync
- * everysec`, RDB snapshots, `noeviction` (deploy/k8s/redis-state-values.yaml, docker-compose.yml).
+ * A redis-server in a data directory of its own, killed for real and started again on its files.
+ * `persistence`: its persistence arguments as a site would set them; by default the state Redis of
+ * docs/architecture.md, e.g. `['--appendonly', 'no', '--save', '']` for one without.
  */
-export async function startPersistentRedis(): Promise<PersistentRedis> {
+export async function startPersistentRedis(persistence: string[] = STATE_REDIS_PERSISTENCE): Promise<PersistentRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'state-redis-'));
-  const args = [
-    ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir],
-    ...['--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '3600 1 300 100 60 10000'],
-    ...['--maxmemory-policy', 'noeviction'],
-  ];
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...persistence];
   let proc: ChildProcess | undefined;
   const kill = async () => {
     const p = proc;

@@ -204,6 +204,19 @@ export const ERROR_CODES = {
     close: null,
     message: 'the rule is defined in the site file; change it there',
   },
+  // Backup and restore (docs/backup.md): the tools' codes, never sent by a service.
+  E_BACKUP_INVALID: {
+    http: 400,
+    retryable: false,
+    close: null,
+    message: 'the file is not an intact backup (corrupt, cut short, or of a newer format)',
+  },
+  E_BACKUP_TARGET_NOT_EMPTY: {
+    http: 409,
+    retryable: false,
+    close: null,
+    message: 'the restore target already holds state or different site files (--force replaces them)',
+  },
   // Start-up errors: never sent on the wire, but typed the same way.
   E_MODEL_LOAD: { http: 500, retryable: false, close: null, message: 'the model file cannot be loaded' },
   E_MODEL_LAYOUT: { http: 500, retryable: false, close: null, message: 'the model output layout is not supported' },

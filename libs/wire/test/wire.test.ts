@@ -117,11 +117,13 @@ describe('error codes', () => {
       expect(close.startsWith(spec.close === null ? '—' : String(spec.close)), code).toBe(true);
       expect(Number(http), code).toBe(spec.http);
     }
-    // The edges' API specs list the codes an edge sends: not the gateway's, the events service's, or
-    // the operator toolkit's body codes (the edges bound their bodies as frames and uploads).
+    // The edges' API specs list the codes an edge sends: not the gateway's, the events service's, the
+    // operator toolkit's body codes (the edges bound their bodies as frames and uploads), or the backup
+    // tools' (never sent by a service).
     const notFromEdges = [
       ...['E_BODY_TOO_LARGE', 'E_BODY_TIMEOUT', 'E_UNSUPPORTED_MEDIA_TYPE'],
       ...['E_BAD_RULE', 'E_UNKNOWN_CAMERA', 'E_UNKNOWN_CLASS', 'E_RULE_IN_SITE_FILE'],
+      ...['E_BACKUP_INVALID', 'E_BACKUP_TARGET_NOT_EMPTY'],
     ];
     const edge = wire.map(([c]) => c).filter((c) => !c.startsWith('E_CAMERA_') && !notFromEdges.includes(c));
     for (const spec of ['asyncapi.yaml', 'openapi.yaml']) {
