@@ -156,10 +156,16 @@ export function CameraView({ session, camera }: { session: Session; camera: stri
             </table>
             {writes && !draft && (
               <p>
-                <button id="new-line" onClick={() => edit({ id: newId('line'), type: 'line', points: [], classes: [] })}>
+                <button
+                  id="new-line"
+                  onClick={() => edit({ id: newId('line'), type: 'line', points: [], classes: [] })}
+                >
                   New line
                 </button>{' '}
-                <button id="new-zone" onClick={() => edit({ id: newId('zone'), type: 'zone', points: [], classes: [] })}>
+                <button
+                  id="new-zone"
+                  onClick={() => edit({ id: newId('zone'), type: 'zone', points: [], classes: [] })}
+                >
                   New zone
                 </button>
               </p>

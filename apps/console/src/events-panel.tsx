@@ -39,7 +39,10 @@ export function EventsPanel({ session, camera, rules }: { session: Session; came
       session.token,
       'GET',
       `/v1/events/recent?camera=${encodeURIComponent(camera)}&limit=500`,
-    ).then((r) => add(r.events), () => undefined);
+    ).then(
+      (r) => add(r.events),
+      () => undefined,
+    );
     return stop;
   }, [session.token, camera]);
   const shown = useMemo(
@@ -51,7 +54,10 @@ export function EventsPanel({ session, camera, rules }: { session: Session; came
   return (
     <div class="panel" id="events">
       <h3>
-        Events <span class="muted" id="feed-state">({state})</span>
+        Events{' '}
+        <span class="muted" id="feed-state">
+          ({state})
+        </span>
       </h3>
       <table id="counts">
         <tbody>

@@ -47,7 +47,12 @@ export interface Draft {
 
 /** The body the events API takes for a draft (normalised units). */
 export function ruleBody(draft: Draft): Record<string, unknown> {
-  const base = { id: draft.id, type: draft.type, units: 'norm', ...(draft.classes.length ? { classes: draft.classes } : {}) };
+  const base = {
+    id: draft.id,
+    type: draft.type,
+    units: 'norm',
+    ...(draft.classes.length ? { classes: draft.classes } : {}),
+  };
   if (draft.type === 'line') return { ...base, from: draft.points[0], to: draft.points[1] };
   return { ...base, polygon: draft.points };
 }

@@ -77,7 +77,11 @@ export function Overlay(props: OverlayProps) {
         .filter((r) => r.id !== props.draft?.id)
         .map((r) => (
           <g key={r.id} data-rule={r.id}>
-            <Shape type={r.type} points={rulePoints(r, props.size)} cls={r.source === 'file' ? 'rule-file' : 'rule-api'} />
+            <Shape
+              type={r.type}
+              points={rulePoints(r, props.size)}
+              cls={r.source === 'file' ? 'rule-file' : 'rule-api'}
+            />
           </g>
         ))}
       {props.draft && (

@@ -47,8 +47,8 @@ export function SignIn({ onSignIn }: { onSignIn(session: Session): void }) {
         ))}
       </ul>
       <p class="muted">
-        <code>npm run token -- --sub ops --scope "cameras:read cameras:write events:read events:write"</code> prints
-        one. It stays in this tab only (session storage).
+        <code>npm run token -- --sub ops --scope cameras:read,cameras:write,events:read,events:write</code> prints one.
+        It stays in this tab only (session storage).
       </p>
     </main>
   );

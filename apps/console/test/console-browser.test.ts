@@ -88,7 +88,7 @@ describe('site console', () => {
       [CAMERA, first],
       { timeout: 5000 },
     );
-    await expect(tile.locator('.fps').textContent()).resolves.toMatch(/\/ 5 fps/);
+    await expect(tile.locator('.fps').textContent()).resolves.toMatch(/\/ 10 fps/);
     await page.context().close();
   }, 60_000);
 
@@ -102,7 +102,14 @@ describe('site console', () => {
       const at = await pictureAt(page, p);
       await page.mouse.click(at.x, at.y);
     }
-    await page.waitForSelector('#draft .in-arrow');
+    // Standing at the top end facing down, `in` (left to right) points west; flipping turns it east.
+    const arrowEnd = async () => Number(await page.locator('#draft .in-arrow').getAttribute('x2'));
+    await page.waitForSelector('#draft .in-arrow', { state: 'attached' });
+    expect(await arrowEnd()).toBeLessThan(0.5);
+    await page.click('#flip');
+    expect(await arrowEnd()).toBeGreaterThan(0.5);
+    await page.click('#flip');
+    expect(await arrowEnd()).toBeLessThan(0.5);
     await page.check('#classes input[value="red"]');
     await page.click('#save-rule');
     await page.waitForSelector('#rules tr[data-rule="gate"]');
@@ -112,14 +119,23 @@ describe('site console', () => {
     });
     const rule = ((await res.json()) as { rules: SavedRule[] }).rules.find((r) => r.id === 'gate')!;
     expect(rule).toMatchObject({ type: 'line', units: 'norm', classes: ['red'], source: 'api' });
-    for (const [got, want] of [...rule.from.map((v, i) => [v, LINE.from[i]]), ...rule.to.map((v, i) => [v, LINE.to[i]])])
+    for (const [got, want] of [
+      ...rule.from.map((v, i) => [v, LINE.from[i]]),
+      ...rule.to.map((v, i) => [v, LINE.to[i]]),
+    ])
       expect(Math.abs(got - want)).toBeLessThanOrEqual(0.01);
 
     // The square walks across the line once per loop of the clip: a crossing row arrives, and the
     // rule's count shows it.
-    const row = await page.waitForSelector('#timeline tr[data-kind="line.cross"][data-rule="gate"]', {
-      timeout: 20_000,
-    });
+    const row = await page
+      .waitForSelector('#timeline tr[data-kind="line.cross"][data-rule="gate"]', { timeout: 20_000 })
+      .catch(async (err: Error) => {
+        const recent = await fetch(`http://127.0.0.1:${site.events.port}/v1/events/recent?camera=${CAMERA}`, {
+          headers: { authorization: `Bearer ${operator}` },
+        }).then((r) => r.text());
+        const logs = site.events.logs.filter((l) => Number(l['level']) >= 40).slice(-5);
+        throw new Error(`${err.message}\nrecent: ${recent.slice(0, 800)}\nevents warnings: ${JSON.stringify(logs)}`);
+      });
     const lagMs = Date.now() - Number(await row.getAttribute('data-ts'));
     expect(lagMs).toBeLessThan(3000);
     await expect(page.textContent('#counts tr[data-rule="gate"] .count')).resolves.toMatch(/(in|out) [1-9]/);
@@ -168,6 +184,29 @@ describe('site console', () => {
     );
     expect(forged.status).toBe(403);
     expect(forged.body.error.code).toBe('E_FORBIDDEN');
+    await page.context().close();
+  }, 30_000);
+  it("shows the gateway's message on the fps field, and a removed camera leaves the wall and stops", async () => {
+    const page = await signIn(operator);
+    await page.waitForSelector(`.tile[data-camera="${CAMERA}"] .remove`);
+    await page.click('#show-add-camera');
+    await page.fill('#add-camera input[name=id]', 'bad-fps');
+    await page.fill('#add-camera input[name=url]', '/nowhere.mp4');
+    await page.fill('#add-camera input[name=fps]', '500');
+    await page.click('#add-camera button[type=submit]');
+    const shown = await page.waitForSelector('#add-camera .field-error[data-field="fps"]');
+    expect(await shown.getAttribute('data-code')).toBe('E_CAMERA_INVALID');
+    expect(await shown.textContent()).toMatch(/60/);
+
+    const gateway = `http://127.0.0.1:${site.gateway.port}/v1/cameras/${CAMERA}`;
+    const auth = { headers: { authorization: `Bearer ${operator}` } };
+    const { pid } = (await (await fetch(gateway, auth)).json()) as { pid: number };
+    expect(() => process.kill(pid, 0)).not.toThrow();
+    page.once('dialog', (d) => void d.accept());
+    await page.click(`.tile[data-camera="${CAMERA}"] .remove`);
+    await page.waitForSelector(`.tile[data-camera="${CAMERA}"]`, { state: 'detached', timeout: 10_000 });
+    expect((await fetch(gateway, auth)).status).toBe(404);
+    expect(() => process.kill(pid, 0)).toThrow();
     await page.context().close();
   }, 30_000);
 });

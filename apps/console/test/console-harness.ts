@@ -18,7 +18,16 @@ import {
 export const SQUARE: MovingSquare = { width: 640, height: 360, fps: 10, y: 20, speed: 192 };
 export const CAMERA = 'yard-cam';
 /** A rule of the site file: the console shows it and offers no edit. */
-export const FILE_RULE = { id: 'fixed-bay', type: 'zone', polygon: [[0.05, 0.5], [0.3, 0.5], [0.3, 0.9], [0.05, 0.9]] };
+export const FILE_RULE = {
+  id: 'fixed-bay',
+  type: 'zone',
+  polygon: [
+    [0.05, 0.5],
+    [0.3, 0.5],
+    [0.3, 0.9],
+    [0.05, 0.9],
+  ],
+};
 
 export interface ConsoleSite {
   /** https:// origin of nginx, which serves /console/ and the APIs. */
@@ -56,7 +65,7 @@ export async function startConsoleSite(): Promise<ConsoleSite> {
       }),
     );
     const camerasFile = join(dir, 'cameras.json');
-    writeFileSync(camerasFile, JSON.stringify({ cameras: [{ id: CAMERA, url: await clip, fps: 5 }] }));
+    writeFileSync(camerasFile, JSON.stringify({ cameras: [{ id: CAMERA, url: await clip, fps: SQUARE.fps }] }));
     const [events] = await Promise.all([
       site.start('events', { EVENTS_SITE_FILE: siteFile, EVENTS_SITE: 'yard' }),
       site.start('worker', { MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), INTRA_OP_THREADS: '1' }),
