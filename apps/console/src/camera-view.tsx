@@ -108,7 +108,7 @@ export function CameraView({ session, camera }: { session: Session; camera: stri
         ) : (
           <div class="no-picture muted">waiting for a frame…</div>
         )}
-        {picture && (
+        {picture && size && (
           <Overlay
             rules={rules}
             size={size}

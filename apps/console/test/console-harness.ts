@@ -17,15 +17,19 @@ import {
 /** A red square crossing 640×360 from left to right in 3 s, in the rows the fixture model sees whole. */
 export const SQUARE: MovingSquare = { width: 640, height: 360, fps: 10, y: 20, speed: 192 };
 export const CAMERA = 'yard-cam';
-/** A rule of the site file: the console shows it and offers no edit. */
+/**
+ * A rule of the site file: the console shows it and offers no edit. It covers the square's path, so
+ * the clip makes zone events all the time (the fixture detector answers per 32 px cell, so its tracks
+ * are short-lived and never walk across a line).
+ */
 export const FILE_RULE = {
-  id: 'fixed-bay',
+  id: 'path',
   type: 'zone',
   polygon: [
-    [0.05, 0.5],
-    [0.3, 0.5],
-    [0.3, 0.9],
-    [0.05, 0.9],
+    [0, 0],
+    [1, 0],
+    [1, 0.4],
+    [0, 0.4],
   ],
 };
 
