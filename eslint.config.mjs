@@ -40,6 +40,8 @@ const depConstraints = [
       'scope:client',
     ],
   },
+  // The site console is a browser bundle that reaches the site only through its public HTTP APIs.
+  { sourceTag: 'scope:console', onlyDependOnLibsWithTags: [] },
   // Stores and queues over Redis (libs/redis, transport, results-stream, bulk) sit under the features that use them.
   { sourceTag: 'type:data-access', notDependOnLibsWithTags: ['type:app', 'type:feature'] },
   { sourceTag: 'type:util', notDependOnLibsWithTags: ['type:app', 'type:feature'] },

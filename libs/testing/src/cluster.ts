@@ -31,6 +31,11 @@ function renderTemplate(text: string, vars: Record<string, string>): string {
   });
 }
 
+/** An upstream block's servers; none: one marked down, so nginx starts and the route answers 502. */
+function upstreamServers(hosts: string[] | undefined): string {
+  return hosts?.length ? hosts.map((h) => `server ${h};`).join(' ') : 'server 127.0.0.1:9 down;';
+}
+
 export interface NginxSite {
   /** The rendered main config, for `nginx -t`. */
   conf: string;
@@ -50,6 +55,8 @@ export async function prepareNginx(
   dir = mkdtempSync(join(tmpdir(), 'vision-nginx-')),
   /** A folder that already holds tls.crt and tls.key (compose mounts deploy/nginx/certs); unset: a fresh dev pair. */
   givenCerts?: string,
+  /** The gateways' and events services' host:port, and the console's files; absent: those routes answer 502/404. */
+  operators: { gateways?: string[]; events?: string[]; consoleDir?: string } = {},
 ): Promise<NginxSite> {
   const root = repoRoot();
   const certs = givenCerts ?? join(dir, 'certs');
@@ -72,6 +79,9 @@ export async function prepareNginx(
       VISION_HTTPS_PORT: `127.0.0.1:${httpsPort}`,
       VISION_TLS_CERT: join(certs, 'tls.crt'),
       VISION_TLS_KEY: join(certs, 'tls.key'),
+      VISION_GATEWAYS: upstreamServers(operators.gateways),
+      VISION_EVENTS: upstreamServers(operators.events),
+      VISION_CONSOLE_DIR: operators.consoleDir ?? join(root, 'apps', 'console', 'dist'),
     },
   );
   // nginx's temp folders (client_body_temp_path and the proxies'); run as root (CI), its workers drop
@@ -135,6 +145,9 @@ export interface Cluster {
   workers: ServiceProcess[];
   nginx: ChildProcess;
   site: NginxSite;
+  /** With `operators`: the camera gateway (its cameras from the API, kept in memory) and the events service. */
+  gateway?: ServiceProcess;
+  events?: ServiceProcess;
   /** wss:// URL of /ws/detect through nginx. */
   url: string;
   /** https:// base URL through nginx. */
@@ -150,6 +163,8 @@ export interface ClusterOptions {
   /** Settings on top of deploy/site.env (the site's shared settings). */
   env?: Record<string, string>;
   jwtSecret?: string;
+  /** Also a camera gateway and the events service behind nginx, for the site console at /console/. */
+  operators?: boolean;
 }
 
 /**
@@ -191,7 +206,27 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       Array.from({ length: o.edges ?? 2 }, (_, i) => startService('edge', { ...edgeEnv, EDGE_ID: `edge-${i + 1}` })),
     );
     started.push(...edges);
-    site = await prepareNginx(edges.map((e) => `127.0.0.1:${e.port}`));
+    const auth = { AUTH_DISABLED: '', JWT_SECRET: jwtSecret };
+    const [gateway, events] = o.operators
+      ? await Promise.all([
+          startService('gateway', {
+            ...common,
+            ...auth,
+            GATEWAY_EDGE_URLS: edges.map((e) => `ws://127.0.0.1:${e.port}${DETECT_PATH}`).join(','),
+          }),
+          startService('events', { ...common, ...auth }),
+        ])
+      : [];
+    started.push(...[gateway, events].filter((p): p is ServiceProcess => p !== undefined));
+    site = await prepareNginx(
+      edges.map((e) => `127.0.0.1:${e.port}`),
+      undefined,
+      undefined,
+      {
+        gateways: gateway ? [`127.0.0.1:${gateway.port}`] : [],
+        events: events ? [`127.0.0.1:${events.port}`] : [],
+      },
+    );
     nginx = await startNginx(site);
     return {
       redis,
@@ -199,6 +234,8 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       workers,
       nginx,
       site,
+      gateway,
+      events,
       url: `wss://127.0.0.1:${site.httpsPort}${DETECT_PATH}`,
       http: `https://127.0.0.1:${site.httpsPort}`,
       jwtSecret,

@@ -1,0 +1,90 @@
+/** An API's refusal, as every service of the site answers it: `{ error: { code, message, field? } }`. */
+export class ApiFailure extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/** Same-origin calls (nginx routes each API under this origin) with the operator's bearer token. */
+export async function callApi<T>(token: string, method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(path, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    cache: 'no-store',
+  });
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  if (!res.ok) {
+    const error = (json as { error?: { code?: string; message?: string; field?: string } } | undefined)?.error;
+    throw new ApiFailure(
+      res.status,
+      error?.code ?? `HTTP_${res.status}`,
+      error?.message ?? (text.slice(0, 200) || res.statusText),
+      error?.field,
+    );
+  }
+  return json as T;
+}
+
+/** The newest frame of a camera as an object URL (an <img> cannot send the token itself); the caller revokes it. */
+export async function snapshotUrl(token: string, camera: string): Promise<string | undefined> {
+  const res = await fetch(`/v1/cameras/${encodeURIComponent(camera)}/snapshot`, {
+    headers: { authorization: `Bearer ${token}` },
+    cache: 'no-store',
+  });
+  if (!res.ok) return undefined;
+  return URL.createObjectURL(await res.blob());
+}
+
+/** The fields of a camera the console shows (docs/cameras.md, "A camera, as the API shows it"). */
+export interface Camera {
+  id: string;
+  fps: number;
+  model: string | null;
+  state: 'connecting' | 'streaming' | 'backoff' | 'stopped';
+  paused: boolean;
+  stopReason: string | null;
+  error: { code: string; message: string; at: number } | null;
+  edge: { state: string; lastError: { code: string } | null };
+  stats: { resultsPerSecond: number; latencyP50Ms: number | null; latencyP95Ms: number | null };
+}
+
+/** A rule as the events API lists it (defaults filled in, with its source). */
+export interface Rule {
+  id: string;
+  type: 'zone' | 'line';
+  units?: 'norm' | 'px';
+  classes?: string[];
+  from?: [number, number];
+  to?: [number, number];
+  polygon?: [number, number][];
+  source?: 'file' | 'api';
+}
+
+export interface SiteEvent {
+  id: string;
+  camera: string;
+  rule: string;
+  ruleType: string;
+  kind: string;
+  ts: number;
+  track?: number;
+  class?: string;
+  direction?: string;
+  counts?: unknown;
+}

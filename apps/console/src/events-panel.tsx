@@ -1,0 +1,109 @@
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { callApi, type Rule, type SiteEvent } from './api';
+import { eventsCsv, followFeed } from './events-feed';
+import type { Session } from './session';
+
+/** Events the timeline keeps in memory (and exports): the newest ones. */
+const MAX_EVENTS = 1000;
+
+function countsText(counts: unknown): string {
+  const c = counts as { total?: number; in?: number; out?: number } | undefined;
+  if (!c) return '0';
+  if (c.total !== undefined) return `${c.total} inside`;
+  return `in ${c.in ?? 0} · out ${c.out ?? 0}`;
+}
+
+export function EventsPanel({ session, camera, rules }: { session: Session; camera: string; rules: Rule[] }) {
+  const [events, setEvents] = useState<SiteEvent[]>([]);
+  const [counts, setCounts] = useState<Record<string, unknown>>({});
+  const [state, setState] = useState('connecting');
+  const [rule, setRule] = useState('');
+  const [kind, setKind] = useState('');
+  useEffect(() => {
+    const seen = new Set<string>();
+    const add = (list: SiteEvent[]) =>
+      setEvents((old) =>
+        [...list.filter((e) => !seen.has(e.id) && seen.add(e.id)), ...old]
+          .sort((a, b) => b.ts - a.ts)
+          .slice(0, MAX_EVENTS),
+      );
+    const stop = followFeed(session.token, camera, {
+      onCounts: setCounts,
+      onState: setState,
+      onEvent: (e) => {
+        if (e.kind === 'count') setCounts((old) => ({ ...old, [e.rule]: e.counts }));
+        add([e]);
+      },
+    });
+    void callApi<{ events: SiteEvent[] }>(
+      session.token,
+      'GET',
+      `/v1/events/recent?camera=${encodeURIComponent(camera)}&limit=500`,
+    ).then(
+      (r) => add(r.events),
+      () => undefined,
+    );
+    return stop;
+  }, [session.token, camera]);
+  const shown = useMemo(
+    () => events.filter((e) => (!rule || e.rule === rule) && (!kind || e.kind === kind) && e.kind !== 'count'),
+    [events, rule, kind],
+  );
+  const csvUrl = useMemo(() => URL.createObjectURL(new Blob([eventsCsv(shown)], { type: 'text/csv' })), [shown]);
+  useEffect(() => () => URL.revokeObjectURL(csvUrl), [csvUrl]);
+  return (
+    <div class="panel" id="events">
+      <h3>
+        Events{' '}
+        <span class="muted" id="feed-state">
+          ({state})
+        </span>
+      </h3>
+      <table id="counts">
+        <tbody>
+          {rules.map((r) => (
+            <tr key={r.id} data-rule={r.id}>
+              <td>{r.id}</td>
+              <td class="count">{countsText(counts[r.id])}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p>
+        <select id="filter-rule" value={rule} onChange={(e) => setRule((e.target as HTMLSelectElement).value)}>
+          <option value="">every rule</option>
+          {rules.map((r) => (
+            <option key={r.id} value={r.id}>
+              {r.id}
+            </option>
+          ))}
+        </select>{' '}
+        <select id="filter-kind" value={kind} onChange={(e) => setKind((e.target as HTMLSelectElement).value)}>
+          <option value="">every kind</option>
+          {['zone.enter', 'zone.exit', 'zone.dwell', 'line.cross'].map((k) => (
+            <option key={k}>{k}</option>
+          ))}
+        </select>{' '}
+        <a id="export-csv" href={csvUrl} download={`${camera}-events.csv`}>
+          Export CSV
+        </a>
+      </p>
+      <div class="timeline">
+        <table id="timeline">
+          <tbody>
+            {shown.map((e) => (
+              <tr key={e.id} data-kind={e.kind} data-rule={e.rule} data-ts={e.ts}>
+                <td>{new Date(e.ts).toLocaleTimeString()}</td>
+                <td>{e.kind}</td>
+                <td>{e.rule}</td>
+                <td>{e.track !== undefined ? `#${e.track}` : ''}</td>
+                <td>{e.class ?? ''}</td>
+                <td>{e.direction ?? ''}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,221 @@
+import { readFileSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { signTestToken } from '@vision/testing';
+import { CAMERA, FILE_RULE, startConsoleSite, type ConsoleSite } from './console-harness';
+
+const CHROMIUM = '/usr/bin/chromium'; // Debian's package (.ci/run installs it)
+/** The drawn line, as fractions of the picture: across the square's path (it crosses at y ≈ 0.15). */
+const LINE = { from: [0.5, 0.05], to: [0.5, 0.9] } as const;
+
+interface SavedRule {
+  id: string;
+  type: string;
+  units: string;
+  from: [number, number];
+  to: [number, number];
+  classes?: string[];
+  source: string;
+}
+
+/**
+ * The site console in headless Chromium against real services behind nginx: a gateway streaming a
+ * generated clip through an edge and a worker, and the events service on Redis.
+ */
+describe('site console', () => {
+  let site: ConsoleSite;
+  let browser: Browser;
+  let operator: string;
+  let viewer: string;
+
+  beforeAll(async () => {
+    [site, browser, operator, viewer] = await Promise.all([
+      startConsoleSite(),
+      chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] }),
+      signTestToken({ sub: 'ops', scope: 'cameras:read cameras:write events:read events:write' }),
+      signTestToken({ sub: 'viewer', scope: 'cameras:read events:read' }),
+    ]);
+  }, 60_000);
+
+  // A failed test leaves its page polling the site; the next one starts without it.
+  afterEach(async () => {
+    await Promise.all(browser?.contexts().map((c) => c.close()) ?? []);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await site?.stop();
+  });
+
+  async function signIn(token: string): Promise<Page> {
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    const page = await context.newPage();
+    const scriptErrors: string[] = [];
+    page.on('pageerror', (err) => scriptErrors.push(err.message));
+    const res = await page.goto(`${site.origin}/console/`);
+    expect(res?.headers()['content-security-policy']).toContain("script-src 'self'");
+    await expect(page.textContent('#scopes-needed')).resolves.toContain('events:write');
+    await page.fill('#token', token);
+    await page.click('#sign-in button[type=submit]');
+    expect(page.url()).not.toContain(token.slice(-20));
+    expect(scriptErrors).toEqual([]);
+    return page;
+  }
+
+  /** Where a fraction of the picture is on the page. */
+  async function pictureAt(page: Page, [fx, fy]: readonly number[]): Promise<{ x: number; y: number }> {
+    const box = (await page.locator('#overlay').boundingBox())!;
+    return { x: box.x + fx * box.width, y: box.y + fy * box.height };
+  }
+
+  it('shows the camera streaming on the wall, with a fresh picture', async () => {
+    const page = await signIn(operator);
+    const tile = page.locator(`.tile[data-camera="${CAMERA}"]`);
+    await expect(tile.locator('.state').textContent({ timeout: 30_000 })).resolves.toBeTruthy();
+    await page.waitForFunction(
+      (cam) => document.querySelector(`.tile[data-camera="${cam}"] .state`)?.textContent === 'streaming',
+      CAMERA,
+      { timeout: 30_000 },
+    );
+    // The picture is the snapshot (a blob: URL, loaded), and it changes: the wall refreshes it.
+    const src = () =>
+      page.waitForFunction(
+        (cam) => {
+          const img = document.querySelector<HTMLImageElement>(`.tile[data-camera="${cam}"] img`);
+          return img?.complete && img.naturalWidth === 640 ? img.src : undefined;
+        },
+        CAMERA,
+        { timeout: 15_000 },
+      );
+    const first = await (await src()).jsonValue();
+    expect(first).toMatch(/^blob:/);
+    await page.waitForFunction(
+      ([cam, was]) => document.querySelector<HTMLImageElement>(`.tile[data-camera="${cam}"] img`)?.src !== was,
+      [CAMERA, first],
+      { timeout: 5000 },
+    );
+    await expect(tile.locator('.fps').textContent()).resolves.toMatch(/\/ 10 fps/);
+    await page.context().close();
+  }, 60_000);
+
+  it('saves a drawn line at the clicked coordinates; events arrive live, counted and in the CSV', async () => {
+    const page = await signIn(operator);
+    await page.click(`.tile[data-camera="${CAMERA}"]`);
+    await page.waitForSelector('#overlay');
+    await page.click('#new-line');
+    await page.fill('#rule-id', 'gate');
+    for (const p of [LINE.from, LINE.to]) {
+      const at = await pictureAt(page, p);
+      await page.mouse.click(at.x, at.y);
+    }
+    // Standing at the top end facing down, `in` (left to right) points west; flipping turns it east.
+    const arrowEnd = async () => Number(await page.locator('#draft .in-arrow').getAttribute('x2'));
+    await page.waitForSelector('#draft .in-arrow', { state: 'attached' });
+    expect(await arrowEnd()).toBeLessThan(0.5);
+    await page.click('#flip');
+    expect(await arrowEnd()).toBeGreaterThan(0.5);
+    await page.click('#flip');
+    expect(await arrowEnd()).toBeLessThan(0.5);
+    await page.check('#classes input[value="red"]');
+    await page.click('#save-rule');
+    await page.waitForSelector('#rules tr[data-rule="gate"]');
+
+    const res = await fetch(`http://127.0.0.1:${site.events.port}/v1/events/cameras/${CAMERA}/rules`, {
+      headers: { authorization: `Bearer ${operator}` },
+    });
+    const rule = ((await res.json()) as { rules: SavedRule[] }).rules.find((r) => r.id === 'gate')!;
+    expect(rule).toMatchObject({ type: 'line', units: 'norm', classes: ['red'], source: 'api' });
+    for (const [got, want] of [
+      ...rule.from.map((v, i) => [v, LINE.from[i]]),
+      ...rule.to.map((v, i) => [v, LINE.to[i]]),
+    ])
+      expect(Math.abs(got - want)).toBeLessThanOrEqual(0.01);
+
+    // The timeline is live: an event captured after this moment arrives from /ws/events within
+    // 3 s of its capture (the clip's square makes zone events in the site file's rule), and the
+    // rule's count shows it.
+    const since = Date.now();
+    const newest = await page.waitForFunction(
+      ([rule, after]) => {
+        const row = document.querySelector(`#timeline tr[data-kind="zone.enter"][data-rule="${rule}"]`);
+        const ts = Number(row?.getAttribute('data-ts'));
+        return ts > after ? ts : undefined;
+      },
+      [FILE_RULE.id, since] as const,
+      { timeout: 15_000, polling: 50 },
+    );
+    expect(Date.now() - Number(await newest.jsonValue())).toBeLessThan(3000);
+    await expect(page.textContent(`#counts tr[data-rule="${FILE_RULE.id}"] .count`)).resolves.toMatch(
+      /[1-9]\d* inside/,
+    );
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
+    const csv = readFileSync((await download.path())!, 'utf8');
+    expect(csv.split('\r\n')[0]).toBe('ts,time,camera,rule,ruleType,kind,track,class,direction,id');
+    expect(csv).toMatch(new RegExp(`,${CAMERA},${FILE_RULE.id},zone,zone\\.enter,\\d+,red,,ev_`));
+    await page.context().close();
+  }, 60_000);
+
+  it("shows the API's E_BAD_RULE on the line's field for a zero-length line", async () => {
+    const page = await signIn(operator);
+    await page.click(`.tile[data-camera="${CAMERA}"]`);
+    await page.waitForSelector('#overlay');
+    await page.click('#new-line');
+    await page.fill('#rule-id', 'dot');
+    const at = await pictureAt(page, [0.3, 0.7]);
+    await page.mouse.click(at.x, at.y);
+    await page.waitForSelector('#draft .vertex[data-vertex="0"]', { state: 'attached', timeout: 5000 });
+    await page.mouse.click(at.x, at.y);
+    await page.waitForSelector('#draft .vertex[data-vertex="1"]', { state: 'attached', timeout: 5000 });
+    await page.click('#save-rule');
+    const shown = await page.waitForSelector('#geometry .field-error');
+    expect(await shown.getAttribute('data-code')).toBe('E_BAD_RULE');
+    expect(await shown.getAttribute('data-field')).toBe('to');
+    await page.context().close();
+  }, 30_000);
+
+  it('offers a read-only token no edit controls, and the API refuses its forged edit', async () => {
+    const page = await signIn(viewer);
+    await page.click(`.tile[data-camera="${CAMERA}"]`);
+    await page.waitForSelector(`#rules tr[data-rule="${FILE_RULE.id}"] .read-only`, { timeout: 10_000 });
+    await page.waitForSelector('#feed-state:text("(open)")', { timeout: 10_000 });
+    for (const control of ['#new-line', '#new-zone', '.edit-rule', '.delete-rule', '#rule-editor'])
+      expect(await page.locator(control).count(), control).toBe(0);
+    const forged = await page.evaluate(
+      async ([token, camera]) => {
+        const r = await fetch(`/v1/events/cameras/${camera}/rules/forged`, {
+          method: 'PUT',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ id: 'forged', type: 'line', from: [0.1, 0.1], to: [0.9, 0.9] }),
+        });
+        return { status: r.status, body: (await r.json()) as { error: { code: string } } };
+      },
+      [viewer, CAMERA],
+    );
+    expect(forged.status).toBe(403);
+    expect(forged.body.error.code).toBe('E_FORBIDDEN');
+    await page.context().close();
+  }, 30_000);
+  it("shows the gateway's message on the fps field, and a removed camera leaves the wall and stops", async () => {
+    const page = await signIn(operator);
+    await page.waitForSelector(`.tile[data-camera="${CAMERA}"] .remove`);
+    await page.click('#show-add-camera');
+    await page.fill('#add-camera input[name=id]', 'bad-fps');
+    await page.fill('#add-camera input[name=url]', '/nowhere.mp4');
+    await page.fill('#add-camera input[name=fps]', '500');
+    await page.click('#add-camera button[type=submit]');
+    const shown = await page.waitForSelector('#add-camera .field-error[data-field="fps"]');
+    expect(await shown.getAttribute('data-code')).toBe('E_CAMERA_INVALID');
+    expect(await shown.textContent()).toMatch(/60/);
+
+    const gateway = `http://127.0.0.1:${site.gateway.port}/v1/cameras/${CAMERA}`;
+    const auth = { headers: { authorization: `Bearer ${operator}` } };
+    const { pid } = (await (await fetch(gateway, auth)).json()) as { pid: number };
+    expect(() => process.kill(pid, 0)).not.toThrow();
+    page.once('dialog', (d) => void d.accept());
+    await page.click(`.tile[data-camera="${CAMERA}"] .remove`);
+    await page.waitForSelector(`.tile[data-camera="${CAMERA}"]`, { state: 'detached', timeout: 10_000 });
+    expect((await fetch(gateway, auth)).status).toBe(404);
+    expect(() => process.kill(pid, 0)).toThrow();
+    await page.context().close();
+  }, 30_000);
+});

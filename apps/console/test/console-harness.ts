@@ -1,0 +1,93 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  encodeMovingSquare,
+  modelsDir,
+  prepareNginx,
+  repoRoot,
+  startNginx,
+  startRedisSite,
+  TEST_JWT_SECRET,
+  type MovingSquare,
+  type ServiceProcess,
+} from '@vision/testing';
+
+/** A red square crossing 640×360 from left to right in 3 s, in the rows the fixture model sees whole. */
+export const SQUARE: MovingSquare = { width: 640, height: 360, fps: 10, y: 20, speed: 192 };
+export const CAMERA = 'yard-cam';
+/**
+ * A rule of the site file: the console shows it and offers no edit. It covers the square's path, so
+ * the clip makes zone events all the time (the fixture detector answers per 32 px cell, so its tracks
+ * are short-lived and never walk across a line).
+ */
+export const FILE_RULE = {
+  id: 'path',
+  type: 'zone',
+  polygon: [
+    [0, 0],
+    [1, 0],
+    [1, 0.4],
+    [0, 0.4],
+  ],
+};
+
+export interface ConsoleSite {
+  /** https:// origin of nginx, which serves /console/ and the APIs. */
+  origin: string;
+  events: ServiceProcess;
+  gateway: ServiceProcess;
+  stop(): Promise<void>;
+}
+
+/**
+ * The console's site as compose runs it: Redis, a worker with the fixture colour detector, an edge,
+ * a camera gateway pulling a looped clip of `SQUARE`, the events service, and Debian's nginx from
+ * the deploy template in front of them all, serving apps/console/dist (built) at /console/.
+ */
+export async function startConsoleSite(): Promise<ConsoleSite> {
+  const dir = mkdtempSync(join(tmpdir(), 'console-'));
+  const clip = encodeMovingSquare(dir, SQUARE, 'mp4');
+  const site = await startRedisSite('console', { env: { AUTH_DISABLED: '', JWT_SECRET: TEST_JWT_SECRET } });
+  let nginx: ChildProcess | undefined;
+  const stop = async () => {
+    if (nginx && nginx.exitCode === null) {
+      const exited = new Promise((r) => nginx!.once('exit', r));
+      nginx.kill('SIGQUIT');
+      await exited;
+    }
+    await site.stop();
+  };
+  try {
+    const siteFile = join(dir, 'site.json');
+    writeFileSync(
+      siteFile,
+      JSON.stringify({
+        models: { default: ['red', 'green', 'blue'] },
+        cameras: { [CAMERA]: { model: 'default', rules: [FILE_RULE] } },
+      }),
+    );
+    const camerasFile = join(dir, 'cameras.json');
+    writeFileSync(camerasFile, JSON.stringify({ cameras: [{ id: CAMERA, url: await clip, fps: SQUARE.fps }] }));
+    const [events] = await Promise.all([
+      site.start('events', { EVENTS_SITE_FILE: siteFile, EVENTS_SITE: 'yard' }),
+      site.start('worker', { MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), INTRA_OP_THREADS: '1' }),
+    ]);
+    const edge = await site.start('edge');
+    const gateway = await site.start('gateway', {
+      CAMERAS_FILE: camerasFile,
+      GATEWAY_EDGE_URLS: `ws://127.0.0.1:${edge.port}/ws/detect`,
+    });
+    const nginxSite = await prepareNginx([`127.0.0.1:${edge.port}`], undefined, undefined, {
+      gateways: [`127.0.0.1:${gateway.port}`],
+      events: [`127.0.0.1:${events.port}`],
+      consoleDir: join(repoRoot(), 'apps', 'console', 'dist'),
+    });
+    nginx = await startNginx(nginxSite);
+    return { origin: `https://127.0.0.1:${nginxSite.httpsPort}`, events, gateway, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
