@@ -129,7 +129,7 @@ describe('backup and restore', () => {
     } finally {
       await events.kill('SIGKILL');
     }
-    const revocations = new RedisRevocations({ url: redis.url, prefix });
+    const revocations = new RedisRevocations({ target: redis.url, prefix });
     await revocations.revoke('revoked-jti', Date.now() + 86_400_000);
     await revocations.close();
     const jobs = new BulkJobs(redis.url, prefix, loadConfig({}).bulk);
@@ -172,7 +172,7 @@ describe('backup and restore', () => {
     } finally {
       await events.kill('SIGKILL');
     }
-    const list = new RedisRevocations({ url: redis.url, prefix });
+    const list = new RedisRevocations({ target: redis.url, prefix });
     expect(await list.isRevoked('revoked-jti')).toBe(true);
     await list.close();
     // The job is back in its queue: a worker serving the model runs it to the end.

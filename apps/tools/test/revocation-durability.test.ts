@@ -19,7 +19,7 @@ async function revokeWithTool(redis: PersistentRedis, jti: string): Promise<stri
 }
 
 async function isRevoked(redis: PersistentRedis, jti: string): Promise<boolean> {
-  const list = new RedisRevocations({ url: redis.url, prefix: PREFIX });
+  const list = new RedisRevocations({ target: redis.url, prefix: PREFIX });
   try {
     return await list.isRevoked(jti);
   } finally {
