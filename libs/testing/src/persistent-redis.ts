@@ -1,9 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Redis from 'ioredis';
-import { freePort } from './redis-server';
+import { freePort, killRedisServer, launchRedisServer } from './redis-server';
 
 /** A redis-server that keeps its data: the shipped state Redis's persistence, in a directory of its own. */
 export interface PersistentRedis {
@@ -37,33 +36,9 @@ export async function startPersistentRedis(persistence: string[] = STATE_REDIS_P
   const dir = mkdtempSync(join(tmpdir(), 'state-redis-'));
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...persistence];
   let proc: ChildProcess | undefined;
-  const kill = async () => {
-    const p = proc;
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
-    const exited = new Promise((r) => p.once('exit', r));
-    p.kill('SIGKILL');
-    await exited;
-  };
+  const kill = () => killRedisServer(proc);
   const start = async () => {
-    const p = spawn('redis-server', args, { stdio: 'ignore' });
-    proc = p;
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      if (p.exitCode !== null) throw new Error(`redis-server exited with ${p.exitCode}`);
-      const r = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      r.on('error', () => undefined);
-      try {
-        await r.connect();
-        // PING answers LOADING until the append-only file is read back.
-        await r.ping();
-        return;
-      } catch {
-        if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not answer`);
-        await new Promise((res) => setTimeout(res, 20));
-      } finally {
-        r.disconnect();
-      }
-    }
+    proc = await launchRedisServer(port, args);
   };
   const aofDir = join(dir, 'appendonlydir');
   await start();

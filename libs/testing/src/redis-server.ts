@@ -98,17 +98,17 @@ export async function startTestRedis(opts: { own?: boolean } = {}): Promise<Test
     kind: 'process',
     pid: () => proc.pid,
     async restart() {
-      await kill(proc);
+      await killRedisServer(proc);
       proc = await launch(port);
     },
     async down() {
-      await kill(proc);
+      await killRedisServer(proc);
     },
     async up() {
       proc = await launch(port);
     },
     async stop() {
-      await kill(proc);
+      await killRedisServer(proc);
     },
   };
 }
@@ -118,13 +118,15 @@ function dockerReachable(): boolean {
 }
 
 async function launch(port: number): Promise<ChildProcess> {
-  const proc = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: 'ignore',
-    },
-  );
+  return launchRedisServer(port, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+}
+
+/**
+ * Starts `redis-server` with `args` and resolves once it answers PING on `port` (which it does only after
+ * it has loaded its data: LOADING before).
+ */
+export async function launchRedisServer(port: number, args: string[]): Promise<ChildProcess> {
+  const proc = spawn('redis-server', args, { stdio: 'ignore' });
   const deadline = Date.now() + 10_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}`);
@@ -133,18 +135,19 @@ async function launch(port: number): Promise<ChildProcess> {
     try {
       await r.connect();
       await r.ping();
-      r.disconnect();
       return proc;
     } catch {
-      r.disconnect();
       if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not answer`);
-      await sleep(50);
+      await sleep(20);
+    } finally {
+      r.disconnect();
     }
   }
 }
 
-async function kill(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
+/** SIGKILL: no shutdown save; resolves once the process is gone. */
+export async function killRedisServer(proc: ChildProcess | undefined): Promise<void> {
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
   const exited = new Promise((r) => proc.once('exit', r));
   proc.kill('SIGKILL');
   await exited;
