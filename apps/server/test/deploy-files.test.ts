@@ -48,10 +48,18 @@ describe('deployment files', () => {
       'nginx',
       'prometheus',
       'redis',
+      'redis-replica',
       'redis-state',
+      'redis-state-replica',
+      'sentinel-1',
+      'sentinel-2',
+      'sentinel-3',
       'worker-cpu',
       'worker-gpu',
     ]);
+    // Debian's Compose lists every profile's services in `config`; the Sentinel ones start only with theirs.
+    const sentinelOnly = ['redis-replica', 'redis-state-replica', 'sentinel-1', 'sentinel-2', 'sentinel-3'];
+    for (const name of sentinelOnly) expect(services[name]['profiles'], name).toEqual(['sentinel']);
     for (const [name, s] of Object.entries(services)) expect(s['healthcheck'], name).toBeDefined();
     expect(JSON.stringify(services['worker-gpu']['deploy'])).toContain('"capabilities":["gpu"]');
     for (const w of ['worker-gpu', 'worker-cpu']) expect(JSON.stringify(services[w]['volumes'])).toContain('/models');

@@ -223,7 +223,9 @@ describe('newcomer and operator paths', () => {
       );
       const env = {
         ...rendered.services['edge-1'].environment,
+        // One local Redis stands in for compose's two (frames and state).
         REDIS_URL: redis.url,
+        STATE_REDIS_URL: redis.url,
         REDIS_PREFIX: prefix,
         MODEL_PATH: join(site, 'models', 'yolov8n.onnx'),
         HOST: '127.0.0.1',
