@@ -279,7 +279,9 @@ describe('gateway: RTSP, MJPEG and file cameras into edge and worker', () => {
     expect((await reader.call('GET', '/v1/cameras')).status).toBe(200);
     const refused = await reader.call('POST', '/v1/cameras/file/pause');
     expect(refused.status).toBe(403);
-    expect(refused.json).toEqual({ error: { code: 'E_FORBIDDEN', message: 'the token lacks the cameras:write scope' } });
+    expect(refused.json).toEqual({
+      error: { code: 'E_FORBIDDEN', message: 'the token lacks the cameras:write scope' },
+    });
     expect((await api.camera('file')).state).toBe('streaming');
     // A token with only the write scope adds and removes a camera (disabled: no source is started).
     const writer = gatewayApi(gateway, await signTestToken({ sub: 'operator', scope: 'cameras:write' }));
