@@ -45,7 +45,9 @@ const RDB_SNAPSHOT: DiskCopy = {
   status: 'rdb_last_bgsave_status',
 };
 
+/** How often INFO persistence is read while the copy is written: a revocation waits on it, not a camera. */
 const POLL_MS = 50;
+/** WAIT is asked in slices so the overall timeout holds however many replicas answer late. */
 const WAIT_SLICE_MS = 1000;
 
 function parseInfo(text: string): Map<string, string> {
