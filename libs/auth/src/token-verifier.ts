@@ -173,14 +173,21 @@ function fileJwks(path: string): JWTVerifyGetKey {
   const file = new FileContent(path);
   let current: JWTVerifyGetKey | undefined;
   let checkedAt = 0;
-  const load = async () => {
-    if (current && Date.now() - checkedAt < JWKS_FILE_RECHECK_MS) return current;
+  // One look at a time: a second verification while the first still reads the file would see no
+  // change and no content yet, and refuse a valid token.
+  let looking: Promise<JWTVerifyGetKey> | undefined;
+  const look = async () => {
     checkedAt = Date.now();
     if ((await file.look()) || !current) {
       if (file.content === undefined) throw new Error(`JWKS_FILE ${path} does not exist`);
       current = createLocalJWKSet(JSON.parse(file.content) as JSONWebKeySet);
     }
     return current;
+  };
+  const load = (): Promise<JWTVerifyGetKey> => {
+    if (current && Date.now() - checkedAt < JWKS_FILE_RECHECK_MS) return Promise.resolve(current);
+    looking ??= look().finally(() => (looking = undefined));
+    return looking;
   };
   return async (header, token) => (await load())(header, token);
 }
