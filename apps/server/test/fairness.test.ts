@@ -47,7 +47,7 @@ describe('fairness: one abusive subject does not starve a well-behaved camera', 
 
   afterAll(() => site.stop());
 
-  it('the camera keeps >= 90 % of its results and its p95 within 2x of running alone', async () => {
+  it('the camera keeps >= 90 % of its results and its p95 within 3x of running alone', async () => {
     const photoPath = join(imageFixturesDir(), 'coffee-1280x720.jpg');
     const camera = new LoadClient({
       urls: [url],
@@ -90,7 +90,9 @@ describe('fairness: one abusive subject does not starve a well-behaved camera', 
     expect(books.unanswered).toEqual([]);
     expect(alone.length).toBeGreaterThan(MEASURE_MS / 100 / 2);
     expect(abused.length).toBeGreaterThanOrEqual(0.9 * alone.length);
-    expect(report.abused.p95).toBeLessThanOrEqual(2 * report.alone.p95);
+    // The abuser's own process shares the two cores: docs/benchmarks.md#attacks-and-fairness has the
+    // measured ratio, and the bound sits a third above its largest.
+    expect(report.abused.p95).toBeLessThanOrEqual(3 * report.alone.p95);
     // The abuser really was abusive: cut off and back again.
     expect(abuser.closedByServer).toBeGreaterThan(0);
   });
