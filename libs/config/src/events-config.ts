@@ -94,6 +94,25 @@ export const EVENTS_SETTINGS = {
     maxBufferBytes: setting('EVENTS_WS_MAX_BUFFER_BYTES', int(1024, 256 * 1024 * 1024).default(1024 * 1024)),
   },
   liveTracks: setting('EVENTS_LIVE_TRACKS', bool.default(true)),
+  // Snapshots of track events (docs/events.md#snapshots); unset directory: none, and no frames kept.
+  snapshots: {
+    dir: setting('EVENTS_SNAPSHOT_DIR', z.string().min(1).optional()),
+    retentionDays: setting('EVENTS_SNAPSHOT_RETENTION_DAYS', num(0, 36_500).default(14)),
+    maxBytes: setting('EVENTS_SNAPSHOT_MAX_BYTES', int(1024 * 1024, Number.MAX_SAFE_INTEGER).default(10 * 1024 ** 3)),
+    // Stored pictures are scaled down to this width when wider (never up); unset: as captured.
+    maxWidth: setting('EVENTS_SNAPSHOT_MAX_WIDTH', int(64, 16_384).optional()),
+    quality: setting('EVENTS_SNAPSHOT_QUALITY', int(1, 100).default(85)),
+    // How often retention runs: a budget may be exceeded this long.
+    sweepMs: setting('EVENTS_SNAPSHOT_SWEEP_MS', int(1000, 86_400_000).default(60_000)),
+    // Snapshots waiting for their frame; more are refused (counted), events go on.
+    maxQueue: setting('EVENTS_SNAPSHOT_MAX_QUEUE', int(1, 100_000).default(1000)),
+    // The frames workers keep for them, on the frames Redis, only for cameras with rules.
+    frameWindow: {
+      ms: setting('EVENTS_FRAME_WINDOW_MS', int(1000, 600_000).default(10_000)),
+      cameraBytes: setting('EVENTS_FRAME_WINDOW_CAMERA_BYTES', int(64 * 1024, 1024 ** 3).default(8 * 1024 * 1024)),
+      totalBytes: setting('EVENTS_FRAME_WINDOW_TOTAL_BYTES', int(64 * 1024, 64 * 1024 ** 3).default(512 * 1024 * 1024)),
+    },
+  },
   results: RESULTS_SETTINGS,
 } as const;
 
@@ -113,6 +132,13 @@ export function loadEventsConfig(env: Env = process.env): EventsConfig {
   checkWebhookRotation('EVENTS_WEBHOOK_SECRET', e.webhooks.secret, e.webhooks.previousSecret, (issue) => {
     throw new ConfigError([issue]);
   });
+  const window = e.snapshots.frameWindow;
+  if (e.snapshots.dir && window.ms <= e.reorderMs)
+    throw new ConfigError([`EVENTS_FRAME_WINDOW_MS: must exceed EVENTS_REORDER_MS (${e.reorderMs}), got ${window.ms}`]);
+  if (window.totalBytes < window.cameraBytes)
+    throw new ConfigError([
+      `EVENTS_FRAME_WINDOW_TOTAL_BYTES: must be at least EVENTS_FRAME_WINDOW_CAMERA_BYTES (${window.cameraBytes})`,
+    ]);
   const { url, ...mqtt } = e.mqtt;
   return {
     ...e,

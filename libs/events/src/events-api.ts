@@ -3,9 +3,11 @@ import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { HttpError, operatorApi, RouteTable, type OperatorRoute, type RouteContext } from '@vision/http';
 import type { ErrorCode } from '@vision/wire';
+import { snapshotRoute } from './snapshot-route';
 import { READ_SCOPE, WRITE_SCOPE, type EventsAuth } from './events-auth';
 import type { EventsKeys } from './events-keys';
 import type { RulesStore } from './rules-store';
+import type { SnapshotStore } from '@vision/evidence';
 
 /** A rule body is a few hundred bytes; a body that trickles in holds no socket forever. */
 const EVENTS_BODY_LIMITS = { maxBytes: 64 * 1024, timeoutMs: 10_000 };
@@ -22,6 +24,8 @@ export interface ApiDeps {
   /** The shards a camera's events may be on (one per Redis). */
   shardsOf(camera: string): number[];
   log: Logger;
+  /** Where snapshots are (EVENTS_SNAPSHOT_DIR); undefined: snapshots are off. */
+  snapshots?: SnapshotStore;
 }
 
 /**
@@ -62,6 +66,7 @@ function eventsRoutes(deps: ApiDeps): RouteTable<OperatorRoute> {
         }),
     })
     .add('GET', '/v1/events/recent', { scope: READ_SCOPE, handle: (ctx) => recent(deps, ctx) })
+    .add('GET', '/v1/events/:id/snapshot', { scope: READ_SCOPE, handle: (ctx) => snapshotRoute(deps, ctx) })
     .add('GET', '/v1/events/cameras/:camera/rules', {
       scope: READ_SCOPE,
       handle: onCamera(async ({ json }, camera) => json(200, { camera, rules: store.list(camera) })),

@@ -7,6 +7,7 @@ import { checkRedisTargets, OutageLog } from '@vision/runtime';
 import { connectTolerant, createRedis, findStatePersistence, requireSchemaVersion } from '@vision/redis';
 import { VisionError } from '@vision/wire';
 import type { CursorOutput } from './cursor-output';
+import { EventEvidence } from './event-evidence';
 import { eventsApi } from './events-api';
 import { EventsAuth } from './events-auth';
 import { EventsFeed } from './events-feed';
@@ -91,6 +92,7 @@ export async function startEventsRuntime(config: AppConfig, cfg: EventsConfig, l
   // The first must answer now, like the command connection; another shard may come up later.
   await readers[0].connect();
   for (const r of readers.slice(1)) await connectTolerant(r);
+  const evidence = await startEvidence(config, cfg, { results, store, metrics, log, onState, connections });
   const processor = new ShardProcessor({
     cmd,
     results,
@@ -100,6 +102,7 @@ export async function startEventsRuntime(config: AppConfig, cfg: EventsConfig, l
     metrics,
     log,
     fenced: (shard) => leases.forfeit(shard),
+    ...(evidence ? { evidence } : {}),
   });
   const blockingReader = (name: string) => {
     const r = redis(name, true);
@@ -128,7 +131,17 @@ export async function startEventsRuntime(config: AppConfig, cfg: EventsConfig, l
     newRedis: (name) => createRedis(target, { name, blocking: true }),
     counts: async (camera) => JSON.parse((await cmd.hget(keys.counts, camera)) ?? '{}') as unknown,
   });
-  const server = createServer(eventsApi({ redis: cmd, keys, store, auth, shardsOf: (c) => results.shardsOf(c), log }));
+  const server = createServer(
+    eventsApi({
+      redis: cmd,
+      keys,
+      store,
+      auth,
+      shardsOf: (c) => results.shardsOf(c),
+      log,
+      ...(evidence ? { snapshots: evidence.store } : {}),
+    }),
+  );
   server.on('upgrade', (req, socket, head) => feed.upgrade(req, socket, head));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -154,6 +167,7 @@ export async function startEventsRuntime(config: AppConfig, cfg: EventsConfig, l
       redis: readers.length,
       site: cfg.site,
       mqtt: Boolean(mqtt),
+      snapshots: Boolean(evidence),
       webhooks: store.webhooks().length,
       auth: auth.enabled,
     },
@@ -168,7 +182,7 @@ export async function startEventsRuntime(config: AppConfig, cfg: EventsConfig, l
       await processor.stop();
       // Final commits, then the leases go back: another instance resumes at once.
       await leases.stop();
-      await Promise.all([mqtt?.stop(), hooks.stop(), feed.close()]);
+      await Promise.all([mqtt?.stop(), hooks.stop(), feed.close(), evidence?.stop()]);
       store.stop();
       loop.stop();
       outage.stop();
@@ -177,4 +191,41 @@ export async function startEventsRuntime(config: AppConfig, cfg: EventsConfig, l
       for (const c of connections) c.disconnect();
     },
   };
+}
+
+/** Snapshots (EVENTS_SNAPSHOT_DIR set): a connection to each frames Redis for its frame window. */
+async function startEvidence(
+  config: AppConfig,
+  cfg: EventsConfig,
+  deps: {
+    results: ResultsSources;
+    store: RulesStore;
+    metrics: EventsMetrics;
+    log: Logger;
+    onState: OutageLog['onState'];
+    connections: ReturnType<typeof createRedis>[];
+  },
+): Promise<EventEvidence | undefined> {
+  const dir = cfg.snapshots.dir;
+  if (!dir) return undefined;
+  const frames = config.redisTargets.map((target, i) => {
+    const r = createRedis(target, { name: `events-frames-${i}`, onState: deps.onState });
+    deps.connections.push(r);
+    return r;
+  });
+  for (const r of frames) await connectTolerant(r);
+  const evidence = new EventEvidence(
+    { ...cfg.snapshots, dir },
+    {
+      frames,
+      redisOfShard: (shard) => deps.results.redisOf(shard),
+      camerasWithRules: () => deps.store.cameras().filter((c) => deps.store.rulesFor(c).length > 0),
+      prefix: config.redisPrefix,
+      metrics: deps.metrics,
+      log: deps.log,
+    },
+  );
+  await evidence.start();
+  deps.log.info({ dir, frameWindowMs: cfg.snapshots.frameWindow.ms }, 'snapshots on');
+  return evidence;
 }

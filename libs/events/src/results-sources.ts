@@ -37,6 +37,11 @@ export class ResultsSources {
     return this.readers.map((_, r) => r * this.perRedis + s);
   }
 
+  /** Which Redis (REDIS_URL order) a shard's stream is on. */
+  redisOf(shard: number): number {
+    return Math.floor(shard / this.perRedis);
+  }
+
   /**
    * New entries of the shards in `from` (shard -> last id read): one XREAD per Redis, all at once,
    * each blocking up to `blockMs`. A Redis that fails does not hold up the others; its error comes

@@ -7,6 +7,7 @@ import { decodeResultsEntry } from '@vision/results-stream';
 import { CameraPipeline, type CameraSnapshot, type PipelineOptions } from './camera-pipeline';
 import type { EventsKeys } from './events-keys';
 import type { EventsMetrics } from '@vision/metrics';
+import type { EventEvidence } from './event-evidence';
 import { eventsScripts } from './events-scripts';
 import type { ResultsSources } from './results-sources';
 import { committedView } from './rule-types';
@@ -22,6 +23,8 @@ const BLOCK_MS = 50;
 const MAX_PENDING = 1024;
 /** How often the processor asks whether anyone watches live tracks (none: it publishes none). */
 const LIVE_CHECK_MS = 2000;
+/** A commit waits at most this long for its snapshots' pending records: a slow disk never stalls events. */
+const PREPARE_TIMEOUT_MS = 1000;
 
 export interface ProcessorDeps {
   cmd: Redis;
@@ -34,6 +37,8 @@ export interface ProcessorDeps {
   log: Logger;
   /** A commit was refused because the lease is gone. */
   fenced(shard: number): void;
+  /** Snapshots of track events; undefined: off (EVENTS_SNAPSHOT_DIR unset). */
+  evidence?: EventEvidence;
 }
 
 /**
@@ -193,6 +198,7 @@ export class ShardProcessor {
 
   private queue(shardState: ShardState, camera: string, events: SiteEvent[], pipe: CameraPipeline): void {
     if (!events.length) return;
+    if (this.deps.evidence) for (const event of events) this.deps.evidence.annotate(event);
     shardState.pending.push(...events);
     if (events.some((event) => event.kind === 'count')) shardState.counts.set(camera, JSON.stringify(pipe.counts()));
   }
@@ -229,6 +235,7 @@ export class ShardProcessor {
       counts: taken.counts.size,
     };
     const k = this.deps.keys;
+    const snapshots = events.length ? await this.prepareSnapshots(events) : [];
     let ok: unknown;
     try {
       ok = await eventsScripts.commit.run(
@@ -260,6 +267,19 @@ export class ShardProcessor {
     for (const c of taken.crossings) this.deps.metrics.crossed(c.camera, c.rule, c.direction);
     shardState.lastCommit = now;
     shardState.committedPos = readPos;
+    this.deps.evidence?.committed(shard, snapshots);
+  }
+
+  private async prepareSnapshots(events: readonly SiteEvent[]) {
+    const evidence = this.deps.evidence;
+    if (!evidence) return [];
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<[]>((resolve) => (timer = setTimeout(() => resolve([]), PREPARE_TIMEOUT_MS)));
+    try {
+      return await Promise.race([evidence.prepare(events), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private async checkLive(now: number): Promise<void> {

@@ -29,6 +29,8 @@ export interface SiteEvent {
   reason?: 'left' | 'lost';
   /** `count` events: the rule's counts after this frame (a zone's occupancy, a line's totals); crowd events too. */
   counts?: RuleCounts;
+  /** Track events, when snapshots are on: the API path of the frame's picture (`?crop=true`: the box). */
+  snapshot?: string;
 }
 
 export function eventId(

@@ -46,6 +46,36 @@ export class EventsMetrics {
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
+  readonly snapshots = new Counter({
+    name: 'vision_events_snapshots_total',
+    help:
+      'Track-event snapshots by outcome (stored; frame_gone: the frame window no longer held the frame; ' +
+      'decode, disk_full, write, queue_full)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly snapshotSeconds = new Histogram({
+    name: 'vision_events_snapshot_seconds',
+    help: 'Event commit to its snapshot being readable from the API',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+    registers: [this.registry],
+  });
+  readonly snapshotBytes = new Gauge({
+    name: 'vision_events_snapshot_bytes',
+    help: 'Bytes the snapshot store holds, as of the last retention sweep',
+    registers: [this.registry],
+  });
+  readonly snapshotFiles = new Gauge({
+    name: 'vision_events_snapshot_files',
+    help: 'Objects (records, pictures, crops) the snapshot store holds, as of the last retention sweep',
+    registers: [this.registry],
+  });
+  readonly snapshotDeletions = new Counter({
+    name: 'vision_events_snapshot_deletions_total',
+    help: 'Snapshots deleted by retention, by reason (age, budget)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly lag = new Histogram({
     name: 'vision_events_lag_seconds',
     help: 'Capture time of the frame to the event being durable on the events stream',

@@ -116,6 +116,11 @@ export class VisionMetrics {
     'vision_worker_dead_letters_total',
     'Frames delivered too often, dead-lettered and answered E_DEAD_LETTER',
   );
+  readonly workerFrameWindow = this.counter(
+    'vision_worker_frame_window_total',
+    'Camera frames offered to the frame window for snapshots, by outcome (kept, repeat, too_large, full)',
+    ['outcome'] as const,
+  );
   // Read from the queue at scrape time (one query fills both), so every process that knows the
   // queue reports the same figure: dashboards take max() over instances.
   private queueSource: (() => Promise<QueueStats>) | undefined;

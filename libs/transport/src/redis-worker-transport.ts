@@ -8,6 +8,7 @@ import {
   type RedisConnectionOptions,
   type RedisTarget,
 } from '@vision/redis';
+import { FrameWindowWriter, type FrameWindowOutcome } from '@vision/frame-window';
 import { queueResults } from '@vision/results-stream';
 import { queueHealth } from './redis-queue-stats';
 import { redisKeys, type RedisKeys } from './redis-keys';
@@ -38,6 +39,8 @@ export interface RedisWorkerTransportOptions {
   onState?: RedisConnectionOptions['onState'];
   /** Where camera frames' detections go (docs/events.md); undefined: nowhere. */
   results?: { shards: number; maxLen: number };
+  /** What the frame window did with the camera frames its policy wants (docs/events.md#snapshots). */
+  onFrameWindow?: (outcome: FrameWindowOutcome) => void;
   /** Told about frames taken over from another consumer and frames dead-lettered. */
   onReclaim?: (event: { claimed: number; deadLettered: number }) => void;
 }
@@ -61,6 +64,8 @@ export class RedisWorkerTransport implements WorkerTransport {
   private closed = false;
   private claimCursor = '0-0';
   private lastClaimAt = 0;
+  /** Keeps the frames of cameras with rules for the events service's snapshots; with the results stream only. */
+  private readonly frameWindow: FrameWindowWriter | undefined;
 
   constructor(private readonly opts: RedisWorkerTransportOptions) {
     this.keys = redisKeys(opts.prefix);
@@ -69,6 +74,7 @@ export class RedisWorkerTransport implements WorkerTransport {
     this.workersKey = this.keys.workers(opts.model);
     this.cmd = createRedis(opts.target, { name: 'worker-cmd', onState: opts.onState });
     transportScripts.release.define(this.cmd);
+    this.frameWindow = opts.results ? new FrameWindowWriter(this.cmd, opts.prefix) : undefined;
     // Blocking reads get their own connection: a command behind XREADGROUP BLOCK would wait for it.
     this.blocking = createRedis(opts.target, { name: 'worker-read', blocking: true, onState: opts.onState });
   }
@@ -83,6 +89,7 @@ export class RedisWorkerTransport implements WorkerTransport {
     await beat();
     this.heartbeat = setInterval(beat, this.opts.heartbeatMs);
     this.heartbeat.unref();
+    await this.frameWindow?.start();
   }
 
   async read(max: number, blockMs: number): Promise<Delivery[]> {
@@ -181,12 +188,27 @@ export class RedisWorkerTransport implements WorkerTransport {
     const records = this.opts.results ? frames.flatMap((f) => (f.record ? [f.record] : [])) : [];
     if (records.length)
       queueResults(pipe, this.opts.prefix, this.opts.results!.shards, this.opts.results!.maxLen, records);
-    await pipe.exec();
+    // Last in the transaction, so their replies are the last ones.
+    const windowed = this.frameWindow
+      ? this.frameWindow.queue(
+          pipe,
+          frames.flatMap(({ delivery, record }) =>
+            record
+              ? [{ camera: record.camera, frame: record.frame, captureTs: record.ts, image: delivery.job.image }]
+              : [],
+          ),
+        )
+      : 0;
+    const replies = await pipe.exec();
+    if (windowed && replies && this.opts.onFrameWindow)
+      for (const [err, outcome] of replies.slice(-windowed))
+        if (!err) this.opts.onFrameWindow(outcome as FrameWindowOutcome);
   }
 
   async close(): Promise<void> {
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
+    this.frameWindow?.stop();
     await this.cmd.zrem(this.workersKey, this.consumer).catch(() => undefined);
     this.blocking.disconnect();
     this.cmd.disconnect();

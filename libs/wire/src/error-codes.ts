@@ -204,6 +204,18 @@ export const ERROR_CODES = {
     close: null,
     message: 'the rule is defined in the site file; change it there',
   },
+  E_SNAPSHOT_PENDING: {
+    http: 503,
+    retryable: true,
+    close: null,
+    message: "the event's snapshot is still being written; ask again shortly (Retry-After)",
+  },
+  E_SNAPSHOT_UNAVAILABLE: {
+    http: 404,
+    retryable: false,
+    close: null,
+    message: "the event's snapshot could not be made (its frame was gone, undecodable, or the store was full)",
+  },
   // Backup and restore (docs/backup.md): the tools' codes, never sent by a service.
   E_BACKUP_INVALID: {
     http: 400,

@@ -269,6 +269,7 @@ function redisTransports(
       ...(config.results.enabled ? { results: { shards: config.results.shards, maxLen: config.results.maxLen } } : {}),
       onError: (err, where) => report(`${where} (${model})`, err),
       onState: outage.onState,
+      onFrameWindow: (outcome) => metrics?.workerFrameWindow.inc({ outcome }),
       onReclaim: (e) => {
         metrics?.workerReclaimed.inc(e.claimed);
         metrics?.workerDeadLetters.inc(e.deadLettered);
