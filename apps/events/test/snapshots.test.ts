@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -149,5 +150,78 @@ describe('snapshots: SDK client -> edge -> worker (frame window) -> events -> sn
     const body = (await failed.json()) as { error: { code: string; message: string } };
     expect(body.error.code).toBe('E_SNAPSHOT_UNAVAILABLE');
     expect(body.error.message).toContain('disk_full');
+  });
+});
+
+/** The same clip with the snapshot store on a full filesystem: snapshots fail, counted; events do not. */
+describe('snapshots: a full disk', () => {
+  let site: Awaited<ReturnType<typeof startEventsSite>>;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'snapshots-full-'));
+    // A real filesystem that is full: a 64 KiB tmpfs (the tests run as root, like CI).
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir]);
+    try {
+      writeFileSync(join(dir, 'filler'), Buffer.alloc(128 * 1024));
+    } catch (err) {
+      expect((err as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    }
+    site = await startEventsSite(
+      'snapshots-full',
+      {
+        models: { default: ['red', 'green', 'blue'] },
+        cameras: {
+          'cam-full': {
+            model: 'default',
+            rules: [{ id: 'gate', type: 'line', units: 'px', from: [640, 720], to: [640, 0], classes: ['red'] }],
+          },
+        },
+      },
+      { EVENTS_SNAPSHOT_DIR: dir, EVENTS_REORDER_MS: '1000' },
+    );
+  });
+
+  afterAll(async () => {
+    await site?.stop();
+    execFileSync('umount', [dir]);
+  });
+
+  it('counts and logs each failed snapshot, and the events still flow', async () => {
+    await new Promise((r) => setTimeout(r, 1500));
+    const client = new VisionClient({ url: `ws://127.0.0.1:${site.edge.port}/ws/detect`, webSocket: nodeWebSocket });
+    const t0 = Date.now() - STEPS * 500;
+    try {
+      for (let i = 0; i < STEPS; i++)
+        expect((await client.send(await clipFrame(i), { streamId: 'cam-full', captureTs: t0 + i * 500 })).status).toBe(
+          'result',
+        );
+    } finally {
+      client.close();
+    }
+    const base = `http://127.0.0.1:${site.events.port}`;
+    const recent = await waitFor(
+      'the crossing',
+      async () =>
+        (
+          (await (await fetch(`${base}/v1/events/recent?camera=cam-full`)).json()) as {
+            events: Record<string, unknown>[];
+          }
+        ).events,
+      (e) => e.some((x) => x['kind'] === 'line.cross'),
+      30_000,
+    );
+    const crossing = recent.find((x) => x['kind'] === 'line.cross')!;
+    const metrics = await waitFor(
+      'the failure counted',
+      async () => (await fetch(`http://127.0.0.1:${site.events.metricsPort}/metrics`)).text(),
+      (m) => /^vision_events_snapshots_total\{outcome="disk_full"\} [1-9]/m.test(m),
+    );
+    expect(metrics).not.toMatch(/^vision_events_snapshots_total\{outcome="stored"\}/m);
+    const answer = await fetch(`${base}${String(crossing['snapshot'])}`);
+    expect(answer.status).toBe(404);
+    expect(site.events.logs.some((l) => l['kind'] === 'E_SNAPSHOT_DISK_FULL' && l['event'] === crossing['id'])).toBe(
+      true,
+    );
   });
 });

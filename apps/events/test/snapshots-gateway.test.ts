@@ -1,0 +1,107 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  encodeMovingSquare,
+  modelsDir,
+  signTestToken,
+  startRedisSite,
+  TEST_JWT_SECRET,
+  type MovingSquare,
+  type RedisSite,
+  type ServiceProcess,
+} from '@vision/testing';
+import { waitFor } from './harness';
+
+/** A red square crossing 640×360 in 3 s, looped, in the rows the fixture model sees whole. */
+const SQUARE: MovingSquare = { width: 640, height: 360, fps: 10, y: 20, speed: 192 };
+const CAMERA = 'yard-cam';
+
+const isRed = (d: Buffer, i: number) => d[i] > 160 && d[i + 1] < 90 && d[i + 2] < 90;
+
+/**
+ * Snapshots of a gateway camera: the gateway pulls a looped H.264 clip with ffmpeg and streams its
+ * frames (JPEG) through an edge and a worker; the events service stores the zone entry's frame.
+ */
+describe('snapshots: gateway -> edge -> worker (frame window) -> events -> snapshot API', () => {
+  let site: RedisSite;
+  let events: ServiceProcess;
+  let entry: Record<string, unknown>;
+  const get = async (path: string) =>
+    fetch(`http://127.0.0.1:${events.port}${path}`, {
+      headers: { authorization: `Bearer ${await signTestToken({ sub: 'ops', scope: 'events:read' })}` },
+    });
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'snap-gw-'));
+    const clip = await encodeMovingSquare(dir, SQUARE, 'mp4');
+    site = await startRedisSite('snap-gw', { env: { AUTH_DISABLED: '', JWT_SECRET: TEST_JWT_SECRET } });
+    const siteFile = join(dir, 'site.json');
+    // The right half of the square's path: each pass enters it once.
+    const zone = {
+      id: 'right',
+      type: 'zone',
+      polygon: [
+        [0.5, 0],
+        [1, 0],
+        [1, 0.4],
+        [0.5, 0.4],
+      ],
+    };
+    const site_ = {
+      models: { default: ['red', 'green', 'blue'] },
+      cameras: { [CAMERA]: { model: 'default', rules: [zone] } },
+    };
+    writeFileSync(siteFile, JSON.stringify(site_));
+    const camerasFile = join(dir, 'cameras.json');
+    writeFileSync(camerasFile, JSON.stringify({ cameras: [{ id: CAMERA, url: clip, fps: SQUARE.fps }] }));
+    [events] = await Promise.all([
+      site.start('events', { EVENTS_SITE_FILE: siteFile, EVENTS_SNAPSHOT_DIR: join(dir, 'snapshots') }),
+      site.start('worker', { MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), INTRA_OP_THREADS: '1' }),
+    ]);
+    const edge = await site.start('edge');
+    await site.start('gateway', {
+      CAMERAS_FILE: camerasFile,
+      GATEWAY_EDGE_URLS: `ws://127.0.0.1:${edge.port}/ws/detect`,
+    });
+    const recent = await waitFor(
+      'a zone entry',
+      async () =>
+        ((await (await get(`/v1/events/recent?camera=${CAMERA}`)).json()) as { events: Record<string, unknown>[] })
+          .events,
+      (e) => e.some((x) => x['kind'] === 'zone.enter'),
+      30_000,
+    );
+    entry = recent.find((x) => x['kind'] === 'zone.enter')!;
+  });
+
+  afterAll(() => site?.stop());
+
+  it("stores the frame the entry was computed from: the event's box is on the square in it", async () => {
+    const res = await waitFor(
+      'the stored snapshot',
+      () => get(String(entry['snapshot'])),
+      (r) => r.status !== 503,
+    );
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-vision-frame')).toBe(String(entry['frame']));
+    const shown = await sharp(Buffer.from(await res.arrayBuffer()))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    expect([shown.info.width, shown.info.height]).toEqual([SQUARE.width, SQUARE.height]);
+    // The square moves 19 px a frame: in another frame, much of the box would be grey.
+    const [x1, y1, x2, y2] = (entry['box'] as number[]).map(Math.round);
+    let red = 0;
+    for (let y = y1 + 2; y < y2 - 2; y++)
+      for (let x = x1 + 2; x < x2 - 2; x++)
+        if (isRed(shown.data, (y * shown.info.width + x) * shown.info.channels)) red++;
+    expect(red / ((x2 - x1 - 4) * (y2 - y1 - 4))).toBeGreaterThan(0.8);
+
+    const crop = await get(`${String(entry['snapshot'])}?crop=true`);
+    const cropped = await sharp(Buffer.from(await crop.arrayBuffer())).metadata();
+    expect(Math.abs(cropped.width! - (x2 - x1))).toBeLessThanOrEqual(2);
+    expect(Math.abs(cropped.height! - (y2 - y1))).toBeLessThanOrEqual(2);
+  });
+});
