@@ -21,7 +21,11 @@ export async function snapshotRoute(
   if (!isEventId(id)) throw new HttpError('E_NOT_FOUND', `no event ${id}`, { field: 'id' });
   const keys = snapshotKeys(id);
   const raw = await store.get(keys.record, MAX_RECORD_BYTES);
-  if (!raw) throw new HttpError('E_NOT_FOUND', `no snapshot of event ${id} (unknown, deleted by retention, or never written: a full store)`);
+  if (!raw)
+    throw new HttpError(
+      'E_NOT_FOUND',
+      `no snapshot of event ${id} (unknown, deleted by retention, or never written: a full store)`,
+    );
   const record = JSON.parse(raw.toString()) as SnapshotRecord;
   if (!deps.auth.cameraAllowed(principal, record.camera))
     throw new HttpError('E_FORBIDDEN', `the token does not cover camera ${record.camera}`);
