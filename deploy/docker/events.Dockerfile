@@ -17,6 +17,8 @@ FROM ${NODE_IMAGE}
 ENV NODE_ENV=production PORT=8080 METRICS_PORT=9467
 WORKDIR /app
 COPY --from=build /app /app
+# The snapshot volume's mount point, owned by the user the service runs as (a new named volume takes it).
+RUN mkdir -p /var/lib/vision/snapshots && chown node:node /var/lib/vision/snapshots
 USER node
 EXPOSE 8080 9467
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \

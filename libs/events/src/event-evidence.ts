@@ -9,7 +9,7 @@ import {
   type SnapshotStore,
   type SnapshotSubject,
 } from '@vision/evidence';
-import { FrameWindowReader } from '@vision/frame-window';
+import { FrameWindowReader, POLICY_REFRESH_MS } from '@vision/frame-window';
 import type { EventsMetrics } from '@vision/metrics';
 import { throttledWarn } from '@vision/runtime';
 import type { SiteEvent } from './site-event';
@@ -18,8 +18,6 @@ import type { SiteEvent } from './site-event';
 const MAX_INPUT_PIXELS = 40_000_000;
 /** The policy outlives this many missed refreshes before workers stop keeping frames. */
 const POLICY_TTL_REFRESHES = 3;
-/** How often the policy is re-published: a camera's first rule has its frames kept this soon. */
-const POLICY_REFRESH_MS = 1000;
 
 export interface EvidenceDeps {
   /** One connection per frames Redis (REDIS_URL order): where workers keep frames. */
@@ -83,9 +81,9 @@ export class EventEvidence {
     await Promise.all([this.writer.drained(), this.sweeping]);
   }
 
-  /** Track events (those with a box) carry their snapshot's path; the path follows from the id alone. */
+  /** Track events of a frame carry their snapshot's path; the path follows from the id alone. */
   annotate(event: SiteEvent): void {
-    if (event.box) event.snapshot = snapshotPath(event.id);
+    if (subjectOf(event).length) event.snapshot = snapshotPath(event.id);
   }
 
   /** Pending records for the events about to be committed; the subjects to render after the commit. */
@@ -147,6 +145,9 @@ export class EventEvidence {
   }
 }
 
+/** Events with a box, of a frame: a quiet camera's ended tracks (frame -1) have no frame to show. */
 function subjectOf(event: SiteEvent): SnapshotSubject[] {
-  return event.box ? [{ id: event.id, camera: event.camera, ts: event.ts, frame: event.frame, box: event.box }] : [];
+  return event.box && event.frame >= 0
+    ? [{ id: event.id, camera: event.camera, ts: event.ts, frame: event.frame, box: event.box }]
+    : [];
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FsSnapshotStore, snapshotKeys, sweepSnapshots } from '@vision/evidence';
+import { FsSnapshotStore, snapshotKeys, sweepSnapshots } from '../src';
 
 /** Event ids whose two folder characters differ, so the groups spread over folders like real ones. */
 const ids = Array.from({ length: 6 }, (_, i) => `ev_${String.fromCharCode(65 + i).repeat(22)}`);

@@ -14,7 +14,7 @@ import {
   SnapshotWriter,
   type SnapshotRecord,
   type SnapshotSubject,
-} from '@vision/evidence';
+} from '../src';
 
 const subject = (n: number, box: [number, number, number, number]): SnapshotSubject => ({
   id: `ev_${String(n).padStart(22, '0')}`,

@@ -4,7 +4,10 @@ import { frameField, frameWindowKeys, type FrameWindowKeys } from './frame-windo
 import { parsePolicy, type FrameWindowPolicy } from './frame-window-policy';
 import { frameWindowScripts } from './frame-window-scripts';
 
-/** How often a worker re-reads the policy: a camera given its first rule has frames kept this soon after. */
+/**
+ * How often a worker re-reads the policy, and the events service re-publishes it: a camera given its
+ * first rule has its frames kept this soon after.
+ */
 export const POLICY_REFRESH_MS = 1000;
 
 /** A frame a worker finished, as the window needs it. */

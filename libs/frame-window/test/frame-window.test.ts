@@ -11,7 +11,7 @@ import {
   type FrameWindowOutcome,
   type FrameWindowPolicy,
   type WindowFrame,
-} from '@vision/frame-window';
+} from '../src';
 
 const photo = readFileSync(join(imageFixturesDir(), 'coffee-1280x720.jpg'));
 const KiB = 1024;
