@@ -7,6 +7,7 @@ import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Service } from 'kubernetes-models/v1/Service';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 import { loadEventsConfig } from '@vision/config';
 import { CameraPipeline, EVENT_KINDS, parseSiteFile, validateRule, type SiteEvent } from '@vision/events';
 import { EventsMetrics } from '@vision/metrics';
@@ -52,13 +53,28 @@ describe('events deployment files and docs', () => {
       'apps/v1/Deployment': Deployment,
       'v1/Service': Service,
       'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+      'v1/PersistentVolumeClaim': PersistentVolumeClaim,
     };
     const docs = parseAllDocuments(file('deploy', 'k8s', 'events.yaml')).map(
       (d) => d.toJS() as { apiVersion: string; kind: string; data?: Record<string, string> },
     );
     for (const d of docs)
       expect(() => new models[`${d.apiVersion}/${d.kind}`](d as never).validate(), d.kind).not.toThrow();
-    expect(docs.map((d) => d.kind)).toEqual(['ConfigMap', 'Deployment', 'Service', 'PodDisruptionBudget']);
+    expect(docs.map((d) => d.kind)).toEqual([
+      'ConfigMap',
+      'Deployment',
+      'PersistentVolumeClaim',
+      'Service',
+      'PodDisruptionBudget',
+    ]);
+    // Snapshots go to the claim, which every replica mounts where EVENTS_SNAPSHOT_DIR points.
+    const pod = (docs[1] as unknown as Deployment).spec!.template.spec!;
+    const events = pod.containers[0];
+    const dir = events.env!.find((e) => e.name === 'EVENTS_SNAPSHOT_DIR')?.value;
+    const mount = events.volumeMounts!.find((m) => m.mountPath === dir);
+    expect(pod.volumes!.find((v) => v.name === mount?.name)?.persistentVolumeClaim?.claimName).toBe(
+      (docs[2] as unknown as PersistentVolumeClaim).metadata!.name,
+    );
     expect(() => parseSiteFile(docs[0].data!['site.json'], 'site.json', siteOptions)).not.toThrow();
     expect((parse(file('deploy', 'k8s', 'kustomization.yaml')) as { resources: string[] }).resources).toContain(
       'events.yaml',

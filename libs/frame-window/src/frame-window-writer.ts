@@ -2,7 +2,7 @@ import type Redis from 'ioredis';
 import type { ChainableCommander } from 'ioredis';
 import { frameField, frameWindowKeys, type FrameWindowKeys } from './frame-window-keys';
 import { parsePolicy, type FrameWindowPolicy } from './frame-window-policy';
-import { frameWindowScripts } from './frame-window-scripts';
+import { frameWindowScripts, type FrameWindowOutcome } from './frame-window-scripts';
 
 /**
  * How often a worker re-reads the policy, and the events service re-publishes it: a camera given its
@@ -33,6 +33,8 @@ export class FrameWindowWriter {
   constructor(
     private readonly redis: Redis,
     prefix: string,
+    /** What became of each frame put (a metric). */
+    private readonly onOutcome: (outcome: FrameWindowOutcome) => void = () => undefined,
   ) {
     this.keys = frameWindowKeys(prefix);
     frameWindowScripts.put.define(redis);
@@ -83,6 +85,12 @@ export class FrameWindowWriter {
       queued++;
     }
     return queued;
+  }
+
+  /** Reports the outcomes of the `queued` puts, the last replies of the transaction's `replies`. */
+  observe(replies: [Error | null, unknown][] | null, queued: number): void {
+    if (!queued || !replies) return;
+    for (const [err, outcome] of replies.slice(-queued)) if (!err) this.onOutcome(outcome as FrameWindowOutcome);
   }
 
   private async refresh(): Promise<void> {

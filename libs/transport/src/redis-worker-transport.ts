@@ -15,7 +15,7 @@ import { redisKeys, type RedisKeys } from './redis-keys';
 import type { CompletedFrame, Delivery, TransportHealth, WorkerTransport } from './transport';
 import { compareIds, decodeEntry, type StreamEntry } from './stream-entry';
 import { transportScripts } from './transport-scripts';
-import { deadLetter, queueRelease, type DeadFrame } from './worker-completion';
+import { deadLetter, queueRelease, windowFrames, type DeadFrame } from './worker-completion';
 
 export interface RedisWorkerTransportOptions {
   /** The frames Redis: a URL or a master behind sentinels. */
@@ -74,7 +74,7 @@ export class RedisWorkerTransport implements WorkerTransport {
     this.workersKey = this.keys.workers(opts.model);
     this.cmd = createRedis(opts.target, { name: 'worker-cmd', onState: opts.onState });
     transportScripts.release.define(this.cmd);
-    this.frameWindow = opts.results ? new FrameWindowWriter(this.cmd, opts.prefix) : undefined;
+    this.frameWindow = opts.results ? new FrameWindowWriter(this.cmd, opts.prefix, opts.onFrameWindow) : undefined;
     // Blocking reads get their own connection: a command behind XREADGROUP BLOCK would wait for it.
     this.blocking = createRedis(opts.target, { name: 'worker-read', blocking: true, onState: opts.onState });
   }
@@ -189,20 +189,9 @@ export class RedisWorkerTransport implements WorkerTransport {
     if (records.length)
       queueResults(pipe, this.opts.prefix, this.opts.results!.shards, this.opts.results!.maxLen, records);
     // Last in the transaction, so their replies are the last ones.
-    const windowed = this.frameWindow
-      ? this.frameWindow.queue(
-          pipe,
-          frames.flatMap(({ delivery, record }) =>
-            record
-              ? [{ camera: record.camera, frame: record.frame, captureTs: record.ts, image: delivery.job.image }]
-              : [],
-          ),
-        )
-      : 0;
+    const windowed = this.frameWindow?.queue(pipe, windowFrames(frames)) ?? 0;
     const replies = await pipe.exec();
-    if (windowed && replies && this.opts.onFrameWindow)
-      for (const [err, outcome] of replies.slice(-windowed))
-        if (!err) this.opts.onFrameWindow(outcome as FrameWindowOutcome);
+    this.frameWindow?.observe(replies, windowed);
   }
 
   async close(): Promise<void> {

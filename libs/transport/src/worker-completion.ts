@@ -2,7 +2,8 @@ import type Redis from 'ioredis';
 import type { FrameJobMeta, FrameOutcomeMessage } from './frame-job';
 import type { RedisKeys } from './redis-keys';
 import { metaOf } from './stream-entry';
-import type { Delivery } from './transport';
+import type { CompletedFrame, Delivery } from './transport';
+import type { WindowFrame } from '@vision/frame-window';
 import { openMember, transportScripts } from './transport-scripts';
 
 /** A frame taken over past `maxDeliveries`, or one whose entry could not be read. */
@@ -67,4 +68,11 @@ export async function deadLetter(cmd: Redis, keys: RedisKeys, stream: string, de
     dead.flatMap((d) => (d.job ? [d.job] : [])),
   );
   await pipe.exec();
+}
+
+/** The finished camera frames (those with a results record), as the frame window keeps them. */
+export function windowFrames(frames: readonly CompletedFrame[]): WindowFrame[] {
+  return frames.flatMap(({ delivery, record }) =>
+    record ? [{ camera: record.camera, frame: record.frame, captureTs: record.ts, image: delivery.job.image }] : [],
+  );
 }

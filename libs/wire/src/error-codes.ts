@@ -210,12 +210,7 @@ export const ERROR_CODES = {
     close: null,
     message: "the event's snapshot is still being written; ask again shortly (Retry-After)",
   },
-  E_SNAPSHOT_UNAVAILABLE: {
-    http: 404,
-    retryable: false,
-    close: null,
-    message: "the event's snapshot could not be made (its frame was gone, undecodable, or the store was full)",
-  },
+  E_SNAPSHOT_UNAVAILABLE: { http: 404, retryable: false, close: null, message: 'the snapshot could not be made' },
   // Backup and restore (docs/backup.md): the tools' codes, never sent by a service.
   E_BACKUP_INVALID: {
     http: 400,
