@@ -51,6 +51,21 @@ export async function snapshotUrl(token: string, camera: string): Promise<string
   return URL.createObjectURL(await res.blob());
 }
 
+/** What became of asking for an event's picture. */
+export type PictureAnswer = { url: string } | { pending: true } | { failure: string };
+
+/**
+ * An event's snapshot (`path` as the event carries it, `?crop=true` for its box) as an object URL;
+ * `pending` while the events service is still writing it. The caller revokes the URL.
+ */
+export async function eventPicture(token: string, path: string): Promise<PictureAnswer> {
+  const res = await fetch(path, { headers: { authorization: `Bearer ${token}` } });
+  if (res.ok) return { url: URL.createObjectURL(await res.blob()) };
+  const body = (await res.json().catch(() => undefined)) as { error?: { code?: string; message?: string } } | undefined;
+  if (body?.error?.code === 'E_SNAPSHOT_PENDING') return { pending: true };
+  return { failure: `${body?.error?.code ?? `HTTP_${res.status}`}: ${body?.error?.message ?? res.statusText}` };
+}
+
 /** The fields of a camera the console shows (docs/cameras.md, "A camera, as the API shows it"). */
 export interface Camera {
   id: string;
@@ -87,4 +102,6 @@ export interface SiteEvent {
   class?: string;
   direction?: string;
   counts?: unknown;
+  /** Track events when snapshots are on: the API path of the frame's picture. */
+  snapshot?: string;
 }

@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { callApi, type Rule, type SiteEvent } from './api';
+import { EventPicture } from './event-picture';
 import { eventsCsv, followFeed } from './events-feed';
 import type { Session } from './session';
 
@@ -19,6 +20,7 @@ export function EventsPanel({ session, camera, rules }: { session: Session; came
   const [state, setState] = useState('connecting');
   const [rule, setRule] = useState('');
   const [kind, setKind] = useState('');
+  const [picture, setPicture] = useState<SiteEvent | undefined>();
   useEffect(() => {
     const seen = new Set<string>();
     const add = (list: SiteEvent[]) =>
@@ -88,6 +90,7 @@ export function EventsPanel({ session, camera, rules }: { session: Session; came
           Export CSV
         </a>
       </p>
+      {picture && <EventPicture token={session.token} event={picture} onClose={() => setPicture(undefined)} />}
       <div class="timeline">
         <table id="timeline">
           <tbody>
@@ -99,6 +102,13 @@ export function EventsPanel({ session, camera, rules }: { session: Session; came
                 <td>{e.track !== undefined ? `#${e.track}` : ''}</td>
                 <td>{e.class ?? ''}</td>
                 <td>{e.direction ?? ''}</td>
+                <td>
+                  {e.snapshot && (
+                    <button type="button" class="picture" onClick={() => setPicture(e)}>
+                      picture
+                    </button>
+                  )}
+                </td>
               </tr>
             ))}
           </tbody>

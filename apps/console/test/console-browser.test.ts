@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { signTestToken } from '@vision/testing';
-import { CAMERA, FILE_RULE, startConsoleSite, type ConsoleSite } from './console-harness';
+import { CAMERA, FILE_RULE, SQUARE, startConsoleSite, type ConsoleSite } from './console-harness';
 
 const CHROMIUM = '/usr/bin/chromium'; // Debian's package (.ci/run installs it)
 /** The drawn line, as fractions of the picture: across the square's path (it crosses at y ≈ 0.15). */
@@ -152,6 +152,28 @@ describe('site console', () => {
     const csv = readFileSync((await download.path())!, 'utf8');
     expect(csv.split('\r\n')[0]).toBe('ts,time,camera,rule,ruleType,kind,track,class,direction,id');
     expect(csv).toMatch(new RegExp(`,${CAMERA},${FILE_RULE.id},zone,zone\\.enter,\\d+,red,,ev_`));
+    await page.context().close();
+  }, 60_000);
+
+  it("shows an event's picture: the frame it was computed from and the crop of its box", async () => {
+    const page = await signIn(operator);
+    await page.click(`.tile[data-camera="${CAMERA}"]`);
+    const button = `#timeline tr[data-kind="zone.enter"][data-rule="${FILE_RULE.id}"] button.picture`;
+    await page.waitForSelector(button, { timeout: 15_000 });
+    await page.click(button);
+    await page.waitForSelector('#event-picture[data-state="shown"]', { timeout: 15_000 });
+    const sizes = await page.evaluate(() =>
+      ['#event-frame', '#event-crop'].map((id) => {
+        const img = document.querySelector(id) as HTMLImageElement;
+        return img.complete ? [img.naturalWidth, img.naturalHeight] : [0, 0];
+      }),
+    );
+    // The clip's frame, and a crop no larger than it around the square (the fixture detector's box).
+    expect(sizes[0]).toEqual([SQUARE.width, SQUARE.height]);
+    expect(sizes[1][0]).toBeGreaterThan(0);
+    expect(sizes[1][0]).toBeLessThan(SQUARE.width / 2);
+    await page.click('#close-picture');
+    await page.waitForSelector('#event-picture', { state: 'detached' });
     await page.context().close();
   }, 60_000);
 

@@ -71,7 +71,11 @@ export async function startConsoleSite(): Promise<ConsoleSite> {
     const camerasFile = join(dir, 'cameras.json');
     writeFileSync(camerasFile, JSON.stringify({ cameras: [{ id: CAMERA, url: await clip, fps: SQUARE.fps }] }));
     const [events] = await Promise.all([
-      site.start('events', { EVENTS_SITE_FILE: siteFile, EVENTS_SITE: 'yard' }),
+      site.start('events', {
+        EVENTS_SITE_FILE: siteFile,
+        EVENTS_SITE: 'yard',
+        EVENTS_SNAPSHOT_DIR: join(dir, 'snapshots'),
+      }),
       site.start('worker', { MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), INTRA_OP_THREADS: '1' }),
     ]);
     const edge = await site.start('edge');
