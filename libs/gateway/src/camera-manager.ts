@@ -179,7 +179,9 @@ export class CameraManager {
         throw new VisionError('E_CAMERA_INVALID', `cameras[${i}].gateway: must be below GATEWAY_COUNT (${count})`);
     });
     const mine = entries.filter((e) => assignedGateway(e, count) === index);
-    entries.forEach((e, i) => mine.includes(e) && this.checkRecordable(e, `cameras[${i}].`));
+    entries.forEach((e, i) => {
+      if (mine.includes(e)) this.checkRecordable(e, `cameras[${i}].`);
+    });
     if (mine.length > maxCameras)
       throw new VisionError(
         'E_CAMERA_LIMIT',
