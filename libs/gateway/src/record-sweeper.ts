@@ -3,6 +3,7 @@ import type { GatewayConfig } from '@vision/config';
 import type { GatewayMetrics } from '@vision/metrics';
 import { sweepRecordings } from '@vision/recording';
 
+/** GATEWAY_RECORD_RETENTION_HOURS is in hours; the sweep takes milliseconds. */
 const MS_PER_HOUR = 3_600_000;
 
 /**
