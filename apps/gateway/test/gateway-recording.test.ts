@@ -13,6 +13,8 @@ const run = promisify(execFile);
 const SEGMENT_S = 2;
 /** 0.004 h = 14.4 s: long enough to hold an event's window, short enough to watch segments go. */
 const RETENTION_HOURS = 0.004;
+/** How often the gateway sweeps (libs/gateway/src/record-sweeper.ts). */
+const SWEEP_MS = 10_000;
 
 /** The name and size of every segment of a camera, to see whether anything new was written. */
 async function written(dir: string, camera: string): Promise<Map<string, number>> {
@@ -127,9 +129,9 @@ describe('gateway: recording cameras for event clips', () => {
     await waitFor('the first segment swept', () => (existsSync(firstSegment) ? undefined : true), 30_000, 250);
     const left = await listSegments(rec, 'rec');
     expect(left.length).toBeGreaterThan(0);
-    // What is left is within retention (plus one sweep period, a segment long).
+    // What is left is within retention, plus one sweep period (10 s) and a segment.
     expect(Math.min(...left.map((s) => s.endMs))).toBeGreaterThanOrEqual(
-      Date.now() - retentionMs - 2 * SEGMENT_S * 1000,
+      Date.now() - retentionMs - SWEEP_MS - SEGMENT_S * 1000,
     );
     const metrics = await (await fetch(`http://127.0.0.1:${gateway.metricsPort}/metrics`)).text();
     const deleted = /vision_gateway_record_deleted_total\{reason="retention"\} (\d+)/.exec(metrics);

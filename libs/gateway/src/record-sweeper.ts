@@ -1,13 +1,18 @@
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '@vision/config';
 import type { GatewayMetrics } from '@vision/metrics';
-import { sweepRecordings } from '@vision/recording';
+import { RecordingSweeper } from '@vision/recording';
 
 /** GATEWAY_RECORD_RETENTION_HOURS is in hours; the sweep takes milliseconds. */
 const MS_PER_HOUR = 3_600_000;
+/**
+ * How often the folder is swept. Each pass lists every camera's folder (a day of 2 s segments is
+ * 43 200 names), so not every segment; the budget may be passed by up to this long of writes.
+ */
+const SWEEP_EVERY_MS = 10_000;
 
 /**
- * The retention sweep of GATEWAY_RECORD_DIR, once a segment length: segments older than
+ * The retention sweep of GATEWAY_RECORD_DIR, every SWEEP_EVERY_MS: segments older than
  * GATEWAY_RECORD_RETENTION_HOURS go, then the oldest while the total is over GATEWAY_RECORD_MAX_BYTES.
  * Sweeps never overlap; a failed one is logged and counted, and the next one tries again. Returns
  * the stop function (it waits for a sweep in progress).
@@ -19,10 +24,16 @@ export function startRecordSweeper(
 ): () => Promise<void> {
   const dir = config.dir;
   if (!dir) return () => Promise.resolve();
+  const sweeper = new RecordingSweeper({
+    dir,
+    retentionMs: config.retentionHours * MS_PER_HOUR,
+    maxBytes: config.maxBytes,
+  });
   let running: Promise<void> | undefined;
   const sweep = () => {
     if (running) return;
-    running = sweepRecordings({ dir, retentionMs: config.retentionHours * MS_PER_HOUR, maxBytes: config.maxBytes })
+    running = sweeper
+      .sweep()
       .then((r) => {
         metrics.recordBytes.set(r.bytes);
         metrics.recordSegments.set(r.files);
@@ -44,7 +55,7 @@ export function startRecordSweeper(
       });
   };
   sweep();
-  const timer = setInterval(sweep, config.segmentSeconds * 1000);
+  const timer = setInterval(sweep, SWEEP_EVERY_MS);
   return async () => {
     clearInterval(timer);
     await running;

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { listSegments, type Segment } from './segments';
+import { cameraDir, segmentNames, withStats, type Segment } from './segments';
 
 /**
  * A camera's newest segment written to within this long is being recorded: a window beyond it is
@@ -71,7 +71,14 @@ export class ClipError extends Error {
 export async function buildClip(o: ClipOptions): Promise<ClipResult> {
   if (!(Number.isFinite(o.fromMs) && Number.isFinite(o.toMs) && o.fromMs < o.toMs))
     throw new ClipError('invalid', 'the window must have fromMs < toMs');
-  const segments = await listSegments(o.dir, o.camera);
+  const names = await segmentNames(cameraDir(o.dir, o.camera));
+  // By name, a segment ends no later than the next one starts: only those that may cover the
+  // window (and the newest, whose end says how far the recording got) are looked at on disk.
+  const maybe = names.filter(
+    (s, i) => s.startMs < o.toMs && (i === names.length - 1 || names[i + 1].startMs > o.fromMs),
+  );
+  const newest = names[names.length - 1];
+  const segments = await withStats(newest && !maybe.includes(newest) ? [...maybe, newest] : maybe);
   const last = segments[segments.length - 1];
   const now = Date.now();
   if (last && last.endMs < o.toMs && (now - last.endMs <= LIVE_WITHIN_MS || o.toMs > now))

@@ -4,7 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildClip, cameraDir, cameraFolder, ClipError, listSegments, sweepRecordings } from '../src/index';
+import {
+  buildClip,
+  cameraDir,
+  cameraFolder,
+  ClipError,
+  listSegments,
+  RecordingSweeper,
+  sweepRecordings,
+} from '../src/index';
 
 const run = promisify(execFile);
 /** Segment length the fixture is cut at (the gateway's default). */
@@ -152,5 +160,13 @@ describe('recordings: segments, clips, the sweep', () => {
     const again = await sweepRecordings({ dir: sweepDir, retentionMs: 600_000, maxBytes: 1 });
     expect([again.files, again.deleted.budget]).toEqual([2, 1]);
     expect(await sweepRecordings({ dir: join(work, 'none'), retentionMs: 1, maxBytes: 1 })).toMatchObject({ files: 0 });
+
+    // One sweeper over time remembers closed segments' sizes, and forgets those deleted meanwhile.
+    const sweeper = new RecordingSweeper({ dir: sweepDir, retentionMs: 600_000, maxBytes: 10_000 });
+    make('a', now - 14, 1000); // a's −16 is closed now
+    expect(await sweeper.sweep()).toMatchObject({ files: 3, bytes: 3000, deleted: { retention: 0, budget: 0 } });
+    rmSync(join(cameraDir(sweepDir, 'a'), `${now - 16}.ts`));
+    make('b', now - 13, 5000);
+    expect(await sweeper.sweep()).toMatchObject({ files: 3, bytes: 7000 });
   });
 });
