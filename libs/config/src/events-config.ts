@@ -93,7 +93,6 @@ export const EVENTS_SETTINGS = {
     maxClients: setting('EVENTS_WS_MAX_CLIENTS', int(1, 100_000).default(256)),
     maxBufferBytes: setting('EVENTS_WS_MAX_BUFFER_BYTES', int(1024, 256 * 1024 * 1024).default(1024 * 1024)),
   },
-  liveTracks: setting('EVENTS_LIVE_TRACKS', bool.default(true)),
   // Clips of events on recorded cameras (docs/cameras.md#recording): the gateway's recording folder,
   // mounted here, and the window around an event's time.
   clip: {
@@ -106,6 +105,7 @@ export const EVENTS_SETTINGS = {
     timeoutMs: setting('EVENTS_CLIP_TIMEOUT_MS', int(100, 600_000).default(30_000)),
     ffmpegPath: setting('FFMPEG_PATH', z.string().min(1).default('ffmpeg')),
   },
+  liveTracks: setting('EVENTS_LIVE_TRACKS', bool.default(true)),
   results: RESULTS_SETTINGS,
 } as const;
 
