@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DETECT_PATH } from '@vision/wire';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -18,8 +18,11 @@ import { cpuSeconds } from './cpu-usage';
 import { percentile } from './stats';
 import { opt, printTable, progress, runBench, type OptionValues } from './bench-runner';
 
-/** `mjpeg-scaled`: the same MJPEG cameras with a smaller maxWidth × maxHeight, so ffmpeg reads and scales them. */
-const SOURCES = ['rtsp', 'mjpeg', 'mjpeg-scaled'] as const;
+/**
+ * `mjpeg-scaled`: the same MJPEG cameras with a smaller maxWidth × maxHeight, so ffmpeg reads and scales them.
+ * `rtsp-recorded`: the RTSP cameras with `record: true` (their video also written in segments).
+ */
+const SOURCES = ['rtsp', 'rtsp-recorded', 'mjpeg', 'mjpeg-scaled'] as const;
 type Source = (typeof SOURCES)[number];
 
 const options = {
@@ -45,6 +48,8 @@ interface Sample {
   deliveredFps: number;
   /** Resident memory of the gateway and its children, per camera (MB). */
   rssPerCamera: number;
+  /** Bytes of recorded segments written per minute per camera (0 where nothing is recorded). */
+  diskBytesPerMinute: number;
 }
 
 /**
@@ -90,11 +95,15 @@ async function main(o: OptionValues<typeof options>): Promise<void> {
     for (const source of o.sources) {
       for (const fps of o.fps) {
         for (let r = 1; r <= o.runs; r++) {
-          const url = source === 'rtsp' ? rtsp.url() : mjpeg.url('/stream.mjpg');
+          const url = source.startsWith('rtsp') ? rtsp.url() : mjpeg.url('/stream.mjpg');
           const s = await measure({
             dir,
             edgePort: edge.port!,
-            camera: { url, ...(source === 'mjpeg-scaled' ? { maxWidth: 640, maxHeight: 360 } : {}) },
+            camera: {
+              url,
+              ...(source === 'mjpeg-scaled' ? { maxWidth: 640, maxHeight: 360 } : {}),
+              ...(source === 'rtsp-recorded' ? { record: true } : {}),
+            },
             cameras,
             fps,
             warmupS: o.warmup,
@@ -128,6 +137,7 @@ async function main(o: OptionValues<typeof options>): Promise<void> {
       ffmpeg: med('ffmpegPerCamera'),
       delivered: med('deliveredFps'),
       rss: med('rssPerCamera'),
+      disk: med('diskBytesPerMinute'),
       runs: xs.length,
     };
   });
@@ -136,7 +146,16 @@ async function main(o: OptionValues<typeof options>): Promise<void> {
       'CPU in % of one core per camera\n',
   );
   printTable(
-    ['source @ fps', 'CPU/camera %', 'node %', 'ffmpeg %', 'delivered fps', 'MB/camera', 'cameras per core'],
+    [
+      'source @ fps',
+      'CPU/camera %',
+      'node %',
+      'ffmpeg %',
+      'delivered fps',
+      'MB/camera',
+      'cameras per core',
+      'disk MB/min/camera',
+    ],
     rows.map((r) => [
       r.scenario,
       r.perCamera * 100,
@@ -145,6 +164,7 @@ async function main(o: OptionValues<typeof options>): Promise<void> {
       r.delivered,
       r.rss,
       r.perCamera > 0 ? Math.floor(1 / r.perCamera) : NaN,
+      r.disk / 1e6,
     ]),
   );
   mkdirSync(o.out, { recursive: true });
@@ -165,6 +185,8 @@ async function measure(o: {
   seconds: number;
 }): Promise<Omit<Sample, 'source' | 'fps' | 'run'>> {
   const file = join(o.dir, 'cameras.json');
+  // Each run records into a fresh folder (24 h retention: nothing is swept while measuring).
+  const recordDir = mkdtempSync(join(o.dir, 'record-'));
   writeFileSync(
     file,
     JSON.stringify({
@@ -175,6 +197,7 @@ async function measure(o: {
     CAMERAS_FILE: file,
     GATEWAY_EDGE_URLS: `ws://127.0.0.1:${o.edgePort}${DETECT_PATH}`,
     HOST: '127.0.0.1',
+    GATEWAY_RECORD_DIR: recordDir,
   });
   try {
     const framesIn = async () => {
@@ -187,9 +210,9 @@ async function measure(o: {
     const pid = gw.proc.pid!;
     const kids = children(pid);
     const t0 = performance.now();
-    const [node0, kids0, in0] = [cpuSeconds(pid), kids.map(cpuSeconds), await framesIn()];
+    const [node0, kids0, in0, disk0] = [cpuSeconds(pid), kids.map(cpuSeconds), await framesIn(), bytesIn(recordDir)];
     await sleep(o.seconds * 1000);
-    const [node1, kids1, in1] = [cpuSeconds(pid), kids.map(cpuSeconds), await framesIn()];
+    const [node1, kids1, in1, disk1] = [cpuSeconds(pid), kids.map(cpuSeconds), await framesIn(), bytesIn(recordDir)];
     const wall = (performance.now() - t0) / 1000;
     const rss = [pid, ...kids].reduce((sum, p) => sum + rssMb(p), 0);
     if (children(pid).join() !== kids.join())
@@ -202,10 +225,19 @@ async function measure(o: {
       perCamera: node + ffmpeg,
       deliveredFps: (in1 - in0) / wall / o.cameras,
       rssPerCamera: rss / o.cameras,
+      diskBytesPerMinute: ((disk1 - disk0) / wall / o.cameras) * 60,
     };
   } finally {
     await gw.kill('SIGTERM');
+    rmSync(recordDir, { recursive: true, force: true });
   }
+}
+
+/** Bytes of every file under `dir` (the recorded segments). */
+function bytesIn(dir: string): number {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .reduce((n, e) => n + statSync(join(e.parentPath, e.name)).size, 0);
 }
 
 /** Pids whose parent is `pid` (the gateway's ffmpeg children), sorted. */

@@ -93,6 +93,18 @@ export const EVENTS_SETTINGS = {
     maxClients: setting('EVENTS_WS_MAX_CLIENTS', int(1, 100_000).default(256)),
     maxBufferBytes: setting('EVENTS_WS_MAX_BUFFER_BYTES', int(1024, 256 * 1024 * 1024).default(1024 * 1024)),
   },
+  // Clips of events on recorded cameras (docs/cameras.md#recording): the gateway's recording folder,
+  // mounted here, and the window around an event's time.
+  clip: {
+    // The gateway's GATEWAY_RECORD_DIR as this service sees it; unset: no clips.
+    dir: setting('EVENTS_RECORD_DIR', z.string().min(1).optional()),
+    beforeSeconds: setting('EVENTS_CLIP_BEFORE_SECONDS', num(0, 3600).default(5)),
+    afterSeconds: setting('EVENTS_CLIP_AFTER_SECONDS', num(0, 3600).default(5)),
+    maxBytes: setting('EVENTS_CLIP_MAX_BYTES', int(64 * 1024, 4 * 1024 ** 3).default(256 * 1024 * 1024)),
+    // ffmpeg remuxing a clip is killed after this long.
+    timeoutMs: setting('EVENTS_CLIP_TIMEOUT_MS', int(100, 600_000).default(30_000)),
+    ffmpegPath: setting('FFMPEG_PATH', z.string().min(1).default('ffmpeg')),
+  },
   liveTracks: setting('EVENTS_LIVE_TRACKS', bool.default(true)),
   // Snapshots of track events (docs/events.md#snapshots); unset directory: none, and no frames kept.
   snapshots: {

@@ -54,6 +54,15 @@ export const GATEWAY_SETTINGS = {
     // No frame for this long (or none since the start): the camera's source is restarted.
     stallTimeoutMs: setting('CAMERA_STALL_TIMEOUT_MS', int(500, 600_000).default(10_000)),
   },
+  // Recording (docs/cameras.md#recording): cameras with `record: true` also write their video, as it
+  // comes, in MPEG-TS segments under GATEWAY_RECORD_DIR; the sweep deletes by age, then oldest first
+  // over the byte budget (every camera together).
+  record: {
+    dir: setting('GATEWAY_RECORD_DIR', z.string().min(1).optional()),
+    segmentSeconds: setting('GATEWAY_RECORD_SEGMENT_SECONDS', int(1, 60).default(2)),
+    retentionHours: setting('GATEWAY_RECORD_RETENTION_HOURS', num(0.001, 8760).default(24)),
+    maxBytes: setting('GATEWAY_RECORD_MAX_BYTES', int(64 * 1024, Number.MAX_SAFE_INTEGER).default(10 * 1024 ** 3)),
+  },
   // Reconnect delays: initial × factor^attempt, capped, ± jitter; reset after a stable minute.
   backoff: {
     initialMs: setting('CAMERA_BACKOFF_INITIAL_MS', int(10, 600_000).default(1000)),

@@ -38,4 +38,23 @@ describe('results and events settings', () => {
     expect(() => loadEventsConfig(env)).toThrow(ConfigError);
     expect(() => loadEventsConfig(env)).toThrow(message);
   });
+
+  it('clip settings: the recording folder, the window around an event, and their bounds', () => {
+    expect(loadEventsConfig({}).clip).toEqual({
+      dir: undefined,
+      beforeSeconds: 5,
+      afterSeconds: 5,
+      maxBytes: 256 * 1024 * 1024,
+      timeoutMs: 30_000,
+      ffmpegPath: 'ffmpeg',
+    });
+    const c = loadEventsConfig({
+      EVENTS_RECORD_DIR: '/rec',
+      EVENTS_CLIP_BEFORE_SECONDS: '2.5',
+      EVENTS_CLIP_AFTER_SECONDS: '0',
+    });
+    expect([c.clip.dir, c.clip.beforeSeconds, c.clip.afterSeconds]).toEqual(['/rec', 2.5, 0]);
+    expect(() => loadEventsConfig({ EVENTS_CLIP_BEFORE_SECONDS: '-1' })).toThrow(/EVENTS_CLIP_BEFORE_SECONDS/);
+    expect(() => loadEventsConfig({ EVENTS_CLIP_MAX_BYTES: '10' })).toThrow(/EVENTS_CLIP_MAX_BYTES/);
+  });
 });

@@ -19,7 +19,14 @@ describe('loadGatewayConfig', () => {
       ffmpeg: { path: 'ffmpeg', hwaccel: undefined, killGraceMs: 2000, jpegQuality: 5 },
       camera: { defaultFps: 5, maxWidth: 1280, maxHeight: 720, maxFrameBytes: 4 * 1024 * 1024, stallTimeoutMs: 10_000 },
       backoff: { initialMs: 1000, factor: 1.5, maxMs: 30_000, jitter: 0.2, stableMs: 60_000 },
+      record: { dir: undefined, segmentSeconds: 2, retentionHours: 24, maxBytes: 10 * 1024 ** 3 },
     });
+    const rec = loadGatewayConfig({
+      ...EDGE,
+      GATEWAY_RECORD_DIR: '/rec',
+      GATEWAY_RECORD_RETENTION_HOURS: '0.5',
+    }).record;
+    expect([rec.dir, rec.retentionHours]).toEqual(['/rec', 0.5]);
   });
 
   it('parses lists and numbers', () => {
@@ -42,6 +49,9 @@ describe('loadGatewayConfig', () => {
       [{ ...EDGE, CAMERA_DEFAULT_FPS: '0' }, /CAMERA_DEFAULT_FPS/],
       [{ ...EDGE, CAMERA_BACKOFF_INITIAL_MS: '5000', CAMERA_BACKOFF_MAX_MS: '1000' }, /CAMERA_BACKOFF_MAX_MS/],
       [{ ...EDGE, FFMPEG_HWACCEL: 'cuda; rm -rf /' }, /FFMPEG_HWACCEL/],
+      [{ ...EDGE, GATEWAY_RECORD_SEGMENT_SECONDS: '0' }, /GATEWAY_RECORD_SEGMENT_SECONDS/],
+      [{ ...EDGE, GATEWAY_RECORD_RETENTION_HOURS: 'a day' }, /GATEWAY_RECORD_RETENTION_HOURS/],
+      [{ ...EDGE, GATEWAY_RECORD_MAX_BYTES: '1000' }, /GATEWAY_RECORD_MAX_BYTES/],
       [
         { ...EDGE, GATEWAY_TOKEN_FILE: '/run/token', JWT_SECRET: 'x'.repeat(32) },
         /GATEWAY_TOKEN_FILE: set it or JWT_SECRET/,

@@ -90,6 +90,7 @@ export class CameraManager {
     const entry = parseCameraEntry(body);
     return this.serial(async () => {
       this.checkAssigned(entry);
+      this.checkRecordable(entry, '');
       if (this.slots.has(entry.id)) throw new VisionError('E_CAMERA_EXISTS', `camera ${entry.id} exists`);
       if (this.slots.size >= this.o.config.maxCameras)
         throw new VisionError('E_CAMERA_LIMIT', `this gateway serves ${this.slots.size} cameras (GATEWAY_MAX_CAMERAS)`);
@@ -118,6 +119,7 @@ export class CameraManager {
         throw new VisionError('E_CAMERA_INVALID', 'id: a camera id cannot change (remove it and add it again)');
       const entry = parseCameraEntry(merged);
       this.checkAssigned(entry);
+      this.checkRecordable(entry, '');
       await this.o.file?.update((cameras) =>
         cameras.some((c) => c.id === id) ? cameras.map((c) => (c.id === id ? entry : c)) : [...cameras, entry],
       );
@@ -177,6 +179,9 @@ export class CameraManager {
         throw new VisionError('E_CAMERA_INVALID', `cameras[${i}].gateway: must be below GATEWAY_COUNT (${count})`);
     });
     const mine = entries.filter((e) => assignedGateway(e, count) === index);
+    entries.forEach((e, i) => {
+      if (mine.includes(e)) this.checkRecordable(e, `cameras[${i}].`);
+    });
     if (mine.length > maxCameras)
       throw new VisionError(
         'E_CAMERA_LIMIT',
@@ -238,6 +243,12 @@ export class CameraManager {
     if (owner >= count) throw new VisionError('E_CAMERA_INVALID', `gateway: must be below GATEWAY_COUNT (${count})`);
     if (owner !== index)
       throw new VisionError('E_CAMERA_NOT_ASSIGNED', `camera ${entry.id} belongs to gateway ${owner}, not ${index}`);
+  }
+
+  /** A camera with `record: true` needs somewhere to record (the refusal names the setting). */
+  private checkRecordable(entry: CameraEntry, where: string): void {
+    if (entry.record === true && !this.o.config.record.dir)
+      throw new VisionError('E_CAMERA_INVALID', `${where}record: needs GATEWAY_RECORD_DIR on this gateway`);
   }
 
   private gauges(): CameraGauges[] {

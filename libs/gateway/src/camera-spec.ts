@@ -37,6 +37,11 @@ const cameraEntrySchema = z
      * nothing else).
      */
     rtspTransport: z.enum(['tcp', 'udp']).optional(),
+    /**
+     * Also write the camera's video, as it comes, in segments under GATEWAY_RECORD_DIR (for event
+     * clips). Only for kinds whose video ffmpeg can store without re-encoding.
+     */
+    record: z.boolean().optional(),
   })
   .strict()
   .superRefine((entry, ctx) => {
@@ -68,6 +73,8 @@ export interface CameraSpec {
   loop: boolean;
   /** RTSP only: how RTP travels. */
   rtspTransport: 'tcp' | 'udp';
+  /** Whether its video is also written in segments (docs/cameras.md#recording). */
+  record: boolean;
 }
 
 export function resolveCamera(e: CameraEntry, d: CameraDefaults): CameraSpec {
@@ -83,6 +90,8 @@ export function resolveCamera(e: CameraEntry, d: CameraDefaults): CameraSpec {
     enabled: e.enabled !== false,
     loop: e.loop !== false,
     rtspTransport: e.rtspTransport ?? 'tcp',
+    // Absent means off: recording takes disk, and is asked for camera by camera.
+    record: e.record === true,
   };
 }
 

@@ -1,3 +1,4 @@
+import { segmentTemplate } from '@vision/recording';
 import { VisionError } from '@vision/wire';
 import type { CameraSpec } from './camera-spec';
 import { sourceKinds } from './sources/registry';
@@ -12,6 +13,8 @@ export interface FfmpegOptions {
   jpegQuality: number;
   /** Socket I/O timeout of network inputs (the stall timeout). */
   ioTimeoutMs: number;
+  /** Where recorded cameras' segments go, and their length; undefined: GATEWAY_RECORD_DIR is unset. */
+  record: { dir: string; segmentSeconds: number } | undefined;
 }
 
 /**
@@ -67,6 +70,22 @@ export function ffmpegArgs(spec: CameraSpec, o: FfmpegOptions, httpInput?: HttpI
     '-f',
     'mjpeg',
     'pipe:1',
+    ...recordOutput(spec, o),
+  ];
+}
+
+/**
+ * A recorded camera's second output of the same child (one connection to the camera): its video as
+ * it comes (`-c copy`, no decoding or encoding), cut at keyframes into MPEG-TS segments of about
+ * `segmentSeconds`, each named by the Unix second it was opened (`@vision/recording` reads them).
+ */
+function recordOutput(spec: CameraSpec, o: FfmpegOptions): string[] {
+  if (!spec.record) return [];
+  if (!o.record) throw new VisionError('E_CAMERA_INVALID', 'record: needs GATEWAY_RECORD_DIR on this gateway');
+  return [
+    ...['-map', '0:v:0', '-c:v', 'copy', '-an', '-sn', '-dn'],
+    ...['-f', 'segment', '-segment_format', 'mpegts', '-segment_time', String(o.record.segmentSeconds)],
+    ...['-reset_timestamps', '1', '-strftime', '1', segmentTemplate(o.record.dir, spec.id)],
   ];
 }
 

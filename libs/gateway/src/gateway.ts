@@ -8,6 +8,7 @@ import { serveApi } from './api-server';
 import { CameraManager } from './camera-manager';
 import { CamerasFile } from './cameras-file';
 import { edgeLinkFactory } from './edge-link';
+import { startRecordSweeper } from './record-sweeper';
 
 export interface GatewayOptions {
   config: AppConfig;
@@ -64,10 +65,19 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const ops = await serveMetrics(o.metrics, metricsPortFor(config, 'gateway'), config.host, log, async () => ({
     api: api.listening,
   }));
+  const stopSweeper = startRecordSweeper(gw.record, o.metrics, log);
   const port = (api.address() as AddressInfo).port;
   const metricsPort = (ops.address() as AddressInfo).port;
   log.info(
-    { port, metricsPort, index: gw.index, count: gw.count, cameras: manager.size, edges: gw.edgeUrls.length },
+    {
+      port,
+      metricsPort,
+      index: gw.index,
+      count: gw.count,
+      cameras: manager.size,
+      edges: gw.edgeUrls.length,
+      recordDir: gw.record.dir,
+    },
     'gateway ready',
   );
 
@@ -77,6 +87,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     async stop() {
       unwatch?.();
       await manager.stop();
+      await stopSweeper();
       await Promise.all(
         [api, ops].map(
           (s) =>

@@ -30,6 +30,7 @@ describe('camera specifications', () => {
       enabled: true,
       loop: true,
       rtspTransport: 'tcp',
+      record: false,
     });
     expect(
       resolveCamera(
@@ -117,7 +118,7 @@ describe('assignment over gateways', () => {
 
 describe('ffmpeg', () => {
   const spec = (url: string, extra = {}) => resolveCamera(parseCameraEntry({ id: 'c', url, ...extra }), DEFAULTS);
-  const opts = { hwaccel: undefined, jpegQuality: 5, ioTimeoutMs: 4000 };
+  const opts = { hwaccel: undefined, jpegQuality: 5, ioTimeoutMs: 4000, record: undefined };
 
   it('reads RTSP over TCP with an I/O timeout, files looped at their rate, V4L2 devices; only scales down', () => {
     const rtsp = ffmpegArgs(spec('rtsp://h/x', { fps: 7 }), opts);
@@ -176,5 +177,31 @@ describe('ffmpeg', () => {
     for (const [code, stderr, expected] of cases)
       expect(classifyExit(code, null, `noise\n${stderr}\n`).code, stderr).toBe(expected);
     expect(classifyExit(1, null, 'a\nlast line\n').message).toBe('ffmpeg exited with 1: last line');
+  });
+
+  it('record: off by default, one more output of the same child, refused for kinds that cannot copy', () => {
+    expect(spec('rtsp://h/x').record).toBe(false);
+    expect(ffmpegArgs(spec('rtsp://h/x'), opts).join(' ')).not.toContain('segment');
+    const rec = { dir: '/rec', segmentSeconds: 2 };
+    const args = ffmpegArgs(spec('rtsp://h/x', { record: true }), { ...opts, record: rec });
+    // One input (one RTSP session), two outputs: the JPEG pipe, then the segments as they come.
+    expect(args.filter((a) => a === '-i')).toHaveLength(1);
+    expect(args.join(' ')).toContain('-f mjpeg pipe:1 -map 0:v:0 -c:v copy -an -sn -dn -f segment');
+    expect(args.join(' ')).toContain('-segment_format mpegts -segment_time 2 -reset_timestamps 1 -strftime 1');
+    expect(args[args.length - 1]).toBe('/rec/c/%s.ts');
+    expect(ffmpegArgs({ ...spec('/x.mp4', { record: true }), id: '..' }, { ...opts, record: rec }).pop()).toBe(
+      '/rec/%2E./%s.ts',
+    );
+    expect(() => ffmpegArgs(spec('rtsp://h/x', { record: true }), opts)).toThrow(/GATEWAY_RECORD_DIR/);
+    const refused: [string, RegExp][] = [
+      ['testsrc://', /^record: testsrc:\/\/ makes raw frames/],
+      ['v4l2:///dev/video0', /^record: v4l2:\/\/ devices deliver raw frames/],
+      ['http://h/x.mjpg', /^record: http\(s\):\/\/ cameras cannot be recorded/],
+    ];
+    for (const [url, message] of refused) {
+      expect(() => parseCameraEntry({ id: 'c', url, record: true }), url).toThrow(message);
+      expect(parseCameraEntry({ id: 'c', url, record: false }).record).toBe(false);
+    }
+    expect(() => parseCameraEntry({ id: 'c', url: 'rtsp://h/x', record: 'yes' })).toThrow(/^record: /);
   });
 });

@@ -9,7 +9,7 @@ import { SourceKinds } from '../src/sources/source-kinds';
 import { testsrcSource } from '../src/sources/testsrc';
 
 const DEFAULTS = { defaultFps: 5, maxWidth: 1280, maxHeight: 720 };
-const FFMPEG = { hwaccel: undefined, jpegQuality: 5, ioTimeoutMs: 4000 };
+const FFMPEG = { hwaccel: undefined, jpegQuality: 5, ioTimeoutMs: 4000, record: undefined };
 const camera = (url: string, extra = {}) => resolveCamera(parseCameraEntry({ id: 'c', url, ...extra }), DEFAULTS);
 
 /** The message a refused entry gets (its code must be the camera-spec code). */
@@ -49,6 +49,7 @@ describe('source kinds', () => {
       urlForms: schemes.map((s) => `${s}//`),
       ownsPaths,
       ffmpegInput: () => [],
+      record: 'copy',
       redact: (url) => url,
     });
     expect(() => new SourceKinds([kind('a', ['a:']), kind('a', ['b:'])])).toThrow(/registered twice/);

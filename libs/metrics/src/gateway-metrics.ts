@@ -46,6 +46,28 @@ export class GatewayMetrics {
     buckets: RESULT_BUCKETS,
     registers: [this.registry],
   });
+  // Recording (GATEWAY_RECORD_DIR): what the retention sweep found and did, every camera together.
+  readonly recordBytes = new Gauge({
+    name: 'vision_gateway_record_bytes',
+    help: 'Bytes of recorded segments on disk (every camera), as of the last retention sweep',
+    registers: [this.registry],
+  });
+  readonly recordSegments = new Gauge({
+    name: 'vision_gateway_record_segments',
+    help: 'Recorded segment files on disk (every camera), as of the last retention sweep',
+    registers: [this.registry],
+  });
+  readonly recordDeleted = new Counter({
+    name: 'vision_gateway_record_deleted_total',
+    help: 'Recorded segments deleted by the sweep: retention (too old) or budget (over GATEWAY_RECORD_MAX_BYTES)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly recordFailures = new Counter({
+    name: 'vision_gateway_record_failures_total',
+    help: 'Retention sweeps that failed, and segments the sweep could not delete',
+    registers: [this.registry],
+  });
   private source: () => CameraGauges[] = () => [];
   private states: readonly string[] = [];
   readonly lastFrameAge = new Gauge({

@@ -12,6 +12,7 @@ export const fileSource: SourceKindDefinition<'file'> = {
     // -re: read at the clip's own rate, like a camera; `file:` keeps odd names from reading as protocols.
     return [...(spec.loop ? ['-stream_loop', '-1'] : []), '-re', '-i', `file:${path}`];
   },
+  record: 'copy',
   redact: shownAsIs,
   stopsAtEnd: (spec) => !spec.loop,
 };

@@ -28,5 +28,7 @@ export const httpSource: SourceKindDefinition<'http'> = {
     input.push('-i', spec.url);
     return input;
   },
+  // Most are MJPEG read in Node (no ffmpeg to add an output to), and MJPEG would not fit the segments.
+  record: { refused: 'http(s):// cameras cannot be recorded (MJPEG is read without ffmpeg): use rtsp://' },
   redact: redactUrl,
 };

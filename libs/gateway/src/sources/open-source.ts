@@ -1,4 +1,6 @@
+import { mkdirSync } from 'node:fs';
 import type { GatewayConfig } from '@vision/config';
+import { cameraDir } from '@vision/recording';
 import type { CameraSpec } from '../camera-spec';
 import { ffmpegArgs } from '../ffmpeg-args';
 import { startFfmpegSource } from '../ffmpeg-source';
@@ -22,7 +24,17 @@ export function openSource(o: OpenSourceOptions, handlers: SourceHandlers): Fram
   const ioTimeoutMs = 2 * camera.stallTimeoutMs;
   if (o.kind.startReader && o.readAs === undefined)
     return o.kind.startReader({ spec: o.spec, ioTimeoutMs, ...io }, handlers);
-  const options = { hwaccel: ffmpeg.hwaccel, jpegQuality: ffmpeg.jpegQuality, ioTimeoutMs };
+  const { dir, segmentSeconds } = o.config.record;
+  const record = dir ? { dir, segmentSeconds } : undefined;
+  // The segment muxer makes no folders; a camera not recorded gets none. A folder that cannot be
+  // made fails ffmpeg, whose message names it (the camera backs off).
+  if (record && o.spec.record)
+    try {
+      mkdirSync(cameraDir(record.dir, o.spec.id), { recursive: true });
+    } catch {
+      // ffmpeg reports it.
+    }
+  const options = { hwaccel: ffmpeg.hwaccel, jpegQuality: ffmpeg.jpegQuality, ioTimeoutMs, record };
   return startFfmpegSource(
     { ffmpegPath: ffmpeg.path, args: ffmpegArgs(o.spec, options, o.readAs), killGraceMs: ffmpeg.killGraceMs, ...io },
     handlers,

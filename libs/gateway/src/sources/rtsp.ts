@@ -31,5 +31,6 @@ export const rtspSource: SourceKindDefinition<'rtsp'> = {
       spec.url,
     ];
   },
+  record: 'copy',
   redact: redactUrl,
 };

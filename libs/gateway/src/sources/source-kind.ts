@@ -29,6 +29,7 @@ export interface ReaderOptions {
 export interface EntryFields {
   url: string;
   rtspTransport?: 'tcp' | 'udp';
+  record?: boolean;
 }
 
 /** A wrong field of a camera entry, named as the API and the cameras file name it. */
@@ -52,7 +53,13 @@ export interface SourceKindDefinition<Kind extends string = string> {
   /** Whether it also owns bare absolute paths (`/clips/a.mp4`). */
   readonly ownsPaths?: boolean;
   /** Entry fields only this kind accepts; a camera of another kind that sets one is refused. */
-  readonly ownFields?: readonly Exclude<keyof EntryFields, 'url'>[];
+  readonly ownFields?: readonly Exclude<keyof EntryFields, 'url' | 'record'>[];
+  /**
+   * Whether `record: true` may be set: `copy` where ffmpeg reads the camera's own encoded video and
+   * can store it as it comes (one more output of the same child, no second connection, no encoding);
+   * otherwise why not, as the refusal of the field says it.
+   */
+  readonly record: 'copy' | { refused: string };
   /** Checks of this kind's own (its URL's parameters, its own fields' combinations). */
   validate?(entry: EntryFields): FieldIssue[];
   /** ffmpeg's input arguments (through `-i`); frame thinning, scaling and JPEG output are common. */

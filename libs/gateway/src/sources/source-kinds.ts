@@ -54,6 +54,8 @@ export class SourceKinds<Kind extends string> {
         if (entry[field] !== undefined)
           issues.push({ field, message: `only for ${other.urlForms.join(' and ')} cameras` });
     }
+    if (entry.record === true && definition.record !== 'copy')
+      issues.push({ field: 'record', message: definition.record.refused });
     return [...issues, ...(definition.validate?.(entry) ?? [])];
   }
 }

@@ -41,5 +41,6 @@ export const testsrcSource: SourceKindDefinition<'testsrc'> = {
     // -re: lavfi generates as fast as it can; a camera delivers at its own rate.
     return ['-re', '-f', 'lavfi', '-i', `testsrc2=size=${pattern.size}:rate=${pattern.rate}`];
   },
+  record: { refused: 'testsrc:// makes raw frames: recording them would mean encoding (not supported)' },
   redact: shownAsIs,
 };
