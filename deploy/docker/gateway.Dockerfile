@@ -24,6 +24,8 @@ RUN apt-get update \
 ENV NODE_ENV=production GATEWAY_PORT=8090 METRICS_PORT=9466 CAMERAS_FILE=/cameras/cameras.json
 WORKDIR /app
 COPY --from=build /app /app
+# The recordings volume's mount point, owned by the user the gateway runs as (a new named volume takes it).
+RUN mkdir -p /var/lib/vision/recordings && chown node:node /var/lib/vision/recordings
 USER node
 # The cameras file lives here (a volume): the API's changes are written back to it.
 VOLUME /cameras

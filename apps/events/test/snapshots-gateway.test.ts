@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -18,6 +20,9 @@ import { waitFor } from './harness';
 /** A red square crossing 640×360 in 3 s, looped, in the rows the fixture model sees whole. */
 const SQUARE: MovingSquare = { width: 640, height: 360, fps: 10, y: 20, speed: 192 };
 const CAMERA = 'yard-cam';
+
+/** The clip around an event: this much before its capture time and after (short: the test waits for the end). */
+const CLIP_SECONDS = 2;
 
 const isRed = (d: Buffer, i: number) => d[i] > 160 && d[i + 1] < 90 && d[i + 2] < 90;
 
@@ -56,14 +61,23 @@ describe('snapshots: gateway -> edge -> worker (frame window) -> events -> snaps
     };
     writeFileSync(siteFile, JSON.stringify(site_));
     const camerasFile = join(dir, 'cameras.json');
-    writeFileSync(camerasFile, JSON.stringify({ cameras: [{ id: CAMERA, url: clip, fps: SQUARE.fps }] }));
+    writeFileSync(camerasFile, JSON.stringify({ cameras: [{ id: CAMERA, url: clip, fps: SQUARE.fps, record: true }] }));
+    // The gateway records into the folder the events service makes clips from (a shared volume on a site).
+    const recordings = join(dir, 'recordings');
     [events] = await Promise.all([
-      site.start('events', { EVENTS_SITE_FILE: siteFile, EVENTS_SNAPSHOT_DIR: join(dir, 'snapshots') }),
+      site.start('events', {
+        EVENTS_SITE_FILE: siteFile,
+        EVENTS_SNAPSHOT_DIR: join(dir, 'snapshots'),
+        EVENTS_RECORD_DIR: recordings,
+        EVENTS_CLIP_BEFORE_SECONDS: String(CLIP_SECONDS),
+        EVENTS_CLIP_AFTER_SECONDS: String(CLIP_SECONDS),
+      }),
       site.start('worker', { MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), INTRA_OP_THREADS: '1' }),
     ]);
     const edge = await site.start('edge');
     await site.start('gateway', {
       CAMERAS_FILE: camerasFile,
+      GATEWAY_RECORD_DIR: recordings,
       GATEWAY_EDGE_URLS: `ws://127.0.0.1:${edge.port}/ws/detect`,
     });
     const recent = await waitFor(
@@ -104,4 +118,42 @@ describe('snapshots: gateway -> edge -> worker (frame window) -> events -> snaps
     expect(Math.abs(cropped.width! - (x2 - x1))).toBeLessThanOrEqual(2);
     expect(Math.abs(cropped.height! - (y2 - y1))).toBeLessThanOrEqual(2);
   });
+
+  it("serves the event's clip from the gateway's recording: an H.264 MP4 spanning the window, not re-encoded", async () => {
+    const clipPath = `/v1/events/${String(entry['id'])}/clip`;
+    const first = await get(clipPath);
+    if (first.status !== 200) {
+      // Asked before the camera has recorded the window's end: retryable, with when to ask again.
+      expect(first.status).toBe(503);
+      expect(((await first.json()) as { error: { code: string } }).error.code).toBe('E_CLIP_PENDING');
+      expect(Number(first.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    }
+    const res = await waitFor(
+      'the clip',
+      () => get(clipPath),
+      (r) => r.status !== 503,
+      20_000,
+    );
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('video/mp4');
+    const mp4 = Buffer.from(await res.arrayBuffer());
+    const dir = mkdtempSync(join(tmpdir(), 'clip-'));
+    writeFileSync(join(dir, 'clip.mp4'), mp4);
+    const { stdout } = await promisify(execFile)('ffprobe', [
+      ...['-v', 'error', '-select_streams', 'v:0'],
+      ...['-show_entries', 'stream=codec_name,width,height:format=duration', '-of', 'json', join(dir, 'clip.mp4')],
+    ]);
+    const probe = JSON.parse(stdout) as {
+      streams: { codec_name: string; width: number; height: number }[];
+      format: { duration: string };
+    };
+    expect(probe.streams[0]).toEqual({ codec_name: 'h264', width: SQUARE.width, height: SQUARE.height });
+    // Whole segments (GATEWAY_RECORD_SEGMENT_SECONDS, 2 s): up to one more at each end of the window.
+    const duration = Number(probe.format.duration);
+    expect(duration).toBeGreaterThanOrEqual(2 * CLIP_SECONDS - 2);
+    expect(duration).toBeLessThanOrEqual(2 * CLIP_SECONDS + 4);
+
+    const unknown = await get('/v1/events/ev_CCCCCCCCCCCCCCCCCCCCCC/clip');
+    expect(unknown.status).toBe(404);
+  }, 40_000);
 });

@@ -151,6 +151,10 @@ export function loadEventsConfig(env: Env = process.env): EventsConfig {
     throw new ConfigError([
       `EVENTS_FRAME_WINDOW_TOTAL_BYTES: must be at least EVENTS_FRAME_WINDOW_CAMERA_BYTES (${window.cameraBytes})`,
     ]);
+  if (e.clip.dir && !e.snapshots.dir)
+    throw new ConfigError([
+      'EVENTS_RECORD_DIR: clips need EVENTS_SNAPSHOT_DIR (its event records say which camera and when)',
+    ]);
   const { url, ...mqtt } = e.mqtt;
   return {
     ...e,

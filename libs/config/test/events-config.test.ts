@@ -48,13 +48,34 @@ describe('results and events settings', () => {
       timeoutMs: 30_000,
       ffmpegPath: 'ffmpeg',
     });
+    expect(() => loadEventsConfig({ EVENTS_RECORD_DIR: '/rec' })).toThrow(
+      /EVENTS_RECORD_DIR: clips need EVENTS_SNAPSHOT_DIR/,
+    );
     const c = loadEventsConfig({
       EVENTS_RECORD_DIR: '/rec',
+      EVENTS_SNAPSHOT_DIR: '/snapshots',
       EVENTS_CLIP_BEFORE_SECONDS: '2.5',
       EVENTS_CLIP_AFTER_SECONDS: '0',
     });
     expect([c.clip.dir, c.clip.beforeSeconds, c.clip.afterSeconds]).toEqual(['/rec', 2.5, 0]);
     expect(() => loadEventsConfig({ EVENTS_CLIP_BEFORE_SECONDS: '-1' })).toThrow(/EVENTS_CLIP_BEFORE_SECONDS/);
     expect(() => loadEventsConfig({ EVENTS_CLIP_MAX_BYTES: '10' })).toThrow(/EVENTS_CLIP_MAX_BYTES/);
+  });
+
+  it('snapshot settings: off without a folder; the frame window outlasts the reorder window and fits its total', () => {
+    const c = loadEventsConfig({ EVENTS_SNAPSHOT_DIR: '/snapshots' });
+    expect(c.snapshots).toMatchObject({ dir: '/snapshots', retentionDays: 14, quality: 85, maxWidth: undefined });
+    expect(c.snapshots.frameWindow).toEqual({
+      ms: 10_000,
+      cameraBytes: 8 * 1024 * 1024,
+      totalBytes: 512 * 1024 * 1024,
+    });
+    expect(() =>
+      loadEventsConfig({ EVENTS_SNAPSHOT_DIR: '/s', EVENTS_REORDER_MS: '2000', EVENTS_FRAME_WINDOW_MS: '2000' }),
+    ).toThrow(/EVENTS_FRAME_WINDOW_MS: must exceed EVENTS_REORDER_MS \(2000\)/);
+    expect(() =>
+      loadEventsConfig({ EVENTS_FRAME_WINDOW_CAMERA_BYTES: '1048576', EVENTS_FRAME_WINDOW_TOTAL_BYTES: '524288' }),
+    ).toThrow(/EVENTS_FRAME_WINDOW_TOTAL_BYTES: must be at least EVENTS_FRAME_WINDOW_CAMERA_BYTES/);
+    expect(() => loadEventsConfig({ EVENTS_SNAPSHOT_MAX_WIDTH: '10' })).toThrow(/EVENTS_SNAPSHOT_MAX_WIDTH/);
   });
 });

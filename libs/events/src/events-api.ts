@@ -2,7 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { HttpError, operatorApi, RouteTable, type OperatorRoute, type RouteContext } from '@vision/http';
+import type { EventsConfig } from '@vision/config';
 import type { ErrorCode } from '@vision/wire';
+import { clipRoute } from './clip-route';
 import { snapshotRoute } from './snapshot-route';
 import { READ_SCOPE, WRITE_SCOPE, type EventsAuth } from './events-auth';
 import type { EventsKeys } from './events-keys';
@@ -26,6 +28,8 @@ export interface ApiDeps {
   log: Logger;
   /** Where snapshots are (EVENTS_SNAPSHOT_DIR); undefined: snapshots are off. */
   snapshots?: SnapshotStore;
+  /** Clips of recorded cameras (EVENTS_RECORD_DIR). */
+  clip: EventsConfig['clip'];
 }
 
 /**
@@ -67,6 +71,7 @@ function eventsRoutes(deps: ApiDeps): RouteTable<OperatorRoute> {
     })
     .add('GET', '/v1/events/recent', { scope: READ_SCOPE, handle: (ctx) => recent(deps, ctx) })
     .add('GET', '/v1/events/:id/snapshot', { scope: READ_SCOPE, handle: (ctx) => snapshotRoute(deps, ctx) })
+    .add('GET', '/v1/events/:id/clip', { scope: READ_SCOPE, handle: clipRoute(deps) })
     .add('GET', '/v1/events/cameras/:camera/rules', {
       scope: READ_SCOPE,
       handle: onCamera(async ({ json }, camera) => json(200, { camera, rules: store.list(camera) })),

@@ -139,6 +139,7 @@ export async function startEventsRuntime(config: AppConfig, cfg: EventsConfig, l
       auth,
       shardsOf: (c) => results.shardsOf(c),
       log,
+      clip: cfg.clip,
       ...(evidence ? { snapshots: evidence.store } : {}),
     }),
   );

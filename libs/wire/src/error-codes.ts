@@ -211,6 +211,8 @@ export const ERROR_CODES = {
     message: "the event's snapshot is still being written; ask again shortly (Retry-After)",
   },
   E_SNAPSHOT_UNAVAILABLE: { http: 404, retryable: false, close: null, message: 'the snapshot could not be made' },
+  E_CLIP_PENDING: { http: 503, retryable: true, close: null, message: 'the clip is not recorded to its end yet' },
+  E_CLIP_UNAVAILABLE: { http: 404, retryable: false, close: null, message: 'no clip can be made of the event' },
   // Backup and restore (docs/backup.md): the tools' codes, never sent by a service.
   E_BACKUP_INVALID: {
     http: 400,

@@ -123,7 +123,7 @@ describe('error codes', () => {
     const notFromEdges = [
       ...['E_BODY_TOO_LARGE', 'E_BODY_TIMEOUT', 'E_UNSUPPORTED_MEDIA_TYPE'],
       ...['E_BAD_RULE', 'E_UNKNOWN_CAMERA', 'E_UNKNOWN_CLASS', 'E_RULE_IN_SITE_FILE'],
-      ...['E_SNAPSHOT_PENDING', 'E_SNAPSHOT_UNAVAILABLE'],
+      ...['E_SNAPSHOT_PENDING', 'E_SNAPSHOT_UNAVAILABLE', 'E_CLIP_PENDING', 'E_CLIP_UNAVAILABLE'],
       ...['E_BACKUP_INVALID', 'E_BACKUP_TARGET_NOT_EMPTY'],
     ];
     const edge = wire.map(([c]) => c).filter((c) => !c.startsWith('E_CAMERA_') && !notFromEdges.includes(c));
