@@ -88,7 +88,18 @@ export interface Rule {
   from?: [number, number];
   to?: [number, number];
   polygon?: [number, number][];
+  inertia?: number;
+  dwellS?: number;
   source?: 'file' | 'api';
+}
+
+/** The confirmed tracks of one frame, as the feed sends them (`[id, class, x1, y1, x2, y2]` in pixels of w×h). */
+export interface LiveTracks {
+  camera: string;
+  ts: number;
+  w: number;
+  h: number;
+  tracks: [number, string, number, number, number, number][];
 }
 
 export interface SiteEvent {

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiFailure, callApi, type Camera, type Rule } from './api';
+import { ApiFailure, callApi, type Camera, type LiveTracks, type Rule } from './api';
 import { EventsPanel } from './events-panel';
-import { draftOf, ruleBody, type Draft, type Point } from './geometry';
+import { draftOf, insertVertex, ruleBody, type Draft, type Point } from './geometry';
 import { Overlay } from './overlay';
 import { RuleEditor } from './rule-editor';
 import { useSnapshot } from './snapshot';
@@ -32,6 +32,7 @@ export function CameraView({ session, camera }: { session: Session; camera: stri
   const [failure, setFailure] = useState<ApiFailure | undefined>();
   const [saving, setSaving] = useState(false);
   const [loadError, setLoadError] = useState<string | undefined>();
+  const tracks = useLiveTracks();
   const readsEvents = can(session, SCOPES.eventsRead);
   const writes = readsEvents && can(session, SCOPES.eventsWrite);
   const rulesPath = `/v1/events/cameras/${encodeURIComponent(camera)}/rules`;
@@ -118,6 +119,12 @@ export function CameraView({ session, camera }: { session: Session; camera: stri
             onAdd={addPoint}
             onMove={(i, p) => draft && setDraft({ ...draft, points: draft.points.map((q, j) => (j === i ? p : q)) })}
             onSelect={setSelected}
+            onInsert={(after) => {
+              if (!draft) return;
+              setDraft({ ...draft, points: insertVertex(draft.points, after) });
+              setSelected(after + 1);
+            }}
+            tracks={tracks.shown}
           />
         )}
       </div>
@@ -185,8 +192,22 @@ export function CameraView({ session, camera }: { session: Session; camera: stri
             onCancel={() => edit(undefined)}
           />
         )}
-        {readsEvents && <EventsPanel session={session} camera={camera} rules={rules} />}
+        {readsEvents && <EventsPanel session={session} camera={camera} rules={rules} onTracks={tracks.update} />}
       </div>
     </section>
   );
+}
+
+/** Tracks older than this are no longer drawn: the camera stopped, or nothing is confirmed any more. */
+const TRACKS_STALE_MS = 2000;
+
+/** The newest frame's confirmed tracks from the feed, cleared once they go stale. */
+function useLiveTracks(): { shown: LiveTracks | undefined; update(t: LiveTracks): void } {
+  const [shown, setShown] = useState<LiveTracks | undefined>();
+  useEffect(() => {
+    if (!shown) return;
+    const timer = setTimeout(() => setShown(undefined), TRACKS_STALE_MS);
+    return () => clearTimeout(timer);
+  }, [shown]);
+  return { shown, update: setShown };
 }

@@ -1,14 +1,16 @@
-import type { SiteEvent } from './api';
+import type { LiveTracks, SiteEvent } from './api';
 
 type FeedMessage =
   | { type: 'hello' | 'rules'; cameras: { camera: string; counts: Record<string, unknown> }[] }
   | { type: 'event'; event: SiteEvent }
-  | { type: 'tracks' };
+  | ({ type: 'tracks' } & LiveTracks);
 
 export interface FeedHandlers {
   onCounts(counts: Record<string, unknown>): void;
   onEvent(event: SiteEvent): void;
   onState(state: 'connecting' | 'open' | 'closed'): void;
+  /** Each frame's confirmed tracks (EVENTS_LIVE_TRACKS). */
+  onTracks?(tracks: LiveTracks): void;
 }
 
 /** A reconnect after the feed closes waits this long: a restarting events service is not hammered. */
@@ -35,6 +37,7 @@ export function followFeed(token: string, camera: string, on: FeedHandlers): () 
       if (msg.type === 'hello' || msg.type === 'rules')
         on.onCounts(msg.cameras.find((c) => c.camera === camera)?.counts ?? {});
       else if (msg.type === 'event' && msg.event.camera === camera) on.onEvent(msg.event);
+      else if (msg.type === 'tracks' && msg.camera === camera) on.onTracks?.(msg);
     };
     socket.onclose = () => {
       on.onState('closed');

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { callApi, type Rule, type SiteEvent } from './api';
+import { callApi, type LiveTracks, type Rule, type SiteEvent } from './api';
 import { EventPicture } from './event-picture';
 import { eventsCsv, followFeed } from './events-feed';
 import type { Session } from './session';
@@ -14,13 +14,26 @@ function countsText(counts: unknown): string {
   return `in ${c.in ?? 0} · out ${c.out ?? 0}`;
 }
 
-export function EventsPanel({ session, camera, rules }: { session: Session; camera: string; rules: Rule[] }) {
+interface PanelProps {
+  session: Session;
+  camera: string;
+  rules: Rule[];
+  /** Each frame's confirmed tracks from the same feed, for the picture. */
+  onTracks?(tracks: LiveTracks): void;
+}
+
+/** A datetime-local field's value as epoch ms (local time), or undefined when empty. */
+const timeOf = (text: string) => (text ? new Date(text).getTime() : undefined);
+
+export function EventsPanel({ session, camera, rules, onTracks }: PanelProps) {
   const [events, setEvents] = useState<SiteEvent[]>([]);
   const [counts, setCounts] = useState<Record<string, unknown>>({});
   const [state, setState] = useState('connecting');
   const [rule, setRule] = useState('');
   const [kind, setKind] = useState('');
   const [picture, setPicture] = useState<SiteEvent | undefined>();
+  const [from, setFrom] = useState('');
+  const [to, setTo] = useState('');
   useEffect(() => {
     const seen = new Set<string>();
     const add = (list: SiteEvent[]) =>
@@ -32,6 +45,7 @@ export function EventsPanel({ session, camera, rules }: { session: Session; came
     const stop = followFeed(session.token, camera, {
       onCounts: setCounts,
       onState: setState,
+      ...(onTracks ? { onTracks } : {}),
       onEvent: (e) => {
         if (e.kind === 'count') setCounts((old) => ({ ...old, [e.rule]: e.counts }));
         add([e]);
@@ -47,10 +61,17 @@ export function EventsPanel({ session, camera, rules }: { session: Session; came
     );
     return stop;
   }, [session.token, camera]);
-  const shown = useMemo(
-    () => events.filter((e) => (!rule || e.rule === rule) && (!kind || e.kind === kind) && e.kind !== 'count'),
-    [events, rule, kind],
-  );
+  const shown = useMemo(() => {
+    const [after, before] = [timeOf(from), timeOf(to)];
+    return events.filter(
+      (e) =>
+        (!rule || e.rule === rule) &&
+        (!kind || e.kind === kind) &&
+        e.kind !== 'count' &&
+        (after === undefined || e.ts >= after) &&
+        (before === undefined || e.ts <= before),
+    );
+  }, [events, rule, kind, from, to]);
   const csvUrl = useMemo(() => URL.createObjectURL(new Blob([eventsCsv(shown)], { type: 'text/csv' })), [shown]);
   useEffect(() => () => URL.revokeObjectURL(csvUrl), [csvUrl]);
   return (
@@ -86,6 +107,26 @@ export function EventsPanel({ session, camera, rules }: { session: Session; came
             <option key={k}>{k}</option>
           ))}
         </select>{' '}
+        <label>
+          from{' '}
+          <input
+            id="filter-from"
+            type="datetime-local"
+            step="1"
+            value={from}
+            onInput={(e) => setFrom((e.target as HTMLInputElement).value)}
+          />
+        </label>{' '}
+        <label>
+          to{' '}
+          <input
+            id="filter-to"
+            type="datetime-local"
+            step="1"
+            value={to}
+            onInput={(e) => setTo((e.target as HTMLInputElement).value)}
+          />
+        </label>{' '}
         <a id="export-csv" href={csvUrl} download={`${camera}-events.csv`}>
           Export CSV
         </a>

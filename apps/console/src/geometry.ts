@@ -43,6 +43,17 @@ export interface Draft {
   type: 'line' | 'zone';
   points: Point[];
   classes: string[];
+  /** Observations in a row before entering (or crossing) counts; undefined: the site's default. */
+  inertia?: number;
+  /** Zones: `zone.dwell` once a track has stayed this many seconds; undefined: no dwell events. */
+  dwellS?: number;
+}
+
+/** A zone's corners with one more halfway along the edge after corner `after` (the last edge closes the polygon). */
+export function insertVertex(points: Point[], after: number): Point[] {
+  const a = points[after];
+  const b = points[(after + 1) % points.length];
+  return [...points.slice(0, after + 1), round([(a[0] + b[0]) / 2, (a[1] + b[1]) / 2]), ...points.slice(after + 1)];
 }
 
 /** The body the events API takes for a draft (normalised units). */
@@ -52,12 +63,20 @@ export function ruleBody(draft: Draft): Record<string, unknown> {
     type: draft.type,
     units: 'norm',
     ...(draft.classes.length ? { classes: draft.classes } : {}),
+    ...(draft.inertia !== undefined ? { inertia: draft.inertia } : {}),
   };
   if (draft.type === 'line') return { ...base, from: draft.points[0], to: draft.points[1] };
-  return { ...base, polygon: draft.points };
+  return { ...base, polygon: draft.points, ...(draft.dwellS !== undefined ? { dwellS: draft.dwellS } : {}) };
 }
 
 /** A draft from a rule, to change it. */
 export function draftOf(rule: Rule, size: { w: number; h: number } | undefined): Draft {
-  return { id: rule.id, type: rule.type, points: rulePoints(rule, size).map(round), classes: rule.classes ?? [] };
+  return {
+    id: rule.id,
+    type: rule.type,
+    points: rulePoints(rule, size).map(round),
+    classes: rule.classes ?? [],
+    ...(rule.inertia !== undefined ? { inertia: rule.inertia } : {}),
+    ...(rule.dwellS !== undefined ? { dwellS: rule.dwellS } : {}),
+  };
 }

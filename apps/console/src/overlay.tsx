@@ -1,5 +1,5 @@
 import { useRef, useState } from 'preact/hooks';
-import type { Rule } from './api';
+import type { LiveTracks, Rule } from './api';
 import { inArrow, normalisedPoint, rulePoints, type Draft, type Point } from './geometry';
 
 /** The `in` arrow's length, as a fraction of the picture. */
@@ -15,6 +15,30 @@ export interface OverlayProps {
   onAdd(p: Point): void;
   onMove(index: number, p: Point): void;
   onSelect(index: number | undefined): void;
+  /** A zone's edge after corner `after` gets a corner at its midpoint. */
+  onInsert(after: number): void;
+  /** The newest frame's confirmed tracks, drawn as boxes with their ids. */
+  tracks: LiveTracks | undefined;
+}
+
+function Tracks({ live }: { live: LiveTracks }) {
+  return (
+    <g id="tracks" data-ts={live.ts}>
+      {live.tracks.map(([id, cls, x1, y1, x2, y2]) => (
+        <g key={id} class="track" data-track={id}>
+          <rect
+            x={pct(x1 / live.w)}
+            y={pct(y1 / live.h)}
+            width={pct((x2 - x1) / live.w)}
+            height={pct((y2 - y1) / live.h)}
+          />
+          <text x={pct(x1 / live.w)} y={pct(y1 / live.h)} dy="-3">
+            #{id} {cls}
+          </text>
+        </g>
+      ))}
+    </g>
+  );
 }
 
 const pct = (v: number) => `${v * 100}%`;
@@ -84,6 +108,7 @@ export function Overlay(props: OverlayProps) {
             />
           </g>
         ))}
+      {props.tracks && <Tracks live={props.tracks} />}
       {props.draft && (
         <g id="draft">
           <Shape type={props.draft.type} points={props.draft.points} cls="draft" />
@@ -107,6 +132,26 @@ export function Overlay(props: OverlayProps) {
               }}
             />
           ))}
+          {props.drawing &&
+            props.draft.type === 'zone' &&
+            props.draft.points.length >= 3 &&
+            props.draft.points.map((p, i) => {
+              const q = props.draft!.points[(i + 1) % props.draft!.points.length];
+              return (
+                <circle
+                  key={`mid-${i}`}
+                  class="midpoint"
+                  data-after={i}
+                  cx={pct((p[0] + q[0]) / 2)}
+                  cy={pct((p[1] + q[1]) / 2)}
+                  r="4"
+                  onClick={(e) => {
+                    e.stopPropagation();
+                    props.onInsert(i);
+                  }}
+                />
+              );
+            })}
         </g>
       )}
     </svg>

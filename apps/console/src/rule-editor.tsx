@@ -14,9 +14,9 @@ export interface EditorProps {
 }
 
 /** The field an API error names, as the editor groups them: `classes[0]` is the classes, `to` the geometry. */
-function fieldGroup(field: string | undefined): 'id' | 'classes' | 'geometry' | 'other' {
+function fieldGroup(field: string | undefined): 'id' | 'classes' | 'geometry' | 'inertia' | 'dwellS' | 'other' {
   const root = field?.split(/[.[]/)[0];
-  if (root === 'id') return 'id';
+  if (root === 'id' || root === 'inertia' || root === 'dwellS') return root;
   if (root === 'classes') return 'classes';
   if (root === 'from' || root === 'to' || root === 'polygon' || root === 'units') return 'geometry';
   return 'other';
@@ -31,6 +31,12 @@ function FieldError({ failure, group }: { failure: ApiFailure | undefined; group
   );
 }
 
+/** A number field's value, or undefined when it is empty (the API then applies its default). */
+function numberOrUndefined(e: Event): number | undefined {
+  const text = (e.target as HTMLInputElement).value;
+  return text === '' ? undefined : Number(text);
+}
+
 export function RuleEditor(p: EditorProps) {
   const { draft } = p;
   const done = draft.type === 'line' ? draft.points.length === 2 : draft.points.length >= 3;
@@ -39,7 +45,8 @@ export function RuleEditor(p: EditorProps) {
       ? draft.points.length < 2
         ? `click the picture: point ${draft.points.length + 1} of 2`
         : 'drag the ends to move them; the dashed arrow is the "in" direction'
-      : 'click to add corners; drag a corner to move it; select one and press Delete to remove it';
+      : 'click to add corners; drag a corner to move it; click an edge’s midpoint to add one there; ' +
+        'select one and press Delete to remove it';
   return (
     <form
       id="rule-editor"
@@ -100,6 +107,36 @@ export function RuleEditor(p: EditorProps) {
         ))}
         <FieldError failure={p.failure} group="classes" />
       </fieldset>
+      <label>
+        Inertia{' '}
+        <input
+          id="rule-inertia"
+          type="number"
+          min="1"
+          step="1"
+          placeholder="site default"
+          value={draft.inertia ?? ''}
+          onInput={(e) => p.onChange({ ...draft, inertia: numberOrUndefined(e) })}
+        />
+        <span class="muted"> frames in a row before it counts</span>
+        <FieldError failure={p.failure} group="inertia" />
+      </label>
+      {draft.type === 'zone' && (
+        <label>
+          Dwell{' '}
+          <input
+            id="rule-dwell"
+            type="number"
+            min="0"
+            step="any"
+            placeholder="none"
+            value={draft.dwellS ?? ''}
+            onInput={(e) => p.onChange({ ...draft, dwellS: numberOrUndefined(e) })}
+          />
+          <span class="muted"> seconds inside before zone.dwell</span>
+          <FieldError failure={p.failure} group="dwellS" />
+        </label>
+      )}
       <FieldError failure={p.failure} group="other" />
       <div>
         <button type="submit" id="save-rule" disabled={p.saving || !draft.id}>

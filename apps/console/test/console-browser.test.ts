@@ -177,6 +177,84 @@ describe('site console', () => {
     await page.context().close();
   }, 60_000);
 
+  it('boxes the live tracks; draws a zone with an inserted corner, a dwell and an inertia', async () => {
+    const page = await signIn(operator);
+    await page.click(`.tile[data-camera="${CAMERA}"]`);
+    await page.waitForSelector('#overlay');
+    // The square is a confirmed track: its box and id come over the feed, frame by frame (each
+    // frame's set replaces the last, so one look takes the id, the label and the box together).
+    const seen = await page.waitForFunction(
+      () => {
+        const track = document.querySelector('#tracks .track');
+        const box = track?.querySelector('rect')?.getBoundingClientRect();
+        return track && box
+          ? { id: track.getAttribute('data-track'), label: track.textContent, width: box.width }
+          : undefined;
+      },
+      undefined,
+      { timeout: 15_000, polling: 50 },
+    );
+    const { id, label, width } = (await seen.jsonValue())!;
+    expect(Number(id)).toBeGreaterThan(0);
+    expect(label).toBe(`#${id} red`);
+    expect(width).toBeGreaterThan(0);
+
+    await page.click('#new-zone');
+    await page.fill('#rule-id', 'bay');
+    const corners = [
+      [0.6, 0.5],
+      [0.9, 0.5],
+      [0.9, 0.9],
+    ] as const;
+    // Clicking New zone scrolled the page to the button; the mouse clicks where the picture is on screen.
+    await page.evaluate(() => window.scrollTo(0, 0));
+    for (const p of corners) {
+      const at = await pictureAt(page, p);
+      await page.mouse.click(at.x, at.y);
+    }
+    await expect(page.locator('#draft .vertex').count()).resolves.toBe(3);
+    // The closing edge's midpoint handle adds a corner halfway from the third corner back to the first.
+    await page.click('#draft .midpoint[data-after="2"]');
+    await expect(page.locator('#draft .vertex').count()).resolves.toBe(4);
+    await page.fill('#rule-dwell', '2');
+    await page.fill('#rule-inertia', '3');
+    await page.click('#save-rule');
+    await page.waitForSelector('#rules tr[data-rule="bay"]');
+    const res = await fetch(`http://127.0.0.1:${site.events.port}/v1/events/cameras/${CAMERA}/rules`, {
+      headers: { authorization: `Bearer ${operator}` },
+    });
+    const bay = (
+      (await res.json()) as { rules: (SavedRule & { polygon: number[][]; dwellS: number; inertia: number })[] }
+    ).rules.find((r) => r.id === 'bay')!;
+    expect(bay).toMatchObject({ type: 'zone', dwellS: 2, inertia: 3 });
+    expect(bay.polygon).toHaveLength(4);
+    const wanted = [...corners, [0.75, 0.7]];
+    for (const [i, p] of bay.polygon.entries())
+      for (const k of [0, 1]) expect(Math.abs(p[k] - wanted[i][k])).toBeLessThanOrEqual(0.01);
+    await page.context().close();
+  }, 60_000);
+
+  it('filters the timeline by time range', async () => {
+    const page = await signIn(operator);
+    await page.click(`.tile[data-camera="${CAMERA}"]`);
+    const rows = page.locator('#timeline tr');
+    await rows.first().waitFor({ timeout: 15_000 });
+    // datetime-local takes local time: the browser writes it.
+    const local = (offsetMs: number) =>
+      page.evaluate((ms) => {
+        const d = new Date(Date.now() + ms);
+        d.setMinutes(d.getMinutes() - d.getTimezoneOffset());
+        return d.toISOString().slice(0, 19);
+      }, offsetMs);
+    await page.fill('#filter-from', await local(3_600_000));
+    await expect(rows.count()).resolves.toBe(0);
+    await page.fill('#filter-from', await local(-3_600_000));
+    await page.fill('#filter-to', await local(3_600_000));
+    await rows.first().waitFor();
+    expect(await rows.count()).toBeGreaterThan(0);
+    await page.context().close();
+  }, 60_000);
+
   it("shows the API's E_BAD_RULE on the line's field for a zero-length line", async () => {
     const page = await signIn(operator);
     await page.click(`.tile[data-camera="${CAMERA}"]`);

@@ -17,8 +17,11 @@ import {
 } from '@vision/testing';
 import { waitFor } from './harness';
 
-/** A red square crossing 640×360 in 3 s, looped, in the rows the fixture model sees whole. */
-const SQUARE: MovingSquare = { width: 640, height: 360, fps: 10, y: 20, speed: 192 };
+/**
+ * A red square walking across 1280×720 in 3.8 s, looped: one 64 px step a frame at 5 fps, on the
+ * fixture detector's grid (its cells are 64 px of a 1280-wide frame), so it is seen whole in every frame.
+ */
+const SQUARE: MovingSquare = { width: 1280, height: 720, fps: 5, y: 360, speed: 320 };
 const CAMERA = 'yard-cam';
 
 /** The clip around an event: this much before its capture time and after (short: the test waits for the end). */
@@ -28,12 +31,12 @@ const isRed = (d: Buffer, i: number) => d[i] > 160 && d[i + 1] < 90 && d[i + 2] 
 
 /**
  * Snapshots of a gateway camera: the gateway pulls a looped H.264 clip with ffmpeg and streams its
- * frames (JPEG) through an edge and a worker; the events service stores the zone entry's frame.
+ * frames (JPEG) through an edge and a worker; the events service stores the crossing's frame.
  */
 describe('snapshots: gateway -> edge -> worker (frame window) -> events -> snapshot API', () => {
   let site: RedisSite;
   let events: ServiceProcess;
-  let entry: Record<string, unknown>;
+  let crossing: Record<string, unknown>;
   const get = async (path: string) =>
     fetch(`http://127.0.0.1:${events.port}${path}`, {
       headers: { authorization: `Bearer ${await signTestToken({ sub: 'ops', scope: 'events:read' })}` },
@@ -44,20 +47,11 @@ describe('snapshots: gateway -> edge -> worker (frame window) -> events -> snaps
     const clip = await encodeMovingSquare(dir, SQUARE, 'mp4');
     site = await startRedisSite('snap-gw', { env: { AUTH_DISABLED: '', JWT_SECRET: TEST_JWT_SECRET } });
     const siteFile = join(dir, 'site.json');
-    // The right half of the square's path: each pass enters it once.
-    const zone = {
-      id: 'right',
-      type: 'zone',
-      polygon: [
-        [0.5, 0],
-        [1, 0],
-        [1, 0.4],
-        [0.5, 0.4],
-      ],
-    };
+    // The square crosses the gate once a pass.
+    const gate = { id: 'gate', type: 'line', units: 'px', from: [640, 720], to: [640, 0], classes: ['red'] };
     const site_ = {
       models: { default: ['red', 'green', 'blue'] },
-      cameras: { [CAMERA]: { model: 'default', rules: [zone] } },
+      cameras: { [CAMERA]: { model: 'default', rules: [gate] } },
     };
     writeFileSync(siteFile, JSON.stringify(site_));
     const camerasFile = join(dir, 'cameras.json');
@@ -68,6 +62,8 @@ describe('snapshots: gateway -> edge -> worker (frame window) -> events -> snaps
       site.start('events', {
         EVENTS_SITE_FILE: siteFile,
         EVENTS_SNAPSHOT_DIR: join(dir, 'snapshots'),
+        // The square jumps its own width a frame: at 5 fps its widened boxes overlap by IoU 0.17 only.
+        EVENTS_TRACK_MATCH_IOU: '0.15',
         EVENTS_RECORD_DIR: recordings,
         EVENTS_CLIP_BEFORE_SECONDS: String(CLIP_SECONDS),
         EVENTS_CLIP_AFTER_SECONDS: String(CLIP_SECONDS),
@@ -81,46 +77,47 @@ describe('snapshots: gateway -> edge -> worker (frame window) -> events -> snaps
       GATEWAY_EDGE_URLS: `ws://127.0.0.1:${edge.port}/ws/detect`,
     });
     const recent = await waitFor(
-      'a zone entry',
+      'a crossing',
       async () =>
         ((await (await get(`/v1/events/recent?camera=${CAMERA}`)).json()) as { events: Record<string, unknown>[] })
           .events,
-      (e) => e.some((x) => x['kind'] === 'zone.enter'),
+      (e) => e.some((x) => x['kind'] === 'line.cross'),
       30_000,
     );
-    entry = recent.find((x) => x['kind'] === 'zone.enter')!;
+    crossing = recent.find((x) => x['kind'] === 'line.cross')!;
   });
 
   afterAll(() => site?.stop());
 
-  it("stores the frame the entry was computed from: the event's box is on the square in it", async () => {
+  it("stores the frame the crossing was computed from: the event's box is on the square in it", async () => {
     const res = await waitFor(
       'the stored snapshot',
-      () => get(String(entry['snapshot'])),
+      () => get(String(crossing['snapshot'])),
       (r) => r.status !== 503,
     );
     expect(res.status).toBe(200);
-    expect(res.headers.get('x-vision-frame')).toBe(String(entry['frame']));
+    expect(res.headers.get('x-vision-frame')).toBe(String(crossing['frame']));
     const shown = await sharp(Buffer.from(await res.arrayBuffer()))
       .raw()
       .toBuffer({ resolveWithObject: true });
     expect([shown.info.width, shown.info.height]).toEqual([SQUARE.width, SQUARE.height]);
-    // The square moves 19 px a frame: in another frame, much of the box would be grey.
-    const [x1, y1, x2, y2] = (entry['box'] as number[]).map(Math.round);
+    // The square moves its own width a frame: in another frame the box would be grey. (The event's box is
+    // the track's filtered box, which may trail the square by a few pixels.)
+    const [x1, y1, x2, y2] = (crossing['box'] as number[]).map(Math.round);
     let red = 0;
     for (let y = y1 + 2; y < y2 - 2; y++)
       for (let x = x1 + 2; x < x2 - 2; x++)
         if (isRed(shown.data, (y * shown.info.width + x) * shown.info.channels)) red++;
-    expect(red / ((x2 - x1 - 4) * (y2 - y1 - 4))).toBeGreaterThan(0.8);
+    expect(red / ((x2 - x1 - 4) * (y2 - y1 - 4))).toBeGreaterThan(0.5);
 
-    const crop = await get(`${String(entry['snapshot'])}?crop=true`);
+    const crop = await get(`${String(crossing['snapshot'])}?crop=true`);
     const cropped = await sharp(Buffer.from(await crop.arrayBuffer())).metadata();
     expect(Math.abs(cropped.width! - (x2 - x1))).toBeLessThanOrEqual(2);
     expect(Math.abs(cropped.height! - (y2 - y1))).toBeLessThanOrEqual(2);
   });
 
   it("serves the event's clip from the gateway's recording: an H.264 MP4 spanning the window, not re-encoded", async () => {
-    const clipPath = `/v1/events/${String(entry['id'])}/clip`;
+    const clipPath = `/v1/events/${String(crossing['id'])}/clip`;
     const first = await get(clipPath);
     if (first.status !== 200) {
       // Asked before the camera has recorded the window's end: retryable, with when to ask again.
