@@ -80,11 +80,11 @@ describe('site console', () => {
     // The picture is the snapshot (a blob: URL, loaded), and it changes: the wall refreshes it.
     const src = () =>
       page.waitForFunction(
-        (cam) => {
+        ([cam, width]) => {
           const img = document.querySelector<HTMLImageElement>(`.tile[data-camera="${cam}"] img`);
-          return img?.complete && img.naturalWidth === 640 ? img.src : undefined;
+          return img?.complete && img.naturalWidth === width ? img.src : undefined;
         },
-        CAMERA,
+        [CAMERA, SQUARE.width] as const,
         { timeout: 15_000 },
       );
     const first = await (await src()).jsonValue();
@@ -94,7 +94,7 @@ describe('site console', () => {
       [CAMERA, first],
       { timeout: 5000 },
     );
-    await expect(tile.locator('.fps').textContent()).resolves.toMatch(/\/ 10 fps/);
+    await expect(tile.locator('.fps').textContent()).resolves.toMatch(new RegExp(`/ ${SQUARE.fps} fps`));
     await page.context().close();
   }, 60_000);
 
@@ -130,6 +130,31 @@ describe('site console', () => {
       ...rule.to.map((v, i) => [v, LINE.to[i]]),
     ])
       expect(Math.abs(got - want)).toBeLessThanOrEqual(0.01);
+
+    // The walk crosses the drawn line once a pass: the first crossing reaches the timeline within 3 s
+    // of its capture, and the line's count is the number of crossings the timeline shows.
+    const saved = Date.now();
+    const firstCrossing = await page.waitForFunction(
+      (after) => {
+        const row = document.querySelector('#timeline tr[data-kind="line.cross"][data-rule="gate"]');
+        const ts = Number(row?.getAttribute('data-ts'));
+        return ts > after ? ts : undefined;
+      },
+      saved,
+      { timeout: 15_000, polling: 50 },
+    );
+    expect(Date.now() - Number(await firstCrossing.jsonValue())).toBeLessThan(3000);
+    const tally = await page.waitForFunction(
+      () => {
+        const rows = document.querySelectorAll('#timeline tr[data-kind="line.cross"][data-rule="gate"]').length;
+        const text = document.querySelector('#counts tr[data-rule="gate"] .count')?.textContent ?? '';
+        const m = /in (\d+) · out (\d+)/.exec(text);
+        return m && Number(m[1]) + Number(m[2]) === rows ? { rows, text } : undefined;
+      },
+      undefined,
+      { timeout: 5000, polling: 50 },
+    );
+    expect((await tally.jsonValue())!.rows).toBeGreaterThanOrEqual(1);
 
     // The timeline is live: an event captured after this moment arrives from /ws/events within
     // 3 s of its capture (the clip's square makes zone events in the site file's rule), and the
