@@ -1,7 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Redis from 'ioredis';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium as launcher, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { signTestToken } from '@vision/testing';
 import { PROBE, rowKey } from './console-wall-probe';
 import { EVENTS_CAMERA, startWallSite, type WallSite } from './console-wall-site';
@@ -24,6 +27,7 @@ const options = {
   seconds: opt.positive('measured seconds per run', 30),
   warmup: opt.positive('seconds between the pages being ready and measuring', 5),
   runs: opt.whole('runs (fresh browser pages on the same site); medians are printed', 3, 1),
+  browserCpu: opt.wholeOrUnset('pin Chromium to this CPU, the site and the bench to the others (taskset)', 0),
 };
 
 interface RunResult {
@@ -61,13 +65,14 @@ interface RunResult {
  */
 async function main(o: OptionValues<typeof options>): Promise<void> {
   const token = await signTestToken({ sub: 'ops', scope: 'cameras:read cameras:write events:read events:write' });
+  const chromium = o.browserCpu === undefined ? CHROMIUM : pinned(o.browserCpu);
   progress(`starting the site: ${o.cameras} cameras`);
   const site = await startWallSite({ cameras: o.cameras, size: o.size, fps: o.fps, token });
   const redis = new Redis(site.redisUrl);
   let browser: Browser | undefined;
   const results: RunResult[] = [];
   try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    browser = await launcher.launch({ executablePath: chromium, args: ['--no-sandbox'] });
     for (let i = 0; i < o.runs; i++) {
       const r = await run(browser, site, redis, token, o);
       results.push(r);
@@ -79,13 +84,17 @@ async function main(o: OptionValues<typeof options>): Promise<void> {
     await site.stop();
   }
   const cell = (k: keyof RunResult, scale = 1, digits = 1) => {
-    const values = results.map((r) => r[k] / scale);
+    // A run without events has no latencies: left out, not NaN.
+    const values = results.map((r) => r[k] / scale).filter(Number.isFinite);
+    if (values.length === 0) return '-';
     const round = (v: number) => v.toFixed(digits);
     return `${round(percentile(values, 50))} (${round(Math.min(...values))}–${round(Math.max(...values))})`;
   };
+  const alone = o.browserCpu === undefined ? '' : `, Chromium alone on CPU ${o.browserCpu}`;
   console.log(
     `\nbench:console, ${o.cameras} cameras (${EVENTS_CAMERA}: the square clip at 10 fps; ${o.cameras - 1} ` +
-      `testsrc ${o.size} at ${o.fps} fps), ${o.seconds} s per run, medians (min–max) of ${results.length} run(s):`,
+      `testsrc ${o.size} at ${o.fps} fps)${alone}, ${o.seconds} s per run, ` +
+      `medians (min–max) of ${results.length} run(s):`,
   );
   printTable(
     ['figure', 'median (min–max)'],
@@ -108,6 +117,22 @@ async function main(o: OptionValues<typeof options>): Promise<void> {
       ['event commit to timeline row max (ms)', cell('rowMaxMs', 1, 0)],
     ],
   );
+}
+
+/**
+ * Pins this process (and so the site it spawns) to every CPU but `cpu`, and returns a Chromium
+ * launcher script that runs it on `cpu` alone (its child processes inherit the affinity).
+ */
+function pinned(cpu: number): string {
+  const others = cpus()
+    .map((_, i) => i)
+    .filter((i) => i !== cpu);
+  if (others.length === 0 || others.length === cpus().length)
+    throw new Error(`--browser-cpu ${cpu}: needs another CPU and this one (of ${cpus().length})`);
+  execFileSync('taskset', ['-a', '-p', '-c', others.join(','), String(process.pid)], { stdio: 'ignore' });
+  const script = join(mkdtempSync(join(tmpdir(), 'wall-chromium-')), 'chromium');
+  writeFileSync(script, `#!/bin/sh\nexec taskset -c ${cpu} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
+  return script;
 }
 
 async function signIn(context: BrowserContext, origin: string, token: string): Promise<Page> {
