@@ -69,6 +69,8 @@ export async function eventPicture(token: string, path: string): Promise<Picture
 /** The fields of a camera the console shows (docs/cameras.md, "A camera, as the API shows it"). */
 export interface Camera {
   id: string;
+  /** As the gateway shows it: credentials hidden. */
+  url?: string;
   fps: number;
   model: string | null;
   state: 'connecting' | 'streaming' | 'backoff' | 'stopped';

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { ApiFailure, callApi } from './api';
+import { ApiFailure, callApi, type Camera } from './api';
 import { fieldErrors } from './field-errors';
 
 const FIELDS = [
@@ -11,24 +11,41 @@ const FIELDS = [
 
 type Field = (typeof FIELDS)[number][0];
 
-/** Adds a camera through `POST /v1/cameras`; the gateway's message for each field appears beside it. */
-export function CameraForm({ token, onAdded }: { token: string; onAdded(): void }) {
-  const [values, setValues] = useState<Record<Field, string>>({ id: '', url: '', fps: '5', model: '' });
+const EMPTY: Record<Field, string> = { id: '', url: '', fps: '5', model: '' };
+
+const valuesOf = (c: Camera): Record<Field, string> => ({
+  id: c.id,
+  url: c.url ?? '',
+  fps: String(c.fps),
+  model: c.model ?? '',
+});
+
+/**
+ * Adds a camera through `POST /v1/cameras`, or changes one (`editing`) through
+ * `PATCH /v1/cameras/{id}` with only the fields changed (the URL as the gateway shows it has its
+ * credentials hidden: sent back unchanged it would lose them). The gateway's message for each field
+ * appears beside it.
+ */
+export function CameraForm({ token, editing, onDone }: { token: string; editing?: Camera; onDone(): void }) {
+  const initial = editing ? valuesOf(editing) : EMPTY;
+  const [values, setValues] = useState<Record<Field, string>>(initial);
   const [failure, setFailure] = useState<ApiFailure | undefined>();
   const errors = fieldErrors(failure);
   const submit = async (e: Event) => {
     e.preventDefault();
+    const changed = (f: Field) => !editing || values[f] !== initial[f];
     const body = {
-      id: values.id,
-      url: values.url,
-      ...(values.fps !== '' ? { fps: Number(values.fps) } : {}),
-      ...(values.model ? { model: values.model } : {}),
+      ...(editing ? {} : { id: values.id }),
+      ...(changed('url') ? { url: values.url } : {}),
+      ...(changed('fps') && values.fps !== '' ? { fps: Number(values.fps) } : {}),
+      ...(changed('model') ? (values.model ? { model: values.model } : editing ? { model: null } : {}) : {}),
     };
     try {
-      await callApi(token, 'POST', '/v1/cameras', body);
+      if (editing) await callApi(token, 'PATCH', `/v1/cameras/${encodeURIComponent(editing.id)}`, body);
+      else await callApi(token, 'POST', '/v1/cameras', body);
       setFailure(undefined);
-      setValues({ id: '', url: '', fps: '5', model: '' });
-      onAdded();
+      setValues(EMPTY);
+      onDone();
     } catch (err) {
       setFailure(err instanceof ApiFailure ? err : new ApiFailure(0, 'E_NETWORK', (err as Error).message, undefined));
     }
@@ -36,13 +53,14 @@ export function CameraForm({ token, onAdded }: { token: string; onAdded(): void 
   const known = new Set<string>(FIELDS.map(([f]) => f));
   const other = [...errors].filter(([f]) => !known.has(f)).map(([, m]) => m);
   return (
-    <form id="add-camera" class="panel" onSubmit={(e) => void submit(e)}>
-      <h3>Add a camera</h3>
+    <form id={editing ? 'change-camera' : 'add-camera'} class="panel" onSubmit={(e) => void submit(e)}>
+      <h3>{editing ? `Change camera ${editing.id}` : 'Add a camera'}</h3>
       {FIELDS.map(([field, label]) => (
         <label key={field}>
           {label}{' '}
           <input
             name={field}
+            disabled={Boolean(editing) && field === 'id'}
             inputMode={field === 'fps' ? 'numeric' : undefined}
             value={values[field]}
             onInput={(e) => setValues({ ...values, [field]: (e.target as HTMLInputElement).value })}
@@ -59,7 +77,7 @@ export function CameraForm({ token, onAdded }: { token: string; onAdded(): void 
           {other.join('; ')}
         </p>
       )}
-      <button type="submit">Add</button>
+      <button type="submit">{editing ? 'Save' : 'Add'}</button>
     </form>
   );
 }

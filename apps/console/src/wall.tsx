@@ -12,6 +12,7 @@ export function Wall({ session, onOpen }: { session: Session; onOpen(camera: str
   const [cameras, setCameras] = useState<Camera[] | undefined>();
   const [error, setError] = useState<string | undefined>();
   const [adding, setAdding] = useState(false);
+  const [editing, setEditing] = useState<Camera | undefined>();
   const [refresh, setRefresh] = useState(0);
   const writes = can(session, SCOPES.camerasWrite);
   const change = async (method: string, path: string) => {
@@ -52,11 +53,29 @@ export function Wall({ session, onOpen }: { session: Session; onOpen(camera: str
           </button>
         </p>
       )}
-      {writes && adding && <CameraForm token={session.token} onAdded={() => setRefresh((n) => n + 1)} />}
+      {writes && adding && <CameraForm token={session.token} onDone={() => setRefresh((n) => n + 1)} />}
+      {writes && editing && (
+        <CameraForm
+          key={editing.id}
+          token={session.token}
+          editing={editing}
+          onDone={() => {
+            setEditing(undefined);
+            setRefresh((n) => n + 1);
+          }}
+        />
+      )}
       {cameras?.length === 0 && <p>No cameras yet.</p>}
       <div class="wall" id="wall">
         {cameras?.map((c) => (
-          <Tile key={c.id} session={session} camera={c} onOpen={onOpen} onChange={writes ? change : undefined} />
+          <Tile
+            key={c.id}
+            session={session}
+            camera={c}
+            onOpen={onOpen}
+            onChange={writes ? change : undefined}
+            onEdit={writes ? setEditing : undefined}
+          />
         ))}
       </div>
     </section>
@@ -69,9 +88,11 @@ interface TileProps {
   onOpen(camera: string): void;
   /** With cameras:write: pause, resume and remove. */
   onChange: ((method: string, path: string) => Promise<void>) | undefined;
+  /** With cameras:write: open the form that changes its settings. */
+  onEdit: ((camera: Camera) => void) | undefined;
 }
 
-function Tile({ session, camera, onOpen, onChange }: TileProps) {
+function Tile({ session, camera, onOpen, onChange, onEdit }: TileProps) {
   const path = `/v1/cameras/${encodeURIComponent(camera.id)}`;
   const act = (e: Event, method: string, suffix: string) => {
     e.stopPropagation();
@@ -109,6 +130,15 @@ function Tile({ session, camera, onOpen, onChange }: TileProps) {
               Pause
             </button>
           )}
+          <button
+            class="change"
+            onClick={(e) => {
+              e.stopPropagation();
+              onEdit?.(camera);
+            }}
+          >
+            Change
+          </button>
           <button class="remove" onClick={(e) => act(e, 'DELETE', '')}>
             Remove
           </button>

@@ -320,6 +320,44 @@ describe('site console', () => {
     expect(forged.body.error.code).toBe('E_FORBIDDEN');
     await page.context().close();
   }, 30_000);
+  it("changes a camera's fps: a bad value shows the gateway's message on the field, a good one is saved", async () => {
+    const page = await signIn(operator);
+    const tile = page.locator(`.tile[data-camera="${CAMERA}"]`);
+    await tile.locator('button.change').click();
+    const form = page.locator('#change-camera');
+    await expect(form.locator('input[name="id"]').isDisabled()).resolves.toBe(true);
+    await expect(form.locator('input[name="fps"]').inputValue()).resolves.toBe(String(SQUARE.fps));
+    await form.locator('input[name="fps"]').fill('100000');
+    await form.locator('button[type="submit"]').click();
+    await expect(form.locator('.field-error[data-field="fps"]').textContent()).resolves.toMatch(
+      /^E_CAMERA_INVALID: Too big/,
+    );
+    const fps = SQUARE.fps - 1;
+    await form.locator('input[name="fps"]').fill(String(fps));
+    await form.locator('button[type="submit"]').click();
+    await form.waitFor({ state: 'detached' });
+    await page.waitForFunction(
+      ([cam, want]) =>
+        document.querySelector(`.tile[data-camera="${cam}"] .fps`)?.textContent?.endsWith(`/ ${want} fps`),
+      [CAMERA, fps] as const,
+      { timeout: 10_000 },
+    );
+    const res = await fetch(`http://127.0.0.1:${site.gateway.port}/v1/cameras/${CAMERA}`, {
+      headers: { authorization: `Bearer ${operator}` },
+    });
+    // Only the changed field was sent: the URL is the clip's as before.
+    expect((await res.json()) as { fps: number; url: string }).toMatchObject({
+      fps,
+      url: expect.stringMatching(/\.mp4$/),
+    });
+    // Back as it was, for the tests after this one.
+    await tile.locator('button.change').click();
+    await form.locator('input[name="fps"]').fill(String(SQUARE.fps));
+    await form.locator('button[type="submit"]').click();
+    await form.waitFor({ state: 'detached' });
+    await page.context().close();
+  }, 60_000);
+
   it("shows the gateway's message on the fps field, and a removed camera leaves the wall and stops", async () => {
     const page = await signIn(operator);
     await page.waitForSelector(`.tile[data-camera="${CAMERA}"] .remove`);
