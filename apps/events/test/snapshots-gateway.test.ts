@@ -116,7 +116,7 @@ describe('snapshots: gateway -> edge -> worker (frame window) -> events -> snaps
     expect(Math.abs(cropped.height! - (y2 - y1))).toBeLessThanOrEqual(2);
   });
 
-  it("serves the event's clip from the gateway's recording: an H.264 MP4 spanning the window, not re-encoded", async () => {
+  it("serves the event's clip from the gateway's recording: an H.264 MP4 spanning the window", async () => {
     const clipPath = `/v1/events/${String(crossing['id'])}/clip`;
     const first = await get(clipPath);
     if (first.status !== 200) {
