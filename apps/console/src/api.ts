@@ -51,18 +51,23 @@ export async function snapshotUrl(token: string, camera: string): Promise<string
   return URL.createObjectURL(await res.blob());
 }
 
-/** What became of asking for an event's picture. */
-export type PictureAnswer = { url: string } | { pending: true } | { failure: string };
+/** What became of asking for an event's picture or clip. */
+export type MediaAnswer = { url: string } | { pending: true; retryAfterMs: number } | { failure: string };
+
+/** The codes that mean "being made: ask again", with the answer's `Retry-After`. */
+const PENDING_CODES = new Set(['E_SNAPSHOT_PENDING', 'E_CLIP_PENDING']);
 
 /**
- * An event's snapshot (`path` as the event carries it, `?crop=true` for its box) as an object URL;
- * `pending` while the events service is still writing it. The caller revokes the URL.
+ * An event's snapshot (`path` as the event carries it, `?crop=true` for its box) or clip
+ * (`/v1/events/{id}/clip`) as an object URL, or `pending` while the site is still making it. The
+ * caller revokes the URL.
  */
-export async function eventPicture(token: string, path: string): Promise<PictureAnswer> {
+export async function eventMedia(token: string, path: string): Promise<MediaAnswer> {
   const res = await fetch(path, { headers: { authorization: `Bearer ${token}` } });
   if (res.ok) return { url: URL.createObjectURL(await res.blob()) };
   const body = (await res.json().catch(() => undefined)) as { error?: { code?: string; message?: string } } | undefined;
-  if (body?.error?.code === 'E_SNAPSHOT_PENDING') return { pending: true };
+  if (PENDING_CODES.has(body?.error?.code ?? ''))
+    return { pending: true, retryAfterMs: 1000 * (Number(res.headers.get('retry-after')) || 1) };
   return { failure: `${body?.error?.code ?? `HTTP_${res.status}`}: ${body?.error?.message ?? res.statusText}` };
 }
 

@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
-import { eventPicture, type SiteEvent } from './api';
+import { eventMedia, type SiteEvent } from './api';
+import { EventClip } from './event-clip';
 
 /** How often a picture still being written is asked for again, and how many times. */
 const PENDING_RETRY_MS = 1000;
@@ -20,8 +21,8 @@ export function EventPicture({ token, event, onClose }: { token: string; event: 
     const load = async () => {
       for (let tries = 0; tries < PENDING_TRIES && !cancelled; tries++) {
         const [frame, crop] = await Promise.all([
-          eventPicture(token, event.snapshot!),
-          eventPicture(token, `${event.snapshot!}?crop=true`),
+          eventMedia(token, event.snapshot!),
+          eventMedia(token, `${event.snapshot!}?crop=true`),
         ]);
         for (const answer of [frame, crop]) if ('url' in answer) urls.push(answer.url);
         if ('url' in frame && 'url' in crop) {
@@ -56,6 +57,7 @@ export function EventPicture({ token, event, onClose }: { token: string; event: 
       ) : (
         <p class="muted">{shown.state}</p>
       )}
+      <EventClip token={token} event={event} />
     </figure>
   );
 }

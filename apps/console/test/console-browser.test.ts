@@ -180,7 +180,7 @@ describe('site console', () => {
     await page.context().close();
   }, 60_000);
 
-  it("shows an event's picture: the frame it was computed from and the crop of its box", async () => {
+  it("shows an event's picture (the frame it was computed from, the crop of its box) and plays its clip", async () => {
     const page = await signIn(operator);
     await page.click(`.tile[data-camera="${CAMERA}"]`);
     const button = `#timeline tr[data-kind="zone.enter"][data-rule="${FILE_RULE.id}"] button.picture`;
@@ -197,6 +197,19 @@ describe('site console', () => {
     expect(sizes[0]).toEqual([SQUARE.width, SQUARE.height]);
     expect(sizes[1][0]).toBeGreaterThan(0);
     expect(sizes[1][0]).toBeLessThan(SQUARE.width / 2);
+    // Its clip, from the gateway's recording of the camera, plays in the page (a blob: URL).
+    await page.click('#play-clip');
+    const clip = await page.waitForFunction(
+      () => {
+        const video = document.querySelector<HTMLVideoElement>('#event-clip');
+        return video && video.readyState >= 1 ? { width: video.videoWidth, duration: video.duration } : undefined;
+      },
+      undefined,
+      { timeout: 30_000, polling: 100 },
+    );
+    const { width, duration } = (await clip.jsonValue())!;
+    expect(width).toBe(SQUARE.width);
+    expect(duration).toBeGreaterThan(1);
     await page.click('#close-picture');
     await page.waitForSelector('#event-picture', { state: 'detached' });
     await page.context().close();

@@ -72,7 +72,10 @@ export async function startConsoleSite(): Promise<ConsoleSite> {
       }),
     );
     const camerasFile = join(dir, 'cameras.json');
-    writeFileSync(camerasFile, JSON.stringify({ cameras: [{ id: CAMERA, url: await clip, fps: SQUARE.fps }] }));
+    writeFileSync(
+      camerasFile,
+      JSON.stringify({ cameras: [{ id: CAMERA, url: await clip, fps: SQUARE.fps, record: true }] }),
+    );
     const [events] = await Promise.all([
       site.start('events', {
         EVENTS_SITE_FILE: siteFile,
@@ -80,6 +83,10 @@ export async function startConsoleSite(): Promise<ConsoleSite> {
         EVENTS_SNAPSHOT_DIR: join(dir, 'snapshots'),
         // The square jumps its own width a frame: at 5 fps its widened boxes overlap by IoU 0.17 only.
         EVENTS_TRACK_MATCH_IOU: '0.15',
+        // Clips of the recorded camera: short, so a test does not wait long for the recording to catch up.
+        EVENTS_RECORD_DIR: join(dir, 'recordings'),
+        EVENTS_CLIP_BEFORE_SECONDS: '2',
+        EVENTS_CLIP_AFTER_SECONDS: '2',
       }),
       site.start('worker', { MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'), INTRA_OP_THREADS: '1' }),
     ]);
@@ -87,6 +94,7 @@ export async function startConsoleSite(): Promise<ConsoleSite> {
     const gateway = await site.start('gateway', {
       CAMERAS_FILE: camerasFile,
       GATEWAY_EDGE_URLS: `ws://127.0.0.1:${edge.port}/ws/detect`,
+      GATEWAY_RECORD_DIR: join(dir, 'recordings'),
     });
     const nginxSite = await prepareNginx([`127.0.0.1:${edge.port}`], undefined, undefined, {
       gateways: [`127.0.0.1:${gateway.port}`],
