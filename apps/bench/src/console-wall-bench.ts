@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Redis from 'ioredis';
 import { chromium as launcher, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { signTestToken } from '@vision/testing';
+import { signTestToken, CONSOLE_SQUARE } from '@vision/testing';
 import { PROBE, rowKey } from './console-wall-probe';
 import { EVENTS_CAMERA, startWallSite, type WallSite } from './console-wall-site';
 import { percentile } from './stats';
@@ -92,8 +92,8 @@ async function main(o: OptionValues<typeof options>): Promise<void> {
   };
   const alone = o.browserCpu === undefined ? '' : `, Chromium alone on CPU ${o.browserCpu}`;
   console.log(
-    `\nbench:console, ${o.cameras} cameras (${EVENTS_CAMERA}: the square clip at 10 fps; ${o.cameras - 1} ` +
-      `testsrc ${o.size} at ${o.fps} fps)${alone}, ${o.seconds} s per run, ` +
+    `\nbench:console, ${o.cameras} cameras (${EVENTS_CAMERA}: the square clip at ${CONSOLE_SQUARE.fps} fps; ` +
+      `${o.cameras - 1} testsrc ${o.size} at ${o.fps} fps)${alone}, ${o.seconds} s per run, ` +
       `medians (min–max) of ${results.length} run(s):`,
   );
   printTable(
@@ -108,7 +108,7 @@ async function main(o: OptionValues<typeof options>): Promise<void> {
       ['long task max (ms)', cell('longTaskMaxMs', 1, 0)],
       ['wall main thread busy (%)', cell('busyShare', 0.01)],
       ['host CPU busy, all cores (%)', cell('hostBusyShare', 0.01)],
-      [`${EVENTS_CAMERA} results per second (of 10)`, cell('eventsCameraResultsPerSecond')],
+      [`${EVENTS_CAMERA} results per second (of ${CONSOLE_SQUARE.fps})`, cell('eventsCameraResultsPerSecond')],
       [`other cameras' results per second (of ${o.fps})`, cell('otherResultsPerSecond', 1, 2)],
       ['events committed in the window', cell('events', 1, 0)],
       ['events whose row never showed', cell('missed', 1, 0)],

@@ -1,11 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { signTestToken } from '@vision/testing';
-import { CAMERA, FILE_RULE, SQUARE, startConsoleSite, type ConsoleSite } from './console-harness';
+import {
+  signTestToken,
+  CONSOLE_CAMERA as CAMERA,
+  CONSOLE_FILE_RULE as FILE_RULE,
+  CONSOLE_SQUARE as SQUARE,
+  startConsoleSite,
+  type ConsoleSite,
+} from '@vision/testing';
 
 const CHROMIUM = '/usr/bin/chromium'; // Debian's package (.ci/run installs it)
-/** The drawn line, as fractions of the picture: across the square's path (it crosses at y ≈ 0.15). */
+/** The drawn line, as fractions of the picture: across the square's path (y 0.5–0.59). */
 const LINE = { from: [0.5, 0.05], to: [0.5, 0.9] } as const;
 
 interface SavedRule {

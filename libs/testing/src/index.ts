@@ -18,6 +18,7 @@ export * from './abuse';
 export * from './process-stats';
 export * from './y4m';
 export * from './cluster';
+export * from './console-site';
 export * from './camera-clips';
 export * from './mjpeg-server';
 export * from './rtsp/rtsp-server';
