@@ -43,12 +43,8 @@ export async function callApi<T>(token: string, method: string, path: string, bo
 
 /** The newest frame of a camera as an object URL (an <img> cannot send the token itself); the caller revokes it. */
 export async function snapshotUrl(token: string, camera: string): Promise<string | undefined> {
-  const res = await fetch(`/v1/cameras/${encodeURIComponent(camera)}/snapshot`, {
-    headers: { authorization: `Bearer ${token}` },
-    cache: 'no-store',
-  });
-  if (!res.ok) return undefined;
-  return URL.createObjectURL(await res.blob());
+  const answer = await mediaUrl(token, `/v1/cameras/${encodeURIComponent(camera)}/snapshot`);
+  return 'url' in answer ? answer.url : undefined;
 }
 
 /** What became of asking for an event's picture or clip. */
@@ -58,12 +54,12 @@ export type MediaAnswer = { url: string } | { pending: true; retryAfterMs: numbe
 const PENDING_CODES = new Set(['E_SNAPSHOT_PENDING', 'E_CLIP_PENDING']);
 
 /**
- * An event's snapshot (`path` as the event carries it, `?crop=true` for its box) or clip
- * (`/v1/events/{id}/clip`) as an object URL, or `pending` while the site is still making it. The
- * caller revokes the URL.
+ * A picture or video of the APIs fetched with the token, as an object URL: a camera's snapshot, an
+ * event's (`path` as the event carries it, `?crop=true` for its box) or its clip
+ * (`/v1/events/{id}/clip`); `pending` while the site is still making it. The caller revokes the URL.
  */
-export async function eventMedia(token: string, path: string): Promise<MediaAnswer> {
-  const res = await fetch(path, { headers: { authorization: `Bearer ${token}` } });
+export async function mediaUrl(token: string, path: string): Promise<MediaAnswer> {
+  const res = await fetch(path, { headers: { authorization: `Bearer ${token}` }, cache: 'no-store' });
   if (res.ok) return { url: URL.createObjectURL(await res.blob()) };
   const body = (await res.json().catch(() => undefined)) as { error?: { code?: string; message?: string } } | undefined;
   if (PENDING_CODES.has(body?.error?.code ?? ''))

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { eventMedia, type SiteEvent } from './api';
+import { mediaUrl, type SiteEvent } from './api';
 
 /** How long the console keeps asking for a clip whose recording has not reached its end yet. */
 const PENDING_PATIENCE_MS = 30_000;
@@ -19,7 +19,7 @@ export function EventClip({ token, event }: { token: string; event: SiteEvent })
     const load = async () => {
       const giveUp = Date.now() + PENDING_PATIENCE_MS;
       while (!cancelled) {
-        const answer = await eventMedia(token, `/v1/events/${event.id}/clip`);
+        const answer = await mediaUrl(token, `/v1/events/${event.id}/clip`);
         if ('url' in answer) {
           made = answer.url;
           if (!cancelled) setUrl(answer.url);

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { eventMedia, type SiteEvent } from './api';
+import { mediaUrl, type SiteEvent } from './api';
 import { EventClip } from './event-clip';
 
 /** How often a picture still being written is asked for again, and how many times. */
@@ -21,8 +21,8 @@ export function EventPicture({ token, event, onClose }: { token: string; event: 
     const load = async () => {
       for (let tries = 0; tries < PENDING_TRIES && !cancelled; tries++) {
         const [frame, crop] = await Promise.all([
-          eventMedia(token, event.snapshot!),
-          eventMedia(token, `${event.snapshot!}?crop=true`),
+          mediaUrl(token, event.snapshot!),
+          mediaUrl(token, `${event.snapshot!}?crop=true`),
         ]);
         for (const answer of [frame, crop]) if ('url' in answer) urls.push(answer.url);
         if ('url' in frame && 'url' in crop) {

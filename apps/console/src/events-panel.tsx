@@ -22,6 +22,22 @@ interface PanelProps {
   onTracks?(tracks: LiveTracks): void;
 }
 
+/** One end of the time range: local time to the second. */
+function TimeField(p: { id: string; label: string; value: string; onChange(value: string): void }) {
+  return (
+    <label>
+      {p.label}{' '}
+      <input
+        id={p.id}
+        type="datetime-local"
+        step="1"
+        value={p.value}
+        onInput={(e) => p.onChange((e.target as HTMLInputElement).value)}
+      />
+    </label>
+  );
+}
+
 /** A datetime-local field's value as epoch ms (local time), or undefined when empty. */
 const timeOf = (text: string) => (text ? new Date(text).getTime() : undefined);
 
@@ -107,26 +123,8 @@ export function EventsPanel({ session, camera, rules, onTracks }: PanelProps) {
             <option key={k}>{k}</option>
           ))}
         </select>{' '}
-        <label>
-          from{' '}
-          <input
-            id="filter-from"
-            type="datetime-local"
-            step="1"
-            value={from}
-            onInput={(e) => setFrom((e.target as HTMLInputElement).value)}
-          />
-        </label>{' '}
-        <label>
-          to{' '}
-          <input
-            id="filter-to"
-            type="datetime-local"
-            step="1"
-            value={to}
-            onInput={(e) => setTo((e.target as HTMLInputElement).value)}
-          />
-        </label>{' '}
+        <TimeField id="filter-from" label="from" value={from} onChange={setFrom} />{' '}
+        <TimeField id="filter-to" label="to" value={to} onChange={setTo} />{' '}
         <a id="export-csv" href={csvUrl} download={`${camera}-events.csv`}>
           Export CSV
         </a>

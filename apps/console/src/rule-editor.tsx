@@ -31,10 +31,35 @@ function FieldError({ failure, group }: { failure: ApiFailure | undefined; group
   );
 }
 
-/** A number field's value, or undefined when it is empty (the API then applies its default). */
-function numberOrUndefined(e: Event): number | undefined {
-  const text = (e.target as HTMLInputElement).value;
-  return text === '' ? undefined : Number(text);
+interface NumberFieldProps extends Pick<EditorProps, 'draft' | 'failure' | 'onChange'> {
+  /** The rule's field the input sets; empty leaves it out (the API then applies its default). */
+  field: 'inertia' | 'dwellS';
+  label: string;
+  min: string;
+  step: string;
+  placeholder: string;
+  hint: string;
+}
+
+/** An optional number of the rule, with the API's error about it beside it. */
+function NumberField({ draft, failure, onChange, field, label, hint, ...input }: NumberFieldProps) {
+  return (
+    <label>
+      {label}{' '}
+      <input
+        id={field === 'dwellS' ? 'rule-dwell' : `rule-${field}`}
+        type="number"
+        {...input}
+        value={draft[field] ?? ''}
+        onInput={(e) => {
+          const text = (e.target as HTMLInputElement).value;
+          onChange({ ...draft, [field]: text === '' ? undefined : Number(text) });
+        }}
+      />
+      <span class="muted"> {hint}</span>
+      <FieldError failure={failure} group={field} />
+    </label>
+  );
 }
 
 export function RuleEditor(p: EditorProps) {
@@ -107,35 +132,29 @@ export function RuleEditor(p: EditorProps) {
         ))}
         <FieldError failure={p.failure} group="classes" />
       </fieldset>
-      <label>
-        Inertia{' '}
-        <input
-          id="rule-inertia"
-          type="number"
-          min="1"
-          step="1"
-          placeholder="site default"
-          value={draft.inertia ?? ''}
-          onInput={(e) => p.onChange({ ...draft, inertia: numberOrUndefined(e) })}
-        />
-        <span class="muted"> frames in a row before it counts</span>
-        <FieldError failure={p.failure} group="inertia" />
-      </label>
+      <NumberField
+        field="inertia"
+        label="Inertia"
+        min="1"
+        step="1"
+        placeholder="site default"
+        hint="frames in a row before it counts"
+        draft={draft}
+        failure={p.failure}
+        onChange={p.onChange}
+      />
       {draft.type === 'zone' && (
-        <label>
-          Dwell{' '}
-          <input
-            id="rule-dwell"
-            type="number"
-            min="0"
-            step="any"
-            placeholder="none"
-            value={draft.dwellS ?? ''}
-            onInput={(e) => p.onChange({ ...draft, dwellS: numberOrUndefined(e) })}
-          />
-          <span class="muted"> seconds inside before zone.dwell</span>
-          <FieldError failure={p.failure} group="dwellS" />
-        </label>
+        <NumberField
+          field="dwellS"
+          label="Dwell"
+          min="0"
+          step="any"
+          placeholder="none"
+          hint="seconds inside before zone.dwell"
+          draft={draft}
+          failure={p.failure}
+          onChange={p.onChange}
+        />
       )}
       <FieldError failure={p.failure} group="other" />
       <div>
