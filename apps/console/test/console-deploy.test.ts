@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { freePort, repoRoot, sleep } from '@vision/testing';
+import { freePort, repoRoot, sleep, writeNginxMain } from '@vision/testing';
 
 const root = repoRoot();
 const read = (...p: string[]) => readFileSync(join(root, ...p), 'utf8');
@@ -33,27 +33,12 @@ describe('console deployment: the image, its nginx and the Ingress', () => {
 
   it("serves the console with the same policy as compose's nginx, and nothing else", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'console-nginx-'));
-    chmodSync(dir, 0o755);
     const port = await freePort();
     const server = read('deploy', 'nginx', 'console.conf')
       .replace('listen 8080;', `listen 127.0.0.1:${port};`)
       .replace('/usr/share/nginx/console/', `${join(root, 'apps', 'console', 'dist')}/`);
-    const temps = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => {
-      mkdirSync(join(dir, t), { recursive: true });
-      chmodSync(join(dir, t), 0o777);
-      return `  ${t}_temp_path ${join(dir, t)};`;
-    });
     writeFileSync(join(dir, 'console.conf'), server);
-    const conf = join(dir, 'nginx.conf');
-    writeFileSync(
-      conf,
-      [
-        'worker_processes 1;',
-        `pid ${join(dir, 'nginx.pid')};`,
-        'events { worker_connections 64; }',
-        `http {\n  access_log off;\n${temps.join('\n')}\n  include ${join(dir, 'console.conf')};\n}\n`,
-      ].join('\n'),
-    );
+    const conf = writeNginxMain(dir, join(dir, 'console.conf'));
     nginx = spawn('nginx', ['-p', dir, '-c', conf, '-e', join(dir, 'error.log'), '-g', 'daemon off;'], {
       stdio: 'ignore',
     });

@@ -84,6 +84,16 @@ export async function prepareNginx(
       VISION_CONSOLE_DIR: operators.consoleDir ?? join(root, 'apps', 'console', 'dist'),
     },
   );
+  writeFileSync(join(dir, 'site.conf'), site);
+  const conf = writeNginxMain(dir, join(dir, 'site.conf'));
+  return { conf, dir, httpPort, httpsPort, ca: readFileSync(join(certs, 'tls.crt')) };
+}
+
+/**
+ * The main configuration of a test's nginx in `dir` (its pid, error log and temp folders there),
+ * including `siteConf`; returns its path.
+ */
+export function writeNginxMain(dir: string, siteConf: string): string {
   // nginx's temp folders (client_body_temp_path and the proxies'); run as root (CI), its workers drop
   // to nobody and must be able to write them.
   chmodSync(dir, 0o755);
@@ -95,7 +105,6 @@ export async function prepareNginx(
     mkdirSync(t.path, { recursive: true });
     chmodSync(t.path, 0o777);
   }
-  writeFileSync(join(dir, 'site.conf'), site);
   const conf = join(dir, 'nginx.conf');
   writeFileSync(
     conf,
@@ -107,12 +116,12 @@ export async function prepareNginx(
       'http {',
       '  access_log off;',
       ...temps.map((t) => `  ${t.directive} ${t.path};`),
-      `  include ${join(dir, 'site.conf')};`,
+      `  include ${siteConf};`,
       '}',
       '',
     ].join('\n'),
   );
-  return { conf, dir, httpPort, httpsPort, ca: readFileSync(join(certs, 'tls.crt')) };
+  return conf;
 }
 
 /** `nginx -t` on a prepared site: exit status and nginx's own words. */
