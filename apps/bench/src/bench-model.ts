@@ -3,5 +3,10 @@ import { modelOptionsFrom, silentLogger, YoloModel, type YoloModelOptions } from
 
 /** A model as the worker would load it at the default settings, with a benchmark's own overrides. */
 export function loadBenchModel(modelPath: string, overrides: Partial<YoloModelOptions> = {}): Promise<YoloModel> {
-  return YoloModel.load({ ...modelOptionsFrom(loadConfig({}), { modelPath, logger: silentLogger }), ...overrides });
+  // Placements are the bench's to choose: no host fit.
+  return YoloModel.load({
+    ...modelOptionsFrom(loadConfig({}), { modelPath, logger: silentLogger }),
+    fit: undefined,
+    ...overrides,
+  });
 }

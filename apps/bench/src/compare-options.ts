@@ -17,7 +17,12 @@ export const compareOptions = {
   lowRounds: opt.whole('low-rate segments per system, interleaved across systems so drift hits all alike', 3),
   seconds: opt.positive('seconds per load level', 9),
   maxBatch: opt.wholeOrUnset("worker MAX_BATCH (default: the worker's own, by provider)"),
-  engines: opt.whole('worker ENGINES (sessions running batches at once)', 1, 1),
+  engines: opt.wholeOrUnset('worker ENGINES (sessions running batches at once; default: its own)'),
+  threads: opt.wholeOrUnset('worker INTRA_OP_THREADS (default: its own)'),
+  workerEnv: opt.settings(
+    'more settings of the process that runs inference, KEY=VALUE,… (e.g. NODE_OPTIONS=--cpu-prof)',
+    '',
+  ),
   decodeConcurrency: opt.wholeOrUnset('worker DECODE_CONCURRENCY (default: its own, the CPUs available)'),
   images: opt.list('camera frames (1080: 1920×1080 versions of the 1280×720 fixtures)', ['720', '1080'], '720,1080'),
   noSpinSingleFrames: opt.flag(

@@ -1,11 +1,13 @@
 import type { BulkRow, TwoModelRow } from './compare-scenarios';
 import type { CompareRow } from './compare-report';
+import type { RawOrtRow } from './raw-ort';
 
 /** 7. Ratios to the naive server, and between the scenarios, all from this run. */
 export function compareRatios(
   rows: CompareRow[],
   twoModels: TwoModelRow[],
   bulkRows: BulkRow[],
+  raw: RawOrtRow[],
   cams: number[],
   o: { lowFps: number; fps: number },
 ): Record<string, number> {
@@ -28,6 +30,15 @@ export function compareRatios(
     const sat = find(sys, maxCams);
     if (sat)
       ratios[`${sys}: last-third p95 ÷ first-third p95, ${maxCams} cameras`] = sat.p95LastThird / sat.p95FirstThird;
+    // The engine's ceiling: raw session.run at its best batch, in one session, and over the splits of the cores.
+    const best = (rows: RawOrtRow[]) => Math.max(...rows.map((r) => r.inferFps));
+    const single = raw.filter((r) => r.engines === 1);
+    if (sat && single.length)
+      ratios[`${sys}: results/s ÷ raw session.run, one session at its best batch, ${maxCams} cameras`] =
+        sat.throughput / best(single);
+    if (sat && raw.length > single.length)
+      ratios[`${sys}: results/s ÷ raw session.run, best split of the cores and batch, ${maxCams} cameras`] =
+        sat.throughput / best(raw);
   }
   const naiveSat = find('naive', maxCams);
   if (naiveSat)

@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CompareOptions } from './compare-options';
 import type { BulkRow, TwoModelRow } from './compare-scenarios';
+import { THREAD_KINDS, type ThreadKind } from './cpu-usage';
 import type { RawOrtRow } from './raw-ort';
 import { table } from './stats';
 import type { RunSummary } from './summary';
@@ -15,6 +16,8 @@ export type CompareRow = RunSummary & {
   meanBatch?: number;
   loopP99Ms?: number;
   cpuCores?: Record<string, number>;
+  /** The worker's (or embedded server's) cores by thread kind (cpu-usage.ts). */
+  workerThreads?: Record<ThreadKind, number>;
 };
 
 export interface CompareResults {
@@ -43,8 +46,17 @@ export function writeReport({
   ratios,
 }: CompareResults): void {
   const rawTable = table(
-    ['batch', 'raw ORT frames/s', 'infer p50 ms', 'decode ms/frame'],
-    raw.map((r) => [r.batch, r.inferFps, r.inferMsP50, r.decodeMsPerFrame]),
+    ['sessions × threads', 'batch', 'raw ORT frames/s', 'infer p50 ms', 'decode ms/frame'],
+    raw.map((r) => [`${r.engines} × ${r.threads}`, r.batch, r.inferFps, r.inferMsP50, r.decodeMsPerFrame]),
+  );
+  const profiled = rows.filter((r) => r.workerThreads);
+  const threadTable = table(
+    ["where the worker's CPU goes", 'cameras', ...THREAD_KINDS.map((k) => `${k}: cores (ms/result)`), 'all'],
+    profiled.map((r) => {
+      const cores = THREAD_KINDS.map((k) => r.workerThreads![k]);
+      const cell = (c: number) => `${c.toFixed(2)} (${((c * 1000) / r.throughput).toFixed(1)})`;
+      return [r.system, r.cameras, ...cores.map(cell), cell(cores.reduce((a, b) => a + b, 0))];
+    }),
   );
   const runTable = table(
     [
@@ -109,6 +121,7 @@ export function writeReport({
   const tables = [
     rawTable,
     runTable,
+    ...(profiled.length ? [threadTable] : []),
     ...(twoModels.length ? [twoTable] : []),
     ...(bulkRows.length ? [bulkTable] : []),
     ratioTable,

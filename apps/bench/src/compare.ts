@@ -1,6 +1,8 @@
 import { cpus, totalmem } from 'node:os';
+import { cpuCores, INFERENCE } from '@vision/config';
+import { fitCandidates } from '@vision/yolo';
 import { loadBenchModel } from './bench-model';
-import { CpuMeter } from './cpu-usage';
+import { CpuMeter, ThreadMeter } from './cpu-usage';
 import { GpuMeter } from './gpu-usage';
 import { runWithProgress } from './bench-cli';
 import { compareOptions, type CompareOptions } from './compare-options';
@@ -37,19 +39,27 @@ async function main(o: CompareOptions): Promise<void> {
   );
   const jpegs = images.map((i) => i.bytes);
 
-  // 1. Raw ONNX Runtime, in this process, before any service runs (no contention).
+  // 1. Raw ONNX Runtime, in this process, before any service runs (no contention): every split of
+  // the cores the host fit may choose (one session with every thread, …, one thread per session).
   const batches = o.batches;
-  const model = await loadBenchModel(o.model, {
-    executionProvider: provider,
-    batchSizes: batches,
-    maxBatch: Math.max(...batches),
-  });
   const raw: RawOrtRow[] = [];
-  for (const b of batches) {
-    raw.push(await measureRawOrt(model, jpegs, b, { seconds: 4, minRuns: 3 }));
-    progress(`raw ORT batch ${b}: ${raw[raw.length - 1].inferFps.toFixed(1)} frames/s`);
+  for (const split of rawSplits(o.threads)) {
+    const model = await loadBenchModel(o.model, {
+      executionProvider: provider,
+      batchSizes: batches,
+      maxBatch: Math.max(...batches),
+      spinSingleFrames: false,
+      ...split,
+    });
+    for (const b of batches) {
+      const row = await measureRawOrt(model, jpegs, b, { seconds: 4, minRuns: 3 });
+      raw.push({ ...row, engines: split.engines, threads: split.intraOpThreads });
+      progress(
+        `raw ORT ${split.engines}×${split.intraOpThreads} threads, batch ${b}: ${raw.at(-1)!.inferFps.toFixed(1)} frames/s`,
+      );
+    }
+    await model.dispose();
   }
-  await model.dispose();
 
   const rows: CompareRow[] = [];
   const twoModels: TwoModelRow[] = [];
@@ -115,6 +125,8 @@ async function main(o: CompareOptions): Promise<void> {
         // The scrape also restarts the loop-delay histogram.
         const before = sys.metrics ? await scrapeWorker(sys.metrics.worker) : undefined;
         const cpu = sys.metrics ? new CpuMeter(sys.metrics.pids) : undefined;
+        const workerPid = sys.metrics?.pids['worker'];
+        const threads = workerPid === undefined ? undefined : new ThreadMeter(workerPid);
         const gpu = provider === 'cpu' ? undefined : new GpuMeter();
         const run = await runWithProgress({
           transport: sys.transport,
@@ -135,6 +147,7 @@ async function main(o: CompareOptions): Promise<void> {
             meanBatch: d.meanBatch,
             loopP99Ms,
             cpuCores: cpu!.since(),
+            workerThreads: threads?.since(),
           });
         }
         rows.push(row);
@@ -161,8 +174,20 @@ async function main(o: CompareOptions): Promise<void> {
     for (const c of cleanup.reverse()) await c();
   }
 
-  const ratios = compareRatios(rows, twoModels, bulkRows, cams, o);
+  const ratios = compareRatios(rows, twoModels, bulkRows, raw, cams, o);
   writeReport({ machine, provider, o, images, raw, rows, twoModels, bulkRows, ratios });
+}
+
+/**
+ * The splits of this host's cores into sessions that the worker's host fit chooses from, or the
+ * worker's default threads in one session when `--threads` pins them.
+ */
+function rawSplits(threads: number | undefined): { engines: number; intraOpThreads: number }[] {
+  const cores = cpuCores();
+  const pinned = { engines: false, intraOpThreads: threads !== undefined, maxBatch: true };
+  const current = { engines: 1, intraOpThreads: threads ?? cores, maxBatch: 1 };
+  return fitCandidates({ cores, pinned, batches: [], maxEngines: INFERENCE.hostFitMaxEngines }, current, 'dynamic')
+    .splits;
 }
 
 runBench(

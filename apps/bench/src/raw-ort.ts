@@ -3,6 +3,9 @@ import { mean, percentile } from './stats';
 
 export interface RawOrtRow {
   batch: number;
+  /** Sessions running at once, and ORT threads each (compare.ts; bench:model runs one). */
+  engines?: number;
+  threads?: number;
   runs: number;
   inferMsP50: number;
   inferMsP95: number;
@@ -25,8 +28,9 @@ export interface RawOrtRow {
 }
 
 /**
- * Raw in-process throughput of `model` at one batch size: a warm-up run, then back-to-back runs
- * for `seconds` (at least `minRuns`), with decoding and postprocessing timed apart from inference.
+ * Raw in-process throughput of `model` at one batch size: on each of its engines at once, a warm-up
+ * run, then back-to-back runs for `seconds` (at least `minRuns`), with decoding and postprocessing
+ * timed apart from inference. Frames per second add up over the engines.
  */
 export async function measureRawOrt(
   model: YoloModel,
@@ -40,33 +44,40 @@ export async function measureRawOrt(
     const decoded = await Promise.all(frames.map((f) => model.decode(f)));
     return { decoded, ms: performance.now() - t0 };
   };
-  await model.infer((await decodeAll()).decoded);
   const infer: number[] = [];
   const pre: number[] = [];
   const input: number[] = [];
   const post: number[] = [];
+  const total: number[] = [];
   let bytesIn = 0;
   let bytesOut = 0;
-  const total: number[] = [];
-  const deadline = performance.now() + opts.seconds * 1000;
-  while (infer.length < opts.minRuns || performance.now() < deadline) {
-    const t0 = performance.now();
-    const prepared = await decodeAll();
-    const r = await model.infer(prepared.decoded);
-    total.push(performance.now() - t0);
-    pre.push(prepared.ms / batch);
-    infer.push(r.inferenceMs);
-    input.push(r.inputMs / batch);
-    post.push(r.postprocessMs / batch);
-    bytesIn = r.bytesIn / batch;
-    bytesOut = r.bytesOut / batch;
-  }
+  let fps = 0;
+  const loop = async () => {
+    await model.infer((await decodeAll()).decoded);
+    const mine: number[] = [];
+    const deadline = performance.now() + opts.seconds * 1000;
+    while (mine.length < opts.minRuns || performance.now() < deadline) {
+      const t0 = performance.now();
+      const prepared = await decodeAll();
+      const r = await model.infer(prepared.decoded);
+      total.push(performance.now() - t0);
+      pre.push(prepared.ms / batch);
+      mine.push(r.inferenceMs);
+      input.push(r.inputMs / batch);
+      post.push(r.postprocessMs / batch);
+      bytesIn = r.bytesIn / batch;
+      bytesOut = r.bytesOut / batch;
+    }
+    infer.push(...mine);
+    fps += (batch * 1000) / mean(mine);
+  };
+  await Promise.all(Array.from({ length: model.concurrency }, loop));
   return {
     batch,
     runs: infer.length,
     inferMsP50: percentile(infer, 50),
     inferMsP95: percentile(infer, 95),
-    inferFps: (batch * 1000) / mean(infer),
+    inferFps: fps,
     decodeMsPerFrame: mean(pre),
     inputMsPerFrame: mean(input),
     postprocessMsPerFrame: mean(post),

@@ -37,7 +37,10 @@ export async function startProject(
   o: {
     model: string;
     maxBatch?: number;
-    engines: number;
+    engines?: number;
+    threads?: number;
+    /** More settings of the process that runs inference (the worker, or the embedded server). */
+    workerEnv?: Record<string, string>;
     decodeConcurrency?: number;
     noSpinSingleFrames?: boolean;
     originalGraph?: boolean;
@@ -52,7 +55,10 @@ export async function startProject(
     MODEL_PATH: o.model,
     LOG_LEVEL: 'info',
     EXECUTION_PROVIDER: provider,
-    ENGINES: String(o.engines),
+    // The product as it starts (the harness turns the fit off for tests).
+    HOST_FIT: 'true',
+    ...(o.engines ? { ENGINES: String(o.engines) } : {}),
+    ...(o.threads ? { INTRA_OP_THREADS: String(o.threads) } : {}),
     ...(o.maxBatch ? { MAX_BATCH: String(o.maxBatch) } : {}),
     ...(o.noSpinSingleFrames ? { SPIN_SINGLE_FRAMES: 'false' } : {}),
     ...(o.originalGraph ? { SERVING_GRAPH: 'false' } : {}),
@@ -79,12 +85,16 @@ export async function startProject(
     const startMs = provider === 'cpu' ? 30_000 : 180_000;
     const worker =
       mode === 'redis'
-        ? await startService('worker', { ...common, METRICS_PORT: String(metricsPort), HOST: '127.0.0.1' }, startMs)
+        ? await startService(
+            'worker',
+            { ...common, ...o.workerEnv, METRICS_PORT: String(metricsPort), HOST: '127.0.0.1' },
+            startMs,
+          )
         : undefined;
     if (worker) procs.push(worker);
     const edge = await startService(
       mode === 'redis' ? 'edge' : 'server',
-      mode === 'redis' ? common : { ...common, METRICS_PORT: String(metricsPort), HOST: '127.0.0.1' },
+      mode === 'redis' ? common : { ...common, ...o.workerEnv, METRICS_PORT: String(metricsPort), HOST: '127.0.0.1' },
       startMs,
     );
     procs.push(edge);

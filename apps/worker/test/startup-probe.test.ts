@@ -98,5 +98,13 @@ describe("the worker's startup and readiness probes (deploy/k8s/worker.yaml)", (
     expect(logs.findIndex((l) => l['msg'] === 'model loaded')).toBeLessThan(
       logs.findIndex((l) => l['msg'] === 'worker started'),
     );
+    // At the defaults a CPU worker fits the host while loading (not ready meanwhile), within its
+    // bound, and serves on what the fit chose.
+    const fit = logs.find((l) => l['msg'] === 'host fit') as { ms: number; chosen: Record<string, number> } | undefined;
+    expect(fit?.ms).toBeLessThanOrEqual(5000);
+    expect(logs.findIndex((l) => l['msg'] === 'host fit')).toBeLessThan(
+      logs.findIndex((l) => l['msg'] === 'model loaded'),
+    );
+    await expect.poll(() => logs.find((l) => l['msg'] === 'model serving')).toMatchObject(fit!.chosen);
   });
 });

@@ -1,4 +1,5 @@
-import { availableParallelism, hostname } from 'node:os';
+import { hostname } from 'node:os';
+import { cpuCores } from './cpu-cores';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { checkKeyRotation, checkWebhookRotation } from './key-rotation';
@@ -108,10 +109,13 @@ export const CORE_SETTINGS = {
         .refine((a: number[]) => a.every((n, i) => i === 0 || n > a[i - 1]), 'must be ascending')
         .optional(),
     ),
-    engines: setting('ENGINES', int(1, 64).default(1)),
+    // Unset: by provider, or (on a CPU) the start-up fit's choice.
+    engines: setting('ENGINES', int(1, 64).optional()),
+    // Unset: on by provider (CPU). Measures splits of the cores and batch sizes while loading a model.
+    hostFit: setting('HOST_FIT', bool.optional()),
     // One decode per available core: decoders beyond the cores only slow each other (and the
     // engine) down. libuv's pool is sized to match (threadPoolSize).
-    decodeConcurrency: setting('DECODE_CONCURRENCY', int(1, 256).default(availableParallelism())),
+    decodeConcurrency: setting('DECODE_CONCURRENCY', int(1, 256).default(cpuCores())),
   },
   frames: {
     deadlineMs: setting('FRAME_DEADLINE_MS', int(10, 600_000).default(2000)),
@@ -215,8 +219,19 @@ export type AppConfig = Omit<
       intraOpThreads: number;
       spinSingleFrames: boolean;
     };
-    batching: Omit<CoreLoaded['batching'], 'maxBatch'> & { maxBatch: number };
+    batching: Omit<CoreLoaded['batching'], 'maxBatch' | 'engines' | 'hostFit'> & {
+      maxBatch: number;
+      engines: number;
+      /** The start-up fit (HOST_FIT), and which of its choices settings pinned. */
+      hostFit: { enabled: boolean; pinned: FitPins };
+    };
   };
+/** Which of the start-up fit's choices a setting made (the fit leaves those as they are). */
+export interface FitPins {
+  engines: boolean;
+  intraOpThreads: boolean;
+  maxBatch: boolean;
+}
 export type AuthConfig = AppConfig['auth'];
 export type LimitsConfig = AppConfig['limits'];
 export type BulkConfig = AppConfig['bulk'];
@@ -262,7 +277,19 @@ export function loadConfig(env: Env): AppConfig {
       intraOpThreads: e.model.intraOpThreads ?? byProvider.intraOpThreads,
       spinSingleFrames: e.model.spinSingleFrames ?? byProvider.spinSingleFrames,
     },
-    batching: { ...e.batching, maxBatch: e.batching.maxBatch ?? byProvider.maxBatch },
+    batching: {
+      ...e.batching,
+      maxBatch: e.batching.maxBatch ?? byProvider.maxBatch,
+      engines: e.batching.engines ?? byProvider.engines,
+      hostFit: {
+        enabled: e.batching.hostFit ?? byProvider.hostFit,
+        pinned: {
+          engines: e.batching.engines !== undefined,
+          intraOpThreads: e.model.intraOpThreads !== undefined,
+          maxBatch: e.batching.maxBatch !== undefined,
+        },
+      },
+    },
   };
 }
 

@@ -1,4 +1,5 @@
 export * from './config';
+export * from './cpu-cores';
 export * from './metrics-port';
 export * from './runtime-defaults';
 export * from './settings';

@@ -43,6 +43,8 @@ export interface ModelSpec {
   iouThreshold: number;
   maxDetections: number;
   maxBatch: number;
+  /** Whether a setting chose `maxBatch` (the model's own or MAX_BATCH): the start-up fit keeps it. */
+  maxBatchPinned: boolean;
   /** Input size for exports with dynamic height/width and no `imgsz` metadata. */
   inputSize: number | undefined;
   /** A classifier's classes per frame (CLASSIFY_TOP_K). */
@@ -69,6 +71,7 @@ export function loadModelRepository(config: AppConfig): ModelRepository {
     iouThreshold: m.iouThreshold,
     maxDetections: m.maxDetections,
     maxBatch: config.batching.maxBatch,
+    maxBatchPinned: config.batching.hostFit.pinned.maxBatch,
     inputSize: undefined,
     classifyTopK: m.classifyTopK,
   };
@@ -104,6 +107,7 @@ export function loadModelRepository(config: AppConfig): ModelRepository {
     iouThreshold: x.iouThreshold ?? base.iouThreshold,
     maxDetections: x.maxDetections ?? base.maxDetections,
     maxBatch: x.maxBatch ?? base.maxBatch,
+    maxBatchPinned: x.maxBatch !== undefined || base.maxBatchPinned,
     inputSize: x.inputSize,
     classifyTopK: x.classifyTopK ?? base.classifyTopK,
   }));

@@ -1,27 +1,32 @@
-import { availableParallelism } from 'node:os';
+import { cpuCores } from './cpu-cores';
 import type { ExecutionProviderName } from './config';
 
 /**
  * Defaults that depend on the execution provider. On CPU: ONNX Runtime's own thread choice (0) ran
- * one thread on a 2-vCPU VM, so one thread per available CPU; a frame costs about the same at any
- * batch size and every frame of a batch waits for its end, so batches of 2 (the best per frame
- * measured there); a frame that finds the engine idle runs on spinning threads (lower latency at
- * low load, nothing taken from decoding under load); bulk images one at a time, never beside live
- * frames. On a GPU: ORT's threads
- * (every batch size has its own session and pool), batches of 8, and bulk images may fill batches.
+ * one thread on a 2-vCPU VM, so one thread per available CPU, one engine and batches of 2, which
+ * is what a worker runs when the start-up fit (HOST_FIT, on) is off or cannot measure; the fit
+ * replaces the unpinned ones with the best split of the cores and batch size it measures. A frame
+ * that finds every engine idle runs on spinning threads across all the cores (lower latency at low
+ * load, nothing taken from decoding under load); bulk images one at a time, never beside live
+ * frames. On a GPU: ORT's threads (every batch size has its own session and pool), batches of 8,
+ * no fit, and bulk images may fill batches.
  */
 export function providerDefaults(provider: ExecutionProviderName): {
   intraOpThreads: number;
   spinSingleFrames: boolean;
   maxBatch: number;
+  engines: number;
+  hostFit: boolean;
   bulkMaxBatch: (maxBatch: number) => number;
   bulkTopUp: boolean;
 } {
   return provider === 'cpu'
     ? {
-        intraOpThreads: availableParallelism(),
+        intraOpThreads: cpuCores(),
         spinSingleFrames: true,
         maxBatch: 2,
+        engines: 1,
+        hostFit: true,
         bulkMaxBatch: () => 1,
         bulkTopUp: false,
       }
@@ -29,6 +34,8 @@ export function providerDefaults(provider: ExecutionProviderName): {
         intraOpThreads: 0,
         spinSingleFrames: false,
         maxBatch: 8,
+        engines: 1,
+        hostFit: false,
         bulkMaxBatch: (maxBatch) => maxBatch,
         bulkTopUp: true,
       };
@@ -71,8 +78,17 @@ export const INFERENCE = {
    */
   nice: 10,
   /**
-   * With SPIN_SINGLE_FRAMES, a one-frame run spins only when its engine has been idle this long:
+   * With SPIN_SINGLE_FRAMES, a one-frame run spins only when every engine has been idle this long:
    * spinning threads go on spinning after the run, taking cores that decoding needs under load.
    */
   spinAfterIdleMs: 50,
+  /**
+   * The start-up fit's whole budget, sessions made included: a worker is ready this much later on a
+   * CPU (the fit's test holds it under 5 s).
+   */
+  hostFitBudgetMs: 4000,
+  /** Batch sizes the CPU fit tries (beyond these a frame waits longer for hardly more frames/s). */
+  hostFitBatches: [1, 2, 4],
+  /** The most engines the CPU fit tries: each is a session with its own copy of the weights. */
+  hostFitMaxEngines: 4,
 } as const;

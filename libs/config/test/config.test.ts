@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, metricsPortFor, threadPoolSize } from '../src';
+import { ConfigError, cpuCores, loadConfig, metricsPortFor, quotaCores, threadPoolSize } from '../src';
 
 describe('loadConfig', () => {
   it('defaults to embedded mode with the demo model', () => {
@@ -20,6 +20,7 @@ describe('loadConfig', () => {
       maxWaitMs: 0,
       maxQueue: 64,
       engines: 1,
+      hostFit: { enabled: true, pinned: { engines: false, intraOpThreads: false, maxBatch: false } },
       decodeConcurrency: availableParallelism(),
       batchSizes: undefined,
     });
@@ -142,5 +143,19 @@ describe('libuv thread pool', () => {
     const sized = threadsWith({ DECODE_CONCURRENCY: '9' });
     const given = threadsWith({ DECODE_CONCURRENCY: '9', UV_THREADPOOL_SIZE: '4' });
     expect(sized - given).toBe(11 - 4);
+  });
+});
+
+describe('cpuCores', () => {
+  it("reads a container's CPU quota (cgroup v2 and v1), rounding a part core up", () => {
+    expect(quotaCores('max 100000\n')).toBeUndefined();
+    expect(quotaCores('200000 100000\n')).toBe(2);
+    expect(quotaCores('150000 100000')).toBe(2);
+    expect(quotaCores('50000 100000')).toBe(1);
+    expect(quotaCores(undefined, { quotaUs: '-1\n', periodUs: '100000\n' })).toBeUndefined();
+    expect(quotaCores(undefined, { quotaUs: '400000\n', periodUs: '100000\n' })).toBe(4);
+    expect(quotaCores(undefined)).toBeUndefined();
+    expect(cpuCores()).toBeGreaterThanOrEqual(1);
+    expect(cpuCores()).toBeLessThanOrEqual(availableParallelism());
   });
 });

@@ -39,8 +39,8 @@ const READY_MSG: Record<ServiceRole, string> = {
 /**
  * Starts a built app (`apps/<role>/dist/main.js`) as a real process with `env` (the worker and the
  * server with their Node flags, as their launchers start them), and resolves when it logs that it
- * is ready. Logs are pino JSON lines on stdout, kept for assertions. Authentication
- * is off unless `env` turns it on (a key source with `AUTH_DISABLED: ''`).
+ * is ready. Logs are pino JSON lines on stdout, kept for assertions. Authentication is off unless
+ * `env` turns it on (a key source with `AUTH_DISABLED: ''`), and so is a worker's host fit (`HOST_FIT`).
  */
 export async function startService(
   role: ServiceRole,
@@ -59,6 +59,8 @@ export async function startService(
         PORT: '0',
         METRICS_PORT: '0',
         AUTH_DISABLED: 'true',
+        // A worker would spend its fit budget on every start; the fit's own tests and the benches turn it on.
+        HOST_FIT: 'false',
         ...(role === 'gateway' ? { GATEWAY_PORT: '0' } : {}),
         ...env,
       },

@@ -76,16 +76,18 @@ export async function startWorkerRuntime(
     const consumer = `${config.workerId}#${++generation}`;
     await transport.start(consumer);
     const backfill = bulk?.source(spec.id);
+    // The batch size the host fit chose, where it ran (else the setting's).
+    const placed = { ...spec, maxBatch: model.placement.maxBatch };
     const worker = new InferenceWorker(
       transport,
       model,
       {
         model: { id: spec.id, version: spec.version },
-        maxBatch: spec.maxBatch,
+        maxBatch: placed.maxBatch,
         maxWaitMs: config.batching.maxWaitMs,
         decodeConcurrency: config.batching.decodeConcurrency,
         idleBlockMs: TIMINGS.idleReadBlockMs,
-        ...backfillPolicy(config, spec),
+        ...backfillPolicy(config, placed),
         ...(backfill ? { backfill } : {}),
         ...(recording ? { results: { confThreshold: spec.confThreshold } } : {}),
       },
@@ -101,7 +103,7 @@ export async function startWorkerRuntime(
         model: spec.id,
         version: spec.version,
         transport: transport.kind,
-        maxBatch: spec.maxBatch,
+        ...model.placement,
       },
       'model serving',
     );

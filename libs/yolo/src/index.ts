@@ -2,6 +2,7 @@ export * from './batch-sizes';
 export * from './candidates';
 export * from './decoders';
 export * from './frame-arena';
+export * from './host-fit';
 export * from './layout';
 export * from './letterbox';
 export * from './logger';

@@ -1,5 +1,6 @@
 import type { AppConfig, ExecutionProviderName, ModelSpec } from '@vision/config';
-import { INFERENCE } from '@vision/config';
+import { cpuCores, INFERENCE } from '@vision/config';
+import type { FitOptions } from './host-fit';
 import type { Logger } from './logger';
 import type { PostprocessOptions } from './postprocess';
 
@@ -52,6 +53,11 @@ export interface YoloModelOptions extends PostprocessOptions {
    */
   spinSingleFrames: boolean;
   spinAfterIdleMs: number;
+  /**
+   * Fit engines, threads and batch size to the host while loading (CPU only; undefined: run
+   * `engines`, `intraOpThreads` and `maxBatch` as given). Choices it leaves pinned stay as given.
+   */
+  fit: FitOptions | undefined;
   logger: Logger;
 }
 
@@ -94,6 +100,18 @@ export function modelOptionsFrom(
     allowSpinning: false,
     spinSingleFrames: m.spinSingleFrames,
     spinAfterIdleMs: INFERENCE.spinAfterIdleMs,
+    fit: config.batching.hostFit.enabled
+      ? {
+          cores: cpuCores(),
+          pinned: {
+            ...config.batching.hostFit.pinned,
+            maxBatch: spec?.maxBatchPinned ?? config.batching.hostFit.pinned.maxBatch,
+          },
+          batches: INFERENCE.hostFitBatches,
+          maxEngines: INFERENCE.hostFitMaxEngines,
+          budgetMs: INFERENCE.hostFitBudgetMs,
+        }
+      : undefined,
     logger: o.logger,
   };
 }

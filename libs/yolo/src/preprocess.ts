@@ -26,6 +26,9 @@ export interface PreprocessOptions {
 // PDF, HEIF, …) are a large attack surface nobody asked for. Applies to the whole process.
 sharp.block({ operation: ['VipsForeignLoad'] });
 sharp.unblock({ operation: ['VipsForeignLoadJpegBuffer', 'VipsForeignLoadPngBuffer', 'VipsForeignLoadWebpBuffer'] });
+// One libvips thread per image: frames already decode side by side on libuv's pool, and splitting a
+// camera frame across threads costs more CPU than it saves time (docs/benchmarks.md, "Decoding").
+sharp.concurrency(1);
 
 /**
  * A decoded frame resized for the model: RGB bytes in HWC order, the content only

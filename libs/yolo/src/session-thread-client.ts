@@ -83,6 +83,16 @@ export class SessionThread {
     return this.queued > 0;
   }
 
+  /**
+   * Gives the thread an arena of `frames` slots, between runs (once the host fit has chosen the batch
+   * size): every run transfers the whole arena twice, and V8 counts each arrival as a new allocation
+   * until a collection, so a larger arena than runs need means more collections on the event loop.
+   */
+  resizeArena(frames: number): void {
+    if (this.busy) throw new Error('resizeArena: a run is in flight');
+    this.arena = FrameArena.create(this.arena.width, this.arena.height, frames);
+  }
+
   run(frames: readonly RunFrame[]): Promise<SessionRunResult> {
     if (frames.length > this.arena.capacity)
       return Promise.reject(new Error(`${frames.length} frames exceed the arena's ${this.arena.capacity}`));

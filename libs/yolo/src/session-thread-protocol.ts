@@ -27,10 +27,6 @@ export interface SessionThreadInit extends SessionShape {
   /** Frames a run may carry, padding included (the size of the arenas runs arrive in). */
   arenaFrames: number;
   session: InferenceSession.SessionOptions;
-  /** Options of a separate session for runs of one frame (see YoloModelOptions.spinSingleFrames). */
-  singleFrameSession?: InferenceSession.SessionOptions;
-  /** The one-frame session serves a run only when the thread has been idle this long. */
-  spinAfterIdleMs: number;
   post: TaskOptions;
   /**
    * Sizes a dynamic model's runs are padded up to, each with its own session; empty: one session, each
@@ -39,6 +35,11 @@ export interface SessionThreadInit extends SessionShape {
   batchSizes: number[];
   /** Nice value of the thread and of ORT's pool threads (see YoloModelOptions.nice). */
   nice: number;
+  /**
+   * The thread's name on Linux, `ort-` and this (15 characters at most in all); ORT's pool threads
+   * inherit it, so a profile of the process tells inference from decoding and the event loop.
+   */
+  name: string;
 }
 
 /** Run the frames in arena slots 0 … n-1. The arena is transferred, and comes back with the result. */
@@ -54,8 +55,6 @@ export interface SessionRunResult {
   frames: FrameDetections[];
   /** Images in the first session.run, padding included. */
   runBatchSize: number;
-  /** Whether a run went to the spinning one-frame session (it found the engine idle). */
-  spun: boolean;
   inferenceMs: number;
   postprocessMs: number;
   /** Host time turning arena frames into the session's input (0 for uint8 graphs). */

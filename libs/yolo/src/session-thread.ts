@@ -1,4 +1,4 @@
-import { readlinkSync } from 'node:fs';
+import { readlinkSync, writeFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
@@ -29,21 +29,14 @@ function send(m: SessionThreadReply): void {
 }
 
 /**
- * The sessions, by the run size each one serves (0: the one session of an unladdered model; 1 also
- * where one-frame runs have their own, spinning, session). On ONNX Runtime's CUDA provider a run
- * whose input shape differs from the session's previous run costs 0.5–1 s
- * (microsoft/onnxruntime#23006), so a session that only ever sees one shape is the way to let
- * batch sizes follow the load.
+ * The sessions, by the run size each one serves (0: the one session of an unladdered model). On
+ * ONNX Runtime's CUDA provider a run whose input shape differs from the session's previous run costs
+ * 0.5–1 s (microsoft/onnxruntime#23006), so a session that only ever sees one shape is the way to
+ * let batch sizes follow the load.
  */
 const sessions = new Map<number, ort.InferenceSession>();
-let lastRunEnded = -Infinity;
-/** Whether size 1 has a spinning session of its own (a ladder's size-1 session is an ordinary one). */
-const spinningSingle = init.singleFrameSession !== undefined && init.batchSizes.length === 0;
 
-function sessionFor(size: number, idle: boolean): ort.InferenceSession {
-  // The spinning one-frame session's threads go on spinning after its run: under load they would
-  // take the cores that decode the next frames, so it serves only a frame that found the engine idle.
-  if (size === 1 && spinningSingle && !idle) return sessions.get(0)!;
+function sessionFor(size: number): ort.InferenceSession {
   return sessions.get(size) ?? sessions.get(0)!;
 }
 
@@ -67,11 +60,9 @@ function inputFor(arena: FrameArena, first: number, size: number): { tensor: ort
 async function run(req: SessionRunRequest): Promise<SessionRunResult> {
   const arena = new FrameArena(req.arena, init.inputWidth, init.inputHeight);
   const n = req.geometries.length;
-  const idle = performance.now() - lastRunEnded >= init.spinAfterIdleMs;
   const result: SessionRunResult = {
     frames: [],
     runBatchSize: n === 0 ? 0 : runSize(n, init.batch, init.batchSizes),
-    spun: false,
     inferenceMs: 0,
     postprocessMs: 0,
     inputMs: 0,
@@ -84,9 +75,7 @@ async function run(req: SessionRunRequest): Promise<SessionRunResult> {
     const t0 = performance.now();
     const { tensor, bytes } = inputFor(arena, first, size);
     const t1 = performance.now();
-    const session = sessionFor(size, idle);
-    result.spun ||= spinningSingle && session === sessions.get(1);
-    const out = (await session.run({ [init.inputName]: tensor }))[init.outputName];
+    const out = (await sessionFor(size).run({ [init.inputName]: tensor }))[init.outputName];
     const t2 = performance.now();
     // [N, d1, d2] (detection) or [N, d1] (a classifier's probabilities): one image is d1 × d2 values.
     const [, d1, d2 = 1] = out.dims;
@@ -100,20 +89,30 @@ async function run(req: SessionRunRequest): Promise<SessionRunResult> {
     result.bytesOut += data.byteLength;
     first += take;
   }
-  lastRunEnded = performance.now();
   return result;
 }
 
 /**
- * Lowers this thread's scheduling priority before any session exists: Linux keeps a nice value per
- * thread and ONNX Runtime's pool threads, created with the session, inherit it. Elsewhere a no-op.
+ * Names this thread and lowers its scheduling priority before any session exists: Linux keeps a name
+ * and a nice value per thread, and ONNX Runtime's pool threads, created with the session, inherit
+ * both. Elsewhere a no-op.
  */
-function lowerPriority(nice: number): void {
-  if (nice <= 0) return;
+function markThread(name: string, nice: number): void {
+  let tid: number;
   try {
-    setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), nice);
+    tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
   } catch {
-    // not Linux, or not permitted: run at the process's priority
+    return; // not Linux
+  }
+  for (const mark of [
+    () => writeFileSync(`/proc/self/task/${tid}/comm`, `ort-${name}`.slice(0, 15)),
+    () => nice > 0 && setPriority(tid, nice),
+  ]) {
+    try {
+      mark();
+    } catch {
+      // not permitted: the process's name, or its priority
+    }
   }
 }
 
@@ -123,13 +122,10 @@ function lowerPriority(nice: number): void {
  * so its first frames do not pay for it. Returns how many sessions were warmed.
  */
 async function open(): Promise<number> {
-  lowerPriority(init.nice);
-  // Runs of one frame get their own session where they exist as such: always with exact sizes, and
-  // where the sizes include 1.
-  const sizes = init.batchSizes.length ? init.batchSizes : spinningSingle ? [1, 0] : [0];
+  markThread(init.name, init.nice);
+  const sizes = init.batchSizes.length ? init.batchSizes : [0];
   for (const size of sizes) {
-    const options = size === 1 && init.singleFrameSession ? init.singleFrameSession : init.session;
-    const session = await ort.InferenceSession.create(new Uint8Array(init.model), options);
+    const session = await ort.InferenceSession.create(new Uint8Array(init.model), init.session);
     sessions.set(size, session);
     const warm = size || (typeof init.batch === 'number' ? init.batch : 1);
     try {

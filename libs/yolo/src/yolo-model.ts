@@ -3,12 +3,15 @@ import type { InferenceSession } from 'onnxruntime-node';
 import type { ExecutionProviderName } from '@vision/config';
 import { VisionError } from '@vision/wire';
 import { batchLadder, slotsFor } from './batch-sizes';
+import { PAD_VALUE } from './frame-arena';
 import { planModel } from './model-plan';
 import type { YoloModelOptions } from './model-options';
 import type { FrameDetections } from './postprocess';
+import { fitHost, type FitReport, type Placement } from './host-fit';
+import { letterboxGeometry } from './letterbox';
 import { fitFrame, type FrameFit, type LetterboxedFrame } from './preprocess';
 import { providerConfig } from './providers';
-import { SessionThread } from './session-thread-client';
+import { SessionThread, type RunFrame } from './session-thread-client';
 import type { SessionRunResult, SessionShape } from './session-thread-protocol';
 import type { TaskOptions } from './tasks/model-task';
 import { modelTask } from './tasks/registry';
@@ -33,7 +36,19 @@ export interface DecodedFrame extends LetterboxedFrame {
   decodeMs: number;
 }
 
-export type InferenceResult = SessionRunResult;
+export interface InferenceResult extends SessionRunResult {
+  /** Whether the run went to the wide, spinning session (one frame that found every engine idle). */
+  spun: boolean;
+}
+
+/** The session threads a model runs on, and how the host fit placed them. */
+interface Engines {
+  threads: SessionThread[];
+  /** One frame's session across every core the engines use, spinning (SPIN_SINGLE_FRAMES). */
+  wide: SessionThread | undefined;
+  placement: Placement;
+  report: FitReport | undefined;
+}
 
 /**
  * Owns the ONNX Runtime sessions of a YOLO detector: `engines` session threads (like Triton's
@@ -43,18 +58,34 @@ export type InferenceResult = SessionRunResult;
  */
 export class YoloModel {
   private next = 0;
+  /** Runs in flight on any of the model's threads, and when the last one ended. */
+  private running = 0;
+  private lastRunEnded = -Infinity;
 
   private constructor(
     readonly description: ModelDescription,
-    private readonly threads: SessionThread[],
+    private readonly engines: Engines,
     /** Where frames land in the input: the task's letterbox or crop. */
     private readonly fit: FrameFit,
-    private readonly opts: Pick<YoloModelOptions, 'maxInputPixels' | 'costlyMaxPixels' | 'decodeTimeoutS' | 'maxBatch'>,
+    private readonly opts: Pick<
+      YoloModelOptions,
+      'maxInputPixels' | 'costlyMaxPixels' | 'decodeTimeoutS' | 'spinAfterIdleMs'
+    >,
   ) {}
 
   /** How many batches may run at once. */
   get concurrency(): number {
-    return this.threads.length;
+    return this.engines.threads.length;
+  }
+
+  /** Engines, their ORT threads and the most frames a caller should hand `infer` at once. */
+  get placement(): Placement {
+    return this.engines.placement;
+  }
+
+  /** What the host fit measured and chose (undefined where it did not run: a GPU, HOST_FIT=false). */
+  get fitReport(): FitReport | undefined {
+    return this.engines.report;
   }
 
   static async load(o: YoloModelOptions): Promise<YoloModel> {
@@ -74,11 +105,12 @@ export class YoloModel {
     });
     const sessionOptions = (
       eps: InferenceSession.ExecutionProviderConfig[],
+      intraOpThreads: number,
       spin = o.allowSpinning,
     ): InferenceSession.SessionOptions => ({
       executionProviders: eps,
       graphOptimizationLevel: 'all',
-      intraOpNumThreads: o.intraOpThreads,
+      intraOpNumThreads: intraOpThreads,
       interOpNumThreads: o.interOpThreads,
       // ORT's pool threads spin after each run by default, taking the cores that decode the next frames.
       ...(spin ? {} : { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } }),
@@ -91,44 +123,66 @@ export class YoloModel {
       classifyTopK: o.classifyTopK,
     };
     const shape = plan.shape;
+    const current: Placement = {
+      engines: Math.max(1, o.engines),
+      intraOpThreads: o.intraOpThreads,
+      maxBatch: o.maxBatch,
+    };
     const start = async (eps: InferenceSession.ExecutionProviderConfig[], on: ExecutionProviderName) => {
       const gpu = on !== 'cpu';
-      const session = sessionOptions(eps);
-      const singleFrameSession =
-        o.spinSingleFrames && !o.allowSpinning && shape.batch === 'dynamic' ? sessionOptions(eps, true) : undefined;
+      const fit = gpu ? undefined : o.fit;
       const batchSizes = shape.batch !== 'dynamic' ? [] : [...(o.batchSizes ?? (gpu ? batchLadder(o.maxBatch) : []))];
-      // Room for the largest request (maxBatch frames), padded runs included.
-      const arenaFrames = slotsFor(o.maxBatch, shape.batch, batchSizes);
-      const threads: SessionThread[] = [];
-      try {
-        for (let i = 0; i < Math.max(1, o.engines); i++) {
-          threads.push(
-            await SessionThread.start({
-              ...shape,
-              model: new Uint8Array(plan.graph).buffer,
-              input: plan.input,
-              task: plan.task,
-              output: plan.output,
-              arenaFrames,
-              session,
-              singleFrameSession,
-              spinAfterIdleMs: o.spinAfterIdleMs,
-              post,
-              batchSizes,
-              nice: o.nice,
-            }),
-          );
+      // Room for the largest request (maxBatch frames, or the largest the fit tries), padded runs included.
+      const arenaFrames = slotsFor(Math.max(o.maxBatch, ...(fit?.batches ?? [])), shape.batch, batchSizes);
+      const engine = (name: string, threads: number, frames: number, spin?: boolean) =>
+        SessionThread.start({
+          ...shape,
+          model: new Uint8Array(plan.graph).buffer,
+          input: plan.input,
+          task: plan.task,
+          output: plan.output,
+          arenaFrames: frames,
+          session: sessionOptions(eps, threads, spin),
+          post,
+          batchSizes,
+          nice: o.nice,
+          name,
+        });
+      const startSplit = async (split: Omit<Placement, 'maxBatch'>) => {
+        const made = await Promise.allSettled(
+          Array.from({ length: split.engines }, (_, i) =>
+            engine(`e${i}of${split.engines}`, split.intraOpThreads, arenaFrames),
+          ),
+        );
+        const threads = made.flatMap((m) => (m.status === 'fulfilled' ? [m.value] : []));
+        const failed = made.find((m) => m.status === 'rejected');
+        if (failed) {
+          await Promise.all(threads.map((t) => t.close()));
+          throw failed.reason;
         }
-      } catch (err) {
-        await Promise.all(threads.map((t) => t.close()));
-        throw err;
+        return threads;
+      };
+      const fitted = fit
+        ? await fitHost(fit, current, shape.batch, greyFrame(shape), startSplit, o.logger)
+        : { placement: current, threads: await startSplit(current), report: undefined };
+      const { placement, threads } = fitted;
+      if (fit) for (const t of threads) t.resizeArena(slotsFor(placement.maxBatch, shape.batch, batchSizes));
+      // One frame that finds every engine idle runs across every core the engines use, on threads that spin.
+      let wide: SessionThread | undefined;
+      if (o.spinSingleFrames && !o.allowSpinning && shape.batch === 'dynamic') {
+        try {
+          wide = await engine('wide', placement.engines * placement.intraOpThreads, 1, true);
+        } catch (err) {
+          await Promise.all(threads.map((t) => t.close()));
+          throw err;
+        }
       }
-      return threads;
+      return { ...fitted, wide };
     };
-    let threads: SessionThread[];
+    let engines: Awaited<ReturnType<typeof start>>;
     let actual: ExecutionProviderName = o.executionProvider;
     try {
-      threads = await start(providerConfig(o.executionProvider, o.deviceId), o.executionProvider);
+      engines = await start(providerConfig(o.executionProvider, o.deviceId), o.executionProvider);
     } catch (err) {
       const why = (err as Error).message.split('\n')[0];
       if (o.executionProvider === 'cpu')
@@ -144,7 +198,7 @@ export class YoloModel {
         { requested: o.executionProvider, error: why },
         'execution provider unavailable; falling back to cpu',
       );
-      threads = await start(['cpu'], 'cpu');
+      engines = await start(['cpu'], 'cpu');
       actual = 'cpu';
     }
     const description: ModelDescription = {
@@ -169,11 +223,15 @@ export class YoloModel {
         classes: shape.names.length,
         imgsz: [shape.inputHeight, shape.inputWidth],
         graph: plan.serving.used ? 'serving (uint8 in, top-K out)' : `the export as it is (${plan.serving.reason})`,
-        warmedSessions: threads.reduce((n, t) => n + t.warmedSessions, 0),
+        placement: engines.placement,
+        warmedSessions: [...engines.threads, ...(engines.wide ? [engines.wide] : [])].reduce(
+          (n, t) => n + t.warmedSessions,
+          0,
+        ),
       },
       'model loaded',
     );
-    return new YoloModel(description, threads, modelTask(plan.task).fit, o);
+    return new YoloModel(description, engines, modelTask(plan.task).fit, o);
   }
 
   /** Decodes one frame and places it as the task does (sharp, off the event loop). Rejects with a VisionError. */
@@ -214,13 +272,27 @@ export class YoloModel {
       bytesIn: 0,
       bytesOut: 0,
     };
+    const { threads, wide, placement } = this.engines;
     // More than maxBatch frames (a CLI call) run as several requests, one after another.
-    for (let first = 0; first < frames.length; first += this.opts.maxBatch) {
-      const free = this.threads.find((t) => !t.busy) ?? this.threads[this.next++ % this.threads.length];
-      const r = await free.run(frames.slice(first, first + this.opts.maxBatch));
+    for (let first = 0; first < frames.length; first += placement.maxBatch) {
+      const chunk = frames.slice(first, first + placement.maxBatch);
+      const alone =
+        wide !== undefined &&
+        chunk.length === 1 &&
+        this.running === 0 &&
+        performance.now() - this.lastRunEnded >= this.opts.spinAfterIdleMs;
+      const thread = alone ? wide : (threads.find((t) => !t.busy) ?? threads[this.next++ % threads.length]);
+      this.running++;
+      let r: SessionRunResult;
+      try {
+        r = await thread.run(chunk);
+      } finally {
+        this.running--;
+        this.lastRunEnded = performance.now();
+      }
       total.frames.push(...r.frames);
       total.runBatchSize ||= r.runBatchSize;
-      total.spun ||= r.spun;
+      total.spun ||= alone;
       for (const k of ['inferenceMs', 'postprocessMs', 'inputMs', 'bytesIn', 'bytesOut'] as const) total[k] += r[k];
     }
     return total;
@@ -242,6 +314,13 @@ export class YoloModel {
   }
 
   async dispose(): Promise<void> {
-    await Promise.all(this.threads.map((t) => t.close()));
+    const { threads, wide } = this.engines;
+    await Promise.all([...threads, ...(wide ? [wide] : [])].map((t) => t.close()));
   }
+}
+
+/** A frame of padding grey filling the input: what the host fit runs (a network's cost does not depend on the pixels). */
+function greyFrame(shape: SessionShape): RunFrame {
+  const { inputWidth: w, inputHeight: h } = shape;
+  return { pixels: new Uint8Array(w * h * 3).fill(PAD_VALUE), geometry: letterboxGeometry(w, h, w, h) };
 }

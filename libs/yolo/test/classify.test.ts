@@ -34,7 +34,11 @@ afterAll(() => Promise.all(models.map((m) => m.dispose())));
 /** A fixture by name, or a file by path. */
 async function load(name: string, extra: Partial<YoloModelOptions> = {}): Promise<YoloModel> {
   const modelPath = name.endsWith('.onnx') ? name : join(modelsDir(), `${name}.onnx`);
-  const m = await YoloModel.load({ ...modelOptionsFrom(defaults, { modelPath, logger: silentLogger }), ...extra });
+  const m = await YoloModel.load({
+    ...modelOptionsFrom(defaults, { modelPath, logger: silentLogger }),
+    fit: undefined,
+    ...extra,
+  });
   models.push(m);
   return m;
 }

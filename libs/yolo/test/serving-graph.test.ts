@@ -11,6 +11,7 @@ const load = (name: string, extra: Partial<YoloModelOptions>) =>
   YoloModel.load({
     ...modelOptionsFrom(defaults, { modelPath: join(modelsDir(), `${name}.onnx`), logger: silentLogger }),
     maxBatch: 4,
+    fit: undefined,
     ...extra,
   });
 

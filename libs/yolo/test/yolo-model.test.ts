@@ -22,7 +22,12 @@ const modelPath = (name: string) => join(modelsDir(), `${name}.onnx`);
 const defaults = loadConfig({});
 /** A model at the default settings, as a worker loads it, with a test's own overrides. */
 const load = (path: string, extra: Partial<YoloModelOptions> = {}) =>
-  YoloModel.load({ ...modelOptionsFrom(defaults, { modelPath: path, logger: silentLogger }), maxBatch: 8, ...extra });
+  YoloModel.load({
+    ...modelOptionsFrom(defaults, { modelPath: path, logger: silentLogger }),
+    maxBatch: 8,
+    fit: undefined,
+    ...extra,
+  });
 
 /** Detections of a frame that must have succeeded, boxes rounded to whole pixels for comparison. */
 /** What a client gets for a frame that must have succeeded: the detections above the confidence threshold. */
