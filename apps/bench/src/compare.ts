@@ -1,5 +1,5 @@
 import { cpus, totalmem } from 'node:os';
-import { cpuCores, INFERENCE } from '@vision/config';
+import { cpuCores, INFERENCE, loadConfig, type ExecutionProviderName } from '@vision/config';
 import { fitCandidates } from '@vision/yolo';
 import { loadBenchModel } from './bench-model';
 import { CpuMeter, ThreadMeter } from './cpu-usage';
@@ -43,7 +43,7 @@ async function main(o: CompareOptions): Promise<void> {
   // the cores the host fit may choose (one session with every thread, …, one thread per session).
   const batches = o.batches;
   const raw: RawOrtRow[] = [];
-  for (const split of rawSplits(o.threads)) {
+  for (const split of rawSplits(provider)) {
     const model = await loadBenchModel(o.model, {
       executionProvider: provider,
       batchSizes: batches,
@@ -55,7 +55,7 @@ async function main(o: CompareOptions): Promise<void> {
       const row = await measureRawOrt(model, jpegs, b, { seconds: 4, minRuns: 3 });
       raw.push({ ...row, engines: split.engines, threads: split.intraOpThreads });
       progress(
-        `raw ORT ${split.engines}×${split.intraOpThreads} threads, batch ${b}: ${raw.at(-1)!.inferFps.toFixed(1)} frames/s`,
+        `raw ORT ${split.engines}×${split.intraOpThreads} threads, batch ${b}: ${row.inferFps.toFixed(1)} frames/s`,
       );
     }
     await model.dispose();
@@ -179,15 +179,16 @@ async function main(o: CompareOptions): Promise<void> {
 }
 
 /**
- * The splits of this host's cores into sessions that the worker's host fit chooses from, or the
- * worker's default threads in one session when `--threads` pins them.
+ * The splits of this host's cores into sessions that the worker's host fit chooses from: the
+ * engine's ceiling is the best of them, whatever the worker under test was pinned to. On a GPU
+ * (no fit) one session at the worker's default threads, as before the fit.
  */
-function rawSplits(threads: number | undefined): { engines: number; intraOpThreads: number }[] {
-  const cores = cpuCores();
-  const pinned = { engines: false, intraOpThreads: threads !== undefined, maxBatch: true };
-  const current = { engines: 1, intraOpThreads: threads ?? cores, maxBatch: 1 };
-  return fitCandidates({ cores, pinned, batches: [], maxEngines: INFERENCE.hostFitMaxEngines }, current, 'dynamic')
-    .splits;
+function rawSplits(provider: ExecutionProviderName): { engines: number; intraOpThreads: number }[] {
+  if (provider !== 'cpu') return [{ engines: 1, intraOpThreads: loadConfig({}).model.intraOpThreads }];
+  const pinned = { engines: false, intraOpThreads: false, maxBatch: false };
+  const current = { engines: 1, intraOpThreads: cpuCores(), maxBatch: 1 };
+  const o = { cores: cpuCores(), pinned, batches: [], maxEngines: INFERENCE.hostFitMaxEngines };
+  return fitCandidates(o, current, 'dynamic').splits;
 }
 
 runBench(

@@ -12,19 +12,23 @@ import { opt, printTable, progress, runBench, type OptionValues } from './bench-
  * `npm run bench:decode`: how many frames per second this host decodes and letterboxes (sharp on
  * libuv's pool, as the worker does), per core and in total, for camera-sized JPEGs (640×480,
  * 1280×720, 1920×1080 made from the fixture photos) and a 40-megapixel photo, at one decode in
- * flight and at as many as DECODE_CONCURRENCY allows. Sizes a GPU host's cores: at 1,000 frames/s
+ * flight and at as many as DECODE_CONCURRENCY allows, and the CPU each frame took (every thread of
+ * this process). Sizes a GPU host's cores: at 1,000 frames/s
  * of 720p the worker needs 1,000 ÷ (720p frames/s per core) cores for decoding alone.
  */
 const config = loadConfig({});
 const options = {
   seconds: opt.positive('time per size and concurrency', 3),
   concurrency: opt.positives('decodes in flight', `1,${config.batching.decodeConcurrency}`),
+  vipsThreads: opt.positive("libvips threads per image (sharp.concurrency; the worker's: 1)", 1),
   out: opt.text('JSON results', join(repoRoot(), 'results', 'decode-bench.json'), '<file>'),
 };
 
 async function main(o: OptionValues<typeof options>): Promise<void> {
   // Sized as a worker sizes it, before the first decode starts the pool.
   applyThreadPoolSize(config);
+  // After @vision/yolo's import, which sets the worker's own.
+  sharp.concurrency(o.vipsThreads);
   const hd = loadBenchImages(/-1280x720\.jpg$/);
   const sizes: [string, Buffer[]][] = [
     ['640×480', loadBenchImages(/-640x480\.jpg$/)],
@@ -51,6 +55,7 @@ async function main(o: OptionValues<typeof options>): Promise<void> {
       let next = 0;
       const until = performance.now() + o.seconds * 1000;
       const t0 = performance.now();
+      const cpu0 = process.cpuUsage();
       await Promise.all(
         Array.from({ length: c }, async () => {
           while (performance.now() < until) {
@@ -60,13 +65,14 @@ async function main(o: OptionValues<typeof options>): Promise<void> {
         }),
       );
       const fps = (done * 1000) / (performance.now() - t0);
-      rows.push([label, c, fps, fps / Math.min(c, cores)]);
+      const cpu = process.cpuUsage(cpu0);
+      rows.push([label, c, fps, fps / Math.min(c, cores), (cpu.user + cpu.system) / 1000 / done]);
       progress(`${label} × ${c}: ${fps.toFixed(1)} frames/s`);
     }
   }
-  printTable(['frames', 'in flight', 'frames/s', 'frames/s per core'], rows);
+  printTable(['frames', 'in flight', 'frames/s', 'frames/s per core', 'CPU ms/frame'], rows);
   mkdirSync(join(o.out, '..'), { recursive: true });
-  writeFileSync(o.out, JSON.stringify({ cores, rows }, null, 2));
+  writeFileSync(o.out, JSON.stringify({ cores, vipsThreads: o.vipsThreads, rows }, null, 2));
 }
 
 runBench(

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { checkKeyRotation, checkWebhookRotation } from './key-rotation';
 import { REDIS_SETTINGS, resolveRedis, type ResolvedRedis } from './redis-config';
 import { RESULTS_SETTINGS } from './results-config';
-import { providerDefaults } from './runtime-defaults';
+import { hostFitSettings, providerDefaults, type FitPins } from './runtime-defaults';
 import { bool, ConfigError, id, int, list, loadSettings, num, setting, type Env, type Loaded } from './settings';
 
 /** ONNX Runtime execution providers a model may run on. */
@@ -226,12 +226,6 @@ export type AppConfig = Omit<
       hostFit: { enabled: boolean; pinned: FitPins };
     };
   };
-/** Which of the start-up fit's choices a setting made (the fit leaves those as they are). */
-export interface FitPins {
-  engines: boolean;
-  intraOpThreads: boolean;
-  maxBatch: boolean;
-}
 export type AuthConfig = AppConfig['auth'];
 export type LimitsConfig = AppConfig['limits'];
 export type BulkConfig = AppConfig['bulk'];
@@ -281,14 +275,7 @@ export function loadConfig(env: Env): AppConfig {
       ...e.batching,
       maxBatch: e.batching.maxBatch ?? byProvider.maxBatch,
       engines: e.batching.engines ?? byProvider.engines,
-      hostFit: {
-        enabled: e.batching.hostFit ?? byProvider.hostFit,
-        pinned: {
-          engines: e.batching.engines !== undefined,
-          intraOpThreads: e.model.intraOpThreads !== undefined,
-          maxBatch: e.batching.maxBatch !== undefined,
-        },
-      },
+      hostFit: hostFitSettings({ ...e.batching, intraOpThreads: e.model.intraOpThreads }, byProvider),
     },
   };
 }

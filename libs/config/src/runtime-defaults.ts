@@ -41,6 +41,28 @@ export function providerDefaults(provider: ExecutionProviderName): {
       };
 }
 
+/** Which of the start-up fit's choices a setting made (the fit leaves those as they are). */
+export interface FitPins {
+  engines: boolean;
+  intraOpThreads: boolean;
+  maxBatch: boolean;
+}
+
+/** HOST_FIT as set or by provider, and which of the fit's choices settings made. */
+export function hostFitSettings(
+  set: { hostFit?: boolean; engines?: number; intraOpThreads?: number; maxBatch?: number },
+  byProvider: { hostFit: boolean },
+): { enabled: boolean; pinned: FitPins } {
+  return {
+    enabled: set.hostFit ?? byProvider.hostFit,
+    pinned: {
+      engines: set.engines !== undefined,
+      intraOpThreads: set.intraOpThreads !== undefined,
+      maxBatch: set.maxBatch !== undefined,
+    },
+  };
+}
+
 /**
  * Internal timings several libraries share: not settings. What lives in libs/config is every
  * setting's default (its schema in the `*-config.ts` files, `providerDefaults` above) and these;
@@ -88,7 +110,7 @@ export const INFERENCE = {
    */
   hostFitBudgetMs: 4000,
   /** Batch sizes the CPU fit tries (beyond these a frame waits longer for hardly more frames/s). */
-  hostFitBatches: [1, 2, 4],
+  hostFitBatches: [1, 2],
   /** The most engines the CPU fit tries: each is a session with its own copy of the weights. */
   hostFitMaxEngines: 4,
 } as const;

@@ -42,6 +42,9 @@ interface Split {
   intraOpThreads: number;
 }
 
+/** Runs of a placement before its clock starts (one once it ran at its size before). */
+const WARM_RUNS = 3;
+
 /** Interleaved rounds per phase. */
 const ROUNDS = 3;
 
@@ -107,7 +110,7 @@ export async function fitHost(
   const deadline = began + o.budgetMs;
   const { splits, batches } = fitCandidates(o, current, batch);
   const started = new Map<Split, SessionThread[]>();
-  const warmed = new Set<SessionThread[]>();
+  const warmed = new Set<string>();
   const pinned = splits.length * batches.length === 1;
   let measured: FitMeasurement[] = [];
   let stopped: string | undefined = pinned ? 'pinned' : undefined;
@@ -118,9 +121,10 @@ export async function fitHost(
       made.forEach((m, i) => m.status === 'fulfilled' && started.set(splits[i], m.value));
       const failed = made.find((m) => m.status === 'rejected');
       if (failed) throw failed.reason;
-      const firstBatch = batches[Math.floor((batches.length - 1) / 2)];
-      // The split matters most (an engine per core against one engine on every core): it gets most of what is left.
-      const share = batches.length > 1 ? 0.65 : 1;
+      // The splits at the smallest batch: its runs are the shortest, so the most of them fit.
+      const firstBatch = batches[0];
+      // The split matters most (an engine per core against one on every core): most of what is left.
+      const share = batches.length > 1 ? 0.6 : 1;
       const bySplit = await compare(
         splits.map((split) => ({ ...split, maxBatch: firstBatch })),
         started,
@@ -174,26 +178,25 @@ export async function fitHost(
 async function compare(
   placements: Placement[],
   started: Map<Split, SessionThread[]>,
-  warmed: Set<SessionThread[]>,
+  warmed: Set<string>,
   frame: RunFrame,
   until: number,
 ): Promise<FitMeasurement[] | undefined> {
   const threadsOf = (p: Placement) =>
     [...started].find(([s]) => s.engines === p.engines && s.intraOpThreads === p.intraOpThreads)![1];
   const framesOf = (p: Placement) => Array.from({ length: p.maxBatch }, () => frame);
-  // Warm-up runs before any clock starts: a fresh session's first run is its slowest, and a warm
-  // session's first run at a new size grows its arena. The slowest placement's last one says what
-  // a run costs from then on.
+  // Warm-up runs before any clock starts: a session's first runs at a size are slow ones (ONNX
+  // Runtime plans and grows its memory). The slowest placement's last one says what a run costs.
   let slowestRunMs = 0;
   for (const p of placements) {
     let runMs = 0;
-    const fresh = !warmed.has(threadsOf(p));
-    for (let i = 0; i < (fresh ? 2 : 1); i++) {
+    const key = `${p.engines}×${p.intraOpThreads}@${p.maxBatch}`;
+    for (let i = 0; i < (warmed.has(key) ? 1 : WARM_RUNS); i++) {
       const t0 = performance.now();
       await Promise.all(threadsOf(p).map((t) => t.run(framesOf(p))));
       runMs = performance.now() - t0;
     }
-    warmed.add(threadsOf(p));
+    warmed.add(key);
     slowestRunMs = Math.max(slowestRunMs, runMs);
   }
   const frames = placements.map(() => 0);
@@ -216,8 +219,7 @@ async function compare(
 
 /**
  * `threads` all running `frames` back to back for about `windowMs` (each at least once, and at most
- * SETTLED_RUNS times): frames done, and engine-milliseconds spent per engine (summed over engines,
- * divided by their count, so rates add up across engines).
+ * SETTLED_RUNS times): the frames they did at their own rates over the longest one's milliseconds.
  */
 async function measure(
   threads: SessionThread[],
@@ -238,13 +240,12 @@ async function measure(
       return { runs, ms: now - t0 };
     }),
   );
-  // Each engine's rate, added up: frames per engine-ms × engines.
   const rate = done.reduce((a, d) => a + (d.runs * frames.length) / d.ms, 0);
   const ms = Math.max(...done.map((d) => d.ms));
   return { frames: rate * ms, ms };
 }
 
-/** Fastest first; within TIE of the fastest, fewer engines, then smaller batches. */
+/** The placements within TIE of the fastest, fewer engines first, then smaller batches. */
 function ranked(measured: FitMeasurement[]): FitMeasurement[] {
   const best = Math.max(...measured.map((m) => m.framesPerSecond));
   return measured

@@ -2,18 +2,14 @@ import { readFile } from 'node:fs/promises';
 import type { InferenceSession } from 'onnxruntime-node';
 import type { ExecutionProviderName } from '@vision/config';
 import { VisionError } from '@vision/wire';
-import { batchLadder, slotsFor } from './batch-sizes';
-import { PAD_VALUE } from './frame-arena';
+import { startEngines, type Engines } from './engines';
 import { planModel } from './model-plan';
 import type { YoloModelOptions } from './model-options';
 import type { FrameDetections } from './postprocess';
-import { fitHost, type FitReport, type Placement } from './host-fit';
-import { letterboxGeometry } from './letterbox';
+import type { FitReport, Placement } from './host-fit';
 import { fitFrame, type FrameFit, type LetterboxedFrame } from './preprocess';
 import { providerConfig } from './providers';
-import { SessionThread, type RunFrame } from './session-thread-client';
 import type { SessionRunResult, SessionShape } from './session-thread-protocol';
-import type { TaskOptions } from './tasks/model-task';
 import { modelTask } from './tasks/registry';
 
 /** What the model file told us, plus the provider and the graph that actually run it. */
@@ -39,15 +35,6 @@ export interface DecodedFrame extends LetterboxedFrame {
 export interface InferenceResult extends SessionRunResult {
   /** Whether the run went to the wide, spinning session (one frame that found every engine idle). */
   spun: boolean;
-}
-
-/** The session threads a model runs on, and how the host fit placed them. */
-interface Engines {
-  threads: SessionThread[];
-  /** One frame's session across every core the engines use, spinning (SPIN_SINGLE_FRAMES). */
-  wide: SessionThread | undefined;
-  placement: Placement;
-  report: FitReport | undefined;
 }
 
 /**
@@ -103,83 +90,10 @@ export class YoloModel {
       candidateThreshold: Math.min(o.confThreshold, o.lowThreshold),
       classifyTopK: o.classifyTopK,
     });
-    const sessionOptions = (
-      eps: InferenceSession.ExecutionProviderConfig[],
-      intraOpThreads: number,
-      spin = o.allowSpinning,
-    ): InferenceSession.SessionOptions => ({
-      executionProviders: eps,
-      graphOptimizationLevel: 'all',
-      intraOpNumThreads: intraOpThreads,
-      interOpNumThreads: o.interOpThreads,
-      // ORT's pool threads spin after each run by default, taking the cores that decode the next frames.
-      ...(spin ? {} : { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } }),
-    });
-    const post: TaskOptions = {
-      confThreshold: o.confThreshold,
-      iouThreshold: o.iouThreshold,
-      maxDetections: o.maxDetections,
-      lowThreshold: o.lowThreshold,
-      classifyTopK: o.classifyTopK,
-    };
     const shape = plan.shape;
-    const current: Placement = {
-      engines: Math.max(1, o.engines),
-      intraOpThreads: o.intraOpThreads,
-      maxBatch: o.maxBatch,
-    };
-    const start = async (eps: InferenceSession.ExecutionProviderConfig[], on: ExecutionProviderName) => {
-      const gpu = on !== 'cpu';
-      const fit = gpu ? undefined : o.fit;
-      const batchSizes = shape.batch !== 'dynamic' ? [] : [...(o.batchSizes ?? (gpu ? batchLadder(o.maxBatch) : []))];
-      // Room for the largest request (maxBatch frames, or the largest the fit tries), padded runs included.
-      const arenaFrames = slotsFor(Math.max(o.maxBatch, ...(fit?.batches ?? [])), shape.batch, batchSizes);
-      const engine = (name: string, threads: number, frames: number, spin?: boolean) =>
-        SessionThread.start({
-          ...shape,
-          model: new Uint8Array(plan.graph).buffer,
-          input: plan.input,
-          task: plan.task,
-          output: plan.output,
-          arenaFrames: frames,
-          session: sessionOptions(eps, threads, spin),
-          post,
-          batchSizes,
-          nice: o.nice,
-          name,
-        });
-      const startSplit = async (split: Omit<Placement, 'maxBatch'>) => {
-        const made = await Promise.allSettled(
-          Array.from({ length: split.engines }, (_, i) =>
-            engine(`e${i}of${split.engines}`, split.intraOpThreads, arenaFrames),
-          ),
-        );
-        const threads = made.flatMap((m) => (m.status === 'fulfilled' ? [m.value] : []));
-        const failed = made.find((m) => m.status === 'rejected');
-        if (failed) {
-          await Promise.all(threads.map((t) => t.close()));
-          throw failed.reason;
-        }
-        return threads;
-      };
-      const fitted = fit
-        ? await fitHost(fit, current, shape.batch, greyFrame(shape), startSplit, o.logger)
-        : { placement: current, threads: await startSplit(current), report: undefined };
-      const { placement, threads } = fitted;
-      if (fit) for (const t of threads) t.resizeArena(slotsFor(placement.maxBatch, shape.batch, batchSizes));
-      // One frame that finds every engine idle runs across every core the engines use, on threads that spin.
-      let wide: SessionThread | undefined;
-      if (o.spinSingleFrames && !o.allowSpinning && shape.batch === 'dynamic') {
-        try {
-          wide = await engine('wide', placement.engines * placement.intraOpThreads, 1, true);
-        } catch (err) {
-          await Promise.all(threads.map((t) => t.close()));
-          throw err;
-        }
-      }
-      return { ...fitted, wide };
-    };
-    let engines: Awaited<ReturnType<typeof start>>;
+    const start = (eps: InferenceSession.ExecutionProviderConfig[], on: ExecutionProviderName) =>
+      startEngines(plan, o, eps, on);
+    let engines: Engines;
     let actual: ExecutionProviderName = o.executionProvider;
     try {
       engines = await start(providerConfig(o.executionProvider, o.deviceId), o.executionProvider);
@@ -317,10 +231,4 @@ export class YoloModel {
     const { threads, wide } = this.engines;
     await Promise.all([...threads, ...(wide ? [wide] : [])].map((t) => t.close()));
   }
-}
-
-/** A frame of padding grey filling the input: what the host fit runs (a network's cost does not depend on the pixels). */
-function greyFrame(shape: SessionShape): RunFrame {
-  const { inputWidth: w, inputHeight: h } = shape;
-  return { pixels: new Uint8Array(w * h * 3).fill(PAD_VALUE), geometry: letterboxGeometry(w, h, w, h) };
 }

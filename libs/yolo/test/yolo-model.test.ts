@@ -195,11 +195,13 @@ describe('YoloModel with the fixture detector', () => {
     await model.dispose();
   });
 
-  it('runs a lone frame on an idle engine on its own spinning session, with the same boxes as batches', async () => {
+  it('runs a lone frame on the wide spinning session when every engine idles, with the same boxes', async () => {
     const model = await load(modelPath('colors-v8-dyn'), {
       allowSpinning: false,
       spinSingleFrames: true,
       spinAfterIdleMs: 200,
+      engines: 2,
+      intraOpThreads: 1,
     });
     const frames = await Promise.all([images.landscapeJpeg, images.portraitPng].map((f) => model.decode(f)));
     await sleep(250);
@@ -212,6 +214,11 @@ describe('YoloModel with the fixture detector', () => {
     expect(single.frames[0]).toEqual(pair.frames[1]);
     expect(next.frames[0]).toEqual(single.frames[0]);
     expect(pair.frames.map((d) => d.detections.map((x) => x.name))).toEqual([['red'], ['green']]);
+    // Idle long enough again, but one engine busy: the lone frame takes the other engine, not the wide session.
+    await sleep(250);
+    const [busy, beside] = await Promise.all([model.infer(frames), model.infer(frames.slice(1))]);
+    expect([busy.spun, beside.spun]).toEqual([false, false]);
+    expect(beside.frames[0]).toEqual(single.frames[0]);
     await model.dispose();
   });
 
