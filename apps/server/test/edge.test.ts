@@ -29,6 +29,8 @@ async function edgeWith(env: Env, opts: { worker?: boolean; silentWorker?: boole
     LOG_LEVEL: 'silent',
     AUTH_DISABLED: 'true',
     MODEL_PATH: join(modelsDir(), 'colors-v8-dyn.onnx'),
+    // As the service harness does: the fit would add its seconds to every worker start (host-fit.test covers it).
+    HOST_FIT: 'false',
     ...env,
   });
   const log = createLogger(config, 'test');
