@@ -3,10 +3,11 @@ import { modelOptionsFrom, silentLogger, YoloModel, type YoloModelOptions } from
 
 /** A model as the worker would load it at the default settings, with a benchmark's own overrides. */
 export function loadBenchModel(modelPath: string, overrides: Partial<YoloModelOptions> = {}): Promise<YoloModel> {
-  // Placements are the bench's to choose: no host fit.
+  // Placements are the bench's to choose: no host fit, and every run on an engine (none on the wide session).
   return YoloModel.load({
     ...modelOptionsFrom(loadConfig({}), { modelPath, logger: silentLogger }),
     fit: undefined,
+    spinSingleFrames: false,
     ...overrides,
   });
 }

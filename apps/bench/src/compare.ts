@@ -48,7 +48,6 @@ async function main(o: CompareOptions): Promise<void> {
       executionProvider: provider,
       batchSizes: batches,
       maxBatch: Math.max(...batches),
-      spinSingleFrames: false,
       ...split,
     });
     for (const b of batches) {

@@ -2,6 +2,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { EXECUTION_PROVIDERS, loadConfig } from '@vision/config';
+import { modelOptionsFrom, silentLogger, YoloModel, type FitReport } from '@vision/yolo';
 import { benchModelName, imageFixturesDir, modelsDir, repoRoot } from '@vision/testing';
 import { loadBenchModel } from './bench-model';
 import { measureRawOrt, type RawOrtRow } from './raw-ort';
@@ -20,6 +21,7 @@ const options = {
   ),
   provider: opt.choice('execution provider', EXECUTION_PROVIDERS, 'cpu'),
   graphs: opt.list('graphs to measure', GRAPHS, GRAPHS.join(',')),
+  fit: opt.flag("first load the model as a CPU worker does, with its host fit, and print the fit's figures"),
   out: opt.text('JSON results', join(repoRoot(), 'results', 'model-bench.json'), '<file>'),
 };
 
@@ -41,6 +43,7 @@ async function main(o: OptionValues<typeof options>): Promise<void> {
   console.log(
     `model ${o.model}, provider ${o.provider}; machine ${machine}; ${jpegs.length} real JPEGs (640×480 and 1280×720)\n`,
   );
+  const fit = o.fit ? await hostFit(o.model) : undefined;
   const rows: (RawOrtRow & { graph: string })[] = [];
   for (const graph of o.graphs) {
     const model = await loadBenchModel(o.model, {
@@ -97,8 +100,21 @@ async function main(o: OptionValues<typeof options>): Promise<void> {
     );
   }
   mkdirSync(join(o.out, '..'), { recursive: true });
-  writeFileSync(o.out, JSON.stringify({ model: o.model, machine, rows }, null, 2));
+  writeFileSync(o.out, JSON.stringify({ model: o.model, machine, fit, rows }, null, 2));
   console.log(`\nwritten ${o.out}`);
+}
+
+/** The host fit's report for `model`, loaded as a CPU worker loads it at the defaults (HOST_FIT on). */
+async function hostFit(model: string): Promise<FitReport> {
+  const loaded = await YoloModel.load(modelOptionsFrom(loadConfig({}), { modelPath: model, logger: silentLogger }));
+  const report = loaded.fitReport!;
+  await loaded.dispose();
+  const measured = report.measured.map(
+    (m) => `${m.engines}×${m.intraOpThreads} batch ${m.maxBatch}: ${m.framesPerSecond.toFixed(1)}`,
+  );
+  const chosen = `${report.chosen.engines}×${report.chosen.intraOpThreads} batch ${report.chosen.maxBatch}`;
+  console.log(`host fit: ${report.ms} ms, chose ${chosen}; frames/s ${measured.join(', ')}\n`);
+  return report;
 }
 
 runBench({ name: 'bench:model', about: 'Raw ONNX Runtime per batch size, serving graph and export.', options }, main);

@@ -2,7 +2,7 @@ import type { InferenceSession } from 'onnxruntime-node';
 import type { ExecutionProviderName } from '@vision/config';
 import { batchLadder, slotsFor } from './batch-sizes';
 import { PAD_VALUE } from './frame-arena';
-import { fitHost, type FitReport, type Placement } from './host-fit';
+import { fitHost, type FitReport, type Placement, type Split } from './host-fit';
 import { letterboxGeometry } from './letterbox';
 import type { ModelPlan } from './model-plan';
 import type { YoloModelOptions } from './model-options';
@@ -17,6 +17,11 @@ export interface Engines {
   wide: SessionThread | undefined;
   placement: Placement;
   report: FitReport | undefined;
+}
+
+/** Every session thread of a model: the engines and the wide session. */
+export function allThreads(engines: Engines): SessionThread[] {
+  return engines.wide ? [...engines.threads, engines.wide] : engines.threads;
 }
 
 /**
@@ -57,7 +62,7 @@ export async function startEngines(
       nice: o.nice,
       name,
     });
-  const startSplit = async (split: Omit<Placement, 'maxBatch'>) => {
+  const startSplit = async (split: Split) => {
     const made = await Promise.allSettled(
       Array.from({ length: split.engines }, (_, i) =>
         engine(`e${i}of${split.engines}`, split.intraOpThreads, arenaFrames),

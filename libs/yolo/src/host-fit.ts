@@ -37,7 +37,7 @@ export interface FitOptions {
 }
 
 /** A split of the cores: engines, each with its ORT threads. */
-interface Split {
+export interface Split {
   engines: number;
   intraOpThreads: number;
 }

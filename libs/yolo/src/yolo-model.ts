@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { InferenceSession } from 'onnxruntime-node';
 import type { ExecutionProviderName } from '@vision/config';
 import { VisionError } from '@vision/wire';
-import { startEngines, type Engines } from './engines';
+import { allThreads, startEngines, type Engines } from './engines';
 import { planModel } from './model-plan';
 import type { YoloModelOptions } from './model-options';
 import type { FrameDetections } from './postprocess';
@@ -45,8 +45,7 @@ export interface InferenceResult extends SessionRunResult {
  */
 export class YoloModel {
   private next = 0;
-  /** Runs in flight on any of the model's threads, and when the last one ended. */
-  private running = 0;
+  /** When the model's last run ended, on any of its threads. */
   private lastRunEnded = -Infinity;
 
   private constructor(
@@ -138,10 +137,7 @@ export class YoloModel {
         imgsz: [shape.inputHeight, shape.inputWidth],
         graph: plan.serving.used ? 'serving (uint8 in, top-K out)' : `the export as it is (${plan.serving.reason})`,
         placement: engines.placement,
-        warmedSessions: [...engines.threads, ...(engines.wide ? [engines.wide] : [])].reduce(
-          (n, t) => n + t.warmedSessions,
-          0,
-        ),
+        warmedSessions: allThreads(engines).reduce((n, t) => n + t.warmedSessions, 0),
       },
       'model loaded',
     );
@@ -193,15 +189,13 @@ export class YoloModel {
       const alone =
         wide !== undefined &&
         chunk.length === 1 &&
-        this.running === 0 &&
+        !allThreads(this.engines).some((t) => t.busy) &&
         performance.now() - this.lastRunEnded >= this.opts.spinAfterIdleMs;
       const thread = alone ? wide : (threads.find((t) => !t.busy) ?? threads[this.next++ % threads.length]);
-      this.running++;
       let r: SessionRunResult;
       try {
         r = await thread.run(chunk);
       } finally {
-        this.running--;
         this.lastRunEnded = performance.now();
       }
       total.frames.push(...r.frames);
@@ -228,7 +222,6 @@ export class YoloModel {
   }
 
   async dispose(): Promise<void> {
-    const { threads, wide } = this.engines;
-    await Promise.all([...threads, ...(wide ? [wide] : [])].map((t) => t.close()));
+    await Promise.all(allThreads(this.engines).map((t) => t.close()));
   }
 }
