@@ -169,7 +169,10 @@ describe('fuzz: random and mutated messages at a running edge + worker', () => {
         .map((m) => m.frameId);
       expect(new Set(ids).size).toBe(ids.length);
     }
-    expect(outcomes['result']).toBeGreaterThan(30); // valid frames are still served (most are replaced: latest wins)
+    // Valid frames are still served to every client; how many depends on the worker's speed, since
+    // queued frames are replaced (latest wins).
+    for (const c of clients)
+      expect(c.messages.filter((m) => (m as { type: string }).type === 'result').length).toBeGreaterThan(0);
     expect(rss.edge).toBeLessThan(RSS_BOUND_MB.edge);
     expect(rss.worker).toBeLessThan(RSS_BOUND_MB.worker);
     expect(edge.proc.exitCode).toBeNull();
