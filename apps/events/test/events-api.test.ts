@@ -266,6 +266,37 @@ describe('events API and WebSocket feed, with authentication', () => {
     expect(await call('GET', '/recent', read)).toMatchObject({ status: 400, body: { error: { field: 'camera' } } });
   });
 
+  it('delivers an event committed the moment hello arrives, each time the feed starts', async () => {
+    const read = await token('events:read');
+    for (let k = 0; k < 8; k++) {
+      const ws = new WebSocket(`ws://127.0.0.1:${svc.port}/ws/events`, ['events.v1', `bearer.${read}`]);
+      const got: Record<string, unknown>[] = [];
+      ws.on('message', (m) => {
+        const message = JSON.parse(String(m)) as Record<string, unknown>;
+        got.push(message);
+        // The feed's first client: its reader starts with this connection.
+        if (message['type'] === 'hello')
+          void r.xadd(
+            `${prefix}:events:stream:0`,
+            '*',
+            'camera',
+            'cam-1',
+            'event',
+            JSON.stringify({ kind: 'probe', n: k }),
+          );
+      });
+      await waitFor(
+        `probe event ${k}`,
+        () => got.filter((m) => m['type'] === 'event'),
+        (events) => events.length > 0,
+        3000,
+      );
+      ws.close();
+      // Until the feed has no client and its reader stops: the next connection starts it afresh.
+      await sleep(300);
+    }
+  });
+
   it('reloads the site file live, and keeps the last good one when a new one is bad', async () => {
     const read = await token('events:read');
     const ids = async () =>

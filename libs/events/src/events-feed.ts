@@ -59,6 +59,8 @@ export class EventsFeed {
   private reader: Redis | undefined;
   private subscriber: Redis | undefined;
   private loop: Promise<void> | undefined;
+  /** Settles once the running loop knows where it reads from (rejected if it could not start). */
+  private positioned: Promise<void> = Promise.resolve();
   private readonly unwatch: () => void;
   private closed = false;
 
@@ -100,8 +102,12 @@ export class EventsFeed {
       if (!this.clients.size) void this.idle();
     });
     c.ws.on('error', () => undefined);
-    void this.sendRules(c, 'hello');
     if (!this.loop) this.loop = this.follow();
+    // `hello` once the feed knows where the events streams end: every event after it reaches the client.
+    this.positioned.then(
+      () => this.sendRules(c, 'hello'),
+      () => undefined,
+    );
     if (!this.subscriber && this.deps.cfg.liveTracks) {
       this.subscriber = this.deps.newRedis('events-feed-live');
       this.subscriber.on('message', (_channel: string, raw: string) => this.broadcast(raw, 'tracks'));
@@ -148,15 +154,24 @@ export class EventsFeed {
   }
 
   /** Tails every shard's events stream while anyone is connected. */
-  private async follow(): Promise<void> {
+  /**
+   * Reads the events streams from their ends (or from `from`, where a loop winding down left off)
+   * while clients are connected, broadcasting each event.
+   */
+  private async follow(from?: string[]): Promise<void> {
     const reader = (this.reader = this.deps.newRedis('events-feed'));
+    let positioned!: { resolve(): void; reject(err: unknown): void };
+    this.positioned = new Promise<void>((resolve, reject) => (positioned = { resolve, reject }));
+    this.positioned.catch(() => undefined);
     let failed = false;
+    const keys = Array.from({ length: this.deps.shards }, (_, s) => this.deps.keys.events(s));
+    let ids = from;
     try {
       await reader.connect();
-      const keys = Array.from({ length: this.deps.shards }, (_, s) => this.deps.keys.events(s));
-      const ids = await Promise.all(
+      ids ??= await Promise.all(
         keys.map(async (k) => (await reader.xrevrange(k, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0'),
       );
+      positioned.resolve();
       while (this.clients.size) {
         const res = (await reader.xread('COUNT', 500, 'BLOCK', BLOCK_MS, 'STREAMS', ...keys, ...ids)) as
           [string, [string, string[]][]][] | null;
@@ -170,6 +185,7 @@ export class EventsFeed {
         }
       }
     } catch (err) {
+      positioned.reject(err);
       failed = this.clients.size > 0;
       if (failed) this.deps.log.warn({ err: (err as Error).message }, 'event feed stopped; clients closed');
       for (const c of this.clients) c.ws.close(1011, 'feed unavailable');
@@ -178,7 +194,7 @@ export class EventsFeed {
       this.reader = undefined;
       this.loop = undefined;
       // A client that came while this loop was winding down.
-      if (this.clients.size && !failed && !this.closed) this.loop = this.follow();
+      if (this.clients.size && !failed && !this.closed) this.loop = this.follow(ids);
     }
   }
 
