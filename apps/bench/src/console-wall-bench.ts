@@ -7,6 +7,7 @@ import Redis from 'ioredis';
 import { chromium as launcher, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { signTestToken, CONSOLE_SQUARE } from '@vision/testing';
 import { PROBE, rowKey } from './console-wall-probe';
+import { MainThreadTasks } from './main-thread-tasks';
 import { EVENTS_CAMERA, startWallSite, type WallSite } from './console-wall-site';
 import { percentile } from './stats';
 import { opt, printTable, progress, runBench, type OptionValues } from './bench-runner';
@@ -40,6 +41,10 @@ interface RunResult {
   longTasks: number;
   longTaskP95Ms: number;
   longTaskMaxMs: number;
+  /** Every task of the wall's main thread in the window (a trace): how many, their p95 and p99. */
+  tasks: number;
+  taskP95Ms: number;
+  taskP99Ms: number;
   /** Share of the window the wall's main thread ran tasks (CDP Performance `TaskDuration`). */
   busyShare: number;
   /** Share of all the host's cores busy over the window (/proc/stat): the site and Chromium together. */
@@ -59,7 +64,8 @@ interface RunResult {
  * `npm run bench:console`: the console's wall with `--cameras` cameras (issue 31). The site the
  * console's browser tests start (console-wall-site.ts), every camera on one gateway; headless
  * Chromium signs in twice: one page shows the wall, one the events camera's view (its timeline).
- * Over `--seconds` it measures the wall page's long tasks and main-thread busy share, the bytes of
+ * Over `--seconds` it measures the wall page's long tasks, every task of its main thread (a trace)
+ * and its main-thread busy share, the bytes of
  * its snapshot responses, and for each event of the events camera committed in the window the time
  * from its commit (its events stream entry id) to its timeline row being in the view page's DOM.
  */
@@ -106,6 +112,8 @@ async function main(o: OptionValues<typeof options>): Promise<void> {
       ['long tasks in the window', cell('longTasks', 1, 0)],
       ['long task p95 (ms; 0: none)', cell('longTaskP95Ms', 1, 0)],
       ['long task max (ms)', cell('longTaskMaxMs', 1, 0)],
+      ['wall main-thread tasks in the window (trace)', cell('tasks', 1, 0)],
+      ['wall main-thread task p95 / p99 (ms)', `${cell('taskP95Ms')} / ${cell('taskP99Ms')}`],
       ['wall main thread busy (%)', cell('busyShare', 0.01)],
       ['host CPU busy, all cores (%)', cell('hostBusyShare', 0.01)],
       [`${EVENTS_CAMERA} results per second (of ${CONSOLE_SQUARE.fps})`, cell('eventsCameraResultsPerSecond')],
@@ -159,7 +167,7 @@ async function run(
     await view.click(`.tile[data-camera="${EVENTS_CAMERA}"]`);
     await view.waitForSelector('#feed-state:text("(open)")', { timeout: 15_000 });
     const pictures =
-      "[...document.querySelectorAll('.tile img')].filter((i) => i.complete && i.naturalWidth > 0).length";
+      "[...document.querySelectorAll('.tile canvas')].filter((c) => Number(c.dataset.frames) > 0).length";
     // Polled from here: the console's CSP (script-src 'self') refuses waitForFunction's string eval.
     const until = Date.now() + WALL_READY_MS;
     while (((await wall.evaluate(pictures)) as number) < site.cameras.length) {
@@ -197,11 +205,13 @@ async function run(
     const mark = (await wall.evaluate('performance.now()')) as number;
     const busy0 = await taskSeconds();
     const host0 = hostCpu();
+    const traced = await MainThreadTasks.start(browser, wall);
     const t0 = Date.now();
     measuring = true;
     await sleep(o.seconds * 1000);
     measuring = false;
     const t1 = Date.now();
+    const tasks = await traced.stop();
     const busy1 = await taskSeconds();
     const host1 = hostCpu();
     const stats = await cameraStats(site, token);
@@ -224,6 +234,9 @@ async function run(
       longTasks: long.length,
       longTaskP95Ms: long.length ? percentile(long, 95) : 0,
       longTaskMaxMs: long.length ? Math.max(...long) : 0,
+      tasks: tasks.length,
+      taskP95Ms: percentile(tasks, 95),
+      taskP99Ms: percentile(tasks, 99),
       busyShare: (busy1 - busy0) / window,
       hostBusyShare: (host1.busy - host0.busy) / (host1.total - host0.total),
       eventsCameraResultsPerSecond: stats.get(EVENTS_CAMERA) ?? NaN,
