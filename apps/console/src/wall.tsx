@@ -1,9 +1,9 @@
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { callApi, ApiFailure, type Camera } from './api';
 import { CameraForm } from './camera-form';
+import { useSnapshot } from './snapshot';
 import { can, SCOPES, type Session } from './session';
 import { usePoll } from './use-poll';
-import { WallPictures } from './wall-pictures';
 
 /** The wall's list of cameras and their states: as fresh as the pictures. */
 const LIST_REFRESH_MS = 1000;
@@ -15,8 +15,6 @@ export function Wall({ session, onOpen }: { session: Session; onOpen(camera: str
   const [editing, setEditing] = useState<Camera | undefined>();
   const [refresh, setRefresh] = useState(0);
   const writes = can(session, SCOPES.camerasWrite);
-  const pictures = useMemo(() => new WallPictures(session.token), [session.token]);
-  useEffect(() => () => pictures.close(), [pictures]);
   const change = async (method: string, path: string) => {
     try {
       await callApi(session.token, method, path);
@@ -72,7 +70,7 @@ export function Wall({ session, onOpen }: { session: Session; onOpen(camera: str
         {cameras?.map((c) => (
           <Tile
             key={c.id}
-            pictures={pictures}
+            session={session}
             camera={c}
             onOpen={onOpen}
             onChange={writes ? change : undefined}
@@ -85,7 +83,7 @@ export function Wall({ session, onOpen }: { session: Session; onOpen(camera: str
 }
 
 interface TileProps {
-  pictures: WallPictures;
+  session: Session;
   camera: Camera;
   onOpen(camera: string): void;
   /** With cameras:write: pause, resume and remove. */
@@ -94,7 +92,7 @@ interface TileProps {
   onEdit: ((camera: Camera) => void) | undefined;
 }
 
-function Tile({ pictures, camera, onOpen, onChange, onEdit }: TileProps) {
+function Tile({ session, camera, onOpen, onChange, onEdit }: TileProps) {
   const path = `/v1/cameras/${encodeURIComponent(camera.id)}`;
   const act = (e: Event, method: string, suffix: string) => {
     e.stopPropagation();
@@ -102,16 +100,11 @@ function Tile({ pictures, camera, onOpen, onChange, onEdit }: TileProps) {
       return;
     void onChange?.(method, `${path}${suffix}`);
   };
-  const canvas = useRef<HTMLCanvasElement>(null);
-  useEffect(() => {
-    pictures.watch(camera.id, canvas.current!);
-    return () => pictures.unwatch(camera.id);
-  }, [pictures, camera.id]);
+  const picture = useSnapshot(session.token, camera.id);
   const latency = camera.stats.latencyP50Ms;
   return (
     <div class="tile" data-camera={camera.id} onClick={() => onOpen(camera.id)}>
-      {/* Keyed by the worker: a canvas is handed over once, so a new worker needs a new canvas. */}
-      <canvas key={pictures.id} ref={canvas} class="picture" aria-label={camera.id} />
+      {picture ? <img src={picture} alt={camera.id} /> : <div class="no-picture" />}
       <div class="facts">
         <strong>{camera.id}</strong>
         <span class={`state state-${camera.state}`}>{camera.paused ? 'paused' : camera.state}</span>

@@ -83,24 +83,21 @@ describe('site console', () => {
       CAMERA,
       { timeout: 30_000 },
     );
-    // The picture is the snapshot, drawn by the wall's picture worker at the camera's size, and it
-    // changes: the wall refreshes it.
-    const frames = () =>
+    // The picture is the snapshot (a blob: URL, loaded), and it changes: the wall refreshes it.
+    const src = () =>
       page.waitForFunction(
         ([cam, width]) => {
-          const canvas = document.querySelector<HTMLCanvasElement>(`.tile[data-camera="${cam}"] canvas`);
-          return canvas?.dataset['width'] === String(width) ? Number(canvas.dataset['frames']) : undefined;
+          const img = document.querySelector<HTMLImageElement>(`.tile[data-camera="${cam}"] img`);
+          return img?.complete && img.naturalWidth === width ? img.src : undefined;
         },
         [CAMERA, SQUARE.width] as const,
         { timeout: 15_000 },
       );
-    const first = await (await frames()).jsonValue();
-    expect(first).toBeGreaterThan(0);
+    const first = await (await src()).jsonValue();
+    expect(first).toMatch(/^blob:/);
     await page.waitForFunction(
-      ([cam, was]) =>
-        Number(document.querySelector<HTMLCanvasElement>(`.tile[data-camera="${cam}"] canvas`)?.dataset['frames']) >
-        was,
-      [CAMERA, first] as const,
+      ([cam, was]) => document.querySelector<HTMLImageElement>(`.tile[data-camera="${cam}"] img`)?.src !== was,
+      [CAMERA, first],
       { timeout: 5000 },
     );
     await expect(tile.locator('.fps').textContent()).resolves.toMatch(new RegExp(`/ ${SQUARE.fps} fps`));
