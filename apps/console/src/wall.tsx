@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import { callApi, ApiFailure, type Camera } from './api';
 import { CameraForm } from './camera-form';
 import { useSnapshot } from './snapshot';
@@ -100,10 +100,11 @@ function Tile({ session, camera, onOpen, onChange, onEdit }: TileProps) {
       return;
     void onChange?.(method, `${path}${suffix}`);
   };
-  const picture = useSnapshot(session.token, camera.id);
+  const tile = useRef<HTMLDivElement>(null);
+  const picture = useSnapshot(session.token, camera.id, tile);
   const latency = camera.stats.latencyP50Ms;
   return (
-    <div class="tile" data-camera={camera.id} onClick={() => onOpen(camera.id)}>
+    <div ref={tile} class="tile" data-camera={camera.id} onClick={() => onOpen(camera.id)}>
       {picture ? <img src={picture} alt={camera.id} /> : <div class="no-picture" />}
       <div class="facts">
         <strong>{camera.id}</strong>

@@ -8,6 +8,7 @@ import {
   CONSOLE_SQUARE as SQUARE,
   startConsoleSite,
   type ConsoleSite,
+  sleep,
 } from '@vision/testing';
 
 const CHROMIUM = '/usr/bin/chromium'; // Debian's package (.ci/run installs it)
@@ -101,6 +102,29 @@ describe('site console', () => {
       { timeout: 5000 },
     );
     await expect(tile.locator('.fps').textContent()).resolves.toMatch(new RegExp(`/ ${SQUARE.fps} fps`));
+
+    // Scrolled far out of view, the tile keeps its picture and stops asking; back in view, it asks again.
+    const snapshots: string[] = [];
+    page.on('request', (req) => {
+      if (req.url().endsWith(`/v1/cameras/${CAMERA}/snapshot`)) snapshots.push(req.url());
+    });
+    const far = 'document.getElementById("wall").style.marginTop = "5000px"';
+    await page.evaluate(far);
+    await sleep(1500); // a request already under way when it left the view
+    const asked = snapshots.length;
+    await sleep(3000);
+    expect(snapshots.length).toBe(asked);
+    const shown = await page.evaluate(
+      (cam) => document.querySelector<HTMLImageElement>(`.tile[data-camera="${cam}"] img`)?.src,
+      CAMERA,
+    );
+    await page.evaluate('document.getElementById("wall").style.marginTop = ""');
+    await page.waitForFunction(
+      ([cam, was]) => document.querySelector<HTMLImageElement>(`.tile[data-camera="${cam}"] img`)?.src !== was,
+      [CAMERA, shown],
+      { timeout: 5000 },
+    );
+    expect(snapshots.length).toBeGreaterThan(asked);
     await page.context().close();
   }, 60_000);
 
