@@ -184,9 +184,10 @@ async function main(o: CompareOptions): Promise<void> {
  */
 function rawSplits(provider: ExecutionProviderName): { engines: number; intraOpThreads: number }[] {
   if (provider !== 'cpu') return [{ engines: 1, intraOpThreads: loadConfig({}).model.intraOpThreads }];
+  const cores = cpuCores();
   const pinned = { engines: false, intraOpThreads: false, maxBatch: false };
-  const current = { engines: 1, intraOpThreads: cpuCores(), maxBatch: 1 };
-  const o = { cores: cpuCores(), pinned, batches: [], maxEngines: INFERENCE.hostFitMaxEngines };
+  const current = { engines: 1, intraOpThreads: cores, maxBatch: 1 };
+  const o = { cores, pinned, batches: [], maxEngines: INFERENCE.hostFitMaxEngines };
   return fitCandidates(o, current, 'dynamic').splits;
 }
 

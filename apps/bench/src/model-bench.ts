@@ -2,9 +2,9 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { EXECUTION_PROVIDERS, loadConfig } from '@vision/config';
-import { modelOptionsFrom, silentLogger, YoloModel, type FitReport } from '@vision/yolo';
+import { YoloModel, type FitReport } from '@vision/yolo';
 import { benchModelName, imageFixturesDir, modelsDir, repoRoot } from '@vision/testing';
-import { loadBenchModel } from './bench-model';
+import { loadBenchModel, workerModelOptions } from './bench-model';
 import { measureRawOrt, type RawOrtRow } from './raw-ort';
 import { table } from './stats';
 import { opt, progress, ratio, runBench, type OptionValues } from './bench-runner';
@@ -106,7 +106,7 @@ async function main(o: OptionValues<typeof options>): Promise<void> {
 
 /** The host fit's report for `model`, loaded as a CPU worker loads it at the defaults (HOST_FIT on). */
 async function hostFit(model: string): Promise<FitReport> {
-  const loaded = await YoloModel.load(modelOptionsFrom(loadConfig({}), { modelPath: model, logger: silentLogger }));
+  const loaded = await YoloModel.load(workerModelOptions(model));
   const report = loaded.fitReport!;
   await loaded.dispose();
   const measured = report.measured.map(

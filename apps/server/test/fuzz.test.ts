@@ -162,17 +162,15 @@ describe('fuzz: random and mutated messages at a running edge + worker', () => {
 
     expect(sent.reduce((a, b) => a + b)).toBeGreaterThanOrEqual(5000);
     expect(replies).toEqual(sent);
-    // Valid frames carry unique ids: none answered twice.
     for (const c of clients) {
       const ids = (c.messages.slice(1) as { type: string; frameId?: number }[])
         .filter((m) => m.type === 'result')
         .map((m) => m.frameId);
+      // Valid frames are still served to every client (how many depends on the worker's speed:
+      // queued frames are replaced, latest wins), and carry unique ids: none answered twice.
+      expect(ids.length).toBeGreaterThan(0);
       expect(new Set(ids).size).toBe(ids.length);
     }
-    // Valid frames are still served to every client; how many depends on the worker's speed, since
-    // queued frames are replaced (latest wins).
-    for (const c of clients)
-      expect(c.messages.filter((m) => (m as { type: string }).type === 'result').length).toBeGreaterThan(0);
     expect(rss.edge).toBeLessThan(RSS_BOUND_MB.edge);
     expect(rss.worker).toBeLessThan(RSS_BOUND_MB.worker);
     expect(edge.proc.exitCode).toBeNull();

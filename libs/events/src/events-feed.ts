@@ -153,10 +153,9 @@ export class EventsFeed {
     }
   }
 
-  /** Tails every shard's events stream while anyone is connected. */
   /**
-   * Reads the events streams from their ends (or from `from`, where a loop winding down left off)
-   * while clients are connected, broadcasting each event.
+   * Tails every shard's events stream while anyone is connected, broadcasting each event: from the
+   * streams' ends, or from `from`, where a loop winding down left off.
    */
   private async follow(from?: string[]): Promise<void> {
     const reader = (this.reader = this.deps.newRedis('events-feed'));
